@@ -1,0 +1,58 @@
+"""Kernel registry: one name per fused op, resolved per device.
+
+``get("layernorm_forward", device)`` returns the compiled CPU kernel (tensorgrad._C via backend.cpu),
+the CUDA kernel (backend.cuda), or the xp reference in backend.reference. Every launcher has exactly
+the signature of its reference (see reference.py), so the reference is both fallback and test oracle.
+
+TENSORGRAD_KERNELS=reference forces the reference everywhere (for debugging and A/B tests).
+"""
+import os
+
+from . import reference
+
+NAMES = (
+    "layernorm_forward", "layernorm_backward",
+    "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
+    "attention_forward", "attention_backward",
+    "gelu_forward", "gelu_backward",
+    "adamw_step",
+)
+
+_cache = {}
+
+
+def mode():
+    return os.environ.get("TENSORGRAD_KERNELS", "auto")
+
+
+def _backend_module(device_type):
+    if device_type == "cpu":
+        from . import cpu as mod
+    else:
+        from . import cuda as mod
+    return mod
+
+
+def get(name, device_type="cpu"):
+    """The launcher for kernel ``name`` on ``device_type`` ('cpu' or 'cuda')."""
+    key = (name, device_type, mode())
+    fn = _cache.get(key)
+    if fn is None:
+        fn = getattr(reference, name)
+        if mode() != "reference":
+            try:
+                fn = getattr(_backend_module(device_type), name, None) or fn
+            except ImportError:
+                if device_type == "cpu":
+                    raise
+        _cache[key] = fn
+    return fn
+
+
+def which(name, device_type="cpu"):
+    """'kernel' or 'reference': what get() would use (for benchmarks and tests)."""
+    return "reference" if get(name, device_type) is getattr(reference, name) else "kernel"
+
+
+def clear_cache():
+    _cache.clear()

@@ -1,0 +1,183 @@
+"""Reference implementations of the fused kernels, written once against xp (numpy or cupy).
+
+They define the contract every compiled kernel (csrc/cpu/<op>.cpp, csrc/cuda/<op>.cu) must meet:
+same arguments, same outputs, same dtypes. Inputs are C-contiguous. Half-precision inputs are computed
+in float32 and their outputs cast back; statistics (mean, rstd, lse) are float32 for float16/float32
+inputs and float64 for float64 inputs.
+"""
+import math
+
+from . import xp_of
+
+
+def _acc(dtype):
+    """Accumulation dtype: float64 stays float64, anything smaller accumulates in float32."""
+    import numpy as np
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+# ----------------------------------------------------------------------------------------------- layernorm
+def layernorm_forward(x, weight, bias, eps):
+    """x: (N, C); weight, bias: (C,) or None. Returns y (N, C) in x.dtype, mean (N,), rstd (N,)."""
+    xp = xp_of(x)
+    acc = _acc(x.dtype)
+    xf = x.astype(acc, copy=False)
+    mean = xf.mean(axis=1)
+    xc = xf - mean[:, None]
+    var = (xc * xc).mean(axis=1)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    y = xc * rstd[:, None]
+    if weight is not None:
+        y = y * weight.astype(acc, copy=False)
+    if bias is not None:
+        y = y + bias.astype(acc, copy=False)
+    return y.astype(x.dtype, copy=False), mean.astype(acc), rstd.astype(acc)
+
+
+def layernorm_backward(dy, x, weight, mean, rstd):
+    """Returns dx (N, C) in x.dtype, dweight (C,) or None when weight is None, dbias (C,) (always)."""
+    acc = _acc(x.dtype)
+    dyf = dy.astype(acc, copy=False)
+    xhat = (x.astype(acc, copy=False) - mean[:, None]) * rstd[:, None]
+    dbias = dyf.sum(axis=0)
+    dweight = None if weight is None else (dyf * xhat).sum(axis=0).astype(weight.dtype, copy=False)
+    g = dyf if weight is None else dyf * weight.astype(acc, copy=False)
+    dx = (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True)) * rstd[:, None]
+    return dx.astype(x.dtype, copy=False), dweight, dbias.astype(x.dtype if weight is None else weight.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------------ softmax cross-entropy
+def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing):
+    """logits: (N, V); target: (N,) int64. Returns per-row loss (N,) (0 where target == ignore_index)
+    and lse (N,), both in the accumulation dtype. Row loss = lse - sum_j q_j * logit_j with
+    q = (1 - ls) * onehot(target) + ls / V."""
+    xp = xp_of(logits)
+    acc = _acc(logits.dtype)
+    x = logits.astype(acc, copy=False)
+    n, v = x.shape
+    m = x.max(axis=1)
+    lse = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+    valid = target != ignore_index
+    t = xp.where(valid, target, 0)
+    xt = x[xp.arange(n), t]
+    loss = (1.0 - label_smoothing) * (lse - xt)
+    if label_smoothing:
+        loss = loss + label_smoothing * (lse - x.mean(axis=1))
+    loss = xp.where(valid, loss, 0).astype(acc, copy=False)
+    return loss, lse.astype(acc, copy=False)
+
+
+def softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, label_smoothing):
+    """dlogits[i] = (softmax(logits[i]) - q_i) * dloss[i]; zero rows where ignored. Returns logits.dtype."""
+    xp = xp_of(logits)
+    acc = _acc(logits.dtype)
+    x = logits.astype(acc, copy=False)
+    n, v = x.shape
+    p = xp.exp(x - lse[:, None])
+    if label_smoothing:
+        p -= label_smoothing / v
+    valid = target != ignore_index
+    t = xp.where(valid, target, 0)
+    p[xp.arange(n), t] -= 1.0 - label_smoothing
+    scale = xp.where(valid, dloss, 0).astype(acc, copy=False)
+    return (p * scale[:, None]).astype(logits.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------- attention
+def _causal_mask(xp, tq, tk):
+    # PyTorch's is_causal convention: query i sees keys j <= i (top-left aligned).
+    return xp.tril(xp.ones((tq, tk), dtype=bool))
+
+
+def attention_forward(q, k, v, causal, scale):
+    """q: (B, H, Tq, D), k, v: (B, H, Tk, D). Returns out (B, H, Tq, D) in q.dtype and lse (B, H, Tq) in the
+    accumulation dtype: lse = logsumexp_j(scale * q.k_j) over visible j."""
+    xp = xp_of(q)
+    acc = _acc(q.dtype)
+    qf, kf, vf = (a.astype(acc, copy=False) for a in (q, k, v))
+    s = (qf @ kf.swapaxes(-1, -2)) * scale
+    if causal:
+        s = xp.where(_causal_mask(xp, s.shape[-2], s.shape[-1]), s, -xp.inf)
+    m = s.max(axis=-1, keepdims=True)
+    p = xp.exp(s - m)
+    l = p.sum(axis=-1, keepdims=True)
+    out = (p / l) @ vf
+    lse = (m + xp.log(l))[..., 0]
+    return out.astype(q.dtype, copy=False), lse.astype(acc, copy=False)
+
+
+def attention_backward(dout, q, k, v, out, lse, causal, scale):
+    """Returns dq, dk, dv (dtypes of q, k, v). Uses only lse from forward: P = exp(scale*QK^T - lse)."""
+    xp = xp_of(q)
+    acc = _acc(q.dtype)
+    qf, kf, vf, of, dof = (a.astype(acc, copy=False) for a in (q, k, v, out, dout))
+    s = (qf @ kf.swapaxes(-1, -2)) * scale
+    p = xp.exp(s - lse[..., None])
+    if causal:
+        p = xp.where(_causal_mask(xp, s.shape[-2], s.shape[-1]), p, 0)
+    dv = p.swapaxes(-1, -2) @ dof
+    dp = dof @ vf.swapaxes(-1, -2)
+    delta = (dof * of).sum(axis=-1, keepdims=True)
+    ds = p * (dp - delta) * scale
+    dq = ds @ kf
+    dk = ds.swapaxes(-1, -2) @ qf
+    return dq.astype(q.dtype, copy=False), dk.astype(k.dtype, copy=False), dv.astype(v.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------------- gelu
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+def _erf(xp, x):
+    if xp.__name__ == "cupy":
+        from cupyx.scipy.special import erf
+    else:
+        from scipy.special import erf
+    return erf(x)
+
+
+def gelu_forward(x, approximate):
+    """approximate: 'none' (x * Phi(x)) or 'tanh'. Returns x.dtype."""
+    xp = xp_of(x)
+    xf = x.astype(_acc(x.dtype), copy=False)
+    if approximate == "tanh":
+        y = 0.5 * xf * (1.0 + xp.tanh(_SQRT_2_OVER_PI * (xf + 0.044715 * xf ** 3)))
+    else:
+        y = 0.5 * xf * (1.0 + _erf(xp, xf * _INV_SQRT2))
+    return y.astype(x.dtype, copy=False)
+
+
+def gelu_backward(dy, x, approximate):
+    xp = xp_of(x)
+    xf = x.astype(_acc(x.dtype), copy=False)
+    if approximate == "tanh":
+        u = _SQRT_2_OVER_PI * (xf + 0.044715 * xf ** 3)
+        t = xp.tanh(u)
+        d = 0.5 * (1.0 + t) + 0.5 * xf * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * xf * xf)
+    else:
+        cdf = 0.5 * (1.0 + _erf(xp, xf * _INV_SQRT2))
+        pdf = xp.exp(-0.5 * xf * xf) / math.sqrt(2.0 * math.pi)
+        d = cdf + xf * pdf
+    return (dy.astype(d.dtype, copy=False) * d).astype(x.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------------------------------- adamw
+def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
+    """In place over lists of same-shaped arrays (float32 or float64 master weights):
+    p *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+    p -= lr * (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps)."""
+    bc1 = 1.0 - beta1 ** step
+    bc2 = 1.0 - beta2 ** step
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        xp = xp_of(p)
+        g = g.astype(p.dtype, copy=False)
+        if weight_decay:
+            p *= 1.0 - lr * weight_decay
+        m *= beta1
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * g * g
+        denom = xp.sqrt(v / bc2)
+        denom += eps
+        p -= (lr / bc1) * m / denom
