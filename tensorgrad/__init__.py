@@ -1,0 +1,35 @@
+"""tensorgrad: a small, hackable reverse-mode autodiff tensor framework with a PyTorch-like API."""
+from . import dtypes
+from .dtypes import (float16, half, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
+                     get_default_dtype, set_default_dtype)
+from .dtypes import bool  # noqa: F401  (tensorgrad.bool, like torch.bool)
+from .backend import Device, Device as device, cuda_available
+from .tensor import Tensor, tensor
+from .factories import (zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like, randn, rand, randint,
+                        randn_like, rand_like, arange, linspace, eye, from_numpy)
+from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from . import autograd
+from .ops.elementwise import (add, sub, mul, div, pow, neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, maximum,
+                              minimum, clamp, where, eq, ne, lt, le, gt, ge)
+from .ops.elementwise import clamp as clip
+from .ops.reduce import sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp
+from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsqueeze, flatten, cat, stack, split, chunk,
+                           tril, triu, masked_fill)
+from .ops.matmul import matmul
+from .ops.nn import softmax, log_softmax
+from .functional import topk, sort, multinomial
+from . import nn, optim  # noqa: E402
+
+concat = cat
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def numel(x):
+    return x.numel()
+
+
+__version__ = "0.1.0"

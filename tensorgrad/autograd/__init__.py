@@ -1,0 +1,6 @@
+from .function import Function
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .engine import backward, grad
+from .gradcheck import gradcheck
+
+__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "grad", "gradcheck"]

@@ -1,0 +1,181 @@
+"""Reverse-mode walk of the tape.
+
+Iterative topological order (no recursion: a 100,000-op chain is fine), one pass accumulating gradients
+per node, saved arrays freed right after a node's backward unless retain_graph, tensor hooks, and grad()
+for gradients without touching .grad.
+"""
+from .function import Function
+from .grad_mode import no_grad
+
+# Engine hooks: callables (event, node) called around every node's backward; the profiler and
+# anomaly detection hang here. event is "pre" or "post".
+_node_hooks = []
+
+
+def _toposort(roots):
+    """Nodes reachable from roots, each after all nodes that consume it (reverse post-order)."""
+    order, visited = [], set()
+    stack = [(r, False) for r in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        for n in node.next:
+            if n is not None and isinstance(n, Function) and n not in visited:
+                stack.append((n, False))
+    order.reverse()
+    return order
+
+
+def _add(a, b):
+    # Out of place: a backward may hand the same array to several inputs (Add returns g twice).
+    return b if a is None else a + b
+
+
+def _cast(g, dtype, shape, where):
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    if g.shape != shape:
+        raise RuntimeError(f"{where}: backward produced a gradient of shape {tuple(g.shape)} for a tensor of "
+                           f"shape {tuple(shape)} (this is a bug in that op's backward)")
+    return g
+
+
+def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=False):
+    """Backpropagate ``grads`` (xp arrays) from ``tensors``.
+
+    inputs=None: accumulate into leaf .grad. Otherwise return a list of gradient arrays for ``inputs``
+    (leaves or intermediate tensors) and leave .grad untouched.
+    """
+    from ..tensor import Tensor
+    node_grads = {}
+    leaf_grads = {}  # id(leaf) -> [leaf, grad]
+    roots = []
+    for t, g in zip(tensors, grads):
+        if t.grad_fn is None:
+            if t.requires_grad:
+                leaf_grads[id(t)] = [t, _add(leaf_grads.get(id(t), [None, None])[1], g)]
+            continue
+        node_grads[t.grad_fn] = _add(node_grads.get(t.grad_fn), g)
+        roots.append(t.grad_fn)
+
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for i, x in enumerate(inputs):
+            capture.setdefault(id(x.grad_fn) if x.grad_fn is not None else id(x), []).append(i)
+
+    order = _toposort(roots)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+    with no_grad():
+        for node in order:
+            g = node_grads.pop(node, None)
+            if g is None:
+                continue
+            if node.hooks:
+                for h in node.hooks:
+                    r = h(Tensor._make(g, None))
+                    if r is not None:
+                        g = r.data if isinstance(r, Tensor) else r
+            if node.retain is not None:
+                t = node.retain()
+                if t is not None:
+                    t.grad = Tensor._make(g.copy() if t.grad is None else t.grad.data + g, None)
+            if capture is not None and id(node) in capture:
+                for i in capture[id(node)]:
+                    captured[i] = g
+            if node.freed:
+                node.saved_tensors  # raises the clear "backward twice" error
+            for h in _node_hooks:
+                h("pre", node)
+            in_grads = node.backward(g)
+            for h in _node_hooks:
+                h("post", node)
+            if not isinstance(in_grads, (tuple, list)):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(node.next):
+                raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients for "
+                                   f"{len(node.next)} inputs (this is a bug in that op)")
+            for nxt, ig in zip(node.next, in_grads):
+                if nxt is None or ig is None:
+                    continue
+                if isinstance(nxt, Function):
+                    node_grads[nxt] = _add(node_grads.get(nxt), _cast(ig, nxt.out_dtype, nxt.out_shape, node.name()))
+                else:
+                    ig = _cast(ig, nxt.data.dtype, nxt.data.shape, node.name())
+                    prev = leaf_grads.get(id(nxt))
+                    leaf_grads[id(nxt)] = [nxt, _add(prev[1] if prev else None, ig)]
+            if not retain_graph:
+                node.release()
+
+        for key, (leaf, g) in leaf_grads.items():
+            if leaf._hooks:
+                for h in leaf._hooks:
+                    r = h(Tensor._make(g, None))
+                    if r is not None:
+                        g = r.data if isinstance(r, Tensor) else r
+            if capture is not None:
+                for i in capture.get(key, ()):
+                    captured[i] = g
+                continue
+            if leaf.grad is None:
+                # Copy: the same array may have been handed to several leaves by one backward.
+                leaf.grad = Tensor._make(g.astype(leaf.data.dtype, copy=True), None)
+            else:
+                leaf.grad.data += g
+
+    if inputs is None:
+        return None
+    for i, (x, g) in enumerate(zip(inputs, captured)):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {tuple(x.shape)}) was not used to compute the outputs; "
+                               "pass allow_unused=True to get None for it")
+    return captured
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
+    """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused)."""
+    from ..tensor import Tensor
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {tuple(x.shape)}) does not require grad")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    gs = [_seed_grad("grad", o, g) for o, g in zip(outputs, grad_outputs)]
+    res = run_backward(outputs, gs, retain_graph=bool(retain_graph), inputs=inputs, allow_unused=allow_unused)
+    return tuple(None if g is None else Tensor._make(g, None) for g in res)
+
+
+def _seed_grad(opname, t, gradient):
+    from ..tensor import Tensor
+    if not t.requires_grad:
+        raise RuntimeError(f"{opname}: tensor of shape {tuple(t.shape)} does not require grad and has no grad_fn "
+                           "(was it created under no_grad, or from tensors with requires_grad=False?)")
+    if gradient is None:
+        if t.data.size != 1:
+            raise RuntimeError(f"{opname}: grad can be implicitly created only for scalar outputs; got shape "
+                               f"{tuple(t.shape)}. Pass gradient= a tensor of that shape.")
+        return t._xp.ones(t.data.shape, dtype=t.data.dtype)
+    g = gradient.data if isinstance(gradient, Tensor) else t._xp.asarray(gradient)
+    if tuple(g.shape) != tuple(t.shape):
+        raise RuntimeError(f"{opname}: gradient has shape {tuple(g.shape)} but the tensor has shape {tuple(t.shape)}")
+    return g.astype(t.data.dtype, copy=False)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False):
+    from ..tensor import Tensor
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    gs = [_seed_grad("backward", t, g) for t, g in zip(tensors, grad_tensors)]
+    run_backward(tensors, gs, retain_graph=retain_graph)

@@ -1,0 +1,89 @@
+"""Function: the base of every differentiable op.
+
+An op subclasses Function and writes ``forward(ctx, *args)`` over raw xp arrays (plus plain Python
+arguments) and ``backward(ctx, grad)`` returning one gradient array (or None) per positional argument of
+forward. ``apply`` unwraps Tensors, runs forward, and -- when grad is recorded -- makes the ctx a node of
+the tape. A node points to the *nodes* of its inputs (or the leaf Tensors themselves), not to the input
+tensors, so activations not explicitly saved are freed as soon as Python drops them.
+"""
+from .grad_mode import is_grad_enabled
+
+
+class Function:
+    # Set per node by apply(): next (per positional arg: None, a leaf Tensor or a Function node),
+    # needs_input_grad, the output's shape/dtype (to shape incoming grads), hooks, and saved arrays.
+    __slots__ = ("next", "needs_input_grad", "saved", "out_dtype", "out_shape", "hooks", "retain", "freed",
+                 "__dict__", "__weakref__")
+
+    def __init__(self):
+        self.saved = ()
+        self.hooks = None
+        self.retain = None
+        self.freed = False
+
+    # -- to override -------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    # -- ctx helpers -------------------------------------------------------------------------------
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self.freed:
+            raise RuntimeError(
+                f"{self.name()}: trying to backward through the graph a second time (or to read saved tensors "
+                "after they were freed). Saved intermediate values are freed after the first backward(); "
+                "pass retain_graph=True to the first backward() if you need to backward twice.")
+        return self.saved
+
+    def release(self):
+        """Drop saved arrays (called by the engine after this node's backward unless retain_graph)."""
+        self.saved = ()
+        self.freed = True
+        for k in list(self.__dict__):
+            del self.__dict__[k]
+
+    @classmethod
+    def name(cls):
+        return cls.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    # -- the tape ------------------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ..tensor import Tensor, check_same_device
+        ctx = cls()
+        raw = []
+        needs = []
+        record = is_grad_enabled()
+        first = None
+        for a in args:
+            if isinstance(a, Tensor):
+                if first is None:
+                    first = a
+                elif a.data.__class__ is not first.data.__class__:
+                    check_same_device(cls.__name__, args)
+                raw.append(a.data)
+                needs.append(record and a.requires_grad)
+            else:
+                raw.append(a)
+                needs.append(False)
+        ctx.needs_input_grad = needs
+        out = ctx.forward(*raw, **kwargs)
+        if any(needs):
+            nxt = []
+            for a, n in zip(args, needs):
+                nxt.append((a.grad_fn if a.grad_fn is not None else a) if n else None)
+            ctx.next = nxt
+            ctx.out_dtype = out.dtype
+            ctx.out_shape = out.shape
+            return Tensor._make(out, ctx)
+        ctx.saved = ()
+        return Tensor._make(out, None)

@@ -1,0 +1,62 @@
+"""Global grad-recording switch: no_grad / enable_grad / set_grad_enabled (context managers and decorators)."""
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, "enabled", True)
+
+
+def _set(flag):
+    _state.enabled = bool(flag)
+
+
+class _GradMode:
+    flag = True
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        _set(self.flag)
+        return self
+
+    def __exit__(self, *exc):
+        _set(self._prev)
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Ops inside record nothing: results have requires_grad=False and no grad_fn."""
+    flag = False
+
+
+class enable_grad(_GradMode):
+    flag = True
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, mode):
+        self.flag = bool(mode)
+        self._prev = is_grad_enabled()
+        _set(self.flag)  # like torch: takes effect as a function call too
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        flag = self.flag
+        _set(self._prev)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(flag):
+                return fn(*args, **kwargs)
+        return wrapper

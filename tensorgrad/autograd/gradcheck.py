@@ -1,0 +1,54 @@
+"""Float64 central-difference gradient check.
+
+Checks d<c, f(x)>/dx for a fixed random cotangent c against one backward(): exact for every input
+element, with 2 forwards per element instead of one per element of the Jacobian.
+"""
+import numpy as np
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    from ..tensor import Tensor
+    from .engine import grad as autograd_grad
+    from .grad_mode import no_grad
+
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    for x in diff:
+        if x.dtype != np.float64:
+            raise TypeError(f"gradcheck: inputs must be float64 for a meaningful finite difference; got {x.dtype}")
+
+    def outputs():
+        out = fn(*inputs)
+        return list(out) if isinstance(out, (tuple, list)) else [out]
+
+    outs = outputs()
+    rng = np.random.default_rng(seed)
+    cots = [rng.standard_normal(o.shape) for o in outs]
+
+    def project(os_):
+        return sum(float((o.numpy().astype(np.float64) * c).sum()) for o, c in zip(os_, cots))
+
+    pairs = [(o, Tensor(c)) for o, c in zip(outs, cots) if o.requires_grad]
+    analytic = autograd_grad([p[0] for p in pairs], diff, grad_outputs=[p[1] for p in pairs], allow_unused=True)
+    for i, (x, ga) in enumerate(zip(diff, analytic)):
+        ga = np.zeros(x.shape) if ga is None else ga.numpy()
+        num = np.zeros(x.shape)
+        flat = x.data.reshape(-1)  # a view: we perturb in place
+        nflat = num.reshape(-1)
+        with no_grad():
+            for j in range(flat.size):
+                orig = flat[j]
+                flat[j] = orig + eps
+                fp = project(outputs())
+                flat[j] = orig - eps
+                fm = project(outputs())
+                flat[j] = orig
+                nflat[j] = (fp - fm) / (2 * eps)
+        if not np.allclose(ga, num, atol=atol, rtol=rtol):
+            err = np.abs(ga - num).max()
+            msg = (f"gradcheck: input {i} (shape {tuple(x.shape)}): analytic and numerical gradients differ "
+                   f"(max abs err {err:.3e})\nanalytic:\n{ga}\nnumerical:\n{num}")
+            if raise_exception:
+                raise AssertionError(msg)
+            return False
+    return True

@@ -1,0 +1,53 @@
+"""dtypes are numpy dtype objects; these names mirror PyTorch's."""
+import numpy as np
+
+float16 = half = np.dtype(np.float16)
+float32 = float = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int64 = long = np.dtype(np.int64)
+int32 = int = np.dtype(np.int32)
+int16 = np.dtype(np.int16)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+bool = bool_ = np.dtype(np.bool_)
+
+_default = float32
+
+
+def get_default_dtype():
+    return _default
+
+
+def set_default_dtype(d):
+    global _default
+    d = to_dtype(d)
+    if not np.issubdtype(d, np.floating):
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {d}")
+    _default = d
+
+
+_BY_NAME = {"float16": float16, "half": float16, "float32": float32, "float": float32, "float64": float64,
+            "double": float64, "int64": int64, "long": int64, "int32": int32, "int": int32, "int16": int16,
+            "int8": int8, "uint8": uint8, "bool": bool_, "bfloat16": None}
+
+
+def to_dtype(d):
+    """Accept a numpy dtype, a Python/numpy type, a name ('float32'), or a torch dtype (by its name)."""
+    if d is None:
+        return None
+    if isinstance(d, np.dtype):
+        return d
+    if isinstance(d, str) or type(d).__name__ == "dtype":
+        name = str(d).replace("torch.", "").replace("tensorgrad.", "")
+        if name in _BY_NAME:
+            if _BY_NAME[name] is None:
+                raise TypeError(f"dtype {name}: not supported by the NumPy backend")
+            return _BY_NAME[name]
+    try:
+        return np.dtype(d)
+    except TypeError:
+        raise TypeError(f"unknown dtype {d!r}") from None
+
+
+def name(d):
+    return {np.dtype(np.bool_): "bool"}.get(d, str(d))

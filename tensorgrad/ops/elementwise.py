@@ -1,0 +1,393 @@
+"""Elementwise ops (broadcasting): arithmetic, unary math, activations, comparisons, where, clamp, casts."""
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from .util import unbroadcast, shape_of, is_float
+
+
+# --------------------------------------------------------------------------------------- promotion
+def _promote(op, a, b):
+    """Bring a binary op's operands to a common dtype with PyTorch's rules:
+    tensor-tensor -> numpy result type (casting via the differentiable Cast); a Python scalar keeps the
+    tensor's dtype unless it is a float meeting an integer/bool tensor (-> float32)."""
+    from ..tensor import Tensor, tensor as make_tensor
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.dtype != b.dtype:
+            rt = np.result_type(a.dtype, b.dtype)
+            a = a.to(rt) if a.dtype != rt else a
+            b = b.to(rt) if b.dtype != rt else b
+        return a, b
+    t, s = (a, b) if isinstance(a, Tensor) else (b, a)
+    if isinstance(s, (bool, int, float, np.number)):
+        if isinstance(s, (float, np.floating)) and not is_float(t.dtype):
+            t = t.to(np.float32)
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and t.dtype == np.bool_:
+            t = t.to(np.int64)
+        s = t.dtype.type(s) if not isinstance(s, bool) or t.dtype == np.bool_ else s
+    else:
+        s = make_tensor(s, device=t.device)
+        return _promote(op, *((t, s) if isinstance(a, Tensor) else (s, t)))
+    return (t, s) if isinstance(a, Tensor) else (s, t)
+
+
+# ------------------------------------------------------------------------------------ binary arithmetic
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        return a + b
+
+    def backward(self, g):
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g, self.shapes[0]) if na else None, unbroadcast(g, self.shapes[1]) if nb else None)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        return a - b
+
+    def backward(self, g):
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g, self.shapes[0]) if na else None, unbroadcast(-g, self.shapes[1]) if nb else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        na, nb = self.needs_input_grad
+        self.save_for_backward(a if nb else None, b if na else None)
+        self.shapes = (shape_of(a), shape_of(b))
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g * b, self.shapes[0]) if na else None, unbroadcast(g * a, self.shapes[1]) if nb else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        out = a / b
+        self.save_for_backward(b, out if self.needs_input_grad[1] else None)
+        self.shapes = (shape_of(a), shape_of(b))
+        return out
+
+    def backward(self, g):
+        b, out = self.saved_tensors
+        na, nb = self.needs_input_grad
+        ga = g / b
+        return (unbroadcast(ga, self.shapes[0]) if na else None,
+                unbroadcast(-ga * out, self.shapes[1]) if nb else None)
+
+
+class Pow(Function):
+    """a ** b; d/da = b a^(b-1); d/db = a^b log a (defined as 0 where a == 0, like PyTorch for b > 0)."""
+
+    def forward(self, a, b):
+        out = a ** b
+        self.save_for_backward(a, b, out)
+        self.shapes = (shape_of(a), shape_of(b))
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved_tensors
+        na, nb = self.needs_input_grad
+        xp = xp_of(g)
+        ga = gb = None
+        if na:
+            ga = unbroadcast(g * b * a ** (b - 1), self.shapes[0])
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                la = xp.where(a == 0, 0, xp.log(xp.where(a == 0, 1, a)))
+            gb = unbroadcast(g * out * la, self.shapes[1])
+        return ga, gb
+
+
+class Maximum(Function):
+    """Ties split the gradient evenly between the inputs (as PyTorch does)."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        self.shapes = (shape_of(a), shape_of(b))
+        return xp_of(a).maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        w = (a > b) + 0.5 * (a == b)
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g * w, self.shapes[0]) if na else None, unbroadcast(g * (1 - w), self.shapes[1]) if nb else None)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        self.shapes = (shape_of(a), shape_of(b))
+        return xp_of(a).minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        w = (a < b) + 0.5 * (a == b)
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g * w, self.shapes[0]) if na else None, unbroadcast(g * (1 - w), self.shapes[1]) if nb else None)
+
+
+# ------------------------------------------------------------------------------------------ unary math
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    def forward(self, a):
+        out = xp_of(a).exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        return g * self.saved_tensors[0]
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log(a)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / self.saved_tensors[0]
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        with np.errstate(invalid="ignore"):
+            out = xp_of(a).sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (2 * self.saved_tensors[0])
+
+
+class Rsqrt(Function):
+    def forward(self, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1 / xp_of(a).sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out = self.saved_tensors[0]
+        return -0.5 * g * out * out * out
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return xp_of(a).abs(a)
+
+    def backward(self, g):
+        return g * xp_of(g).sign(self.saved_tensors[0])
+
+
+class Tanh(Function):
+    def forward(self, a):
+        out = xp_of(a).tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        y = self.saved_tensors[0]
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        xp = xp_of(a)
+        # Split by sign so exp never overflows.
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        y = self.saved_tensors[0]
+        return g * y * (1 - y)
+
+
+class Relu(Function):
+    def forward(self, a):
+        out = xp_of(a).maximum(a, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        return g * (self.saved_tensors[0] > 0)
+
+
+class Clamp(Function):
+    """Gradient passes where lo <= a <= hi (inclusive, as PyTorch)."""
+
+    def forward(self, a, lo, hi):
+        xp = xp_of(a)
+        self.save_for_backward(a)
+        self.bounds = (lo, hi)
+        out = a
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        return out.astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        lo, hi = self.bounds
+        mask = True
+        if lo is not None:
+            mask = mask & (a >= lo)
+        if hi is not None:
+            mask = mask & (a <= hi)
+        return g * mask, None, None
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        self.save_for_backward(cond)
+        self.shapes = (shape_of(a), shape_of(b))
+        return xp_of(cond).where(cond, a, b)
+
+    def backward(self, g):
+        cond, = self.saved_tensors
+        _, na, nb = self.needs_input_grad
+        zero = g.dtype.type(0)
+        return (None, unbroadcast(xp_of(g).where(cond, g, zero), self.shapes[0]) if na else None,
+                unbroadcast(xp_of(g).where(cond, zero, g), self.shapes[1]) if nb else None)
+
+
+class Cast(Function):
+    def forward(self, a, dtype):
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.in_dtype), None
+
+
+class ToDevice(Function):
+    def forward(self, a, device):
+        from ..backend import to_device, device_of
+        self.src = device_of(a)
+        return to_device(a, device)
+
+    def backward(self, g):
+        from ..backend import to_device
+        return to_device(g, self.src), None
+
+
+# ------------------------------------------------------------------------------------ functional API
+def _bin(cls, name):
+    def f(a, b):
+        a, b = _promote(name, a, b)
+        return cls.apply(a, b)
+    f.__name__ = name
+    return f
+
+
+add = _bin(Add, "add")
+sub = _bin(Sub, "sub")
+mul = _bin(Mul, "mul")
+maximum = _bin(Maximum, "maximum")
+minimum = _bin(Minimum, "minimum")
+
+
+def div(a, b):
+    from ..tensor import Tensor
+    a, b = _promote("div", a, b)
+    # True division of integers gives float32, as in PyTorch.
+    for x in (a, b):
+        if isinstance(x, Tensor) and not is_float(x.dtype):
+            a = a.to(np.float32) if isinstance(a, Tensor) else np.float32(a)
+            b = b.to(np.float32) if isinstance(b, Tensor) else np.float32(b)
+            break
+    return Div.apply(a, b)
+
+
+def pow(a, b):
+    from ..tensor import Tensor
+    a, b = _promote("pow", a, b)
+    if isinstance(a, Tensor) and isinstance(b, np.number) and is_float(a.dtype):
+        b = float(b) if b != int(b) else int(b)  # integer powers stay exact and keep dtype
+    return Pow.apply(a, b)
+
+
+def _floatify(a):
+    return a if is_float(a.dtype) else a.to(np.float32)
+
+
+def _unary(cls, name, float_only=True):
+    def f(a):
+        return cls.apply(_floatify(a) if float_only else a)
+    f.__name__ = name
+    return f
+
+
+neg = _unary(Neg, "neg", float_only=False)
+exp = _unary(Exp, "exp")
+log = _unary(Log, "log")
+sqrt = _unary(Sqrt, "sqrt")
+rsqrt = _unary(Rsqrt, "rsqrt")
+abs = _unary(Abs, "abs", float_only=False)
+tanh = _unary(Tanh, "tanh")
+sigmoid = _unary(Sigmoid, "sigmoid")
+relu = _unary(Relu, "relu", float_only=False)
+
+
+def clamp(a, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError(f"clamp: at least one of min and max must be given (tensor of shape {tuple(a.shape)})")
+    from ..tensor import Tensor
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    t = a.dtype.type
+    return Clamp.apply(a, None if min is None else t(min), None if max is None else t(max))
+
+
+def where(cond, a, b):
+    from ..tensor import Tensor, tensor as make_tensor
+    if not isinstance(cond, Tensor):
+        cond = make_tensor(cond)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype} (shape {tuple(cond.shape)})")
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a, b = _promote("where", a, b)
+    return Where.apply(cond, a, b)
+
+
+def _cmp(opname, fn):
+    def f(a, b):
+        from ..tensor import Tensor
+        a, b = _promote(opname, a, b)
+        x = a.data if isinstance(a, Tensor) else a
+        y = b.data if isinstance(b, Tensor) else b
+        return Tensor._make(fn(x, y), None)
+    f.__name__ = opname
+    return f
+
+
+eq = _cmp("eq", lambda x, y: x == y)
+ne = _cmp("ne", lambda x, y: x != y)
+lt = _cmp("lt", lambda x, y: x < y)
+le = _cmp("le", lambda x, y: x <= y)
+gt = _cmp("gt", lambda x, y: x > y)
+ge = _cmp("ge", lambda x, y: x >= y)

@@ -1,0 +1,315 @@
+"""Shape and indexing ops: reshape, permute, expand, getitem, cat, tril/triu, masked_fill, contiguous."""
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from .util import unbroadcast, normalize_dim
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape), None
+
+
+class Permute(Function):
+    def forward(self, a, dims):
+        self.inv = tuple(np.argsort(dims))
+        return a.transpose(dims)
+
+    def backward(self, g):
+        return g.transpose(self.inv), None
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return xp_of(a).broadcast_to(a, shape)
+
+    def backward(self, g):
+        return unbroadcast(g, self.in_shape), None
+
+
+class Contiguous(Function):
+    def forward(self, a):
+        return xp_of(a).ascontiguousarray(a)
+
+    def backward(self, g):
+        return g
+
+
+def _scatter_add(xp, out, index, g):
+    if xp is np:
+        np.add.at(out, index, g)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, index, g)
+
+
+class GetItem(Function):
+    """Basic indexing gives a view; advanced (integer-array / mask) indexing scatter-adds in backward so
+    repeated indices accumulate."""
+
+    def forward(self, a, index, advanced):
+        self.in_shape, self.in_dtype, self.index, self.advanced = a.shape, a.dtype, index, advanced
+        return a[index]
+
+    def backward(self, g):
+        xp = xp_of(g)
+        out = xp.zeros(self.in_shape, dtype=g.dtype)
+        if self.advanced:
+            _scatter_add(xp, out, self.index, g)
+        else:
+            out[self.index] = g
+        return out, None, None
+
+
+class Cat(Function):
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        self.sizes = [a.shape[dim] for a in arrays]
+        return xp_of(arrays[0]).concatenate(arrays, axis=dim)
+
+    def backward(self, g):
+        xp = xp_of(g)
+        splits = np.cumsum(self.sizes)[:-1].tolist()
+        parts = xp.split(g, splits, axis=self.dim)
+        return tuple(p if n else None for p, n in zip(parts, self.needs_input_grad))
+
+
+class Tril(Function):
+    def forward(self, a, k, upper):
+        self.k, self.upper = k, upper
+        xp = xp_of(a)
+        return xp.triu(a, k) if upper else xp.tril(a, k)
+
+    def backward(self, g):
+        xp = xp_of(g)
+        return (xp.triu(g, self.k) if self.upper else xp.tril(g, self.k)), None, None
+
+
+class MaskedFill(Function):
+    def forward(self, a, mask, value):
+        self.save_for_backward(mask)
+        self.in_shape = a.shape
+        xp = xp_of(a)
+        return xp.where(mask, a.dtype.type(value), a)
+
+    def backward(self, g):
+        mask, = self.saved_tensors
+        return unbroadcast(xp_of(g).where(mask, g.dtype.type(0), g), self.in_shape), None, None
+
+
+# ------------------------------------------------------------------------------------ functional API
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(a, *shape):
+    shape = _shape_arg(shape)
+    n = a.data.size
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    known = int(np.prod([s for s in shape if s != -1])) if shape else 1
+    if len(neg) > 1 or (neg and (known == 0 or n % known)) or (not neg and known != n) or any(s < -1 for s in shape):
+        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of shape {tuple(a.shape)} ({n} elements)")
+    if shape == a.shape:
+        return a
+    return Reshape.apply(a, shape)
+
+
+def permute(a, *dims):
+    dims = _shape_arg(dims)
+    if len(dims) != a.ndim or sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+        raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {a.ndim} dims of shape {tuple(a.shape)}")
+    dims = tuple(d % a.ndim for d in dims)
+    if dims == tuple(range(a.ndim)):
+        return a
+    return Permute.apply(a, dims)
+
+
+def transpose(a, dim0, dim1):
+    if a.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return a
+    d0, d1 = normalize_dim("transpose", dim0, a.ndim, a.shape), normalize_dim("transpose", dim1, a.ndim, a.shape)
+    dims = list(range(a.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(a, dims)
+
+
+def t(a):
+    if a.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dims, got shape {tuple(a.shape)}; use transpose or mT")
+    return transpose(a, 0, 1) if a.ndim == 2 else a
+
+
+def expand(a, *shape):
+    shape = list(_shape_arg(shape))
+    if len(shape) < a.ndim:
+        raise RuntimeError(f"expand: the number of sizes ({len(shape)}) must be >= the number of dims of shape {tuple(a.shape)}")
+    lead = len(shape) - a.ndim
+    for i, s in enumerate(a.shape):
+        if shape[lead + i] == -1:
+            shape[lead + i] = s
+        elif s != 1 and s != shape[lead + i]:
+            raise RuntimeError(f"expand: cannot expand shape {tuple(a.shape)} to {tuple(shape)} (dim {i} has size {s})")
+    shape = tuple(shape)
+    return a if shape == a.shape else Expand.apply(a, shape)
+
+
+def squeeze(a, dim=None):
+    if dim is None:
+        shape = tuple(s for s in a.shape if s != 1)
+    else:
+        dims = {normalize_dim("squeeze", d, a.ndim, a.shape) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        shape = tuple(s for i, s in enumerate(a.shape) if not (i in dims and s == 1))
+    return reshape(a, shape)
+
+
+def unsqueeze(a, dim):
+    d = normalize_dim("unsqueeze", dim, a.ndim + 1)
+    shape = list(a.shape)
+    shape.insert(d, 1)
+    return reshape(a, shape)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, 1)
+    s = normalize_dim("flatten", start_dim, a.ndim, a.shape)
+    e = normalize_dim("flatten", end_dim, a.ndim, a.shape)
+    return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
+
+
+def contiguous(a):
+    if a.data.flags.c_contiguous:
+        return a
+    return Contiguous.apply(a)
+
+
+def _convert_index(a, index):
+    """Tensors in an index become arrays; report whether numpy will use advanced indexing."""
+    from ..tensor import Tensor
+    if not isinstance(index, tuple):
+        index = (index,)
+    out, advanced = [], False
+    for ix in index:
+        if isinstance(ix, Tensor):
+            if ix.dtype != np.bool_ and not np.issubdtype(ix.dtype, np.integer):
+                raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype {ix.dtype} "
+                                 f"(indexing a tensor of shape {tuple(a.shape)})")
+            ix = ix.data
+            advanced = True
+        elif isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__cuda_array_interface__")):
+            ix = a._xp.asarray(ix)
+            advanced = True
+        elif isinstance(ix, bool):
+            advanced = True
+        elif not (ix is None or ix is Ellipsis or isinstance(ix, (int, np.integer, slice))):
+            raise IndexError(f"getitem: unsupported index {ix!r} of type {type(ix).__name__} for a tensor of shape {tuple(a.shape)}")
+        out.append(ix)
+    return tuple(out), advanced
+
+
+def getitem(a, index):
+    from ..tensor import Tensor
+    idx, advanced = _convert_index(a, index)
+    try:
+        if not a.requires_grad:
+            return Tensor._make(a.data[idx], None)
+        return GetItem.apply(a, idx, advanced)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
+
+
+def setitem(a, index, value):
+    from ..tensor import Tensor
+    from ..autograd.grad_mode import is_grad_enabled
+    if a.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"setitem: in-place assignment into a tensor that requires grad (shape {tuple(a.shape)}) "
+                           "is not supported; do it under tensorgrad.no_grad() or build a new tensor (e.g. with where)")
+    idx, _ = _convert_index(a, index)
+    v = value.data if isinstance(value, Tensor) else value
+    a.data[idx] = v
+    a._bump()
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    ref = tensors[0]
+    d = normalize_dim("cat", dim, ref.ndim, ref.shape)
+    for t in tensors[1:]:
+        if t.ndim != ref.ndim or any(s != r for i, (s, r) in enumerate(zip(t.shape, ref.shape)) if i != d):
+            raise RuntimeError(f"cat: shapes {[tuple(x.shape) for x in tensors]} must match except in dim {dim}")
+    dt = np.result_type(*[t.dtype for t in tensors])
+    tensors = [t.to(dt) if t.dtype != dt else t for t in tensors]
+    return Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) != 1:
+        raise RuntimeError(f"stack: all tensors must have the same shape, got {[tuple(t.shape) for t in tensors]}")
+    d = normalize_dim("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def split(a, split_size_or_sections, dim=0):
+    d = normalize_dim("split", dim, a.ndim, a.shape)
+    n = a.shape[d]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sections {sizes} do not sum to dim {dim} of size {n} (shape {tuple(a.shape)})")
+    out, start = [], 0
+    for s in sizes:
+        index = (slice(None),) * d + (slice(start, start + s),)
+        out.append(getitem(a, index))
+        start += s
+    return tuple(out)
+
+
+def chunk(a, chunks, dim=0):
+    d = normalize_dim("chunk", dim, a.ndim, a.shape)
+    size = -(-a.shape[d] // chunks)
+    return split(a, max(size, 1), d)
+
+
+def tril(a, diagonal=0):
+    if a.ndim < 2:
+        raise RuntimeError(f"tril: input must have at least 2 dims, got shape {tuple(a.shape)}")
+    return Tril.apply(a, diagonal, False)
+
+
+def triu(a, diagonal=0):
+    if a.ndim < 2:
+        raise RuntimeError(f"triu: input must have at least 2 dims, got shape {tuple(a.shape)}")
+    return Tril.apply(a, diagonal, True)
+
+
+def masked_fill(a, mask, value):
+    from ..tensor import Tensor
+    if isinstance(value, Tensor):
+        value = value.item()
+    if not isinstance(mask, Tensor) or mask.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    try:
+        np.broadcast_shapes(mask.shape, a.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to input shape {tuple(a.shape)}") from None
+    return MaskedFill.apply(a, mask.data, value)

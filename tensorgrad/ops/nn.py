@@ -1,0 +1,371 @@
+"""Neural-network ops. The fused ones (softmax-CE, layernorm, attention, gelu) call their kernel through
+backend.kernels, which resolves to csrc/cpu, csrc/cuda or the xp reference of the same name."""
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of, kernels
+from .util import normalize_dim, is_float
+
+
+def _dev(a):
+    return "cpu" if isinstance(a, np.ndarray) else "cuda"
+
+
+# --------------------------------------------------------------------------------------------- softmax
+class Softmax(Function):
+    def forward(self, a, dim):
+        xp = xp_of(a)
+        e = xp.exp(a - a.max(axis=dim, keepdims=True))
+        out = e / e.sum(axis=dim, keepdims=True)
+        self.save_for_backward(out)
+        self.dim = dim
+        return out
+
+    def backward(self, g):
+        y, = self.saved_tensors
+        return y * (g - (g * y).sum(axis=self.dim, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    def forward(self, a, dim):
+        xp = xp_of(a)
+        m = a.max(axis=dim, keepdims=True)
+        out = a - (m + xp.log(xp.exp(a - m).sum(axis=dim, keepdims=True)))
+        self.save_for_backward(out)
+        self.dim = dim
+        return out
+
+    def backward(self, g):
+        y, = self.saved_tensors
+        return g - xp_of(g).exp(y) * g.sum(axis=self.dim, keepdims=True), None
+
+
+def softmax(a, dim=-1, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    return Softmax.apply(_float(a), normalize_dim("softmax", dim, a.ndim, a.shape))
+
+
+def log_softmax(a, dim=-1, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    return LogSoftmax.apply(_float(a), normalize_dim("log_softmax", dim, a.ndim, a.shape))
+
+
+def _float(a):
+    return a if is_float(a.dtype) else a.to(np.float32)
+
+
+# ------------------------------------------------------------------------------- softmax cross-entropy
+class SoftmaxCrossEntropy(Function):
+    """Fused log-softmax + NLL over rows of (N, V) logits: forward keeps only lse per row, backward
+    recomputes the probabilities (kernel: softmax_cross_entropy_forward / _backward)."""
+
+    def forward(self, logits, target, ignore_index, label_smoothing, reduction):
+        fwd = kernels.get("softmax_cross_entropy_forward", _dev(logits))
+        loss, lse = fwd(logits, target, ignore_index, label_smoothing)
+        self.save_for_backward(logits, target, lse)
+        self.args = (ignore_index, label_smoothing, reduction)
+        if reduction == "none":
+            return loss.astype(logits.dtype, copy=False)
+        total = loss.sum()
+        if reduction == "sum":
+            return total.astype(logits.dtype)
+        self.count = int((target != ignore_index).sum())
+        # Mean over non-ignored rows; 0/0 -> nan when every row is ignored, as in PyTorch.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (total / logits.dtype.type(self.count)).astype(logits.dtype)
+
+    def backward(self, g):
+        logits, target, lse = self.saved_tensors
+        ignore_index, label_smoothing, reduction = self.args
+        xp = xp_of(logits)
+        n = logits.shape[0]
+        acc = lse.dtype
+        if reduction == "none":
+            dloss = g.astype(acc)
+        elif reduction == "sum":
+            dloss = xp.full((n,), g, dtype=acc)
+        else:
+            dloss = xp.full((n,), g / max(self.count, 1) if self.count else xp.nan, dtype=acc)
+        bwd = kernels.get("softmax_cross_entropy_backward", _dev(logits))
+        return bwd(logits, target, lse, dloss, ignore_index, label_smoothing), None, None, None, None
+
+
+def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """PyTorch semantics: input (N, C) or (N, C, d1, ...) or (C,); target class indices."""
+    from ..tensor import Tensor
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not isinstance(target, Tensor) or not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"cross_entropy: target must be an integer tensor of class indices, got "
+                        f"{getattr(target, 'dtype', type(target).__name__)} (input {tuple(input.shape)} {input.dtype}); "
+                        "probability targets are not supported")
+    if not is_float(input.dtype):
+        raise TypeError(f"cross_entropy: input must be floating point, got {input.dtype} (shape {tuple(input.shape)})")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    shape_ok = (input.ndim == 1 and target.ndim == 0) or (
+        input.ndim >= 2 and target.ndim == input.ndim - 1 and target.shape[0] == input.shape[0]
+        and tuple(target.shape[1:]) == tuple(input.shape[2:]))
+    if not shape_ok:
+        raise RuntimeError(f"cross_entropy: input of shape {tuple(input.shape)} and target of shape {tuple(target.shape)} "
+                           "do not match (expected input (N, C, d1, ...) and target (N, d1, ...))")
+    c = input.shape[-1] if input.ndim == 1 else input.shape[1]
+    tdata = target.data
+    bad = (tdata != ignore_index) & ((tdata < 0) | (tdata >= c))
+    if bool(bad.any()):
+        raise IndexError(f"cross_entropy: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "
+                         f"got {int(tdata[bad].reshape(-1)[0])} (input {tuple(input.shape)})")
+    out_shape = tuple(target.shape)
+    x = input
+    if input.ndim == 1:
+        x = x.reshape(1, c)
+    elif input.ndim > 2:
+        x = x.movedim(1, -1).reshape(-1, c)
+    t = target.data.reshape(-1).astype(np.int64, copy=False)
+    x = x.contiguous()
+    out = SoftmaxCrossEntropy.apply(x, t, ignore_index, float(label_smoothing), reduction)
+    return out.reshape(out_shape) if reduction == "none" else out
+
+
+def nll_loss(input, target, ignore_index=-100, reduction="mean"):
+    """input holds log-probabilities (N, C)."""
+    from ..tensor import Tensor
+    n = input.shape[0]
+    t = target.data
+    valid = t != ignore_index
+    rows = input._xp.arange(n)
+    picked = input[Tensor._make(rows, None), Tensor._make(input._xp.where(valid, t, 0), None)]
+    vmask = Tensor._make(valid.astype(input.data.dtype), None)
+    losses = -picked * vmask
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / float(valid.sum())
+
+
+# ------------------------------------------------------------------------------------------ layernorm
+class LayerNorm(Function):
+    """Over the trailing dims of x flattened to (N, C); forward saves mean and rstd per row."""
+
+    def forward(self, x, weight, bias, eps, c):
+        x2 = x.reshape(-1, c)
+        w2 = None if weight is None else weight.reshape(-1)
+        b2 = None if bias is None else bias.reshape(-1)
+        y, mean, rstd = kernels.get("layernorm_forward", _dev(x))(x2, w2, b2, eps)
+        self.save_for_backward(x2, w2, mean, rstd)
+        self.shapes = (x.shape, None if weight is None else weight.shape)
+        return y.reshape(x.shape)
+
+    def backward(self, g):
+        x2, w2, mean, rstd = self.saved_tensors
+        nx, nw, nb = self.needs_input_grad[:3]
+        dx, dw, db = kernels.get("layernorm_backward", _dev(x2))(g.reshape(x2.shape), x2, w2, mean, rstd)
+        ws = self.shapes[1]
+        return (dx.reshape(self.shapes[0]) if nx else None,
+                dw.reshape(ws) if nw else None,
+                db.reshape(ws) if nb else None, None, None)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(x.shape[x.ndim - k:]) != normalized_shape or k == 0:
+        raise RuntimeError(f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of "
+                           f"input shape {tuple(x.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise RuntimeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match normalized_shape {list(normalized_shape)}")
+        if p is not None and (p.dtype != x.dtype and not (x.dtype == np.float16)):
+            raise TypeError(f"layer_norm: {name} dtype {p.dtype} differs from input dtype {x.dtype}")
+    if not is_float(x.dtype):
+        raise TypeError(f"layer_norm: input must be floating point, got {x.dtype} (shape {tuple(x.shape)})")
+    return LayerNorm.apply(x.contiguous(), weight, bias, float(eps), int(np.prod(normalized_shape)))
+
+
+# ----------------------------------------------------------------------------------------------- gelu
+class Gelu(Function):
+    def forward(self, x, approximate):
+        self.save_for_backward(x)
+        self.approximate = approximate
+        return kernels.get("gelu_forward", _dev(x))(x, approximate)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return kernels.get("gelu_backward", _dev(x))(g, x, self.approximate), None
+
+
+def gelu(x, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(_float(x).contiguous(), approximate)
+
+
+# ------------------------------------------------------------------------------------------ attention
+class Attention(Function):
+    """softmax(scale * Q K^T [causal]) V over (B, H, T, D); saves only lse (flash style)."""
+
+    def forward(self, q, k, v, causal, scale):
+        out, lse = kernels.get("attention_forward", _dev(q))(q, k, v, causal, scale)
+        self.save_for_backward(q, k, v, out, lse)
+        self.args = (causal, scale)
+        return out
+
+    def backward(self, g):
+        q, k, v, out, lse = self.saved_tensors
+        causal, scale = self.args
+        g = xp_of(g).ascontiguousarray(g)
+        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g, q, k, v, out, lse, causal, scale)
+        return dq, dk, dv, None, None
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    q, k, v = query, key, value
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] \
+            or q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: incompatible shapes query {tuple(q.shape)}, key {tuple(k.shape)}, "
+                           f"value {tuple(v.shape)} (expected (..., L, E), (..., S, E), (..., S, Ev))")
+    if len({q.dtype, k.dtype, v.dtype}) != 1:
+        raise TypeError(f"scaled_dot_product_attention: query/key/value dtypes differ: {q.dtype}, {k.dtype}, {v.dtype}")
+    if attn_mask is not None and is_causal:
+        raise RuntimeError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if attn_mask is None and dropout_p == 0.0 and q.shape[-1] == v.shape[-1]:
+        lead = q.shape[:-2]
+        b = int(np.prod(lead)) if lead else 1
+        q4, k4, v4 = (x.contiguous().reshape(1, b, x.shape[-2], x.shape[-1]) for x in (q, k, v))
+        out = Attention.apply(q4, k4, v4, bool(is_causal), scale)
+        return out.reshape(lead + (q.shape[-2], v.shape[-1]))
+    # General path (masks, dropout, Ev != E): composed from ordinary ops.
+    s = (q @ k.transpose(-2, -1)) * scale
+    if is_causal:
+        from ..tensor import Tensor
+        L, S = q.shape[-2], k.shape[-2]
+        keep = Tensor._make(q._xp.tril(q._xp.ones((L, S), dtype=bool)), None)
+        s = s.masked_fill(~keep, float("-inf"))
+    elif attn_mask is not None:
+        if attn_mask.dtype == np.bool_:
+            s = s.masked_fill(~attn_mask, float("-inf"))
+        else:
+            s = s + attn_mask
+    p = softmax(s, -1)
+    if dropout_p > 0.0:
+        p = dropout(p, dropout_p, True)
+    return p @ v
+
+
+# -------------------------------------------------------------------------------------- dropout etc.
+class Dropout(Function):
+    def forward(self, x, mask):
+        self.save_for_backward(mask)
+        return x * mask
+
+    def backward(self, g):
+        return g * self.saved_tensors[0], None
+
+
+def dropout(x, p=0.5, training=True, generator=None):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    from ..random import default_generator
+    gen = generator or default_generator
+    keep = gen.random(x.shape, device=x.device) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = (keep * x.dtype.type(scale)).astype(x.dtype)
+    return Dropout.apply(x, mask)
+
+
+class Embedding(Function):
+    def forward(self, weight, idx):
+        self.n = weight.shape[0]
+        self.save_for_backward(idx)
+        return weight[idx]
+
+    def backward(self, g):
+        idx, = self.saved_tensors
+        xp = xp_of(g)
+        out = xp.zeros((self.n, g.shape[-1]), dtype=g.dtype)
+        flat = idx.reshape(-1)
+        g2 = g.reshape(-1, g.shape[-1])
+        if xp is np:
+            np.add.at(out, flat, g2)
+        else:
+            import cupyx
+            cupyx.scatter_add(out, flat, g2)
+        return out, None
+
+
+def embedding(input, weight):
+    if not np.issubdtype(input.dtype, np.integer):
+        raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype} (shape {tuple(input.shape)})")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {tuple(weight.shape)}")
+    n = weight.shape[0]
+    if input.data.size and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
+        raise IndexError(f"embedding: index out of range: indices span [{int(input.data.min())}, {int(input.data.max())}] "
+                         f"but weight has {n} rows (shape {tuple(weight.shape)})")
+    return Embedding.apply(weight, input.data)
+
+
+def one_hot(t, num_classes=-1):
+    from ..tensor import Tensor
+    if not np.issubdtype(t.dtype, np.integer):
+        raise TypeError(f"one_hot: expects an integer tensor, got {t.dtype}")
+    n = int(t.data.max()) + 1 if num_classes < 0 else num_classes
+    if t.data.size and (int(t.data.min()) < 0 or int(t.data.max()) >= n):
+        raise RuntimeError(f"one_hot: class values must be in [0, {n - 1}] (num_classes={num_classes})")
+    xp = t._xp
+    return Tensor._make((t.data[..., None] == xp.arange(n)).astype(np.int64), None)
+
+
+# ------------------------------------------------------------------------------------- simple losses
+def _reduce(x, reduction, op):
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "sum":
+        return x.sum()
+    if reduction == "none":
+        return x
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(op, a, b):
+    if tuple(a.shape) != tuple(b.shape):
+        raise RuntimeError(f"{op}: input shape {tuple(a.shape)} and target shape {tuple(b.shape)} differ")
+
+
+def mse_loss(input, target, reduction="mean"):
+    _same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    _same_shape("binary_cross_entropy", input, target)
+    # log clamped at -100 as PyTorch does, so p in {0, 1} gives a finite loss.
+    l = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    if weight is not None:
+        l = l * weight
+    return _reduce(l, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|).
+    log1pexp = (1 + (-input.abs()).exp()).log()
+    if pos_weight is None:
+        l = input.relu() - input * target + log1pexp
+    else:
+        lw = 1 + (pos_weight - 1) * target
+        l = (1 - target) * input + lw * (log1pexp + (-input).relu())
+    if weight is not None:
+        l = l * weight
+    return _reduce(l, reduction, "binary_cross_entropy_with_logits")

@@ -1,0 +1,46 @@
+"""Helpers shared by ops: unbroadcast and type promotion."""
+import numpy as np
+
+
+def unbroadcast(g, shape):
+    """Sum a broadcast gradient back down to ``shape``."""
+    if g.shape == shape:
+        return g
+    nlead = g.ndim - len(shape)
+    axes = tuple(range(nlead)) + tuple(i + nlead for i, s in enumerate(shape) if s == 1 and g.shape[i + nlead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if nlead:
+        g = g.reshape(shape)
+    return g
+
+
+def shape_of(x):
+    return x.shape if hasattr(x, "shape") else ()
+
+
+def is_float(dtype):
+    return np.issubdtype(dtype, np.floating)
+
+
+def normalize_dim(op, dim, ndim, shape=None):
+    """Wrap a negative dim; raise a clear IndexError naming the op and the shape."""
+    n = max(ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {tuple(shape) if shape is not None else ndim} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return dim % n
+
+
+def normalize_dims(op, dim, ndim, shape=None):
+    """None -> all dims; int or sequence -> sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted(normalize_dim(op, d, ndim, shape) for d in dim))
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"{op}: dim {dim} names a dimension twice")
+        return dims
+    return (normalize_dim(op, dim, ndim, shape),)

@@ -1,0 +1,518 @@
+"""Tensor: an xp array (numpy on the CPU, cupy on CUDA) plus what autograd needs.
+
+Operators and methods forward to the ops modules; composite ops with no backward of their own live here.
+"""
+import weakref
+
+import numpy as np
+
+from . import dtypes
+from .backend import as_device, device_of, get_xp, xp_of, to_device, Device
+from .autograd import engine
+from .autograd.grad_mode import is_grad_enabled
+from .ops import elementwise as E, reduce as R, movement as M, matmul as MM, nn as NN
+from .ops.util import is_float
+
+
+def check_same_device(op, args):
+    devs = [(tuple(a.shape), a.device) for a in args if isinstance(a, Tensor)]
+    if len({str(d) for _, d in devs}) > 1:
+        raise RuntimeError(f"{op}: expected all tensors on the same device, got " +
+                           ", ".join(f"{s} on {d}" for s, d in devs))
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_hooks", "_version", "name", "__weakref__")
+    __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        dtype = dtypes.to_dtype(dtype)
+        if isinstance(data, Tensor):
+            data = data.data
+        if device is None:
+            device = device_of(data) if hasattr(data, "shape") and not isinstance(data, np.ndarray) else "cpu"
+        xp = get_xp(device)
+        if xp is np and not isinstance(data, np.ndarray) and hasattr(data, "get"):
+            data = data.get()
+        arr = xp.asarray(data, dtype=dtype)
+        if dtype is None and not hasattr(data, "dtype"):
+            arr = _infer(arr, data, xp)
+        if xp is not np and device_of(arr) != as_device(device):
+            arr = to_device(arr, device)
+        self.data = arr
+        self.grad = None
+        self.grad_fn = None
+        self._hooks = None
+        self._version = 0
+        self.name = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _make(cls, data, grad_fn):
+        if isinstance(data, np.generic):  # numpy turns 0-d results into scalars; keep arrays throughout
+            data = np.asarray(data)
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._requires_grad = grad_fn is not None
+        t._hooks = None
+        t._version = 0
+        t.name = None
+        return t
+
+    # ------------------------------------------------------------------------------- properties
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag and not is_float(self.data.dtype):
+            raise RuntimeError(f"requires_grad: only floating point tensors can require gradients; this tensor has "
+                               f"dtype {self.data.dtype} (shape {tuple(self.data.shape)}). Convert with .float() first.")
+        if not flag and self.grad_fn is not None:
+            raise RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; use detach()")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, flag=True):
+        self.requires_grad = flag
+        return self
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def _xp(self):
+        return xp_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def element_size(self):
+        return self.data.itemsize
+
+    @property
+    def nbytes(self):
+        return int(self.data.nbytes)
+
+    # ------------------------------------------------------------------------------- conversion
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+        return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        return a.astype(dtype) if dtype is not None else a
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"item: only a tensor with one element can be converted to a Python scalar, got shape {self.shape}")
+        return self.data.reshape(()).item() if isinstance(self.data, np.ndarray) else self.data.get().reshape(()).item()
+
+    def tolist(self):
+        return np.asarray(self).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with more than one element is ambiguous (shape {self.shape})")
+        return bool(self.item())
+
+    def __index__(self):
+        if self.data.size != 1 or not np.issubdtype(self.dtype, np.integer):
+            raise TypeError(f"only integer tensors of a single element can be converted to an index (shape {self.shape}, {self.dtype})")
+        return int(self.item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def detach(self):
+        return Tensor._make(self.data, None)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def clone(self):
+        return E.Add.apply(self, self.dtype.type(0)) if self.requires_grad else Tensor._make(self.data.copy(), None)
+
+    def to(self, *args, dtype=None, device=None, copy=False):
+        for a in args:
+            if isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+                device = a
+            elif isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            else:
+                dtype = a
+        out = self
+        if device is not None and as_device(device) != self.device:
+            out = E.ToDevice.apply(out, as_device(device))
+        if dtype is not None:
+            dt = dtypes.to_dtype(dtype)
+            if dt != out.dtype:
+                out = E.Cast.apply(out, dt)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def type(self, dtype=None):
+        return str(self.dtype) if dtype is None else self.to(dtype)
+
+    # ------------------------------------------------------------------------------- autograd
+    def backward(self, gradient=None, retain_graph=False):
+        engine.backward(self, gradient, retain_graph=retain_graph)
+
+    def register_hook(self, hook):
+        """hook(grad) -> new grad or None, called when this tensor's gradient is computed."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            if self.grad_fn.hooks is None:
+                self.grad_fn.hooks = []
+            lst = self.grad_fn.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            lst = self._hooks
+        lst.append(hook)
+
+        class _Handle:
+            def remove(self_inner):
+                if hook in lst:
+                    lst.remove(hook)
+        return _Handle()
+
+    def retain_grad(self):
+        if self.grad_fn is not None:
+            self.grad_fn.retain = weakref.ref(self)
+
+    def zero_(self):
+        return self._inplace_assign(self._xp.zeros_like(self.data), "zero_")
+
+    def fill_(self, value):
+        return self._inplace_assign(self._xp.full_like(self.data, value), "fill_")
+
+    # ------------------------------------------------------------------------------- in-place
+    def _bump(self):
+        self._version += 1
+
+    def _check_inplace(self, op):
+        if self.requires_grad and is_grad_enabled():
+            what = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor that requires grad"
+            raise RuntimeError(f"{op}: in-place operation on {what} (shape {self.shape}, {self.dtype}) is not allowed "
+                               "while recording gradients; use tensorgrad.no_grad() or an out-of-place op")
+
+    def _inplace_assign(self, new, op):
+        self._check_inplace(op)
+        if tuple(new.shape) != self.shape:
+            raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {self.shape}")
+        self.data[...] = new
+        self._bump()
+        return self
+
+    def _inplace(self, fn, other, op):
+        r = fn(self.detach() if self.requires_grad else self, other)
+        return self._inplace_assign(r.data.astype(self.dtype, copy=False), op)
+
+    def __iadd__(self, o): return self._inplace(E.add, o, "add_ (+=)")
+    def __isub__(self, o): return self._inplace(E.sub, o, "sub_ (-=)")
+    def __imul__(self, o): return self._inplace(E.mul, o, "mul_ (*=)")
+    def __itruediv__(self, o): return self._inplace(E.div, o, "div_ (/=)")
+    def add_(self, o, alpha=1): return self._inplace(E.add, o if alpha == 1 else o * alpha, "add_")
+    def sub_(self, o, alpha=1): return self._inplace(E.sub, o if alpha == 1 else o * alpha, "sub_")
+    def mul_(self, o): return self._inplace(E.mul, o, "mul_")
+    def div_(self, o): return self._inplace(E.div, o, "div_")
+    def clamp_(self, min=None, max=None): return self._inplace_assign(E.clamp(self.detach(), min, max).data, "clamp_")
+    def copy_(self, src):
+        s = src.data if isinstance(src, Tensor) else src
+        return self._inplace_assign(self._xp.broadcast_to(self._xp.asarray(s, dtype=self.dtype), self.shape), "copy_")
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from .random import default_generator
+        g = (generator or default_generator).normal(self.shape, self.dtype, self.device)
+        return self._inplace_assign(g * std + mean, "normal_")
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from .random import default_generator
+        g = (generator or default_generator).random(self.shape, self.dtype, self.device)
+        return self._inplace_assign(g * (b - a) + a, "uniform_")
+
+    def masked_fill_(self, mask, value):
+        return self._inplace_assign(M.masked_fill(self.detach(), mask, value).data, "masked_fill_")
+
+    # ------------------------------------------------------------------------------- operators
+    def __add__(self, o): return E.add(self, o)
+    def __radd__(self, o): return E.add(o, self)
+    def __sub__(self, o): return E.sub(self, o)
+    def __rsub__(self, o): return E.sub(o, self)
+    def __mul__(self, o): return E.mul(self, o)
+    def __rmul__(self, o): return E.mul(o, self)
+    def __truediv__(self, o): return E.div(self, o)
+    def __rtruediv__(self, o): return E.div(o, self)
+    def __pow__(self, o): return E.pow(self, o)
+    def __rpow__(self, o): return E.pow(o, self)
+    def __matmul__(self, o): return MM.matmul(self, o)
+    def __rmatmul__(self, o): return MM.matmul(o, self)
+    def __neg__(self): return E.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return E.abs(self)
+    def __eq__(self, o): return E.eq(self, o)
+    def __ne__(self, o): return E.ne(self, o)
+    def __lt__(self, o): return E.lt(self, o)
+    def __le__(self, o): return E.le(self, o)
+    def __gt__(self, o): return E.gt(self, o)
+    def __ge__(self, o): return E.ge(self, o)
+
+    def _logical(self, o, fn, op):
+        o = o.data if isinstance(o, Tensor) else o
+        if self.dtype != np.bool_:
+            raise TypeError(f"{op}: expects bool tensors, got {self.dtype}")
+        return Tensor._make(fn(self.data, o), None)
+
+    def __and__(self, o): return self._logical(o, lambda a, b: a & b, "and")
+    def __or__(self, o): return self._logical(o, lambda a, b: a | b, "or")
+    def __xor__(self, o): return self._logical(o, lambda a, b: a ^ b, "xor")
+
+    def __invert__(self):
+        if self.dtype != np.bool_ and not np.issubdtype(self.dtype, np.integer):
+            raise TypeError(f"invert (~): expects a bool or integer tensor, got {self.dtype}")
+        return Tensor._make(~self.data, None)
+
+    def __getitem__(self, index): return M.getitem(self, index)
+    def __setitem__(self, index, value): M.setitem(self, index, value)
+
+    # ------------------------------------------------------------------------------- methods
+    add = E.add
+    sub = E.sub
+    mul = E.mul
+    div = E.div
+    pow = E.pow
+    maximum = E.maximum
+    minimum = E.minimum
+    neg = E.neg
+    exp = E.exp
+    log = E.log
+    sqrt = E.sqrt
+    rsqrt = E.rsqrt
+    abs = E.abs
+    tanh = E.tanh
+    sigmoid = E.sigmoid
+    relu = E.relu
+    clamp = E.clamp
+    clip = E.clamp
+    eq = E.eq
+    ne = E.ne
+    lt = E.lt
+    le = E.le
+    gt = E.gt
+    ge = E.ge
+    sum = R.sum
+    mean = R.mean
+    var = R.var
+    std = R.std
+    amax = R.amax
+    amin = R.amin
+    max = R.max
+    min = R.min
+    argmax = R.argmax
+    argmin = R.argmin
+    logsumexp = R.logsumexp
+    matmul = MM.matmul
+    reshape = M.reshape
+    view = M.reshape
+    permute = M.permute
+    transpose = M.transpose
+    t = M.t
+    expand = M.expand
+    squeeze = M.squeeze
+    unsqueeze = M.unsqueeze
+    flatten = M.flatten
+    contiguous = M.contiguous
+    split = M.split
+    chunk = M.chunk
+    tril = M.tril
+    triu = M.triu
+    masked_fill = M.masked_fill
+    softmax = NN.softmax
+    log_softmax = NN.log_softmax
+
+    def square(self):
+        return self * self
+
+    def log1p(self):
+        return (1 + self).log()
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def movedim(self, source, destination):
+        n = self.ndim
+        s, d = source % n, destination % n
+        order = [i for i in range(n) if i != s]
+        order.insert(d, s)
+        return self.permute(order)
+
+    def swapaxes(self, a, b):
+        return self.transpose(a, b)
+
+    def gelu(self, approximate="none"):
+        return NN.gelu(self, approximate)
+
+    def where(self, cond, other):
+        return E.where(cond, self, other)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        from .functional import topk
+        return topk(self, k, dim, largest, sorted)
+
+    def multinomial(self, num_samples, replacement=False, generator=None):
+        from .functional import multinomial
+        return multinomial(self, num_samples, replacement, generator)
+
+    def all(self):
+        return Tensor._make(self._xp.asarray(bool(self.data.all())), None)
+
+    def any(self):
+        return Tensor._make(self._xp.asarray(bool(self.data.any())), None)
+
+    def isnan(self):
+        return Tensor._make(self._xp.isnan(self.data), None)
+
+    def isinf(self):
+        return Tensor._make(self._xp.isinf(self.data), None)
+
+    def isfinite(self):
+        return Tensor._make(self._xp.isfinite(self.data), None)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    # ------------------------------------------------------------------------------- repr
+    def __repr__(self):
+        arr = np.asarray(self)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4, threshold=1000, edgeitems=3,
+                               floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or arr.size == 0:
+            extras.append(f"dtype=tensorgrad.{dtypes.name(arr.dtype)}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __str__ = __repr__
+
+
+def _infer(arr, data, xp):
+    """PyTorch's inference for Python data: floats -> default dtype, ints -> int64, bools -> bool."""
+    if arr.dtype.kind == "f" and arr.dtype != dtypes.get_default_dtype():
+        return arr.astype(dtypes.get_default_dtype())
+    if arr.dtype.kind in "iu" and arr.dtype != np.int64:
+        return arr.astype(np.int64)
+    return arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    if isinstance(data, Tensor):
+        data = data.data.copy()
+    elif hasattr(data, "shape") and hasattr(data, "copy"):  # numpy/cupy arrays: copy, like torch.tensor
+        data = data.copy()
+    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+        data = [np.asarray(x) if isinstance(x, Tensor) else x for x in data]
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _flat(seq):
+    for x in seq:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
