@@ -1,0 +1,47 @@
+// adamw.cu: multi-tensor AdamW: one launch updates every parameter of a model.
+//
+// For each element of each tensor k (p, m, v float32; g float32 or float16):
+//   p *= 1 - lr * wd
+//   m  = b1 * m + (1 - b1) * g
+//   v  = b2 * v + (1 - b2) * g^2
+//   p -= (lr / bc1) * m / (sqrt(v / bc2) + eps)          bc1 = 1 - b1^step, bc2 = 1 - b2^step
+// Updates p, m, v in place (read-modify-write); g is read only.
+//
+// Work table (built once per parameter list by the launcher, cached on the device):
+//   ptrs  (K, 4) uint64: p, g, m, v addresses of tensor k
+//   sizes (K,)   int64:  element count of tensor k
+//   gtype (K,)   int32:  0 = float32 grad, 1 = float16 grad
+//   chunk_tensor (nchunks,) int32 and chunk_start (nchunks,) int64: block b updates elements
+//   [chunk_start[b], min(chunk_start[b] + chunk, sizes[k])) of tensor k = chunk_tensor[b].
+#include "common.cuh"
+
+extern "C" __global__ void __launch_bounds__(256)
+adamw_step_kernel(const unsigned long long* __restrict__ ptrs, const long long* __restrict__ sizes,
+                  const int* __restrict__ gtype, const int* __restrict__ chunk_tensor,
+                  const long long* __restrict__ chunk_start, long long chunk, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, float bc1, float bc2) {
+    const int k = chunk_tensor[blockIdx.x];
+    float* p = reinterpret_cast<float*>(ptrs[4 * k + 0]);
+    const void* g = reinterpret_cast<const void*>(ptrs[4 * k + 1]);
+    float* m = reinterpret_cast<float*>(ptrs[4 * k + 2]);
+    float* v = reinterpret_cast<float*>(ptrs[4 * k + 3]);
+    const bool g_half = gtype[k] == 1;
+    const long long start = chunk_start[blockIdx.x];
+    long long end = start + chunk;
+    if (end > sizes[k]) end = sizes[k];
+
+    const float decay = 1.f - lr * weight_decay;
+    const float step_size = lr / bc1;
+    const float inv_bc2 = 1.f / bc2;
+    for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
+        const float gi = g_half ? __half2float(static_cast<const __half*>(g)[i]) : static_cast<const float*>(g)[i];
+        float mi = m[i], vi = v[i], pi = p[i];
+        pi *= decay;
+        mi = beta1 * mi + (1.f - beta1) * gi;
+        vi = beta2 * vi + (1.f - beta2) * gi * gi;
+        pi -= step_size * mi / (sqrtf(vi * inv_bc2) + eps);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi;
+    }
+}
