@@ -1,0 +1,179 @@
+// Shared helpers for the fused CPU kernels (csrc/cpu/*.cpp):
+//   - argument checks that raise a Python error naming the kernel, the argument, its shape and dtype;
+//   - dtype dispatch (float32 / float64 are computed natively; float16 is upcast in tensorgrad/backend/cpu.py);
+//   - exp / erf / tanh written as straight-line arithmetic so that GCC vectorizes them inside
+//     `#pragma omp simd` loops (libm's expf/erff are scalar calls and would dominate every kernel);
+//   - an OpenMP threshold: forking threads costs microseconds, more than small kernels take.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace tg {
+
+#define TG_INLINE inline __attribute__((always_inline))
+
+// Work (in elements touched) below which a kernel runs on the calling thread only.
+constexpr int64_t kParallelMin = 1 << 15;
+
+inline int threads_for(int64_t work) {
+    return work < kParallelMin ? 1 : omp_get_max_threads();
+}
+
+// ------------------------------------------------------------------------------------------- checks
+inline std::string describe(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    if (a.ndim() == 1) s += ",";
+    return s + ") " + std::string(py::str(a.dtype()));
+}
+
+[[noreturn]] inline void fail(const char* kernel, const std::string& msg) {
+    throw py::value_error(std::string("tensorgrad._C.") + kernel + ": " + msg);
+}
+
+enum class DType { F32, F64 };
+
+inline DType dtype_of(const py::array& a, const char* kernel, const char* name) {
+    if (a.dtype().is(py::dtype::of<float>())) return DType::F32;
+    if (a.dtype().is(py::dtype::of<double>())) return DType::F64;
+    throw py::type_error(std::string("tensorgrad._C.") + kernel + ": " + name + " must be float32 or float64, got " +
+                         describe(a));
+}
+
+// Checks ndim, C-contiguity and (where want[i] >= 0) each extent, so that a bad call raises instead of reading
+// out of bounds.
+inline void check(const py::array& a, const char* kernel, const char* name, std::initializer_list<int64_t> want) {
+    bool ok = a.ndim() == (py::ssize_t)want.size();
+    if (ok) {
+        int i = 0;
+        for (int64_t w : want) {
+            ok = ok && (w < 0 || a.shape(i) == w);
+            ++i;
+        }
+    }
+    if (!ok) {
+        std::string ws = "(";
+        int i = 0;
+        for (int64_t w : want) ws += (i++ ? ", " : "") + (w < 0 ? std::string("*") : std::to_string(w));
+        fail(kernel, std::string(name) + " must have shape " + ws + (want.size() == 1 ? ",)" : ")") + ", got " +
+                         describe(a));
+    }
+    if (!(a.flags() & py::array::c_style)) fail(kernel, std::string(name) + " must be C-contiguous, got " + describe(a));
+}
+
+inline void check_same_dtype(const py::array& a, const py::array& ref, const char* kernel, const char* name,
+                             const char* refname) {
+    if (!a.dtype().is(ref.dtype()))
+        throw py::type_error(std::string("tensorgrad._C.") + kernel + ": " + name + " " + describe(a) +
+                             " must have the dtype of " + refname + " " + describe(ref));
+}
+
+template <class T>
+TG_INLINE const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
+template <class T>
+TG_INLINE T* mptr(py::array& a) { return static_cast<T*>(a.mutable_data()); }
+
+template <class T>
+inline py::array_t<T> empty(std::initializer_list<py::ssize_t> shape) {
+    return py::array_t<T>(std::vector<py::ssize_t>(shape));
+}
+
+// ------------------------------------------------------------------------------- vectorizable math
+// exp: x = n*ln2 + r with |r| <= ln2/2, e^r by polynomial, 2^n assembled in the exponent bits. The rounding
+// uses the 1.5*2^k "magic number" so that n also sits in the low mantissa bits (no float->int conversion,
+// which AVX2 lacks for doubles). Below the normal range the result is flushed to exactly 0, like expf.
+TG_INLINE float exp_approx(float x) {
+    const float magic = 12582912.0f;  // 1.5 * 2^23
+    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float t = xc * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;  // Cephes expf minimax, ~1 ulp
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t ti, mi;
+    std::memcpy(&ti, &t, 4);
+    std::memcpy(&mi, &magic, 4);
+    int32_t bits = (ti - mi + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, 4);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
+TG_INLINE double exp_approx(double x) {
+    const double magic = 6755399441055744.0;  // 1.5 * 2^52
+    double xc = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
+    double t = xc * 1.4426950408889634074 + magic;
+    double n = t - magic;
+    double r = xc - n * 6.93145751953125e-1;
+    r = r - n * 1.42860682030941723212e-6;
+    // Taylor to r^13: the r^14/14! remainder is < 1e-17 for |r| <= ln2/2, below double rounding.
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    int64_t ti, mi;
+    std::memcpy(&ti, &t, 8);
+    std::memcpy(&mi, &magic, 8);
+    int64_t bits = (ti - mi + 1023) << 52;
+    double scale;
+    std::memcpy(&scale, &bits, 8);
+    return x < -708.0 ? 0.0 : p * scale;
+}
+
+// tanh(u) = 1 - 2 / (exp(2u) + 1): saturates cleanly to +-1, absolute error ~1 ulp of 1.
+template <class T>
+TG_INLINE T tanh_approx(T u) {
+    return T(1) - T(2) / (exp_approx(T(2) * u) + T(1));
+}
+
+// erf for float: odd/even rational minimax on [-4, 4] (the form used by Eigen and XLA), a few ulp; beyond 4,
+// erf is +-1 in float. float64 keeps std::erf, whose full precision the float64 tests rely on.
+TG_INLINE float erf_approx(float a) {
+    float x = a < -4.0f ? -4.0f : (a > 4.0f ? 4.0f : a);
+    float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 + -2.10102402082508e-06f;
+    p = p * x2 + -5.69250639462346e-05f;
+    p = p * x2 + -7.34990630326855e-04f;
+    p = p * x2 + -2.95459980854025e-03f;
+    p = p * x2 + -1.60960333262415e-02f;
+    p = p * x;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 + -2.13374055278905e-04f;
+    q = q * x2 + -1.68282697438203e-03f;
+    q = q * x2 + -7.37332916720468e-03f;
+    q = q * x2 + -1.42647390514189e-02f;
+    return p / q;
+}
+TG_INLINE double erf_approx(double a) { return std::erf(a); }
+
+}  // namespace tg

@@ -1,0 +1,334 @@
+// Flash-style scaled dot-product attention, q: (B, H, Tq, D), k, v: (B, H, Tk, D); float32 or float64.
+//
+// s_ij = scale * q_i . k_j over visible j (causal: j <= i, PyTorch's top-left aligned is_causal)
+// forward:  online softmax over key tiles of BK keys: per row keep running max m_i, sum l_i, and o_i;
+//           a new tile rescales them by exp(m_old - m_new).
+//           out_i = o_i / l_i;  lse_i = m_i + log(l_i)                                    written with `=`
+// backward: delta_i = dout_i . out_i (computed first, once per (b, h));
+//           P_ij = exp(s_ij - lse_i) recomputed per tile;  dS_ij = P_ij * (dout_i . v_j - delta_i) * scale
+//           dv_j = sum_i P_ij dout_i;  dk_j = sum_i dS_ij q_i  (tile accumulators, then written with `=`)
+//           dq_i = sum_j dS_ij k_j  (zeroed, then accumulated with `+=` over key tiles)
+// No T x T matrix exists: each thread owns a transposed K/V tile (D x BK), a BQ x BK tile of P and dS, and
+// (backward) delta for the Tq rows of its current (b, h); workspace is linear in T and reported by
+// attention_workspace_bytes. Causal runs skip the key tiles above the diagonal.
+// Inner products run over the BK keys of a transposed tile (contiguous, vectorizable, no horizontal sums);
+// the updates of o, dq, dk, dv run over contiguous D. Accumulation is in the input type (f32 or f64).
+#include "tg_common.h"
+
+#include <atomic>
+
+namespace tg {
+
+constexpr int BK = 64;  // keys per tile: 4 AVX-512 float vectors, so a row of s stays in registers
+constexpr int BQ = 32;  // query rows per backward block: P/dS tiles are BQ x BK
+constexpr int QC = 64;  // query rows per forward task
+
+static std::atomic<int64_t> g_last_workspace{0};
+
+template <class T>
+static int64_t fwd_workspace_per_thread(int64_t D) { return (int64_t)sizeof(T) * (D * BK + QC); }
+template <class T>
+static int64_t bwd_workspace_per_thread(int64_t Tq, int64_t D) {
+    return (int64_t)sizeof(T) * (2 * D * BK + 2 * BQ * BK + 2 * BK * D + Tq);
+}
+
+// Kt[d*BK + j] = k[j][d] for j < n, zero-padded to BK so the dot-product loops always run over BK lanes.
+template <class T>
+static TG_INLINE void load_transposed(const T* __restrict k, T* __restrict Kt, int n, int64_t D) {
+    for (int64_t d = 0; d < D; ++d) {
+        T* row = Kt + d * BK;
+        for (int j = 0; j < n; ++j) row[j] = k[j * D + d];
+        for (int j = n; j < BK; ++j) row[j] = T(0);
+    }
+}
+
+// s[j] = a . Kt[:, j] for all BK lanes.
+template <class T, int DC>
+static TG_INLINE void dot_tile(const T* __restrict a, const T* __restrict Kt, T* __restrict s, int64_t Dr) {
+    const int64_t D = DC > 0 ? DC : Dr;
+    T acc[BK];
+#pragma omp simd
+    for (int j = 0; j < BK; ++j) acc[j] = T(0);
+    for (int64_t d = 0; d < D; ++d) {
+        const T ad = a[d];
+        const T* kr = Kt + d * BK;
+#pragma omp simd
+        for (int j = 0; j < BK; ++j) acc[j] += ad * kr[j];
+    }
+#pragma omp simd
+    for (int j = 0; j < BK; ++j) s[j] = acc[j];
+}
+
+template <class T, int DC>
+static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T* lse, int64_t BH, int64_t Tq,
+                                   int64_t Tk, int64_t Dr, bool causal, T scale) {
+    const int64_t D = DC > 0 ? DC : Dr;
+    const int64_t nchunk = (Tq + QC - 1) / QC;
+    const int64_t ntask = BH * nchunk;
+    const int nt = (int)std::min<int64_t>(threads_for(BH * Tq * Tk * D / 8), ntask);
+    g_last_workspace = nt * fwd_workspace_per_thread<T>(D);
+#pragma omp parallel num_threads(nt)
+    {
+        std::vector<T> buf(D * BK + QC);
+        T* Kt = buf.data();
+        T* l = Kt + D * BK;  // running softmax denominators of this chunk's rows; the running max lives in lse
+        alignas(64) T s[BK];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < ntask; ++task) {
+            const int64_t bh = task / nchunk;
+            const int64_t i0 = (task % nchunk) * QC, i1 = std::min(Tq, i0 + QC);
+            const T* qb = q + bh * Tq * D;
+            const T* kb = k + bh * Tk * D;
+            const T* vb = v + bh * Tk * D;
+            T* ob = out + bh * Tq * D;
+            T* mb = lse + bh * Tq;
+            std::fill(ob + i0 * D, ob + i1 * D, T(0));
+            for (int64_t i = i0; i < i1; ++i) mb[i] = -INFINITY, l[i - i0] = T(0);
+            const int64_t jend = causal ? std::min(Tk, i1) : Tk;
+            for (int64_t j0 = 0; j0 < jend; j0 += BK) {
+                const int bk = (int)std::min<int64_t>(BK, Tk - j0);
+                load_transposed(kb + j0 * D, Kt, bk, D);
+                const T* vt = vb + j0 * D;
+                for (int64_t i = causal ? std::max(i0, j0) : i0; i < i1; ++i) {
+                    dot_tile<T, DC>(qb + i * D, Kt, s, D);
+                    const int nvis = causal ? (int)std::min<int64_t>(bk, i - j0 + 1) : bk;
+                    T mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+                    for (int j = 0; j < BK; ++j) {
+                        s[j] = j < nvis ? s[j] * scale : -INFINITY;
+                        mx = std::max(mx, s[j]);
+                    }
+                    const T mold = mb[i];
+                    const T mnew = std::max(mold, mx);
+                    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+                    for (int j = 0; j < BK; ++j) {
+                        s[j] = exp_approx(s[j] - mnew);  // masked lanes: exp(-inf) = 0
+                        sum += s[j];
+                    }
+                    const T corr = std::exp(mold - mnew);  // 0 on the first tile (mold = -inf)
+                    l[i - i0] = l[i - i0] * corr + sum;
+                    mb[i] = mnew;
+                    T* __restrict oi = ob + i * D;
+                    T acc[DC > 0 ? DC : 1];
+                    if constexpr (DC > 0) {
+#pragma omp simd
+                        for (int64_t d = 0; d < D; ++d) acc[d] = oi[d] * corr;
+                        for (int j = 0; j < nvis; ++j) {
+                            const T pj = s[j];
+                            const T* vj = vt + j * D;
+#pragma omp simd
+                            for (int64_t d = 0; d < D; ++d) acc[d] += pj * vj[d];
+                        }
+#pragma omp simd
+                        for (int64_t d = 0; d < D; ++d) oi[d] = acc[d];
+                    } else {
+#pragma omp simd
+                        for (int64_t d = 0; d < D; ++d) oi[d] *= corr;
+                        for (int j = 0; j < nvis; ++j) {
+                            const T pj = s[j];
+                            const T* vj = vt + j * D;
+#pragma omp simd
+                            for (int64_t d = 0; d < D; ++d) oi[d] += pj * vj[d];
+                        }
+                    }
+                }
+            }
+            for (int64_t i = i0; i < i1; ++i) {
+                const T li = l[i - i0];
+                const T inv = T(1) / li;
+                T* oi = ob + i * D;
+#pragma omp simd
+                for (int64_t d = 0; d < D; ++d) oi[d] *= inv;
+                mb[i] = mb[i] + std::log(li);
+            }
+        }
+    }
+}
+
+template <class T, int DC>
+static void attention_backward_impl(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
+                                    T* dq, T* dk, T* dv, int64_t BH, int64_t Tq, int64_t Tk, int64_t Dr, bool causal,
+                                    T scale) {
+    const int64_t D = DC > 0 ? DC : Dr;
+    // Parallel over (b, h): dk and dv of a head are then owned by one thread and need no atomics.
+    const int nt = (int)std::min<int64_t>(threads_for(BH * Tq * Tk * D / 8), BH);
+    g_last_workspace = nt * bwd_workspace_per_thread<T>(Tq, D);
+#pragma omp parallel num_threads(nt)
+    {
+        std::vector<T> buf(2 * D * BK + 2 * BQ * BK + 2 * BK * D + Tq);
+        T* Kt = buf.data();
+        T* Vt = Kt + D * BK;
+        T* P = Vt + D * BK;       // BQ x BK
+        T* dS = P + BQ * BK;      // BQ x BK
+        T* dKa = dS + BQ * BK;    // BK x D
+        T* dVa = dKa + BK * D;    // BK x D
+        T* delta = dVa + BK * D;  // Tq
+        alignas(64) T dp[BK];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t bh = 0; bh < BH; ++bh) {
+            const T* qb = q + bh * Tq * D;
+            const T* kb = k + bh * Tk * D;
+            const T* vb = v + bh * Tk * D;
+            const T* ob = out + bh * Tq * D;
+            const T* gb = dout + bh * Tq * D;
+            const T* lb = lse + bh * Tq;
+            T* dqb = dq + bh * Tq * D;
+            T* dkb = dk + bh * Tk * D;
+            T* dvb = dv + bh * Tk * D;
+            for (int64_t i = 0; i < Tq; ++i) {
+                T sdo = 0;
+#pragma omp simd reduction(+ : sdo)
+                for (int64_t d = 0; d < D; ++d) sdo += gb[i * D + d] * ob[i * D + d];
+                delta[i] = sdo;
+            }
+            std::fill(dqb, dqb + Tq * D, T(0));
+            for (int64_t j0 = 0; j0 < Tk; j0 += BK) {
+                const int bk = (int)std::min<int64_t>(BK, Tk - j0);
+                load_transposed(kb + j0 * D, Kt, bk, D);
+                load_transposed(vb + j0 * D, Vt, bk, D);
+                const T* kt = kb + j0 * D;
+                std::fill(dKa, dKa + 2 * BK * D, T(0));
+                // Causal: rows i < j0 see none of these keys.
+                for (int64_t ib = causal ? std::min(j0, Tq) : 0; ib < Tq; ib += BQ) {
+                    const int nb = (int)std::min<int64_t>(BQ, Tq - ib);
+                    for (int r = 0; r < nb; ++r) {
+                        const int64_t i = ib + r;
+                        T* Pr = P + r * BK;
+                        T* dSr = dS + r * BK;
+                        dot_tile<T, DC>(qb + i * D, Kt, Pr, D);
+                        dot_tile<T, DC>(gb + i * D, Vt, dp, D);
+                        const int64_t vis = causal ? i - j0 + 1 : bk;
+                        const int nvis = (int)std::max<int64_t>(0, std::min<int64_t>(bk, vis));
+                        const T li = lb[i], di = delta[i];
+#pragma omp simd
+                        for (int j = 0; j < BK; ++j) {
+                            const T p = j < nvis ? exp_approx(Pr[j] * scale - li) : T(0);
+                            Pr[j] = p;
+                            dSr[j] = p * (dp[j] - di) * scale;
+                        }
+                        T* __restrict dqi = dqb + i * D;
+                        for (int j = 0; j < nvis; ++j) {
+                            const T g = dSr[j];
+                            const T* kj = kt + j * D;
+#pragma omp simd
+                            for (int64_t d = 0; d < D; ++d) dqi[d] += g * kj[d];
+                        }
+                    }
+                    // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r: the row of dv/dk stays in registers
+                    // across the block of rows.
+                    for (int j = 0; j < bk; ++j) {
+                        T* __restrict dvj = dVa + j * D;
+                        T* __restrict dkj = dKa + j * D;
+                        for (int r = 0; r < nb; ++r) {
+                            const T p = P[r * BK + j], g = dS[r * BK + j];
+                            const T* gr = gb + (ib + r) * D;
+                            const T* qr = qb + (ib + r) * D;
+#pragma omp simd
+                            for (int64_t d = 0; d < D; ++d) {
+                                dvj[d] += p * gr[d];
+                                dkj[d] += g * qr[d];
+                            }
+                        }
+                    }
+                }
+                std::copy(dKa, dKa + bk * D, dkb + j0 * D);
+                std::copy(dVa, dVa + bk * D, dvb + j0 * D);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------- bindings
+static py::tuple attention_forward(py::array q, py::array k, py::array v, bool causal, double scale) {
+    const char* K = "attention_forward";
+    const DType dt = dtype_of(q, K, "q");
+    check(q, K, "q", {-1, -1, -1, -1});
+    const int64_t B = q.shape(0), H = q.shape(1), Tq = q.shape(2), D = q.shape(3);
+    check(k, K, "k", {B, H, -1, D});
+    const int64_t Tk = k.shape(2);
+    check(v, K, "v", {B, H, Tk, D});
+    check_same_dtype(k, q, K, "k", "q");
+    check_same_dtype(v, q, K, "v", "q");
+    if (Tk < 1 && Tq > 0) fail(K, "k must hold at least one key, got " + describe(k));
+    auto run = [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        auto out = empty<T>({B, H, Tq, D});
+        auto lse = empty<T>({B, H, Tq});
+        {
+            py::gil_scoped_release nogil;
+            auto fn = D == 32 ? attention_forward_impl<T, 32>
+                    : D == 64 ? attention_forward_impl<T, 64>
+                    : D == 16 ? attention_forward_impl<T, 16>
+                              : attention_forward_impl<T, 0>;
+            fn(cptr<T>(q), cptr<T>(k), cptr<T>(v), out.mutable_data(), lse.mutable_data(), B * H, Tq, Tk, D, causal,
+               T(scale));
+        }
+        return py::make_tuple(out, lse);
+    };
+    return dt == DType::F32 ? run(float()) : run(double());
+}
+
+static py::tuple attention_backward(py::array dout, py::array q, py::array k, py::array v, py::array out,
+                                    py::array lse, bool causal, double scale) {
+    const char* K = "attention_backward";
+    const DType dt = dtype_of(q, K, "q");
+    check(q, K, "q", {-1, -1, -1, -1});
+    const int64_t B = q.shape(0), H = q.shape(1), Tq = q.shape(2), D = q.shape(3);
+    check(k, K, "k", {B, H, -1, D});
+    const int64_t Tk = k.shape(2);
+    check(v, K, "v", {B, H, Tk, D});
+    check(out, K, "out", {B, H, Tq, D});
+    check(dout, K, "dout", {B, H, Tq, D});
+    check(lse, K, "lse", {B, H, Tq});
+    check_same_dtype(k, q, K, "k", "q");
+    check_same_dtype(v, q, K, "v", "q");
+    check_same_dtype(out, q, K, "out", "q");
+    check_same_dtype(dout, q, K, "dout", "q");
+    check_same_dtype(lse, q, K, "lse", "q");
+    auto run = [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        auto dq = empty<T>({B, H, Tq, D});
+        auto dk = empty<T>({B, H, Tk, D});
+        auto dv = empty<T>({B, H, Tk, D});
+        {
+            py::gil_scoped_release nogil;
+            auto fn = D == 32 ? attention_backward_impl<T, 32>
+                    : D == 64 ? attention_backward_impl<T, 64>
+                    : D == 16 ? attention_backward_impl<T, 16>
+                              : attention_backward_impl<T, 0>;
+            fn(cptr<T>(dout), cptr<T>(q), cptr<T>(k), cptr<T>(v), cptr<T>(out), cptr<T>(lse), dq.mutable_data(),
+               dk.mutable_data(), dv.mutable_data(), B * H, Tq, Tk, D, causal, T(scale));
+        }
+        return py::make_tuple(dq, dk, dv);
+    };
+    return dt == DType::F32 ? run(float()) : run(double());
+}
+
+// Bytes of workspace (tile buffers, delta) the kernels allocate for these sizes with the current thread count;
+// everything else they allocate is their outputs. Independent of T for forward, linear in Tq for backward.
+static int64_t attention_workspace_bytes(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t itemsize,
+                                         bool backward) {
+    const int64_t work = B * H * Tq * Tk * D / 8;
+    if (backward) {
+        const int64_t nt = std::min<int64_t>(threads_for(work), B * H);
+        return nt * (itemsize == 8 ? bwd_workspace_per_thread<double>(Tq, D) : bwd_workspace_per_thread<float>(Tq, D));
+    }
+    const int64_t nt = std::min<int64_t>(threads_for(work), B * H * ((Tq + QC - 1) / QC));
+    return nt * (itemsize == 8 ? fwd_workspace_per_thread<double>(D) : fwd_workspace_per_thread<float>(D));
+}
+
+void register_attention(py::module_& m) {
+    m.def("attention_forward", &attention_forward, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"),
+          py::arg("scale"), "Flash-style attention forward: returns (out, lse).");
+    m.def("attention_backward", &attention_backward, py::arg("dout"), py::arg("q"), py::arg("k"), py::arg("v"),
+          py::arg("out"), py::arg("lse"), py::arg("causal"), py::arg("scale"),
+          "Flash-style attention backward (recomputes P per tile from lse): returns (dq, dk, dv).");
+    m.def("attention_workspace_bytes", &attention_workspace_bytes, py::arg("B"), py::arg("H"), py::arg("Tq"),
+          py::arg("Tk"), py::arg("D"), py::arg("itemsize"), py::arg("backward") = true,
+          "Workspace bytes the attention kernel allocates for these sizes (excluding its outputs).");
+    m.def("attention_last_workspace_bytes", []() { return g_last_workspace.load(); },
+          "Workspace bytes allocated by the most recent attention_forward/backward call.");
+}
+
+}  // namespace tg

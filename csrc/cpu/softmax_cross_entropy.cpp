@@ -1,0 +1,130 @@
+// Softmax cross-entropy over rows of logits (N, V) with integer targets (N,), label smoothing and ignore_index.
+//
+// q_i = (1 - ls) * onehot(t_i) + ls / V
+// forward:  lse_i  = max_j x_ij + log sum_j exp(x_ij - max_j x_ij)                          written with `=`
+//           loss_i = (1 - ls) * (lse_i - x_i,t_i) + ls * (lse_i - mean_j x_ij), 0 if t_i == ignore_index
+//                                                                                            written with `=`
+//           Only lse (one number per row) is saved for backward; the probabilities are never stored.
+// backward: dlogits_ij = (exp(x_ij - lse_i) - q_ij) * dloss_i, whole row 0 if ignored       written with `=`
+//           (p is recomputed from lse in the same pass that writes dlogits).
+#include "tg_common.h"
+
+namespace tg {
+
+template <class T>
+static bool ce_forward_impl(const T* x, const int64_t* target, T* loss, T* lse, int64_t N, int64_t V,
+                            int64_t ignore_index, T ls) {
+    bool bad_target = false;
+#pragma omp parallel for schedule(static) num_threads(threads_for(N * V)) reduction(|| : bad_target)
+    for (int64_t i = 0; i < N; ++i) {
+        const T* xi = x + i * V;
+        T mx = xi[0];
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < V; ++j) mx = std::max(mx, xi[j]);
+        T se = 0, sx = 0;
+#pragma omp simd reduction(+ : se, sx)
+        for (int64_t j = 0; j < V; ++j) {
+            se += exp_approx(xi[j] - mx);
+            sx += xi[j];
+        }
+        const T l = mx + std::log(se);
+        lse[i] = l;
+        const int64_t t = target[i];
+        if (t == ignore_index) {
+            loss[i] = 0;
+        } else if (t < 0 || t >= V) {
+            bad_target = true;
+            loss[i] = 0;
+        } else {
+            T li = (T(1) - ls) * (l - xi[t]);
+            if (ls != T(0)) li += ls * (l - sx / T(V));
+            loss[i] = li;
+        }
+    }
+    return !bad_target;
+}
+
+template <class T>
+static void ce_backward_impl(const T* x, const int64_t* target, const T* lse, const T* dloss, T* dx, int64_t N,
+                             int64_t V, int64_t ignore_index, T ls) {
+    const T smooth = ls / T(V);
+#pragma omp parallel for schedule(static) num_threads(threads_for(N * V))
+    for (int64_t i = 0; i < N; ++i) {
+        const T* xi = x + i * V;
+        T* di = dx + i * V;
+        const int64_t t = target[i];
+        if (t == ignore_index || t < 0 || t >= V) {
+            std::fill(di, di + V, T(0));
+            continue;
+        }
+        const T l = lse[i], g = dloss[i];
+#pragma omp simd
+        for (int64_t j = 0; j < V; ++j) di[j] = (exp_approx(xi[j] - l) - smooth) * g;
+        di[t] -= (T(1) - ls) * g;
+    }
+}
+
+// ------------------------------------------------------------------------------------------- bindings
+static void check_target(const py::array& target, int64_t N, const char* K) {
+    check(target, K, "target", {N});
+    if (!target.dtype().is(py::dtype::of<int64_t>()))
+        throw py::type_error(std::string("tensorgrad._C.") + K + ": target must be int64, got " + describe(target));
+}
+
+static py::tuple softmax_cross_entropy_forward(py::array logits, py::array target, int64_t ignore_index,
+                                               double label_smoothing) {
+    const char* K = "softmax_cross_entropy_forward";
+    const DType dt = dtype_of(logits, K, "logits");
+    check(logits, K, "logits", {-1, -1});
+    const int64_t N = logits.shape(0), V = logits.shape(1);
+    if (V < 1) fail(K, "logits must have at least one class, got " + describe(logits));
+    check_target(target, N, K);
+    auto run = [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        auto loss = empty<T>({N});
+        auto lse = empty<T>({N});
+        bool ok;
+        {
+            py::gil_scoped_release nogil;
+            ok = ce_forward_impl<T>(cptr<T>(logits), cptr<int64_t>(target), loss.mutable_data(), lse.mutable_data(), N,
+                                    V, ignore_index, T(label_smoothing));
+        }
+        if (!ok) fail(K, "target holds a class index outside [0, " + std::to_string(V) + ") that is not ignore_index");
+        return py::make_tuple(loss, lse);
+    };
+    return dt == DType::F32 ? run(float()) : run(double());
+}
+
+static py::array softmax_cross_entropy_backward(py::array logits, py::array target, py::array lse, py::array dloss,
+                                                int64_t ignore_index, double label_smoothing) {
+    const char* K = "softmax_cross_entropy_backward";
+    const DType dt = dtype_of(logits, K, "logits");
+    check(logits, K, "logits", {-1, -1});
+    const int64_t N = logits.shape(0), V = logits.shape(1);
+    check_target(target, N, K);
+    check(lse, K, "lse", {N});
+    check_same_dtype(lse, logits, K, "lse", "logits");
+    check(dloss, K, "dloss", {N});
+    check_same_dtype(dloss, logits, K, "dloss", "logits");
+    auto run = [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        auto dx = empty<T>({N, V});
+        {
+            py::gil_scoped_release nogil;
+            ce_backward_impl<T>(cptr<T>(logits), cptr<int64_t>(target), cptr<T>(lse), cptr<T>(dloss),
+                                dx.mutable_data(), N, V, ignore_index, T(label_smoothing));
+        }
+        return dx;
+    };
+    return dt == DType::F32 ? run(float()) : run(double());
+}
+
+void register_softmax_cross_entropy(py::module_& m) {
+    m.def("softmax_cross_entropy_forward", &softmax_cross_entropy_forward, py::arg("logits"), py::arg("target"),
+          py::arg("ignore_index"), py::arg("label_smoothing"), "Per-row loss and logsumexp: returns (loss, lse).");
+    m.def("softmax_cross_entropy_backward", &softmax_cross_entropy_backward, py::arg("logits"), py::arg("target"),
+          py::arg("lse"), py::arg("dloss"), py::arg("ignore_index"), py::arg("label_smoothing"),
+          "dlogits = (softmax(logits) - q) * dloss, recomputing softmax from lse.");
+}
+
+}  // namespace tg

@@ -1,0 +1,115 @@
+"""CPU launchers for the fused kernels compiled into tensorgrad._C (csrc/cpu/*.cpp).
+
+Each function has exactly the signature, outputs and dtypes of its namesake in reference.py. The launchers
+only adapt arguments: C-contiguity, float16 computed in float32 with outputs cast back (statistics such as
+mean/rstd/lse stay float32, as in the reference), and argument checks; the C++ side also checks shapes and
+raises ValueError/TypeError naming the kernel. float32 and float64 run natively.
+"""
+import numpy as np
+
+try:
+    from tensorgrad import _C
+except ImportError as e:  # never fall back silently to the slow reference
+    raise ImportError(
+        "tensorgrad.backend.cpu: the compiled CPU kernels (tensorgrad._C) cannot be imported "
+        f"({e}). Reinstall with `pip install .` (in a checkout: `python setup.py build_ext --inplace`), "
+        "or set TENSORGRAD_KERNELS=reference to use the NumPy reference kernels deliberately.") from e
+
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _compute_dtype(kernel, name, a):
+    dt = a.dtype
+    if dt == _F32 or dt == _F64:
+        return dt
+    if dt == _F16:
+        return _F32
+    raise TypeError(f"tensorgrad.backend.cpu.{kernel}: {name} must be float16, float32 or float64, "
+                    f"got shape {tuple(a.shape)} dtype {dt}")
+
+
+def _c(a, dt):
+    return np.ascontiguousarray(a, dtype=dt)
+
+
+def _cast(a, dt):
+    return a if a.dtype == dt else a.astype(dt)
+
+
+# ----------------------------------------------------------------------------------------------- layernorm
+def layernorm_forward(x, weight, bias, eps):
+    ct = _compute_dtype("layernorm_forward", "x", x)
+    y, mean, rstd = _C.layernorm_forward(_c(x, ct), None if weight is None else _c(weight, ct),
+                                         None if bias is None else _c(bias, ct), float(eps))
+    return _cast(y, x.dtype), mean, rstd
+
+
+def layernorm_backward(dy, x, weight, mean, rstd):
+    ct = _compute_dtype("layernorm_backward", "x", x)
+    dx, dweight, dbias = _C.layernorm_backward(_c(dy, ct), _c(x, ct), None if weight is None else _c(weight, ct),
+                                               _c(mean, ct), _c(rstd, ct))
+    if weight is None:
+        return _cast(dx, x.dtype), None, _cast(dbias, x.dtype)
+    return _cast(dx, x.dtype), _cast(dweight, weight.dtype), _cast(dbias, weight.dtype)
+
+
+# ------------------------------------------------------------------------------------ softmax cross-entropy
+def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing):
+    ct = _compute_dtype("softmax_cross_entropy_forward", "logits", logits)
+    return _C.softmax_cross_entropy_forward(_c(logits, ct), _c(target, np.int64), int(ignore_index),
+                                            float(label_smoothing))
+
+
+def softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, label_smoothing):
+    ct = _compute_dtype("softmax_cross_entropy_backward", "logits", logits)
+    dx = _C.softmax_cross_entropy_backward(_c(logits, ct), _c(target, np.int64), _c(lse, ct), _c(dloss, ct),
+                                           int(ignore_index), float(label_smoothing))
+    return _cast(dx, logits.dtype)
+
+
+# ----------------------------------------------------------------------------------------------- attention
+def attention_forward(q, k, v, causal, scale):
+    ct = _compute_dtype("attention_forward", "q", q)
+    out, lse = _C.attention_forward(_c(q, ct), _c(k, ct), _c(v, ct), bool(causal), float(scale))
+    return _cast(out, q.dtype), lse
+
+
+def attention_backward(dout, q, k, v, out, lse, causal, scale):
+    ct = _compute_dtype("attention_backward", "q", q)
+    dq, dk, dv = _C.attention_backward(_c(dout, ct), _c(q, ct), _c(k, ct), _c(v, ct), _c(out, ct), _c(lse, ct),
+                                       bool(causal), float(scale))
+    return _cast(dq, q.dtype), _cast(dk, k.dtype), _cast(dv, v.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------- gelu
+def gelu_forward(x, approximate):
+    ct = _compute_dtype("gelu_forward", "x", x)
+    return _cast(_C.gelu_forward(_c(x, ct), approximate), x.dtype)
+
+
+def gelu_backward(dy, x, approximate):
+    ct = _compute_dtype("gelu_backward", "x", x)
+    return _cast(_C.gelu_backward(_c(dy, ct), _c(x, ct), approximate), x.dtype)
+
+
+# --------------------------------------------------------------------------------------------------- adamw
+def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
+    """In place, like the reference. Arrays that are not C-contiguous are updated through a contiguous copy."""
+    params, grads, exp_avgs, exp_avg_sqs = list(params), list(grads), list(exp_avgs), list(exp_avg_sqs)
+    writeback = []
+    for i, p in enumerate(params):
+        if p.dtype != _F32 and p.dtype != _F64:
+            raise TypeError(f"tensorgrad.backend.cpu.adamw_step: params[{i}] must be float32 or float64 "
+                            f"(master weights), got shape {tuple(p.shape)} dtype {p.dtype}")
+        g = grads[i]
+        if g.dtype != p.dtype or not g.flags.c_contiguous:
+            grads[i] = _c(g, p.dtype)
+        for lst in (params, exp_avgs, exp_avg_sqs):
+            a = lst[i]
+            if not a.flags.c_contiguous:
+                lst[i] = np.ascontiguousarray(a)
+                writeback.append((a, lst[i]))
+    _C.adamw_step(params, grads, exp_avgs, exp_avg_sqs, float(lr), float(beta1), float(beta2), float(eps),
+                  float(weight_decay), int(step))
+    for orig, tmp in writeback:
+        orig[...] = tmp
