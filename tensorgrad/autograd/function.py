@@ -77,7 +77,8 @@ class Function:
                 needs.append(False)
         ctx.needs_input_grad = needs
         out = ctx.forward(*raw, **kwargs)
-        if any(needs):
+        # Only floating-point results join the graph (an integer/bool result, e.g. x.long(), has no gradient).
+        if any(needs) and out.dtype.kind == "f":
             nxt = []
             for a, n in zip(args, needs):
                 nxt.append((a.grad_fn if a.grad_fn is not None else a) if n else None)
