@@ -16,6 +16,12 @@ def _set(flag):
 class _GradMode:
     flag = True
 
+    def __new__(cls, fn=None):
+        # Like torch: usable as @no_grad() and as a bare @no_grad.
+        if fn is None or cls is set_grad_enabled:
+            return super().__new__(cls)
+        return cls()(fn)
+
     def __enter__(self):
         self._prev = is_grad_enabled()
         _set(self.flag)
