@@ -10,17 +10,18 @@
 // Work table (built once per parameter list by the launcher, cached on the device):
 //   ptrs  (K, 4) uint64: p, g, m, v addresses of tensor k
 //   sizes (K,)   int64:  element count of tensor k
-//   gtype (K,)   int32:  0 = float32 grad, 1 = float16 grad
-//   chunk_tensor (nchunks,) int32 and chunk_start (nchunks,) int64: block b updates elements
+//   gtype (K,)   int64:  0 = float32 grad, 1 = float16 grad
+//   chunk_tensor (nchunks,) and chunk_start (nchunks,) int64: block b updates elements
 //   [chunk_start[b], min(chunk_start[b] + chunk, sizes[k])) of tensor k = chunk_tensor[b].
+// The launcher packs all five arrays into one int64 buffer (one host-to-device copy per new table).
 #include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(256)
 adamw_step_kernel(const unsigned long long* __restrict__ ptrs, const long long* __restrict__ sizes,
-                  const int* __restrict__ gtype, const int* __restrict__ chunk_tensor,
+                  const long long* __restrict__ gtype, const long long* __restrict__ chunk_tensor,
                   const long long* __restrict__ chunk_start, long long chunk, float lr, float beta1,
                   float beta2, float eps, float weight_decay, float bc1, float bc2) {
-    const int k = chunk_tensor[blockIdx.x];
+    const long long k = chunk_tensor[blockIdx.x];
     float* p = reinterpret_cast<float*>(ptrs[4 * k + 0]);
     const void* g = reinterpret_cast<const void*>(ptrs[4 * k + 1]);
     float* m = reinterpret_cast<float*>(ptrs[4 * k + 2]);
