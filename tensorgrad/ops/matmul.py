@@ -3,10 +3,19 @@ import numpy as np
 
 from ..autograd.function import Function
 from .util import unbroadcast
+from ..amp.autocast import cast_lower
 
 
 def _mT(x):
     return x.swapaxes(-1, -2)
+
+
+def _mm(a, b):
+    """a @ b; float16 on the CPU is computed as a float32 GEMM and rounded once (fp32 accumulation),
+    since NumPy has no half-precision BLAS."""
+    if a.dtype == np.float16 and isinstance(a, np.ndarray):
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    return a @ b
 
 
 class MatMul(Function):
@@ -14,7 +23,7 @@ class MatMul(Function):
         na, nb = self.needs_input_grad
         self.save_for_backward(a if nb else None, b if na else None)
         self.shapes = (a.shape, b.shape)
-        return a @ b
+        return _mm(a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -34,17 +43,17 @@ class MatMul(Function):
         if na:
             sa2 = (1,) + sa if len(sa) == 1 else sa
             if len(sb) <= 2 and g2.ndim > 2:  # weight-like b: one big GEMM instead of a batched one
-                ga = (g2.reshape(-1, g2.shape[-1]) @ _mT(b2)).reshape(g2.shape[:-1] + (b2.shape[-2],))
+                ga = _mm(g2.reshape(-1, g2.shape[-1]), _mT(b2)).reshape(g2.shape[:-1] + (b2.shape[-2],))
             else:
-                ga = g2 @ _mT(b2)
+                ga = _mm(g2, _mT(b2))
             ga = unbroadcast(ga, sa2).reshape(sa)
         if nb:
             sb2 = sb + (1,) if len(sb) == 1 else sb
             if len(sb) <= 2 and g2.ndim > 2:
                 k = a2.shape[-1]
-                gb = a2.reshape(-1, k).T @ g2.reshape(-1, g2.shape[-1])
+                gb = _mm(a2.reshape(-1, k).T, g2.reshape(-1, g2.shape[-1]))
             else:
-                gb = unbroadcast(_mT(a2) @ g2, sb2)
+                gb = unbroadcast(_mm(_mT(a2), g2), sb2)
             gb = gb.reshape(sb)
         return ga, gb
 
@@ -57,7 +66,7 @@ class Linear(Function):
         self.save_for_backward(x if nw else None, w if nx else None)
         self.x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
-        y = x2 @ w.T
+        y = _mm(x2, w.T)
         if b is not None:
             y += b
         return y.reshape(x.shape[:-1] + (w.shape[0],))
@@ -66,8 +75,8 @@ class Linear(Function):
         x, w = self.saved_tensors
         nx, nw, nb = self.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])
-        gx = (g2 @ w).reshape(self.x_shape) if nx else None
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if nw else None
+        gx = _mm(g2, w).reshape(self.x_shape) if nx else None
+        gw = _mm(g2.T, x.reshape(-1, x.shape[-1])) if nw else None
         gb = g2.sum(axis=0) if nb else None
         return gx, gw, gb
 
@@ -86,6 +95,7 @@ def matmul(a, b):
     from ..tensor import Tensor, tensor as make_tensor
     a = a if isinstance(a, Tensor) else make_tensor(a)
     b = b if isinstance(b, Tensor) else make_tensor(b)
+    a, b = cast_lower(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dim, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     ka = a.shape[-1]
@@ -104,6 +114,7 @@ def matmul(a, b):
 
 
 def linear(x, weight, bias=None):
+    x, weight, bias = cast_lower(x, weight, bias)
     if x.shape[-1] != weight.shape[-1] or weight.ndim != 2:
         raise RuntimeError(f"linear: input of shape {tuple(x.shape)} does not match weight of shape {tuple(weight.shape)} "
                            f"(expected weight (out_features, {x.shape[-1]}))")

@@ -7,6 +7,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
 from .util import normalize_dim, is_float
+from ..amp.autocast import cast_lower, cast_float32
 
 
 def _dev(a):
@@ -43,12 +44,14 @@ class LogSoftmax(Function):
 
 
 def softmax(a, dim=-1, dtype=None):
+    a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
     return Softmax.apply(_float(a), normalize_dim("softmax", dim, a.ndim, a.shape))
 
 
 def log_softmax(a, dim=-1, dtype=None):
+    a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
     return LogSoftmax.apply(_float(a), normalize_dim("log_softmax", dim, a.ndim, a.shape))
@@ -97,6 +100,7 @@ class SoftmaxCrossEntropy(Function):
 def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """PyTorch semantics: input (N, C) or (N, C, d1, ...) or (C,); target class indices."""
     from ..tensor import Tensor
+    input, = cast_float32(input)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not isinstance(target, Tensor) or not np.issubdtype(target.dtype, np.integer):
@@ -133,6 +137,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
 
 def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     """input holds log-probabilities (N, C)."""
+    input, = cast_float32(input)
     from ..tensor import Tensor
     n = input.shape[0]
     t = target.data
@@ -172,6 +177,7 @@ class LayerNorm(Function):
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    x, weight, bias = cast_float32(x, weight, bias)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -194,11 +200,12 @@ class Gelu(Function):
     def forward(self, x, approximate):
         self.save_for_backward(x)
         self.approximate = approximate
-        return kernels.get("gelu_forward", _dev(x))(x, approximate)
+        # reshape: kernels may hand 0-d inputs back as (1,) (np.ascontiguousarray makes 0-d arrays 1-d)
+        return kernels.get("gelu_forward", _dev(x))(x, approximate).reshape(x.shape)
 
     def backward(self, g):
         x, = self.saved_tensors
-        return kernels.get("gelu_backward", _dev(x))(g, x, self.approximate), None
+        return kernels.get("gelu_backward", _dev(x))(g, x, self.approximate).reshape(x.shape), None
 
 
 def gelu(x, approximate="none"):
@@ -226,7 +233,7 @@ class Attention(Function):
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
-    q, k, v = query, key, value
+    q, k, v = cast_lower(query, key, value)
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] \
             or q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
         raise RuntimeError(f"scaled_dot_product_attention: incompatible shapes query {tuple(q.shape)}, key {tuple(k.shape)}, "
@@ -343,6 +350,7 @@ def _same_shape(op, a, b):
 
 
 def mse_loss(input, target, reduction="mean"):
+    input, target = cast_float32(input, target)
     _same_shape("mse_loss", input, target)
     d = input - target
     return _reduce(d * d, reduction, "mse_loss")
@@ -358,6 +366,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    input, target = cast_float32(input, target)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|).
     log1pexp = (1 + (-input.abs()).exp()).log()

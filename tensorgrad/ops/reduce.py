@@ -6,6 +6,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp_of
 from .util import normalize_dims, is_float
+from ..amp.autocast import cast_float32
 
 
 def _expand_back(g, in_shape, dims, keepdim):
@@ -96,6 +97,7 @@ def _floatify(op, a):
 
 
 def sum(a, dim=None, keepdim=False, dtype=None):
+    a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
     elif a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.integer) and a.dtype != np.int64):
@@ -104,6 +106,7 @@ def sum(a, dim=None, keepdim=False, dtype=None):
 
 
 def mean(a, dim=None, keepdim=False, dtype=None):
+    a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
     if not is_float(a.dtype):
@@ -113,6 +116,7 @@ def mean(a, dim=None, keepdim=False, dtype=None):
 
 
 def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    a, = cast_float32(a)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     a = _floatify("var", a)
