@@ -1,0 +1,79 @@
+"""Gradient clipping and flat-vector helpers (torch.nn.utils names and math)."""
+import math
+
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+
+
+def _grads(parameters):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale all gradients together so that their joint norm is at most max_norm:
+    total = ||(||g_1||, ..., ||g_n||)||, coef = min(max_norm / (total + 1e-6), 1), g *= coef.
+    Returns the total norm (before clipping) as a 0-d Tensor, left on the gradients' device."""
+    grads = _grads(parameters)
+    norm_type = float(norm_type)
+    if not grads:
+        from ..factories import zeros
+        return zeros(())
+    with no_grad():
+        xp = grads[0]._xp
+        if math.isinf(norm_type):
+            norms = [xp.abs(g.data).max() for g in grads]
+            total = xp.max(xp.stack(norms))
+        else:
+            norms = [_vector_norm(xp, g.data, norm_type) for g in grads]
+            total = _vector_norm(xp, xp.stack(norms), norm_type)
+        if error_if_nonfinite and not bool(xp.isfinite(total)):
+            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
+                               "(nan or inf), so it cannot be clipped; pass error_if_nonfinite=False to skip this check")
+        coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
+        for g in grads:
+            g.data *= coef.astype(g.data.dtype)
+    return Tensor._make(xp.asarray(total), None)
+
+
+def _vector_norm(xp, a, p):
+    a = a.reshape(-1)
+    if p == 2.0:
+        return xp.sqrt(xp.dot(a, a)) if a.dtype.kind == "f" and a.dtype.itemsize >= 4 else \
+            xp.sqrt((a.astype(xp.float32) ** 2).sum()).astype(a.dtype)
+    if p == 1.0:
+        return xp.abs(a).sum()
+    if p == 0.0:
+        return (a != 0).sum().astype(a.dtype)
+    return (xp.abs(a) ** p).sum() ** (1.0 / p)
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element into [-clip_value, clip_value] in place."""
+    clip_value = float(clip_value)
+    with no_grad():
+        for g in _grads(parameters):
+            xp = g._xp
+            xp.clip(g.data, -clip_value, clip_value, out=g.data)
+
+
+def parameters_to_vector(parameters):
+    """One flat 1-D Tensor holding every parameter (a copy, not a view)."""
+    ps = list(parameters)
+    xp = ps[0]._xp
+    return Tensor._make(xp.concatenate([p.data.reshape(-1) for p in ps]), None)
+
+
+def vector_to_parameters(vec, parameters):
+    """Copy consecutive slices of vec into the parameters, in place."""
+    v = vec.data if isinstance(vec, Tensor) else vec
+    i = 0
+    with no_grad():
+        for p in parameters:
+            n = p.numel()
+            p.data[...] = v[i:i + n].reshape(p.shape).astype(p.dtype, copy=False)
+            p._bump()
+            i += n
+    if i != v.shape[0]:
+        raise RuntimeError(f"vector_to_parameters: vector has {v.shape[0]} elements but the parameters hold {i}")
