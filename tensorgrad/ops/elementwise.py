@@ -7,23 +7,51 @@ from .util import unbroadcast, shape_of, is_float
 
 
 # --------------------------------------------------------------------------------------- promotion
+def _category(dt):
+    return 0 if dt == np.bool_ else 2 if is_float(dt) else 1
+
+
+def promote_types(x, y):
+    """torch.promote_types: the higher category (bool < int < float) wins as is (int64 + float32 -> float32);
+    within a category, the wider type (float32 + float64 -> float64, uint8 + int8 -> int16)."""
+    cx, cy = _category(x), _category(y)
+    if cx != cy:
+        return x if cx > cy else y
+    return np.result_type(x, y)
+
+
+def result_type(*tensors):
+    """PyTorch's result type of tensor operands: 0-d tensors only matter when they are of a higher category
+    than the dimensioned ones (float32 (3,) + float64 0-d -> float32; int64 (3,) + float64 0-d -> float64)."""
+    dim = zero = None
+    for t in tensors:
+        if t.ndim:
+            dim = t.dtype if dim is None else promote_types(dim, t.dtype)
+        else:
+            zero = t.dtype if zero is None else promote_types(zero, t.dtype)
+    if dim is None or zero is None:
+        return dim if zero is None else zero
+    return dim if _category(dim) >= _category(zero) else promote_types(dim, zero)
+
+
 def _promote(op, a, b):
     """Bring a binary op's operands to a common dtype with PyTorch's rules:
-    tensor-tensor -> numpy result type (casting via the differentiable Cast); a Python scalar keeps the
-    tensor's dtype unless it is a float meeting an integer/bool tensor (-> float32)."""
+    tensor-tensor -> result_type (casting via the differentiable Cast); a Python scalar keeps the
+    tensor's dtype unless it is a float meeting an integer/bool tensor (-> the default float dtype)."""
     from ..tensor import Tensor, tensor as make_tensor
+    from ..dtypes import get_default_dtype
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.dtype != b.dtype:
-            rt = np.result_type(a.dtype, b.dtype)
+            rt = result_type(a, b)
             a = a.to(rt) if a.dtype != rt else a
             b = b.to(rt) if b.dtype != rt else b
         return a, b
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
     if isinstance(s, (bool, int, float, np.number)):
         if isinstance(s, (float, np.floating)) and not is_float(t.dtype):
-            t = t.to(np.float32)
+            t = t.to(get_default_dtype())
         elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and t.dtype == np.bool_:
             t = t.to(np.int64)
         s = t.dtype.type(s) if not isinstance(s, bool) or t.dtype == np.bool_ else s
@@ -97,7 +125,12 @@ class Pow(Function):
         xp = xp_of(g)
         ga = gb = None
         if na:
-            ga = unbroadcast(g * b * a ** (b - 1), self.shapes[0])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = g * b * a ** (b - 1)
+            zero_exp = b == 0  # d(a**0)/da = 0, also at a == 0 where 0 * 0**-1 would be nan (as PyTorch)
+            if xp.any(zero_exp):
+                ga = xp.where(zero_exp, ga.dtype.type(0), ga)
+            ga = unbroadcast(ga, self.shapes[0])
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):
                 la = xp.where(a == 0, 0, xp.log(xp.where(a == 0, 1, a)))
@@ -359,6 +392,9 @@ def clamp(a, min=None, max=None):
         if max is not None:
             out = minimum(out, max)
         return out
+    if not is_float(a.dtype) and any(isinstance(v, (float, np.floating)) for v in (min, max)):
+        from ..dtypes import get_default_dtype
+        a = a.to(get_default_dtype())  # int tensor, float bound -> float result (as PyTorch)
     t = a.dtype.type
     return Clamp.apply(a, None if min is None else t(min), None if max is None else t(max))
 
