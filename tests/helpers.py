@@ -1,0 +1,196 @@
+"""Test helpers: check an op against PyTorch (forward + the gradient of every differentiable input) in one line,
+and a float64 finite-difference gradcheck.
+
+Inputs are described by a list whose entries are:
+  * a shape tuple            -> standard-normal floats of ``dtype`` (differentiable)
+  * an ``Arg`` (see pos/nz/unif/ints/bools) -> floats from a domain, or integer / bool data (never differentiable)
+  * a numpy array            -> used as given (float arrays are cast to ``dtype`` and are differentiable)
+  * anything else (python scalars, None, ...) -> passed unchanged to both functions
+The same numpy data is handed to tensorgrad and to torch, so results must agree to the dtype's tolerance.
+"""
+import numpy as np
+import torch
+
+import tensorgrad as tg
+from tensorgrad.autograd import gradcheck
+
+# Default tolerances per dtype: float64 tight, float32 loose, float16 forward-only and looser still.
+TOL = {np.dtype(np.float64): (1e-10, 1e-10), np.dtype(np.float32): (1e-5, 1e-5), np.dtype(np.float16): (2e-3, 2e-3)}
+
+
+class Arg:
+    """One input: shape + how to draw it. kind: 'normal', 'uniform', 'int' or 'bool'."""
+
+    def __init__(self, shape, kind="normal", low=None, high=None, away=None, grad=None):
+        self.shape, self.kind, self.low, self.high, self.away, self.grad = tuple(shape), kind, low, high, away, grad
+
+    def make(self, rng, dtype):
+        if self.kind == "int":
+            return np.asarray(rng.integers(self.low, self.high, size=self.shape)).astype(np.int64)
+        if self.kind == "bool":
+            return np.asarray(rng.random(self.shape) < (0.5 if self.low is None else self.low))
+        if self.kind == "uniform":
+            x = rng.uniform(self.low, self.high, size=self.shape)
+        else:
+            x = rng.standard_normal(self.shape)
+        if self.away is not None:
+            # Push values at least 0.1 away from the listed non-differentiable points (keeping their side).
+            for p in np.atleast_1d(self.away):
+                d = x - p
+                close = np.abs(d) < 0.1
+                x = np.where(close, p + np.where(d >= 0, 0.1, -0.1) + d, x)
+        return np.asarray(x).astype(dtype)
+
+
+def pos(*shape, low=0.5, high=2.0):
+    """Positive floats (log, sqrt, rsqrt, pow bases, ...)."""
+    return Arg(shape, "uniform", low, high)
+
+
+def unif(*shape, low=-1.0, high=1.0, away=None):
+    return Arg(shape, "uniform", low, high, away=away)
+
+
+def nz(*shape, away=0.0):
+    """Normal floats kept >= 0.1 from ``away`` (abs/relu/sign kinks, division by ~0)."""
+    return Arg(shape, away=away)
+
+
+def ints(*shape, low=0, high=5):
+    return Arg(shape, "int", low, high)
+
+
+def bools(*shape, p=0.5):
+    return Arg(shape, "bool", low=p)
+
+
+def make_inputs(specs, dtype=np.float64, seed=0):
+    """numpy data for each spec, and for each whether it is a differentiable float input."""
+    rng = np.random.default_rng(seed)
+    data, diff = [], []
+    for s in specs:
+        if isinstance(s, tuple) and all(isinstance(d, (int, np.integer)) for d in s):
+            s = Arg(s)
+        if isinstance(s, Arg):
+            a = s.make(rng, dtype)
+            data.append(a)
+            diff.append(a.dtype.kind == "f" and s.grad is not False)
+        elif isinstance(s, np.ndarray):
+            a = s.astype(dtype) if s.dtype.kind == "f" else s
+            data.append(a)
+            diff.append(a.dtype.kind == "f")
+        else:
+            data.append(s)
+            diff.append(False)
+    return data, diff
+
+
+def _np_dtype(t):
+    return np.dtype(str(t.dtype).replace("torch.", "")) if t.dtype != torch.bool else np.dtype(np.bool_)
+
+
+def _flat_outputs(out):
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
+
+
+def _to_np(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    if isinstance(t, tg.Tensor):
+        return np.asarray(t)
+    return np.asarray(t)
+
+
+def _compare(what, got, want, atol, rtol):
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != torch {want.shape}"
+    if want.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, want, err_msg=f"{what} (exact)")
+    else:
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), atol=atol, rtol=rtol,
+                                   err_msg=what, equal_nan=True)
+
+
+def check_op(tg_fn, torch_fn=None, inputs=(), dtype=np.float64, requires_grad=None, atol=None, rtol=None,
+             int_inputs=None, seed=0, grad=True, check_dtype=True):
+    """Run ``tg_fn`` and ``torch_fn`` (default: the same callable, for method/operator lambdas) on identical
+    data; compare every output (shape, dtype, values) and, with a random cotangent per float output, the
+    gradient of every differentiable input (shape, dtype, values).
+
+    requires_grad: None -> every float input; a bool -> all or none; a list -> per input.
+    int_inputs: {index: (low, high)} makes those shape entries integer inputs.
+    grad=False checks the forward only. Returns (tensorgrad outputs, torch outputs, tg grads, torch grads).
+    """
+    dtype = np.dtype(dtype)
+    torch_fn = tg_fn if torch_fn is None else torch_fn
+    specs = list(inputs)
+    for i, (lo, hi) in (int_inputs or {}).items():
+        specs[i] = ints(*specs[i], low=lo, high=hi)
+    data, diff = make_inputs(specs, dtype, seed)
+    if requires_grad is not None:
+        per = requires_grad if isinstance(requires_grad, (list, tuple)) else [requires_grad] * len(data)
+        diff = [d and bool(r) for d, r in zip(diff, per)]
+    if not grad:
+        diff = [False] * len(data)
+    d_atol, d_rtol = TOL.get(dtype, (1e-5, 1e-5))
+    atol = d_atol if atol is None else atol
+    rtol = d_rtol if rtol is None else rtol
+
+    tg_in = [tg.tensor(a, requires_grad=g) if isinstance(a, np.ndarray) else a for a, g in zip(data, diff)]
+    th_in = [torch.tensor(a, requires_grad=g) if isinstance(a, np.ndarray) else a for a, g in zip(data, diff)]
+    tg_out = _flat_outputs(tg_fn(*tg_in))
+    th_out = _flat_outputs(torch_fn(*th_in))
+    assert len(tg_out) == len(th_out), f"{len(tg_out)} outputs, torch has {len(th_out)}"
+    for i, (a, b) in enumerate(zip(tg_out, th_out)):
+        assert isinstance(a, tg.Tensor), f"output {i} is a {type(a).__name__}, not a Tensor"
+        an, bn = _to_np(a), _to_np(b)
+        if check_dtype:
+            assert an.dtype == _np_dtype(b), f"output {i}: dtype {an.dtype} != torch {_np_dtype(b)}"
+        _compare(f"output {i}", an, bn, atol, rtol)
+
+    tg_grads, th_grads = [], []
+    if any(diff):
+        rng = np.random.default_rng(seed + 1000)
+        pairs = [(a, b, rng.standard_normal(b.shape)) for a, b in zip(tg_out, th_out)
+                 if isinstance(b, torch.Tensor) and b.requires_grad]
+        assert pairs, "no differentiable output although inputs require grad"
+        for a, b, _ in pairs:
+            assert a.requires_grad, "tensorgrad output does not require grad but torch's does"
+        tg.autograd.backward([a for a, _, _ in pairs], [tg.tensor(c.astype(_to_np(a).dtype)) for a, _, c in pairs])
+        torch.autograd.backward([b for _, b, _ in pairs], [torch.tensor(c, dtype=b.dtype) for _, b, c in pairs])
+        for i, (x, y, d) in enumerate(zip(tg_in, th_in, diff)):
+            if not d:
+                continue
+            gy = np.zeros(y.shape, dtype=_np_dtype(y)) if y.grad is None else y.grad.numpy()
+            assert x.grad is not None or y.grad is None, f"input {i}: no gradient, torch has one"
+            gx = np.zeros_like(gy) if x.grad is None else np.asarray(x.grad)
+            assert gx.dtype == x.dtype, f"input {i}: gradient dtype {gx.dtype} != input dtype {x.dtype}"
+            _compare(f"grad of input {i}", gx, gy, atol, rtol)
+            tg_grads.append(gx)
+            th_grads.append(gy)
+    return tg_out, th_out, tg_grads, th_grads
+
+
+def gradcheck_op(tg_fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, int_inputs=None):
+    """Float64 central-difference check of every differentiable input (same input specs as check_op)."""
+    specs = list(inputs)
+    for i, (lo, hi) in (int_inputs or {}).items():
+        specs[i] = ints(*specs[i], low=lo, high=hi)
+    data, diff = make_inputs(specs, np.float64, seed)
+    assert any(diff), "gradcheck_op: no differentiable input"
+    ins = [tg.tensor(a, requires_grad=g) if isinstance(a, np.ndarray) else a for a, g in zip(data, diff)]
+    assert gradcheck(tg_fn, ins, eps=eps, atol=atol, rtol=rtol, seed=seed)
+
+
+def lib(x):
+    """The library of ``x``: ``lib(x).exp(x)`` is tensorgrad.exp or torch.exp -- one lambda serves both sides."""
+    return torch if isinstance(x, torch.Tensor) else tg
+
+
+def F(x):
+    """The functional nn API of ``x``'s library (torch.nn.functional or tensorgrad.nn.functional)."""
+    return torch.nn.functional if isinstance(x, torch.Tensor) else tg.nn.functional
+
+
+FLOATS = [np.float64, np.float32]
