@@ -474,19 +474,11 @@ class Tensor:
 
     # ------------------------------------------------------------------------------- repr
     def __repr__(self):
-        arr = np.asarray(self)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4, threshold=1000, edgeitems=3,
-                               floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
-        extras = []
-        if self.device.type != "cpu":
-            extras.append(f"device='{self.device}'")
-        if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or arr.size == 0:
-            extras.append(f"dtype=tensorgrad.{dtypes.name(arr.dtype)}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        from ._tensor_str import tensor_repr
+        return tensor_repr(np.asarray(self), dtypes.name(self.dtype), dtypes.get_default_dtype(),
+                           device=None if self.device.type == "cpu" else self.device,
+                           grad_fn_name=None if self.grad_fn is None else self.grad_fn.name(),
+                           requires_grad=self.requires_grad)
 
     __str__ = __repr__
 
