@@ -90,6 +90,8 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size), as in torch
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
