@@ -76,7 +76,13 @@ class Function:
                 raw.append(a)
                 needs.append(False)
         ctx.needs_input_grad = needs
-        out = ctx.forward(*raw, **kwargs)
+        try:
+            out = ctx.forward(*raw, **kwargs)
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
+            raise RuntimeError(f"{cls.__name__.lower()}: tensors of shapes {shapes} cannot be broadcast together") from None
         # Only floating-point results join the graph (an integer/bool result, e.g. x.long(), has no gradient).
         if any(needs) and out.dtype.kind == "f":
             nxt = []
