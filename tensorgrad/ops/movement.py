@@ -171,7 +171,7 @@ def squeeze(a, dim=None):
 
 
 def unsqueeze(a, dim):
-    d = normalize_dim("unsqueeze", dim, a.ndim + 1)
+    d = normalize_dim("unsqueeze", dim, a.ndim + 1, a.shape)
     shape = list(a.shape)
     shape.insert(d, 1)
     return reshape(a, shape)
@@ -259,7 +259,7 @@ def stack(tensors, dim=0):
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) != 1:
         raise RuntimeError(f"stack: all tensors must have the same shape, got {[tuple(t.shape) for t in tensors]}")
-    d = normalize_dim("stack", dim, tensors[0].ndim + 1)
+    d = normalize_dim("stack", dim, tensors[0].ndim + 1, tensors[0].shape)
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
