@@ -39,7 +39,7 @@ class Var(Function):
     def forward(self, a, dims, correction, keepdim):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
         n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
-        self.denom = max(n - correction, 0)
+        self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
         xc = a - a.mean(axis=dims, keepdims=True)
         self.save_for_backward(xc)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -148,6 +148,9 @@ def _max_min(op, a, dim, keepdim, is_min):
     from ..tensor import Tensor
     if dim is None:
         return amin(a) if is_min else amax(a)
+    if a.ndim == 0:  # max(0-d, dim=0): the value itself and index 0 (PyTorch)
+        normalize_dims(op, dim, 0)
+        return _MinMax(MaxDim.apply(a.reshape(1), 0, False, is_min), Tensor._make(a._xp.zeros((), np.int64), None))
     d = normalize_dims(op, dim, a.ndim, a.shape)[0]
     _check_nonempty(op, a, (d,))
     values = MaxDim.apply(a, d, keepdim, is_min)
@@ -180,7 +183,11 @@ def min(a, dim=None, keepdim=False):
 def argmax(a, dim=None, keepdim=False):
     from ..tensor import Tensor
     if dim is None:
-        return Tensor._make(a._xp.asarray(a.data.argmax(), dtype=np.int64), None)
+        r = a._xp.asarray(a.data.argmax(), dtype=np.int64)
+        return Tensor._make(r.reshape((1,) * a.ndim) if keepdim else r, None)
+    if a.ndim == 0:
+        normalize_dims("argmax", dim, 0)
+        return Tensor._make(a._xp.zeros((), np.int64), None)
     d = normalize_dims("argmax", dim, a.ndim, a.shape)[0]
     r = a.data.argmax(axis=d)
     return Tensor._make((a._xp.expand_dims(r, d) if keepdim else r).astype(np.int64), None)
@@ -189,7 +196,11 @@ def argmax(a, dim=None, keepdim=False):
 def argmin(a, dim=None, keepdim=False):
     from ..tensor import Tensor
     if dim is None:
-        return Tensor._make(a._xp.asarray(a.data.argmin(), dtype=np.int64), None)
+        r = a._xp.asarray(a.data.argmin(), dtype=np.int64)
+        return Tensor._make(r.reshape((1,) * a.ndim) if keepdim else r, None)
+    if a.ndim == 0:
+        normalize_dims("argmin", dim, 0)
+        return Tensor._make(a._xp.zeros((), np.int64), None)
     d = normalize_dims("argmin", dim, a.ndim, a.shape)[0]
     r = a.data.argmin(axis=d)
     return Tensor._make((a._xp.expand_dims(r, d) if keepdim else r).astype(np.int64), None)

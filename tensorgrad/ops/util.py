@@ -38,6 +38,10 @@ def normalize_dims(op, dim, ndim, shape=None):
     """None -> all dims; int or sequence -> sorted tuple of non-negative dims."""
     if dim is None:
         return tuple(range(ndim))
+    if ndim == 0:  # a 0-d tensor accepts dim 0 / -1 (as PyTorch); reducing over it reduces nothing
+        for d in (dim if isinstance(dim, (list, tuple)) else (dim,)):
+            normalize_dim(op, d, ndim, shape)
+        return ()
     if isinstance(dim, (list, tuple)):
         dims = tuple(sorted(normalize_dim(op, d, ndim, shape) for d in dim))
         if len(set(dims)) != len(dims):
