@@ -1,0 +1,222 @@
+"""One training iteration of nanoGPT's CPU "baby" GPT (4 layers, 4 heads, 128 dims, block 64, batch 12,
+the char vocabulary of tiny Shakespeare) in tensorgrad and in PyTorch, side by side.
+
+Both models run in this process with the same weights, the same batches and the same thread count
+(torch.set_num_threads(n) and the OpenMP/BLAS pools of NumPy and tensorgrad._C limited to n through
+threadpoolctl when available, else through the environment before import). Each measurement:
+warm-up, then the median over --iters iterations of
+  step:     forward + backward + clip_grad_norm_ + AdamW step + zero_grad (what `tensorgrad train` does)
+  forward:  forward with loss (graph recorded)
+  backward: loss.backward() alone
+The two frameworks are timed interleaved (round-robin in chunks), so machine noise hits both alike.
+Writes benchmarks/results/train_cpu.json with machine (cpu model, nproc), device, git commit, versions.
+
+    python benchmarks/bench_train_cpu.py [--threads N] [--iters 50] [--warmup 10]
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+ap.add_argument("--iters", type=int, default=50)
+ap.add_argument("--warmup", type=int, default=10)
+ap.add_argument("--vocab", type=int, default=65)
+ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu.json"))
+args = ap.parse_args()
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as tnn  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+import tensorgrad as tg  # noqa: E402
+from tensorgrad.models import GPT, GPTConfig  # noqa: E402
+from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
+
+torch.set_num_threads(args.threads)
+CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
+B = 12
+
+
+# --------------------------------------------------------------------------------- the PyTorch peer
+class TBlock(tnn.Module):
+    def __init__(self, C, H):
+        super().__init__()
+        self.H = H
+        self.ln_1, self.ln_2 = tnn.LayerNorm(C), tnn.LayerNorm(C)
+        self.c_attn, self.attn_proj = tnn.Linear(C, 3 * C), tnn.Linear(C, C)
+        self.c_fc, self.mlp_proj = tnn.Linear(C, 4 * C), tnn.Linear(4 * C, C)
+
+    def forward(self, x):
+        B_, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B_, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
+        y = TF.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(B_, T, C)
+        x = x + self.attn_proj(y)
+        return x + self.mlp_proj(TF.gelu(self.c_fc(self.ln_2(x))))
+
+
+class TGPT(tnn.Module):
+    def __init__(self, n_layer, n_head, n_embd, block_size, vocab_size, **_):
+        super().__init__()
+        self.wte, self.wpe = tnn.Embedding(vocab_size, n_embd), tnn.Embedding(block_size, n_embd)
+        self.h = tnn.ModuleList([TBlock(n_embd, n_head) for _ in range(n_layer)])
+        self.ln_f = tnn.LayerNorm(n_embd)
+        self.lm_head = tnn.Linear(n_embd, vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, idx, targets):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for b in self.h:
+            x = b(x)
+        logits = self.lm_head(self.ln_f(x))
+        return logits, TF.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=-1)
+
+
+def copy_weights(tg_model, t_model):
+    """tensorgrad GPT state_dict names -> the torch peer's names."""
+    sd = {k: torch.from_numpy(np.array(v.data)) for k, v in tg_model.state_dict().items()}
+    ren = {"transformer.wte.weight": "wte.weight", "transformer.wpe.weight": "wpe.weight",
+           "transformer.ln_f.weight": "ln_f.weight", "transformer.ln_f.bias": "ln_f.bias", "lm_head.weight": None}
+    out = {}
+    for k, v in sd.items():
+        if k in ren:
+            if ren[k]:
+                out[ren[k]] = v
+            continue
+        k2 = k.replace("transformer.h.", "h.").replace("attn.c_attn", "c_attn").replace("attn.c_proj", "attn_proj") \
+              .replace("mlp.c_fc", "c_fc").replace("mlp.c_proj", "mlp_proj")
+        out[k2] = v
+    out["lm_head.weight"] = out["wte.weight"]
+    t_model.load_state_dict(out)
+
+
+def torch_optimizer(m):
+    ps = [p for p in m.parameters()]
+    decay = [p for p in ps if p.dim() >= 2]
+    nodecay = [p for p in ps if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}],
+                             lr=1e-3, betas=(0.9, 0.99))
+
+
+# ------------------------------------------------------------------------------------------- timing
+def main():
+    tg.manual_seed(1337)
+    model = GPT(GPTConfig(**CFG))
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99))
+    tmodel = TGPT(**CFG)
+    copy_weights(model, tmodel)
+    topt = torch_optimizer(tmodel)
+
+    rng = np.random.default_rng(0)
+    n_batches = 8
+    batches = [rng.integers(0, CFG["vocab_size"], size=(2, B, CFG["block_size"])) for _ in range(n_batches)]
+    tg_b = [(tg.tensor(b[0]), tg.tensor(b[1])) for b in batches]
+    t_b = [(torch.from_numpy(b[0]), torch.from_numpy(b[1])) for b in batches]
+
+    # sanity: the same loss on the same batch with the same weights
+    l_tg = float(model(*tg_b[0])[1].item())
+    l_t = float(tmodel(*t_b[0])[1].item())
+    assert abs(l_tg - l_t) < 1e-4, (l_tg, l_t)
+
+    def tg_parts(i):
+        x, y = tg_b[i % n_batches]
+        t0 = time.perf_counter()
+        _, loss = model(x, y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t0
+
+    def torch_parts(i):
+        x, y = t_b[i % n_batches]
+        t0 = time.perf_counter()
+        _, loss = tmodel(x, y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 1.0)
+        topt.step()
+        topt.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t0
+
+    for i in range(args.warmup):
+        tg_parts(i)
+        torch_parts(i)
+    res = {"tensorgrad": [], "torch": []}
+    chunk = 5
+    i = 0
+    while len(res["torch"]) < args.iters:
+        for _ in range(chunk):
+            res["tensorgrad"].append(tg_parts(i))
+            i += 1
+        for _ in range(chunk):
+            res["torch"].append(torch_parts(i))
+            i += 1
+
+    def med(lst, j):
+        return 1000 * statistics.median(r[j] for r in lst)
+
+    table = {}
+    for name, lst in res.items():
+        table[name] = {"step_ms": med(lst, 2), "forward_ms": med(lst, 0), "backward_ms": med(lst, 1)}
+        table[name]["optimizer_ms"] = table[name]["step_ms"] - table[name]["forward_ms"] - table[name]["backward_ms"]
+        table[name]["backward_over_forward"] = table[name]["backward_ms"] / table[name]["forward_ms"]
+    ratio = {k: table["tensorgrad"][k] / table["torch"][k] for k in ("step_ms", "forward_ms", "backward_ms")}
+
+    print(f"baby GPT (4L/4H/128d, block 64, batch 12, vocab {CFG['vocab_size']}), {args.threads} thread(s), "
+          f"median of {args.iters} after {args.warmup} warm-up")
+    print(f"{'':12s}{'step ms':>10s}{'fwd ms':>10s}{'bwd ms':>10s}{'opt ms':>10s}{'bwd/fwd':>9s}")
+    for name, r in table.items():
+        print(f"{name:12s}{r['step_ms']:10.2f}{r['forward_ms']:10.2f}{r['backward_ms']:10.2f}{r['optimizer_ms']:10.2f}"
+              f"{r['backward_over_forward']:9.2f}")
+    print(f"{'ratio tg/torch':12s}{ratio['step_ms']:8.2f}x{ratio['forward_ms']:9.2f}x{ratio['backward_ms']:9.2f}x")
+
+    def sh(cmd):
+        try:
+            return subprocess.check_output(cmd, cwd=os.path.dirname(os.path.abspath(__file__)),
+                                           stderr=subprocess.DEVNULL, text=True).strip()
+        except Exception:
+            return None
+
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    out = {
+        "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
+        "threads": args.threads, "iters": args.iters, "warmup": args.warmup,
+        "results_ms": table, "ratio_tensorgrad_over_torch": ratio,
+        "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform(),
+                    "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+        "device": "cpu", "git_commit": sh(["git", "rev-parse", "HEAD"]),
+        "git_dirty": bool(sh(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+                     "tensorgrad": tg.__version__},
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
