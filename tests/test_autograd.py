@@ -468,3 +468,18 @@ def test_backward_through_integer_cast_is_cut():
     y = (x * 2).sum() + i.sum().float()
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_autograd_grad_fills_retained_grads_like_torch():
+    # torch.autograd.grad leaves leaf .grad alone but does run retain_grad on non-leaves; so does tensorgrad.
+    def run(lib):
+        x = lib.tensor(2.0, requires_grad=True)
+        y = x * 3
+        y.retain_grad()
+        z = y * y
+        lib.autograd.grad(z, x, retain_graph=True)
+        after_grad = None if y.grad is None else float(y.grad)
+        z.backward()
+        return after_grad, float(y.grad), float(x.grad)
+
+    assert run(tg) == run(torch)
