@@ -24,8 +24,9 @@ What is drawn
     ``retain_graph=True`` and without touching any ``.grad``: a temporary hook on every node's hook list
     (the list ``Tensor.register_hook`` uses) records dL/d(output) as it arrives at that node, and leaf
     gradients are returned by the engine's ``inputs=`` path (as in ``tensorgrad.autograd.grad``). So every
-    node shows the gradient seen at that node. This needs the tape intact: call draw_graph before
-    ``loss.backward()``, or after ``loss.backward(retain_graph=True)``.
+    node shows the gradient seen at that node. Hooks you registered run during this pass too (their
+    returned replacements are honoured, as in any backward). This needs the tape intact: call draw_graph
+    before ``loss.backward()``, or after ``loss.backward(retain_graph=True)``.
 
 ``to_dot`` and ``graph_stats`` are pure Python (no Graphviz needed); ``draw_graph`` renders with the
 ``graphviz`` package, which needs the ``dot`` program (``apt-get install graphviz`` / ``brew install
