@@ -247,7 +247,8 @@ def cat(tensors, dim=0):
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(s != r for i, (s, r) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise RuntimeError(f"cat: shapes {[tuple(x.shape) for x in tensors]} must match except in dim {dim}")
-    dt = np.result_type(*[t.dtype for t in tensors])
+    from .elementwise import result_type
+    dt = result_type(*tensors)  # PyTorch's promotion: int64 + float32 -> float32 (numpy would say float64)
     tensors = [t.to(dt) if t.dtype != dt else t for t in tensors]
     return Cat.apply(*tensors, dim=d)
 
