@@ -11,6 +11,8 @@ import tensorgrad as tg
 from tensorgrad import nn
 from tensorgrad.nn import functional as F
 
+torch.set_num_threads(1)  # tiny oracle ops: a thread pool only adds latency on a busy machine
+
 
 def copy_to_torch(m, tm):
     """Copy m's parameters (and buffers) into the torch module tm, checking names, order and shapes agree."""
