@@ -400,3 +400,47 @@ def test_warmup_cosine_matches_nanogpt():
     for _ in range(4):
         s.step()
     assert [g["lr"] for g in opt.param_groups] == [nanogpt_lr(4, 1.0, 0.1, 2, 6), nanogpt_lr(4, 0.5, 0.05, 2, 6)]
+
+
+def test_float16_params_take_the_single_tensor_path():
+    m, _ = pair(np.float32)
+    ref, _ = pair(np.float32)
+    ref.load_state_dict(m.state_dict())
+    m.half()
+    opt, oref = optim.AdamW(m.parameters(), lr=0.01), optim.AdamW(ref.parameters(), lr=0.01)
+    for _ in range(3):
+        oref.zero_grad()  # the same gradients for both, computed in float32
+        loss_tg(ref, dtype=np.float32).backward()
+        for p, q in zip(m.parameters(), ref.parameters()):
+            p.grad = tg.tensor(q.grad.numpy().astype(np.float16))
+        opt.step()
+        oref.step()
+    for p, q in zip(m.parameters(), ref.parameters()):
+        assert p.dtype == np.float16 and opt.state[p]["exp_avg"].dtype == np.float32
+        np.testing.assert_allclose(p.detach().numpy().astype(np.float32), q.detach().numpy(), atol=2e-3, rtol=2e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not tg.cuda_available(), reason="needs CUDA and CuPy")
+def test_cuda_module_to_adamw_and_clip_match_cpu():
+    m, _ = pair(np.float32)
+    ref, _ = pair(np.float32)
+    ref.load_state_dict(m.state_dict())
+    opt = optim.AdamW(m.parameters(), lr=0.01, weight_decay=0.1)  # built before the move: must stay valid
+    ids = [id(p) for p in m.parameters()]
+    m.to("cuda")
+    assert [id(p) for p in m.parameters()] == ids and all(p.device.type == "cuda" for p in m.parameters())
+    oref = optim.AdamW(ref.parameters(), lr=0.01, weight_decay=0.1)
+    for _ in range(3):
+        for mod, o, dev in ((m, opt, "cuda"), (ref, oref, "cpu")):
+            o.zero_grad()
+            logits = mod(tg.tensor(X.astype(np.float32), device=dev))
+            F.cross_entropy(logits, tg.tensor(Y, device=dev)).backward()
+            total = nn.utils.clip_grad_norm_(mod.parameters(), 0.5)
+            assert total.device.type == dev
+            o.step()
+    sd = optim.AdamW(m.parameters()).state_dict()  # empty state is fine
+    assert sd["state"] == {}
+    m.cpu()
+    for p, q in zip(m.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
