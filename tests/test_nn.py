@@ -32,7 +32,7 @@ def close(a, b, tol=1e-12):
 
 def check_layer(m, tm, x_np, dtype=np.float64, tol=1e-12, int_input=False):
     """Forward and every gradient (input and parameters) of m vs tm with the same weights."""
-    m.to(dtype=dtype) if dtype is not None else None
+    m.to(dtype)
     tm.to({np.float64: torch.float64, np.float32: torch.float32}[np.dtype(dtype).type])
     copy_to_torch(m, tm)
     if int_input:
@@ -106,7 +106,7 @@ def test_sequential_mlp_and_losses():
 def test_default_init_matches_pytorch_distributions():
     lin = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
-    w, b = lin.weight.numpy() if not lin.weight.requires_grad else lin.weight.detach().numpy(), lin.bias.detach().numpy()
+    w, b = lin.weight.detach().numpy(), lin.bias.detach().numpy()
     assert w.dtype == np.float32 and lin.weight.requires_grad and isinstance(lin.weight, nn.Parameter)
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound  # U(-b, b) has std b/sqrt(3)
