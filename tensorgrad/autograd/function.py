@@ -8,6 +8,10 @@ tensors, so activations not explicitly saved are freed as soon as Python drops t
 """
 from .grad_mode import is_grad_enabled
 
+# Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
+# Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
+_forward_hooks = []
+
 
 class Function:
     # Set per node by apply(): next (per positional arg: None, a leaf Tensor or a Function node),
@@ -91,6 +95,14 @@ class Function:
             ctx.next = nxt
             ctx.out_dtype = out.dtype
             ctx.out_shape = out.shape
-            return Tensor._make(out, ctx)
+            t = Tensor._make(out, ctx)
+            if _forward_hooks:
+                for h in _forward_hooks:
+                    h(ctx, args, t, True)
+            return t
         ctx.saved = ()
-        return Tensor._make(out, None)
+        t = Tensor._make(out, None)
+        if _forward_hooks:
+            for h in _forward_hooks:
+                h(ctx, args, t, False)
+        return t
