@@ -16,6 +16,7 @@ import numpy as np
 from .. import nn
 from ..nn import functional as F
 from ..autograd.grad_mode import no_grad
+from ..planner import run_blocks
 from ..tensor import Tensor
 
 
@@ -28,6 +29,9 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True  # bias in Linears and LayerNorms, like GPT-2
+    # Activation checkpointing over the blocks (tensorgrad.planner): none | all | sqrt | every=K | blocks=I,J-K |
+    # budget=XMB. None: the planner's default policy ('none' unless `tensorgrad train --checkpoint` set it).
+    checkpoint: str = None
 
     def to_dict(self):
         return asdict(self)
@@ -146,8 +150,7 @@ class GPT(nn.Module):
             pos = pos.to(idx.device)
         tr = self.transformer
         x = tr.drop(tr.wte(idx) + tr.wpe(pos))
-        for block in tr.h:
-            x = block(x)
+        x = run_blocks(tr.h, x, self.config.checkpoint, model=self, batch=(idx, targets))
         x = tr.ln_f(x)
         if targets is not None:
             logits = self.lm_head(x)
