@@ -368,13 +368,16 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     input, target = cast_float32(input, target)
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|).
-    log1pexp = (1 + (-input.abs()).exp()).log()
+    # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|). relu and |x| take the x >= 0 branch
+    # at x == 0 alike (plain relu/abs have derivative 0 there, which made the gradient at x == 0 wrong by 0.5).
+    from .elementwise import where
+    nonneg = input >= 0
+    log1pexp = (1 + (-where(nonneg, input, -input)).exp()).log()
     if pos_weight is None:
-        l = input.relu() - input * target + log1pexp
+        l = where(nonneg, input, 0.0) - input * target + log1pexp
     else:
         lw = 1 + (pos_weight - 1) * target
-        l = (1 - target) * input + lw * (log1pexp + (-input).relu())
+        l = (1 - target) * input + lw * (log1pexp + where(nonneg, 0.0, -input))
     if weight is not None:
         l = l * weight
     return _reduce(l, reduction, "binary_cross_entropy_with_logits")
