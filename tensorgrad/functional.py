@@ -40,6 +40,9 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
         raise RuntimeError("multinomial: probabilities must be finite, non-negative and have a positive sum per row")
     if not replacement and num_samples > p2.shape[1]:
         raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement from {p2.shape[1]} categories")
+    if not replacement and num_samples > int((p2 > 0).sum(axis=1).min()):
+        raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement: a row has only "
+                           f"{int((p2 > 0).sum(axis=1).min())} categories with non-zero probability (shape {probs.shape})")
     rng = gen._gen("cpu")
     out = np.empty((p2.shape[0], num_samples), dtype=np.int64)
     for i, row in enumerate(p2):
