@@ -61,7 +61,7 @@ class MemoryProfiler:
         self.keep_timeline = timeline
         self.timeline = []
         self.live_bytes = 0
-        self.saved_bytes = 0
+        self._saved = 0
         self.peak_bytes = 0
         self.peak_saved_bytes = 0
         self.peak_index = 0        # the row index at (or right after) which the live peak happened
@@ -79,6 +79,13 @@ class MemoryProfiler:
         self._pool = None
         self._t0 = None
         self._active = False
+
+    @property
+    def saved_bytes(self):
+        """Bytes saved for backward by nodes still on the tape, now."""
+        if self._pending:
+            self._flush()
+        return self._saved
 
     # ------------------------------------------------------------------------------- context
     def __enter__(self):
@@ -148,7 +155,7 @@ class MemoryProfiler:
         if self._pool is None:
             self.live_bytes -= e.nbytes
         if e.savers > 0 and e.kind == "out":
-            self.saved_bytes -= e.nbytes
+            self._saved -= e.nbytes
 
     def _unsave(self, ctx_key):
         rec = self._ctx.pop(ctx_key, None)
@@ -161,7 +168,7 @@ class MemoryProfiler:
             e.savers -= 1
             if e.savers == 0:
                 if e.kind == "out":
-                    self.saved_bytes -= e.nbytes
+                    self._saved -= e.nbytes
                 if e.ref is None:  # not weakref-able: forget it now, its id may be reused
                     del self._owners[k]
 
@@ -213,13 +220,13 @@ class MemoryProfiler:
                 e = self._owners[k]
                 e.savers += 1
                 if e.savers == 1 and e.kind == "out":
-                    self.saved_bytes += e.nbytes
+                    self._saved += e.nbytes
                     new += e.nbytes
             if keys:
                 ck = id(ctx)
                 self._ctx[ck] = [weakref.ref(ctx, lambda r, k=ck: self._unsave(k)), keys, op, module]
-                if self.saved_bytes > self.peak_saved_bytes:
-                    self.peak_saved_bytes = self.saved_bytes
+                if self._saved > self.peak_saved_bytes:
+                    self.peak_saved_bytes = self._saved
                     self.peak_saved_index = len(self.timeline)
         s = self.by_op.setdefault(op, [0, 0])
         s[0] += new
@@ -247,7 +254,7 @@ class MemoryProfiler:
                 self.peak_bytes = self.live_bytes
                 self.peak_index = len(self.timeline)
         if self.keep_timeline:
-            self.timeline.append(Row(len(self.timeline), op, phase, self.live_bytes, self.saved_bytes, module,
+            self.timeline.append(Row(len(self.timeline), op, phase, self.live_bytes, self._saved, module,
                                      time.perf_counter() - self._t0))
 
     # ------------------------------------------------------------------------------- results
