@@ -27,6 +27,9 @@ def _train_parser(sub):
     g.add_argument("--dropout", type=float, default=d.dropout)
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=d.bias,
                    help="biases in Linear and LayerNorm layers (default: on)")
+    g.add_argument("--checkpoint", type=_checkpoint_policy, default="none",
+                   help="activation checkpointing over the blocks: none | all | sqrt | every=K | blocks=I,J-K | "
+                        "budget=XMB (planned on the first step to fit X MB)")
     g = p.add_argument_group("optimization")
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--gradient-accumulation-steps", type=int, default=d.gradient_accumulation_steps)
@@ -59,6 +62,14 @@ def _train_parser(sub):
     return p
 
 
+def _checkpoint_policy(s):
+    from .planner import parse_policy
+    try:
+        return parse_policy(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
 def _sample_parser(sub):
     p = sub.add_parser("sample", help="sample text from a trained checkpoint")
     p.add_argument("--out-dir", default="out", help="directory holding ckpt.safetensors")
@@ -77,6 +88,8 @@ def build_parser():
     sub = ap.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _sample_parser(sub)
+    from .profiler.cli import add_parser as _profile_parser
+    _profile_parser(sub)
     return ap
 
 
@@ -90,7 +103,9 @@ def cmd_train(a):
         eval_interval=a.eval_interval, eval_iters=a.eval_iters, log_interval=a.log_interval, out_dir=a.out_dir,
         sample_tokens=a.sample_tokens, plot=a.plot, progress=a.progress, data=a.data, seed=a.seed,
         device=a.device, dtype=a.dtype, resume=a.resume, verbose=not a.quiet)
-    train(cfg)
+    from .planner import default_policy
+    with default_policy(a.checkpoint):
+        train(cfg)
     return 0
 
 
@@ -112,6 +127,9 @@ def main(argv=None):
     from .io import CheckpointError
     a = build_parser().parse_args(argv)
     try:
+        if a.command == "profile":
+            from .profiler.cli import run as cmd_profile
+            return cmd_profile(a)
         return {"train": cmd_train, "sample": cmd_sample}[a.command](a)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"tensorgrad {a.command}: error: {e}", file=sys.stderr)
