@@ -59,6 +59,40 @@ static TG_INLINE void dot_tile(const T* __restrict a, const T* __restrict Kt, T*
     for (int j = 0; j < BK; ++j) s[j] = acc[j];
 }
 
+// y[0:D] (+)= sum_{r<n} c[r * cs] * X[r * ldx + 0:D]. With D known at compile time the row of y lives in
+// registers for the whole sum, so each term costs one load of X, not a load and a store of y.
+template <class T, int DC, bool ACCUMULATE>
+static TG_INLINE void gemv_t(T* __restrict y, const T* __restrict c, int64_t cs, const T* __restrict X, int64_t ldx,
+                             int n, int64_t Dr, T y_scale = T(1)) {
+    const int64_t D = DC > 0 ? DC : Dr;
+    if constexpr (DC > 0) {
+        T acc[DC];
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) acc[d] = ACCUMULATE ? y[d] * y_scale : T(0);
+        for (int r = 0; r < n; ++r) {
+            const T cr = c[r * cs];
+            const T* xr = X + r * ldx;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) acc[d] += cr * xr[d];
+        }
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) y[d] = acc[d];
+    } else {
+        if (ACCUMULATE) {
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) y[d] *= y_scale;
+        } else {
+            std::fill(y, y + D, T(0));
+        }
+        for (int r = 0; r < n; ++r) {
+            const T cr = c[r * cs];
+            const T* xr = X + r * ldx;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) y[d] += cr * xr[d];
+        }
+    }
+}
+
 template <class T, int DC>
 static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T* lse, int64_t BH, int64_t Tq,
                                    int64_t Tk, int64_t Dr, bool causal, T scale) {
@@ -109,29 +143,7 @@ static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T
                     const T corr = std::exp(mold - mnew);  // 0 on the first tile (mold = -inf)
                     l[i - i0] = l[i - i0] * corr + sum;
                     mb[i] = mnew;
-                    T* __restrict oi = ob + i * D;
-                    T acc[DC > 0 ? DC : 1];
-                    if constexpr (DC > 0) {
-#pragma omp simd
-                        for (int64_t d = 0; d < D; ++d) acc[d] = oi[d] * corr;
-                        for (int j = 0; j < nvis; ++j) {
-                            const T pj = s[j];
-                            const T* vj = vt + j * D;
-#pragma omp simd
-                            for (int64_t d = 0; d < D; ++d) acc[d] += pj * vj[d];
-                        }
-#pragma omp simd
-                        for (int64_t d = 0; d < D; ++d) oi[d] = acc[d];
-                    } else {
-#pragma omp simd
-                        for (int64_t d = 0; d < D; ++d) oi[d] *= corr;
-                        for (int j = 0; j < nvis; ++j) {
-                            const T pj = s[j];
-                            const T* vj = vt + j * D;
-#pragma omp simd
-                            for (int64_t d = 0; d < D; ++d) oi[d] += pj * vj[d];
-                        }
-                    }
+                    gemv_t<T, DC, true>(ob + i * D, s, 1, vt, D, nvis, D, corr);
                 }
             }
             for (int64_t i = i0; i < i1; ++i) {
@@ -207,29 +219,12 @@ static void attention_backward_impl(const T* dout, const T* q, const T* k, const
                             Pr[j] = p;
                             dSr[j] = p * (dp[j] - di) * scale;
                         }
-                        T* __restrict dqi = dqb + i * D;
-                        for (int j = 0; j < nvis; ++j) {
-                            const T g = dSr[j];
-                            const T* kj = kt + j * D;
-#pragma omp simd
-                            for (int64_t d = 0; d < D; ++d) dqi[d] += g * kj[d];
-                        }
+                        gemv_t<T, DC, true>(dqb + i * D, dSr, 1, kt, D, nvis, D);
                     }
-                    // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r: the row of dv/dk stays in registers
-                    // across the block of rows.
+                    // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r over the block of rows.
                     for (int j = 0; j < bk; ++j) {
-                        T* __restrict dvj = dVa + j * D;
-                        T* __restrict dkj = dKa + j * D;
-                        for (int r = 0; r < nb; ++r) {
-                            const T p = P[r * BK + j], g = dS[r * BK + j];
-                            const T* gr = gb + (ib + r) * D;
-                            const T* qr = qb + (ib + r) * D;
-#pragma omp simd
-                            for (int64_t d = 0; d < D; ++d) {
-                                dvj[d] += p * gr[d];
-                                dkj[d] += g * qr[d];
-                            }
-                        }
+                        gemv_t<T, DC, true>(dVa + j * D, P + j, BK, gb + ib * D, D, nb, D);
+                        gemv_t<T, DC, true>(dKa + j * D, dS + j, BK, qb + ib * D, D, nb, D);
                     }
                 }
                 std::copy(dKa, dKa + bk * D, dkb + j0 * D);

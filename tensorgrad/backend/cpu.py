@@ -96,6 +96,9 @@ def gelu_backward(dy, x, approximate):
 def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
     """In place, like the reference. Arrays that are not C-contiguous are updated through a contiguous copy."""
     params, grads, exp_avgs, exp_avg_sqs = list(params), list(grads), list(exp_avgs), list(exp_avg_sqs)
+    if not len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs):
+        raise ValueError("tensorgrad.backend.cpu.adamw_step: params, grads, exp_avgs, exp_avg_sqs must have equal "
+                         f"lengths, got {len(params)}, {len(grads)}, {len(exp_avgs)}, {len(exp_avg_sqs)}")
     writeback = []
     for i, p in enumerate(params):
         if p.dtype != _F32 and p.dtype != _F64:

@@ -1,0 +1,302 @@
+"""Fused CPU kernels (tensorgrad._C through tensorgrad.backend.cpu) vs the reference kernels and vs PyTorch.
+
+Every kernel, forward and backward, float32 and float64 natively, float16 through the launcher's float32 path.
+Errors are measured relative to the largest magnitude of the expected array, so exact zeros (masked or ignored
+entries) and tiny values are held to the same absolute standard.
+"""
+import numpy as np
+import pytest
+
+from tensorgrad.backend import cpu, reference as ref
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+TOL = {np.float64: 1e-10, np.float32: 2e-5, np.float16: 2e-3}
+
+
+def close(got, want, dtype, tol=None):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    err = np.abs(got - want).max() if got.size else 0.0
+    bound = (tol or TOL[dtype]) * max(1.0, np.abs(want).max() if want.size else 0.0)
+    assert err <= bound, f"max abs error {err:.3e} > {bound:.3e}"
+
+
+def t(a, grad=False):
+    return torch.tensor(np.asarray(a), requires_grad=grad)
+
+
+def acc(dtype):
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+DTYPES = [np.float32, np.float64]
+
+
+# ----------------------------------------------------------------------------------------------- layernorm
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 7), (5, 33), (64, 128), (3, 2)])
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+def test_layernorm(dtype, shape, affine):
+    rng = np.random.default_rng(0)
+    n, c = shape
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    w = rng.standard_normal(c).astype(dtype) if affine in ("both", "weight") else None
+    b = rng.standard_normal(c).astype(dtype) if affine in ("both", "bias") else None
+    dy = rng.standard_normal(shape).astype(dtype)
+
+    y, mean, rstd = cpu.layernorm_forward(x, w, b, 1e-5)
+    ry, rmean, rrstd = ref.layernorm_forward(x, w, b, 1e-5)
+    assert y.dtype == dtype and mean.dtype == acc(dtype) and rstd.dtype == acc(dtype)
+    for a, r in ((y, ry), (mean, rmean), (rstd, rrstd)):
+        close(a, r, dtype)
+    grads = cpu.layernorm_backward(dy, x, w, mean, rstd)
+    rgrads = ref.layernorm_backward(dy, x, w, rmean, rrstd)
+    for a, r in zip(grads, rgrads):
+        assert (a is None) == (r is None)
+        if a is not None:
+            assert a.dtype == r.dtype
+            close(a, r, dtype)
+
+    tx, tw, tb = t(x, True), None if w is None else t(w, True), None if b is None else t(b, True)
+    ty = F.layer_norm(tx, (c,), tw, tb, 1e-5)
+    close(y, ty.detach().numpy(), dtype)
+    ins = [a for a in (tx, tw, tb) if a is not None]
+    tg = torch.autograd.grad(ty, ins, t(dy))
+    close(grads[0], tg[0], dtype)
+    if w is not None:
+        close(grads[1], tg[1], dtype)
+    close(grads[2], tg[-1] if b is not None else dy.sum(0), dtype)
+
+
+# ------------------------------------------------------------------------------------ softmax cross-entropy
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,v", [(1, 65), (7, 65), (64, 65), (33, 1000), (5, 2)])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("logit_scale", [3.0, 1e4])
+def test_softmax_cross_entropy(dtype, n, v, label_smoothing, logit_scale):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((n, v)) * logit_scale).astype(dtype)
+    target = rng.integers(0, v, n)
+    if n > 1:
+        target[1::3] = -100  # ignored rows
+    dloss = rng.standard_normal(n).astype(acc(dtype))
+
+    loss, lse = cpu.softmax_cross_entropy_forward(x, target, -100, label_smoothing)
+    rloss, rlse = ref.softmax_cross_entropy_forward(x, target, -100, label_smoothing)
+    assert loss.dtype == acc(dtype) and lse.dtype == acc(dtype)
+    close(loss, rloss, dtype)
+    close(lse, rlse, dtype)
+    dx = cpu.softmax_cross_entropy_backward(x, target, lse, dloss, -100, label_smoothing)
+    rdx = ref.softmax_cross_entropy_backward(x, target, rlse, dloss, -100, label_smoothing)
+    assert dx.dtype == dtype
+    close(dx, rdx, dtype)
+    assert np.all(dx[target == -100] == 0)
+
+    tx = t(x, True)
+    tl = F.cross_entropy(tx, t(target), reduction="none", ignore_index=-100, label_smoothing=label_smoothing)
+    close(loss, tl.detach().numpy(), dtype)
+    (tdx,) = torch.autograd.grad(tl, (tx,), t(dloss.astype(dtype)))
+    close(dx, tdx, dtype)
+
+
+def test_softmax_cross_entropy_other_ignore_index():
+    x = np.random.default_rng(2).standard_normal((4, 5))
+    target = np.array([0, 3, 3, 4])
+    loss, lse = cpu.softmax_cross_entropy_forward(x, target, 3, 0.0)
+    close(loss, ref.softmax_cross_entropy_forward(x, target, 3, 0.0)[0], np.float64)
+    assert loss[1] == 0 and loss[2] == 0
+
+
+# ----------------------------------------------------------------------------------------------- attention
+ATTN_SHAPES = [  # (B, H, Tq, Tk, D)
+    (2, 3, 64, 64, 32),    # baby GPT head
+    (2, 2, 70, 70, 16),    # T not a multiple of the key tile
+    (1, 1, 1, 1, 8),       # one row, one key
+    (1, 2, 5, 130, 24),    # Tq < Tk, generic D
+    (1, 2, 130, 67, 32),   # Tq > Tk
+    (1, 1, 200, 200, 64),  # several tiles, D = 64
+    (3, 1, 33, 33, 20),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", ATTN_SHAPES)
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention(dtype, shape, causal):
+    b, h, tq, tk, d = shape
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((b, h, tq, d)).astype(dtype)
+    k = rng.standard_normal((b, h, tk, d)).astype(dtype)
+    v = rng.standard_normal((b, h, tk, d)).astype(dtype)
+    dout = rng.standard_normal((b, h, tq, d)).astype(dtype)
+    scale = 1.0 / np.sqrt(d)
+
+    out, lse = cpu.attention_forward(q, k, v, causal, scale)
+    rout, rlse = ref.attention_forward(q, k, v, causal, scale)
+    assert out.dtype == dtype and lse.dtype == acc(dtype) and lse.shape == (b, h, tq)
+    close(out, rout, dtype)
+    close(lse, rlse, dtype)
+    grads = cpu.attention_backward(dout, q, k, v, out, lse, causal, scale)
+    rgrads = ref.attention_backward(dout, q, k, v, rout, rlse, causal, scale)
+    for a, r in zip(grads, rgrads):
+        assert a.dtype == dtype
+        close(a, r, dtype)
+
+    tq_, tk_, tv_ = t(q, True), t(k, True), t(v, True)
+    to = F.scaled_dot_product_attention(tq_, tk_, tv_, is_causal=causal, scale=scale)
+    close(out, to.detach().numpy(), dtype)
+    tgrads = torch.autograd.grad(to, (tq_, tk_, tv_), t(dout))
+    for a, r in zip(grads, tgrads):
+        close(a, r, dtype)
+
+
+def test_attention_large_scores_and_workspace():
+    # Scores of +-1e3 stress the online-softmax rescaling across key tiles.
+    rng = np.random.default_rng(4)
+    q = rng.standard_normal((1, 2, 150, 16)) * 30
+    k = rng.standard_normal((1, 2, 150, 16)) * 30
+    v = rng.standard_normal((1, 2, 150, 16))
+    out, lse = cpu.attention_forward(q, k, v, True, 0.25)
+    rout, rlse = ref.attention_forward(q, k, v, True, 0.25)
+    close(out, rout, np.float64)
+    close(lse, rlse, np.float64)
+    from tensorgrad import _C
+    small = _C.attention_workspace_bytes(12, 4, 256, 256, 32, 4, True)
+    big = _C.attention_workspace_bytes(12, 4, 2048, 2048, 32, 4, True)
+    assert big - small <= 8 * _C.num_threads() * 4 * (2048 - 256)  # linear in T: only delta grows with T
+
+
+# ---------------------------------------------------------------------------------------------------- gelu
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (64, 512), (2, 3, 7)])
+def test_gelu(dtype, approximate, shape):
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    x.flat[0] = 12.0 if x.size > 1 else x.flat[0]
+    x.flat[-1] = -12.0 if x.size > 2 else x.flat[-1]
+    dy = rng.standard_normal(shape).astype(dtype)
+    y = cpu.gelu_forward(x, approximate)
+    dx = cpu.gelu_backward(dy, x, approximate)
+    assert y.dtype == dtype and dx.dtype == dtype and y.shape == shape
+    close(y, ref.gelu_forward(x, approximate), dtype)
+    close(dx, ref.gelu_backward(dy, x, approximate), dtype)
+    tx = t(x, True)
+    ty = F.gelu(tx, approximate=approximate)
+    close(y, ty.detach().numpy(), dtype)
+    close(dx, torch.autograd.grad(ty, (tx,), t(dy))[0], dtype)
+
+
+# --------------------------------------------------------------------------------------------------- adamw
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adamw(dtype, weight_decay):
+    rng = np.random.default_rng(6)
+    shapes = [(3, 4), (7,), (1,), (100, 50), (20000,)]  # the last spans several OpenMP chunks
+    ps = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ms = [np.zeros(s, dtype) for s in shapes]
+    vs = [np.zeros(s, dtype) for s in shapes]
+    rps, rms, rvs = [p.copy() for p in ps], [m.copy() for m in ms], [v.copy() for v in vs]
+    tps = [t(p, True) for p in ps]
+    opt = torch.optim.AdamW(tps, lr=1e-2, betas=(0.9, 0.99), eps=1e-8, weight_decay=weight_decay)
+    for step in range(1, 4):
+        gs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        cpu.adamw_step(ps, gs, ms, vs, 1e-2, 0.9, 0.99, 1e-8, weight_decay, step)
+        ref.adamw_step(rps, gs, rms, rvs, 1e-2, 0.9, 0.99, 1e-8, weight_decay, step)
+        for tp, g in zip(tps, gs):
+            tp.grad = t(g)
+        opt.step()
+    for p, m, v, rp, rm, rv, tp in zip(ps, ms, vs, rps, rms, rvs, tps):
+        assert p.dtype == dtype
+        close(p, rp, dtype)
+        close(m, rm, dtype)
+        close(v, rv, dtype)
+        close(p, tp.detach().numpy(), dtype)
+
+
+def test_adamw_noncontiguous_and_half_grads():
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((6, 8)).astype(np.float32)
+    p = base[:, ::2]  # a strided view is updated in place through a contiguous copy
+    g = rng.standard_normal((6, 4)).astype(np.float16)
+    m, v = np.zeros((6, 4), np.float32), np.zeros((6, 4), np.float32)
+    rp, rm, rv = p.copy(), m.copy(), v.copy()
+    cpu.adamw_step([p], [g], [m], [v], 1e-2, 0.9, 0.999, 1e-8, 0.1, 1)
+    ref.adamw_step([rp], [g], [rm], [rv], 1e-2, 0.9, 0.999, 1e-8, 0.1, 1)
+    close(base[:, ::2], rp, np.float32)
+    close(m, rm, np.float32)
+
+
+# ------------------------------------------------------------------------------------------------- float16
+def test_float16_inputs():
+    rng = np.random.default_rng(8)
+    h = np.float16
+    x = rng.standard_normal((9, 40)).astype(h)
+    w, b = rng.standard_normal(40).astype(h), rng.standard_normal(40).astype(h)
+    out, rout = cpu.layernorm_forward(x, w, b, 1e-5), ref.layernorm_forward(x, w, b, 1e-5)
+    assert out[0].dtype == h and out[1].dtype == np.float32
+    for a, r in zip(out, rout):
+        close(a, r, h)
+    dy = rng.standard_normal((9, 40)).astype(h)
+    for a, r in zip(cpu.layernorm_backward(dy, x, w, out[1], out[2]), ref.layernorm_backward(dy, x, w, rout[1], rout[2])):
+        assert a.dtype == r.dtype
+        close(a, r, h)
+
+    target = rng.integers(0, 40, 9)
+    target[0] = -100
+    loss, lse = cpu.softmax_cross_entropy_forward(x, target, -100, 0.1)
+    rloss, rlse = ref.softmax_cross_entropy_forward(x, target, -100, 0.1)
+    assert loss.dtype == np.float32
+    close(loss, rloss, h)
+    dl = rng.standard_normal(9).astype(np.float32)
+    dx = cpu.softmax_cross_entropy_backward(x, target, lse, dl, -100, 0.1)
+    assert dx.dtype == h
+    close(dx, ref.softmax_cross_entropy_backward(x, target, rlse, dl, -100, 0.1), h)
+
+    q, k, v, do = (rng.standard_normal((1, 2, 70, 16)).astype(h) for _ in range(4))
+    o, l = cpu.attention_forward(q, k, v, True, 0.25)
+    ro, rl = ref.attention_forward(q, k, v, True, 0.25)
+    assert o.dtype == h and l.dtype == np.float32
+    close(o, ro, h)
+    close(l, rl, h)
+    for a, r in zip(cpu.attention_backward(do, q, k, v, o, l, True, 0.25),
+                    ref.attention_backward(do, q, k, v, ro, rl, True, 0.25)):
+        assert a.dtype == h
+        close(a, r, h, tol=5e-3)
+
+    for ap in ("none", "tanh"):
+        assert cpu.gelu_forward(x, ap).dtype == h
+        close(cpu.gelu_forward(x, ap), ref.gelu_forward(x, ap), h)
+        close(cpu.gelu_backward(dy, x, ap), ref.gelu_backward(dy, x, ap), h)
+
+
+# -------------------------------------------------------------------------------------------------- errors
+def test_bad_inputs_raise_clear_errors():
+    x = np.zeros((4, 8), np.float32)
+    with pytest.raises(ValueError, match="layernorm_forward.*weight"):
+        cpu.layernorm_forward(x, np.ones(7, np.float32), None, 1e-5)
+    with pytest.raises(ValueError, match=r"layernorm_forward.*x must have shape"):
+        cpu.layernorm_forward(np.zeros(8, np.float32), None, None, 1e-5)
+    with pytest.raises(TypeError, match="gelu_forward.*int64"):
+        cpu.gelu_forward(np.zeros(3, np.int64), "none")
+    with pytest.raises(ValueError, match="approximate"):
+        cpu.gelu_forward(x, "erf")
+    with pytest.raises(ValueError, match=r"attention_forward.*k must have shape \(1, 2, \*, 16\)"):
+        cpu.attention_forward(np.zeros((1, 2, 5, 16)), np.zeros((1, 2, 5, 8)), np.zeros((1, 2, 5, 8)), False, 1.0)
+    with pytest.raises(ValueError, match="softmax_cross_entropy_forward.*target"):
+        cpu.softmax_cross_entropy_forward(x, np.array([0, 1, 9, 2]), -100, 0.0)
+    with pytest.raises(ValueError, match="softmax_cross_entropy_forward.*target must have shape"):
+        cpu.softmax_cross_entropy_forward(x, np.array([0, 1]), -100, 0.0)
+    with pytest.raises(ValueError, match="adamw_step.*equal lengths"):
+        cpu.adamw_step([x], [], [x], [x], 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)
+
+
+def test_registry_uses_compiled_kernels():
+    from tensorgrad.backend import kernels
+    kernels.clear_cache()
+    if kernels.mode() == "reference":
+        pytest.skip("TENSORGRAD_KERNELS=reference")
+    for name in kernels.NAMES:
+        assert kernels.which(name, "cpu") == "kernel", name
