@@ -346,3 +346,9 @@ def test_tril_triu_gradcheck_and_default(name):
 def test_tril_int_and_bool():
     check_op(lambda x: x.tril(), inputs=[np.arange(9).reshape(3, 3)])
     check_op(lambda x: x.triu(1), inputs=[np.ones((3, 4), bool)])
+
+
+def test_getitem_negative_step_matches_flip():
+    # torch has no negative slice steps; tensorgrad (numpy semantics) does: compare with torch.flip.
+    check_op(lambda x: x[::-1, :, ::-2] if isinstance(x, tg.Tensor) else x.flip(0, 2)[:, :, ::2],
+             inputs=[(3, 2, 5)])

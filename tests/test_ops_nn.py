@@ -469,3 +469,11 @@ def test_multinomial_frequencies_match_probabilities():
     freq = np.bincount(s, minlength=3) / n
     p = probs / probs.sum()
     assert np.all(np.abs(freq - p) < 5 * np.sqrt(p * (1 - p) / n)), (freq, p)
+
+
+def test_attention_non_contiguous_inputs(kernel_mode):
+    # The GPT layout: (B, T, H, D) transposed to (B, H, T, D) views.
+    f = lambda q, k, v: F(q).scaled_dot_product_attention(  # noqa: E731
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+    check_op(f, inputs=[(2, 5, 3, 4)] * 3)
+    check_op(f, inputs=[(2, 5, 3, 4)] * 3, dtype=np.float32)
