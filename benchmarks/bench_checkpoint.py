@@ -1,5 +1,5 @@
 """Activation checkpointing on a 12-layer GPT (CPU): peak / activation bytes and step time per policy, and the
-byte-budget planner at 5 budgets. Writes benchmarks/results/checkpoint.{json,md} and checkpoint_{timeline,pareto}.png.
+byte-budget planner at 5 budgets. Writes benchmarks/results/checkpoint_policies.{json,md} and checkpoint_policies_{timeline,pareto}.png.
 
     python benchmarks/bench_checkpoint.py            # same as: tensorgrad profile (defaults below)
 
