@@ -214,3 +214,15 @@ def test_error_leaves_no_partial_state():
     with pytest.raises(RuntimeError, match=r"add_.*\(3, 2\).*\(2,\)"):
         y.add_(t(3, 2))
     assert y.tolist() == [1.0, 1.0]
+
+
+def test_setitem_value_requiring_grad_is_refused():
+    import tensorgrad as tg
+    buf = tg.zeros(4, 3)
+    v = tg.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"setitem.*\(2, 3\).*requires grad.*\(4, 3\)"):
+        buf[:2] = v
+    buf[:2] = v.detach()  # explicit detach is the documented way
+    with tg.no_grad():
+        buf[2:] = v
+    assert float(buf.sum().item()) == 12.0

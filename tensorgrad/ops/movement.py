@@ -232,6 +232,11 @@ def setitem(a, index, value):
     if a.requires_grad and is_grad_enabled():
         raise RuntimeError(f"setitem: in-place assignment into a tensor that requires grad (shape {tuple(a.shape)}) "
                            "is not supported; do it under tensorgrad.no_grad() or build a new tensor (e.g. with where)")
+    if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
+        # Writing it into a tensor outside the graph would silently drop the value's gradient.
+        raise RuntimeError(f"setitem: the assigned value (shape {tuple(value.shape)}) requires grad but the target "
+                           f"(shape {tuple(a.shape)}) is not part of the graph, so its gradient would be lost; build "
+                           "the result with cat/stack/where instead, or assign value.detach()")
     idx, _ = _convert_index(a, index)
     v = value.data if isinstance(value, Tensor) else value
     a.data[idx] = v
