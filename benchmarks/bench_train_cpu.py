@@ -28,6 +28,7 @@ ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
 ap.add_argument("--iters", type=int, default=50)
 ap.add_argument("--warmup", type=int, default=10)
 ap.add_argument("--vocab", type=int, default=65)
+ap.add_argument("--no-tune-malloc", action="store_true", help="leave glibc's malloc thresholds at their defaults")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu.json"))
 args = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -42,8 +43,11 @@ import torch.nn.functional as TF  # noqa: E402
 import tensorgrad as tg  # noqa: E402
 from tensorgrad.models import GPT, GPTConfig  # noqa: E402
 from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
+from tensorgrad.train import tune_malloc, set_num_threads  # noqa: E402
 
 torch.set_num_threads(args.threads)
+set_num_threads(args.threads)
+MALLOC_TUNED = False if args.no_tune_malloc else tune_malloc()  # as `tensorgrad train` does; applies to both
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
 B = 12
 
@@ -131,6 +135,7 @@ def main():
 
     def tg_parts(i):
         x, y = tg_b[i % n_batches]
+        c0 = time.process_time()
         t0 = time.perf_counter()
         _, loss = model(x, y)
         t1 = time.perf_counter()
@@ -140,10 +145,11 @@ def main():
         opt.step()
         opt.zero_grad(set_to_none=True)
         t3 = time.perf_counter()
-        return t1 - t0, t2 - t1, t3 - t0
+        return t1 - t0, t2 - t1, t3 - t0, time.process_time() - c0
 
     def torch_parts(i):
         x, y = t_b[i % n_batches]
+        c0 = time.process_time()
         t0 = time.perf_counter()
         _, loss = tmodel(x, y)
         t1 = time.perf_counter()
@@ -153,7 +159,7 @@ def main():
         topt.step()
         topt.zero_grad(set_to_none=True)
         t3 = time.perf_counter()
-        return t1 - t0, t2 - t1, t3 - t0
+        return t1 - t0, t2 - t1, t3 - t0, time.process_time() - c0
 
     for i in range(args.warmup):
         tg_parts(i)
@@ -174,18 +180,22 @@ def main():
 
     table = {}
     for name, lst in res.items():
-        table[name] = {"step_ms": med(lst, 2), "forward_ms": med(lst, 0), "backward_ms": med(lst, 1)}
+        table[name] = {"step_ms": med(lst, 2), "forward_ms": med(lst, 0), "backward_ms": med(lst, 1),
+                       "step_cpu_ms": med(lst, 3), "step_min_ms": 1000 * min(r[2] for r in lst)}
         table[name]["optimizer_ms"] = table[name]["step_ms"] - table[name]["forward_ms"] - table[name]["backward_ms"]
         table[name]["backward_over_forward"] = table[name]["backward_ms"] / table[name]["forward_ms"]
-    ratio = {k: table["tensorgrad"][k] / table["torch"][k] for k in ("step_ms", "forward_ms", "backward_ms")}
+    ratio = {k: table["tensorgrad"][k] / table["torch"][k]
+             for k in ("step_ms", "forward_ms", "backward_ms", "step_cpu_ms", "step_min_ms")}
 
     print(f"baby GPT (4L/4H/128d, block 64, batch 12, vocab {CFG['vocab_size']}), {args.threads} thread(s), "
           f"median of {args.iters} after {args.warmup} warm-up")
-    print(f"{'':12s}{'step ms':>10s}{'fwd ms':>10s}{'bwd ms':>10s}{'opt ms':>10s}{'bwd/fwd':>9s}")
+    print(f"{'':15s}{'step ms':>9s}{'fwd ms':>9s}{'bwd ms':>9s}{'opt ms':>9s}{'bwd/fwd':>9s}{'step min':>9s}"
+          f"{'step cpu':>9s}")
     for name, r in table.items():
-        print(f"{name:12s}{r['step_ms']:10.2f}{r['forward_ms']:10.2f}{r['backward_ms']:10.2f}{r['optimizer_ms']:10.2f}"
-              f"{r['backward_over_forward']:9.2f}")
-    print(f"{'ratio tg/torch':12s}{ratio['step_ms']:8.2f}x{ratio['forward_ms']:9.2f}x{ratio['backward_ms']:9.2f}x")
+        print(f"{name:15s}{r['step_ms']:9.2f}{r['forward_ms']:9.2f}{r['backward_ms']:9.2f}{r['optimizer_ms']:9.2f}"
+              f"{r['backward_over_forward']:9.2f}{r['step_min_ms']:9.2f}{r['step_cpu_ms']:9.2f}")
+    print(f"{'tg/torch':15s}{ratio['step_ms']:8.2f}x{ratio['forward_ms']:8.2f}x{ratio['backward_ms']:8.2f}x{'':18s}"
+          f"{ratio['step_min_ms']:8.2f}x{ratio['step_cpu_ms']:8.2f}x")
 
     def sh(cmd):
         try:
@@ -202,7 +212,10 @@ def main():
         pass
     out = {
         "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
-        "threads": args.threads, "iters": args.iters, "warmup": args.warmup,
+        "threads": args.threads, "iters": args.iters, "warmup": args.warmup, "malloc_tuned": MALLOC_TUNED,
+        "notes": "step = forward + backward + clip_grad_norm_ + AdamW step + zero_grad; medians of wall time; "
+                 "step_min_ms = fastest step; step_cpu_ms = median process CPU time (all threads) per step, "
+                 "less sensitive to other load on the machine",
         "results_ms": table, "ratio_tensorgrad_over_torch": ratio,
         "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},

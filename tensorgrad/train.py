@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 1337
     device: str = "cpu"
     dtype: str = "float32"
+    threads: int = None  # CPU threads for NumPy's BLAS and tensorgrad's kernels (None: leave as configured)
     resume: bool = False
     verbose: bool = True
 
@@ -172,6 +173,72 @@ def load_model(path, device="cpu", dtype=None):
     return model, CharTokenizer.from_dict(meta["tokenizer"]), meta
 
 
+def _thread_pools():
+    """(name, set_fn, get_fn) for the OpenBLAS and OpenMP runtimes loaded in this process."""
+    import ctypes
+    try:
+        from .backend import cpu as _cpu  # noqa: F401  (loads tensorgrad._C, hence its OpenMP runtime)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({ln.split()[-1] for ln in f if ".so" in ln})
+    except OSError:
+        libs = []
+    pools = []
+    for path in libs:
+        name = os.path.basename(path)
+        if "openblas" in name:
+            lib = ctypes.CDLL(path)
+            for pre in ("scipy_openblas", "openblas"):
+                for suf in ("64_", ""):
+                    fs, fg = getattr(lib, f"{pre}_set_num_threads{suf}", None), getattr(lib, f"{pre}_get_num_threads{suf}", None)
+                    if fs is not None and fg is not None:
+                        pools.append((name, fs, fg))
+                        break
+                else:
+                    continue
+                break
+        elif name.startswith(("libgomp", "libomp", "libiomp")):
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "omp_set_num_threads"):
+                pools.append((name, lib.omp_set_num_threads, lib.omp_get_max_threads))
+    return pools
+
+
+def set_num_threads(n):
+    """Limit the CPU thread pools this process computes with to n threads: OpenBLAS (NumPy's GEMMs) and
+    OpenMP (tensorgrad._C's kernels), and torch's if torch is already imported (benchmarks). Small-matrix
+    training is very sensitive to oversubscription (two busy-waiting pools, or more threads than free cores):
+    on a loaded 2-core machine 2 threads can make a step several times slower than 1. Best effort; returns
+    the previous thread count (the largest over the pools), to restore it later."""
+    import ctypes
+    prev = 0
+    for _, fset, fget in _thread_pools():
+        prev = max(prev, int(fget()))
+        fset(ctypes.c_int(int(n)))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(n))
+    return prev or None
+
+
+def tune_malloc():
+    """glibc only, best effort: keep freed memory in the heap instead of returning every large block to the OS.
+    A training step allocates and frees the same few MB of activation and gradient arrays each iteration; by
+    default glibc serves blocks >= 128 KB with mmap/munmap, so every step page-faults its memory in again
+    (~7,000 page faults per step for the baby GPT, ~15% of the step in the kernel). Returns True if applied."""
+    import ctypes
+    import ctypes.util
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        return bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 def _log(cfg, msg):
     if cfg.verbose:
         from tqdm import tqdm
@@ -195,6 +262,12 @@ def train(cfg=None, **overrides):
             raise ValueError(f"train: {name} must be positive, got {getattr(cfg, name)}")
     if cfg.eval_interval < 1:
         raise ValueError(f"train: eval_interval must be >= 1, got {cfg.eval_interval}")
+    if cfg.threads:
+        set_num_threads(cfg.threads)
+    elif hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1) and cfg.verbose:
+        _log(cfg, f"note: this machine is busy (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); "
+                  "if training is slow, try --threads 1")
+    tune_malloc()
     os.makedirs(cfg.out_dir, exist_ok=True)
     ckpt_path = os.path.join(cfg.out_dir, CKPT_NAME)
     t_start = time.time()
@@ -286,7 +359,7 @@ def train(cfg=None, **overrides):
             clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        lossf = loss_sum if gas > 1 else loss_sum
+        lossf = loss_sum  # with accumulation: the mean over the micro-batches
         history.append((iter_num, lossf))
         new_losses.append((iter_num, lossf))
         iter_num += 1

@@ -14,6 +14,17 @@ TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_it
             verbose=False, plot=False, lr=3e-3, warmup_iters=2, lr_decay_iters=12, log_interval=0)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine spinning BLAS/OpenMP pools slow them down
+    many times over: run this module single-threaded, then restore."""
+    from tensorgrad.train import set_num_threads
+    prev = set_num_threads(1)
+    yield
+    if prev:
+        set_num_threads(prev)
+
+
 @pytest.fixture(scope="module")
 def text_file(tmp_path_factory):
     p = tmp_path_factory.mktemp("data") / "text.txt"
@@ -64,7 +75,7 @@ def test_cli_train_then_sample(tmp_path):
     out = str(tmp_path / "run")
     r = _cli("train", "--max-iters", "5", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
              "--batch-size", "2", "--eval-interval", "5", "--eval-iters", "1", "--sample-tokens", "10",
-             "--no-bias", "--out-dir", out, cwd=str(tmp_path))
+             "--no-bias", "--threads", "1", "--out-dir", out, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "step 5: train loss" in r.stdout and "sample" in r.stdout
     assert os.path.exists(os.path.join(out, "ckpt.safetensors")) and os.path.exists(os.path.join(out, "loss.png"))
