@@ -42,42 +42,75 @@ static TG_INLINE void load_transposed(const T* __restrict k, T* __restrict Kt, i
     }
 }
 
-// s[j] = a . Kt[:, j] for all BK lanes.
-template <class T, int DC>
-static TG_INLINE void dot_tile(const T* __restrict a, const T* __restrict Kt, T* __restrict s, int64_t Dr) {
+// GCC vector types hold the accumulators of the two micro-kernels below: with plain arrays under
+// `omp simd` GCC kept them on the stack (a store and a reload per FMA). 64-byte vectors are AVX-512 registers;
+// without AVX-512, GCC splits them into pairs of AVX2 (or SSE) registers.
+template <class T>
+struct Vec {
+    typedef T type __attribute__((vector_size(64)));
+    static constexpr int N = 64 / sizeof(T);
+};
+template <class T>
+static TG_INLINE typename Vec<T>::type vload(const T* p) {
+    typename Vec<T>::type v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+}
+template <class T>
+static TG_INLINE void vstore(T* p, typename Vec<T>::type v) { std::memcpy(p, &v, sizeof(v)); }
+
+// s[j] = a . Kt[:, j] for all BK lanes (an outer-product sweep over d, so no horizontal sums).
+// Only the first NV vectors of lanes are computed: causal diagonal tiles need just the visible keys.
+template <class T, int DC, int NV>
+static TG_INLINE void dot_tile_n(const T* __restrict a, const T* __restrict Kt, T* __restrict s, int64_t Dr) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
     const int64_t D = DC > 0 ? DC : Dr;
-    T acc[BK];
-#pragma omp simd
-    for (int j = 0; j < BK; ++j) acc[j] = T(0);
+    V acc[NV];
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) acc[u] = V{};
     for (int64_t d = 0; d < D; ++d) {
         const T ad = a[d];
         const T* kr = Kt + d * BK;
-#pragma omp simd
-        for (int j = 0; j < BK; ++j) acc[j] += ad * kr[j];
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) acc[u] += ad * vload(kr + u * W);
     }
-#pragma omp simd
-    for (int j = 0; j < BK; ++j) s[j] = acc[j];
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) vstore(s + u * W, acc[u]);
 }
 
-// y[0:D] (+)= sum_{r<n} c[r * cs] * X[r * ldx + 0:D]. With D known at compile time the row of y lives in
-// registers for the whole sum, so each term costs one load of X, not a load and a store of y.
+// Computes s for the first nl = round_up(n, W) lanes; returns nl.
+template <class T, int DC, int NV = BK / Vec<T>::N>
+static TG_INLINE int dot_tile(const T* __restrict a, const T* __restrict Kt, T* __restrict s, int64_t Dr, int n) {
+    if constexpr (NV > 1) {
+        if (n <= (NV - 1) * Vec<T>::N) return dot_tile<T, DC, NV - 1>(a, Kt, s, Dr, n);
+    }
+    dot_tile_n<T, DC, NV>(a, Kt, s, Dr);
+    return NV * Vec<T>::N;
+}
+
+// y[0:D] = y_scale * y[0:D] + sum_{r<n} c[r * cs] * X[r * ldx + 0:D]   (ACCUMULATE; else y = sum ...).
+// With D known at compile time the row of y lives in registers for the whole sum.
 template <class T, int DC, bool ACCUMULATE>
 static TG_INLINE void gemv_t(T* __restrict y, const T* __restrict c, int64_t cs, const T* __restrict X, int64_t ldx,
                              int n, int64_t Dr, T y_scale = T(1)) {
-    const int64_t D = DC > 0 ? DC : Dr;
-    if constexpr (DC > 0) {
-        T acc[DC];
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) acc[d] = ACCUMULATE ? y[d] * y_scale : T(0);
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    if constexpr (DC > 0 && (DC % W) == 0) {
+        constexpr int NV = DC / W;
+        V acc[NV];
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) acc[u] = ACCUMULATE ? vload(y + u * W) * y_scale : V{};
         for (int r = 0; r < n; ++r) {
             const T cr = c[r * cs];
             const T* xr = X + r * ldx;
-#pragma omp simd
-            for (int64_t d = 0; d < D; ++d) acc[d] += cr * xr[d];
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) acc[u] += cr * vload(xr + u * W);
         }
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) y[d] = acc[d];
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) vstore(y + u * W, acc[u]);
     } else {
+        const int64_t D = DC > 0 ? DC : Dr;
         if (ACCUMULATE) {
 #pragma omp simd
             for (int64_t d = 0; d < D; ++d) y[d] *= y_scale;
@@ -124,11 +157,11 @@ static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T
                 load_transposed(kb + j0 * D, Kt, bk, D);
                 const T* vt = vb + j0 * D;
                 for (int64_t i = causal ? std::max(i0, j0) : i0; i < i1; ++i) {
-                    dot_tile<T, DC>(qb + i * D, Kt, s, D);
                     const int nvis = causal ? (int)std::min<int64_t>(bk, i - j0 + 1) : bk;
+                    const int nl = dot_tile<T, DC>(qb + i * D, Kt, s, D, nvis);
                     T mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-                    for (int j = 0; j < BK; ++j) {
+                    for (int j = 0; j < nl; ++j) {
                         s[j] = j < nvis ? s[j] * scale : -INFINITY;
                         mx = std::max(mx, s[j]);
                     }
@@ -136,7 +169,7 @@ static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T
                     const T mnew = std::max(mold, mx);
                     T sum = 0;
 #pragma omp simd reduction(+ : sum)
-                    for (int j = 0; j < BK; ++j) {
+                    for (int j = 0; j < nl; ++j) {
                         s[j] = exp_approx(s[j] - mnew);  // masked lanes: exp(-inf) = 0
                         sum += s[j];
                     }
@@ -208,23 +241,27 @@ static void attention_backward_impl(const T* dout, const T* q, const T* k, const
                         const int64_t i = ib + r;
                         T* Pr = P + r * BK;
                         T* dSr = dS + r * BK;
-                        dot_tile<T, DC>(qb + i * D, Kt, Pr, D);
-                        dot_tile<T, DC>(gb + i * D, Vt, dp, D);
-                        const int64_t vis = causal ? i - j0 + 1 : bk;
-                        const int nvis = (int)std::max<int64_t>(0, std::min<int64_t>(bk, vis));
+                        const int nvis = causal ? (int)std::min<int64_t>(bk, i - j0 + 1) : bk;
+                        const int nl = dot_tile<T, DC>(qb + i * D, Kt, Pr, D, nvis);
+                        dot_tile<T, DC>(gb + i * D, Vt, dp, D, nvis);
                         const T li = lb[i], di = delta[i];
 #pragma omp simd
-                        for (int j = 0; j < BK; ++j) {
+                        for (int j = 0; j < nl; ++j) {
                             const T p = j < nvis ? exp_approx(Pr[j] * scale - li) : T(0);
                             Pr[j] = p;
                             dSr[j] = p * (dp[j] - di) * scale;
                         }
+                        // Lanes past nl stay zero so that the dv/dk sweep below may read whole tile columns.
+                        std::fill(Pr + nl, Pr + BK, T(0));
+                        std::fill(dSr + nl, dSr + BK, T(0));
                         gemv_t<T, DC, true>(dqb + i * D, dSr, 1, kt, D, nvis, D);
                     }
                     // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r over the block of rows.
                     for (int j = 0; j < bk; ++j) {
-                        gemv_t<T, DC, true>(dVa + j * D, P + j, BK, gb + ib * D, D, nb, D);
-                        gemv_t<T, DC, true>(dKa + j * D, dS + j, BK, qb + ib * D, D, nb, D);
+                        // Causal: rows ib + r < j0 + j do not see key j.
+                        const int r0 = causal ? (int)std::min<int64_t>(nb, std::max<int64_t>(0, j0 + j - ib)) : 0;
+                        gemv_t<T, DC, true>(dVa + j * D, P + r0 * BK + j, BK, gb + (ib + r0) * D, D, nb - r0, D);
+                        gemv_t<T, DC, true>(dKa + j * D, dS + r0 * BK + j, BK, qb + (ib + r0) * D, D, nb - r0, D);
                     }
                 }
                 std::copy(dKa, dKa + bk * D, dkb + j0 * D);
