@@ -2,8 +2,8 @@
 the char vocabulary of tiny Shakespeare) in tensorgrad and in PyTorch, side by side.
 
 Both models run in this process with the same weights, the same batches and the same thread count
-(torch.set_num_threads(n) and the OpenMP/BLAS pools of NumPy and tensorgrad._C limited to n through
-threadpoolctl when available, else through the environment before import). Each measurement:
+(torch.set_num_threads(n); NumPy's OpenBLAS and tensorgrad._C's OpenMP pools set to n by
+tensorgrad.train.set_num_threads), for each n of --threads. Each measurement:
 warm-up, then the median over --iters iterations of
   step:     forward + backward + clip_grad_norm_ + AdamW step + zero_grad (what `tensorgrad train` does)
   forward:  forward with loss (graph recorded)
@@ -11,7 +11,7 @@ warm-up, then the median over --iters iterations of
 The two frameworks are timed interleaved (round-robin in chunks), so machine noise hits both alike.
 Writes benchmarks/results/train_cpu.json with machine (cpu model, nproc), device, git commit, versions.
 
-    python benchmarks/bench_train_cpu.py [--threads N] [--iters 50] [--warmup 10]
+    python benchmarks/bench_train_cpu.py [--threads 1,2] [--iters 50] [--warmup 10]
 """
 import argparse
 import json
@@ -24,15 +24,14 @@ import sys
 import time
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+ap.add_argument("--threads", default="1,2", help="comma-separated thread counts to measure, e.g. 1,2")
 ap.add_argument("--iters", type=int, default=50)
 ap.add_argument("--warmup", type=int, default=10)
 ap.add_argument("--vocab", type=int, default=65)
 ap.add_argument("--no-tune-malloc", action="store_true", help="leave glibc's malloc thresholds at their defaults")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu.json"))
 args = ap.parse_args()
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+THREADS = [int(t) for t in str(args.threads).split(",")]
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
@@ -45,8 +44,6 @@ from tensorgrad.models import GPT, GPTConfig  # noqa: E402
 from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
 from tensorgrad.train import tune_malloc, set_num_threads  # noqa: E402
 
-torch.set_num_threads(args.threads)
-set_num_threads(args.threads)
 MALLOC_TUNED = False if args.no_tune_malloc else tune_malloc()  # as `tensorgrad train` does; applies to both
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
 B = 12
@@ -114,7 +111,8 @@ def torch_optimizer(m):
 
 
 # ------------------------------------------------------------------------------------------- timing
-def main():
+def measure(threads):
+    set_num_threads(threads)  # OpenBLAS + OpenMP pools of numpy / tensorgrad._C, and torch.set_num_threads
     tg.manual_seed(1337)
     model = GPT(GPTConfig(**CFG))
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99))
@@ -187,7 +185,7 @@ def main():
     ratio = {k: table["tensorgrad"][k] / table["torch"][k]
              for k in ("step_ms", "forward_ms", "backward_ms", "step_cpu_ms", "step_min_ms")}
 
-    print(f"baby GPT (4L/4H/128d, block 64, batch 12, vocab {CFG['vocab_size']}), {args.threads} thread(s), "
+    print(f"baby GPT (4L/4H/128d, block 64, batch 12, vocab {CFG['vocab_size']}), {threads} thread(s), "
           f"median of {args.iters} after {args.warmup} warm-up")
     print(f"{'':15s}{'step ms':>9s}{'fwd ms':>9s}{'bwd ms':>9s}{'opt ms':>9s}{'bwd/fwd':>9s}{'step min':>9s}"
           f"{'step cpu':>9s}")
@@ -196,6 +194,12 @@ def main():
               f"{r['backward_over_forward']:9.2f}{r['step_min_ms']:9.2f}{r['step_cpu_ms']:9.2f}")
     print(f"{'tg/torch':15s}{ratio['step_ms']:8.2f}x{ratio['forward_ms']:8.2f}x{ratio['backward_ms']:8.2f}x{'':18s}"
           f"{ratio['step_min_ms']:8.2f}x{ratio['step_cpu_ms']:8.2f}x")
+    return {"threads": threads, "results_ms": table, "ratio_tensorgrad_over_torch": ratio,
+            "loadavg_1m_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
+def main():
+    runs = [measure(t) for t in THREADS]
 
     def sh(cmd):
         try:
@@ -212,13 +216,12 @@ def main():
         pass
     out = {
         "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
-        "threads": args.threads, "iters": args.iters, "warmup": args.warmup, "malloc_tuned": MALLOC_TUNED,
+        "iters": args.iters, "warmup": args.warmup, "malloc_tuned": MALLOC_TUNED,
         "notes": "step = forward + backward + clip_grad_norm_ + AdamW step + zero_grad; medians of wall time; "
                  "step_min_ms = fastest step; step_cpu_ms = median process CPU time (all threads) per step, "
                  "less sensitive to other load on the machine",
-        "results_ms": table, "ratio_tensorgrad_over_torch": ratio,
-        "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+        "runs": runs,
+        "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform()},
         "device": "cpu", "git_commit": sh(["git", "rev-parse", "HEAD"]),
         "git_dirty": bool(sh(["git", "status", "--porcelain", "--untracked-files=no"])),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,

@@ -59,8 +59,8 @@ def _train_parser(sub):
     g.add_argument("--device", default=d.device, help="cpu or cuda")
     g.add_argument("--dtype", default=d.dtype, choices=["float32", "float64"])
     g.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for BLAS and tensorgrad's kernels (default: as the environment configures; "
-                        "use 1 on a machine whose cores are busy with other work)")
+                   help="CPU threads for BLAS and tensorgrad's kernels (default: 1 when the load average shows the "
+                        "cores busy with other work, else as the environment configures, i.e. all cores)")
     g.add_argument("--resume", action="store_true", help="continue from --out-dir/ckpt.safetensors")
     return p
 
@@ -83,6 +83,7 @@ def _sample_parser(sub):
     p.add_argument("--top-k", type=int, default=200, help="0: no top-k filtering")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for BLAS and tensorgrad's kernels")
     return p
 
 
@@ -113,7 +114,9 @@ def cmd_train(a):
 
 
 def cmd_sample(a):
-    from .train import load_model, generate_text
+    from .train import load_model, generate_text, set_num_threads
+    if a.threads:
+        set_num_threads(a.threads)
     start = a.start
     if start.startswith("FILE:"):
         with open(start[5:], "r", encoding="utf-8") as f:
