@@ -5,7 +5,15 @@ only adapt arguments: C-contiguity, float16 computed in float32 with outputs cas
 mean/rstd/lse stay float32, as in the reference), and argument checks; the C++ side also checks shapes and
 raises ValueError/TypeError naming the kernel. float32 and float64 run natively.
 """
+import os
+
 import numpy as np
+
+# libgomp's default wait policy busy-spins its idle worker threads after every parallel region; between two
+# kernels NumPy's OpenBLAS runs its own thread pool, and the two pools then fight for the cores: the baby-GPT
+# training step on 2 cores went from 48 ms to 280 ms with both pools at 2 threads. Idle OpenMP threads must
+# sleep. libgomp reads this when tensorgrad._C loads it, so it is set (unless the user chose) just before.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     from tensorgrad import _C
