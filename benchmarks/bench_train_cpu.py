@@ -28,10 +28,17 @@ ap.add_argument("--threads", default="1,2", help="comma-separated thread counts 
 ap.add_argument("--iters", type=int, default=50)
 ap.add_argument("--warmup", type=int, default=10)
 ap.add_argument("--vocab", type=int, default=65)
+ap.add_argument("--no-omp-passive", dest="omp_passive", action="store_false",
+                help="leave OMP_WAIT_POLICY unset (libgomp spins idle threads; see below)")
 ap.add_argument("--no-tune-malloc", action="store_true", help="leave glibc's malloc thresholds at their defaults")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu.json"))
 args = ap.parse_args()
 THREADS = [int(t) for t in str(args.threads).split(",")]
+if args.omp_passive:
+    # torch and tensorgrad._C share one libgomp in this process (torch's, loaded first): its wait policy is read
+    # once, at load. `tensorgrad train` sets PASSIVE (backend/cpu.py); without it here, torch's libgomp spins its
+    # idle threads against NumPy's OpenBLAS pool and tensorgrad's multi-threaded steps run ~5x slower.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
@@ -217,6 +224,7 @@ def main():
     out = {
         "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
         "iters": args.iters, "warmup": args.warmup, "malloc_tuned": MALLOC_TUNED,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "notes": "step = forward + backward + clip_grad_norm_ + AdamW step + zero_grad; medians of wall time; "
                  "step_min_ms = fastest step; step_cpu_ms = median process CPU time (all threads) per step, "
                  "less sensitive to other load on the machine",
