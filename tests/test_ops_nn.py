@@ -477,3 +477,41 @@ def test_attention_non_contiguous_inputs(kernel_mode):
         q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
     check_op(f, inputs=[(2, 5, 3, 4)] * 3)
     check_op(f, inputs=[(2, 5, 3, 4)] * 3, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------------------- packed_attention
+def _torch_packed(qkv, n_head, is_causal=True, scale=None):
+    """The nanoGPT way: split q|k|v, split heads, SDPA, merge heads."""
+    b, t, c3 = qkv.shape
+    c = c3 // 3
+    q, k, v = (x.reshape(b, t, n_head, c // n_head).transpose(1, 2) for x in qkv.split(c, dim=2))
+    y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=is_causal, scale=scale)
+    return y.transpose(1, 2).reshape(b, t, c)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape,n_head,kw", [((2, 5, 12), 2, {}), ((1, 7, 24), 4, {"is_causal": False}),
+                                             ((3, 1, 6), 1, {}), ((2, 9, 18), 3, {"scale": 0.7})], ids=str)
+def test_packed_attention(kernel_mode, shape, n_head, kw, dtype):
+    check_op(lambda qkv: tg.nn.functional.packed_attention(qkv, n_head, **kw),
+             lambda qkv: _torch_packed(qkv, n_head, **kw), inputs=[shape], dtype=dtype)
+    _assert_kernel_path(kernel_mode, "attention_forward")
+
+
+def test_packed_attention_gradcheck():
+    gradcheck_op(lambda qkv: tg.nn.functional.packed_attention(qkv, 2), [(2, 4, 12)])
+    gradcheck_op(lambda qkv: tg.nn.functional.packed_attention(qkv, 3, is_causal=False, scale=0.4), [(1, 3, 18)])
+
+
+def test_packed_attention_with_dropout_uses_the_composed_path():
+    tg.manual_seed(0)
+    qkv = tg.randn(2, 5, 12, requires_grad=True)
+    y = tg.nn.functional.packed_attention(qkv, 2, dropout_p=0.5)
+    assert y.shape == (2, 5, 4)
+    y.sum().backward()
+    assert qkv.grad.shape == qkv.shape
+
+
+def test_packed_attention_bad_shape():
+    with pytest.raises(RuntimeError, match=r"packed_attention.*\(2, 5, 13\)"):
+        tg.nn.functional.packed_attention(tg.randn(2, 5, 13), 2)

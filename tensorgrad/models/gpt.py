@@ -64,13 +64,9 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
 
     def forward(self, x):
-        B, T, C = x.shape
-        H = self.n_head
-        qkv = self.c_attn(x).reshape(B, T, 3, H, C // H).permute(2, 0, 3, 1, 4).contiguous()  # (3, B, H, T, D)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
-                                           is_causal=True)
-        y = y.transpose(1, 2).reshape(B, T, C)  # merge heads
+        # One node from the fused projection to merged heads (no split / permute / copy nodes on the tape).
+        y = F.packed_attention(self.c_attn(x), self.n_head, is_causal=True,
+                               dropout_p=self.dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y))
 
 

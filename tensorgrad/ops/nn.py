@@ -232,6 +232,56 @@ class Attention(Function):
         return dq, dk, dv, None, None
 
 
+class PackedAttention(Function):
+    """Multi-head attention straight from a fused QKV projection (B, T, 3C) to merged heads (B, T, C).
+
+    Same kernels as Attention; the head split/merge happens inside this one node, so the tape holds no
+    split, permute or copy nodes and backward writes dq, dk, dv once into a single packed gradient."""
+
+    def forward(self, qkv, n_head, causal, scale):
+        xp = xp_of(qkv)
+        b, t, c3 = qkv.shape
+        c = c3 // 3
+        heads = xp.ascontiguousarray(qkv.reshape(b, t, 3, n_head, c // n_head).transpose(2, 0, 3, 1, 4))
+        q, k, v = heads[0], heads[1], heads[2]
+        out, lse = kernels.get("attention_forward", _dev(qkv))(q, k, v, causal, scale)
+        self.save_for_backward(q, k, v, out, lse)
+        self.args = (causal, scale)
+        return out.transpose(0, 2, 1, 3).reshape(b, t, c)
+
+    def backward(self, g):
+        q, k, v, out, lse = self.saved_tensors
+        causal, scale = self.args
+        xp = xp_of(g)
+        b, h, t, d = q.shape
+        g4 = xp.ascontiguousarray(g.reshape(b, t, h, d).transpose(0, 2, 1, 3))
+        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g4, q, k, v, out, lse, causal, scale)
+        dqkv = xp.empty((b, t, 3, h, d), dtype=dq.dtype)
+        for i, di in enumerate((dq, dk, dv)):
+            dqkv[:, :, i] = di.transpose(0, 2, 1, 3)
+        return dqkv.reshape(b, t, 3 * h * d), None, None, None
+
+
+def packed_attention(qkv, n_head, is_causal=True, dropout_p=0.0, scale=None):
+    """Attention over the output of one QKV projection: qkv (B, T, 3C) laid out [q | k | v], each C split
+    into n_head heads (the nanoGPT / GPT-2 layout). Returns (B, T, C) with heads merged. Equivalent to
+    splitting q, k, v, calling scaled_dot_product_attention per head and merging, in one node."""
+    qkv, = cast_lower(qkv)
+    if qkv.ndim != 3 or qkv.shape[-1] % 3 or (qkv.shape[-1] // 3) % n_head:
+        raise RuntimeError(f"packed_attention: expected qkv of shape (B, T, 3C) with C divisible by n_head={n_head}, "
+                           f"got {tuple(qkv.shape)}")
+    b, t, c3 = qkv.shape
+    c = c3 // 3
+    d = c // n_head
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    if dropout_p > 0.0:  # the fused kernels have no attention dropout: compose from ordinary ops
+        heads = qkv.reshape(b, t, 3, n_head, d).permute(2, 0, 3, 1, 4)
+        y = scaled_dot_product_attention(heads[0], heads[1], heads[2], dropout_p=dropout_p, is_causal=is_causal,
+                                         scale=scale)
+        return y.transpose(1, 2).reshape(b, t, c)
+    return PackedAttention.apply(qkv.contiguous(), n_head, bool(is_causal), scale)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
     q, k, v = cast_lower(query, key, value)
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] \
