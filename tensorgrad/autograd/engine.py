@@ -7,9 +7,12 @@ for gradients without touching .grad.
 from .function import Function
 from .grad_mode import no_grad
 
-# Engine hooks: callables (event, node) called around every node's backward; the profiler and
-# anomaly detection hang here. event is "pre" or "post".
+# Engine hooks: callables (event, node) called around every node's backward; the profiler
+# hangs here. event is "pre" or "post".
 _node_hooks = []
+# Gradient hooks: callables (node, grad, in_grads) called after every node's backward with the gradients
+# it returned (anomaly detection checks them). Empty unless anomaly mode is on: one truthiness test.
+_grad_hooks = []
 
 
 def _toposort(roots):
@@ -98,6 +101,9 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
                 h("post", node)
             if not isinstance(in_grads, (tuple, list)):
                 in_grads = (in_grads,)
+            if _grad_hooks:
+                for h in _grad_hooks:
+                    h(node, g, in_grads)
             if len(in_grads) != len(node.next):
                 raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients for "
                                    f"{len(node.next)} inputs (this is a bug in that op)")
