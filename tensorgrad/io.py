@@ -14,6 +14,7 @@ hostile file raises ``CheckpointError`` with the path and what is wrong, never a
 huge allocation.
 """
 import json
+import math
 import os
 import struct
 import tempfile
@@ -76,8 +77,9 @@ def _validate(path, buf):
                               f"the file of {n} bytes (truncated or corrupt)")
     try:
         header = json.loads(bytes(buf[8:8 + hlen]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not a valid safetensors checkpoint: the header is not JSON ({e})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: '[[[[...' bombs
+        raise CheckpointError(f"{path}: not a valid safetensors checkpoint: the header is not JSON "
+                              f"({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: not a valid safetensors checkpoint: the header is not a JSON object")
     body = n - 8 - hlen
@@ -89,12 +91,14 @@ def _validate(path, buf):
             continue
         try:
             dt, shape, (a, b) = info["dtype"], info["shape"], info["data_offsets"]
-            size = _DTYPES[dt] * int(np.prod([int(s) for s in shape], dtype=np.int64))
-            ok = all(int(s) >= 0 for s in shape) and 0 <= int(a) <= int(b) and int(b) - int(a) == size
+            # exact Python ints (no int64 wrap-around, no bool/float dims): a hostile shape can't fake a size
+            ints = all(type(v) is int for v in (*shape, a, b))
+            ok = ints and all(s >= 0 for s in shape) and 0 <= a <= b and b - a == _DTYPES[dt] * math.prod(shape)
         except (KeyError, TypeError, ValueError):
             ok, b = False, 0
         if not ok:
-            raise CheckpointError(f"{path}: corrupt safetensors header: bad entry for tensor {name!r}: {info!r}")
+            raise CheckpointError(f"{path}: corrupt safetensors header: bad entry for tensor {name!r}: "
+                                  f"{repr(info)[:200]}")
         if int(b) > body:
             raise CheckpointError(f"{path}: truncated checkpoint: tensor {name!r} needs bytes up to {int(b)} of the "
                                   f"data section but the file holds only {body} (the write was probably cut short)")
@@ -120,8 +124,10 @@ def load_safetensors(path):
     if "tensorgrad" in md:
         try:
             meta = json.loads(md["tensorgrad"])
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise CheckpointError(f"{path}: corrupt checkpoint metadata ({type(e).__name__}: {str(e)[:200]})") from None
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{path}: corrupt checkpoint metadata: a JSON {type(meta).__name__}, not an object")
     return arrays, meta
 
 
@@ -190,5 +196,9 @@ def load_checkpoint(path):
     if not meta or meta.get("format") != "tensorgrad-checkpoint-1":
         raise CheckpointError(f"{path}: a safetensors file, but not a tensorgrad checkpoint (no tensorgrad metadata)")
     model = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
-    opt = unflatten_optimizer_state(arrays, meta["optimizer"]) if "optimizer" in meta else None
+    try:
+        opt = unflatten_optimizer_state(arrays, meta["optimizer"]) if "optimizer" in meta else None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{path}: corrupt optimizer state in the checkpoint metadata "
+                              f"({type(e).__name__}: {e})") from None
     return model, opt, meta
