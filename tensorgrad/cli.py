@@ -57,7 +57,9 @@ def _train_parser(sub):
     g.add_argument("--data", default=None, help="a UTF-8 text file (default: the embedded corpus)")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--device", default=d.device, help="cpu or cuda")
-    g.add_argument("--dtype", default=d.dtype, choices=["float32", "float64"])
+    g.add_argument("--dtype", default=d.dtype, choices=["float32", "float16", "bfloat16", "float64"],
+                   help="float16: fp16 autocast with fp32 master weights and dynamic loss scaling (bfloat16: refused, "
+                        "NumPy/CuPy have no bfloat16 arrays)")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for BLAS and tensorgrad's kernels (default: 1 when the load average shows the "
                         "cores busy with other work, else as the environment configures, i.e. all cores)")

@@ -61,7 +61,7 @@ class TrainConfig:
     data: str = None  # None: the embedded default corpus (tensorgrad.data.corpus)
     seed: int = 1337
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: str = "float32"  # float16: autocast (fp16 matmuls, fp32 master weights) + dynamic loss scaling
     threads: int = None  # CPU threads for BLAS + tensorgrad's kernels; None: auto (1 on a busy machine, else as is)
     resume: bool = False
     verbose: bool = True
@@ -146,11 +146,12 @@ def save_loss_plot(path, history, evals):
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _checkpoint_meta(cfg, model_cfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals):
+def _checkpoint_meta(cfg, model_cfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals, scaler):
     import tensorgrad as tg
     return {"config": cfg.to_dict(), "model_config": model_cfg.to_dict(), "tokenizer": tokenizer.to_dict(),
             "corpus": corpus, "iter_num": iter_num, "best_val_loss": best_val_loss,
             "rng": {"data": sampler.get_state(), "tensorgrad": tg.get_rng_state()},
+            "grad_scaler": scaler.state_dict(),
             "history": history, "evals": evals, "tensorgrad_version": tg.__version__}
 
 
@@ -261,10 +262,14 @@ def train(cfg=None, **overrides):
     from .io import load_checkpoint, save_checkpoint
     from .models import GPT, GPTConfig
     from .nn.utils import clip_grad_norm_
+    from .amp import autocast, GradScaler
 
     cfg = TrainConfig(**{**(cfg.to_dict() if cfg is not None else {}), **overrides})
-    if cfg.dtype not in ("float32", "float64"):
-        raise ValueError(f"train: --dtype must be float32 or float64, got {cfg.dtype!r}")
+    if cfg.dtype == "bfloat16":
+        raise ValueError("train: --dtype bfloat16 is not available: NumPy and CuPy arrays have no bfloat16 type; "
+                         "use --dtype float16 (autocast + loss scaling) or float32")
+    if cfg.dtype not in ("float32", "float64", "float16"):
+        raise ValueError(f"train: --dtype must be float32, float16 or float64, got {cfg.dtype!r}")
     for name in ("max_iters", "batch_size", "block_size", "eval_iters", "gradient_accumulation_steps"):
         if getattr(cfg, name) < (0 if name == "max_iters" else 1):
             raise ValueError(f"train: {name} must be positive, got {getattr(cfg, name)}")
@@ -315,6 +320,13 @@ def train(cfg=None, **overrides):
     if cfg.device != "cpu":
         model.to(cfg.device)
     optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), cfg.device)
+    # float16: parameters stay float32 (master weights); autocast runs matmuls/attention in fp16 with fp32
+    # accumulation, and the scaler keeps small fp16 gradients from flushing to zero.
+    half = cfg.dtype == "float16"
+    scaler = GradScaler(enabled=half)
+
+    def amp():
+        return autocast(dtype=tg.float16, enabled=half)
 
     iter_num, best_val_loss, history, evals = 0, float("inf"), [], []
     if ckpt is not None:
@@ -324,6 +336,7 @@ def train(cfg=None, **overrides):
         iter_num, best_val_loss = meta["iter_num"], meta["best_val_loss"]
         history, evals = [tuple(h) for h in meta["history"]], [tuple(e) for e in meta["evals"]]
         sampler.set_state(meta["rng"]["data"])
+        scaler.load_state_dict(meta.get("grad_scaler") or {})
         tg.set_rng_state(meta["rng"]["tensorgrad"])
         _log(cfg, f"resumed from {ckpt_path} at iter {iter_num} (best val loss {best_val_loss:.4f})")
 
@@ -332,14 +345,15 @@ def train(cfg=None, **overrides):
               f"model: {model.get_num_params() / 1e6:.2f}M params; tokens per iteration: {tokens_per_iter:,}")
 
     def save():
-        meta = _checkpoint_meta(cfg, mcfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals)
+        meta = _checkpoint_meta(cfg, mcfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals, scaler)
         save_checkpoint(ckpt_path, model.state_dict(), optimizer.state_dict(), meta)
         if cfg.plot:
             save_loss_plot(os.path.join(cfg.out_dir, "loss.png"), history, evals)
 
     def evaluate():
         nonlocal best_val_loss
-        losses = estimate_loss(model, eval_sampler, cfg.eval_iters)
+        with amp():
+            losses = estimate_loss(model, eval_sampler, cfg.eval_iters)
         evals.append((iter_num, losses["train"], losses["val"]))
         best_val_loss = min(best_val_loss, losses["val"])
         _log(cfg, f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
@@ -361,14 +375,17 @@ def train(cfg=None, **overrides):
         loss_sum = 0.0
         for _ in range(gas):
             x, y = sampler.get_batch("train")
-            _, loss = model(x, y)
+            with amp():
+                _, loss = model(x, y)
             if gas > 1:
                 loss = loss / gas
-            loss.backward()
+            scaler.scale(loss).backward()
             loss_sum += float(loss.item())
         if cfg.grad_clip:
+            scaler.unscale_(optimizer)  # clip the true gradients
             clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        scaler.step(optimizer)  # skipped when a gradient overflowed in fp16
+        scaler.update()
         optimizer.zero_grad(set_to_none=True)
         lossf = loss_sum  # with accumulation: the mean over the micro-batches
         history.append((iter_num, lossf))

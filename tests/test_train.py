@@ -33,14 +33,15 @@ def text_file(tmp_path_factory):
     return str(p)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
-def test_resume_gives_the_same_next_losses(tmp_path, text_file, dropout):
-    full = train(TrainConfig(**TINY, dropout=dropout, max_iters=12, eval_interval=6, data=text_file,
+def test_resume_gives_the_same_next_losses(tmp_path, text_file, dropout, dtype):
+    full = train(TrainConfig(**TINY, dropout=dropout, dtype=dtype, max_iters=12, eval_interval=6, data=text_file,
                              out_dir=str(tmp_path / "a")))
-    part = train(TrainConfig(**TINY, dropout=dropout, max_iters=6, eval_interval=6, data=text_file,
+    part = train(TrainConfig(**TINY, dropout=dropout, dtype=dtype, max_iters=6, eval_interval=6, data=text_file,
                              out_dir=str(tmp_path / "b")))
     assert [l for _, l in part.train_losses] == [l for _, l in full.train_losses[:6]]
-    resumed = train(TrainConfig(**TINY, dropout=dropout, max_iters=12, eval_interval=6, data=text_file,
+    resumed = train(TrainConfig(**TINY, dropout=dropout, dtype=dtype, max_iters=12, eval_interval=6, data=text_file,
                                 out_dir=str(tmp_path / "b"), resume=True))
     assert [i for i, _ in resumed.train_losses] == list(range(6, 12))
     assert [l for _, l in resumed.train_losses] == [l for _, l in full.train_losses[6:]]  # bit-exact
