@@ -180,30 +180,27 @@ def min(a, dim=None, keepdim=False):
     return _max_min("min", a, dim, keepdim, True)
 
 
-def argmax(a, dim=None, keepdim=False):
+def _arg_extreme(op, a, dim, keepdim, is_min):
+    """Index of the max (min) as int64, over all elements (dim=None) or along dim; never differentiable."""
     from ..tensor import Tensor
+    find = a.data.argmin if is_min else a.data.argmax
     if dim is None:
-        r = a._xp.asarray(a.data.argmax(), dtype=np.int64)
+        r = a._xp.asarray(find(), dtype=np.int64)
         return Tensor._make(r.reshape((1,) * a.ndim) if keepdim else r, None)
     if a.ndim == 0:
-        normalize_dims("argmax", dim, 0)
+        normalize_dims(op, dim, 0)
         return Tensor._make(a._xp.zeros((), np.int64), None)
-    d = normalize_dims("argmax", dim, a.ndim, a.shape)[0]
-    r = a.data.argmax(axis=d)
+    d = normalize_dims(op, dim, a.ndim, a.shape)[0]
+    r = find(axis=d)
     return Tensor._make((a._xp.expand_dims(r, d) if keepdim else r).astype(np.int64), None)
+
+
+def argmax(a, dim=None, keepdim=False):
+    return _arg_extreme("argmax", a, dim, keepdim, False)
 
 
 def argmin(a, dim=None, keepdim=False):
-    from ..tensor import Tensor
-    if dim is None:
-        r = a._xp.asarray(a.data.argmin(), dtype=np.int64)
-        return Tensor._make(r.reshape((1,) * a.ndim) if keepdim else r, None)
-    if a.ndim == 0:
-        normalize_dims("argmin", dim, 0)
-        return Tensor._make(a._xp.zeros((), np.int64), None)
-    d = normalize_dims("argmin", dim, a.ndim, a.shape)[0]
-    r = a.data.argmin(axis=d)
-    return Tensor._make((a._xp.expand_dims(r, d) if keepdim else r).astype(np.int64), None)
+    return _arg_extreme("argmin", a, dim, keepdim, True)
 
 
 def logsumexp(a, dim, keepdim=False):
