@@ -11,28 +11,19 @@ Without CuPy + GPU or a CUDA build of PyTorch it prints why and exits (status 0;
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+from tensorgrad.provenance import git_commit, machine_info  # noqa: E402
 
 
 def _no_gpu(reason, require):
     print(f"bench_cuda_kernels: skipped: {reason}")
     sys.exit(1 if require else 0)
-
-
-def _commit():
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True,
-                                       stderr=subprocess.DEVNULL).strip()
-    except Exception:
-        return "unknown"
 
 
 def time_cupy(cp, fn, reps, warmup):
@@ -241,9 +232,8 @@ def main():
     result = dict(
         benchmark="bench_cuda_kernels", gpu=name,
         compute_capability=cp.cuda.Device().compute_capability,
-        machine=dict(node=platform.node(), platform=platform.platform(), processor=platform.processor(),
-                     python=platform.python_version()),
-        commit=_commit(), cupy=cp.__version__, torch=torch.__version__,
+        machine=machine_info(),
+        commit=git_commit(), cupy=cp.__version__, torch=torch.__version__,
         cuda_runtime=cp.cuda.runtime.runtimeGetVersion(), torch_cuda=torch.version.cuda,
         reps=reps, warmup=warmup, quick=args.quick, nvrtc_compile_s=round(compile_s, 2),
         time=time.strftime("%Y-%m-%dT%H:%M:%S"), rows=rows,

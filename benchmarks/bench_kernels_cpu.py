@@ -12,8 +12,6 @@ Writes benchmarks/results/kernels_cpu.json.
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import time
@@ -52,22 +50,7 @@ def bench(fn, min_time=0.05, repeats=7):
     return float(np.min(times))
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def git_commit():
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
-    except Exception:
-        return None
+from tensorgrad.provenance import cpu_model, git_commit, machine_info  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------- cases
@@ -269,8 +252,7 @@ def main():
         benchmark="fused CPU kernels vs PyTorch CPU (forward + backward, float32)",
         method="ms per call: best over rounds x repeats of timed loops; ratio = ours_ms / torch_ms",
         load_average_at_end=os.getloadavg(),
-        machine=dict(platform=platform.platform(), cpu_model=cpu_model(), nproc=os.cpu_count(),
-                     python=platform.python_version()),
+        machine=machine_info(),
         device="cpu", threads=threads, git_commit=git_commit(), torch_version=torch.__version__,
         numpy_version=np.__version__,
         shapes=dict(B=B, T=T, C=C, H=H, head_dim=HD, V=V),

@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
@@ -50,6 +49,7 @@ import tensorgrad as tg  # noqa: E402
 from tensorgrad.models import GPT, GPTConfig  # noqa: E402
 from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
 from tensorgrad.train import tune_malloc, set_num_threads  # noqa: E402
+from tensorgrad.provenance import machine_info, git_commit, git_dirty  # noqa: E402
 
 MALLOC_TUNED = False if args.no_tune_malloc else tune_malloc()  # as `tensorgrad train` does; applies to both
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
@@ -208,19 +208,6 @@ def measure(threads):
 def main():
     runs = [measure(t) for t in THREADS]
 
-    def sh(cmd):
-        try:
-            return subprocess.check_output(cmd, cwd=os.path.dirname(os.path.abspath(__file__)),
-                                           stderr=subprocess.DEVNULL, text=True).strip()
-        except Exception:
-            return None
-
-    cpu = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
-    except OSError:
-        pass
     out = {
         "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
         "iters": args.iters, "warmup": args.warmup, "malloc_tuned": MALLOC_TUNED,
@@ -229,9 +216,7 @@ def main():
                  "step_min_ms = fastest step; step_cpu_ms = median process CPU time (all threads) per step, "
                  "less sensitive to other load on the machine",
         "runs": runs,
-        "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform()},
-        "device": "cpu", "git_commit": sh(["git", "rev-parse", "HEAD"]),
-        "git_dirty": bool(sh(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "machine": machine_info(), "device": "cpu", "git_commit": git_commit(), "git_dirty": git_dirty(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
                      "tensorgrad": tg.__version__},
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

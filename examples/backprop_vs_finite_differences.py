@@ -13,11 +13,8 @@ Prints tables, plots to benchmarks/results/backprop_vs_fd.png and writes benchma
 (with machine and commit). The functions below are importable so tests can run a tiny version.
 """
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 
@@ -217,17 +214,9 @@ def plot(rows, path):
 
 
 def _machine():
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:
-            return None
-    return dict(commit=git("rev-parse", "HEAD"), dirty=bool(git("status", "--porcelain", "--untracked-files=no")),
-                python=platform.python_version(), numpy=np.__version__, platform=platform.platform(),
-                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(), device="cpu",
-                blas_threads=os.environ.get("OPENBLAS_NUM_THREADS"), omp_threads=os.environ.get("OMP_NUM_THREADS"),
-                load_average=os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    from tensorgrad.provenance import provenance
+    p = provenance()
+    return dict(p["machine"], commit=p["commit"], dirty=p["dirty"], device="cpu")
 
 
 def main(argv=None):

@@ -9,10 +9,10 @@ then writes <prefix>.json (with machine and commit), <prefix>.md, <prefix>_timel
 """
 import json
 import os
-import platform
 import statistics
-import subprocess
 import time
+
+from ..provenance import machine_info, git_commit
 
 
 def add_parser(subparsers):
@@ -36,22 +36,6 @@ def add_parser(subparsers):
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=run)
     return p
-
-
-def _commit():
-    try:
-        here = os.path.dirname(os.path.abspath(__file__))
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or None
-    except Exception:
-        return None
-
-
-def _machine():
-    import numpy as np
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
 
 
 def _budgets(spec, lo, hi):
@@ -141,7 +125,7 @@ def profile(cfg):
             summary["sqrt"] = {"activation_reduction": by["sqrt"]["activation_reduction"],
                                "step_time_overhead": by["sqrt"]["step_time_overhead"]}
     summary["budgets_fit"] = all(r["fits"] for r in rows if r["kind"] == "budget")
-    return {"config": cfg, "machine": _machine(), "commit": _commit(), "rows": rows, "summary": summary,
+    return {"config": cfg, "machine": machine_info(), "commit": git_commit(), "rows": rows, "summary": summary,
             "block_measurements": {k: v for k, v in m.items()}, "plan_seconds": plan_seconds,
             "_timelines": timelines, "_fmt": fmt_bytes}
 

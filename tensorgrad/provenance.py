@@ -1,0 +1,57 @@
+"""Where a measurement came from: machine, thread settings, library versions and git commit.
+
+Every benchmark result (benchmarks/results/*.json) carries this, so figures can be compared only where
+the machine and commit say they should be.
+"""
+import datetime
+import os
+import platform
+import subprocess
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git(*args, cwd=None):
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd or _REPO, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except Exception:
+        return None
+
+
+def git_commit(cwd=None):
+    """HEAD of the checkout tensorgrad runs from (None outside a git checkout)."""
+    return _git("rev-parse", "HEAD", cwd=cwd)
+
+
+def git_dirty(cwd=None):
+    """True when tracked files differ from HEAD (the figures may not belong to that commit)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    return None if status is None else bool(status)
+
+
+def machine_info():
+    import numpy as np
+    return {
+        "cpu": cpu_model(), "nproc": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version(), "numpy": np.__version__,
+        "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")},
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def provenance():
+    """machine_info() plus the commit: one dict to put under a result's "machine"/"commit" keys."""
+    return {"machine": machine_info(), "commit": git_commit(), "dirty": git_dirty()}
