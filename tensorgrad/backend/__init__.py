@@ -42,6 +42,8 @@ class Device:
             raise ValueError(f"device: unknown device type {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")
         if kind == "cpu" and idx:
             raise ValueError(f"device: 'cpu' takes no index, got {spec!r}")
+        if idx and not idx.isdigit():  # 'cuda:x', 'cuda:-1': int() would raise a bare "invalid literal"
+            raise ValueError(f"device: bad device index in {spec!r}; expected 'cuda:N' with N >= 0")
         self.type = kind
         self.index = int(idx) if idx else (index if index is not None else (0 if kind == "cuda" else None))
 
