@@ -22,6 +22,13 @@ def _backward_twice():
     y.backward()
 
 
+def _backward_after_grad():
+    x = t(2, 3, requires_grad=True)
+    y = (x @ x.t()).tanh().mean()
+    tg.autograd.grad(y, x)
+    y.backward()
+
+
 def _inplace_leaf(op):
     def f():
         x = t(2, requires_grad=True)
@@ -46,6 +53,14 @@ def _grad_unused_input():
     x = t(2, requires_grad=True)
     u = t(3, requires_grad=True)
     tg.autograd.grad((x * 2).sum(), [x, u])
+
+
+def _no_cuda(fn):
+    def f():
+        if tg.cuda_available():
+            pytest.skip("CUDA is available here")
+        return fn()
+    return f
 
 
 def _backward_no_grad():
@@ -76,6 +91,7 @@ CASES = [
     ("backward-gradient-shape", lambda: (t(2, requires_grad=True) * 2).backward(t(3)), RuntimeError,
      [r"backward", r"\(3,\)", r"\(2,\)"]),
     ("backward-twice", _backward_twice, RuntimeError, [r"SumBackward", r"second time", r"retain_graph=True"]),
+    ("backward-twice-after-grad", _backward_after_grad, RuntimeError, [r"MeanBackward", r"second time", r"retain_graph"]),
     ("backward-no-grad", _backward_no_grad, RuntimeError, [r"backward", r"does not require grad", r"\(\)"]),
     ("inplace-leaf-iadd", _inplace_leaf("+="), RuntimeError, [r"add_", r"leaf", r"\(2,\)", r"float32", r"no_grad"]),
     ("inplace-leaf-mul_", _inplace_leaf("mul_"), RuntimeError, [r"mul_", r"leaf", r"\(2,\)"]),
@@ -165,6 +181,13 @@ CASES = [
      TypeError, [r"scaled_dot_product_attention", r"float32", r"float64"]),
     # ------------------------------------------------------------------------------------ devices
     ("mixed-device", _mixed_device_real, RuntimeError, [r"device", r"cpu", r"cuda"]),
+    ("device-bad-index", lambda: tg.ones(2, device="cuda:x"), ValueError, [r"device", r"'cuda:x'", r"cuda:N"]),
+    ("device-negative-index", lambda: Device("cuda:-1"), ValueError, [r"device", r"'cuda:-1'"]),
+    ("device-cpu-index", lambda: Device("cpu:1"), ValueError, [r"device", r"'cpu:1'"]),
+    ("device-not-string", lambda: Device(3), TypeError, [r"device", r"3"]),
+    ("cuda-unavailable-factory", _no_cuda(lambda: tg.ones(2, device="cuda")), RuntimeError,
+     [r"cuda:0", r"not available"]),
+    ("cuda-unavailable-to", _no_cuda(lambda: tg.ones(2).to("cuda")), RuntimeError, [r"cuda:0", r"not available"]),
 ]
 
 
@@ -178,8 +201,21 @@ def test_error_message(thunk, exc, patterns):
 
 
 def test_enough_cases():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 40
     assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_every_category_of_issue_8_is_covered():
+    """shape, dtype, device, requires_grad on ints, backward on a non-scalar, backward twice, in-place on a leaf
+    that needs grad, bad dims: at least two cases each (ids carry the category)."""
+    ids = [c[0] for c in CASES]
+    need = {"shape": ("matmul-shapes", "cat-shapes", "reshape", "add-broadcast", "expand", "mse-shape"),
+            "dtype": ("-dtype", "-int", "float-"), "device": ("device",), "requires-grad-int": ("requires-grad-",),
+            "backward-non-scalar": ("backward-non-scalar", "backward-gradient-shape"), "backward-twice": ("backward-twice",),
+            "inplace-leaf": ("inplace-leaf", "setitem-leaf"), "dims": ("-dim",)}
+    for cat, keys in need.items():
+        n = sum(any(k in i for k in keys) for i in ids)
+        assert n >= 2, (cat, n)
 
 
 class _FakeCudaTensor(Tensor):
