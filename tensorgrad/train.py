@@ -155,6 +155,20 @@ def _checkpoint_meta(cfg, model_cfg, tokenizer, corpus, iter_num, best_val_loss,
             "history": history, "evals": evals, "tensorgrad_version": tg.__version__}
 
 
+TRAIN_META_KEYS = ("config", "model_config", "tokenizer", "corpus", "iter_num", "best_val_loss", "rng", "history",
+                   "evals", "optimizer")
+
+
+def _require_train_meta(path, meta, keys):
+    """A tensorgrad checkpoint written by something other than train() (or tampered with) lacks keys that
+    resume/sample need: a CheckpointError naming them, not a KeyError traceback."""
+    from .io import CheckpointError
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: a tensorgrad checkpoint, but not one written by `tensorgrad train`: "
+                              f"its metadata lacks {', '.join(missing)}")
+
+
 def load_model(path, device="cpu", dtype=None):
     """A GPT and its tokenizer from a checkpoint file (or an out_dir holding ckpt.safetensors)."""
     import tensorgrad as tg
@@ -164,6 +178,7 @@ def load_model(path, device="cpu", dtype=None):
     if os.path.isdir(path) or not path.endswith(".safetensors"):
         path = os.path.join(path, CKPT_NAME)
     state, _, meta = load_checkpoint(path)
+    _require_train_meta(path, meta, ("model_config", "tokenizer"))
     mcfg = GPTConfig.from_dict(meta["model_config"])
     model = GPT(mcfg)
     model.load_state_dict({k: tg.tensor(v) for k, v in state.items()})
@@ -291,6 +306,7 @@ def train(cfg=None, **overrides):
     ckpt = None
     if cfg.resume:
         state, opt_state, meta = load_checkpoint(ckpt_path)
+        _require_train_meta(ckpt_path, meta, TRAIN_META_KEYS)
         ckpt = (state, opt_state, meta)
         saved = meta["config"]
         for k in MODEL_KEYS:  # the architecture comes from the checkpoint
