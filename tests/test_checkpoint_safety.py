@@ -259,3 +259,17 @@ def test_round_trip_is_exact(good_ckpt):
     path2 = good_ckpt.replace("good", "again")
     save_checkpoint(path2, state, opt, {k: v for k, v in meta.items() if k not in ("format", "optimizer")})
     assert open(path2, "rb").read() == open(good_ckpt, "rb").read()
+
+
+def test_foreign_tensorgrad_checkpoint_is_a_clear_error_for_resume_and_sample(tmp_path):
+    """A valid tensorgrad checkpoint not written by `tensorgrad train` (no config/tokenizer/RNG metadata)."""
+    out = tmp_path / "run"
+    save_checkpoint(str(out / "ckpt.safetensors"), {"w": np.ones(2, dtype=np.float32)}, None, {"iter_num": 3})
+    with pytest.raises(CheckpointError, match=r"not one written by `tensorgrad train`.*model_config"):
+        load_model(str(out))
+    for args in (("sample", "--out-dir", str(out), "--num-tokens", "5"),
+                 ("train", "--out-dir", str(out), "--resume", "--max-iters", "2", "--quiet", "--no-plot")):
+        r = _cli(*args, cwd=str(tmp_path))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert re.search(r"ckpt\.safetensors: a tensorgrad checkpoint, but not one written by .*lacks .*tokenizer",
+                         r.stderr), r.stderr
