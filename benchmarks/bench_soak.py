@@ -134,6 +134,8 @@ def main():
         return child(args)
 
     import tempfile
+    sh = lambda c: subprocess.run(c, cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    commit, dirty = sh(["git", "rev-parse", "HEAD"]), bool(sh(["git", "status", "--porcelain", "--untracked-files=no"]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": REPO}
     runs = []
     with tempfile.TemporaryDirectory() as td:
@@ -159,7 +161,6 @@ def main():
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
     except OSError:
         pass
-    sh = lambda c: subprocess.run(c, cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
     out = {
         "benchmark": "bench_soak",
         "goal": "RSS growth from after warm-up to the end < 5%",
@@ -170,8 +171,7 @@ def main():
                  "eval (2 batches/split) + save_checkpoint every eval_interval steps, 1 thread, glibc malloc tuned "
                  "as train() does; each mode in a fresh process",
         "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform()},
-        "device": "cpu", "git_commit": sh(["git", "rev-parse", "HEAD"]),
-        "git_dirty": bool(sh(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "device": "cpu", "git_commit": commit, "git_dirty": dirty,  # as the runs started
         "versions": {"python": platform.python_version(), "numpy": np.__version__},
         "runs": runs,
     }
