@@ -17,7 +17,6 @@ Goal: < 5% RSS growth from warm-up to the end. Writes benchmarks/results/soak.js
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -134,8 +133,9 @@ def main():
         return child(args)
 
     import tempfile
-    sh = lambda c: subprocess.run(c, cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
-    commit, dirty = sh(["git", "rev-parse", "HEAD"]), bool(sh(["git", "status", "--porcelain", "--untracked-files=no"]))
+    sys.path.insert(0, REPO)
+    from tensorgrad.provenance import machine_info, git_commit, git_dirty
+    commit, dirty = git_commit(), git_dirty()  # as the runs start
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": REPO}
     runs = []
     with tempfile.TemporaryDirectory() as td:
@@ -154,13 +154,6 @@ def main():
                   f"live objects {run['live_objects_after_warmup']} -> {run['live_objects_end']}, "
                   f"gc.collect() at end {run['gc_collect_at_end']}")
 
-    import numpy as np
-    cpu = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
-    except OSError:
-        pass
     out = {
         "benchmark": "bench_soak",
         "goal": "RSS growth from after warm-up to the end < 5%",
@@ -170,9 +163,7 @@ def main():
         "notes": "embedded default corpus, dropout 0.1, AdamW + clip + cosine LR (the `tensorgrad train` loop), "
                  "eval (2 batches/split) + save_checkpoint every eval_interval steps, 1 thread, glibc malloc tuned "
                  "as train() does; each mode in a fresh process",
-        "machine": {"cpu": cpu or platform.processor(), "nproc": os.cpu_count(), "platform": platform.platform()},
-        "device": "cpu", "git_commit": commit, "git_dirty": dirty,  # as the runs started
-        "versions": {"python": platform.python_version(), "numpy": np.__version__},
+        "machine": machine_info(), "device": "cpu", "git_commit": commit, "git_dirty": dirty,
         "runs": runs,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
