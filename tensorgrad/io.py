@@ -49,6 +49,15 @@ def atomic_write_bytes(path, data):
         except FileNotFoundError:
             pass
         raise
+    # A writer killed mid-write (SIGKILL, power loss) leaves its temp file behind; the next successful write
+    # of the same path removes those. One writer per path is assumed (as for the checkpoint itself).
+    prefix = "." + os.path.basename(path) + "."
+    for name in os.listdir(d):
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(d, name))
+            except OSError:
+                pass
     try:  # make the rename itself durable
         dfd = os.open(d, os.O_RDONLY)
         try:

@@ -273,3 +273,15 @@ def test_foreign_tensorgrad_checkpoint_is_a_clear_error_for_resume_and_sample(tm
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert re.search(r"ckpt\.safetensors: a tensorgrad checkpoint, but not one written by .*lacks .*tokenizer",
                          r.stderr), r.stderr
+
+
+def test_stale_temp_files_from_a_killed_writer_are_removed(tmp_path):
+    from tensorgrad.io import atomic_write_bytes
+    target = tmp_path / "ckpt.safetensors"
+    stale = tmp_path / ".ckpt.safetensors.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".other.bin.zzz.tmp"  # another file's temp file is not ours to remove
+    other.write_bytes(b"x")
+    atomic_write_bytes(str(target), b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert not stale.exists() and other.exists()
