@@ -77,3 +77,24 @@ def test_plots(tmp_path):
     plot_pareto(tmp_path / "p.png", [("a", 0.1, 100, 50), ("b", 0.2, 60, 20), ("c", 0.3, 80, 30)])
     for f in ("t.png", "p.png"):
         assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profile_cli_writes_table_json_and_plots(tmp_path):
+    """`tensorgrad profile` end to end on a tiny GPT: JSON with machine + commit, markdown table, both PNGs."""
+    import json
+    import subprocess
+    import sys
+    out = tmp_path / "res"
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "tensorgrad", "profile", "--n-layer", "4", "--n-head", "2",
+                        "--n-embd", "16", "--block-size", "8", "--batch-size", "2", "--policies", "none,sqrt",
+                        "--budgets", "2", "--steps", "1", "--out-dir", str(out), "--prefix", "p"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((out / "p.json").read_text())
+    assert data["machine"]["nproc"] and "commit" in data
+    assert {row["policy"] for row in data["rows"]} >= {"none", "sqrt"}
+    md = (out / "p.md").read_text()
+    assert "| policy" in md and "sqrt" in md
+    for png in ("p_timeline.png", "p_pareto.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

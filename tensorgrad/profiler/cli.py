@@ -136,7 +136,7 @@ def markdown(result):
     head = (f"GPT n_layer={c['n_layer']} n_embd={c['n_embd']} n_head={c['n_head']} block_size={c['block_size']} "
             f"batch={c['batch_size']} vocab={c['vocab_size']} dropout={c['dropout']}; one training step "
             f"(forward + backward + AdamW); step time = process CPU time, min (median) of {c['steps']} interleaved steps; "
-            f"machine {result['machine']['processor']} x{result['machine']['cpu_count']}, commit {result['commit']}.")
+            f"machine {result['machine']['cpu']} x{result['machine']['nproc']}, commit {result['commit']}.")
     rows = []
     for r in result["rows"]:
         rows.append([r["policy"], r.get("plan", "") if r["kind"] == "budget" else "",
