@@ -37,7 +37,9 @@ def _compute_dtype(kernel, name, a):
 
 
 def _c(a, dt):
-    return np.ascontiguousarray(a, dtype=dt)
+    # np.ascontiguousarray returns at least 1-d; keep 0-d inputs 0-d so outputs keep the reference's shapes.
+    out = np.ascontiguousarray(a, dtype=dt)
+    return out if out.ndim == a.ndim else out.reshape(a.shape)
 
 
 def _cast(a, dt):

@@ -200,12 +200,11 @@ class Gelu(Function):
     def forward(self, x, approximate):
         self.save_for_backward(x)
         self.approximate = approximate
-        # reshape: kernels may hand 0-d inputs back as (1,) (np.ascontiguousarray makes 0-d arrays 1-d)
-        return kernels.get("gelu_forward", _dev(x))(x, approximate).reshape(x.shape)
+        return kernels.get("gelu_forward", _dev(x))(x, approximate)
 
     def backward(self, g):
         x, = self.saved_tensors
-        return kernels.get("gelu_backward", _dev(x))(g, x, self.approximate).reshape(x.shape), None
+        return kernels.get("gelu_backward", _dev(x))(g, x, self.approximate), None
 
 
 def gelu(x, approximate="none"):
