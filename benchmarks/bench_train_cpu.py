@@ -9,9 +9,12 @@ warm-up, then the median over --iters iterations of
   forward:  forward with loss (graph recorded)
   backward: loss.backward() alone
 The two frameworks are timed interleaved (round-robin in chunks), so machine noise hits both alike.
+In one process both share one libgomp, hence one OpenMP wait policy (PASSIVE here, which tensorgrad needs and
+which slows torch's multi-threaded regions); --isolated adds a run of each framework in a process of its own with
+its own default, the fair comparison at more than one thread.
 Writes benchmarks/results/train_cpu.json with machine (cpu model, nproc), device, git commit, versions.
 
-    python benchmarks/bench_train_cpu.py [--threads 1,2] [--iters 50] [--warmup 10]
+    python benchmarks/bench_train_cpu.py [--threads 1,2] [--iters 50] [--warmup 10] [--isolated]
 """
 import argparse
 import json
@@ -30,10 +33,16 @@ ap.add_argument("--vocab", type=int, default=65)
 ap.add_argument("--no-omp-passive", dest="omp_passive", action="store_false",
                 help="leave OMP_WAIT_POLICY unset (libgomp spins idle threads; see below)")
 ap.add_argument("--no-tune-malloc", action="store_true", help="leave glibc's malloc thresholds at their defaults")
+ap.add_argument("--only", choices=["tensorgrad", "torch"],
+                help="time one framework alone (used by --isolated; the other still runs once for the loss check)")
+ap.add_argument("--isolated", action="store_true",
+                help="also time each framework in a process of its own, with its own default OpenMP wait policy "
+                     "(torch: spinning; tensorgrad: PASSIVE, as `tensorgrad train` sets it) -- the fair multi-thread "
+                     "comparison, since in one process both share one libgomp and one policy")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu.json"))
 args = ap.parse_args()
 THREADS = [int(t) for t in str(args.threads).split(",")]
-if args.omp_passive:
+if args.omp_passive and args.only != "torch":
     # torch and tensorgrad._C share one libgomp in this process (torch's, loaded first): its wait policy is read
     # once, at load. `tensorgrad train` sets PASSIVE (backend/cpu.py); without it here, torch's libgomp spins its
     # idle threads against NumPy's OpenBLAS pool and tensorgrad's multi-threaded steps run ~5x slower.
@@ -166,19 +175,20 @@ def measure(threads):
         t3 = time.perf_counter()
         return t1 - t0, t2 - t1, t3 - t0, time.process_time() - c0
 
+    timers = {"tensorgrad": tg_parts, "torch": torch_parts}
+    if args.only:
+        timers = {args.only: timers[args.only]}
     for i in range(args.warmup):
-        tg_parts(i)
-        torch_parts(i)
-    res = {"tensorgrad": [], "torch": []}
-    chunk = 5
+        for fn in timers.values():
+            fn(i)
+    res = {name: [] for name in timers}
+    chunk = 5  # interleaved in chunks, so machine noise hits both alike
     i = 0
-    while len(res["torch"]) < args.iters:
-        for _ in range(chunk):
-            res["tensorgrad"].append(tg_parts(i))
-            i += 1
-        for _ in range(chunk):
-            res["torch"].append(torch_parts(i))
-            i += 1
+    while len(next(iter(res.values()))) < args.iters:
+        for name, fn in timers.items():
+            for _ in range(chunk):
+                res[name].append(fn(i))
+                i += 1
 
     def med(lst, j):
         return 1000 * statistics.median(r[j] for r in lst)
@@ -189,6 +199,8 @@ def measure(threads):
                        "step_cpu_ms": med(lst, 3), "step_min_ms": 1000 * min(r[2] for r in lst)}
         table[name]["optimizer_ms"] = table[name]["step_ms"] - table[name]["forward_ms"] - table[name]["backward_ms"]
         table[name]["backward_over_forward"] = table[name]["backward_ms"] / table[name]["forward_ms"]
+    if args.only:
+        return {"threads": threads, "results_ms": table}
     ratio = {k: table["tensorgrad"][k] / table["torch"][k]
              for k in ("step_ms", "forward_ms", "backward_ms", "step_cpu_ms", "step_min_ms")}
 
@@ -205,8 +217,29 @@ def measure(threads):
             "loadavg_1m_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
+def isolated(threads):
+    """Each framework timed in a fresh process of its own (this script with --only)."""
+    import subprocess
+    import tempfile
+    table = {}
+    for name in ("tensorgrad", "torch"):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "r.json")
+            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--only", name, "--threads", str(threads),
+                            "--iters", str(args.iters), "--warmup", str(args.warmup), "--vocab", str(args.vocab),
+                            "--out", out], check=True, env=env, stdout=subprocess.DEVNULL)
+            with open(out) as f:
+                table[name] = json.load(f)["runs"][0]["results_ms"][name]
+    ratio = {k: table["tensorgrad"][k] / table["torch"][k] for k in ("step_ms", "forward_ms", "backward_ms")}
+    print(f"isolated processes, {threads} thread(s): tensorgrad {table['tensorgrad']['step_ms']:.2f} ms, "
+          f"torch {table['torch']['step_ms']:.2f} ms per step -> {ratio['step_ms']:.2f}x")
+    return {"threads": threads, "results_ms": table, "ratio_tensorgrad_over_torch": ratio}
+
+
 def main():
     runs = [measure(t) for t in THREADS]
+    iso = [isolated(t) for t in THREADS] if args.isolated and not args.only else None
 
     out = {
         "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
@@ -216,6 +249,7 @@ def main():
                  "step_min_ms = fastest step; step_cpu_ms = median process CPU time (all threads) per step, "
                  "less sensitive to other load on the machine",
         "runs": runs,
+        "isolated_runs": iso,
         "machine": machine_info(), "device": "cpu", "git_commit": git_commit(), "git_dirty": git_dirty(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
                      "tensorgrad": tg.__version__},
