@@ -19,7 +19,20 @@ from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsq
 from .ops.matmul import matmul
 from .ops.nn import softmax, log_softmax
 from .functional import topk, sort, multinomial
-from . import nn, optim  # noqa: E402
+from . import nn, optim, amp  # noqa: E402
+# tensorgrad.checkpoint(fn, *xs) is the function (PyTorch spells it torch.utils.checkpoint.checkpoint); the module
+# of the same name stays importable: `from tensorgrad.checkpoint import checkpoint_sequential`.
+from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
+
+# Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
+_LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module 'tensorgrad' has no attribute {name!r}")
 
 concat = cat
 

@@ -97,3 +97,11 @@ def test_gpt_measured_peak_drops():
         assert r["peak_bytes"] < none["peak_bytes"], policy
         assert r["peak_saved_bytes"] < none["peak_saved_bytes"], policy
     assert measure_step(model, batch, "all")["peak_saved_bytes"] * 2 < none["peak_saved_bytes"]
+
+
+def test_public_names():
+    import tensorgrad as tg
+    assert tg.checkpoint is checkpoint and tg.checkpoint_sequential is checkpoint_sequential
+    for sub, attr in [("profiler", "memory"), ("planner", "plan_checkpoints"), ("viz", "draw_graph"),
+                      ("diagnostics", "grad_flow"), ("models", "GPT"), ("amp", "GradScaler")]:
+        assert callable(getattr(getattr(tg, sub), attr)), (sub, attr)
