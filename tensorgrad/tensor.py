@@ -10,6 +10,7 @@ from . import dtypes
 from .backend import as_device, device_of, get_xp, xp_of, to_device, Device
 from .autograd import engine
 from .autograd.grad_mode import is_grad_enabled
+from .autograd import version as _versions
 from .ops import elementwise as E, reduce as R, movement as M, matmul as MM, nn as NN
 from .ops.util import is_float
 
@@ -22,7 +23,7 @@ def check_same_device(op, args):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_hooks", "_version", "name", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -43,7 +44,6 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._hooks = None
-        self._version = 0
         self.name = None
         self._requires_grad = False
         if requires_grad:
@@ -59,7 +59,6 @@ class Tensor:
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
         t._hooks = None
-        t._version = 0
         t.name = None
         return t
 
@@ -270,8 +269,13 @@ class Tensor:
         return self._inplace_assign(self._xp.full_like(self.data, value), "fill_")
 
     # ------------------------------------------------------------------------------- in-place
+    @property
+    def _version(self):
+        """In-place writes seen by this tensor's memory; shared with detach() and views (autograd/version.py)."""
+        return _versions.version(self.data)
+
     def _bump(self):
-        self._version += 1
+        _versions.bump(self.data)
 
     def _check_inplace(self, op):
         if self.requires_grad and is_grad_enabled():

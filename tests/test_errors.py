@@ -39,6 +39,19 @@ def _inplace_leaf(op):
     return f
 
 
+def _modified_after_save(how):
+    def f():
+        x = t(3)
+        w = t(3, requires_grad=True)
+        y = (x * w).sum()  # MulBackward saves x's array
+        if how == "iadd":
+            x += 1
+        else:
+            x.detach()[1:].fill_(2.0)  # a view of a detach(): same memory, same version counter
+        y.backward()
+    return f
+
+
 def _set_requires_grad_int():
     tg.tensor([1, 2], dtype=tg.int32).requires_grad_()
 
@@ -97,6 +110,10 @@ CASES = [
     ("inplace-leaf-mul_", _inplace_leaf("mul_"), RuntimeError, [r"mul_", r"leaf", r"\(2,\)"]),
     ("inplace-leaf-fill_", _inplace_leaf("fill_"), RuntimeError, [r"fill_", r"leaf", r"\(2,\)"]),
     ("setitem-leaf", lambda: t(2, 3, requires_grad=True).__setitem__(0, 1.0), RuntimeError, [r"setitem", r"\(2, 3\)"]),
+    ("inplace-saved-modified", _modified_after_save("iadd"), RuntimeError,
+     [r"^MulBackward", r"modified in place", r"\(3,\)", r"float32", r"version 1, expected 0", r"clone"]),
+    ("inplace-saved-modified-via-view", _modified_after_save("view"), RuntimeError,
+     [r"^MulBackward", r"\(3,\)", r"float32", r"version 1, expected 0"]),
     ("grad-unused", _grad_unused_input, RuntimeError, [r"grad", r"input 1", r"\(3,\)", r"allow_unused"]),
     ("grad-input-no-grad", lambda: tg.autograd.grad((t(2, requires_grad=True) * 2).sum(), t(4)), RuntimeError,
      [r"grad", r"\(4,\)", r"does not require grad"]),

@@ -5,6 +5,7 @@ per node, saved arrays freed right after a node's backward unless retain_graph, 
 for gradients without touching .grad.
 """
 from .function import Function
+from .version import check as _check_versions
 from .grad_mode import no_grad
 
 # Engine hooks: callables (event, node) called around every node's backward; the profiler
@@ -94,6 +95,8 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
                     captured[i] = g
             if node.freed:
                 node.saved_tensors  # raises the clear "backward twice" error
+            if node.versions:
+                _check_versions(node, node.versions)  # an array it saved was modified in place since
             for h in _node_hooks:
                 h("pre", node)
             in_grads = node.backward(g)

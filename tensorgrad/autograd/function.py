@@ -7,6 +7,7 @@ the tape. A node points to the *nodes* of its inputs (or the leaf Tensors themse
 tensors, so activations not explicitly saved are freed as soon as Python drops them.
 """
 from .grad_mode import is_grad_enabled
+from .version import record as _record_versions
 
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
 # Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
@@ -16,11 +17,13 @@ _forward_hooks = []
 class Function:
     # Set per node by apply(): next (per positional arg: None, a leaf Tensor or a Function node),
     # needs_input_grad, the output's shape/dtype (to shape incoming grads), hooks, and saved arrays.
-    __slots__ = ("next", "needs_input_grad", "saved", "out_dtype", "out_shape", "hooks", "retain", "freed",
-                 "__dict__", "__weakref__")
+    # versions: (array, owner id, version) per saved array, checked before backward (autograd/version.py).
+    __slots__ = ("next", "needs_input_grad", "saved", "versions", "out_dtype", "out_shape", "hooks", "retain",
+                 "freed", "__dict__", "__weakref__")
 
     def __init__(self):
         self.saved = ()
+        self.versions = ()
         self.hooks = None
         self.retain = None
         self.freed = False
@@ -35,6 +38,13 @@ class Function:
     # -- ctx helpers -------------------------------------------------------------------------------
     def save_for_backward(self, *arrays):
         self.saved = arrays
+        try:
+            recording = True in self.needs_input_grad
+        except AttributeError:  # forward called outside apply()
+            recording = True
+        if recording:
+            # The versions of the saved arrays' memory now; backward refuses to run if one changed.
+            self.versions = _record_versions(arrays)
 
     @property
     def saved_tensors(self):
@@ -48,6 +58,7 @@ class Function:
     def release(self):
         """Drop saved arrays (called by the engine after this node's backward unless retain_graph)."""
         self.saved = ()
+        self.versions = ()
         self.freed = True
         for k in list(self.__dict__):
             del self.__dict__[k]
@@ -100,7 +111,7 @@ class Function:
                 for h in _forward_hooks:
                     h(ctx, args, t, True)
             return t
-        ctx.saved = ()
+        ctx.saved = ctx.versions = ()
         t = Tensor._make(out, None)
         if _forward_hooks:
             for h in _forward_hooks:
