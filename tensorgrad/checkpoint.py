@@ -77,14 +77,16 @@ def checkpoint_sequential(functions, segments, input, preserve_rng_state=True):
     size = -(-len(fns) // segments)
     chunks = [fns[i:i + size] for i in range(0, len(fns), size)]
 
-    def run(chunk):
-        def f(x):
-            for m in chunk:
-                x = m(x)
-            return x
-        return f
-
     x = input
     for chunk in chunks[:-1]:
-        x = checkpoint(run(chunk), x, preserve_rng_state=preserve_rng_state)
-    return run(chunks[-1])(x) if chunks else x
+        x = checkpoint(chain(chunk), x, preserve_rng_state=preserve_rng_state)
+    return chain(chunks[-1])(x) if chunks else x
+
+
+def chain(modules):
+    """One function applying ``modules`` in order: a segment to checkpoint."""
+    def f(x):
+        for m in modules:
+            x = m(x)
+        return x
+    return f

@@ -117,24 +117,16 @@ def checkpointed_blocks(policy, n):
     return [i for s, e, c in segments(policy, n) if c for i in range(s, e)]
 
 
-def _run(chunk):
-    def f(x):
-        for m in chunk:
-            x = m(x)
-        return x
-    return f
-
-
 def run_blocks(blocks, x, policy=None, model=None, batch=None):
     """x through ``blocks`` in order, checkpointing per ``policy`` (None: the default policy). A budget
     policy is planned once per model (needs ``model`` and a ``batch`` (inputs, targets)) and cached."""
-    from .checkpoint import checkpoint
+    from .checkpoint import checkpoint, chain
     blocks = list(blocks)
     if model is not None and model.__dict__.get("_checkpoint_override") is not None:
         policy = model.__dict__["_checkpoint_override"]
     policy = parse_policy(policy)
     if policy == "none" or not is_grad_enabled():
-        return _run(blocks)(x)
+        return chain(blocks)(x)
     if policy.startswith("budget="):
         if model is None or batch is None:
             raise ValueError(f"checkpoint policy {policy}: planning needs the model and a (inputs, targets) batch")
@@ -143,7 +135,7 @@ def run_blocks(blocks, x, policy=None, model=None, batch=None):
             plans[policy] = plan_checkpoints(model, batch, parse_budget(policy[7:]), blocks=blocks)
         policy = plans[policy].policy
     for s, e, ck in segments(policy, len(blocks)):
-        x = checkpoint(_run(blocks[s:e]), x) if ck else _run(blocks[s:e])(x)
+        x = checkpoint(chain(blocks[s:e]), x) if ck else chain(blocks[s:e])(x)
     return x
 
 

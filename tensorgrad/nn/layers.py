@@ -203,7 +203,26 @@ def _index(op, idx, n):
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children in order, appended under their index."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Sequential(m0, m1, ...) or Sequential(OrderedDict(name=m)); forward chains the modules."""
 
     def __init__(self, *args):
@@ -229,20 +248,6 @@ class Sequential(Module):
         for k in (keys[idx] if isinstance(idx, slice) else [keys[_index("Sequential", idx, len(self))]]):
             del self._modules[k]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
 
     def forward(self, x):
         for m in self._modules.values():
@@ -250,7 +255,7 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
@@ -267,31 +272,17 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         mods = list(self._modules.values())
         del mods[idx if isinstance(idx, slice) else _index("ModuleList", idx, len(self))]
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber(mods)
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index, module):
         mods = list(self._modules.values())
         mods.insert(index, module)
+        self._renumber(mods)
+
+    def _renumber(self, mods):
         self._modules.clear()
         for i, m in enumerate(mods):
             self.add_module(str(i), m)

@@ -296,13 +296,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
+        from .utils import zero_grad_
+        zero_grad_(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------------------- device / dtype
     def to(self, *args, device=None, dtype=None, non_blocking=False):

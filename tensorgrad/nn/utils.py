@@ -5,6 +5,17 @@ from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 
 
+def zero_grad_(parameters, set_to_none=True):
+    """Drop (set_to_none) or zero the .grad of each parameter: Module.zero_grad and Optimizer.zero_grad."""
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.data[...] = 0
+
+
 def _grads(parameters):
     if isinstance(parameters, Tensor):
         parameters = [parameters]

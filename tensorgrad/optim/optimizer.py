@@ -11,6 +11,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad, enable_grad
 from ..backend import to_device
 from ..tensor import Tensor
+from ..nn.utils import zero_grad_
 
 
 class _Required:
@@ -65,14 +66,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.data[...] = 0
+        zero_grad_((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     # ------------------------------------------------------------------------------- step
     def step(self, closure=None):
