@@ -67,25 +67,34 @@ def _mlp(seed):
     return nn.Sequential(nn.Linear(16, 64), nn.GELU(), nn.LayerNorm(64), nn.Linear(64, 10))
 
 
-def test_fp16_grads_match_fp32_within_half_precision_tolerance():
-    model = _mlp(0)
-    rng = np.random.default_rng(1)
-    x = tg.tensor(rng.standard_normal((32, 16)).astype(np.float32))
-    y = tg.tensor(rng.integers(0, 10, 32))
+def _fp32_reference(model_seed, data_seed, n):
+    """A model, a batch, and the float32 gradients of its cross-entropy (the model's grads are reset)."""
+    model = _mlp(model_seed)
+    rng = np.random.default_rng(data_seed)
+    x = tg.tensor(rng.standard_normal((n, 16)).astype(np.float32))
+    y = tg.tensor(rng.integers(0, 10, n))
     F.cross_entropy(model(x), y).backward()
     ref = [p.grad.numpy().copy() for p in model.parameters()]
     model.zero_grad()
+    return model, x, y, ref
+
+
+def _assert_unscaled_grads_match(model, scaler, ref):
+    """Unscale the model's fp16-path grads and compare them with the fp32 ones within half-precision tolerance."""
+    scaler.unscale_(tg.optim.SGD(model.parameters(), lr=0.0))
+    for r, p in zip(ref, model.parameters()):
+        assert p.grad.dtype == tg.float32
+        np.testing.assert_allclose(p.grad.numpy(), r, atol=1e-2 * (np.abs(r).max() + 1e-3), rtol=1e-2)
+
+
+def test_fp16_grads_match_fp32_within_half_precision_tolerance():
+    model, x, y, ref = _fp32_reference(0, 1, 32)
     scaler = GradScaler(init_scale=1024.0)
     with autocast():
         loss = F.cross_entropy(model(x), y)
     assert loss.dtype == tg.float32
     scaler.scale(loss).backward()
-    opt = tg.optim.SGD(model.parameters(), lr=0.0)
-    scaler.unscale_(opt)
-    for r, p in zip(ref, model.parameters()):
-        assert p.grad.dtype == tg.float32
-        scale = np.abs(r).max() + 1e-3
-        np.testing.assert_allclose(p.grad.numpy(), r, atol=1e-2 * scale, rtol=1e-2)
+    _assert_unscaled_grads_match(model, scaler, ref)
 
 
 def _one_param_opt(value):
@@ -152,22 +161,13 @@ def test_scaler_state_dict_round_trip():
 
 
 def test_scaler_with_gradient_accumulation():
-    model = _mlp(3)
-    rng = np.random.default_rng(4)
-    x = tg.tensor(rng.standard_normal((16, 16)).astype(np.float32))
-    y = tg.tensor(rng.integers(0, 10, 16))
-    F.cross_entropy(model(x), y).backward()
-    ref = [p.grad.numpy().copy() for p in model.parameters()]
-    model.zero_grad()
+    model, x, y, ref = _fp32_reference(3, 4, 16)
     scaler = GradScaler(init_scale=256.0)
     for sl in (slice(0, 8), slice(8, 16)):
         with autocast():
             loss = F.cross_entropy(model(x[sl]), y[sl]) / 2
         scaler.scale(loss).backward()
-    opt = tg.optim.SGD(model.parameters(), lr=0.0)
-    scaler.unscale_(opt)
-    for r, p in zip(ref, model.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), r, atol=1e-2 * (np.abs(r).max() + 1e-3), rtol=1e-2)
+    _assert_unscaled_grads_match(model, scaler, ref)
 
 
 def _train_tiny_gpt(fp16, steps=300):

@@ -15,15 +15,7 @@ from tensorgrad.data import CharTokenizer, load_default_corpus, corpus_info, Bat
 from tensorgrad.io import save_checkpoint, load_checkpoint, CheckpointError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine spinning BLAS/OpenMP pools slow them down
-    many times over: run this module single-threaded, then restore."""
-    from tensorgrad.train import set_num_threads
-    prev = set_num_threads(1)
-    yield
-    if prev:
-        set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest.one_thread
 
 
 # --------------------------------------------------------------------- an equivalent torch GPT (the oracle)

@@ -14,15 +14,7 @@ TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_it
             verbose=False, plot=False, lr=3e-3, warmup_iters=2, lr_decay_iters=12, log_interval=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine spinning BLAS/OpenMP pools slow them down
-    many times over: run this module single-threaded, then restore."""
-    from tensorgrad.train import set_num_threads
-    prev = set_num_threads(1)
-    yield
-    if prev:
-        set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest.one_thread
 
 
 @pytest.fixture(scope="module")
