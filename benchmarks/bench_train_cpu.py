@@ -18,7 +18,6 @@ Writes benchmarks/results/train_cpu.json with machine (cpu model, nproc), device
 """
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -48,11 +47,10 @@ if args.omp_passive and args.only != "torch":
     # idle threads against NumPy's OpenBLAS pool and tensorgrad's multi-threaded steps run ~5x slower.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn as tnn  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
 from tensorgrad.models import GPT, GPTConfig  # noqa: E402
@@ -65,65 +63,7 @@ CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab
 B = 12
 
 
-# --------------------------------------------------------------------------------- the PyTorch peer
-class TBlock(tnn.Module):
-    def __init__(self, C, H):
-        super().__init__()
-        self.H = H
-        self.ln_1, self.ln_2 = tnn.LayerNorm(C), tnn.LayerNorm(C)
-        self.c_attn, self.attn_proj = tnn.Linear(C, 3 * C), tnn.Linear(C, C)
-        self.c_fc, self.mlp_proj = tnn.Linear(C, 4 * C), tnn.Linear(4 * C, C)
-
-    def forward(self, x):
-        B_, T, C = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-        q, k, v = (t.view(B_, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
-        y = TF.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(B_, T, C)
-        x = x + self.attn_proj(y)
-        return x + self.mlp_proj(TF.gelu(self.c_fc(self.ln_2(x))))
-
-
-class TGPT(tnn.Module):
-    def __init__(self, n_layer, n_head, n_embd, block_size, vocab_size, **_):
-        super().__init__()
-        self.wte, self.wpe = tnn.Embedding(vocab_size, n_embd), tnn.Embedding(block_size, n_embd)
-        self.h = tnn.ModuleList([TBlock(n_embd, n_head) for _ in range(n_layer)])
-        self.ln_f = tnn.LayerNorm(n_embd)
-        self.lm_head = tnn.Linear(n_embd, vocab_size, bias=False)
-        self.lm_head.weight = self.wte.weight
-
-    def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-        for b in self.h:
-            x = b(x)
-        logits = self.lm_head(self.ln_f(x))
-        return logits, TF.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=-1)
-
-
-def copy_weights(tg_model, t_model):
-    """tensorgrad GPT state_dict names -> the torch peer's names."""
-    sd = {k: torch.from_numpy(np.array(v.data)) for k, v in tg_model.state_dict().items()}
-    ren = {"transformer.wte.weight": "wte.weight", "transformer.wpe.weight": "wpe.weight",
-           "transformer.ln_f.weight": "ln_f.weight", "transformer.ln_f.bias": "ln_f.bias", "lm_head.weight": None}
-    out = {}
-    for k, v in sd.items():
-        if k in ren:
-            if ren[k]:
-                out[ren[k]] = v
-            continue
-        k2 = k.replace("transformer.h.", "h.").replace("attn.c_attn", "c_attn").replace("attn.c_proj", "attn_proj") \
-              .replace("mlp.c_fc", "c_fc").replace("mlp.c_proj", "mlp_proj")
-        out[k2] = v
-    out["lm_head.weight"] = out["wte.weight"]
-    t_model.load_state_dict(out)
-
-
-def torch_optimizer(m):
-    ps = [p for p in m.parameters()]
-    decay = [p for p in ps if p.dim() >= 2]
-    nodecay = [p for p in ps if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}],
-                             lr=1e-3, betas=(0.9, 0.99))
+from torch_gpt import TGPT, copy_weights, torch_optimizer  # noqa: E402  (the PyTorch peer, shared with bench_train_cuda)
 
 
 # ------------------------------------------------------------------------------------------- timing

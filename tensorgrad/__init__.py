@@ -25,7 +25,8 @@ from . import nn, optim, amp  # noqa: E402
 from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
-_LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance")
+_LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
+                    "cuda")
 
 
 def __getattr__(name):

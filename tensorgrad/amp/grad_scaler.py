@@ -4,8 +4,16 @@ scale(loss) multiplies by S; unscale_(opt) divides the grads by S and records wh
 step(opt) skips the update when one was; update() halves S after an overflow and doubles it after
 ``growth_interval`` clean steps. Works with gradient accumulation (scale every micro-batch's loss,
 unscale once) and with clip_grad_norm_ (call unscale_ first).
+
+On CUDA the scale, the growth tracker and the overflow flags live in device scalars (created at the first
+scale() of a cuda loss) and every decision is made on the device: no host synchronisation per step, and the
+whole sequence can be captured in a CUDA graph. A capturable optimizer (AdamW(capturable=True)) takes the
+overflow flag itself and skips on the device; any other optimizer makes step() read the flag on the host.
+get_scale(), found_inf() and state_dict() read the device values (one synchronisation each).
 """
 import numpy as np
+
+from ..backend import xp_of
 
 
 class GradScaler:
@@ -18,17 +26,27 @@ class GradScaler:
         self.growth_interval = int(growth_interval)
         self._growth_tracker = 0
         self.enabled = enabled
-        self._per_opt = {}  # id(optimizer) -> {"unscaled": bool, "found_inf": bool}
+        self._per_opt = {}  # id(optimizer) -> {"unscaled": bool, "found_inf": bool or device scalar}
+        self._dev = None    # cuda: {"scale": float32, "tracker": int32} 0-d cupy arrays
 
     def is_enabled(self):
         return self.enabled
 
     def get_scale(self):
-        return self._scale if self.enabled else 1.0
+        if not self.enabled:
+            return 1.0
+        return float(self._dev["scale"]) if self._dev is not None else self._scale
 
     def scale(self, loss):
         if not self.enabled:
             return loss
+        if loss.device.type == "cuda":
+            from ..tensor import Tensor
+            if self._dev is None:
+                xp = loss._xp
+                self._dev = {"scale": xp.full((), self._scale, dtype=np.float32),
+                             "tracker": xp.full((), self._growth_tracker, dtype=np.int32)}
+            return loss * Tensor._make(self._dev["scale"], None)
         return loss * float(self._scale)
 
     def _grads(self, optimizer):
@@ -43,6 +61,17 @@ class GradScaler:
         st = self._per_opt.setdefault(id(optimizer), {"unscaled": False, "found_inf": False})
         if st["unscaled"]:
             raise RuntimeError("GradScaler.unscale_: unscale_() has already been called on this optimizer since the last update()")
+        if self._dev is not None:
+            found = None
+            inv = 1.0 / self._dev["scale"]
+            for g in self._grads(optimizer):
+                xp = g._xp
+                g.data *= inv.astype(g.data.dtype)
+                bad = ~xp.isfinite(g.data).all()
+                found = bad if found is None else (found | bad)
+            st["unscaled"] = True
+            st["found_inf"] = found.astype(np.float32) if found is not None else self._dev["scale"] * 0
+            return
         inv = 1.0 / self._scale
         found = False
         for g in self._grads(optimizer):
@@ -61,6 +90,12 @@ class GradScaler:
         if st is None or not st["unscaled"]:
             self.unscale_(optimizer)
             st = self._per_opt[id(optimizer)]
+        if self._dev is not None:
+            if getattr(optimizer, "capturable", False):
+                return optimizer.step(*args, found_inf=st["found_inf"], **kwargs)
+            if bool(st["found_inf"]):
+                return None
+            return optimizer.step(*args, **kwargs)
         if st["found_inf"]:
             return None
         return optimizer.step(*args, **kwargs)
@@ -68,7 +103,9 @@ class GradScaler:
     def update(self, new_scale=None):
         if not self.enabled:
             return
-        if new_scale is not None:
+        if self._dev is not None:
+            self._update_device(new_scale)
+        elif new_scale is not None:
             self._scale = float(new_scale)
         else:
             found = any(st["found_inf"] for st in self._per_opt.values())
@@ -82,11 +119,36 @@ class GradScaler:
                     self._growth_tracker = 0
         self._per_opt = {}
 
+    def _update_device(self, new_scale):
+        d = self._dev
+        if new_scale is not None:
+            d["scale"].fill(float(new_scale))
+            return
+        flags = [st["found_inf"] for st in self._per_opt.values()]
+        if not flags:
+            return
+        found = flags[0]
+        for f in flags[1:]:
+            found = found + f
+        xp = xp_of(d["scale"])
+        found = found != 0
+        tracker = xp.where(found, 0, d["tracker"] + 1).astype(np.int32)
+        grow = tracker >= self.growth_interval
+        d["scale"][...] = xp.where(found, d["scale"] * np.float32(self.backoff_factor),
+                                   xp.where(grow, d["scale"] * np.float32(self.growth_factor), d["scale"]))
+        d["tracker"][...] = xp.where(grow, 0, tracker)
+
     def found_inf(self, optimizer):
         st = self._per_opt.get(id(optimizer))
-        return bool(st and st["found_inf"])
+        return bool(st and bool(st["found_inf"]))
+
+    def _sync_from_device(self):
+        if self._dev is not None:
+            self._scale = float(self._dev["scale"])
+            self._growth_tracker = int(self._dev["tracker"])
 
     def state_dict(self):
+        self._sync_from_device()
         return {"scale": self._scale, "growth_factor": self.growth_factor, "backoff_factor": self.backoff_factor,
                 "growth_interval": self.growth_interval, "_growth_tracker": self._growth_tracker} if self.enabled else {}
 
@@ -98,3 +160,6 @@ class GradScaler:
         self.backoff_factor = float(state["backoff_factor"])
         self.growth_interval = int(state["growth_interval"])
         self._growth_tracker = int(state["_growth_tracker"])
+        if self._dev is not None:
+            self._dev["scale"].fill(self._scale)
+            self._dev["tracker"].fill(self._growth_tracker)

@@ -25,7 +25,7 @@ _SOURCE_DIRS = (
     os.path.normpath(os.path.join(_HERE, "..", "cuda_src")),            # installed package
     os.path.normpath(os.path.join(_HERE, "..", "..", "csrc", "cuda")),  # source checkout
 )
-FILES = ("layernorm", "softmax_cross_entropy", "attention", "gelu", "adamw")
+FILES = ("layernorm", "softmax_cross_entropy", "attention", "attention_tc", "gelu", "adamw")
 
 # NVRTC options. C++17 for `if constexpr`-era code; no --use_fast_math (it would also approximate
 # erff/tanhf/logf and flush denormals): the kernels call the fast intrinsics (__expf) explicitly where
@@ -110,6 +110,7 @@ def compile_all():
     first = {"layernorm": "layernorm_forward_kernel_f32",
              "softmax_cross_entropy": "softmax_cross_entropy_forward_kernel_f32",
              "attention": "attention_forward_kernel_f32_d64",
+             "attention_tc": "attention_forward_kernel_f16_tc_d64",
              "gelu": "gelu_forward_kernel_f32",
              "adamw": "adamw_step_kernel"}
     for f in FILES:
@@ -271,6 +272,28 @@ def _attn_smem_backward(dp, bm, bn):
     return (2 * bn * (dp + 1) + 2 * bm * (dp + 1) + 2 * bn * (bm + 1) + 2 * bm) * 4
 
 
+# Tensor-core kernels (csrc/cuda/attention_tc.cu): float16 with head dim exactly 64 or 128, 128 threads.
+# Head dim D -> (forward BM, BN), (backward BM, BN); mirrored from the kernel's constants.
+_ATTN_TC_TILES = {64: ((64, 64), (64, 64)), 128: ((64, 64), (32, 64))}
+_ATTN_TC_THREADS = 128
+
+
+def _attn_tc_smem_forward(d, bm, bn):
+    return (bm + 2 * bn) * (d + 8) * 2
+
+
+def _attn_tc_smem_backward(d, bm, bn):
+    return (2 * bn * (d + 8) + 4 * bm * (d + 8) + bn * (bm + 8)) * 2 + 4 * bm * 4
+
+
+def _attn_use_tc(*arrays):
+    """True when the tensor-core kernels apply: float16, head dim 64 or 128, 16-byte aligned rows (cp.async),
+    and TENSORGRAD_ATTN_TC is not "0" (read on every call so a benchmark can flip it between runs)."""
+    q = arrays[0]
+    return (q.dtype == np.float16 and q.shape[-1] in _ATTN_TC_TILES
+            and os.environ.get("TENSORGRAD_ATTN_TC", "1") != "0" and _aligned(16, *arrays))
+
+
 def _attn_kernel_ok(q, k, v):
     """Shapes/dtypes the kernels cover: 4-D, one dtype in {float32, float16}, head dim 1..128,
     matching batch/heads/head dim, non-empty. Everything else (float64, D > 128, ...) -> reference."""
@@ -288,15 +311,23 @@ def attention_forward(q, k, v, causal, scale):
     q, k, v = (cp.ascontiguousarray(a) for a in (q, k, v))
     b, h, tq, d = q.shape
     tk = k.shape[2]
-    dp = 64 if d <= 64 else 128
-    bm, bn = _ATTN_TILES[dp][0]
-    smem = _attn_smem_forward(dp, bm, bn)
-    kern = get_kernel("attention", "attention_forward_kernel_%s_d%d" % (_SUFFIX[q.dtype], dp), smem)
+    kern = None
+    if _attn_use_tc(q, k, v):
+        bm, bn = _ATTN_TC_TILES[d][0]
+        smem = _attn_tc_smem_forward(d, bm, bn)
+        kern = get_kernel("attention_tc", "attention_forward_kernel_f16_tc_d%d" % d, smem)
+        threads = _ATTN_TC_THREADS
+    if kern is None:                                  # float32, other D, TENSORGRAD_ATTN_TC=0: FFMA kernels
+        dp = 64 if d <= 64 else 128
+        bm, bn = _ATTN_TILES[dp][0]
+        smem = _attn_smem_forward(dp, bm, bn)
+        kern = get_kernel("attention", "attention_forward_kernel_%s_d%d" % (_SUFFIX[q.dtype], dp), smem)
+        threads = _ATTN_THREADS
     if kern is None:
         return reference.attention_forward(q, k, v, causal, scale)
     out = cp.empty_like(q)
     lse = cp.empty((b, h, tq), dtype=cp.float32)
-    kern((b * h, _ceil_div(tq, bm)), (_ATTN_THREADS,),
+    kern((b * h, _ceil_div(tq, bm)), (threads,),
          (q, k, v, out, lse, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))), shared_mem=smem)
     return out, lse
 
@@ -307,14 +338,22 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale):
         return reference.attention_backward(dout, q, k, v, out, lse, causal, scale)
     b, h, tq, d = q.shape
     tk = k.shape[2]
-    dp = 64 if d <= 64 else 128
-    bm, bn = _ATTN_TILES[dp][1]
-    smem = _attn_smem_backward(dp, bm, bn)
     suffix = _SUFFIX[q.dtype]
-    kern = get_kernel("attention", "attention_backward_kernel_%s_d%d" % (suffix, dp), smem)
+    dout, q, k, v, out, lse = (cp.ascontiguousarray(a) for a in (dout, q, k, v, out, lse))
+    kern = None
+    if _attn_use_tc(q, k, v, dout):
+        bm, bn = _ATTN_TC_TILES[d][1]
+        smem = _attn_tc_smem_backward(d, bm, bn)
+        kern = get_kernel("attention_tc", "attention_backward_kernel_f16_tc_d%d" % d, smem)
+        threads = _ATTN_TC_THREADS
+    if kern is None:                                  # float32, other D, TENSORGRAD_ATTN_TC=0: FFMA kernels
+        dp = 64 if d <= 64 else 128
+        bm, bn = _ATTN_TILES[dp][1]
+        smem = _attn_smem_backward(dp, bm, bn)
+        kern = get_kernel("attention", "attention_backward_kernel_%s_d%d" % (suffix, dp), smem)
+        threads = _ATTN_THREADS
     if kern is None:                                  # device without enough opt-in shared memory
         return reference.attention_backward(dout, q, k, v, out, lse, causal, scale)
-    dout, q, k, v, out, lse = (cp.ascontiguousarray(a) for a in (dout, q, k, v, out, lse))
 
     rows = b * h * tq
     delta = cp.empty((b, h, tq), dtype=cp.float32)
@@ -324,7 +363,7 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale):
     dq_acc = cp.zeros((b, h, tq, d), dtype=cp.float32)
     dk = cp.empty_like(k)
     dv = cp.empty_like(v)
-    kern((b * h, _ceil_div(tk, bn)), (_ATTN_THREADS,),
+    kern((b * h, _ceil_div(tk, bn)), (threads,),
          (dout, q, k, v, lse, delta, dq_acc, dk, dv, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))),
          shared_mem=smem)
     dq = dq_acc if q.dtype == cp.float32 else dq_acc.astype(q.dtype)
@@ -405,7 +444,6 @@ def _adamw_fusable(p, g, m, v):
 
 def _adamw_build_table(items):
     """items: [(p, g, m, v)] -> device views (ptrs, sizes, gtype, chunk_tensor, chunk_start, nchunks)."""
-    cp = _cp()
     key = tuple((p.data.ptr, g.data.ptr, m.data.ptr, v.data.ptr, p.size, g.dtype.char) for p, g, m, v in items)
     if _adamw_table["key"] == key and _adamw_table["dev"] == _device_id():
         return _adamw_table["views"]
@@ -420,22 +458,70 @@ def _adamw_build_table(items):
                     dtype=np.uint64).view(np.int64).reshape(-1)
     gtype = np.array([1 if g.dtype == np.float16 else 0 for _, g, _, _ in items], dtype=np.int64)
     host = np.concatenate([ptrs, sizes, gtype, chunk_tensor, chunk_start])
-    buf = cp.asarray(host)                            # one host-to-device copy
+    buf = _to_device_capture_safe(host)               # one host-to-device copy
     o1, o2, o3, o4 = 4 * kcount, 5 * kcount, 6 * kcount, 6 * kcount + nchunks
     views = (buf[:o1], buf[o1:o2], buf[o2:o3], buf[o3:o4], buf[o4:], nchunks)
     _adamw_table.update(key=key, buf=buf, views=views, dev=_device_id())
     return views
 
 
-def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
+def _to_device_capture_safe(host):
+    """cupy copy of a numpy array that also works while a CUDA graph is being captured: there the copy
+    becomes a graph node reading pinned host memory, which the graph then keeps alive for its replays
+    (a pageable source, what cupy.asarray uses, is not allowed during capture)."""
+    cp = _cp()
+    from ..cuda import graphs
+    if not graphs.is_capturing():
+        return cp.asarray(host)
+    pinned = cp.cuda.alloc_pinned_memory(host.nbytes)
+    staged = np.frombuffer(pinned, host.dtype, host.size).reshape(host.shape)
+    staged[...] = host
+    out = cp.empty(host.shape, host.dtype)
+    out.set(staged, stream=cp.cuda.get_current_stream())
+    graphs.keep_alive(pinned)
+    return out
+
+
+def _adamw_split(params, grads, exp_avgs, exp_avg_sqs):
     cp = _cp()
     fused, rest = [], []
     for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
         if _adamw_fusable(p, g, m, v):
             fused.append((p, cp.ascontiguousarray(g), m, v))
         else:
-            rest.append((p, g, m, v))                 # float64 master weights, non-contiguous state: reference
+            rest.append((p, g, m, v))
+    return fused, rest
+
+
+def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_inf, beta1, beta2, eps,
+                          weight_decay):
+    """adamw_step with lr (float32 scalar array), step (float32 scalar array, already counting this step)
+    and found_inf (float32 scalar array or None: skip the update when != 0) read on the device, so that a
+    CUDA graph replaying this launch follows the schedule. Every tensor must take the fused path."""
+    fused, rest = _adamw_split(params, grads, exp_avgs, exp_avg_sqs)
     if rest:
+        p = rest[0][0]
+        raise TypeError(f"adamw_step (capturable): needs float32 parameters and moments, contiguous, with a "
+                        f"float32/float16 grad of the same size; got a parameter of shape {p.shape}, dtype {p.dtype}")
+    if not fused:
+        return
+    ptrs, sizes, gtype, chunk_tensor, chunk_start, nchunks = _adamw_build_table(fused)
+    from ..cuda import graphs
+    graphs.keep_alive(_adamw_table["buf"])
+    get_kernel("adamw", "adamw_step_capturable_kernel")(
+        (nchunks,), (_ADAMW_THREADS,),
+        (ptrs, sizes, gtype, chunk_tensor, chunk_start, _i64(_ADAMW_CHUNK), lr, step,
+         found_inf if found_inf is not None else _null_ptr(), _f32(beta1), _f32(beta2), _f32(eps),
+         _f32(weight_decay)))
+
+
+def _null_ptr():
+    return np.uint64(0)
+
+
+def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
+    fused, rest = _adamw_split(params, grads, exp_avgs, exp_avg_sqs)
+    if rest:                                          # float64 master weights, non-contiguous state: reference
         reference.adamw_step(*map(list, zip(*rest)), lr, beta1, beta2, eps, weight_decay, step)
     if not fused:
         return
@@ -453,5 +539,5 @@ __all__ = [
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "attention_forward", "attention_backward",
     "gelu_forward", "gelu_backward", "bias_gelu_forward",
-    "adamw_step", "configure_matmul", "compile_all", "get_kernel", "load_source", "source_dir",
+    "adamw_step", "adamw_step_capturable", "configure_matmul", "compile_all", "get_kernel", "load_source", "source_dir",
 ]

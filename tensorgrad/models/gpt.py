@@ -16,6 +16,7 @@ import numpy as np
 from .. import nn
 from ..nn import functional as F
 from ..autograd.grad_mode import no_grad
+from ..backend import to_device, xp_of
 from ..planner import run_blocks
 from ..tensor import Tensor
 
@@ -161,9 +162,10 @@ class GPT(nn.Module):
         self.config.block_size = block_size
         self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight.data[:block_size].copy())
 
-    def configure_optimizers(self, weight_decay, learning_rate, betas, device_type="cpu", verbose=False):
+    def configure_optimizers(self, weight_decay, learning_rate, betas, device_type="cpu", verbose=False,
+                             capturable=False):
         """AdamW with two groups: every >=2-D parameter (matmul weights, embeddings) decays; biases and
-        LayerNorm parameters don't."""
+        LayerNorm parameters don't. capturable=True: for a step captured in a CUDA graph (optim.AdamW)."""
         from .. import optim
         params = [p for _, p in self.named_parameters() if p.requires_grad]
         decay = [p for p in params if p.dim() >= 2]
@@ -173,7 +175,7 @@ class GPT(nn.Module):
             print(f"num non-decayed parameter tensors: {len(nodecay)}, with {sum(p.numel() for p in nodecay):,} "
                   "parameters")
         groups = [{"params": decay, "weight_decay": weight_decay}, {"params": nodecay, "weight_decay": 0.0}]
-        return optim.AdamW(groups, lr=learning_rate, betas=betas)
+        return optim.AdamW(groups, lr=learning_rate, betas=betas, capturable=capturable)
 
     def flops_per_iter(self, fwdbwd_per_iter):
         """PaLM appendix B estimate: 6N + 12 L H Q T flops per token."""
@@ -194,16 +196,20 @@ class GPT(nn.Module):
         if temperature <= 0:
             raise ValueError(f"generate: temperature must be > 0, got {temperature}")
         bs = self.config.block_size
-        out = np.asarray(idx.data if isinstance(idx, Tensor) else idx, dtype=np.int64)
+        device = next(iter(self.parameters())).device
+        # The growing sequence stays on the host: sampling happens there, and only the cropped window
+        # travels to the model's device each step.
+        out = np.asarray(to_device(idx.data, "cpu") if isinstance(idx, Tensor) else idx, dtype=np.int64)
         with no_grad():
             for _ in range(max_new_tokens):
                 cond = out if out.shape[1] <= bs else out[:, -bs:]
-                logits, _ = self(Tensor._make(np.ascontiguousarray(cond), None))
+                logits, _ = self(Tensor._make(to_device(np.ascontiguousarray(cond), device), None))
                 logits = logits[:, -1, :] / temperature
                 if top_k is not None:
                     kth = logits.topk(min(int(top_k), logits.shape[-1])).values.data[:, -1:]
-                    logits = Tensor._make(np.where(logits.data < kth, -np.inf, logits.data).astype(logits.dtype), None)
+                    xp = xp_of(logits.data)
+                    logits = Tensor._make(xp.where(logits.data < kth, -xp.inf, logits.data).astype(logits.dtype), None)
                 probs = softmax(logits, -1)
                 nxt = multinomial(probs, 1, generator=generator)
-                out = np.concatenate([out, np.asarray(nxt.data, dtype=np.int64)], axis=1)
+                out = np.concatenate([out, np.asarray(to_device(nxt.data, "cpu"), dtype=np.int64)], axis=1)
         return Tensor._make(out, None)

@@ -76,10 +76,13 @@ class SoftmaxCrossEntropy(Function):
         total = loss.sum()
         if reduction == "sum":
             return total.astype(logits.dtype)
-        self.count = int((target != ignore_index).sum())
-        # Mean over non-ignored rows; 0/0 -> nan when every row is ignored, as in PyTorch.
+        # Mean over non-ignored rows; 0/0 -> nan when every row is ignored, as in PyTorch. On CUDA the count
+        # stays on the device (no host synchronisation; capturable in a CUDA graph).
+        count = (target != ignore_index).sum()
+        self.count = count if xp_of(logits) is not np else int(count)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (total / logits.dtype.type(self.count)).astype(logits.dtype)
+            return (total / self.count.astype(total.dtype) if xp_of(logits) is not np
+                    else total / logits.dtype.type(self.count)).astype(logits.dtype)
 
     def backward(self, g):
         logits, target, lse = self.saved_tensors
@@ -91,6 +94,9 @@ class SoftmaxCrossEntropy(Function):
             dloss = g.astype(acc)
         elif reduction == "sum":
             dloss = xp.full((n,), g, dtype=acc)
+        elif xp is not np:
+            dloss = xp.empty((n,), dtype=acc)
+            dloss[...] = xp.where(self.count > 0, g.astype(acc) / xp.maximum(self.count, 1).astype(acc), acc.type(np.nan))
         else:
             dloss = xp.full((n,), g / max(self.count, 1) if self.count else xp.nan, dtype=acc)
         bwd = kernels.get("softmax_cross_entropy_backward", _dev(logits))
@@ -120,7 +126,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     c = input.shape[-1] if input.ndim == 1 else input.shape[1]
     tdata = target.data
     bad = (tdata != ignore_index) & ((tdata < 0) | (tdata >= c))
-    if bool(bad.any()):
+    if not _capturing(target) and bool(bad.any()):   # see embedding: no host reads inside a capture
         raise IndexError(f"cross_entropy: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "
                          f"got {int(tdata[bad].reshape(-1)[0])} (input {tuple(input.shape)})")
     out_shape = tuple(target.shape)
@@ -331,12 +337,23 @@ def dropout(x, p=0.5, training=True, generator=None):
         raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
+    if _capturing(x):
+            raise RuntimeError(f"dropout: p={p} on a tensor of shape {tuple(x.shape)} inside a CUDA graph capture: "
+                               "the random mask would be frozen into the graph and repeat on every replay; "
+                               "capture with dropout=0 (or model.eval()), or run this step eagerly")
     from ..random import default_generator
     gen = generator or default_generator
     keep = gen.random(x.shape, device=x.device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = (keep * x.dtype.type(scale)).astype(x.dtype)
     return Dropout.apply(x, mask)
+
+
+def _capturing(t):
+    if t.device.type != "cuda":
+        return False
+    from ..cuda.graphs import is_capturing
+    return is_capturing()
 
 
 class Embedding(Function):
@@ -365,7 +382,9 @@ def embedding(input, weight):
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {tuple(weight.shape)}")
     n = weight.shape[0]
-    if input.data.size and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
+    # The range check reads the indices on the host; inside a CUDA graph capture it cannot (the eager
+    # warm-up steps before a capture check their batches).
+    if input.data.size and not _capturing(input) and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
         raise IndexError(f"embedding: index out of range: indices span [{int(input.data.min())}, {int(input.data.max())}] "
                          f"but weight has {n} rows (shape {tuple(weight.shape)})")
     return Embedding.apply(weight, input.data)

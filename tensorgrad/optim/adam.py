@@ -14,7 +14,7 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 maximize=False, foreach=None, fused=None):
+                 maximize=False, foreach=None, fused=None, capturable=False):
         if not 0.0 <= lr:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr}")
         if not 0.0 <= eps:
@@ -27,8 +27,92 @@ class Adam(Optimizer):
         # foreach/fused are accepted for PyTorch compatibility: the fused kernel is always used when it applies.
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
+        # capturable: the learning rate and the step count live in device scalars (one pair per group) that the
+        # update kernel reads, so a CUDA graph replaying step() follows the lr schedule and the bias
+        # corrections (tensorgrad.cuda.graphs). Each state's "step" is then that shared 0-d float32 tensor.
+        self.capturable = bool(capturable)
+        if self.capturable and amsgrad:
+            raise ValueError(f"{type(self).__name__}: capturable=True does not support amsgrad")
+        self._lr_dev, self._step_dev, self._found_inf = {}, {}, None
+
+    def step(self, closure=None, found_inf=None):
+        """found_inf (capturable only): a device scalar, non-zero to skip this update (GradScaler's overflow
+        flag), so that skipping needs no host synchronisation."""
+        if not self.capturable:
+            if found_inf is not None:
+                raise TypeError(f"{type(self).__name__}.step: found_inf is only accepted with capturable=True")
+            return super().step(closure)
+        from ..cuda.graphs import is_capturing
+        if not is_capturing():
+            self._capturable_advance()
+        self._found_inf = found_inf
+        try:
+            return super().step(closure)
+        finally:
+            self._found_inf = None
+
+    def _capturable_advance(self):
+        """Write each group's current lr into its device scalar (outside any capture: before every replay)."""
+        for group in self.param_groups:
+            lr = self._lr_dev.get(id(group))
+            if lr is not None:
+                lr.fill(group["lr"])
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self._step_dev = {}   # rebuilt from the loaded integer step counts at the next step
+
+    def _step_group_capturable(self, group):
+        (beta1, beta2), eps, wd = group["betas"], group["eps"], group["weight_decay"]
+        live = [p for p in group["params"] if p.grad is not None]
+        if not live:
+            return
+        for p in live:
+            if p.data.dtype != np.float32 or (p.device.type == "cuda") != (live[0].device.type == "cuda"):
+                raise TypeError(f"{type(self).__name__}(capturable=True): needs float32 parameters on one device "
+                                f"type; got shape {p.shape}, dtype {p.dtype} on {p.device}")
+        xp = xp_of(live[0].data)
+        if id(group) not in self._lr_dev:
+            self._lr_dev[id(group)] = xp.full((), group["lr"], dtype=np.float32)
+        step = self._step_dev.get(id(group))
+        if step is None:
+            start = max((int(round(float(self._state(p)["step"].data))) if isinstance(self._state(p).get("step"), Tensor)
+                         else int(self._state(p).get("step", 0))) for p in live)
+            step = self._step_dev[id(group)] = Tensor._make(xp.full((), start, dtype=np.float32), None)
+        ps, gs, ms, vs = [], [], [], []
+        for p in live:
+            g = p.grad.data
+            if group["maximize"]:
+                g = -g
+            if wd != 0 and not self._decoupled:
+                g = g + wd * p.data.astype(g.dtype, copy=False)
+            st = self._state(p)
+            if "exp_avg" not in st:
+                st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
+                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data), None)
+            st["step"] = step
+            for lst, a in zip((ps, gs, ms, vs), (p.data, g, st["exp_avg"].data, st["exp_avg_sq"].data)):
+                lst.append(a)
+        found = self._found_inf
+        found = found.data if isinstance(found, Tensor) else found
+        # Counted on the device: a skipped (overflowed) step does not advance the bias corrections.
+        step.data += np.float32(1) if found is None else xp.asarray(found == 0, dtype=np.float32)
+        decoupled_wd = wd if self._decoupled else 0.0
+        if xp is np:
+            if found is None or not found:
+                kernels.get("adamw_step", "cpu")(ps, gs, ms, vs, float(self._lr_dev[id(group)]), beta1, beta2, eps,
+                                                 decoupled_wd, float(step.data))
+        else:
+            from ..backend import cuda as cuda_kernels
+            cuda_kernels.adamw_step_capturable(ps, gs, ms, vs, self._lr_dev[id(group)], step.data,
+                                               None if found is None else xp.asarray(found, dtype=np.float32),
+                                               beta1, beta2, eps, decoupled_wd)
+        for p in live:
+            p._bump()
 
     def _step_group(self, group):
+        if self.capturable:
+            return self._step_group_capturable(group)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         wd, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
         batches = {}  # (device type, step) -> lists for one fused call
@@ -101,5 +185,5 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 maximize=False, foreach=None, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, foreach, fused)
+                 maximize=False, foreach=None, fused=None, capturable=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, foreach, fused, capturable)

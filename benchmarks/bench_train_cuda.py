@@ -1,0 +1,188 @@
+"""Training throughput on a GPU: tensorgrad vs PyTorch eager, fp32 and fp16 (AMP), in one run.
+
+nanoGPT's shakespeare-char config: 6 layers, 6 heads, 384 dims, block 256, batch 64, vocabulary 65 (the
+character set of tiny Shakespeare; the tokens are random ids: throughput does not depend on the text).
+dropout = 0 on both sides: random masks cannot be captured in a CUDA graph (see tensorgrad.cuda.graphs).
+Both models start from the same weights (copied), see the same batches, and do the same step:
+    forward + loss, backward, (fp16: unscale) clip_grad_norm_(1.0), AdamW step (two groups), zero_grad.
+Variants:
+    torch  fp32 / amp-fp16          eager, fused AdamW (as nanoGPT), SDPA attention
+    tensorgrad fp32 / fp16          eager
+    tensorgrad fp32 / fp16 + graph  the whole step captured once (tensorgrad.cuda.GraphedStep), replayed
+Each variant: --warmup steps, then --iters steps timed with CUDA events (one synchronisation at the end).
+tokens/s = iters * batch * block / seconds. The first losses of every variant are printed to show they
+train the same model. Writes benchmarks/results/train_cuda.json (GPU, machine, commit, every row).
+
+    python benchmarks/bench_train_cuda.py [--iters 50] [--warmup 10] [--only tg-fp16-graph,torch-amp]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+from tensorgrad.provenance import git_commit, git_dirty, machine_info  # noqa: E402
+
+VARIANTS = ("torch-fp32", "torch-amp", "tg-fp32", "tg-fp16", "tg-fp32-graph", "tg-fp16-graph")
+
+
+def make_batches(n, B, T, vocab, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, vocab, (B, T)), rng.integers(0, vocab, (B, T))) for _ in range(n)]
+
+
+def run_torch(cfg, B, batches, amp, warmup, iters, tg_model):
+    import torch
+    from torch_gpt import TGPT, copy_weights, torch_optimizer
+    dev = "cuda"
+    model = TGPT(**cfg).to(dev)
+    copy_weights(tg_model, model)
+    opt = torch_optimizer(model, fused=True)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    data = [(torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)) for x, y in batches]
+    losses = []
+
+    def step(x, y):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+            _, loss = model(x, y)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad(set_to_none=True)
+        return loss
+
+    for i in range(warmup):
+        losses.append(step(*data[i % len(data)]).detach())
+    torch.cuda.synchronize()
+    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    t0.record()
+    for i in range(iters):
+        loss = step(*data[(warmup + i) % len(data)])
+    t1.record()
+    t1.synchronize()
+    return t0.elapsed_time(t1) / iters, [float(v) for v in losses[:5]], float(loss)
+
+
+def run_tensorgrad(cfg, B, batches, half, graph, warmup, iters, tg_model_state):
+    import cupy as cp
+    import tensorgrad as tg
+    from tensorgrad.amp import GradScaler, autocast
+    from tensorgrad.models import GPT, GPTConfig
+    from tensorgrad.nn.utils import clip_grad_norm_
+    model = GPT(GPTConfig(**cfg))
+    model.load_state_dict(tg_model_state)
+    model.to("cuda")
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), capturable=graph)
+    scaler = GradScaler(enabled=half)
+    data = [(tg.tensor(x, device="cuda"), tg.tensor(y, device="cuda")) for x, y in batches]
+    losses = []
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        with autocast(dtype=tg.float16, enabled=half):
+            _, loss = model(x, y)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+        return loss
+
+    if graph:
+        run = tg.cuda.GraphedStep(step, *data[0], optimizers=[opt], warmup=3)
+        fn = run
+    else:
+        fn = step
+    for i in range(warmup):
+        losses.append(fn(*data[i % len(data)]).detach().data.copy())
+    cp.cuda.Device().synchronize()
+    t0, t1 = cp.cuda.Event(), cp.cuda.Event()
+    t0.record()
+    for i in range(iters):
+        loss = fn(*data[(warmup + i) % len(data)])
+    t1.record()
+    t1.synchronize()
+    return cp.cuda.get_elapsed_time(t0, t1) / iters, [float(v) for v in losses[:5]], float(loss.data)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--block", type=int, default=256)
+    ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "train_cuda.json"))
+    args = ap.parse_args()
+    import tensorgrad as tg
+    if not tg.cuda_available():
+        print("bench_train_cuda: skipped: needs CuPy and a CUDA GPU")
+        return 0
+    import cupy as cp
+    import torch
+    from tensorgrad.models import GPT, GPTConfig
+
+    cfg = dict(n_layer=6, n_head=6, n_embd=384, block_size=args.block, vocab_size=65, dropout=0.0, bias=True)
+    B, T = args.batch, args.block
+    tg.manual_seed(1337)
+    ref = GPT(GPTConfig(**cfg))
+    state = {k: v.detach() for k, v in ref.state_dict().items()}
+    batches = make_batches(args.warmup + args.iters, B, T, 65)
+    rows = []
+    for name in args.only.split(","):
+        t_start = time.time()
+        try:
+            if name.startswith("torch"):
+                ms, first, last = run_torch(cfg, B, batches, name == "torch-amp", args.warmup, args.iters, ref)
+            else:
+                ms, first, last = run_tensorgrad(cfg, B, batches, "fp16" in name, name.endswith("graph"),
+                                                 args.warmup, args.iters, state)
+            row = dict(variant=name, ms_per_step=round(ms, 3), tokens_per_s=round(B * T / ms * 1e3),
+                       first_losses=[round(v, 4) for v in first], last_loss=round(last, 4),
+                       wall_s=round(time.time() - t_start, 1))
+        except Exception as e:  # keep going: one broken variant should not hide the others' figures
+            import traceback
+            traceback.print_exc()
+            row = dict(variant=name, error=f"{type(e).__name__}: {e}"[:400])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        cp.get_default_memory_pool().free_all_blocks()
+        torch.cuda.empty_cache()
+
+    by = {r["variant"]: r for r in rows if "ms_per_step" in r}
+    ratios = {}
+    for a, b in (("tg-fp16-graph", "torch-amp"), ("tg-fp16", "torch-amp"), ("tg-fp32", "torch-fp32"),
+                 ("tg-fp32-graph", "torch-fp32"), ("tg-fp16", "tg-fp32"), ("tg-fp16-graph", "tg-fp32-graph")):
+        if a in by and b in by:
+            ratios[f"{a} / {b} (tokens/s)"] = round(by[a]["tokens_per_s"] / by[b]["tokens_per_s"], 3)
+    print(f"\n{'variant':<16}{'ms/step':>10}{'tokens/s':>12}  first losses")
+    for r in rows:
+        if "ms_per_step" in r:
+            print(f"{r['variant']:<16}{r['ms_per_step']:>10.2f}{r['tokens_per_s']:>12,}  {r['first_losses'][:3]}")
+        else:
+            print(f"{r['variant']:<16}  ERROR {r['error'][:100]}")
+    for k, v in ratios.items():
+        print(f"{k}: {v}")
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    out = dict(benchmark="bench_train_cuda", config=dict(cfg, batch_size=B), iters=args.iters, warmup=args.warmup,
+               gpu=props["name"].decode() if isinstance(props["name"], bytes) else props["name"],
+               machine=machine_info(), commit=git_commit(), dirty=git_dirty(),
+               versions=dict(cupy=cp.__version__, torch=torch.__version__, numpy=np.__version__),
+               rows=rows, ratios=ratios)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print("wrote", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

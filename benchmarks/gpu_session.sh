@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One device-machine call: build tensorgrad there, run the GPU tests and the GPU benchmarks, keep logs in $OUT.
+#   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [smoke]     (default: all)
+# Built on the device in the same call because an extension built elsewhere (another Python) will not load.
+set -u
+OUT=${OUT:-/tmp/tg_out}; mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+steps=${*:-"tests kernels train smoke"}
+nvidia-smi -L
+python3 -c "import sys,cupy,torch,numpy;print('python',sys.version.split()[0],'cupy',cupy.__version__,'torch',torch.__version__,'numpy',numpy.__version__)"
+t0=$(date +%s)
+python3 setup.py build_ext --inplace >"$OUT/build.log" 2>&1 || { echo "BUILD FAILED"; tail -30 "$OUT/build.log"; exit 1; }
+echo "built in $(( $(date +%s) - t0 )) s"
+for s in $steps; do
+  t0=$(date +%s)
+  case $s in
+    tests)   timeout ${TESTS_TIMEOUT:-300} python3 -m pytest -q -m gpu -p no:cacheprovider --tb=short -rf ${TESTS:-tests} >"$OUT/gpu_tests.log" 2>&1
+             echo "tests rc=$?"; grep -E "^(FAILED|ERROR)" "$OUT/gpu_tests.log" | head -40; tail -2 "$OUT/gpu_tests.log";;
+    kernels) timeout ${KERNELS_TIMEOUT:-240} python3 benchmarks/bench_cuda_kernels.py --require-gpu --out "$OUT/kernels_cuda.json" >"$OUT/kernels.log" 2>&1
+             echo "kernels rc=$?"; tail -25 "$OUT/kernels.log";;
+    train)   if [ -f benchmarks/bench_train_cuda.py ]; then
+               timeout ${TRAIN_TIMEOUT:-300} python3 benchmarks/bench_train_cuda.py --out "$OUT/train_cuda.json" ${TRAIN_ARGS:-} >"$OUT/train.log" 2>&1
+               echo "train rc=$?"; tail -25 "$OUT/train.log"; fi;;
+    smoke)   timeout 120 python3 -m tensorgrad train --device cuda --max-iters 60 --eval-interval 30 --eval-iters 5 \
+               --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 64 --log-interval 10 --out-dir /tmp/tg_smoke \
+               --no-plot --no-progress --sample-tokens 100 ${SMOKE_ARGS:-} >"$OUT/smoke.log" 2>&1
+             echo "smoke rc=$?"; tail -15 "$OUT/smoke.log";;
+  esac
+  echo "[$s: $(( $(date +%s) - t0 )) s]"
+done

@@ -1,0 +1,176 @@
+"""Capturable AdamW / GradScaler (CPU and CUDA) and CUDA graph capture of whole training steps (CUDA only).
+
+The CPU tests run everywhere: AdamW(capturable=True) keeps lr and the step count in device scalars and must
+give exactly the updates of the ordinary AdamW, follow lr changes, skip on found_inf without advancing the
+bias correction, and round-trip through state_dict. The GPU tests capture a small GPT's whole training step
+(forward, backward, clip, AdamW, and in fp16 the GradScaler) and check that replaying it N times gives the
+losses and weights of N eager steps.
+"""
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad.amp import GradScaler, autocast
+from tensorgrad.models import GPT, GPTConfig
+from tensorgrad.nn.utils import clip_grad_norm_
+from tensorgrad.optim import Adam, AdamW
+
+gpu = pytest.mark.skipif(not tg.cuda_available(), reason="needs CuPy and a CUDA GPU")
+
+
+def _run_adam(cls, capturable, steps=6, found=()):
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((7, 5)).astype(np.float32)
+    b0 = rng.standard_normal(5).astype(np.float32)
+    w, b = tg.tensor(w0, requires_grad=True), tg.tensor(b0, requires_grad=True)
+    opt = cls([{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}], lr=1e-2,
+              betas=(0.9, 0.95), capturable=capturable)
+    grads = np.random.default_rng(1)
+    for i in range(steps):
+        w.grad = tg.tensor(grads.standard_normal(w0.shape).astype(np.float32))
+        b.grad = tg.tensor(grads.standard_normal(b0.shape).astype(np.float32))
+        for g in opt.param_groups:
+            g["lr"] = 1e-2 / (i + 1)
+        if i in found:
+            if capturable:
+                opt.step(found_inf=np.array(1.0, np.float32))
+            continue
+        opt.step(**({"found_inf": np.array(0.0, np.float32)} if capturable else {}))
+    return w.data.copy(), b.data.copy(), opt
+
+
+@pytest.mark.parametrize("cls", [Adam, AdamW])
+def test_capturable_adam_matches_plain(cls):
+    for found in ((), (0, 3)):
+        wp, bp, _ = _run_adam(cls, False, found=found)
+        wc, bc, opt = _run_adam(cls, True, found=found)
+        np.testing.assert_allclose(wc, wp, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(bc, bp, rtol=1e-6, atol=1e-7)
+        # a skipped step does not count: the device step equals the number of real updates
+        assert float(opt._step_dev[id(opt.param_groups[0])].data) == 6 - len(found)
+
+
+def test_capturable_adamw_state_dict_round_trip():
+    _, _, opt = _run_adam(AdamW, True, steps=3)
+    sd = opt.state_dict()
+    assert [int(round(float(np.asarray(s["step"].data)))) for s in sd["state"].values()] == [3, 3]
+    w = tg.tensor(np.zeros((7, 5), np.float32), requires_grad=True)
+    b = tg.tensor(np.zeros(5, np.float32), requires_grad=True)
+    opt2 = AdamW([{"params": [w]}, {"params": [b]}], capturable=True)
+    opt2.load_state_dict(sd)
+    w.grad, b.grad = tg.zeros(7, 5), tg.zeros(5)
+    opt2.step()
+    assert float(opt2._step_dev[id(opt2.param_groups[0])].data) == 4
+
+
+def test_capturable_rejects_amsgrad_and_found_inf_without_it():
+    w = tg.tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match="amsgrad"):
+        AdamW([w], amsgrad=True, capturable=True)
+    w.grad = tg.ones(3)
+    with pytest.raises(TypeError, match="capturable"):
+        AdamW([w]).step(found_inf=np.array(0.0, np.float32))
+
+
+def test_graphed_step_needs_cuda_inputs_and_capturable_optimizer():
+    x = tg.zeros(2, 3)
+    with pytest.raises(TypeError, match="cuda Tensor"):
+        tg.cuda.GraphedStep(lambda x: x, x)
+
+
+# ------------------------------------------------------------------------------------------------ GPU
+def _gpt(seed=0, dropout=0.0):
+    tg.manual_seed(seed)
+    cfg = GPTConfig(n_layer=2, n_head=2, n_embd=64, block_size=32, vocab_size=50, dropout=dropout)
+    return GPT(cfg)
+
+
+def _batches(n, B=4, T=32, V=50):
+    rng = np.random.default_rng(3)
+    return [(tg.tensor(rng.integers(0, V, (B, T)), device="cuda"), tg.tensor(rng.integers(0, V, (B, T)), device="cuda"))
+            for _ in range(n)]
+
+
+def _train(half, graph, n=10, inject_inf_at=None):
+    model = _gpt()
+    model.to("cuda")
+    opt = model.configure_optimizers(0.1, 3e-3, (0.9, 0.95), capturable=True)
+    scaler = GradScaler(enabled=half, init_scale=2.0 ** 10, growth_interval=3)
+    data = _batches(n)
+    poison = tg.zeros(1, device="cuda")    # added to the loss: inf on the step we want to overflow
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        with autocast(dtype=tg.float16, enabled=half):
+            _, loss = model(x, y)
+        scaler.scale(loss + poison.sum()).backward()
+        scaler.unscale_(opt)
+        clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+        return loss
+
+    losses, scales = [], []
+    if graph:
+        # warm-up steps are real steps too: run them on the first batches, then replay the rest
+        warm = 2
+        for x, y in data[:warm]:
+            losses.append(float(step(x, y).item()))
+            scales.append(scaler.get_scale())
+        run = tg.cuda.GraphedStep(step, *data[warm], optimizers=[opt], warmup=0)
+        rest = data[warm:]
+    else:
+        run, rest = step, data
+        warm = 0
+    for i, (x, y) in enumerate(rest, start=warm):
+        opt.param_groups[0]["lr"] = opt.param_groups[1]["lr"] = 3e-3 * (1 - i / (2 * n))   # a schedule
+        poison.data[...] = np.inf if i == inject_inf_at else 0.0
+        losses.append(float(run(x, y).item()))
+        scales.append(scaler.get_scale())
+    weights = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    return losses, scales, weights
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("half", [False, True])
+def test_graphed_training_step_matches_eager(half):
+    le, se, we = _train(half, graph=False, inject_inf_at=5 if half else None)
+    lg, sg, wg = _train(half, graph=True, inject_inf_at=5 if half else None)
+    np.testing.assert_allclose(lg, le, rtol=2e-3 if half else 1e-4)
+    assert sg == se
+    if half:
+        assert se[5] == se[4] / 2, se                      # the overflow halved the scale...
+        assert se[5 + 3] == se[5] * 2, se                  # ...and 3 clean steps doubled it again
+    for k in we:
+        np.testing.assert_allclose(wg[k], we[k], rtol=2e-3 if half else 1e-4, atol=1e-5, err_msg=k)
+
+
+@gpu
+@pytest.mark.gpu
+def test_dropout_refuses_capture():
+    model = _gpt(dropout=0.1)
+    model.to("cuda")
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.95), capturable=True)
+    (x, y), = _batches(1)
+
+    def step(x, y):
+        opt.zero_grad()
+        _, loss = model(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    with pytest.raises(RuntimeError, match="dropout.*CUDA graph"):
+        tg.cuda.GraphedStep(step, x, y, optimizers=[opt], warmup=1)
+
+
+@gpu
+@pytest.mark.gpu
+def test_graphed_step_rejects_plain_optimizer():
+    model = _gpt()
+    model.to("cuda")
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.95))
+    (x, y), = _batches(1)
+    with pytest.raises(TypeError, match="capturable=True"):
+        tg.cuda.GraphedStep(lambda x, y: model(x, y)[1], x, y, optimizers=[opt])
