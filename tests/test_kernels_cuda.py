@@ -175,6 +175,14 @@ ATTN_CASES = [
     (1, 2, 45, 45, 96),       # generic head dim (padded to 128)
     (2, 1, 20, 50, 64),       # Tq != Tk
     (1, 1, 70, 9, 128),       # Tq > Tk
+    # float16 with D = 64 / 128 runs the tensor-core kernels (attention_tc.cu, 64-row tiles): tails,
+    # several tiles, Tq != Tk both ways (causal blocks of keys that no query sees), a single row.
+    (1, 1, 1, 1, 128),
+    (2, 2, 300, 300, 64),
+    (1, 2, 300, 300, 128),
+    (1, 2, 77, 200, 128),     # Tq < Tk: key tiles past Tq
+    (1, 1, 200, 70, 64),      # Tq > Tk
+    (1, 1, 129, 64, 64),      # Tq one past a tile, Tk exactly one tile
 ]
 
 
@@ -201,6 +209,28 @@ def test_attention(cp, cu, dtype, causal, b, h, tq, tk, d):
     check_all(got, reference.attention_backward(do, q, k, v, out, lse, causal, scale),
               reference.attention_backward(do_np, q_np, k_np, v_np, to_np(out), to_np(lse), causal, scale),
               bw_tol, "attention_backward")
+
+
+@pytest.mark.parametrize("tc", ["0", "1"])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("b,h,tq,tk,d", [(2, 2, 100, 100, 64), (1, 2, 70, 150, 128)])
+def test_attention_tc_switch(cp, cu, monkeypatch, tc, causal, b, h, tq, tk, d):
+    """float16, D = 64 / 128: TENSORGRAD_ATTN_TC=1 (tensor-core kernels) and =0 (FFMA kernels) both match
+    the reference, forward and backward (fed the kernel's own forward outputs)."""
+    monkeypatch.setenv("TENSORGRAD_ATTN_TC", tc)
+    r = rng(9)
+    q, do = (cp.asarray(r.standard_normal((b, h, tq, d)).astype(F16)) for _ in range(2))
+    k, v = (cp.asarray(r.standard_normal((b, h, tk, d)).astype(F16)) for _ in range(2))
+    scale = 1.0 / np.sqrt(d)
+    tol = ATTN_TOL[F16]
+    out, lse = cu.attention_forward(q, k, v, causal, scale)
+    ro, rl = reference.attention_forward(q, k, v, causal, scale)
+    close(out, ro, tol, "out")
+    close(lse, rl, tol, "lse")
+    got = cu.attention_backward(do, q, k, v, out, lse, causal, scale)
+    want = reference.attention_backward(do, q, k, v, out, lse, causal, scale)
+    for name, g, w in zip(("dq", "dk", "dv"), got, want):
+        close(g, w, dict(rtol=tol["rtol"] * 5, atol=tol["atol"] * 5), name)
 
 
 def test_attention_roundtrip_uses_own_lse(cp, cu):

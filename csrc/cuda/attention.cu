@@ -29,7 +29,9 @@
 //   backward (2*BN*(DP+1) + 2*BM*(DP+1) + 2*BN*(BM+1) + 2*BM) * 4   (> 48 KiB: opt-in attribute)
 // Tiles (DP, BM, BN): forward (64, 64, 32), (128, 32, 32); backward (64, 32, 64), (128, 32, 32).
 //
-// These are CUDA-core (FFMA) kernels: exact float32 math, no tensor cores.
+// These are CUDA-core (FFMA) kernels: exact float32 math, no tensor cores. They run float32, head dims
+// other than 64 / 128, and everything when TENSORGRAD_ATTN_TC=0; float16 with D == 64 or 128 runs the
+// tensor-core kernels of attention_tc.cu (same signatures and outputs; the delta kernel here is shared).
 #include "common.cuh"
 
 __device__ __forceinline__ float tg_half_warp_max(float v) {
