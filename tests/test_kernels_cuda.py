@@ -231,6 +231,9 @@ def test_attention_tc_switch(cp, cu, monkeypatch, tc, causal, b, h, tq, tk, d):
     want = reference.attention_backward(do, q, k, v, out, lse, causal, scale)
     for name, g, w in zip(("dq", "dk", "dv"), got, want):
         close(g, w, dict(rtol=tol["rtol"] * 5, atol=tol["atol"] * 5), name)
+    if tc == "1":   # the tensor-core kernels really ran (a failed alignment check would fall back silently)
+        loaded = {key[2] for key in cu._functions if key[0] == "attention_tc"}
+        assert {"attention_forward_kernel_f16_tc_d%d" % d, "attention_backward_kernel_f16_tc_d%d" % d} <= loaded
 
 
 def test_attention_roundtrip_uses_own_lse(cp, cu):
