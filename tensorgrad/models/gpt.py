@@ -132,19 +132,20 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel()
         return n
 
-    def _positions(self, t):
-        pos = self._pos_cache.get(t)
+    def _positions(self, t, device):
+        # Cached per (length, device): one host-to-device copy per shape instead of one per step (and none
+        # inside a CUDA graph capture, where such copies are not allowed).
+        key = (t, str(device))
+        pos = self._pos_cache.get(key)
         if pos is None:
-            pos = self._pos_cache[t] = Tensor._make(np.arange(t, dtype=np.int64), None)
+            pos = self._pos_cache[key] = Tensor._make(to_device(np.arange(t, dtype=np.int64), device), None)
         return pos
 
     def forward(self, idx, targets=None):
         b, t = idx.shape
         if t > self.config.block_size:
             raise ValueError(f"GPT.forward: sequence of length {t} is longer than block_size {self.config.block_size}")
-        pos = self._positions(t)
-        if idx.device.type != "cpu":
-            pos = pos.to(idx.device)
+        pos = self._positions(t, idx.device)
         tr = self.transformer
         x = tr.drop(tr.wte(idx) + tr.wpe(pos))
         x = run_blocks(tr.h, x, self.config.checkpoint, model=self, batch=(idx, targets))
