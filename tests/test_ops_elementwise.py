@@ -50,15 +50,20 @@ def test_binary_one_input_requires_grad(name):
     check_op(BINARY[name][0], inputs=_binary_specs(name, (3, 1, 4), (5, 1)), requires_grad=[False, True])
 
 
-@pytest.mark.parametrize("scalar", [2.5, -3, 0.5])
-@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+# op -> (tensor OP scalar, scalar OP tensor); the scalar is the second argument.
+SCALAR_OPS = {"add": (lambda x, s: x + s, lambda x, s: s + x), "sub": (lambda x, s: x - s, lambda x, s: s - x),
+              "mul": (lambda x, s: x * s, lambda x, s: s * x), "div": (lambda x, s: x / s, lambda x, s: s / x)}
+SCALARS = [2.5, -3, 0.5]
+
+
+@pytest.mark.parametrize("scalar", SCALARS)
+@pytest.mark.parametrize("op", list(SCALAR_OPS))
 def test_binary_python_scalar(op, scalar):
-    f = {"add": (lambda x: x + scalar, lambda x: scalar + x), "sub": (lambda x: x - scalar, lambda x: scalar - x),
-         "mul": (lambda x: x * scalar, lambda x: scalar * x), "div": (lambda x: x / scalar, lambda x: scalar / x)}[op]
+    fwd, rev = SCALAR_OPS[op]
     for dtype in FLOATS:
-        check_op(f[0], inputs=[(3, 4)], dtype=dtype)
-        check_op(f[1], inputs=[nz(3, 4)], dtype=dtype)
-        check_op(f[1], inputs=[nz()], dtype=dtype)  # 0-d
+        check_op(lambda x: fwd(x, scalar), inputs=[(3, 4)], dtype=dtype)
+        check_op(lambda x: rev(x, scalar), inputs=[nz(3, 4)], dtype=dtype)
+        check_op(lambda x: rev(x, scalar), inputs=[nz()], dtype=dtype)  # 0-d
 
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
@@ -70,10 +75,20 @@ def test_maximum_minimum_ties_split_gradient(name):
 
 
 # ----------------------------------------------------------------------------------------------------- pow
+POW_EXPONENTS = [2, 3, -1, 0.5, -1.5, 1, 2.0]
+POW_BASES = [2.0, 0.5, 3]
+POW_PAIRS = [((3, 4), (3, 4)), ((3, 1, 4), (5, 1)), ((), (2, 3)), ((2, 3), ())]
+
+
+def pow_base(exponent):
+    """Input domain for x ** exponent: positive bases for fractional exponents, kept off 0 otherwise."""
+    return (lambda s: pos(*s)) if exponent != int(exponent) else (lambda s: nz(*s))
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("exponent", [2, 3, -1, 0.5, -1.5, 1, 2.0])
+@pytest.mark.parametrize("exponent", POW_EXPONENTS)
 def test_pow_tensor_scalar(exponent, dtype):
-    base = (lambda s: pos(*s)) if exponent != int(exponent) else (lambda s: nz(*s))
+    base = pow_base(exponent)
     check_op(lambda x: x ** exponent, inputs=[base((3, 4))], dtype=dtype)
     check_op(lambda x: lib(x).pow(x, exponent), inputs=[base(())], dtype=dtype)
     gradcheck_op(lambda x: x ** exponent, [base((2, 3))])
@@ -89,7 +104,7 @@ def test_pow_square_at_zero():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("base", [2.0, 0.5, 3])
+@pytest.mark.parametrize("base", POW_BASES)
 def test_pow_scalar_tensor(base, dtype):
     check_op(lambda x: base ** x, inputs=[(3, 4)], dtype=dtype)
     check_op(lambda x: base ** x, inputs=[()], dtype=dtype)
@@ -97,7 +112,7 @@ def test_pow_scalar_tensor(base, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1, 4), (5, 1)), ((), (2, 3)), ((2, 3), ())], ids=str)
+@pytest.mark.parametrize("shapes", POW_PAIRS, ids=str)
 def test_pow_tensor_tensor(shapes, dtype):
     check_op(lambda a, b: a ** b, inputs=[pos(*shapes[0]), shapes[1]], dtype=dtype)
     check_op(lambda a, b: lib(a).pow(a, b), inputs=[pos(*shapes[0]), shapes[1]], dtype=dtype)
@@ -160,7 +175,10 @@ def test_unary_gradcheck(name):
     gradcheck_op(fn, [dom(())])
 
 
-@pytest.mark.parametrize("name", ["neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "sigmoid", "relu"])
+UNARY_F16 = ["neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "sigmoid", "relu"]
+
+
+@pytest.mark.parametrize("name", UNARY_F16)
 def test_unary_float16_forward(name):
     fn, dom = UNARY[name]
     check_op(fn, inputs=[dom((4, 5))], dtype=np.float16, grad=False)
@@ -182,9 +200,12 @@ def test_abs_at_zero_has_zero_gradient():
 
 
 # ----------------------------------------------------------------------------------------------------- gelu
+GELU_SHAPES = [(), (7,), (3, 5), (2, 3, 4)]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
-@pytest.mark.parametrize("shape", [(), (7,), (3, 5), (2, 3, 4)], ids=str)
+@pytest.mark.parametrize("shape", GELU_SHAPES, ids=str)
 def test_gelu(kernel_mode, shape, approximate, dtype):
     check_op(lambda x: F(x).gelu(x, approximate=approximate), inputs=[Arg_wide(shape)], dtype=dtype)
     check_op(lambda x: x.gelu(approximate=approximate) if isinstance(x, tg.Tensor)
@@ -219,13 +240,15 @@ CLAMPS = {
     "int_bounds": lambda x: x.clamp(-1, 1),
     "inverted": lambda x: x.clamp(min=0.5, max=-0.5),  # min > max: everything becomes max (PyTorch order)
 }
+# Inputs are kept 0.1 away from each case's bounds (the gradient is discontinuous there).
+CLAMP_AWAY = {"min": -0.3, "max": 0.4, "both": [-0.3, 0.4], "fn_both": [-0.5, 0.5], "clip": [-0.2, 0.7],
+              "int_bounds": [-1.0, 1.0], "inverted": [-0.5, 0.5]}
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("name", list(CLAMPS))
 def test_clamp(name, dtype):
-    away = {"min": -0.3, "max": 0.4, "both": [-0.3, 0.4], "fn_both": [-0.5, 0.5], "clip": [-0.2, 0.7],
-            "int_bounds": [-1.0, 1.0], "inverted": [-0.5, 0.5]}[name]
+    away = CLAMP_AWAY[name]
     check_op(CLAMPS[name], inputs=[nz(4, 5, away=away)], dtype=dtype)
     check_op(CLAMPS[name], inputs=[nz(away=away)], dtype=dtype)
     gradcheck_op(CLAMPS[name], [nz(3, 3, away=away)])
@@ -236,13 +259,22 @@ def test_clamp_at_the_bounds_passes_gradient():
     check_op(lambda x: x.clamp(-0.5, 0.5), inputs=[np.array([-0.5, 0.5, 0.0, 1.0, -1.0])])
 
 
+def clamp_tensor_bounds(which):
+    """x.clamp with tensor bounds (lo, hi) of which kind: 'min', 'max' or 'both'."""
+    def f(x, lo, hi):
+        return x.clamp(min=lo if which != "max" else None, max=hi if which != "min" else None)
+    return f
+
+
+# x has the full broadcast shape: torch's clamp backward cannot broadcast x itself up to the bounds' shape.
+CLAMP_TENSOR_SPECS = [(3, 5, 4), unif(5, 1, low=-1.0, high=-0.1), unif(4, low=0.1, high=1.0)]
+
+
 @pytest.mark.parametrize("which", ["min", "max", "both"])
 def test_clamp_tensor_bounds(which):
     # Tensor bounds broadcast and receive gradient where they are the active bound.
-    def f(x, lo, hi):
-        return x.clamp(min=lo if which != "max" else None, max=hi if which != "min" else None)
-    # x has the full broadcast shape: torch's clamp backward cannot broadcast x itself up to the bounds' shape.
-    specs = [(3, 5, 4), unif(5, 1, low=-1.0, high=-0.1), unif(4, low=0.1, high=1.0)]
+    f = clamp_tensor_bounds(which)
+    specs = CLAMP_TENSOR_SPECS
     for dtype in FLOATS:
         check_op(f, inputs=specs, dtype=dtype)
     gradcheck_op(f, [(2, 2, 3), unif(2, 1, low=-1.0, high=-0.1), unif(3, low=0.1, high=1.0)])
@@ -259,9 +291,11 @@ def test_clamp_int_tensor():
 
 
 # ---------------------------------------------------------------------------------------------------- where
+WHERE_SHAPES = [((3, 4), (3, 4), (3, 4)), ((3, 1, 4), (5, 1), (4,)), ((2, 3), (), (2, 1)), ((), (2,), ())]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((3, 1, 4), (5, 1), (4,)), ((2, 3), (), (2, 1)),
-                                    ((), (2,), ())], ids=str)
+@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=str)
 def test_where(shapes, dtype):
     sc, sa, sb = shapes
     check_op(lambda c, a, b: lib(a).where(c, a, b), inputs=[bools(*sc), sa, sb], dtype=dtype)
@@ -287,6 +321,9 @@ CMPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b:
         "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b}
 
 
+CMP_PAIRS = [((3, 4), (3, 4)), ((3, 1, 4), (5, 1)), ((), (2, 3))]
+
+
 def _small_ints(shape, seed):
     return np.random.default_rng(seed).integers(-2, 3, size=shape)  # many ties
 
@@ -295,7 +332,7 @@ def _small_ints(shape, seed):
 @pytest.mark.parametrize("name", list(CMPS))
 def test_comparisons(name, dtype):
     f, fn = CMPS[name], (lambda a, b: getattr(lib(a), name)(a, b))
-    for sa, sb in [((3, 4), (3, 4)), ((3, 1, 4), (5, 1)), ((), (2, 3))]:
+    for sa, sb in CMP_PAIRS:
         a, b = _small_ints(sa, 0).astype(dtype), _small_ints(sb, 1).astype(dtype)
         for g in (f, fn):
             tgo, tho, _, _ = check_op(g, inputs=[a, b], dtype=dtype, requires_grad=False)

@@ -9,8 +9,8 @@ from helpers import check_op, gradcheck_op, lib, bools, FLOATS
 
 
 def T(x, arr):
-    """``arr`` as an index tensor of x's library."""
-    return torch.tensor(arr) if isinstance(x, torch.Tensor) else tg.tensor(arr)
+    """``arr`` as an index tensor of x's library, on x's device (so the cases also run on CUDA)."""
+    return torch.tensor(arr, device=x.device) if isinstance(x, torch.Tensor) else tg.tensor(arr, device=x.device)
 
 
 # ------------------------------------------------------------------------------------- reshape / view etc.
@@ -235,14 +235,23 @@ def test_setitem_bumps_version_and_requires_grad_rules():
 
 
 # ---------------------------------------------------------------------------------------- cat / stack / split
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("dim", [0, 1, -1, 2])
-def test_cat(dim, dtype):
+CAT_DIMS = [0, 1, -1, 2]
+STACK_DIMS = [0, 1, -1, 3, -4]
+
+
+def cat_shapes(dim):
+    """Three (2, 3, 4)-like shapes that differ (sizes 1, 2, 3) only in ``dim``."""
     shapes = [[2, 3, 4], [2, 3, 4], [2, 3, 4]]
     for k, s in enumerate(shapes):
         s[dim] = k + 1
-    check_op(lambda *xs: lib(xs[0]).cat(xs, dim), inputs=[tuple(s) for s in shapes], dtype=dtype)
-    check_op(lambda *xs: lib(xs[0]).cat(list(xs), dim=dim), inputs=[tuple(s) for s in shapes], dtype=dtype)
+    return [tuple(s) for s in shapes]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("dim", CAT_DIMS)
+def test_cat(dim, dtype):
+    check_op(lambda *xs: lib(xs[0]).cat(xs, dim), inputs=cat_shapes(dim), dtype=dtype)
+    check_op(lambda *xs: lib(xs[0]).cat(list(xs), dim=dim), inputs=cat_shapes(dim), dtype=dtype)
 
 
 def test_cat_single_and_partial_grad():
@@ -261,7 +270,7 @@ def test_cat_gradcheck():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("dim", [0, 1, -1, 3, -4])
+@pytest.mark.parametrize("dim", STACK_DIMS)
 def test_stack(dim, dtype):
     check_op(lambda *xs: lib(xs[0]).stack(xs, dim), inputs=[(2, 3, 4)] * 3, dtype=dtype)
 
@@ -305,9 +314,13 @@ def test_split_chunk_gradcheck():
 
 
 # ------------------------------------------------------------------------------------------- masked_fill etc.
+MASKED_FILL_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (3, 1)), ((2, 3, 4), (4,)), ((3, 4), ())]
+MASKED_FILL_VALUES = [0.0, -1e9, 2.5]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((2, 3, 4), (3, 1)), ((2, 3, 4), (4,)), ((3, 4), ())], ids=str)
-@pytest.mark.parametrize("value", [0.0, -1e9, 2.5])
+@pytest.mark.parametrize("shapes", MASKED_FILL_SHAPES, ids=str)
+@pytest.mark.parametrize("value", MASKED_FILL_VALUES)
 def test_masked_fill(shapes, value, dtype):
     sx, sm = shapes
     check_op(lambda x, m: x.masked_fill(m, value), inputs=[sx, bools(*sm)], dtype=dtype)
@@ -329,8 +342,11 @@ def test_masked_fill_requires_bool_mask():
         tg.ones(3).masked_fill(tg.ones(3), 0.0)
 
 
+TRIL_DIAGONALS = [-2, -1, 0, 1, 3]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("diagonal", [-2, -1, 0, 1, 3])
+@pytest.mark.parametrize("diagonal", TRIL_DIAGONALS)
 @pytest.mark.parametrize("name", ["tril", "triu"])
 def test_tril_triu(name, diagonal, dtype):
     check_op(lambda x: getattr(x, name)(diagonal), inputs=[(4, 5)], dtype=dtype)

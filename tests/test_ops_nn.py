@@ -11,7 +11,8 @@ from helpers import check_op, gradcheck_op, lib, F, pos, unif, ints, bools, FLOA
 
 
 def T(x, arr):
-    return torch.tensor(arr) if isinstance(x, torch.Tensor) else tg.tensor(arr)
+    """``arr`` as a tensor of x's library, on x's device (so the cases also run on CUDA)."""
+    return torch.tensor(arr, device=x.device) if isinstance(x, torch.Tensor) else tg.tensor(arr, device=x.device)
 
 
 def _assert_kernel_path(mode, name):
@@ -20,8 +21,11 @@ def _assert_kernel_path(mode, name):
 
 
 # ------------------------------------------------------------------------------------------------- softmax
+SOFTMAX_DIMS = [0, 1, -1, -2]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("dim", [0, 1, -1, -2])
+@pytest.mark.parametrize("dim", SOFTMAX_DIMS)
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax(name, dim, dtype):
     check_op(lambda x: getattr(x, name)(dim), inputs=[(3, 4, 5)], dtype=dtype)
@@ -132,10 +136,8 @@ def test_mse_loss(reduction, dtype):
     gradcheck_op(lambda x, y: F(x).mse_loss(x, y, reduction=reduction), [(2, 3), (2, 3)])
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_binary_cross_entropy(reduction, weighted, dtype):
+def bce_case(reduction, weighted):
+    """(fn, input specs, requires_grad) for binary_cross_entropy, optionally with a per-class weight."""
     specs = [unif(3, 4, low=0.05, high=0.95), unif(3, 4, low=0.0, high=1.0)]
     if weighted:
         specs.append(pos(4))
@@ -143,7 +145,15 @@ def test_binary_cross_entropy(reduction, weighted, dtype):
     else:
         f = lambda p, y: F(p).binary_cross_entropy(p, y, reduction=reduction)  # noqa: E731
     req = [True, True, False]  # torch: weight is not differentiable
-    check_op(f, inputs=specs, dtype=dtype, requires_grad=req[:len(specs)])
+    return f, specs, req[:len(specs)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_binary_cross_entropy(reduction, weighted, dtype):
+    f, specs, req = bce_case(reduction, weighted)
+    check_op(f, inputs=specs, dtype=dtype, requires_grad=req)
     gradcheck_op(f, specs)  # tensorgrad's weights are differentiable: checked numerically here
 
 
@@ -154,10 +164,11 @@ def test_binary_cross_entropy_saturated_inputs_clamp_log():
     check_op(lambda a, b: F(a).binary_cross_entropy(a, b), inputs=[p, y], grad=False)
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("extra", ["plain", "weight", "pos_weight", "both"])
-def test_binary_cross_entropy_with_logits(reduction, extra, dtype):
+BCE_LOGITS_EXTRAS = ["plain", "weight", "pos_weight", "both"]
+
+
+def bce_logits_case(reduction, extra):
+    """(fn, input specs, requires_grad) for binary_cross_entropy_with_logits with weight / pos_weight."""
     specs = [unif(3, 4, low=-4, high=4), unif(3, 4, low=0.0, high=1.0)]
     names = []
     if extra in ("weight", "both"):
@@ -170,6 +181,14 @@ def test_binary_cross_entropy_with_logits(reduction, extra, dtype):
     def f(x, y, *ws):
         return F(x).binary_cross_entropy_with_logits(x, y, reduction=reduction, **dict(zip(names, ws)))
     req = [True, True] + [False] * len(names)  # torch: weight and pos_weight are not differentiable
+    return f, specs, req
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("extra", BCE_LOGITS_EXTRAS)
+def test_binary_cross_entropy_with_logits(reduction, extra, dtype):
+    f, specs, req = bce_logits_case(reduction, extra)
     check_op(f, inputs=specs, dtype=dtype, requires_grad=req)
     gradcheck_op(f, specs)  # tensorgrad's weights are differentiable: checked numerically here
 
@@ -282,17 +301,26 @@ def test_attention(kernel_mode, case, dtype):
         _assert_kernel_path(kernel_mode, "attention_forward")
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("mask_shape", [(5, 7), (2, 1, 5, 7), (2, 3, 5, 7)], ids=str)
-def test_attention_bool_mask(kernel_mode, mask_shape, dtype):
-    # torch convention: True = may attend. Keep every row with at least one visible key (else NaN in both).
+BOOL_MASK_SHAPES = [(5, 7), (2, 1, 5, 7), (2, 3, 5, 7)]
+FLOAT_MASK_SHAPES = [(5, 5), (2, 1, 5, 5), (2, 3, 5, 5)]
+
+
+def bool_attn_mask(mask_shape):
+    """torch convention: True = may attend. Every row keeps at least one visible key (else NaN in both)."""
     m = np.random.default_rng(1).random(mask_shape) < 0.6
     m[..., 0] = True
+    return m
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mask_shape", BOOL_MASK_SHAPES, ids=str)
+def test_attention_bool_mask(kernel_mode, mask_shape, dtype):
+    m = bool_attn_mask(mask_shape)
     check_op(_sdpa(), inputs=[(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 4), m], dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("mask_shape", [(5, 5), (2, 1, 5, 5), (2, 3, 5, 5)], ids=str)
+@pytest.mark.parametrize("mask_shape", FLOAT_MASK_SHAPES, ids=str)
 def test_attention_float_mask(kernel_mode, mask_shape, dtype):
     # A float mask is added to the scores; it is differentiable in torch too.
     check_op(_sdpa(), inputs=[(2, 3, 5, 4), (2, 3, 5, 4), (2, 3, 5, 4), mask_shape], dtype=dtype)
@@ -334,8 +362,11 @@ def test_attention_rejects_mask_and_causal():
 
 
 # ----------------------------------------------------------------------------------------------- embedding
+EMBED_IDX_SHAPES = [(5,), (3, 4), (), (2, 3, 2)]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("idx_shape", [(5,), (3, 4), (), (2, 3, 2)], ids=str)
+@pytest.mark.parametrize("idx_shape", EMBED_IDX_SHAPES, ids=str)
 def test_embedding(idx_shape, dtype):
     # Few rows, many lookups: repeated indices must accumulate their gradients.
     check_op(lambda i, w: F(w).embedding(i, w), inputs=[ints(*idx_shape, high=4), (4, 3)], dtype=dtype)
@@ -416,8 +447,11 @@ def test_one_hot_errors():
         tg.nn.functional.one_hot(tg.tensor([0.0]), 3)
 
 
+TOPK_CASES = [(1, -1, True), (3, -1, True), (2, 0, True), (3, 1, False), (5, -1, False)]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("k,dim,largest", [(1, -1, True), (3, -1, True), (2, 0, True), (3, 1, False), (5, -1, False)])
+@pytest.mark.parametrize("k,dim,largest", TOPK_CASES)
 def test_topk(k, dim, largest, dtype):
     # Values and indices only: tensorgrad's topk is a non-differentiable index function (values carry no grad).
     check_op(lambda x: x.topk(k, dim=dim, largest=largest), inputs=[(4, 5)], dtype=dtype, grad=False)
@@ -489,9 +523,12 @@ def _torch_packed(qkv, n_head, is_causal=True, scale=None):
     return y.transpose(1, 2).reshape(b, t, c)
 
 
+PACKED_CASES = [((2, 5, 12), 2, {}), ((1, 7, 24), 4, {"is_causal": False}), ((3, 1, 6), 1, {}),
+                ((2, 9, 18), 3, {"scale": 0.7})]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape,n_head,kw", [((2, 5, 12), 2, {}), ((1, 7, 24), 4, {"is_causal": False}),
-                                             ((3, 1, 6), 1, {}), ((2, 9, 18), 3, {"scale": 0.7})], ids=str)
+@pytest.mark.parametrize("shape,n_head,kw", PACKED_CASES, ids=str)
 def test_packed_attention(kernel_mode, shape, n_head, kw, dtype):
     check_op(lambda qkv: tg.nn.functional.packed_attention(qkv, n_head, **kw),
              lambda qkv: _torch_packed(qkv, n_head, **kw), inputs=[shape], dtype=dtype)

@@ -75,9 +75,12 @@ def test_sum_int_and_bool():
 VAR_KW = [{}, {"correction": 0}, {"correction": 2}, {"unbiased": False}, {"unbiased": True}]
 
 
+VAR_DIMS = [None, 0, -1, (0, 2), (1,)]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("kw", VAR_KW, ids=str)
-@pytest.mark.parametrize("dim", [None, 0, -1, (0, 2), (1,)], ids=str)
+@pytest.mark.parametrize("dim", VAR_DIMS, ids=str)
 @pytest.mark.parametrize("name", ["var", "std"])
 def test_var_std(name, dim, kw, dtype):
     for keepdim in (False, True):
@@ -105,9 +108,12 @@ def test_var_std_gradcheck(name):
 
 
 # ---------------------------------------------------------------------------------------- max/min with dim
+MAXMIN_DIMS = [0, 1, -1, 2]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("keepdim", [False, True])
-@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+@pytest.mark.parametrize("dim", MAXMIN_DIMS)
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_max_min_dim_values_and_indices(name, dim, keepdim, dtype):
     tgo, tho, _, _ = check_op(lambda x: getattr(x, name)(dim, keepdim=keepdim), inputs=[(3, 4, 5)], dtype=dtype)
@@ -130,16 +136,19 @@ def test_max_min_full_reduction(name):
     gradcheck_op(lambda x: getattr(x, name)(), [(2, 3)])
 
 
+TIES_2x3 = np.array([[1.0, 3.0, 3.0], [-2.0, 3.0, -2.0]])
+TIES_3x3 = np.array([[1.0, 3.0, 3.0], [-2.0, 3.0, -2.0], [0.0, 0.0, 0.0]])
+
+
 @pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
 def test_full_reduction_ties_split_gradient_evenly(name):
     # max()/min()/amax/amin without dim share the gradient equally among tied extrema (PyTorch).
-    x = np.array([[1.0, 3.0, 3.0], [-2.0, 3.0, -2.0]])
-    check_op(lambda t: getattr(t, name)(), inputs=[x])
+    check_op(lambda t: getattr(t, name)(), inputs=[TIES_2x3])
 
 
 @pytest.mark.parametrize("name", ["amax", "amin"])
 def test_amax_ties_along_dim_split_gradient_evenly(name):
-    x = np.array([[1.0, 3.0, 3.0], [-2.0, 3.0, -2.0], [0.0, 0.0, 0.0]])
+    x = TIES_3x3
     check_op(lambda t: getattr(t, name)(1), inputs=[x])
     check_op(lambda t: getattr(t, name)((0, 1), keepdim=True), inputs=[x])
 
@@ -148,7 +157,7 @@ def test_amax_ties_along_dim_split_gradient_evenly(name):
 def test_max_dim_ties_gradient_goes_to_returned_index(name):
     # With ties, max(dim)/min(dim) route the whole gradient to the index they return; tensorgrad returns the
     # first occurrence (numpy argmax), as PyTorch's CPU kernel does.
-    x = np.array([[1.0, 3.0, 3.0], [-2.0, 3.0, -2.0], [0.0, 0.0, 0.0]])
+    x = TIES_3x3
     check_op(lambda t: getattr(t, name)(1), inputs=[x])
 
 
@@ -163,8 +172,11 @@ def test_max_int_tensor():
 
 
 # ------------------------------------------------------------------------------------------- argmax/argmin
+ARG_DIMS = [None, 0, 1, -1]
+
+
 @pytest.mark.parametrize("keepdim", [False, True])
-@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("dim", ARG_DIMS)
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
 def test_argmax_argmin(name, dim, keepdim):
     kw = {"dim": dim, "keepdim": keepdim} if dim is not None else {"keepdim": keepdim}
@@ -183,8 +195,11 @@ def test_argmax_0d_and_ties(name):
 
 
 # ----------------------------------------------------------------------------------------------- logsumexp
+LSE_DIMS = [0, -1, (0, 2)]
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("dim", [0, -1, (0, 2)], ids=str)
+@pytest.mark.parametrize("dim", LSE_DIMS, ids=str)
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_logsumexp(dim, keepdim, dtype):
     check_op(lambda x: x.logsumexp(dim, keepdim=keepdim), inputs=[(3, 4, 5)], dtype=dtype)
