@@ -174,3 +174,29 @@ def test_graphed_step_rejects_plain_optimizer():
     (x, y), = _batches(1)
     with pytest.raises(TypeError, match="capturable=True"):
         tg.cuda.GraphedStep(lambda x, y: model(x, y)[1], x, y, optimizers=[opt])
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_cublas_gemm_layouts_match_cupy(dtype):
+    import cupy as cp
+    from tensorgrad.backend import cublas
+    rng = np.random.default_rng(0)
+    for m, k, n in [(5, 7, 3), (1, 9, 4), (6, 1, 1), (64, 384, 1152), (3, 0, 2)]:
+        a0 = rng.standard_normal((m, k)).astype(dtype)
+        b0 = rng.standard_normal((k, n)).astype(dtype)
+        want = a0.astype(np.float64) @ b0.astype(np.float64)
+        for fa in (False, True):
+            for fb in (False, True):
+                a = cp.asarray(np.asfortranarray(a0) if fa else a0)
+                b = cp.asarray(np.asfortranarray(b0) if fb else b0)
+                got = cublas.gemm(a, b)
+                assert got is not None and got.dtype == dtype and got.shape == (m, n)
+                tol = 2e-2 if dtype == np.float16 else 1e-4 if dtype == np.float32 else 1e-10
+                np.testing.assert_allclose(cp.asnumpy(got).astype(np.float64), want, rtol=tol, atol=tol * max(k, 1) ** 0.5)
+    # not covered -> None (the caller falls back to cupy): batched, mixed dtypes, non-contiguous
+    x = cp.ones((2, 3, 4), np.float32)
+    assert cublas.gemm(x, cp.ones((4, 5), np.float32)) is None
+    assert cublas.gemm(cp.ones((3, 4), np.float16), cp.ones((4, 5), np.float32)) is None
+    assert cublas.gemm(cp.ones((3, 8), np.float32)[:, ::2], cp.ones((4, 5), np.float32)) is None

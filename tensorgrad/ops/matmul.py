@@ -12,9 +12,21 @@ def _mT(x):
 
 def _mm(a, b):
     """a @ b; float16 on the CPU is computed as a float32 GEMM and rounded once (fp32 accumulation),
-    since NumPy has no half-precision BLAS."""
-    if a.dtype == np.float16 and isinstance(a, np.ndarray):
-        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    since NumPy has no half-precision BLAS. On CUDA, 2-D products call cuBLAS directly (backend.cublas: the
+    only way a GEMM can be captured in a CUDA graph); other shapes use cupy's `@`, which cannot be captured."""
+    if isinstance(a, np.ndarray):
+        if a.dtype == np.float16:
+            return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+        return a @ b
+    from ..backend import cublas
+    out = cublas.gemm(a, b)
+    if out is not None:
+        return out
+    from ..cuda.graphs import is_capturing
+    if is_capturing():
+        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} ({a.dtype}, {b.dtype}) inside a CUDA graph "
+                           "capture: only 2-D products of one float dtype can be captured (CuPy's batched matmul "
+                           "calls cuBLAS in a way that refuses capture)")
     return a @ b
 
 
