@@ -117,13 +117,12 @@ def gemm(a, b):
     k2, n = b.shape
     if k != k2 or m == 0 or n == 0:
         return None
+    if k == 0:
+        return cp.zeros((m, n), dtype=a.dtype)
     la, lb = _layout(a), _layout(b)
     if la is None or lb is None:
         return None
     out = cp.empty((m, n), dtype=a.dtype)
-    if k == 0:
-        out.fill(0)
-        return out
     # Column-major C^T (n x m) = B^T (n x k) @ A^T (k x m). B C-contiguous: its memory is B^T (n x k), op N,
     # ld n; F-contiguous: its memory is B (k x n), op T, ld k. Likewise A with (k x m) / (m x k).
     tb, ta = lb, la

@@ -389,12 +389,13 @@ def gelu_forward(x, approximate):
     if not _supported(x) or x.size == 0:              # float64 etc., empty: reference
         return reference.gelu_forward(x, approximate)
     flag = _approx_flag(approximate)
+    shape = x.shape                                   # ascontiguousarray makes 0-d arrays 1-d
     x = cp.ascontiguousarray(x)
     y = cp.empty_like(x)
     vec = _i32(_aligned(4 * x.itemsize, x, y))
     get_kernel("gelu", "gelu_forward_kernel_" + _SUFFIX[x.dtype])(
         _gelu_grid(x.size), (_GELU_THREADS,), (x, y, _i64(x.size), flag, vec))
-    return y
+    return y.reshape(shape)
 
 
 def gelu_backward(dy, x, approximate):
@@ -402,13 +403,14 @@ def gelu_backward(dy, x, approximate):
     if not _supported(x, dy) or x.size == 0 or dy.shape != x.shape:
         return reference.gelu_backward(dy, x, approximate)
     flag = _approx_flag(approximate)
+    shape = x.shape
     x = cp.ascontiguousarray(x)
     dy = cp.ascontiguousarray(dy)
     dx = cp.empty_like(x)
     vec = _i32(_aligned(4 * x.itemsize, x, dy, dx))
     get_kernel("gelu", "gelu_backward_kernel_" + _SUFFIX[x.dtype])(
         _gelu_grid(x.size), (_GELU_THREADS,), (dy, x, dx, _i64(x.size), flag, vec))
-    return dx
+    return dx.reshape(shape)
 
 
 def bias_gelu_forward(x, bias, approximate="tanh"):

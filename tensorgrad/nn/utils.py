@@ -33,12 +33,19 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return zeros(())
     with no_grad():
         xp = grads[0]._xp
+        # Folded pairwise instead of xp.stack(norms): on CUDA, stacking 0-d arrays copies a pointer table from the
+        # host, which a CUDA graph capture does not allow.
         if math.isinf(norm_type):
-            norms = [xp.abs(g.data).max() for g in grads]
-            total = xp.max(xp.stack(norms))
+            total = None
+            for g in grads:
+                n = xp.abs(g.data).max()
+                total = n if total is None else xp.maximum(total, n)
         else:
-            norms = [_vector_norm(xp, g.data, norm_type) for g in grads]
-            total = _vector_norm(xp, xp.stack(norms), norm_type)
+            total = None
+            for g in grads:
+                n = _vector_norm(xp, g.data, norm_type) ** norm_type
+                total = n if total is None else total + n
+            total = total ** (1.0 / norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
                                "(nan or inf), so it cannot be clipped; pass error_if_nonfinite=False to skip this check")
@@ -51,8 +58,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 def _vector_norm(xp, a, p):
     a = a.reshape(-1)
     if p == 2.0:
-        return xp.sqrt(xp.dot(a, a)) if a.dtype.kind == "f" and a.dtype.itemsize >= 4 else \
-            xp.sqrt((a.astype(xp.float32) ** 2).sum()).astype(a.dtype)
+        if xp.__name__ == "numpy" and a.dtype.kind == "f" and a.dtype.itemsize >= 4:
+            return xp.sqrt(xp.dot(a, a))          # BLAS; on CUDA a dot is cuBLAS, which graph capture refuses
+        acc = a.dtype if a.dtype.itemsize >= 4 and a.dtype.kind == "f" else xp.float32
+        return xp.sqrt(xp.square(a.astype(acc, copy=False)).sum()).astype(a.dtype)
     if p == 1.0:
         return xp.abs(a).sum()
     if p == 0.0:

@@ -127,9 +127,13 @@ class Pow(Function):
         if na:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ga = g * b * a ** (b - 1)
-            zero_exp = b == 0  # d(a**0)/da = 0, also at a == 0 where 0 * 0**-1 would be nan (as PyTorch)
-            if xp.any(zero_exp):
-                ga = xp.where(zero_exp, ga.dtype.type(0), ga)
+            # d(a**0)/da = 0, also at a == 0 where 0 * 0**-1 would be nan (as PyTorch). A Python-number
+            # exponent is decided on the host; an array one by a where on its own device (no host sync).
+            if np.isscalar(b) or getattr(b, "ndim", 1) == 0 and isinstance(b, np.ndarray):
+                if b == 0:
+                    ga = xp.zeros_like(ga)
+            else:
+                ga = xp.where(b == 0, ga.dtype.type(0), ga)
             ga = unbroadcast(ga, self.shapes[0])
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):

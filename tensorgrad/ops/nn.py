@@ -169,17 +169,17 @@ class LayerNorm(Function):
         b2 = None if bias is None else bias.reshape(-1)
         y, mean, rstd = kernels.get("layernorm_forward", _dev(x))(x2, w2, b2, eps)
         self.save_for_backward(x2, w2, mean, rstd)
-        self.shapes = (x.shape, None if weight is None else weight.shape)
+        self.shapes = (x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape)
         return y.reshape(x.shape)
 
     def backward(self, g):
         x2, w2, mean, rstd = self.saved_tensors
         nx, nw, nb = self.needs_input_grad[:3]
         dx, dw, db = kernels.get("layernorm_backward", _dev(x2))(g.reshape(x2.shape), x2, w2, mean, rstd)
-        ws = self.shapes[1]
-        return (dx.reshape(self.shapes[0]) if nx else None,
+        xs, ws, bs = self.shapes
+        return (dx.reshape(xs) if nx else None,
                 dw.reshape(ws) if nw else None,
-                db.reshape(ws) if nb else None, None, None)
+                db.reshape(bs) if nb else None, None, None)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
