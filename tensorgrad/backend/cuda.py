@@ -475,11 +475,14 @@ def _to_device_capture_safe(host):
     from ..cuda import graphs
     if not graphs.is_capturing():
         return cp.asarray(host)
+    host = np.ascontiguousarray(host)
     pinned = cp.cuda.alloc_pinned_memory(host.nbytes)
-    staged = np.frombuffer(pinned, host.dtype, host.size).reshape(host.shape)
-    staged[...] = host
+    np.frombuffer(pinned, host.dtype, host.size)[...] = host.reshape(-1)
     out = cp.empty(host.shape, host.dtype)
-    out.set(staged, stream=cp.cuda.get_current_stream())
+    # The raw runtime call: CuPy's ndarray.set refuses every host-to-device copy during capture, although
+    # CUDA records one from pinned memory as a graph node.
+    cp.cuda.runtime.memcpyAsync(out.data.ptr, pinned.ptr, host.nbytes, cp.cuda.runtime.memcpyHostToDevice,
+                                cp.cuda.get_current_stream().ptr)
     graphs.keep_alive(pinned)
     return out
 

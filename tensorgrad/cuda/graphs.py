@@ -89,7 +89,8 @@ class CUDAGraph:
             _capturing.pop()
         self._graph = graph
         self._stream = stream
-        graph.upload(stream)
+        if hasattr(graph, "upload"):
+            graph.upload(stream)
         stream.synchronize()
 
     def replay(self):
