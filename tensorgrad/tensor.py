@@ -22,6 +22,16 @@ def check_same_device(op, args):
                            ", ".join(f"{s} on {d}" for s, d in devs))
 
 
+def check_device_as(op, main, *others):
+    """check_same_device for ops that hand other tensors' raw arrays (.data) to a kernel, which Function.apply's
+    check never sees: raises its RuntimeError when a Tensor in ``others`` lives on another device than ``main``.
+    Metadata only (the array classes, then device ids): no host synchronisation."""
+    cls = main.data.__class__
+    for o in others:
+        if isinstance(o, Tensor) and o.data.__class__ is not cls:
+            check_same_device(op, (main,) + others)
+
+
 class Tensor:
     __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
@@ -343,6 +353,7 @@ class Tensor:
     def __ge__(self, o): return E.ge(self, o)
 
     def _logical(self, o, fn, op):
+        check_device_as(op, self, o)
         o = o.data if isinstance(o, Tensor) else o
         if self.dtype != np.bool_:
             raise TypeError(f"{op}: expects bool tensors, got {self.dtype}")

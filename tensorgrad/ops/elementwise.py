@@ -416,7 +416,9 @@ def where(cond, a, b):
 
 def _cmp(opname, fn):
     def f(a, b):
-        from ..tensor import Tensor
+        from ..tensor import Tensor, check_device_as
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            check_device_as(opname, a, b)  # the arrays go to the kernel directly, past Function.apply's check
         a, b = _promote(opname, a, b)
         x = a.data if isinstance(a, Tensor) else a
         y = b.data if isinstance(b, Tensor) else b

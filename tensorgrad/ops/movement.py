@@ -191,9 +191,9 @@ def contiguous(a):
     return Contiguous.apply(a)
 
 
-def _convert_index(a, index):
+def _convert_index(a, index, op="getitem"):
     """Tensors in an index become arrays; report whether numpy will use advanced indexing."""
-    from ..tensor import Tensor
+    from ..tensor import Tensor, check_same_device
     if not isinstance(index, tuple):
         index = (index,)
     out, advanced = [], False
@@ -202,7 +202,12 @@ def _convert_index(a, index):
             if ix.dtype != np.bool_ and not np.issubdtype(ix.dtype, np.integer):
                 raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype {ix.dtype} "
                                  f"(indexing a tensor of shape {tuple(a.shape)})")
-            ix = ix.data
+            if ix.data.__class__ is not a.data.__class__:
+                if a._xp is np:  # a CUDA index into a CPU tensor: an error, as in PyTorch
+                    check_same_device(op, (a, ix))
+                ix = a._xp.asarray(ix.data)  # a CPU index into a CUDA tensor: copied over, as in PyTorch
+            else:
+                ix = ix.data
             advanced = True
         elif isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__cuda_array_interface__")):
             ix = a._xp.asarray(ix)
@@ -237,8 +242,13 @@ def setitem(a, index, value):
         raise RuntimeError(f"setitem: the assigned value (shape {tuple(value.shape)}) requires grad but the target "
                            f"(shape {tuple(a.shape)}) is not part of the graph, so its gradient would be lost; build "
                            "the result with cat/stack/where instead, or assign value.detach()")
-    idx, _ = _convert_index(a, index)
-    v = value.data if isinstance(value, Tensor) else value
+    idx, _ = _convert_index(a, index, "setitem")
+    if isinstance(value, Tensor) and value.data.__class__ is not a.data.__class__:
+        if a._xp is np:  # a CUDA value into a CPU tensor: an error (no silent device-to-host read)
+            check_same_device("setitem", (a, value))
+        v = a._xp.asarray(value.data)  # a CPU value into a CUDA tensor: copied over, as in PyTorch
+    else:
+        v = value.data if isinstance(value, Tensor) else value
     a.data[idx] = v
     a._bump()
 
@@ -309,11 +319,12 @@ def triu(a, diagonal=0):
 
 
 def masked_fill(a, mask, value):
-    from ..tensor import Tensor
-    if isinstance(value, Tensor):
-        value = value.item()
+    from ..tensor import Tensor, check_device_as
     if not isinstance(mask, Tensor) or mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    check_device_as("masked_fill", a, mask)  # the mask goes to the kernel as an array, past Function.apply's check
+    if isinstance(value, Tensor):
+        value = value.item()
     try:
         np.broadcast_shapes(mask.shape, a.shape)
     except ValueError:

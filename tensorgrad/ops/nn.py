@@ -105,7 +105,7 @@ class SoftmaxCrossEntropy(Function):
 
 def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """PyTorch semantics: input (N, C) or (N, C, d1, ...) or (C,); target class indices."""
-    from ..tensor import Tensor
+    from ..tensor import Tensor, check_device_as
     input, = cast_float32(input)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -113,6 +113,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         raise TypeError(f"cross_entropy: target must be an integer tensor of class indices, got "
                         f"{getattr(target, 'dtype', type(target).__name__)} (input {tuple(input.shape)} {input.dtype}); "
                         "probability targets are not supported")
+    check_device_as("cross_entropy", input, target)  # the target goes to the kernel as an array
     if not is_float(input.dtype):
         raise TypeError(f"cross_entropy: input must be floating point, got {input.dtype} (shape {tuple(input.shape)})")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -144,7 +145,8 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
 def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     """input holds log-probabilities (N, C)."""
     input, = cast_float32(input)
-    from ..tensor import Tensor
+    from ..tensor import Tensor, check_device_as
+    check_device_as("nll_loss", input, target)  # the target's array is used directly
     n = input.shape[0]
     t = target.data
     valid = t != ignore_index
@@ -381,6 +383,8 @@ def embedding(input, weight):
         raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype} (shape {tuple(input.shape)})")
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {tuple(weight.shape)}")
+    from ..tensor import check_device_as
+    check_device_as("embedding", weight, input)  # the indices go to the kernel as an array
     n = weight.shape[0]
     # The range check reads the indices on the host; inside a CUDA graph capture it cannot (the eager
     # warm-up steps before a capture check their batches).
