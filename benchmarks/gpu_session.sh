@@ -3,6 +3,7 @@
 #   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [smoke]     (default: all)
 # Built on the device in the same call because an extension built elsewhere (another Python) will not load.
 set -u
+: "${TENSORGRAD_COMMIT:?set TENSORGRAD_COMMIT=<sha of the tree being sent> (the copy on the device has a stale .git)}"
 OUT=${OUT:-/tmp/tg_out}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 steps=${*:-"tests kernels train smoke"}

@@ -31,8 +31,10 @@ def _git(*args, cwd=None):
 
 
 def git_commit(cwd=None):
-    """HEAD of the checkout tensorgrad runs from (None outside a git checkout)."""
-    return _git("rev-parse", "HEAD", cwd=cwd)
+    """HEAD of the checkout tensorgrad runs from (None outside a git checkout). TENSORGRAD_COMMIT overrides it:
+    a copy of the tree run elsewhere (a lent GPU machine) may carry a stale .git."""
+    import os
+    return os.environ.get("TENSORGRAD_COMMIT") or _git("rev-parse", "HEAD", cwd=cwd)
 
 
 def git_dirty(cwd=None):
