@@ -3,7 +3,9 @@
 #   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [smoke]     (default: all)
 # Built on the device in the same call because an extension built elsewhere (another Python) will not load.
 set -u
-: "${TENSORGRAD_COMMIT:?set TENSORGRAD_COMMIT=<sha of the tree being sent> (the copy on the device has a stale .git)}"
+# Results JSON record TENSORGRAD_COMMIT; default HEAD. Set it explicitly when this tree was copied to the machine
+# with a stale .git (the lent GPU machines of this project's workplace).
+export TENSORGRAD_COMMIT="${TENSORGRAD_COMMIT:-$(git rev-parse HEAD 2>/dev/null)}"
 OUT=${OUT:-/tmp/tg_out}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 steps=${*:-"tests kernels train smoke"}
