@@ -57,6 +57,8 @@ def _train_parser(sub):
     g.add_argument("--data", default=None, help="a UTF-8 text file (default: the embedded corpus)")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--device", default=d.device, help="cpu or cuda")
+    g.add_argument("--cuda-graph", action="store_true",
+                   help="capture the training step in a CUDA graph and replay it (cuda, dropout 0, no accumulation)")
     g.add_argument("--dtype", default=d.dtype, choices=["float32", "float16", "bfloat16", "float64"],
                    help="float16: fp16 autocast with fp32 master weights and dynamic loss scaling (bfloat16: refused, "
                         "NumPy/CuPy have no bfloat16 arrays)")
@@ -108,7 +110,8 @@ def cmd_train(a):
         weight_decay=a.weight_decay, beta1=a.beta1, beta2=a.beta2, grad_clip=a.grad_clip,
         eval_interval=a.eval_interval, eval_iters=a.eval_iters, log_interval=a.log_interval, out_dir=a.out_dir,
         sample_tokens=a.sample_tokens, plot=a.plot, progress=a.progress, data=a.data, seed=a.seed,
-        device=a.device, dtype=a.dtype, threads=a.threads, resume=a.resume, verbose=not a.quiet)
+        device=a.device, dtype=a.dtype, threads=a.threads, resume=a.resume, verbose=not a.quiet,
+        cuda_graph=a.cuda_graph)
     from .planner import default_policy
     with default_policy(a.checkpoint):
         train(cfg)

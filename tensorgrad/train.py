@@ -65,6 +65,7 @@ class TrainConfig:
     threads: int = None  # CPU threads for BLAS + tensorgrad's kernels; None: auto (1 on a busy machine, else as is)
     resume: bool = False
     verbose: bool = True
+    cuda_graph: bool = False  # capture the training step in a CUDA graph (tensorgrad.cuda.GraphedStep)
 
     def to_dict(self):
         return asdict(self)
@@ -269,6 +270,21 @@ def _log(cfg, msg):
         tqdm.write(msg, file=sys.stdout)
 
 
+GRAPH_WARMUP = 2
+
+
+def _graph_step(graphed, step, optimizer, sampler, done):
+    """One --cuda-graph iteration: the first GRAPH_WARMUP run eagerly (they compile the kernels and create the
+    optimizer and scaler state, as real steps on real batches), the next one captures the step, and from then on
+    every iteration replays it. Returns (loss as a float, the GraphedStep or None)."""
+    from .cuda import GraphedStep
+    x, y = sampler.get_batch("train")
+    if graphed is None and done >= GRAPH_WARMUP:
+        graphed = GraphedStep(step, x, y, optimizers=[optimizer], warmup=0)
+    loss = graphed(x, y) if graphed is not None else step(x, y)
+    return float(loss.item()), graphed
+
+
 def train(cfg=None, **overrides):
     """Train (or resume) a GPT as configured; returns a TrainResult."""
     import tensorgrad as tg
@@ -290,6 +306,14 @@ def train(cfg=None, **overrides):
             raise ValueError(f"train: {name} must be positive, got {getattr(cfg, name)}")
     if cfg.eval_interval < 1:
         raise ValueError(f"train: eval_interval must be >= 1, got {cfg.eval_interval}")
+    if cfg.cuda_graph:
+        problems = [why for bad, why in (
+            (not str(cfg.device).startswith("cuda"), f"--device cuda (got {cfg.device})"),
+            (cfg.dropout != 0, f"--dropout 0 (got {cfg.dropout}: a captured mask would repeat every step)"),
+            (cfg.gradient_accumulation_steps != 1,
+             f"--gradient-accumulation-steps 1 (got {cfg.gradient_accumulation_steps})")) if bad]
+        if problems:
+            raise ValueError("train: --cuda-graph needs " + " and ".join(problems))
     if cfg.threads:
         set_num_threads(cfg.threads)
     elif cfg.device == "cpu" and _busy():
@@ -335,7 +359,8 @@ def train(cfg=None, **overrides):
         model.double()
     if cfg.device != "cpu":
         model.to(cfg.device)
-    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), cfg.device)
+    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), cfg.device,
+                                           capturable=cfg.cuda_graph)
     # float16: parameters stay float32 (master weights); autocast runs matmuls/attention in fp16 with fp32
     # accumulation, and the scaler keeps small fp16 gradients from flushing to zero.
     half = cfg.dtype == "float16"
@@ -382,6 +407,20 @@ def train(cfg=None, **overrides):
                mininterval=0.25 if progress else 30.0, file=sys.stderr)
     gas = cfg.gradient_accumulation_steps
     new_losses = []
+
+    def graph_step(x, y):
+        # The same step as the eager loop below, in one function so that it can be captured whole.
+        optimizer.zero_grad(set_to_none=True)
+        with amp():
+            _, loss = model(x, y)
+        scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            scaler.unscale_(optimizer)
+            clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        return loss
+    graphed, graph_from = None, iter_num
     model.train()
     t0 = time.time()
     while iter_num < cfg.max_iters:
@@ -389,7 +428,12 @@ def train(cfg=None, **overrides):
         for group in optimizer.param_groups:
             group["lr"] = lr
         loss_sum = 0.0
-        for _ in range(gas):
+        if cfg.cuda_graph:
+            loss_sum, graphed = _graph_step(graphed, graph_step, optimizer, sampler, iter_num - graph_from)
+            gas_range = ()
+        else:
+            gas_range = range(gas)
+        for _ in gas_range:
             x, y = sampler.get_batch("train")
             with amp():
                 _, loss = model(x, y)
@@ -397,12 +441,13 @@ def train(cfg=None, **overrides):
                 loss = loss / gas
             scaler.scale(loss).backward()
             loss_sum += float(loss.item())
-        if cfg.grad_clip:
-            scaler.unscale_(optimizer)  # clip the true gradients
-            clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)  # skipped when a gradient overflowed in fp16
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        if not cfg.cuda_graph:
+            if cfg.grad_clip:
+                scaler.unscale_(optimizer)  # clip the true gradients
+                clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)  # skipped when a gradient overflowed in fp16
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
         lossf = loss_sum  # with accumulation: the mean over the micro-batches
         history.append((iter_num, lossf))
         new_losses.append((iter_num, lossf))
