@@ -1,18 +1,16 @@
-"""Random number generation: Generator objects (PCG64 on the CPU; counter-based Philox draws on CUDA) and the default one."""
+"""Random number generation: Generator objects (PCG64 on the CPU; counter-based Philox on CUDA) and the default one."""
 import numpy as np
 
 from .backend import as_device, get_xp
-
-# At most this many cuRAND states per CUDA draw (CuPy's kernels stride over the output when it is larger).
-_MAX_CUDA_STATES = 1 << 16
 
 
 class Generator:
     """A seedable source of randomness. get_state()/set_state() snapshot it (checkpointing replays dropout).
 
-    CPU draws come from one numpy PCG64 stream. CUDA draws are counter-based: draw number ``offset`` (counted on
-    the host) uses a fresh CuPy Philox4x32-10 generator seeded from SeedSequence([seed, offset]), so the whole
-    CUDA state is the pair (seed, offset): saved and restored exactly, with no read of device memory."""
+    CPU draws come from one numpy PCG64 stream. CUDA draws are counter-based, with no generator state on the
+    device: draw number ``offset`` (counted on the host) fills element i with Philox4x32-10(key=seed,
+    counter=(i, offset)) (see _philox_kernels). So the whole CUDA state is the pair (seed, offset), saved and
+    restored exactly, and a draw is one kernel launch: no allocation besides the output, no host synchronisation."""
 
     def __init__(self, device="cpu", seed=None):
         self.device = as_device(device)
@@ -28,16 +26,19 @@ class Generator:
     def initial_seed(self):
         return self._seed
 
-    def _gen(self, device, n=1):
-        """The generator for one draw of ``n`` values on ``device`` (on CUDA, a new one per draw)."""
-        device = as_device(device)
-        if device.type == "cpu":
-            return self._np
+    def _gen(self, device):
+        return self._np  # the CPU stream (CUDA draws go through _cuda)
+
+    def _cuda(self, kind, shape, dtype, device, *args):
+        """One CUDA draw: a new array of ``shape``/``dtype`` filled by the Philox kernel ``kind``."""
         cp = get_xp(device)
-        seq = np.random.SeedSequence([self._seed, self._cuda_offset])
+        offset = self._cuda_offset
         self._cuda_offset += 1
-        with cp.cuda.Device(device.index):
-            return cp.random.Generator(cp.random.Philox4x3210(seq, size=max(1, min(int(n), _MAX_CUDA_STATES))))
+        with cp.cuda.Device(as_device(device).index):
+            out = cp.empty(shape, dtype=dtype)
+            if out.size:
+                _philox_kernels(cp)[kind](np.uint64(self._seed % 2 ** 64), np.uint64(offset), *args, out)
+        return out
 
     def get_state(self):
         return {"seed": self._seed, "cpu": self._np.bit_generator.state, "cuda": self._cuda_offset}
@@ -49,25 +50,80 @@ class Generator:
 
     # raw draws (xp arrays) used by factories and dropout
     def normal(self, shape, dtype=np.float32, device="cpu"):
-        g = self._gen(device, _numel(shape))
         dt = np.dtype(dtype)
-        if dt in (np.float32, np.float64):
-            return g.standard_normal(shape, dtype=dt)
-        return g.standard_normal(shape, dtype=np.float32).astype(dt)
+        wd = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
+        if as_device(device).type == "cpu":
+            out = self._np.standard_normal(shape, dtype=wd)
+        else:
+            out = self._cuda("normal", shape, wd, device)
+        return out if wd == dt else out.astype(dt)
 
     def random(self, shape, dtype=np.float32, device="cpu"):
-        g = self._gen(device, _numel(shape))
         dt = np.dtype(dtype)
-        if dt in (np.float32, np.float64):
-            return g.random(shape, dtype=dt)
-        return g.random(shape, dtype=np.float32).astype(dt)
+        wd = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
+        if as_device(device).type == "cpu":
+            out = self._np.random(shape, dtype=wd)
+        else:
+            out = self._cuda("uniform", shape, wd, device)
+        return out if wd == dt else out.astype(dt)
 
     def integers(self, low, high, shape, dtype=np.int64, device="cpu"):
-        return self._gen(device, _numel(shape)).integers(low, high, size=shape, dtype=dtype)
+        if as_device(device).type == "cpu":
+            return self._np.integers(low, high, size=shape, dtype=dtype)
+        low, high = int(low), int(high)
+        if high <= low:
+            raise ValueError(f"integers: high ({high}) must be greater than low ({low})")
+        out = self._cuda("integers", shape, np.int64, device, np.int64(low), np.uint64(high - low))
+        return out if np.dtype(dtype) == np.int64 else out.astype(dtype)
 
 
-def _numel(shape):
-    return int(np.prod(shape, dtype=np.int64)) if isinstance(shape, (tuple, list)) else int(shape)
+_PHILOX = r"""
+__device__ __forceinline__ void tg_philox(unsigned long long seed, unsigned long long offset, unsigned long long idx,
+                                          unsigned int w[4]) {
+    // Philox4x32-10 (Salmon et al., SC'11; Random123): counter (idx, offset), key seed.
+    unsigned int c0 = (unsigned int)idx, c1 = (unsigned int)(idx >> 32);
+    unsigned int c2 = (unsigned int)offset, c3 = (unsigned int)(offset >> 32);
+    unsigned int k0 = (unsigned int)seed, k1 = (unsigned int)(seed >> 32);
+    #pragma unroll
+    for (int r = 0; r < 10; ++r) {
+        if (r) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+        unsigned int hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+        unsigned int hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+        c0 = hi1 ^ c1 ^ k0; c1 = lo1; c2 = hi0 ^ c3 ^ k1; c3 = lo0;
+    }
+    w[0] = c0; w[1] = c1; w[2] = c2; w[3] = c3;
+}
+// [0, 1) with 53 random bits (numpy's construction) and with 24 (exact in float32).
+__device__ __forceinline__ double tg_u53(unsigned int a, unsigned int b) {
+    return ((a >> 5) * 67108864.0 + (b >> 6)) * (1.0 / 9007199254740992.0);
+}
+__device__ __forceinline__ float tg_u24(unsigned int a) { return (a >> 8) * (1.0f / 16777216.0f); }
+"""
+
+_kernels = {}
+
+
+def _philox_kernels(cp):
+    """The CUDA draws (compiled once, on first use): element i of draw ``offset`` uses counter (i, offset)."""
+    if not _kernels:
+        ek = cp.ElementwiseKernel
+        _kernels["uniform"] = ek(
+            "uint64 seed, uint64 offset", "T y",
+            "unsigned int w[4]; tg_philox(seed, offset, i, w);"
+            "y = sizeof(T) == 4 ? (T)tg_u24(w[0]) : (T)tg_u53(w[0], w[1]);",
+            "tensorgrad_philox_uniform", preamble=_PHILOX)
+        _kernels["normal"] = ek(  # Box-Muller on two 53-bit uniforms; u1 in (0, 1]
+            "uint64 seed, uint64 offset", "T y",
+            "unsigned int w[4]; tg_philox(seed, offset, i, w);"
+            "double u1 = 1.0 - tg_u53(w[0], w[1]), u2 = tg_u53(w[2], w[3]);"
+            "y = (T)(sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));",
+            "tensorgrad_philox_normal", preamble=_PHILOX)
+        _kernels["integers"] = ek(  # low + (64 random bits mod span): bias <= span / 2**64
+            "uint64 seed, uint64 offset, int64 low, uint64 span", "int64 y",
+            "unsigned int w[4]; tg_philox(seed, offset, i, w);"
+            "y = low + (long long)((((unsigned long long)w[0] << 32) | w[1]) % span);",
+            "tensorgrad_philox_integers", preamble=_PHILOX)
+    return _kernels
 
 
 default_generator = Generator(seed=0)

@@ -232,7 +232,7 @@ def getitem(a, index):
 
 
 def setitem(a, index, value):
-    from ..tensor import Tensor
+    from ..tensor import Tensor, check_same_device
     from ..autograd.grad_mode import is_grad_enabled
     if a.requires_grad and is_grad_enabled():
         raise RuntimeError(f"setitem: in-place assignment into a tensor that requires grad (shape {tuple(a.shape)}) "
