@@ -8,6 +8,9 @@ Inputs are described by a list whose entries are:
   * anything else (python scalars, None, ...) -> passed unchanged to both functions
 The same numpy data is handed to tensorgrad and to torch, so results must agree to the dtype's tolerance.
 """
+import importlib.util
+import os
+
 import numpy as np
 import torch
 
@@ -197,3 +200,14 @@ def F(x):
 
 
 FLOATS = [np.float64, np.float32]
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name):
+    """examples/<name>.py imported as a module (the examples are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,7 +1,5 @@
 """tensorgrad.diagnostics.grad_flow: verdicts on real deep MLPs and on hand-set gradients, report and plot."""
-import importlib.util
 import math
-import os
 
 import numpy as np
 import pytest
@@ -10,16 +8,13 @@ import tensorgrad as tg
 from tensorgrad import diagnostics as D
 from tensorgrad.diagnostics import grad_flow
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from helpers import load_example
+
 
 
 @pytest.fixture(scope="module")
 def ex():
-    spec = importlib.util.spec_from_file_location("grad_flow_deep_mlp",
-                                                  os.path.join(ROOT, "examples", "grad_flow_deep_mlp.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("grad_flow_deep_mlp")
 
 
 def test_deep_sigmoid_vanishes(ex, tmp_path):

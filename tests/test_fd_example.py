@@ -1,5 +1,4 @@
 """examples/backprop_vs_finite_differences.py: its FD gradients equal backprop's; a tiny timing run works."""
-import importlib.util
 import json
 import math
 import os
@@ -9,16 +8,14 @@ import pytest
 
 import tensorgrad as tg
 
+from helpers import load_example
+
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
 @pytest.fixture(scope="module")
 def ex():
-    spec = importlib.util.spec_from_file_location("backprop_vs_finite_differences",
-                                                  os.path.join(ROOT, "examples", "backprop_vs_finite_differences.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("backprop_vs_finite_differences")
 
 
 @pytest.mark.parametrize("width", [1, 5])

@@ -1,5 +1,4 @@
 """The three worked examples of SEED_EXAMPLES.md: exact float64 values (to 1e-6) and the printed digits of the text."""
-import importlib.util
 import math
 import os
 import subprocess
@@ -7,15 +6,9 @@ import sys
 
 import pytest
 
+from helpers import load_example
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load(name):
-    path = os.path.join(ROOT, "examples", name + ".py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _close(actual, expected, tol=1e-6):
@@ -29,7 +22,7 @@ def _close(actual, expected, tol=1e-6):
 
 # ------------------------------------------------------------------------------------------------ A
 def test_a_exact_values():
-    r = _load("seed_a_221_sigmoid_net").run()
+    r = load_example("seed_a_221_sigmoid_net").run()
     # "Exact float64" line of SEED_EXAMPLES.md A
     _close(r["a"], [0.646799, 0.678088])
     _close(r["y_hat"], 0.762033)
@@ -47,7 +40,7 @@ def test_a_exact_values():
 
 
 def test_a_printed_digits(capsys):
-    _load("seed_a_221_sigmoid_net").main()
+    load_example("seed_a_221_sigmoid_net").main()
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "a = [0.647, 0.678]",
@@ -63,7 +56,7 @@ def test_a_printed_digits(capsys):
 
 # ------------------------------------------------------------------------------------------------ B
 def test_b_exact_values():
-    r = _load("seed_b_relu_sigmoid_chain").run()
+    r = load_example("seed_b_relu_sigmoid_chain").run()
     _close(r["z1"], 1.1, 1e-12)
     _close(r["h1"], 1.1, 1e-12)
     _close(r["z2"], 0.53, 1e-12)
@@ -84,7 +77,7 @@ def test_b_exact_values():
 
 
 def test_b_printed_digits(capsys):
-    _load("seed_b_relu_sigmoid_chain").main()
+    load_example("seed_b_relu_sigmoid_chain").main()
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "z1 = 1.1, h1 = 1.1, z2 = 0.53, y = 0.629",
@@ -98,7 +91,7 @@ def test_b_printed_digits(capsys):
 
 # ------------------------------------------------------------------------------------------------ C
 def test_c_exact_values():
-    r = _load("seed_c_movie_neuron").run()
+    r = load_example("seed_c_movie_neuron").run()
     z = 8 * 0.7 + 3 * 0.3 - 2
     s = 1 / (1 + math.exp(-z))
     ds = s * (1 - s)
@@ -117,7 +110,7 @@ def test_c_exact_values():
 
 
 def test_c_printed_digits(capsys):
-    _load("seed_c_movie_neuron").main()
+    load_example("seed_c_movie_neuron").main()
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "prediction = 4.5",

@@ -1,6 +1,5 @@
 """tensorgrad.viz: the tape as a graph (node/edge counts of known graphs, labels, recorded grads, rendering)."""
 import importlib.util
-import os
 import re
 import shutil
 
@@ -11,21 +10,15 @@ import tensorgrad as tg
 from tensorgrad import viz
 from tensorgrad.autograd.gradcheck import gradcheck
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from helpers import load_example
+
 HAVE_DOT = shutil.which("dot") is not None and importlib.util.find_spec("graphviz") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz `dot` program or `graphviz` package not installed")
 
 
-def _example(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "examples", name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def net_221():
     """Seed example A: x, y, b1, b2 are constants (not on the tape); W1, W2 are the leaves."""
-    return _example("draw_graph_221").build_221()
+    return load_example("draw_graph_221").build_221()
 
 
 def dot_counts(src):
@@ -157,8 +150,8 @@ def test_render_png_and_svg(tmp_path):
 
 
 @needs_dot
-def test_draw_graph_221_example(tmp_path, capsys):
-    _example("draw_graph_221").main(["--out-dir", str(tmp_path)])
+def test_draw_graph_221load_example(tmp_path, capsys):
+    load_example("draw_graph_221").main(["--out-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "11 nodes and 10 edges" in out and "loss = 0.028314" in out
     assert (tmp_path / "graph_221.png").stat().st_size > 1000
