@@ -49,23 +49,21 @@ class Generator:
         self._cuda_offset = int(state.get("cuda") or 0)
 
     # raw draws (xp arrays) used by factories and dropout
-    def normal(self, shape, dtype=np.float32, device="cpu"):
+    def _float_draw(self, cpu_draw, cuda_kind, shape, dtype, device):
+        """float32/float64 are drawn directly; other float dtypes are drawn in float32 and cast."""
         dt = np.dtype(dtype)
         wd = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
         if as_device(device).type == "cpu":
-            out = self._np.standard_normal(shape, dtype=wd)
+            out = cpu_draw(shape, dtype=wd)
         else:
-            out = self._cuda("normal", shape, wd, device)
+            out = self._cuda(cuda_kind, shape, wd, device)
         return out if wd == dt else out.astype(dt)
 
+    def normal(self, shape, dtype=np.float32, device="cpu"):
+        return self._float_draw(self._np.standard_normal, "normal", shape, dtype, device)
+
     def random(self, shape, dtype=np.float32, device="cpu"):
-        dt = np.dtype(dtype)
-        wd = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
-        if as_device(device).type == "cpu":
-            out = self._np.random(shape, dtype=wd)
-        else:
-            out = self._cuda("uniform", shape, wd, device)
-        return out if wd == dt else out.astype(dt)
+        return self._float_draw(self._np.random, "uniform", shape, dtype, device)
 
     def integers(self, low, high, shape, dtype=np.int64, device="cpu"):
         if as_device(device).type == "cpu":
