@@ -408,17 +408,27 @@ def train(cfg=None, **overrides):
     gas = cfg.gradient_accumulation_steps
     new_losses = []
 
-    def graph_step(x, y):
-        # The same step as the eager loop below, in one function so that it can be captured whole.
-        optimizer.zero_grad(set_to_none=True)
+    def forward_backward(x, y):
+        """One micro-batch: forward, the loss (divided by the micro-batch count when accumulating), scaled backward."""
         with amp():
             _, loss = model(x, y)
+        if gas > 1:
+            loss = loss / gas
         scaler.scale(loss).backward()
+        return loss
+
+    def update():
         if cfg.grad_clip:
-            scaler.unscale_(optimizer)
+            scaler.unscale_(optimizer)  # clip the true gradients
             clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
+        scaler.step(optimizer)  # skipped when a gradient overflowed in fp16
         scaler.update()
+
+    def graph_step(x, y):
+        # The whole step in one function, so that --cuda-graph can capture it (it runs without accumulation).
+        optimizer.zero_grad(set_to_none=True)
+        loss = forward_backward(x, y)
+        update()
         return loss
     graphed, graph_from = None, iter_num
     model.train()
@@ -427,26 +437,13 @@ def train(cfg=None, **overrides):
         lr = get_lr(iter_num, cfg) if cfg.decay_lr else cfg.lr
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss_sum = 0.0
         if cfg.cuda_graph:
             loss_sum, graphed = _graph_step(graphed, graph_step, optimizer, sampler, iter_num - graph_from)
-            gas_range = ()
         else:
-            gas_range = range(gas)
-        for _ in gas_range:
-            x, y = sampler.get_batch("train")
-            with amp():
-                _, loss = model(x, y)
-            if gas > 1:
-                loss = loss / gas
-            scaler.scale(loss).backward()
-            loss_sum += float(loss.item())
-        if not cfg.cuda_graph:
-            if cfg.grad_clip:
-                scaler.unscale_(optimizer)  # clip the true gradients
-                clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)  # skipped when a gradient overflowed in fp16
-            scaler.update()
+            loss_sum = 0.0
+            for _ in range(gas):
+                loss_sum += float(forward_backward(*sampler.get_batch("train")).item())
+            update()
             optimizer.zero_grad(set_to_none=True)
         lossf = loss_sum  # with accumulation: the mean over the micro-batches
         history.append((iter_num, lossf))
