@@ -76,16 +76,13 @@ class Adam(Optimizer):
             self._lr_dev[id(group)] = xp.full((), group["lr"], dtype=np.float32)
         step = self._step_dev.get(id(group))
         if step is None:
-            start = max((int(round(float(self._state(p)["step"].data))) if isinstance(self._state(p).get("step"), Tensor)
-                         else int(self._state(p).get("step", 0))) for p in live)
+            # integer counts (fresh or loaded state) or the 0-d step tensor of an earlier capturable optimizer
+            counts = [self._state(p).get("step", 0) for p in live]
+            start = max(int(round(float(c.data))) if isinstance(c, Tensor) else int(c) for c in counts)
             step = self._step_dev[id(group)] = Tensor._make(xp.full((), start, dtype=np.float32), None)
         ps, gs, ms, vs = [], [], [], []
         for p in live:
-            g = p.grad.data
-            if group["maximize"]:
-                g = -g
-            if wd != 0 and not self._decoupled:
-                g = g + wd * p.data.astype(g.dtype, copy=False)
+            g = self._grad(p, group)
             st = self._state(p)
             if "exp_avg" not in st:
                 st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
@@ -110,20 +107,25 @@ class Adam(Optimizer):
         for p in live:
             p._bump()
 
+    def _grad(self, p, group):
+        """The gradient the update uses: negated for maximize; Adam's L2 decay (not AdamW's) folded in."""
+        g = p.grad.data
+        if group["maximize"]:
+            g = -g
+        if group["weight_decay"] != 0 and not self._decoupled:
+            g = g + group["weight_decay"] * p.data.astype(g.dtype, copy=False)
+        return g
+
     def _step_group(self, group):
         if self.capturable:
             return self._step_group_capturable(group)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        wd, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
+        wd, amsgrad = group["weight_decay"], group["amsgrad"]
         batches = {}  # (device type, step) -> lists for one fused call
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = p.grad.data
-            if maximize:
-                g = -g
-            if wd != 0 and not self._decoupled:
-                g = g + wd * p.data.astype(g.dtype, copy=False)
+            g = self._grad(p, group)
             st = self._state(p)
             if not st:
                 xp = xp_of(p.data)
