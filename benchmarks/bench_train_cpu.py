@@ -9,9 +9,10 @@ warm-up, then the median over --iters iterations of
   forward:  forward with loss (graph recorded)
   backward: loss.backward() alone
 The two frameworks are timed interleaved (round-robin in chunks), so machine noise hits both alike.
-In one process both share one libgomp, hence one OpenMP wait policy (PASSIVE here, which tensorgrad needs and
-which slows torch's multi-threaded regions); --isolated adds a run of each framework in a process of its own with
-its own default, the fair comparison at more than one thread.
+In one process both share one libgomp, hence one OpenMP wait policy: the one `tensorgrad train` runs with
+(libgomp's default when MKL carries the GEMMs, else PASSIVE, which tensorgrad then needs and which slows torch's
+multi-threaded regions; see backend/cpu.py); --isolated adds a run of each framework in a process of its own
+with its own default, the fair comparison at more than one thread.
 Writes benchmarks/results/train_cpu.json with machine (cpu model, nproc), device, git commit, versions.
 
     python benchmarks/bench_train_cpu.py [--threads 1,2] [--iters 50] [--warmup 10] [--isolated]
@@ -30,23 +31,26 @@ ap.add_argument("--iters", type=int, default=50)
 ap.add_argument("--warmup", type=int, default=10)
 ap.add_argument("--vocab", type=int, default=65)
 ap.add_argument("--no-omp-passive", dest="omp_passive", action="store_false",
-                help="leave OMP_WAIT_POLICY unset (libgomp spins idle threads; see below)")
+                help="leave OMP_WAIT_POLICY unset even where tensorgrad would set PASSIVE (see below)")
 ap.add_argument("--no-tune-malloc", action="store_true", help="leave glibc's malloc thresholds at their defaults")
 ap.add_argument("--only", choices=["tensorgrad", "torch"],
                 help="time one framework alone (used by --isolated; the other still runs once for the loss check)")
 ap.add_argument("--isolated", action="store_true",
                 help="also time each framework in a process of its own, with its own default OpenMP wait policy "
-                     "(torch: spinning; tensorgrad: PASSIVE, as `tensorgrad train` sets it) -- the fair multi-thread "
+                     "(torch: libgomp's default; tensorgrad: what `tensorgrad train` runs with) -- the fair multi-thread "
                      "comparison, since in one process both share one libgomp and one policy")
 ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train_cpu.json"))
 args = ap.parse_args()
 THREADS = [int(t) for t in str(args.threads).split(",")]
-if args.omp_passive and args.only != "torch":
-    # torch and tensorgrad._C share one libgomp in this process (torch's, loaded first): its wait policy is read
-    # once, at load. `tensorgrad train` sets PASSIVE (backend/cpu.py); without it here, torch's libgomp spins its
-    # idle threads against NumPy's OpenBLAS pool and tensorgrad's multi-threaded steps run ~5x slower.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tensorgrad.backend import blas  # noqa: E402  (loads MKL if installed; does not load libgomp)
+
+if args.omp_passive and args.only != "torch" and not blas.shares_openmp():
+    # torch and tensorgrad._C share one libgomp in this process (torch's, loaded first): its wait policy is read
+    # once, at load. With NumPy's OpenBLAS doing the GEMMs, `tensorgrad train` sets PASSIVE (backend/cpu.py);
+    # without it here, libgomp spins its idle threads against OpenBLAS's pool and multi-threaded steps run ~5x
+    # slower. With MKL on libgomp there is one pool and both run with libgomp's default.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
@@ -184,7 +188,7 @@ def main():
     out = {
         "benchmark": "bench_train_cpu", "config": {**CFG, "batch_size": B},
         "iters": args.iters, "warmup": args.warmup, "malloc_tuned": MALLOC_TUNED,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "blas": blas.backend(),
         "notes": "step = forward + backward + clip_grad_norm_ + AdamW step + zero_grad; medians of wall time; "
                  "step_min_ms = fastest step; step_cpu_ms = median process CPU time (all threads) per step, "
                  "less sensitive to other load on the machine",

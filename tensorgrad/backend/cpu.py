@@ -9,11 +9,16 @@ import os
 
 import numpy as np
 
-# libgomp's default wait policy busy-spins its idle worker threads after every parallel region; between two
-# kernels NumPy's OpenBLAS runs its own thread pool, and the two pools then fight for the cores: the baby-GPT
-# training step on 2 cores went from 48 ms to 280 ms with both pools at 2 threads. Idle OpenMP threads must
-# sleep. libgomp reads this when tensorgrad._C loads it, so it is set (unless the user chose) just before.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from . import blas
+
+# libgomp's default wait policy busy-spins its idle worker threads for a while after every parallel region. When
+# the GEMMs run on NumPy's OpenBLAS, its own thread pool and libgomp's then fight for the cores between kernels:
+# the baby-GPT training step on 2 cores went from 48 ms to 280 ms with both pools at 2 threads, so idle OpenMP
+# threads must sleep. When MKL carries the GEMMs on libgomp itself (backend/blas.py) there is one pool, and the
+# default spinning is what makes short parallel regions fast (2 threads: 36 ms per step, 48 ms with PASSIVE).
+# libgomp reads this when it loads (tensorgrad._C, just below), so it is set, unless the user chose, before.
+if not blas.shares_openmp():
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     from tensorgrad import _C

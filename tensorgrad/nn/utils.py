@@ -2,6 +2,7 @@
 import math
 
 from ..autograd.grad_mode import no_grad
+from ..backend import blas
 from ..tensor import Tensor
 
 
@@ -59,7 +60,8 @@ def _vector_norm(xp, a, p):
     a = a.reshape(-1)
     if p == 2.0:
         if xp.__name__ == "numpy" and a.dtype.kind == "f" and a.dtype.itemsize >= 4:
-            return xp.sqrt(xp.dot(a, a))          # BLAS; on CUDA a dot is cuBLAS, which graph capture refuses
+            d = blas.dot(a, a)                    # MKL, on the GEMMs' thread pool (backend/blas.py)
+            return xp.sqrt(xp.dot(a, a) if d is None else d)  # on CUDA a dot is cuBLAS, which capture refuses
         acc = a.dtype if a.dtype.itemsize >= 4 and a.dtype.kind == "f" else xp.float32
         return xp.sqrt(xp.square(a.astype(acc, copy=False)).sum()).astype(a.dtype)
     if p == 1.0:

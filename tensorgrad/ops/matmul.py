@@ -4,6 +4,7 @@ import numpy as np
 from ..autograd.function import Function
 from .util import unbroadcast
 from ..amp.autocast import cast_lower
+from ..backend import blas
 
 
 def _mT(x):
@@ -11,13 +12,14 @@ def _mT(x):
 
 
 def _mm(a, b):
-    """a @ b; float16 on the CPU is computed as a float32 GEMM and rounded once (fp32 accumulation),
-    since NumPy has no half-precision BLAS. On CUDA, 2-D products call cuBLAS directly (backend.cublas: the
+    """a @ b; on the CPU 2-D products go through backend.blas (MKL when installed), and float16 is computed as a
+    float32 GEMM and rounded once (fp32 accumulation), since NumPy has no half-precision BLAS. On CUDA, 2-D products call cuBLAS directly (backend.cublas: the
     only way a GEMM can be captured in a CUDA graph); other shapes use cupy's `@`, which cannot be captured."""
     if isinstance(a, np.ndarray):
         if a.dtype == np.float16:
-            return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
-        return a @ b
+            return _mm(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+        out = blas.gemm(a, b)
+        return a @ b if out is None else out
     from ..backend import cublas
     out = cublas.gemm(a, b)
     if out is not None:

@@ -1,0 +1,136 @@
+"""CPU GEMM through Intel MKL's cblas_sgemm / cblas_dgemm, loaded with ctypes from the `mkl` wheel; NumPy's
+own BLAS where MKL is missing or does not apply.
+
+Why not just NumPy's `@`: the baby-GPT CPU step is mostly GEMMs of a few hundred rows and columns, and NumPy's
+wheels ship OpenBLAS, which on this project's benchmark machine (Sapphire Rapids, AVX-512) runs the step's 15
+GEMM shapes 1.19x slower than PyTorch at one thread (benchmarks/bench_gemm_cpu.py) -- more than the whole
+step-time gap to PyTorch. PyTorch's CPU build links MKL; calling the same library closes that gap with no
+GEMM code of our own to maintain.
+
+MKL is told to run its threads on GNU OpenMP (libgomp), the runtime tensorgrad._C already uses, so the GEMMs and
+the fused kernels share one thread pool and one wait policy instead of two pools fighting for the cores.
+
+TENSORGRAD_BLAS selects: `auto` (default: MKL if it loads), `mkl` (fail loudly if it does not), `numpy`.
+"""
+import ctypes
+import ctypes.util
+import glob
+import os
+import site
+import sys
+
+import numpy as np
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_MKL_THREADING_GNU = 3
+
+_lib = None          # the loaded libmkl_rt, or None
+_gemm = {}           # dtype -> cblas_?gemm
+_dot = {}            # dtype -> cblas_?dot
+_gnu_openmp = False  # MKL's threads are libgomp's (the runtime of tensorgrad._C)
+_reason = "not loaded yet"
+
+
+def _candidates():
+    dirs = [os.path.join(p, "lib") for p in dict.fromkeys((sys.prefix, sys.base_prefix, site.USER_BASE))]
+    for d in dirs:
+        yield from sorted(glob.glob(os.path.join(d, "libmkl_rt.so*")), reverse=True)  # .so.3 before .so.2
+    found = ctypes.util.find_library("mkl_rt")
+    if found:
+        yield found
+
+
+def _load():
+    global _lib, _reason, _gnu_openmp
+    _lib, _gnu_openmp = None, False
+    _gemm.clear()
+    _dot.clear()
+    choice = os.environ.get("TENSORGRAD_BLAS", "auto").lower()
+    if choice not in ("auto", "mkl", "numpy"):
+        raise ValueError(f"TENSORGRAD_BLAS={choice!r}: expected auto, mkl or numpy")
+    if choice == "numpy":
+        _reason = "TENSORGRAD_BLAS=numpy"
+        return
+    errors = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            # Must precede every other MKL call; returns the layer in force (another library may have chosen first).
+            lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
+            layer = lib.MKL_Set_Threading_Layer(_MKL_THREADING_GNU)
+            for dt, name, scalar in ((np.dtype(np.float32), "cblas_sgemm", ctypes.c_float),
+                                     (np.dtype(np.float64), "cblas_dgemm", ctypes.c_double)):
+                f = getattr(lib, name)
+                f.restype = None
+                f.argtypes = [ctypes.c_int] * 6 + [scalar, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                                                   ctypes.c_int, scalar, ctypes.c_void_p, ctypes.c_int]
+                _gemm[dt] = f
+                d = getattr(lib, name.replace("gemm", "dot"))
+                d.restype = scalar
+                d.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+                _dot[dt] = d
+            _lib, _reason, _gnu_openmp = lib, path, layer == _MKL_THREADING_GNU
+            return
+        except (OSError, AttributeError) as e:
+            errors.append(f"{path}: {e}")
+            _gemm.clear()
+            _dot.clear()
+    _reason = "libmkl_rt not found (pip install mkl)" + (f"; tried {'; '.join(errors)}" if errors else "")
+    if choice == "mkl":
+        raise ImportError(f"tensorgrad.backend.blas: TENSORGRAD_BLAS=mkl but MKL cannot be loaded: {_reason}")
+
+
+def backend():
+    """'mkl (<path>)' or 'numpy (<why>)': which BLAS the CPU matmuls use."""
+    return f"mkl ({_reason})" if _lib is not None else f"numpy ({_reason})"
+
+
+def shares_openmp():
+    """True when the GEMMs run on libgomp, tensorgrad._C's OpenMP runtime: then no second thread pool (NumPy's
+    OpenBLAS) competes with it during a step, and idle OpenMP threads may spin between kernels."""
+    return _lib is not None and _gnu_openmp
+
+
+def _operand(x, rows, cols):
+    """(transpose flag, leading dim) for a 2-D operand BLAS can read in place: row-major with unit column
+    stride (C order, or a row slice of a wider array), or its transpose (a `.T` view); None otherwise."""
+    s0, s1 = x.strides
+    it = x.itemsize
+    if s1 == it and s0 % it == 0 and s0 // it >= max(1, cols):
+        return _NO_TRANS, s0 // it
+    if s0 == it and s1 % it == 0 and s1 // it >= max(1, rows):
+        return _TRANS, s1 // it
+    if x.flags.c_contiguous:     # a dim of size 1 lets NumPy report any stride for it
+        return _NO_TRANS, max(1, cols)
+    return None
+
+
+def gemm(a, b):
+    """a @ b for 2-D NumPy arrays of one dtype (float32 or float64) through MKL, as a new C-ordered array;
+    None where MKL is not loaded or the operands do not fit (the caller then uses NumPy)."""
+    f = _gemm.get(a.dtype)
+    if f is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype:
+        return None
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0 or k == 0:
+        return None
+    la, lb = _operand(a, m, k), _operand(b, k, n)
+    if la is None or lb is None:
+        return None
+    c = np.empty((m, n), a.dtype)
+    f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1], 0.0, c.ctypes.data, n)
+    return c
+
+
+def dot(a, b):
+    """Inner product of two 1-D contiguous arrays of one float dtype through MKL, as a NumPy scalar of that dtype;
+    None where MKL does not apply."""
+    f = _dot.get(a.dtype)
+    if f is None or a.ndim != 1 or b.ndim != 1 or b.dtype != a.dtype or a.shape != b.shape \
+            or not (a.flags.c_contiguous and b.flags.c_contiguous):
+        return None
+    return a.dtype.type(f(a.shape[0], a.ctypes.data, 1, b.ctypes.data, 1))
+
+
+_load()
