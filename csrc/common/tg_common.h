@@ -94,38 +94,44 @@ inline py::array_t<T> empty(std::initializer_list<py::ssize_t> shape) {
 // exp: x = n*ln2 + r with |r| <= ln2/2, e^r by polynomial, 2^n assembled in the exponent bits. The rounding
 // uses the 1.5*2^k "magic number" so that n also sits in the low mantissa bits (no float->int conversion,
 // which AVX2 lacks for doubles). Below the normal range the result is flushed to exactly 0, like expf.
-TG_INLINE float exp_approx(float x) {
-    const float magic = 12582912.0f;  // 1.5 * 2^23
-    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float t = xc * 1.44269504088896341f + magic;
-    float n = t - magic;
-    float r = xc - n * 0.693359375f;
+// Written once over F = float or double, or a GCC vector of them (I: the integer type of the same shape, for the
+// exponent bits), so that kernels with explicit vector code compute exactly what the scalar calls compute.
+template <class F, class I>
+TG_INLINE F exp_approx_f32(F x) {
+    const F magic = F{} + 12582912.0f;  // 1.5 * 2^23
+    const F lo = F{} - 87.0f, hi = F{} + 88.0f;
+    F xc = x < lo ? lo : (x > hi ? hi : x);
+    F t = xc * 1.44269504088896341f + magic;
+    F n = t - magic;
+    F r = xc - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;  // Cephes expf minimax, ~1 ulp
+    F p = F{} + 1.9875691500e-4f;  // Cephes expf minimax, ~1 ulp
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t ti, mi;
-    std::memcpy(&ti, &t, 4);
-    std::memcpy(&mi, &magic, 4);
-    int32_t bits = (ti - mi + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, 4);
-    return x < -87.0f ? 0.0f : p * scale;
+    I ti, mi;
+    std::memcpy(&ti, &t, sizeof(F));
+    std::memcpy(&mi, &magic, sizeof(F));
+    I bits = (ti - mi + 127) << 23;
+    F scale;
+    std::memcpy(&scale, &bits, sizeof(F));
+    return x < lo ? F{} : p * scale;
 }
 
-TG_INLINE double exp_approx(double x) {
-    const double magic = 6755399441055744.0;  // 1.5 * 2^52
-    double xc = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
-    double t = xc * 1.4426950408889634074 + magic;
-    double n = t - magic;
-    double r = xc - n * 6.93145751953125e-1;
+template <class F, class I>
+TG_INLINE F exp_approx_f64(F x) {
+    const F magic = F{} + 6755399441055744.0;  // 1.5 * 2^52
+    const F lo = F{} - 708.0, hi = F{} + 709.0;
+    F xc = x < lo ? lo : (x > hi ? hi : x);
+    F t = xc * 1.4426950408889634074 + magic;
+    F n = t - magic;
+    F r = xc - n * 6.93145751953125e-1;
     r = r - n * 1.42860682030941723212e-6;
     // Taylor to r^13: the r^14/14! remainder is < 1e-17 for |r| <= ln2/2, below double rounding.
-    double p = 1.0 / 6227020800.0;
+    F p = F{} + 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
     p = p * r + 1.0 / 3628800.0;
@@ -139,14 +145,17 @@ TG_INLINE double exp_approx(double x) {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    int64_t ti, mi;
-    std::memcpy(&ti, &t, 8);
-    std::memcpy(&mi, &magic, 8);
-    int64_t bits = (ti - mi + 1023) << 52;
-    double scale;
-    std::memcpy(&scale, &bits, 8);
-    return x < -708.0 ? 0.0 : p * scale;
+    I ti, mi;
+    std::memcpy(&ti, &t, sizeof(F));
+    std::memcpy(&mi, &magic, sizeof(F));
+    I bits = (ti - mi + 1023) << 52;
+    F scale;
+    std::memcpy(&scale, &bits, sizeof(F));
+    return x < lo ? F{} : p * scale;
 }
+
+TG_INLINE float exp_approx(float x) { return exp_approx_f32<float, int32_t>(x); }
+TG_INLINE double exp_approx(double x) { return exp_approx_f64<double, int64_t>(x); }
 
 // tanh(u) = 1 - 2 / (exp(2u) + 1): saturates cleanly to +-1, absolute error ~1 ulp of 1.
 template <class T>

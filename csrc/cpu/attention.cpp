@@ -22,6 +22,7 @@ namespace tg {
 constexpr int BK = 64;  // keys per tile: 4 AVX-512 float vectors, so a row of s stays in registers
 constexpr int BQ = 32;  // query rows per backward block: P/dS tiles are BQ x BK
 constexpr int QC = 64;  // query rows per forward task
+constexpr int RF = 4;   // query rows per forward micro-kernel call (register blocking)
 
 static std::atomic<int64_t> g_last_workspace{0};
 
@@ -58,6 +59,35 @@ static TG_INLINE typename Vec<T>::type vload(const T* p) {
 }
 template <class T>
 static TG_INLINE void vstore(T* p, typename Vec<T>::type v) { std::memcpy(p, &v, sizeof(v)); }
+
+template <class T>
+static TG_INLINE typename Vec<T>::type vexp(typename Vec<T>::type x) {
+    if constexpr (sizeof(T) == 4) {
+        typedef int32_t I __attribute__((vector_size(64)));
+        return exp_approx_f32<typename Vec<T>::type, I>(x);
+    } else {
+        typedef int64_t I __attribute__((vector_size(64)));
+        return exp_approx_f64<typename Vec<T>::type, I>(x);
+    }
+}
+
+// {0, 1, ..., W-1}: lane numbers, to mask the lanes of a tile past its visible keys.
+template <class T>
+static TG_INLINE typename Vec<T>::type lanes() {
+    typename Vec<T>::type v;
+    for (int w = 0; w < Vec<T>::N; ++w) v[w] = T(w);
+    return v;
+}
+
+// Horizontal max / sum as a tree (depth log2 W instead of a W-long dependent chain).
+template <class T, bool MAX>
+static TG_INLINE T hreduce(typename Vec<T>::type v) {
+    alignas(64) T a[Vec<T>::N];
+    vstore(a, v);
+    for (int w = Vec<T>::N / 2; w > 0; w /= 2)
+        for (int i = 0; i < w; ++i) a[i] = MAX ? std::max(a[i], a[i + w]) : a[i] + a[i + w];
+    return a[0];
+}
 
 // s[j] = a . Kt[:, j] for all BK lanes (an outer-product sweep over d, so no horizontal sums).
 // Only the first NV vectors of lanes are computed: causal diagonal tiles need just the visible keys.
@@ -126,6 +156,135 @@ static TG_INLINE void gemv_t(T* __restrict y, const T* __restrict c, int64_t cs,
     }
 }
 
+// Register-blocked forms of the two micro-kernels for R query rows at once, used by the forward: every K^T and
+// V vector loaded is reused for R rows, and R x NV independent FMA chains hide the FMA latency (one row at a time,
+// the O update of a D=32 head had two dependent chains and ran at a quarter of the FMA throughput).
+// S[r * BK + j] = a_r . Kt[:, j] for the first NV vectors of lanes; a_r = a + r * lda.
+template <class T, int DC, int R, int NV>
+static TG_INLINE void dot_rows_n(const T* __restrict a, int64_t lda, const T* __restrict Kt, T* __restrict S,
+                                 int64_t Dr) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    const int64_t D = DC > 0 ? DC : Dr;
+    V acc[R][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) acc[r][u] = V{};
+    for (int64_t d = 0; d < D; ++d) {
+        V kv[NV];
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) kv[u] = vload(Kt + d * BK + u * W);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const T ad = a[r * lda + d];
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) acc[r][u] += ad * kv[u];
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) vstore(S + r * BK + u * W, acc[r][u]);
+}
+
+// Computes the first round_up(n, W) lanes of R rows; returns that lane count.
+template <class T, int DC, int R, int NV = BK / Vec<T>::N>
+static TG_INLINE int dot_rows(const T* __restrict a, int64_t lda, const T* __restrict Kt, T* __restrict S, int64_t Dr,
+                              int n) {
+    if constexpr (NV > 1) {
+        if (n <= (NV - 1) * Vec<T>::N) return dot_rows<T, DC, R, NV - 1>(a, lda, Kt, S, Dr, n);
+    }
+    dot_rows_n<T, DC, R, NV>(a, lda, Kt, S, Dr);
+    return NV * Vec<T>::N;
+}
+
+// O[r] = corr[r] * O[r] + sum_{j<n} S[r * BK + j] * Vt[j * D + 0:D] for R rows of O (row stride D).
+template <class T, int DC, int R>
+static TG_INLINE void update_rows(T* __restrict O, const T* __restrict corr, const T* __restrict S,
+                                  const T* __restrict Vr, int n, int64_t Dr) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    if constexpr (DC > 0 && (DC % W) == 0) {
+        constexpr int NV = DC / W;
+        V acc[R][NV];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) acc[r][u] = vload(O + r * DC + u * W) * corr[r];
+        for (int j = 0; j < n; ++j) {
+            V vv[NV];
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) vv[u] = vload(Vr + j * DC + u * W);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) {
+                const T p = S[r * BK + j];
+#pragma GCC unroll 16
+                for (int u = 0; u < NV; ++u) acc[r][u] += p * vv[u];
+            }
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) vstore(O + r * DC + u * W, acc[r][u]);
+    } else {
+        for (int r = 0; r < R; ++r) gemv_t<T, DC, true>(O + r * Dr, S + r * BK, 1, Vr, Dr, n, Dr, corr[r]);
+    }
+}
+
+// s[j] = j < nv ? scale * s[j] : -inf over nl lanes (a multiple of the vector width); returns their max.
+// Explicit vector code: GCC compiled the `omp simd reduction(max)` form of this loop to a scalar maxss chain, a
+// third of the forward's time at T = 64.
+template <class T>
+static TG_INLINE T scale_mask_max(T* __restrict s, int nl, int nv, T scale) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    const V lane = lanes<T>(), ninf = V{} - INFINITY;
+    V mx = ninf;
+    for (int u = 0; u < nl; u += W) {
+        V x = vload(s + u) * scale;
+        x = lane + T(u) < T(nv) ? x : ninf;
+        mx = mx > x ? mx : x;
+        vstore(s + u, x);
+    }
+    return hreduce<T, true>(mx);
+}
+
+// s[j] = exp(s[j] - m) over nl lanes; returns their sum.
+template <class T>
+static TG_INLINE T exp_sum(T* __restrict s, int nl, T m) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    V sum = V{};
+    for (int u = 0; u < nl; u += W) {
+        const V e = vexp<T>(vload(s + u) - m);
+        vstore(s + u, e);
+        sum += e;
+    }
+    return hreduce<T, false>(sum);
+}
+
+// One key tile for R consecutive query rows (row0 onward) of the online softmax: scores, running max / sum,
+// then the rescaled O update. nvis[r] = keys of the tile row r sees (>= 1; nondecreasing in r).
+template <class T, int DC, int R>
+static TG_INLINE void forward_rows(const T* __restrict qrows, const T* __restrict Kt, const T* __restrict Vr,
+                                   T* __restrict orows, T* __restrict m, T* __restrict l, const int* nvis,
+                                   T* __restrict S, int64_t D, T scale) {
+    const int nmax = nvis[R - 1];
+    const int nl = dot_rows<T, DC, R>(qrows, D, Kt, S, D, nmax);
+    alignas(64) T corr[R];
+    for (int r = 0; r < R; ++r) {
+        T* s = S + r * BK;
+        const int nv = nvis[r];
+        const T mnew = std::max(m[r], scale_mask_max(s, nl, nv, scale));
+        const T sum = exp_sum(s, nl, mnew);  // masked lanes: exp(-inf) = 0
+        corr[r] = exp_approx(m[r] - mnew);  // 0 on the first tile (m = -inf)
+        l[r] = l[r] * corr[r] + sum;
+        m[r] = mnew;
+    }
+    update_rows<T, DC, R>(orows, corr, S, Vr, nmax, D);
+}
+
 template <class T, int DC>
 static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T* lse, int64_t BH, int64_t Tq,
                                    int64_t Tk, int64_t Dr, bool causal, T scale) {
@@ -139,7 +298,7 @@ static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T
         std::vector<T> buf(D * BK + QC);
         T* Kt = buf.data();
         T* l = Kt + D * BK;  // running softmax denominators of this chunk's rows; the running max lives in lse
-        alignas(64) T s[BK];
+        alignas(64) T S[RF * BK];
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < ntask; ++task) {
             const int64_t bh = task / nchunk;
@@ -156,27 +315,19 @@ static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T
                 const int bk = (int)std::min<int64_t>(BK, Tk - j0);
                 load_transposed(kb + j0 * D, Kt, bk, D);
                 const T* vt = vb + j0 * D;
-                for (int64_t i = causal ? std::max(i0, j0) : i0; i < i1; ++i) {
-                    const int nvis = causal ? (int)std::min<int64_t>(bk, i - j0 + 1) : bk;
-                    const int nl = dot_tile<T, DC>(qb + i * D, Kt, s, D, nvis);
-                    T mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-                    for (int j = 0; j < nl; ++j) {
-                        s[j] = j < nvis ? s[j] * scale : -INFINITY;
-                        mx = std::max(mx, s[j]);
+                int nvis[RF];
+                int64_t i = causal ? std::max(i0, j0) : i0;
+                for (; i < i1; i += RF) {
+                    const int nr = (int)std::min<int64_t>(RF, i1 - i);
+                    for (int r = 0; r < nr; ++r) nvis[r] = causal ? (int)std::min<int64_t>(bk, i + r - j0 + 1) : bk;
+                    if (nr == RF) {
+                        forward_rows<T, DC, RF>(qb + i * D, Kt, vt, ob + i * D, mb + i, l + (i - i0), nvis, S, D,
+                                                scale);
+                    } else {
+                        for (int r = 0; r < nr; ++r)
+                            forward_rows<T, DC, 1>(qb + (i + r) * D, Kt, vt, ob + (i + r) * D, mb + i + r,
+                                                   l + (i + r - i0), nvis + r, S, D, scale);
                     }
-                    const T mold = mb[i];
-                    const T mnew = std::max(mold, mx);
-                    T sum = 0;
-#pragma omp simd reduction(+ : sum)
-                    for (int j = 0; j < nl; ++j) {
-                        s[j] = exp_approx(s[j] - mnew);  // masked lanes: exp(-inf) = 0
-                        sum += s[j];
-                    }
-                    const T corr = std::exp(mold - mnew);  // 0 on the first tile (mold = -inf)
-                    l[i - i0] = l[i - i0] * corr + sum;
-                    mb[i] = mnew;
-                    gemv_t<T, DC, true>(ob + i * D, s, 1, vt, D, nvis, D, corr);
                 }
             }
             for (int64_t i = i0; i < i1; ++i) {
@@ -245,11 +396,16 @@ static void attention_backward_impl(const T* dout, const T* q, const T* k, const
                         const int nl = dot_tile<T, DC>(qb + i * D, Kt, Pr, D, nvis);
                         dot_tile<T, DC>(gb + i * D, Vt, dp, D, nvis);
                         const T li = lb[i], di = delta[i];
-#pragma omp simd
-                        for (int j = 0; j < nl; ++j) {
-                            const T p = j < nvis ? exp_approx(Pr[j] * scale - li) : T(0);
-                            Pr[j] = p;
-                            dSr[j] = p * (dp[j] - di) * scale;
+                        {
+                            using V = typename Vec<T>::type;
+                            constexpr int W = Vec<T>::N;
+                            const V lane = lanes<T>();
+                            for (int u = 0; u < nl; u += W) {
+                                V p = vexp<T>(vload(Pr + u) * scale - li);
+                                p = lane + T(u) < T(nvis) ? p : V{};
+                                vstore(Pr + u, p);
+                                vstore(dSr + u, p * (vload(dp + u) - di) * scale);
+                            }
                         }
                         // Lanes past nl stay zero so that the dv/dk sweep below may read whole tile columns.
                         std::fill(Pr + nl, Pr + BK, T(0));
