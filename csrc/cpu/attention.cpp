@@ -199,10 +199,12 @@ static TG_INLINE int dot_rows(const T* __restrict a, int64_t lda, const T* __res
     return NV * Vec<T>::N;
 }
 
-// O[r] = corr[r] * O[r] + sum_{j<n} S[r * BK + j] * Vt[j * D + 0:D] for R rows of O (row stride D).
+// O[r] = corr[r] * O[r] + sum_{j<n} S[r * so + j * sj] * X[j * D + 0:D] for R rows of O (row stride D);
+// corr == nullptr means 1. The forward's O update (S = P, X = V), and in the backward dq (S = dS, X = K) and,
+// with S read transposed (so = 1, sj = BK), dv (S = P, X = dout) and dk (S = dS, X = q).
 template <class T, int DC, int R>
-static TG_INLINE void update_rows(T* __restrict O, const T* __restrict corr, const T* __restrict S,
-                                  const T* __restrict Vr, int n, int64_t Dr) {
+static TG_INLINE void update_rows(T* __restrict O, const T* __restrict corr, const T* __restrict S, int64_t so,
+                                  int64_t sj, const T* __restrict X, int n, int64_t Dr) {
     using V = typename Vec<T>::type;
     constexpr int W = Vec<T>::N;
     if constexpr (DC > 0 && (DC % W) == 0) {
@@ -211,16 +213,16 @@ static TG_INLINE void update_rows(T* __restrict O, const T* __restrict corr, con
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-            for (int u = 0; u < NV; ++u) acc[r][u] = vload(O + r * DC + u * W) * corr[r];
+            for (int u = 0; u < NV; ++u) acc[r][u] = corr ? vload(O + r * DC + u * W) * corr[r] : vload(O + r * DC + u * W);
         for (int j = 0; j < n; ++j) {
-            V vv[NV];
+            V xv[NV];
 #pragma GCC unroll 16
-            for (int u = 0; u < NV; ++u) vv[u] = vload(Vr + j * DC + u * W);
+            for (int u = 0; u < NV; ++u) xv[u] = vload(X + j * DC + u * W);
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
-                const T p = S[r * BK + j];
+                const T c = S[r * so + j * sj];
 #pragma GCC unroll 16
-                for (int u = 0; u < NV; ++u) acc[r][u] += p * vv[u];
+                for (int u = 0; u < NV; ++u) acc[r][u] += c * xv[u];
             }
         }
 #pragma GCC unroll 16
@@ -228,7 +230,8 @@ static TG_INLINE void update_rows(T* __restrict O, const T* __restrict corr, con
 #pragma GCC unroll 16
             for (int u = 0; u < NV; ++u) vstore(O + r * DC + u * W, acc[r][u]);
     } else {
-        for (int r = 0; r < R; ++r) gemv_t<T, DC, true>(O + r * Dr, S + r * BK, 1, Vr, Dr, n, Dr, corr[r]);
+        for (int r = 0; r < R; ++r)
+            gemv_t<T, DC, true>(O + r * Dr, S + r * so, sj, X, Dr, n, Dr, corr ? corr[r] : T(1));
     }
 }
 
@@ -282,7 +285,7 @@ static TG_INLINE void forward_rows(const T* __restrict qrows, const T* __restric
         l[r] = l[r] * corr[r] + sum;
         m[r] = mnew;
     }
-    update_rows<T, DC, R>(orows, corr, S, Vr, nmax, D);
+    update_rows<T, DC, R>(orows, corr, S, BK, 1, Vr, nmax, D);
 }
 
 template <class T, int DC>
@@ -342,6 +345,36 @@ static void attention_forward_impl(const T* q, const T* k, const T* v, T* out, T
     }
 }
 
+// Backward for R consecutive query rows (i0 onward) of a block against one key tile: P and dS rows (lanes past
+// the visible keys zeroed, so the dv/dk sweep may read whole tile columns), then dq += dS K for the rows.
+template <class T, int DC, int R>
+static TG_INLINE void backward_rows(const T* __restrict qrows, const T* __restrict grows, const T* __restrict Kt,
+                                    const T* __restrict Vt, const T* __restrict krows, const T* __restrict lse,
+                                    const T* __restrict delta, T* __restrict dqrows, T* __restrict P,
+                                    T* __restrict dS, T* __restrict dp, const int* nvis, int64_t D, T scale) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    const int nmax = nvis[R - 1];
+    const int nl = dot_rows<T, DC, R>(qrows, D, Kt, P, D, nmax);
+    dot_rows<T, DC, R>(grows, D, Vt, dp, D, nmax);
+    const V lane = lanes<T>();
+    for (int r = 0; r < R; ++r) {
+        T* Pr = P + r * BK;
+        T* dSr = dS + r * BK;
+        const T* dpr = dp + r * BK;
+        const T li = lse[r], di = delta[r];
+        for (int u = 0; u < nl; u += W) {
+            V p = vexp<T>(vload(Pr + u) * scale - li);
+            p = lane + T(u) < T(nvis[r]) ? p : V{};
+            vstore(Pr + u, p);
+            vstore(dSr + u, p * (vload(dpr + u) - di) * scale);
+        }
+        std::fill(Pr + nl, Pr + BK, T(0));
+        std::fill(dSr + nl, dSr + BK, T(0));
+    }
+    update_rows<T, DC, R>(dqrows, nullptr, dS, BK, 1, krows, nmax, D);
+}
+
 template <class T, int DC>
 static void attention_backward_impl(const T* dout, const T* q, const T* k, const T* v, const T* out, const T* lse,
                                     T* dq, T* dk, T* dv, int64_t BH, int64_t Tq, int64_t Tk, int64_t Dr, bool causal,
@@ -360,7 +393,7 @@ static void attention_backward_impl(const T* dout, const T* q, const T* k, const
         T* dKa = dS + BQ * BK;    // BK x D
         T* dVa = dKa + BK * D;    // BK x D
         T* delta = dVa + BK * D;  // Tq
-        alignas(64) T dp[BK];
+        alignas(64) T dp[RF * BK];
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bh = 0; bh < BH; ++bh) {
             const T* qb = q + bh * Tq * D;
@@ -388,36 +421,40 @@ static void attention_backward_impl(const T* dout, const T* q, const T* k, const
                 // Causal: rows i < j0 see none of these keys.
                 for (int64_t ib = causal ? std::min(j0, Tq) : 0; ib < Tq; ib += BQ) {
                     const int nb = (int)std::min<int64_t>(BQ, Tq - ib);
-                    for (int r = 0; r < nb; ++r) {
+                    int nvis[RF];
+                    for (int r = 0; r < nb; r += RF) {
+                        const int nr = std::min(RF, nb - r);
                         const int64_t i = ib + r;
-                        T* Pr = P + r * BK;
-                        T* dSr = dS + r * BK;
-                        const int nvis = causal ? (int)std::min<int64_t>(bk, i - j0 + 1) : bk;
-                        const int nl = dot_tile<T, DC>(qb + i * D, Kt, Pr, D, nvis);
-                        dot_tile<T, DC>(gb + i * D, Vt, dp, D, nvis);
-                        const T li = lb[i], di = delta[i];
-                        {
-                            using V = typename Vec<T>::type;
-                            constexpr int W = Vec<T>::N;
-                            const V lane = lanes<T>();
-                            for (int u = 0; u < nl; u += W) {
-                                V p = vexp<T>(vload(Pr + u) * scale - li);
-                                p = lane + T(u) < T(nvis) ? p : V{};
-                                vstore(Pr + u, p);
-                                vstore(dSr + u, p * (vload(dp + u) - di) * scale);
+                        for (int rr = 0; rr < nr; ++rr)
+                            nvis[rr] = causal ? (int)std::min<int64_t>(bk, i + rr - j0 + 1) : bk;
+                        if (nr == RF) {
+                            backward_rows<T, DC, RF>(qb + i * D, gb + i * D, Kt, Vt, kt, lb + i, delta + i, dqb + i * D,
+                                                     P + r * BK, dS + r * BK, dp, nvis, D, scale);
+                        } else {
+                            for (int rr = 0; rr < nr; ++rr)
+                                backward_rows<T, DC, 1>(qb + (i + rr) * D, gb + (i + rr) * D, Kt, Vt, kt, lb + i + rr,
+                                                        delta + i + rr, dqb + (i + rr) * D, P + (r + rr) * BK,
+                                                        dS + (r + rr) * BK, dp, nvis + rr, D, scale);
+                        }
+                    }
+                    // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r over the block of rows, RF keys at a time.
+                    for (int j = 0; j < bk; j += RF) {
+                        const int nj = std::min(RF, bk - j);
+                        // Causal: rows ib + r < j0 + j see none of keys j.. (their P and dS are zero anyway).
+                        const int r0 = causal ? (int)std::min<int64_t>(nb, std::max<int64_t>(0, j0 + j - ib)) : 0;
+                        const T* Pj = P + r0 * BK + j;
+                        const T* dSj = dS + r0 * BK + j;
+                        const T* gr = gb + (ib + r0) * D;
+                        const T* qr = qb + (ib + r0) * D;
+                        if (nj == RF) {
+                            update_rows<T, DC, RF>(dVa + j * D, nullptr, Pj, 1, BK, gr, nb - r0, D);
+                            update_rows<T, DC, RF>(dKa + j * D, nullptr, dSj, 1, BK, qr, nb - r0, D);
+                        } else {
+                            for (int jj = 0; jj < nj; ++jj) {
+                                update_rows<T, DC, 1>(dVa + (j + jj) * D, nullptr, Pj + jj, 1, BK, gr, nb - r0, D);
+                                update_rows<T, DC, 1>(dKa + (j + jj) * D, nullptr, dSj + jj, 1, BK, qr, nb - r0, D);
                             }
                         }
-                        // Lanes past nl stay zero so that the dv/dk sweep below may read whole tile columns.
-                        std::fill(Pr + nl, Pr + BK, T(0));
-                        std::fill(dSr + nl, dSr + BK, T(0));
-                        gemv_t<T, DC, true>(dqb + i * D, dSr, 1, kt, D, nvis, D);
-                    }
-                    // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r over the block of rows.
-                    for (int j = 0; j < bk; ++j) {
-                        // Causal: rows ib + r < j0 + j do not see key j.
-                        const int r0 = causal ? (int)std::min<int64_t>(nb, std::max<int64_t>(0, j0 + j - ib)) : 0;
-                        gemv_t<T, DC, true>(dVa + j * D, P + r0 * BK + j, BK, gb + (ib + r0) * D, D, nb - r0, D);
-                        gemv_t<T, DC, true>(dKa + j * D, dS + r0 * BK + j, BK, qb + (ib + r0) * D, D, nb - r0, D);
                     }
                 }
                 std::copy(dKa, dKa + bk * D, dkb + j0 * D);
