@@ -80,9 +80,11 @@ class Linear(Function):
         self.save_for_backward(x if nw else None, w if nx else None)
         self.x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
-        y = _mm(x2, w.T)
-        if b is not None:
-            y += b
+        y = blas.gemm(x2, w.T, b) if isinstance(x2, np.ndarray) else None  # bias fused into the GEMM (MKL)
+        if y is None:
+            y = _mm(x2, w.T)
+            if b is not None:
+                y += b
         return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
