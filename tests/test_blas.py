@@ -37,6 +37,22 @@ def test_gemm_matches_numpy(dt, la, lb, m, k, n):
 
 
 @needs_mkl
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("lb", ["C", "T"])
+@pytest.mark.parametrize("m,k,n", [(1, 3, 1), (33, 17, 65), (768, 128, 384)])
+def test_gemm_with_bias_matches_numpy(dt, lb, m, k, n):
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((m, k)).astype(dt), _layout(rng, (k, n), lb, dt)
+    bias = rng.standard_normal(n).astype(dt)
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(blas.gemm(a, b, bias), a.astype(np.float64) @ b + bias, rtol=tol, atol=tol * k)
+    wide = rng.standard_normal(2 * n).astype(dt)       # a strided bias takes NumPy's fill
+    np.testing.assert_allclose(blas.gemm(a, b, wide[::2]), a.astype(np.float64) @ b + wide[::2], rtol=tol,
+                               atol=tol * k)
+    assert blas.gemm(a, b, bias.astype(np.float16)) is None
+
+
+@needs_mkl
 def test_gemm_declines_what_it_cannot_read_in_place():
     a = np.ones((6, 8), np.float32)
     assert blas.gemm(a[:, ::2], np.ones((4, 3), np.float32)) is None          # non-unit strides both ways

@@ -152,6 +152,61 @@ def test_attention(dtype, shape, causal):
         close(a, r, dtype)
 
 
+PACKED_SHAPES = [  # (B, T, n_head, D)
+    (2, 64, 4, 32),    # baby GPT block
+    (3, 70, 2, 16),    # T not a multiple of the key tile, rows not a multiple of the 4-row blocks
+    (1, 1, 1, 8),      # one token
+    (2, 130, 3, 20),   # generic D, several tiles
+    (1, 67, 2, 64),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [np.float16])
+@pytest.mark.parametrize("shape", PACKED_SHAPES)
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_packed(dtype, shape, causal):
+    """The packed kernels read q|k|v from (B, T, 3C) and write (B, T, C) in place: they must equal the reference
+    (split, attend, merge) and the (B, H, T, D) kernels on the same heads, forward and backward."""
+    b, tt, h, d = shape
+    c = h * d
+    rng = np.random.default_rng(5)
+    qkv = rng.standard_normal((b, tt, 3 * c)).astype(dtype)
+    dout = rng.standard_normal((b, tt, c)).astype(dtype)
+    scale = 1.0 / np.sqrt(d)
+    out, lse = cpu.attention_forward_packed(qkv, h, causal, scale)
+    rout, rlse = ref.attention_forward_packed(qkv, h, causal, scale)
+    assert out.shape == (b, tt, c) and out.dtype == dtype and lse.shape == (b, h, tt) and lse.dtype == acc(dtype)
+    close(out, rout, dtype)
+    close(lse, rlse, dtype)
+    dqkv = cpu.attention_backward_packed(dout, qkv, out, lse, h, causal, scale)
+    assert dqkv.shape == qkv.shape and dqkv.dtype == dtype
+    close(dqkv, ref.attention_backward_packed(dout, qkv, rout, rlse, h, causal, scale), dtype)
+    if dtype == np.float16:
+        return
+    heads = [np.ascontiguousarray(qkv[..., i * c:(i + 1) * c].reshape(b, tt, h, d).transpose(0, 2, 1, 3))
+             for i in range(3)]
+    out4, lse4 = cpu.attention_forward(*heads, causal, scale)
+    np.testing.assert_array_equal(out, out4.transpose(0, 2, 1, 3).reshape(b, tt, c))  # same arithmetic, other layout
+    np.testing.assert_array_equal(lse, lse4)
+    g4 = np.ascontiguousarray(dout.reshape(b, tt, h, d).transpose(0, 2, 1, 3))
+    for i, g in enumerate(cpu.attention_backward(g4, *heads, out4, lse4, causal, scale)):
+        np.testing.assert_array_equal(dqkv[..., i * c:(i + 1) * c], g.transpose(0, 2, 1, 3).reshape(b, tt, c))
+
+
+def test_attention_packed_errors():
+    with pytest.raises(ValueError, match=r"attention_forward_packed.*C divisible by n_head=5.*\(2, 3, 24\)"):
+        cpu.attention_forward_packed(np.zeros((2, 3, 24), np.float32), 5, True, 1.0)
+    with pytest.raises(ValueError, match=r"attention_forward_packed.*\(B, T, 3C\).*\(2, 3, 25\)"):
+        cpu.attention_forward_packed(np.zeros((2, 3, 25), np.float32), 1, True, 1.0)
+    qkv = np.zeros((2, 3, 24), np.float32)
+    out, lse = cpu.attention_forward_packed(qkv, 2, True, 1.0)
+    with pytest.raises(ValueError, match=r"attention_backward_packed.*dout must have shape \(2, 3, 8\)"):
+        cpu.attention_backward_packed(np.zeros((2, 3, 9), np.float32), qkv, out, lse, 2, True, 1.0)
+    from tensorgrad import _C   # the launcher casts lse to the compute dtype; the kernel itself checks
+    with pytest.raises(TypeError, match="attention_backward_packed.*lse"):
+        _C.attention_backward_packed(out, qkv, out, lse.astype(np.float64), 2, True, 1.0)
+
+
 def test_attention_large_scores_and_workspace():
     # Scores of +-1e3 stress the online-softmax rescaling across key tiles.
     rng = np.random.default_rng(4)

@@ -96,6 +96,19 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale):
     return _cast(dq, q.dtype), _cast(dk, k.dtype), _cast(dv, v.dtype)
 
 
+def attention_forward_packed(qkv, n_head, causal, scale):
+    ct = _compute_dtype("attention_forward_packed", "qkv", qkv)
+    out, lse = _C.attention_forward_packed(_c(qkv, ct), int(n_head), bool(causal), float(scale))
+    return _cast(out, qkv.dtype), lse
+
+
+def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale):
+    ct = _compute_dtype("attention_backward_packed", "qkv", qkv)
+    dqkv = _C.attention_backward_packed(_c(dout, ct), _c(qkv, ct), _c(out, ct), _c(lse, ct), int(n_head),
+                                        bool(causal), float(scale))
+    return _cast(dqkv, qkv.dtype)
+
+
 # ---------------------------------------------------------------------------------------------------- gelu
 def gelu_forward(x, approximate):
     ct = _compute_dtype("gelu_forward", "x", x)

@@ -14,6 +14,7 @@ NAMES = (
     "layernorm_forward", "layernorm_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "attention_forward", "attention_backward",
+    "attention_forward_packed", "attention_backward_packed",
     "gelu_forward", "gelu_backward",
     "adamw_step",
 )

@@ -124,6 +124,35 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale):
     return dq.astype(q.dtype, copy=False), dk.astype(k.dtype, copy=False), dv.astype(v.dtype, copy=False)
 
 
+def _split_heads(x, n_head):
+    """(B, T, C) -> (B, H, T, D) view."""
+    b, t, c = x.shape
+    return x.reshape(b, t, n_head, c // n_head).transpose(0, 2, 1, 3)
+
+
+def _merge_heads(x):
+    b, h, t, d = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(b, t, h * d)
+
+
+def attention_forward_packed(qkv, n_head, causal, scale):
+    """attention_forward in the GPT layouts: qkv (B, T, 3C) = [q | k | v], each C = n_head heads of D. Returns out
+    (B, T, C) with the heads merged and lse (B, n_head, T)."""
+    c = qkv.shape[-1] // 3
+    q, k, v = (_split_heads(qkv[..., i * c:(i + 1) * c], n_head) for i in range(3))
+    out, lse = attention_forward(q, k, v, causal, scale)
+    return _merge_heads(out), lse
+
+
+def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale):
+    """attention_backward in the GPT layouts: dout and out (B, T, C); returns dqkv (B, T, 3C)."""
+    xp = xp_of(qkv)
+    c = qkv.shape[-1] // 3
+    q, k, v = (_split_heads(qkv[..., i * c:(i + 1) * c], n_head) for i in range(3))
+    grads = attention_backward(_split_heads(dout, n_head), q, k, v, _split_heads(out, n_head), lse, causal, scale)
+    return xp.concatenate([_merge_heads(g) for g in grads], axis=-1)
+
+
 # ---------------------------------------------------------------------------------------------------- gelu
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

@@ -243,9 +243,19 @@ class PackedAttention(Function):
     """Multi-head attention straight from a fused QKV projection (B, T, 3C) to merged heads (B, T, C).
 
     Same kernels as Attention; the head split/merge happens inside this one node, so the tape holds no
-    split, permute or copy nodes and backward writes dq, dk, dv once into a single packed gradient."""
+    split, permute or copy nodes and backward writes dq, dk, dv once into a single packed gradient. Where the
+    device has packed kernels (the CPU's: attention_forward_packed / attention_backward_packed) they read and write
+    these layouts in place, with no split or merge copies at all."""
 
     def forward(self, qkv, n_head, causal, scale):
+        dev = _dev(qkv)
+        self.args = (causal, scale)
+        self.packed = kernels.which("attention_forward_packed", dev) == "kernel"
+        if self.packed:
+            out, lse = kernels.get("attention_forward_packed", dev)(qkv, n_head, causal, scale)
+            self.n_head = n_head
+            self.save_for_backward(qkv, out, lse)
+            return out
         xp = xp_of(qkv)
         b, t, c3 = qkv.shape
         c = c3 // 3
@@ -253,13 +263,17 @@ class PackedAttention(Function):
         q, k, v = heads[0], heads[1], heads[2]
         out, lse = kernels.get("attention_forward", _dev(qkv))(q, k, v, causal, scale)
         self.save_for_backward(q, k, v, out, lse)
-        self.args = (causal, scale)
         return out.transpose(0, 2, 1, 3).reshape(b, t, c)
 
     def backward(self, g):
-        q, k, v, out, lse = self.saved_tensors
         causal, scale = self.args
         xp = xp_of(g)
+        if self.packed:
+            qkv, out, lse = self.saved_tensors
+            dqkv = kernels.get("attention_backward_packed", _dev(qkv))(xp.ascontiguousarray(g), qkv, out, lse,
+                                                                        self.n_head, causal, scale)
+            return dqkv, None, None, None
+        q, k, v, out, lse = self.saved_tensors
         b, h, t, d = q.shape
         g4 = xp.ascontiguousarray(g.reshape(b, t, h, d).transpose(0, 2, 1, 3))
         dq, dk, dv = kernels.get("attention_backward", _dev(q))(g4, q, k, v, out, lse, causal, scale)

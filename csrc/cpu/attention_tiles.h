@@ -1,0 +1,215 @@
+// Tile micro-kernels of the CPU flash attention (attention.cpp): transposed K/V tiles, GCC-vector helpers
+// (load/store, exp, lane masks, horizontal reductions), the register-blocked score product (dot_rows) and
+// row update (update_rows), and the vector softmax pieces. Kept apart so attention.cpp reads as the algorithm.
+#pragma once
+#include "tg_common.h"
+
+namespace tg {
+
+constexpr int BK = 64;  // keys per tile: 4 AVX-512 float vectors, so a row of s stays in registers
+
+// Kt[d*BK + j] = k[j * ld + d] for j < n, zero-padded to BK so the dot-product loops always run over BK lanes.
+template <class T>
+static TG_INLINE void load_transposed(const T* __restrict k, T* __restrict Kt, int n, int64_t D, int64_t ld) {
+    for (int64_t d = 0; d < D; ++d) {
+        T* row = Kt + d * BK;
+        for (int j = 0; j < n; ++j) row[j] = k[j * ld + d];
+        for (int j = n; j < BK; ++j) row[j] = T(0);
+    }
+}
+
+// GCC vector types hold the accumulators of the micro-kernels below: with plain arrays under
+// `omp simd` GCC kept them on the stack (a store and a reload per FMA). 64-byte vectors are AVX-512 registers;
+// without AVX-512, GCC splits them into pairs of AVX2 (or SSE) registers.
+template <class T>
+struct Vec {
+    typedef T type __attribute__((vector_size(64)));
+    static constexpr int N = 64 / sizeof(T);
+};
+template <class T>
+static TG_INLINE typename Vec<T>::type vload(const T* p) {
+    typename Vec<T>::type v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+}
+template <class T>
+static TG_INLINE void vstore(T* p, typename Vec<T>::type v) { std::memcpy(p, &v, sizeof(v)); }
+
+template <class T>
+static TG_INLINE typename Vec<T>::type vexp(typename Vec<T>::type x) {
+    if constexpr (sizeof(T) == 4) {
+        typedef int32_t I __attribute__((vector_size(64)));
+        return exp_approx_f32<typename Vec<T>::type, I>(x);
+    } else {
+        typedef int64_t I __attribute__((vector_size(64)));
+        return exp_approx_f64<typename Vec<T>::type, I>(x);
+    }
+}
+
+// {0, 1, ..., W-1}: lane numbers, to mask the lanes of a tile past its visible keys.
+template <class T>
+static TG_INLINE typename Vec<T>::type lanes() {
+    typename Vec<T>::type v;
+    for (int w = 0; w < Vec<T>::N; ++w) v[w] = T(w);
+    return v;
+}
+
+// Horizontal max / sum as a tree (depth log2 W instead of a W-long dependent chain).
+template <class T, bool MAX>
+static TG_INLINE T hreduce(typename Vec<T>::type v) {
+    alignas(64) T a[Vec<T>::N];
+    vstore(a, v);
+    for (int w = Vec<T>::N / 2; w > 0; w /= 2)
+        for (int i = 0; i < w; ++i) a[i] = MAX ? std::max(a[i], a[i + w]) : a[i] + a[i + w];
+    return a[0];
+}
+
+// y[0:D] = y_scale * y[0:D] + sum_{r<n} c[r * cs] * X[r * ldx + 0:D]   (ACCUMULATE; else y = sum ...).
+// With D known at compile time the row of y lives in registers for the whole sum.
+template <class T, int DC, bool ACCUMULATE>
+static TG_INLINE void gemv_t(T* __restrict y, const T* __restrict c, int64_t cs, const T* __restrict X, int64_t ldx,
+                             int n, int64_t Dr, T y_scale = T(1)) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    if constexpr (DC > 0 && (DC % W) == 0) {
+        constexpr int NV = DC / W;
+        V acc[NV];
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) acc[u] = ACCUMULATE ? vload(y + u * W) * y_scale : V{};
+        for (int r = 0; r < n; ++r) {
+            const T cr = c[r * cs];
+            const T* xr = X + r * ldx;
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) acc[u] += cr * vload(xr + u * W);
+        }
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) vstore(y + u * W, acc[u]);
+    } else {
+        const int64_t D = DC > 0 ? DC : Dr;
+        if (ACCUMULATE) {
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) y[d] *= y_scale;
+        } else {
+            std::fill(y, y + D, T(0));
+        }
+        for (int r = 0; r < n; ++r) {
+            const T cr = c[r * cs];
+            const T* xr = X + r * ldx;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) y[d] += cr * xr[d];
+        }
+    }
+}
+
+// Register-blocked micro-kernels for R rows at once: every K^T (or V^T) vector and every row of X loaded is reused
+// for R rows, and R x NV independent FMA chains hide the FMA latency (one row at a time, the O update of a D=32
+// head had two dependent chains and ran at a quarter of the FMA throughput).
+// S[r * BK + j] = a_r . Kt[:, j] for the first NV vectors of lanes; a_r = a + r * lda.
+template <class T, int DC, int R, int NV>
+static TG_INLINE void dot_rows_n(const T* __restrict a, int64_t lda, const T* __restrict Kt, T* __restrict S,
+                                 int64_t Dr) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    const int64_t D = DC > 0 ? DC : Dr;
+    V acc[R][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) acc[r][u] = V{};
+    for (int64_t d = 0; d < D; ++d) {
+        V kv[NV];
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) kv[u] = vload(Kt + d * BK + u * W);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const T ad = a[r * lda + d];
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) acc[r][u] += ad * kv[u];
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int u = 0; u < NV; ++u) vstore(S + r * BK + u * W, acc[r][u]);
+}
+
+// Computes the first round_up(n, W) lanes of R rows; returns that lane count.
+template <class T, int DC, int R, int NV = BK / Vec<T>::N>
+static TG_INLINE int dot_rows(const T* __restrict a, int64_t lda, const T* __restrict Kt, T* __restrict S, int64_t Dr,
+                              int n) {
+    if constexpr (NV > 1) {
+        if (n <= (NV - 1) * Vec<T>::N) return dot_rows<T, DC, R, NV - 1>(a, lda, Kt, S, Dr, n);
+    }
+    dot_rows_n<T, DC, R, NV>(a, lda, Kt, S, Dr);
+    return NV * Vec<T>::N;
+}
+
+// O[r] = corr[r] * O[r] + sum_{j<n} S[r * so + j * sj] * X[j * ldx + 0:D] for R rows of O (row stride ldo);
+// corr == nullptr means 1. The forward's O update (S = P, X = V), and in the backward dq (S = dS, X = K) and,
+// with S read transposed (so = 1, sj = BK), dv (S = P, X = dout) and dk (S = dS, X = q).
+template <class T, int DC, int R>
+static TG_INLINE void update_rows(T* __restrict O, int64_t ldo, const T* __restrict corr, const T* __restrict S,
+                                  int64_t so, int64_t sj, const T* __restrict X, int64_t ldx, int n, int64_t Dr) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    if constexpr (DC > 0 && (DC % W) == 0) {
+        constexpr int NV = DC / W;
+        V acc[R][NV];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) acc[r][u] = corr ? vload(O + r * ldo + u * W) * corr[r] : vload(O + r * ldo + u * W);
+        for (int j = 0; j < n; ++j) {
+            V xv[NV];
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) xv[u] = vload(X + j * ldx + u * W);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) {
+                const T c = S[r * so + j * sj];
+#pragma GCC unroll 16
+                for (int u = 0; u < NV; ++u) acc[r][u] += c * xv[u];
+            }
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+            for (int u = 0; u < NV; ++u) vstore(O + r * ldo + u * W, acc[r][u]);
+    } else {
+        for (int r = 0; r < R; ++r)
+            gemv_t<T, DC, true>(O + r * ldo, S + r * so, sj, X, ldx, n, Dr, corr ? corr[r] : T(1));
+    }
+}
+
+// s[j] = j < nv ? scale * s[j] : -inf over nl lanes (a multiple of the vector width); returns their max.
+// Explicit vector code: GCC compiled the `omp simd reduction(max)` form of this loop to a scalar maxss chain, a
+// third of the forward's time at T = 64.
+template <class T>
+static TG_INLINE T scale_mask_max(T* __restrict s, int nl, int nv, T scale) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    const V lane = lanes<T>(), ninf = V{} - INFINITY;
+    V mx = ninf;
+    for (int u = 0; u < nl; u += W) {
+        V x = vload(s + u) * scale;
+        x = lane + T(u) < T(nv) ? x : ninf;
+        mx = mx > x ? mx : x;
+        vstore(s + u, x);
+    }
+    return hreduce<T, true>(mx);
+}
+
+// s[j] = exp(s[j] - m) over nl lanes; returns their sum.
+template <class T>
+static TG_INLINE T exp_sum(T* __restrict s, int nl, T m) {
+    using V = typename Vec<T>::type;
+    constexpr int W = Vec<T>::N;
+    V sum = V{};
+    for (int u = 0; u < nl; u += W) {
+        const V e = vexp<T>(vload(s + u) - m);
+        vstore(s + u, e);
+        sum += e;
+    }
+    return hreduce<T, false>(sum);
+}
+
+}  // namespace tg
