@@ -223,6 +223,33 @@ def test_attention_large_scores_and_workspace():
     assert big - small <= 8 * _C.num_threads() * 4 * (2048 - 256)  # linear in T: only delta grows with T
 
 
+# ----------------------------------------------------------------------------------------------- embedding
+@pytest.mark.parametrize("dtype", DTYPES + [np.float16])
+@pytest.mark.parametrize("n,N,C", [(65, 768, 128), (5, 1, 3), (7, 0, 4), (3, 40, 200), (1000, 33, 1)])
+def test_embedding_backward(dtype, n, N, C):
+    rng = np.random.default_rng(6)
+    idx = rng.integers(0, n, N)            # repeats: several rows add into one embedding
+    dy = rng.standard_normal((N, C)).astype(dtype)
+    got = cpu.embedding_backward(idx, dy, n)
+    assert got.shape == (n, C) and got.dtype == dtype
+    close(got, ref.embedding_backward(idx, dy.astype(acc(dtype)), n), dtype)
+    tw = t(np.zeros((n, C)), True)
+    F.embedding(torch.tensor(idx), tw).backward(t(dy.astype(np.float64)))
+    close(got, tw.grad.numpy(), dtype)
+
+
+def test_embedding_backward_errors():
+    dy = np.ones((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"embedding_backward: index 5 at position 1 is out of range for num_embeddings=5"):
+        cpu.embedding_backward(np.array([0, 5, 1]), dy, 5)
+    with pytest.raises(ValueError, match=r"embedding_backward: index -1 at position 2"):
+        cpu.embedding_backward(np.array([0, 1, -1]), dy, 5)
+    with pytest.raises(ValueError, match=r"embedding_backward: idx must be .*shape \(3,\), got \(2,\)"):
+        cpu.embedding_backward(np.array([0, 1]), dy, 5)
+    with pytest.raises(TypeError, match="embedding_backward.*dy must be float16, float32 or float64"):
+        cpu.embedding_backward(np.array([0, 1, 2]), dy.astype(np.int32), 5)
+
+
 # ---------------------------------------------------------------------------------------------------- gelu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

@@ -109,6 +109,13 @@ def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale):
     return _cast(dqkv, qkv.dtype)
 
 
+# ----------------------------------------------------------------------------------------------- embedding
+def embedding_backward(idx, dy, num_embeddings):
+    ct = _compute_dtype("embedding_backward", "dy", dy)
+    dw = _C.embedding_backward(_c(idx, np.int64), _c(dy, ct), int(num_embeddings))
+    return _cast(dw, dy.dtype)
+
+
 # ---------------------------------------------------------------------------------------------------- gelu
 def gelu_forward(x, approximate):
     ct = _compute_dtype("gelu_forward", "x", x)

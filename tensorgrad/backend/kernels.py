@@ -16,6 +16,7 @@ NAMES = (
     "attention_forward", "attention_backward",
     "attention_forward_packed", "attention_backward_packed",
     "gelu_forward", "gelu_backward",
+    "embedding_backward",
     "adamw_step",
 )
 

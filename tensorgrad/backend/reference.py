@@ -153,6 +153,20 @@ def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale):
     return xp.concatenate([_merge_heads(g) for g in grads], axis=-1)
 
 
+# ----------------------------------------------------------------------------------------------- embedding
+def embedding_backward(idx, dy, num_embeddings):
+    """dweight (num_embeddings, C) in dy's dtype with dweight[idx[i]] += dy[i]; idx (N,) integers, dy (N, C)."""
+    xp = xp_of(dy)
+    acc = _acc(dy.dtype)
+    out = xp.zeros((num_embeddings, dy.shape[-1]), dtype=acc)
+    if xp.__name__ == "numpy":
+        xp.add.at(out, idx, dy.astype(acc, copy=False))
+    else:
+        import cupyx
+        cupyx.scatter_add(out, idx, dy.astype(acc, copy=False))
+    return out.astype(dy.dtype, copy=False)
+
+
 # ---------------------------------------------------------------------------------------------------- gelu
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

@@ -380,16 +380,8 @@ class Embedding(Function):
 
     def backward(self, g):
         idx, = self.saved_tensors
-        xp = xp_of(g)
-        out = xp.zeros((self.n, g.shape[-1]), dtype=g.dtype)
-        flat = idx.reshape(-1)
-        g2 = g.reshape(-1, g.shape[-1])
-        if xp is np:
-            np.add.at(out, flat, g2)
-        else:
-            import cupyx
-            cupyx.scatter_add(out, flat, g2)
-        return out, None
+        embedding_backward = kernels.get("embedding_backward", _dev(g))
+        return embedding_backward(idx.reshape(-1), g.reshape(-1, g.shape[-1]), self.n), None
 
 
 def embedding(input, weight):
