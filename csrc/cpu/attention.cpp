@@ -44,18 +44,13 @@ struct Heads {
     TG_INLINE T* at(int64_t bh, int64_t H) const { return p + (bh / H) * sb + (bh % H) * sh; }
 };
 
-// Task order: consecutive tasks (which the threads run at the same time) take different batch rows b first. In
-// the packed layouts the heads of one row are neighbours in memory, and a head's D values need not start on a
-// cache line, so two threads working on heads h and h + 1 of the same rows wrote to shared lines (false
-// sharing): the packed kernels ran slower on 2 threads than on 1 in head order.
-static TG_INLINE void interleave(int64_t task, int64_t B, int64_t H, int64_t& bh, int64_t& rest) {
-    const int64_t b = task % B, hr = task / B;
-    bh = b * H + hr % H;
-    rest = hr / H;
-}
+// Scheduling: threads grab whole batch rows b (all heads and chunks of one b) when there are at least as many
+// rows as threads. In the packed layouts the heads of one row are neighbours in memory and a head's D values need
+// not start on a cache line, so two threads on heads h and h + 1 of the same rows wrote to shared lines (false
+// sharing: the packed backward ran slower on 2 threads than on 1 when tasks were handed out one head at a time),
+// and one thread doing the heads of a row in turn also reuses the lines the hardware prefetched for it.
+static TG_INLINE int64_t grab_size(int64_t B, int64_t per_row, int nt) { return B >= nt ? per_row : 1; }
 
-// One key tile for R consecutive query rows (row0 onward) of the online softmax: scores, running max / sum,
-// then the rescaled O update. nvis[r] = keys of the tile row r sees (>= 1; nondecreasing in r).
 template <class T, int DC, int R>
 static TG_INLINE void forward_rows(const T* __restrict qrows, int64_t ldq, const T* __restrict Kt,
                                    const T* __restrict Vr, int64_t ldv, T* __restrict orows, int64_t ldo,
@@ -84,6 +79,7 @@ static void attention_forward_impl(Heads<const T> q, Heads<const T> k, Heads<con
     const int64_t nchunk = (Tq + QC - 1) / QC;
     const int64_t ntask = BH * nchunk;
     const int nt = (int)std::min<int64_t>(threads_for(BH * Tq * Tk * D / 8), ntask);
+    const int64_t grab = grab_size(BH / H, H * nchunk, nt);
     g_last_workspace = nt * fwd_workspace_per_thread<T>(D);
 #pragma omp parallel num_threads(nt)
     {
@@ -91,11 +87,10 @@ static void attention_forward_impl(Heads<const T> q, Heads<const T> k, Heads<con
         T* Kt = buf.data();
         T* l = Kt + D * BK;  // running softmax denominators of this chunk's rows; the running max lives in lse
         alignas(64) T S[RF * BK];
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, grab)
         for (int64_t task = 0; task < ntask; ++task) {
-            int64_t bh, chunk;
-            interleave(task, BH / H, H, bh, chunk);
-            const int64_t i0 = chunk * QC, i1 = std::min(Tq, i0 + QC);
+            const int64_t bh = task / nchunk;
+            const int64_t i0 = (task % nchunk) * QC, i1 = std::min(Tq, i0 + QC);
             const T* qb = q.at(bh, H);
             const T* kb = k.at(bh, H);
             const T* vb = v.at(bh, H);
@@ -177,6 +172,7 @@ static void attention_backward_impl(Heads<const T> dout, Heads<const T> q, Heads
     const int64_t lddq = dq.st, lddk = dk.st, lddv = dv.st;
     // Parallel over (b, h): dk and dv of a head are then owned by one thread and need no atomics.
     const int nt = (int)std::min<int64_t>(threads_for(BH * Tq * Tk * D / 8), BH);
+    const int64_t grab = grab_size(BH / H, H, nt);
     g_last_workspace = nt * bwd_workspace_per_thread<T>(Tq, D);
 #pragma omp parallel num_threads(nt)
     {
@@ -189,10 +185,8 @@ static void attention_backward_impl(Heads<const T> dout, Heads<const T> q, Heads
         T* dVa = dKa + BK * D;    // BK x D
         T* delta = dVa + BK * D;  // Tq
         alignas(64) T dp[RF * BK];
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t task = 0; task < BH; ++task) {
-            int64_t bh, unused;
-            interleave(task, BH / H, H, bh, unused);
+#pragma omp for schedule(dynamic, grab)
+        for (int64_t bh = 0; bh < BH; ++bh) {
             const T* qb = q.at(bh, H);
             const T* kb = k.at(bh, H);
             const T* vb = v.at(bh, H);
