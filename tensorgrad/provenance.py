@@ -38,9 +38,12 @@ def git_commit(cwd=None):
 
 
 def git_dirty(cwd=None):
-    """True when tracked files differ from HEAD (the figures may not belong to that commit)."""
+    """True when tracked files differ from HEAD (the figures may not belong to that commit). Result files under
+    benchmarks/results/ do not count: they are this run's outputs, and a session rewrites several in a row."""
     status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
-    return None if status is None else bool(status)
+    if status is None:
+        return None
+    return any(not line.split(None, 1)[-1].startswith("benchmarks/results/") for line in status.splitlines() if line.strip())
 
 
 def machine_info():
