@@ -157,6 +157,53 @@ TG_INLINE F exp_approx_f64(F x) {
 TG_INLINE float exp_approx(float x) { return exp_approx_f32<float, int32_t>(x); }
 TG_INLINE double exp_approx(double x) { return exp_approx_f64<double, int64_t>(x); }
 
+// ------------------------------------------------------------------------------- explicit vectors
+// GCC vector types, for loops that GCC's auto-vectorizer handles badly: in the attention micro-kernels it kept
+// `omp simd` accumulator arrays on the stack (a store and a reload per FMA), and it compiled max reductions to a
+// scalar maxss chain. 64-byte vectors are AVX-512 registers; without AVX-512 GCC splits them into AVX2 pairs.
+template <class T>
+struct Vec {
+    typedef T type __attribute__((vector_size(64)));
+    static constexpr int N = 64 / sizeof(T);
+};
+template <class T>
+static TG_INLINE typename Vec<T>::type vload(const T* p) {
+    typename Vec<T>::type v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+}
+template <class T>
+static TG_INLINE void vstore(T* p, typename Vec<T>::type v) { std::memcpy(p, &v, sizeof(v)); }
+
+template <class T>
+static TG_INLINE typename Vec<T>::type vexp(typename Vec<T>::type x) {
+    if constexpr (sizeof(T) == 4) {
+        typedef int32_t I __attribute__((vector_size(64)));
+        return exp_approx_f32<typename Vec<T>::type, I>(x);
+    } else {
+        typedef int64_t I __attribute__((vector_size(64)));
+        return exp_approx_f64<typename Vec<T>::type, I>(x);
+    }
+}
+
+// {0, 1, ..., W-1}: lane numbers, to mask lanes (past a tile's visible keys, past a row's end).
+template <class T>
+static TG_INLINE typename Vec<T>::type lanes() {
+    typename Vec<T>::type v;
+    for (int w = 0; w < Vec<T>::N; ++w) v[w] = T(w);
+    return v;
+}
+
+// Horizontal max / sum as a tree (depth log2 W instead of a W-long dependent chain).
+template <class T, bool MAX>
+static TG_INLINE T hreduce(typename Vec<T>::type v) {
+    alignas(64) T a[Vec<T>::N];
+    vstore(a, v);
+    for (int w = Vec<T>::N / 2; w > 0; w /= 2)
+        for (int i = 0; i < w; ++i) a[i] = MAX ? std::max(a[i], a[i + w]) : a[i] + a[i + w];
+    return a[0];
+}
+
 // tanh(u) = 1 - 2 / (exp(2u) + 1): saturates cleanly to +-1, absolute error ~1 ulp of 1.
 template <class T>
 TG_INLINE T tanh_approx(T u) {

@@ -18,52 +18,6 @@ static TG_INLINE void load_transposed(const T* __restrict k, T* __restrict Kt, i
     }
 }
 
-// GCC vector types hold the accumulators of the micro-kernels below: with plain arrays under
-// `omp simd` GCC kept them on the stack (a store and a reload per FMA). 64-byte vectors are AVX-512 registers;
-// without AVX-512, GCC splits them into pairs of AVX2 (or SSE) registers.
-template <class T>
-struct Vec {
-    typedef T type __attribute__((vector_size(64)));
-    static constexpr int N = 64 / sizeof(T);
-};
-template <class T>
-static TG_INLINE typename Vec<T>::type vload(const T* p) {
-    typename Vec<T>::type v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-}
-template <class T>
-static TG_INLINE void vstore(T* p, typename Vec<T>::type v) { std::memcpy(p, &v, sizeof(v)); }
-
-template <class T>
-static TG_INLINE typename Vec<T>::type vexp(typename Vec<T>::type x) {
-    if constexpr (sizeof(T) == 4) {
-        typedef int32_t I __attribute__((vector_size(64)));
-        return exp_approx_f32<typename Vec<T>::type, I>(x);
-    } else {
-        typedef int64_t I __attribute__((vector_size(64)));
-        return exp_approx_f64<typename Vec<T>::type, I>(x);
-    }
-}
-
-// {0, 1, ..., W-1}: lane numbers, to mask the lanes of a tile past its visible keys.
-template <class T>
-static TG_INLINE typename Vec<T>::type lanes() {
-    typename Vec<T>::type v;
-    for (int w = 0; w < Vec<T>::N; ++w) v[w] = T(w);
-    return v;
-}
-
-// Horizontal max / sum as a tree (depth log2 W instead of a W-long dependent chain).
-template <class T, bool MAX>
-static TG_INLINE T hreduce(typename Vec<T>::type v) {
-    alignas(64) T a[Vec<T>::N];
-    vstore(a, v);
-    for (int w = Vec<T>::N / 2; w > 0; w /= 2)
-        for (int i = 0; i < w; ++i) a[i] = MAX ? std::max(a[i], a[i + w]) : a[i] + a[i + w];
-    return a[0];
-}
-
 // y[0:D] = y_scale * y[0:D] + sum_{r<n} c[r * cs] * X[r * ldx + 0:D]   (ACCUMULATE; else y = sum ...).
 // With D known at compile time the row of y lives in registers for the whole sum.
 template <class T, int DC, bool ACCUMULATE>
