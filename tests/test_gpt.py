@@ -129,7 +129,7 @@ def test_overfits_a_short_string():
     model = GPT(GPTConfig(block_size=T, vocab_size=tok.vocab_size, n_layer=1, n_head=2, n_embd=32))
     opt = model.configure_optimizers(0.0, 1e-2, (0.9, 0.99))
     X, Y = tg.tensor(x), tg.tensor(y)
-    for _ in range(150):
+    for _ in range(200):  # 150 steps ended at loss ~0.050, on the threshold: rounding order decided the test
         _, loss = model(X, Y)
         loss.backward()
         opt.step()
