@@ -13,8 +13,9 @@ def _mT(x):
 
 def _mm(a, b):
     """a @ b; on the CPU 2-D products go through backend.blas (MKL when installed), and float16 is computed as a
-    float32 GEMM and rounded once (fp32 accumulation), since NumPy has no half-precision BLAS. On CUDA, 2-D products call cuBLAS directly (backend.cublas: the
-    only way a GEMM can be captured in a CUDA graph); other shapes use cupy's `@`, which cannot be captured."""
+    float32 GEMM and rounded once (fp32 accumulation), since NumPy has no half-precision BLAS. On CUDA, 2-D
+    products call cuBLAS directly (backend.cublas: the only way a GEMM can be captured in a CUDA graph); other
+    shapes use cupy's `@`, which cannot be captured."""
     if isinstance(a, np.ndarray):
         if a.dtype == np.float16:
             return _mm(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
