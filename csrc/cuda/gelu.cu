@@ -7,9 +7,11 @@
 //   bias_gelu_forward: y[i, c] = gelu(x[i, c] + bias[c]) for x (n / C, C), bias (C,) float32.
 //
 // Writes (=): y (forward) or dx (backward), dtype T; math in float32.
-// Each thread handles 4 consecutive elements per step; `vec4` (set by the launcher when every pointer
-// is suitably aligned) turns those into one 16-byte (float) / 8-byte (half) load/store; the ragged tail
-// and unaligned arrays take the scalar path.
+// Each thread handles 16 bytes of consecutive elements per step (4 float, 8 half); `vec` (set by the launcher
+// when every pointer is 16-byte aligned) turns those into one 16-byte load/store per array; the ragged tail and
+// unaligned arrays take the scalar path. Half used to move 8 bytes (4 elements) per access, and its forward ran at
+// 0.70x PyTorch's speed on an H100 (benchmarks/bench_cuda_kernels.py): one 16-byte access per thread keeps more
+// bytes in flight per instruction.
 #include "common.cuh"
 
 #define TG_SQRT_2_OVER_PI 0.7978845608028654f
@@ -36,36 +38,60 @@ __device__ __forceinline__ float gelu_grad_f(float x, int approximate) {
     return cdf + x * pdf;
 }
 
+// 16 bytes of elements as floats: 4 float or 8 half. The caller guarantees 16-byte alignment.
+__device__ __forceinline__ void tg_load16(const float* p, float v[4]) { tg_load4(p, v); }
+__device__ __forceinline__ void tg_store16(float* p, const float v[4]) { tg_store4(p, v); }
+__device__ __forceinline__ void tg_load16(const __half* p, float v[8]) {
+    const uint4 t = *reinterpret_cast<const uint4*>(p);
+    const unsigned int w[4] = {t.x, t.y, t.z, t.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[k]));
+        v[2 * k] = f.x;
+        v[2 * k + 1] = f.y;
+    }
+}
+__device__ __forceinline__ void tg_store16(__half* p, const float v[8]) {
+    unsigned int w[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const __half2 h = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
+        w[k] = *reinterpret_cast<const unsigned int*>(&h);
+    }
+    *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+
 // mode 0: y = gelu(x); mode 1: y = dy * gelu'(x) (a = dy); mode 2: y = gelu(x + bias[i % C]).
 template <typename T, int MODE>
 __device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restrict__ a,
                                       const float* __restrict__ bias, T* __restrict__ y, long long n,
-                                      int C, int approximate, int vec4) {
-    const long long stride = (long long)gridDim.x * blockDim.x * 4;
-    for (long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 4; base < n; base += stride) {
-        float xv[4], av[4] = {0.f, 0.f, 0.f, 0.f}, out[4];
-        const bool full = vec4 && base + 4 <= n;
+                                      int C, int approximate, int vec) {
+    constexpr int EPT = 16 / sizeof(T);  // elements per thread and step; the launcher's grid assumes the same
+    const long long stride = (long long)gridDim.x * blockDim.x * EPT;
+    for (long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * EPT; base < n; base += stride) {
+        float xv[EPT], av[EPT], out[EPT];
+        const bool full = vec && base + EPT <= n;
         if (full) {
-            tg_load4(x + base, xv);
-            if (MODE == 1) tg_load4(a + base, av);
+            tg_load16(x + base, xv);
+            if (MODE == 1) tg_load16(a + base, av);
         } else {
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
+            for (int k = 0; k < EPT; ++k) {
                 xv[k] = base + k < n ? tg_load(x + base + k) : 0.f;
                 if (MODE == 1) av[k] = base + k < n ? tg_load(a + base + k) : 0.f;
             }
         }
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {
+        for (int k = 0; k < EPT; ++k) {
             if (MODE == 0) out[k] = gelu_f(xv[k], approximate);
             if (MODE == 1) out[k] = av[k] * gelu_grad_f(xv[k], approximate);
             if (MODE == 2) out[k] = gelu_f(xv[k] + bias[(base + k) % C], approximate);
         }
         if (full) {
-            tg_store4(y + base, out);
+            tg_store16(y + base, out);
         } else {
 #pragma unroll
-            for (int k = 0; k < 4; ++k)
+            for (int k = 0; k < EPT; ++k)
                 if (base + k < n) tg_store(y + base + k, out[k]);
         }
     }
@@ -73,16 +99,16 @@ __device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restri
 
 #define TG_GELU_INSTANTIATE(SUFFIX, T)                                                                \
     extern "C" __global__ void __launch_bounds__(256) gelu_forward_kernel_##SUFFIX(                   \
-        const T* x, T* y, long long n, int approximate, int vec4) {                                   \
-        gelu_elementwise_impl<T, 0>(x, nullptr, nullptr, y, n, 1, approximate, vec4);                 \
+        const T* x, T* y, long long n, int approximate, int vec) {                                    \
+        gelu_elementwise_impl<T, 0>(x, nullptr, nullptr, y, n, 1, approximate, vec);                  \
     }                                                                                                 \
     extern "C" __global__ void __launch_bounds__(256) gelu_backward_kernel_##SUFFIX(                  \
-        const T* dy, const T* x, T* dx, long long n, int approximate, int vec4) {                     \
-        gelu_elementwise_impl<T, 1>(x, dy, nullptr, dx, n, 1, approximate, vec4);                     \
+        const T* dy, const T* x, T* dx, long long n, int approximate, int vec) {                      \
+        gelu_elementwise_impl<T, 1>(x, dy, nullptr, dx, n, 1, approximate, vec);                      \
     }                                                                                                 \
     extern "C" __global__ void __launch_bounds__(256) bias_gelu_forward_kernel_##SUFFIX(              \
-        const T* x, const float* bias, T* y, long long n, int C, int approximate, int vec4) {         \
-        gelu_elementwise_impl<T, 2>(x, nullptr, bias, y, n, C, approximate, vec4);                    \
+        const T* x, const float* bias, T* y, long long n, int C, int approximate, int vec) {          \
+        gelu_elementwise_impl<T, 2>(x, nullptr, bias, y, n, C, approximate, vec);                     \
     }
 
 TG_GELU_INSTANTIATE(f32, float)

@@ -380,8 +380,9 @@ def _approx_flag(approximate):
     return _i32(approximate == "tanh")
 
 
-def _gelu_grid(n):
-    return (max(1, min(_ceil_div(n, _GELU_THREADS * 4), 2 ** 31 - 1)),)
+def _gelu_grid(x):
+    # Each thread takes 16 bytes of elements per step (gelu.cu's EPT): 4 float, 8 half.
+    return (max(1, min(_ceil_div(x.size, _GELU_THREADS * (16 // x.itemsize)), 2 ** 31 - 1)),)
 
 
 def gelu_forward(x, approximate):
@@ -392,9 +393,9 @@ def gelu_forward(x, approximate):
     shape = x.shape                                   # ascontiguousarray makes 0-d arrays 1-d
     x = cp.ascontiguousarray(x)
     y = cp.empty_like(x)
-    vec = _i32(_aligned(4 * x.itemsize, x, y))
+    vec = _i32(_aligned(16, x, y))
     get_kernel("gelu", "gelu_forward_kernel_" + _SUFFIX[x.dtype])(
-        _gelu_grid(x.size), (_GELU_THREADS,), (x, y, _i64(x.size), flag, vec))
+        _gelu_grid(x), (_GELU_THREADS,), (x, y, _i64(x.size), flag, vec))
     return y.reshape(shape)
 
 
@@ -407,9 +408,9 @@ def gelu_backward(dy, x, approximate):
     x = cp.ascontiguousarray(x)
     dy = cp.ascontiguousarray(dy)
     dx = cp.empty_like(x)
-    vec = _i32(_aligned(4 * x.itemsize, x, dy, dx))
+    vec = _i32(_aligned(16, x, dy, dx))
     get_kernel("gelu", "gelu_backward_kernel_" + _SUFFIX[x.dtype])(
-        _gelu_grid(x.size), (_GELU_THREADS,), (dy, x, dx, _i64(x.size), flag, vec))
+        _gelu_grid(x), (_GELU_THREADS,), (dy, x, dx, _i64(x.size), flag, vec))
     return dx.reshape(shape)
 
 
@@ -425,9 +426,9 @@ def bias_gelu_forward(x, bias, approximate="tanh"):
     x = cp.ascontiguousarray(x)
     b = cp.ascontiguousarray(bias, dtype=cp.float32)
     y = cp.empty_like(x)
-    vec = _i32(_aligned(4 * x.itemsize, x, y))
+    vec = _i32(_aligned(16, x, y))
     get_kernel("gelu", "bias_gelu_forward_kernel_" + _SUFFIX[x.dtype])(
-        _gelu_grid(x.size), (_GELU_THREADS,), (x, b, y, _i64(x.size), _i32(x.shape[-1]), flag, vec))
+        _gelu_grid(x), (_GELU_THREADS,), (x, b, y, _i64(x.size), _i32(x.shape[-1]), flag, vec))
     return y
 
 
