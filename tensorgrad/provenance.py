@@ -46,12 +46,21 @@ def git_dirty(cwd=None):
     return any(not line.split(None, 1)[-1].startswith("benchmarks/results/") for line in status.splitlines() if line.strip())
 
 
+def _blas():
+    try:
+        from .backend import blas
+        return blas.backend()
+    except Exception as e:  # provenance must never break a benchmark
+        return f"unknown ({e})"
+
+
 def machine_info():
     import numpy as np
     return {
         "cpu": cpu_model(), "nproc": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "numpy": np.__version__,
         "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")},
+        "blas": _blas(),
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

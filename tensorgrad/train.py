@@ -384,6 +384,14 @@ def train(cfg=None, **overrides):
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
     _log(cfg, f"data: {corpus['source']} ({corpus['chars']:,} chars, vocab {tokenizer.vocab_size}); "
               f"model: {model.get_num_params() / 1e6:.2f}M params; tokens per iteration: {tokens_per_iter:,}")
+    if not str(cfg.device).startswith("cuda"):
+        from .backend import blas
+        try:
+            from ._C import num_threads
+            threads = f"{num_threads()} thread(s)"
+        except ImportError:
+            threads = "no compiled kernels"
+        _log(cfg, f"cpu: {threads}; matmuls on {blas.backend().split(' (')[0]}")
 
     def save():
         meta = _checkpoint_meta(cfg, mcfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals, scaler)
