@@ -81,3 +81,17 @@ def test_cli_train_then_sample(tmp_path):
     open(ck, "wb").write(data[: len(data) // 3])
     r = _cli("sample", "--out-dir", out, cwd=str(tmp_path))
     assert r.returncode == 2 and "truncated" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_free_cores_reads_the_idle_share_of_a_short_window(monkeypatch):
+    from tensorgrad import train as tr
+    # 2 cores; over the window 100 jiffies passed (both cores), 50 of them idle: one core is taken.
+    samples = iter([(1000, 4000), (1050, 4100)])
+    monkeypatch.setattr(tr, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(tr.os, "cpu_count", lambda: 2)
+    assert tr._free_cores(window=0) == pytest.approx(1.0)
+    samples = iter([(1000, 4000), (1100, 4100)])       # all idle: both free
+    assert tr._free_cores(window=0) == pytest.approx(2.0)
+    monkeypatch.setattr(tr, "_cpu_times", lambda: None)  # no /proc/stat: the load average
+    monkeypatch.setattr(tr.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert tr._free_cores(window=0) == pytest.approx(0.5)
