@@ -2,7 +2,8 @@
 
     python benchmarks/bench_kernels_cpu.py [--quick] [--no-memory]
 
-Shapes are the baby GPT's (B=12, T=64, C=128, H=4, hd=32, V=65) plus longer attention (T=256, 512).
+Shapes are the baby GPT's (B=12, T=64, C=128, H=4, hd=32, V=65) plus longer attention (T=256, 512); attention
+also in the GPT's packed layouts (qkv (B, T, 3C) -> (B, T, C), what the model calls) and embedding backward.
 PyTorch forward runs with requires_grad inputs (as in training); its backward is torch.autograd.grad on a
 retained graph, so each side is timed for exactly one forward and one backward.
 Also measures the extra memory of attention backward vs T (ours: linear; the reference: T x T matrices),
@@ -99,6 +100,46 @@ def case_attention(torch, F, rng, t_len, causal=True):
         ours_bwd=lambda: cpu.attention_backward(do, q, k, v, out, lse, causal, scale),
         torch_fwd=lambda: F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal),
         torch_bwd=lambda: torch.autograd.grad(to, (tq, tk, tv), tdo, retain_graph=True))
+
+
+def case_attention_packed(torch, F, rng, t_len, causal=True):
+    """The GPT's own layouts: qkv (B, T, 3C) in, merged heads (B, T, C) out. PyTorch as nanoGPT writes it: split,
+    view + transpose to heads, SDPA, transpose back and make contiguous."""
+    c = H * HD
+    qkv = rng.standard_normal((B, t_len, 3 * c), dtype=np.float32)
+    do = rng.standard_normal((B, t_len, c), dtype=np.float32)
+    scale = HD ** -0.5
+    out, lse = cpu.attention_forward_packed(qkv, H, causal, scale)
+    tqkv = torch.tensor(qkv, requires_grad=True)
+
+    def torch_fwd():
+        q, k, v = (a.view(B, t_len, H, HD).transpose(1, 2) for a in tqkv.split(c, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return y.transpose(1, 2).contiguous().view(B, t_len, c)
+
+    to = torch_fwd()
+    tdo = torch.tensor(do)
+    return dict(
+        name=f"attention packed T={t_len}" + (" causal" if causal else ""), shape=f"qkv ({B}, {t_len}, {3 * c})",
+        ours_fwd=lambda: cpu.attention_forward_packed(qkv, H, causal, scale),
+        ours_bwd=lambda: cpu.attention_backward_packed(do, qkv, out, lse, H, causal, scale),
+        torch_fwd=torch_fwd,
+        torch_bwd=lambda: torch.autograd.grad(to, (tqkv,), tdo, retain_graph=True))
+
+
+def case_embedding(torch, F, rng):
+    w = rng.standard_normal((V, C), dtype=np.float32)
+    idx = rng.integers(0, V, B * T)
+    dy = rng.standard_normal((B * T, C), dtype=np.float32)
+    tw, tidx = torch.tensor(w, requires_grad=True), torch.tensor(idx)
+    ty = F.embedding(tidx, tw)
+    tdy = torch.tensor(dy)
+    return dict(
+        name="embedding", shape=f"weight ({V}, {C}), {B * T} ids",
+        ours_fwd=lambda: w[idx],                      # the forward is NumPy indexing (ops/nn.py Embedding)
+        ours_bwd=lambda: cpu.embedding_backward(idx, dy, V),
+        torch_fwd=lambda: F.embedding(tidx, tw),
+        torch_bwd=lambda: torch.autograd.grad(ty, (tw,), tdy, retain_graph=True))
 
 
 def case_gelu(torch, F, rng, approximate):
@@ -208,6 +249,8 @@ def main():
     cases = [case_layernorm(torch, F, rng), case_cross_entropy(torch, F, rng)]
     cases += [case_attention(torch, F, rng, t) for t in (T, 256, 512)]
     cases += [case_attention(torch, F, rng, T, causal=False)]
+    cases += [case_attention_packed(torch, F, rng, T)]
+    cases += [case_embedding(torch, F, rng)]
     cases += [case_gelu(torch, F, rng, "none"), case_gelu(torch, F, rng, "tanh")]
     cases += [case_adamw(torch, F, rng, fused=False), case_adamw(torch, F, rng, fused=True)]
 
