@@ -118,6 +118,9 @@ ATTN_SHAPES = [  # (B, H, Tq, Tk, D)
     (1, 2, 130, 67, 32),   # Tq > Tk
     (1, 1, 200, 200, 64),  # several tiles, D = 64
     (3, 1, 33, 33, 20),
+    (1, 2, 70, 70, 128),   # D = 128: two 4-vector column blocks (float32), four (float64)
+    (2, 1, 37, 45, 48),    # D = 48: one 3-vector block; Tk > Tq
+    (1, 1, 66, 66, 40),    # D = 40: blocks plus a scalar tail
 ]
 
 

@@ -270,6 +270,7 @@ template <class T>
 static auto forward_for(int64_t D) {
     return D == 32 ? attention_forward_impl<T, 32>
          : D == 64 ? attention_forward_impl<T, 64>
+         : D == 128 ? attention_forward_impl<T, 128>
          : D == 16 ? attention_forward_impl<T, 16>
                    : attention_forward_impl<T, 0>;
 }
@@ -278,6 +279,7 @@ template <class T>
 static auto backward_for(int64_t D) {
     return D == 32 ? attention_backward_impl<T, 32>
          : D == 64 ? attention_backward_impl<T, 64>
+         : D == 128 ? attention_backward_impl<T, 128>
          : D == 16 ? attention_backward_impl<T, 16>
                    : attention_backward_impl<T, 0>;
 }
