@@ -52,6 +52,69 @@ def test_gemm_with_bias_matches_numpy(dt, lb, m, k, n):
     assert blas.gemm(a, b, bias.astype(np.float16)) is None
 
 
+BATCHED = [  # (a shape, b shape): batch dims broadcast as np.matmul does
+    ((3, 4, 5, 6), (3, 4, 6, 7)),
+    ((3, 4, 5, 6), (6, 7)),           # a weight shared by every batch element: stride 0
+    ((5, 6), (2, 3, 6, 7)),
+    ((1, 5, 6), (3, 6, 7)),           # a size-1 batch dim broadcast: stride 0
+    ((2, 1, 1, 6), (2, 1, 6, 1)),
+    ((12, 4, 64, 32), (12, 4, 32, 64)),
+]
+
+
+@needs_mkl
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("sa,sb", BATCHED)
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_batched_matches_numpy(dt, sa, sb, tb, monkeypatch):
+    rng = np.random.default_rng(len(sa) * 10 + len(sb))
+    a = rng.standard_normal(sa).astype(dt)
+    b = rng.standard_normal(sb).astype(dt)
+    if tb:  # the transposed view MatMul's backward passes
+        b = np.ascontiguousarray(b.swapaxes(-1, -2)).swapaxes(-1, -2)
+    monkeypatch.setattr(blas, "_BATCH_MIN_WORK", 1)   # small shapes here; the size cut-off is tested below
+    got = blas.gemm_batched(a, b)
+    assert got is not None and got.flags.c_contiguous
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=tol, atol=tol * sa[-1])
+
+
+@needs_mkl
+def test_gemm_batched_declines_batches_without_one_stride(monkeypatch):
+    small = np.ones((2, 8, 8), np.float32)
+    assert blas.gemm_batched(small, small) is None                      # below the size cut-off: NumPy's
+    monkeypatch.setattr(blas, "_BATCH_MIN_WORK", 1)
+    a = np.ones((3, 4, 5, 6), np.float32)
+    b = np.ones((3, 4, 6, 7), np.float32)
+    assert blas.gemm_batched(a[:, :1], b) is None                       # strides (s, 0): no single stride
+    assert blas.gemm_batched(a[:1], b) is None                          # strides (0, s): neither
+    assert blas.gemm_batched(a.transpose(1, 0, 2, 3), b.transpose(1, 0, 2, 3)) is None  # batch dims not C order
+    assert blas.gemm_batched(a, b.astype(np.float64)) is None
+    assert blas.gemm_batched(a[0, 0], b[0, 0]) is None                  # 2-D: gemm's job
+    assert blas.gemm_batched(a, np.ones((3, 4, 5, 7), np.float32)) is None   # inner dims differ
+
+
+@needs_mkl
+def test_batched_matmul_runs_on_mkl_and_agrees_with_torch(monkeypatch):
+    torch = pytest.importorskip("torch")
+    import tensorgrad as tg
+    calls, f = [], blas._gemm_batch[np.dtype(np.float32)]
+    monkeypatch.setattr(blas, "_BATCH_MIN_WORK", 1)
+    monkeypatch.setitem(blas._gemm_batch, np.dtype(np.float32), lambda *a: (calls.append(a[3:6]), f(*a))[1])
+    rng = np.random.default_rng(8)
+    q, k = rng.standard_normal((2, 3, 5, 4)).astype(np.float32), rng.standard_normal((2, 3, 6, 4)).astype(np.float32)
+    tq, tk = tg.tensor(q, requires_grad=True), tg.tensor(k, requires_grad=True)
+    s = tq @ tk.transpose(-2, -1)
+    (s * s).sum().backward()
+    pq, pk = torch.tensor(q, requires_grad=True), torch.tensor(k, requires_grad=True)
+    ps = pq @ pk.transpose(-2, -1)
+    (ps * ps).sum().backward()
+    assert len(calls) == 3   # forward, dq, dk: one MKL call each for the whole batch
+    np.testing.assert_allclose(s.detach().numpy(), ps.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tq.grad.numpy(), pq.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tk.grad.numpy(), pk.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
 @needs_mkl
 def test_gemm_declines_what_it_cannot_read_in_place():
     a = np.ones((6, 8), np.float32)

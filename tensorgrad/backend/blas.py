@@ -27,6 +27,7 @@ _MKL_THREADING_GNU = 3
 _lib = None          # the loaded libmkl_rt, or None
 _gemm = {}           # dtype -> cblas_?gemm
 _dot = {}            # dtype -> cblas_?dot
+_gemm_batch = {}     # dtype -> cblas_?gemm_batch_strided
 _gnu_openmp = False  # MKL's threads are libgomp's (the runtime of tensorgrad._C)
 _bias_fill = None    # tensorgrad._C.linear_bias_fill once looked up; False if the extension is missing
 _reason = "not loaded yet"
@@ -46,6 +47,7 @@ def _load():
     _lib, _gnu_openmp = None, False
     _gemm.clear()
     _dot.clear()
+    _gemm_batch.clear()
     choice = os.environ.get("TENSORGRAD_BLAS", "auto").lower()
     if choice not in ("auto", "mkl", "numpy"):
         raise ValueError(f"TENSORGRAD_BLAS={choice!r}: expected auto, mkl or numpy")
@@ -70,12 +72,20 @@ def _load():
                 d.restype = scalar
                 d.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
                 _dot[dt] = d
+                bs = getattr(lib, name + "_batch_strided", None)   # MKL >= 2020.2
+                if bs is not None:
+                    bs.restype = None
+                    bs.argtypes = [ctypes.c_int] * 6 + [scalar, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int, scalar,
+                                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+                    _gemm_batch[dt] = bs
             _lib, _reason, _gnu_openmp = lib, path, layer == _MKL_THREADING_GNU
             return
         except (OSError, AttributeError) as e:
             errors.append(f"{path}: {e}")
             _gemm.clear()
             _dot.clear()
+            _gemm_batch.clear()
     _reason = "libmkl_rt not found (pip install mkl)" + (f"; tried {'; '.join(errors)}" if errors else "")
     if choice == "mkl":
         raise ImportError(f"tensorgrad.backend.blas: TENSORGRAD_BLAS=mkl but MKL cannot be loaded: {_reason}")
@@ -141,6 +151,57 @@ def gemm(a, b, bias=None):
         _fill_rows(c, bias)
     f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
       0.0 if bias is None else 1.0, c.ctypes.data, n)
+    return c
+
+
+_INT_MAX = 2 ** 31 - 1   # MKL's LP64 interface takes 32-bit sizes, leading dims and strides
+_BATCH_MIN_WORK = 1 << 18  # m * n * k per matrix below which batched products stay with NumPy (see gemm_batched)
+
+
+def _batch_stride(x, nb):
+    """The element stride between consecutive matrices of x's first nb (batch) dims in C order, 0 when they are
+    all broadcast, None when they do not collapse to one stride (NumPy then copies)."""
+    dims = [(n, st) for n, st in zip(x.shape[:nb], x.strides[:nb]) if n != 1]
+    if not dims or all(st == 0 for _, st in dims):
+        return 0
+    for (_, st0), (n1, st1) in zip(dims, dims[1:]):
+        if st0 != st1 * n1:
+            return None
+    st = dims[-1][1]
+    return st // x.itemsize if st > 0 and st % x.itemsize == 0 else None
+
+
+def gemm_batched(a, b):
+    """a @ b for NumPy arrays of one float dtype with at least one of them over 2-D (batch dims broadcast as in
+    np.matmul), through MKL's cblas_?gemm_batch_strided: one call for the whole batch, on the GEMMs' thread pool.
+    None where it does not apply (the caller then uses NumPy). For 96 x 256x64 @ 64x256 NumPy took 7.3 ms at 2
+    threads, MKL 3.1 ms, PyTorch 3.6 ms. Small matrices stay with NumPy: at 48 x 64x32 @ 32x64 the batch call was
+    slower than NumPy's loop at one thread (0.13 vs 0.09 ms) and no faster at two."""
+    f = _gemm_batch.get(a.dtype)
+    if f is None or a.ndim < 2 or b.ndim < 2 or max(a.ndim, b.ndim) < 3 or b.dtype != a.dtype:
+        return None
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k or 0 in (m, n, k) or m * n * k < _BATCH_MIN_WORK:
+        return None
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    count = int(np.prod(batch))
+    if count == 0 or max(m, n, k, count, m * n * count) > _INT_MAX:
+        return None
+    nb = len(batch)
+    av, bv = np.broadcast_to(a, batch + (m, k)), np.broadcast_to(b, batch + (k, n))
+    sa, sb = _batch_stride(av, nb), _batch_stride(bv, nb)
+    if sa is None or sb is None or max(sa, sb) > _INT_MAX:
+        return None
+    la, lb = _operand(av[(0,) * nb], m, k), _operand(bv[(0,) * nb], k, n)
+    if la is None or lb is None:
+        return None
+    c = np.empty(batch + (m, n), a.dtype)
+    f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], sa, b.ctypes.data, lb[1], sb, 0.0,
+      c.ctypes.data, n, m * n, count)
     return c
 
 

@@ -19,7 +19,7 @@ def _mm(a, b):
     if isinstance(a, np.ndarray):
         if a.dtype == np.float16:
             return _mm(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
-        out = blas.gemm(a, b)
+        out = blas.gemm(a, b) if a.ndim == 2 and b.ndim == 2 else blas.gemm_batched(a, b)
         return a @ b if out is None else out
     from ..backend import cublas
     out = cublas.gemm(a, b)
