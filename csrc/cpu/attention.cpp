@@ -44,12 +44,14 @@ struct Heads {
     TG_INLINE T* at(int64_t bh, int64_t H) const { return p + (bh / H) * sb + (bh % H) * sh; }
 };
 
-// Scheduling: threads grab whole batch rows b (all heads and chunks of one b) when there are at least as many
-// rows as threads. In the packed layouts the heads of one row are neighbours in memory and a head's D values need
+// Scheduling: threads grab whole batch rows b (all heads and chunks of one b) when the rows split evenly over the
+// threads or are many (at least 4 per thread, for the dynamic schedule to balance). In the packed layouts the heads of one row are neighbours in memory and a head's D values need
 // not start on a cache line, so two threads on heads h and h + 1 of the same rows wrote to shared lines (false
 // sharing: the packed backward ran slower on 2 threads than on 1 when tasks were handed out one head at a time),
 // and one thread doing the heads of a row in turn also reuses the lines the hardware prefetched for it.
-static TG_INLINE int64_t grab_size(int64_t B, int64_t per_row, int nt) { return B >= nt ? per_row : 1; }
+static TG_INLINE int64_t grab_size(int64_t B, int64_t per_row, int nt) {
+    return B % nt == 0 || B >= 4 * nt ? per_row : 1;
+}
 
 template <class T, int DC, int R>
 static TG_INLINE void forward_rows(const T* __restrict qrows, int64_t ldq, const T* __restrict Kt,
