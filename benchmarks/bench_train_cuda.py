@@ -14,6 +14,12 @@ tokens/s = iters * batch * block / seconds. The first losses of every variant ar
 train the same model. Writes benchmarks/results/train_cuda.json (GPU, machine, commit, every row).
 
     python benchmarks/bench_train_cuda.py [--iters 50] [--warmup 10] [--only tg-fp16-graph,torch-amp]
+                                         [--profile 25]
+
+--profile N runs the timed steps under torch.profiler and prints each variant's N kernels with the most GPU time
+per step (CUPTI sees every kernel of the process: CuPy's and tensorgrad's RawModule kernels too); the step times
+of a profiled run carry the profiler's overhead, so it is for finding where the GPU time goes, not for the table.
+(Written in a session without a GPU: not yet run.)
 """
 import argparse
 import json
@@ -113,6 +119,25 @@ def run_tensorgrad(cfg, B, batches, half, graph, warmup, iters, tg_model_state):
     return cp.cuda.get_elapsed_time(t0, t1) / iters, [float(v) for v in losses[:5]], float(loss.data)
 
 
+def profiled(fn, iters, top):
+    """fn() under torch.profiler; returns fn's result and the `top` kernels by GPU time per step."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=acts) as prof:
+        res = fn()
+
+    def gpu_us(e):  # renamed from self_cuda_time_total in newer PyTorch
+        return getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0.0)
+
+    rows = sorted(((e.key, gpu_us(e), e.count) for e in prof.key_averages() if gpu_us(e) > 0), key=lambda r: -r[1])
+    total = sum(us for _, us, _ in rows) or 1.0
+    # The warm-up steps run inside the profile too (run_* time only their last `iters` steps): shares are the
+    # honest figure; per-step times are totals / iters, an upper bound.
+    return res, [dict(kernel=k[:120], us_per_step=round(us / iters, 1), calls=c, share=round(us / total, 4))
+                 for k, us, c in rows[:top]]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iters", type=int, default=50)
@@ -120,6 +145,8 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--block", type=int, default=256)
     ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="profile each variant and report its N kernels with the most GPU time (see above)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "train_cuda.json"))
     args = ap.parse_args()
     import tensorgrad as tg
@@ -141,19 +168,30 @@ def main():
         t_start = time.time()
         try:
             if name.startswith("torch"):
-                ms, first, last = run_torch(cfg, B, batches, name == "torch-amp", args.warmup, args.iters, ref)
+                call = lambda: run_torch(cfg, B, batches, name == "torch-amp", args.warmup, args.iters, ref)  # noqa: E731
             else:
-                ms, first, last = run_tensorgrad(cfg, B, batches, "fp16" in name, name.endswith("graph"),
-                                                 args.warmup, args.iters, state)
+                call = lambda: run_tensorgrad(cfg, B, batches, "fp16" in name, name.endswith("graph"),  # noqa: E731
+                                              args.warmup, args.iters, state)
+            top = None
+            if args.profile:
+                (ms, first, last), top = profiled(call, args.warmup + args.iters, args.profile)
+            else:
+                ms, first, last = call()
             row = dict(variant=name, ms_per_step=round(ms, 3), tokens_per_s=round(B * T / ms * 1e3),
                        first_losses=[round(v, 4) for v in first], last_loss=round(last, 4),
                        wall_s=round(time.time() - t_start, 1))
+            if top is not None:
+                row["profiled"] = True
+                row["top_kernels"] = top
+                for t_ in top:
+                    print(f"  {name:<14}{t_['us_per_step']:>10.1f} us/step {t_['share']:>7.1%}  "
+                          f"x{t_['calls']:<6} {t_['kernel']}")
         except Exception as e:  # keep going: one broken variant should not hide the others' figures
             import traceback
             traceback.print_exc()
             row = dict(variant=name, error=f"{type(e).__name__}: {e}"[:400])
         rows.append(row)
-        print(json.dumps(row), flush=True)
+        print(json.dumps({k: v for k, v in row.items() if k != "top_kernels"}), flush=True)
         cp.get_default_memory_pool().free_all_blocks()
         torch.cuda.empty_cache()
 
