@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device-machine call: build tensorgrad there, run the GPU tests and the GPU benchmarks, keep logs in $OUT.
-#   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [smoke]     (default: all)
+#   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [smoke] [profile]   (default: all but profile)
+# profile: where the graphed fp16 step and torch AMP spend GPU time, kernel by kernel (bench_train_cuda --profile).
 # Built on the device in the same call because an extension built elsewhere (another Python) will not load.
 set -u
 # Results JSON record TENSORGRAD_COMMIT; default HEAD. Set it explicitly when this tree was copied to the machine
@@ -24,6 +25,9 @@ for s in $steps; do
     train)   if [ -f benchmarks/bench_train_cuda.py ]; then
                timeout ${TRAIN_TIMEOUT:-300} python3 benchmarks/bench_train_cuda.py --out "$OUT/train_cuda.json" ${TRAIN_ARGS:-} >"$OUT/train.log" 2>&1
                echo "train rc=$?"; tail -25 "$OUT/train.log"; fi;;
+    profile) timeout ${PROFILE_TIMEOUT:-300} python3 benchmarks/bench_train_cuda.py --only tg-fp16-graph,torch-amp \
+               --iters 20 --profile ${PROFILE_TOP:-30} --out "$OUT/train_cuda_profile.json" >"$OUT/profile.log" 2>&1
+             echo "profile rc=$?"; tail -70 "$OUT/profile.log";;
     smoke)   timeout 120 python3 -m tensorgrad train --device cuda --max-iters 60 --eval-interval 30 --eval-iters 5 \
                --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 64 --log-interval 10 --out-dir /tmp/tg_smoke \
                --no-plot --no-progress --sample-tokens 100 ${SMOKE_ARGS:-} >"$OUT/smoke.log" 2>&1
