@@ -17,6 +17,7 @@
 #include "attention_tiles.h"
 
 #include <atomic>
+#include <type_traits>
 
 namespace tg {
 
@@ -268,22 +269,24 @@ template <class T>
 static Heads<T> bhtd(T* p, int64_t H, int64_t T_, int64_t D) { return {p, H * T_ * D, T_ * D, D}; }
 
 // Head-dim dispatch: compile-time D for the common head sizes keeps the rows of O, dq, dk, dv in registers.
+// pick(std::integral_constant<int, DC>) returns the kernel for DC; DC = 0 serves every other D at run time.
+template <class Pick>
+static auto by_head_dim(int64_t D, Pick pick) {
+    return D == 32    ? pick(std::integral_constant<int, 32>{})
+           : D == 64  ? pick(std::integral_constant<int, 64>{})
+           : D == 128 ? pick(std::integral_constant<int, 128>{})
+           : D == 16  ? pick(std::integral_constant<int, 16>{})
+                      : pick(std::integral_constant<int, 0>{});
+}
+
 template <class T>
 static auto forward_for(int64_t D) {
-    return D == 32 ? attention_forward_impl<T, 32>
-         : D == 64 ? attention_forward_impl<T, 64>
-         : D == 128 ? attention_forward_impl<T, 128>
-         : D == 16 ? attention_forward_impl<T, 16>
-                   : attention_forward_impl<T, 0>;
+    return by_head_dim(D, [](auto dc) { return attention_forward_impl<T, decltype(dc)::value>; });
 }
 
 template <class T>
 static auto backward_for(int64_t D) {
-    return D == 32 ? attention_backward_impl<T, 32>
-         : D == 64 ? attention_backward_impl<T, 64>
-         : D == 128 ? attention_backward_impl<T, 128>
-         : D == 16 ? attention_backward_impl<T, 16>
-                   : attention_backward_impl<T, 0>;
+    return by_head_dim(D, [](auto dc) { return attention_backward_impl<T, decltype(dc)::value>; });
 }
 
 static py::tuple attention_forward(py::array q, py::array k, py::array v, bool causal, double scale) {
