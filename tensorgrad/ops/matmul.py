@@ -11,16 +11,30 @@ def _mT(x):
     return x.swapaxes(-1, -2)
 
 
-def _mm(a, b):
-    """a @ b; on the CPU 2-D products go through backend.blas (MKL when installed), and float16 is computed as a
-    float32 GEMM and rounded once (fp32 accumulation), since NumPy has no half-precision BLAS. On CUDA, 2-D
-    products call cuBLAS directly (backend.cublas: the only way a GEMM can be captured in a CUDA graph); other
-    shapes use cupy's `@`, which cannot be captured."""
-    if isinstance(a, np.ndarray):
-        if a.dtype == np.float16:
-            return _mm(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
-        out = blas.gemm(a, b) if a.ndim == 2 and b.ndim == 2 else blas.gemm_batched(a, b)
-        return a @ b if out is None else out
+def _mm(a, b, bias=None):
+    """a @ b (+ bias over the last dim); on the CPU 2-D products go through backend.blas (MKL when installed, which
+    adds the bias inside the GEMM), batched ones through its strided-batch GEMM where that pays, and float16 is
+    computed as a float32 GEMM and rounded once (fp32 accumulation), since NumPy has no half-precision BLAS."""
+    if not isinstance(a, np.ndarray):
+        out = _mm_cuda(a, b)
+    elif a.dtype == np.float16:
+        out = _mm(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+    elif a.ndim == 2 and b.ndim == 2:
+        out = blas.gemm(a, b, bias)
+        if out is not None:
+            return out
+        out = a @ b
+    else:
+        out = blas.gemm_batched(a, b)
+        out = a @ b if out is None else out
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _mm_cuda(a, b):
+    """2-D products call cuBLAS directly (backend.cublas: the only way a GEMM can be captured in a CUDA graph);
+    other shapes use cupy's `@`, which cannot be captured."""
     from ..backend import cublas
     out = cublas.gemm(a, b)
     if out is not None:
@@ -81,11 +95,7 @@ class Linear(Function):
         self.save_for_backward(x if nw else None, w if nx else None)
         self.x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
-        y = blas.gemm(x2, w.T, b) if isinstance(x2, np.ndarray) else None  # bias fused into the GEMM (MKL)
-        if y is None:
-            y = _mm(x2, w.T)
-            if b is not None:
-                y += b
+        y = _mm(x2, w.T, b)
         return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
