@@ -42,12 +42,34 @@ def _candidates():
         yield found
 
 
+def _bind(lib):
+    """{dtype: function} tables for cblas_?gemm, cblas_?dot and cblas_?gemm_batch_strided (MKL >= 2020.2, else
+    absent) of a loaded libmkl_rt; AttributeError if a required symbol is missing."""
+    gemm, dot, batch = {}, {}, {}
+    for dt, name, scalar in ((np.dtype(np.float32), "cblas_sgemm", ctypes.c_float),
+                             (np.dtype(np.float64), "cblas_dgemm", ctypes.c_double)):
+        f = gemm[dt] = getattr(lib, name)
+        f.restype = None
+        f.argtypes = [ctypes.c_int] * 6 + [scalar, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                                           ctypes.c_int, scalar, ctypes.c_void_p, ctypes.c_int]
+        d = dot[dt] = getattr(lib, name.replace("gemm", "dot"))
+        d.restype = scalar
+        d.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+        bs = getattr(lib, name + "_batch_strided", None)
+        if bs is not None:
+            bs.restype = None
+            bs.argtypes = [ctypes.c_int] * 6 + [scalar, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                               ctypes.c_void_p, ctypes.c_int, ctypes.c_int, scalar,
+                                               ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+            batch[dt] = bs
+    return gemm, dot, batch
+
+
 def _load():
     global _lib, _reason, _gnu_openmp
     _lib, _gnu_openmp = None, False
-    _gemm.clear()
-    _dot.clear()
-    _gemm_batch.clear()
+    for table in (_gemm, _dot, _gemm_batch):
+        table.clear()
     choice = os.environ.get("TENSORGRAD_BLAS", "auto").lower()
     if choice not in ("auto", "mkl", "numpy"):
         raise ValueError(f"TENSORGRAD_BLAS={choice!r}: expected auto, mkl or numpy")
@@ -61,31 +83,14 @@ def _load():
             # Must precede every other MKL call; returns the layer in force (another library may have chosen first).
             lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
             layer = lib.MKL_Set_Threading_Layer(_MKL_THREADING_GNU)
-            for dt, name, scalar in ((np.dtype(np.float32), "cblas_sgemm", ctypes.c_float),
-                                     (np.dtype(np.float64), "cblas_dgemm", ctypes.c_double)):
-                f = getattr(lib, name)
-                f.restype = None
-                f.argtypes = [ctypes.c_int] * 6 + [scalar, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
-                                                   ctypes.c_int, scalar, ctypes.c_void_p, ctypes.c_int]
-                _gemm[dt] = f
-                d = getattr(lib, name.replace("gemm", "dot"))
-                d.restype = scalar
-                d.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-                _dot[dt] = d
-                bs = getattr(lib, name + "_batch_strided", None)   # MKL >= 2020.2
-                if bs is not None:
-                    bs.restype = None
-                    bs.argtypes = [ctypes.c_int] * 6 + [scalar, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int, scalar,
-                                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-                    _gemm_batch[dt] = bs
-            _lib, _reason, _gnu_openmp = lib, path, layer == _MKL_THREADING_GNU
-            return
+            tables = _bind(lib)
         except (OSError, AttributeError) as e:
             errors.append(f"{path}: {e}")
-            _gemm.clear()
-            _dot.clear()
-            _gemm_batch.clear()
+            continue
+        for table, fns in zip((_gemm, _dot, _gemm_batch), tables):
+            table.update(fns)
+        _lib, _reason, _gnu_openmp = lib, path, layer == _MKL_THREADING_GNU
+        return
     _reason = "libmkl_rt not found (pip install mkl)" + (f"; tried {'; '.join(errors)}" if errors else "")
     if choice == "mkl":
         raise ImportError(f"tensorgrad.backend.blas: TENSORGRAD_BLAS=mkl but MKL cannot be loaded: {_reason}")
