@@ -62,3 +62,57 @@ def one_thread():
     yield
     if prev:
         set_num_threads(prev)
+
+
+# -- every op has its float64 gradcheck and its comparison with torch -------------------------------------------
+# helpers.check_op / gradcheck_op record which Functions they ran through (helpers.COVERED). After a full, passing
+# run of the suite each Function in tensorgrad must appear in both, or the run fails and names the op: a new op
+# cannot land untested. The ops that cannot be checked on this machine, and why:
+def _not_checkable_here():
+    from tensorgrad.backend import cuda_available
+    if cuda_available():
+        return {"torch": {}, "gradcheck": {}}
+    why = "needs a CUDA device (tests/test_ops_cuda.py::test_to_device_against_torch_and_gradcheck)"
+    return {"torch": {"ToDevice": why}, "gradcheck": {"ToDevice": why}}
+
+
+_deselected = [0]
+
+
+def pytest_deselected(items):
+    _deselected[0] += len(items)
+
+
+def _full_run(config):
+    root = os.path.dirname(os.path.abspath(__file__))
+    paths = {os.path.abspath(os.path.join(str(config.invocation_params.dir), a)) for a in config.args}
+    return (not config.option.keyword and not config.option.markexpr and not _deselected[0]
+            and not config.option.collectonly and not getattr(config.option, "lf", False)
+            and paths <= {root, os.path.dirname(root)})
+
+
+def tensorgrad_functions():
+    """Every Function subclass defined in tensorgrad (tests define their own; those do not count)."""
+    import tensorgrad.checkpoint  # noqa: F401 - the modules that define Functions, imported so all are seen
+    import tensorgrad.ops  # noqa: F401
+    from tensorgrad.autograd.function import Function
+    found, todo = set(), [Function]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("tensorgrad."):
+                found.add(sub.__name__)
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus != 0 or not _full_run(session.config):
+        return
+    from helpers import COVERED
+    ops = tensorgrad_functions()
+    missing = {kind: sorted(ops - COVERED[kind] - set(_not_checkable_here()[kind])) for kind in COVERED}
+    if any(missing.values()):
+        sys.stderr.write("\nFAILED, ops without a test (see tests/conftest.py; helpers.check_op / gradcheck_op record them):\n"
+                         f"  not compared with torch (forward + backward): {missing['torch'] or '-'}\n"
+                         f"  not gradchecked in float64: {missing['gradcheck'] or '-'}\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

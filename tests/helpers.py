@@ -8,6 +8,7 @@ Inputs are described by a list whose entries are:
   * anything else (python scalars, None, ...) -> passed unchanged to both functions
 The same numpy data is handed to tensorgrad and to torch, so results must agree to the dtype's tolerance.
 """
+import contextlib
 import importlib.util
 import os
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 import tensorgrad as tg
-from tensorgrad.autograd import gradcheck
+from tensorgrad.autograd import function as _function, gradcheck
 
 # Default tolerances per dtype: float64 tight, float32 loose, float16 forward-only and looser still.
 TOL = {np.dtype(np.float64): (1e-10, 1e-10), np.dtype(np.float32): (1e-5, 1e-5), np.dtype(np.float16): (2e-3, 2e-3)}
@@ -88,6 +89,24 @@ def make_inputs(specs, dtype=np.float64, seed=0):
     return data, diff
 
 
+# The ops (Function classes) that check_op compared with torch including the backward, and that gradcheck_op
+# checked in float64. conftest compares both with every Function in tensorgrad after a full run, so an op that
+# lands without its gradcheck or its torch comparison fails the suite.
+COVERED = {"torch": set(), "gradcheck": set()}
+
+
+@contextlib.contextmanager
+def _ops_recorded(into):
+    def hook(ctx, args, out, recorded):
+        if recorded:
+            into.add(type(ctx).__name__)
+    _function._forward_hooks.append(hook)
+    try:
+        yield into
+    finally:
+        _function._forward_hooks.remove(hook)
+
+
 def _np_dtype(t):
     return np.dtype(str(t.dtype).replace("torch.", "")) if t.dtype != torch.bool else np.dtype(np.bool_)
 
@@ -142,7 +161,8 @@ def check_op(tg_fn, torch_fn=None, inputs=(), dtype=np.float64, requires_grad=No
 
     tg_in = [tg.tensor(a, requires_grad=g) if isinstance(a, np.ndarray) else a for a, g in zip(data, diff)]
     th_in = [torch.tensor(a, requires_grad=g) if isinstance(a, np.ndarray) else a for a, g in zip(data, diff)]
-    tg_out = _flat_outputs(tg_fn(*tg_in))
+    with _ops_recorded(set()) as ran:
+        tg_out = _flat_outputs(tg_fn(*tg_in))
     th_out = _flat_outputs(torch_fn(*th_in))
     assert len(tg_out) == len(th_out), f"{len(tg_out)} outputs, torch has {len(th_out)}"
     for i, (a, b) in enumerate(zip(tg_out, th_out)):
@@ -175,6 +195,7 @@ def check_op(tg_fn, torch_fn=None, inputs=(), dtype=np.float64, requires_grad=No
             _compare(f"grad of input {i}", gx, gy, atol, rtol)
             tg_grads.append(gx)
             th_grads.append(gy)
+        COVERED["torch"].update(ran)
     return tg_out, th_out, tg_grads, th_grads
 
 
@@ -186,7 +207,9 @@ def gradcheck_op(tg_fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, int_inpu
     data, diff = make_inputs(specs, np.float64, seed)
     assert any(diff), "gradcheck_op: no differentiable input"
     ins = [tg.tensor(a, requires_grad=g) if isinstance(a, np.ndarray) else a for a, g in zip(data, diff)]
-    assert gradcheck(tg_fn, ins, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    with _ops_recorded(set()) as ran:
+        assert gradcheck(tg_fn, ins, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    COVERED["gradcheck"].update(ran)
 
 
 def lib(x):

@@ -2,6 +2,8 @@
 lower measured peak."""
 import numpy as np
 import pytest
+import torch
+import torch.utils.checkpoint
 
 import tensorgrad as tg
 from tensorgrad import nn, profiler
@@ -9,6 +11,7 @@ from tensorgrad.amp import GradScaler, autocast
 from tensorgrad.checkpoint import checkpoint, checkpoint_sequential
 from tensorgrad.models.gpt import GPT, GPTConfig
 from tensorgrad.planner import measure_step
+from helpers import check_op, gradcheck_op
 
 POLICIES = ["all", "sqrt", "every=2", "blocks=1,3"]
 
@@ -49,6 +52,21 @@ def test_gpt_grads_equal_with_and_without_checkpointing(amp):
         assert loss == loss0 and r == r0, policy
         for a, b in zip(g, g0):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7, err_msg=policy)
+
+
+def _ckpt(fn, *xs):
+    if isinstance(xs[0], torch.Tensor):
+        return torch.utils.checkpoint.checkpoint(fn, *xs, use_reentrant=False)
+    return checkpoint(fn, *xs)
+
+
+def test_checkpoint_against_torch_and_gradcheck():
+    """Checkpoint as an op: forward and the recomputed backward against torch.utils.checkpoint, on inputs that
+    broadcast inside the checkpointed function, and a float64 gradcheck."""
+    fn = lambda a, b: ((a * b).tanh() + a.exp() / (1 + b * b)).sum(-1)
+    check_op(lambda a, b: _ckpt(fn, a, b), inputs=[(2, 3, 4), (3, 1)])
+    check_op(lambda a, b: _ckpt(fn, a, b), inputs=[(2, 3, 4), (3, 1)], dtype=np.float32, requires_grad=[True, False])
+    gradcheck_op(lambda a, b: checkpoint(fn, a, b), [(2, 3, 4), (3, 1)])
 
 
 def test_checkpoint_dropout_masks_identical():

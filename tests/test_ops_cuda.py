@@ -786,6 +786,19 @@ def test_tensor_round_trips():
     assert "device=" in repr(y) and DEVICE_TYPE in repr(y)
 
 
+def test_to_device_against_torch_and_gradcheck():
+    """ToDevice as an op: a CPU -> CUDA -> CPU path, checked against torch's .cuda()/.cpu() (forward and the
+    gradients flowing back across both transfers) and by float64 gradcheck."""
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA here: no torch side to compare with")
+    from helpers import check_op, gradcheck_op
+    fn = lambda a, b: (a.cuda() * b.cuda()).exp().cpu() + a
+    check_op(fn, inputs=[(3, 4), (4,)], atol=1e-9, rtol=1e-9)
+    check_op(fn, inputs=[(3, 4), (4,)], dtype=F32, atol=1e-5, rtol=1e-5)
+    gradcheck_op(fn, [(3, 4), (4,)])
+
+
 def test_layers_built_on_device():
     nn = tg.nn
     for m in (nn.Linear(3, 4, device=DEVICE), nn.Embedding(5, 3, device=DEVICE), nn.LayerNorm(4, device=DEVICE),

@@ -394,6 +394,15 @@ def test_int_true_division_is_float32():
     np.testing.assert_allclose(np.asarray(a / b), [0.5, 1.0, 1.5])
 
 
+@pytest.mark.parametrize("src", FLOATS)
+@pytest.mark.parametrize("to", ["float", "double", "half"])
+def test_cast(to, src):
+    """Cast's gradient is cast back to the input's dtype, as torch's."""
+    check_op(lambda x: getattr(x, to)() * 2, inputs=[(3, 4)], dtype=src)
+    # float64 -> float32 -> float64 rounds to float32, so the finite differences take a wide step.
+    gradcheck_op(lambda x: x.float().double() * x, [(3, 4)], eps=1e-2, atol=1e-4)
+
+
 @pytest.mark.parametrize("op", ["add", "mul", "sub", "div", "pow"])
 def test_mixed_float_gradients_keep_each_input_dtype(op):
     f = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sub": lambda a, b: a - b,

@@ -415,6 +415,21 @@ def test_dropout_statistics_and_gradient_is_the_mask(p, dtype):
     np.testing.assert_allclose(np.asarray(x.grad), c * (out / 2.0), rtol=1e-6)
 
 
+@pytest.mark.parametrize("p", [0.3, 0.6])
+def test_dropout_against_torch_and_gradcheck(p):
+    """torch cannot draw our mask, so its side applies dropout's definition with the mask tensorgrad drew:
+    x * keep / (1 - p). Reseeding inside the function keeps one mask across gradcheck's evaluations."""
+    def tg_fn(x):
+        tg.manual_seed(7)
+        return F(x).dropout(x, p, training=True)
+
+    tg.manual_seed(7)
+    scaled_mask = np.asarray(tg.nn.functional.dropout(tg.ones(3, 5, dtype=tg.float64), p))
+    assert 0 < (scaled_mask == 0).sum() < scaled_mask.size  # both kept and dropped entries are exercised
+    check_op(tg_fn, lambda x: x * torch.tensor(scaled_mask), inputs=[(3, 5)])
+    gradcheck_op(tg_fn, [(3, 5)])
+
+
 def test_dropout_p1_zeroes_everything_and_is_seeded():
     x = tg.randn(3, 4, requires_grad=True)
     y = tg.nn.functional.dropout(x, 1.0)
