@@ -9,7 +9,6 @@ Writes benchmarks/results/kernels_cuda.json (GPU, machine, commit, versions, eve
 Without CuPy + GPU or a CUDA build of PyTorch it prints why and exits (status 0; 1 with --require-gpu).
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -18,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-from tensorgrad.provenance import git_commit, machine_info  # noqa: E402
+from tensorgrad.provenance import write_result  # noqa: E402
 
 
 def _no_gpu(reason, require):
@@ -232,16 +231,12 @@ def main():
     result = dict(
         benchmark="bench_cuda_kernels", gpu=name,
         compute_capability=cp.cuda.Device().compute_capability,
-        machine=machine_info(),
-        commit=git_commit(), cupy=cp.__version__, torch=torch.__version__,
+        cupy=cp.__version__, torch=torch.__version__,
         cuda_runtime=cp.cuda.runtime.runtimeGetVersion(), torch_cuda=torch.version.cuda,
         reps=reps, warmup=warmup, quick=args.quick, nvrtc_compile_s=round(compile_s, 2),
         time=time.strftime("%Y-%m-%dT%H:%M:%S"), rows=rows,
     )
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.out}")
+    write_result(args.out, result, device="cuda")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ is a transposed view, which BLAS takes as a flag).
 Writes benchmarks/results/gemm_cpu.json (machine, commit, the BLAS of each side, every shape).
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ import torch  # noqa: E402
 
 from tensorgrad.backend import blas  # noqa: E402
 from tensorgrad.ops.matmul import _mm  # noqa: E402  (what MatMul and Linear call on NumPy arrays)
-from tensorgrad.provenance import git_commit, git_dirty, machine_info  # noqa: E402
+from tensorgrad.provenance import write_result  # noqa: E402
 from tensorgrad.train import set_num_threads, tune_malloc  # noqa: E402
 
 N, C, V = 12 * 64, 128, 65
@@ -81,17 +80,14 @@ def main():
         blas_cfg = cfg.get("Build Dependencies", {}).get("blas", {})
     except TypeError:
         pass
-    out = dict(benchmark="bench_gemm_cpu", threads=1, machine=machine_info(), commit=git_commit(), dirty=git_dirty(),
+    out = dict(benchmark="bench_gemm_cpu", threads=1,
                tensorgrad_blas=blas.backend(),
                numpy_blas={k: blas_cfg.get(k) for k in ("name", "version", "openblas configuration")},
                versions=dict(numpy=np.__version__, torch=torch.__version__), rows=rows,
                step_total=dict(**{f"{key}_ms": round(v, 3) for key, v in tot.items()},
                                ratio=round(tot["tensorgrad"] / tot["torch"], 3),
                                numpy_ratio=round(tot["numpy"] / tot["torch"], 3)))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print("wrote", args.out)
+    write_result(args.out, out, device="cpu")
 
 
 if __name__ == "__main__":

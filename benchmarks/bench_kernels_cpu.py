@@ -51,7 +51,7 @@ def bench(fn, min_time=0.05, repeats=7):
     return float(np.min(times))
 
 
-from tensorgrad.provenance import cpu_model, git_commit, machine_info  # noqa: E402
+from tensorgrad.provenance import cpu_model, write_result  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------- cases
@@ -295,15 +295,12 @@ def main():
         benchmark="fused CPU kernels vs PyTorch CPU (forward + backward, float32)",
         method="ms per call: best over rounds x repeats of timed loops; ratio = ours_ms / torch_ms",
         load_average_at_end=os.getloadavg(),
-        machine=machine_info(),
-        device="cpu", threads=threads, git_commit=git_commit(), torch_version=torch.__version__,
+        threads=threads, torch_version=torch.__version__,
         numpy_version=np.__version__,
         shapes=dict(B=B, T=T, C=C, H=H, head_dim=HD, V=V),
         results=results, attention_backward_memory=memory)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {args.out}")
+    print()
+    write_result(args.out, report, device="cpu")
 
 
 if __name__ == "__main__":

@@ -134,8 +134,7 @@ def main():
 
     import tempfile
     sys.path.insert(0, REPO)
-    from tensorgrad.provenance import machine_info, git_commit, git_dirty
-    commit, dirty = git_commit(), git_dirty()  # as the runs start
+    from tensorgrad.provenance import write_result
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": REPO}
     runs = []
     with tempfile.TemporaryDirectory() as td:
@@ -163,13 +162,10 @@ def main():
         "notes": "embedded default corpus, dropout 0.1, AdamW + clip + cosine LR (the `tensorgrad train` loop), "
                  "eval (2 batches/split) + save_checkpoint every eval_interval steps, 1 thread, glibc malloc tuned "
                  "as train() does; each mode in a fresh process",
-        "machine": machine_info(), "device": "cpu", "git_commit": commit, "git_dirty": dirty,
         "runs": runs,
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"{'PASS' if out['passed'] else 'FAIL'} (goal < 5% RSS growth); wrote {args.out}")
+    print(f"{'PASS' if out['passed'] else 'FAIL'} (goal < 5% RSS growth)")
+    write_result(args.out, out, device="cpu")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ import tensorgrad as tg  # noqa: E402
 from tensorgrad.models import GPT, GPTConfig  # noqa: E402
 from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
 from tensorgrad.train import tune_malloc, set_num_threads  # noqa: E402
-from tensorgrad.provenance import machine_info, git_commit, git_dirty  # noqa: E402
+from tensorgrad.provenance import write_result  # noqa: E402
 
 MALLOC_TUNED = False if args.no_tune_malloc else tune_malloc()  # as `tensorgrad train` does; applies to both
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
@@ -194,15 +194,11 @@ def main():
                  "less sensitive to other load on the machine",
         "runs": runs,
         "isolated_runs": iso,
-        "machine": machine_info(), "device": "cpu", "git_commit": git_commit(), "git_dirty": git_dirty(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
                      "tensorgrad": tg.__version__},
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {args.out}")
+    write_result(args.out, out, device="cpu")
 
 
 if __name__ == "__main__":

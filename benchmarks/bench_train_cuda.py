@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 
-from tensorgrad.provenance import git_commit, git_dirty, machine_info  # noqa: E402
+from tensorgrad.provenance import write_result  # noqa: E402
 
 VARIANTS = ("torch-fp32", "torch-amp", "tg-fp32", "tg-fp16", "tg-fp32-graph", "tg-fp16-graph")
 
@@ -212,13 +212,9 @@ def main():
     props = cp.cuda.runtime.getDeviceProperties(0)
     out = dict(benchmark="bench_train_cuda", config=dict(cfg, batch_size=B), iters=args.iters, warmup=args.warmup,
                gpu=props["name"].decode() if isinstance(props["name"], bytes) else props["name"],
-               machine=machine_info(), commit=git_commit(), dirty=git_dirty(),
                versions=dict(cupy=cp.__version__, torch=torch.__version__, numpy=np.__version__),
                rows=rows, ratios=ratios)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
-    print("wrote", args.out)
+    write_result(args.out, out, device="cuda")
     return 0
 
 

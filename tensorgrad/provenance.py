@@ -4,6 +4,7 @@ Every benchmark result (benchmarks/results/*.json) carries this, so figures can 
 the machine and commit say they should be.
 """
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -33,7 +34,6 @@ def _git(*args, cwd=None):
 def git_commit(cwd=None):
     """HEAD of the checkout tensorgrad runs from (None outside a git checkout). TENSORGRAD_COMMIT overrides it:
     a copy of the tree run elsewhere (a lent GPU machine) may carry a stale .git."""
-    import os
     return os.environ.get("TENSORGRAD_COMMIT") or _git("rev-parse", "HEAD", cwd=cwd)
 
 
@@ -69,3 +69,14 @@ def machine_info():
 def provenance():
     """machine_info() plus the commit: one dict to put under a result's "machine"/"commit" keys."""
     return {"machine": machine_info(), "commit": git_commit(), "dirty": git_dirty()}
+
+
+def write_result(path, result, device):
+    """Write a benchmark's result as JSON, stamped with machine, device, commit and dirty under the same keys in
+    every results file, and say where it went."""
+    out = dict(result, machine=machine_info(), device=device, commit=git_commit(), dirty=git_dirty())
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"wrote {path}")
+    return path
