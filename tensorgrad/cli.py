@@ -26,7 +26,7 @@ def _train_parser(sub):
     g.add_argument("--block-size", type=int, default=d.block_size, help="context length in characters")
     g.add_argument("--dropout", type=float, default=d.dropout)
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=d.bias,
-                   help="biases in Linear and LayerNorm layers (default: on)")
+                   help="biases in Linear and LayerNorm layers (default: off, as nanoGPT's train.py)")
     g.add_argument("--checkpoint", type=_checkpoint_policy, default="none",
                    help="activation checkpointing over the blocks: none | all | sqrt | every=K | blocks=I,J-K | "
                         "budget=XMB (planned on the first step to fit X MB)")

@@ -33,7 +33,7 @@ class TrainConfig:
     n_embd: int = 128
     block_size: int = 64
     dropout: float = 0.0
-    bias: bool = True
+    bias: bool = False  # nanoGPT's train.py trains without biases (its GPTConfig default is True)
     # optimization
     batch_size: int = 12
     gradient_accumulation_steps: int = 1
