@@ -13,12 +13,22 @@ from . import autograd
 from .ops.elementwise import (add, sub, mul, div, pow, neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, maximum,
                               minimum, clamp, where, eq, ne, lt, le, gt, ge)
 from .ops.elementwise import clamp as clip
+from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, reciprocal, sign, floor, ceil, round,
+                                   trunc, frac, square, lerp, logical_not, logical_and, logical_or, logical_xor,
+                                   addcmul, addcdiv)
 from .ops.reduce import sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp
 from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsqueeze, flatten, cat, stack, split, chunk,
                            tril, triu, masked_fill)
-from .ops.matmul import matmul
+from .ops.matmul import (matmul, mm, bmm, mv, dot, vdot, outer, ger, inner, tensordot, addmm, addmv, baddbmm, addbmm,
+                         addr)
+from .ops.reduce import cumsum, cumprod, logcumsumexp, prod, norm, median, allclose, equal
+from .ops.einsum import einsum
+from . import linalg
 from .ops.nn import softmax, log_softmax
-from .functional import topk, sort, multinomial
+from .functional import topk, sort, argsort, multinomial
+from .ops.movement import flip, roll, tile, repeat_interleave, unbind, narrow, broadcast_to
+from .ops.indexing import (gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_select, nonzero,
+                           argwhere, diag, diagonal, diag_embed, trace)
 from . import nn, optim, amp  # noqa: E402
 # tensorgrad.checkpoint(fn, *xs) is the function (PyTorch spells it torch.utils.checkpoint.checkpoint); the module
 # of the same name stays importable: `from tensorgrad.checkpoint import checkpoint_sequential`.

@@ -11,7 +11,8 @@ from .backend import as_device, device_of, get_xp, xp_of, to_device, Device
 from .autograd import engine
 from .autograd.grad_mode import is_grad_enabled
 from .autograd import version as _versions
-from .ops import elementwise as E, reduce as R, movement as M, matmul as MM, nn as NN
+from .ops import elementwise as E, elementwise_math as EM, reduce as R, movement as M, indexing as IX, matmul as MM
+from .ops import nn as NN
 from .ops.util import is_float
 
 
@@ -244,6 +245,33 @@ class Tensor:
     def type(self, dtype=None):
         return str(self.dtype) if dtype is None else self.to(dtype)
 
+    def type_as(self, other):
+        return self.to(other)  # torch's "type" names the device too (torch.cuda.FloatTensor)
+
+    def _new_kw(self, dtype, device):
+        # new_* default to this tensor's dtype and device (not the global default dtype), as in torch
+        return {"dtype": self.dtype if dtype is None else dtype, "device": self.device if device is None else device}
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data.detach() if isinstance(data, Tensor) else data, **self._new_kw(dtype, device),
+                      requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        from .factories import zeros
+        return zeros(*size, **self._new_kw(dtype, device), requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        from .factories import ones
+        return ones(*size, **self._new_kw(dtype, device), requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        from .factories import empty
+        return empty(*size, **self._new_kw(dtype, device), requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from .factories import full
+        return full(size, fill_value, **self._new_kw(dtype, device), requires_grad=requires_grad)
+
     # ------------------------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=False):
         engine.backward(self, gradient, retain_graph=retain_graph)
@@ -408,6 +436,27 @@ class Tensor:
     argmin = R.argmin
     logsumexp = R.logsumexp
     matmul = MM.matmul
+    mm = MM.mm
+    bmm = MM.bmm
+    mv = MM.mv
+    dot = MM.dot
+    vdot = MM.vdot
+    outer = MM.outer
+    ger = MM.ger
+    inner = MM.inner
+    addmm = MM.addmm
+    addmv = MM.addmv
+    baddbmm = MM.baddbmm
+    addbmm = MM.addbmm
+    addr = MM.addr
+    cumsum = R.cumsum
+    cumprod = R.cumprod
+    logcumsumexp = R.logcumsumexp
+    prod = R.prod
+    norm = R.norm
+    median = R.median
+    allclose = R.allclose
+    equal = R.equal
     reshape = M.reshape
     view = M.reshape
     permute = M.permute
@@ -423,14 +472,54 @@ class Tensor:
     tril = M.tril
     triu = M.triu
     masked_fill = M.masked_fill
+    flip = M.flip
+    roll = M.roll
+    repeat = M.repeat
+    tile = M.tile
+    repeat_interleave = M.repeat_interleave
+    unbind = M.unbind
+    narrow = M.narrow
+    broadcast_to = M.broadcast_to
+    gather = IX.gather
+    take_along_dim = IX.take_along_dim
+    scatter = IX.scatter
+    scatter_ = IX.scatter_
+    scatter_add = IX.scatter_add
+    scatter_add_ = IX.scatter_add_
+    index_select = IX.index_select
+    index_add = IX.index_add
+    index_add_ = IX.index_add_
+    masked_select = IX.masked_select
+    nonzero = IX.nonzero
+    argwhere = IX.argwhere
+    diag = IX.diag
+    diagonal = IX.diagonal
+    diag_embed = IX.diag_embed
+    trace = IX.trace
     softmax = NN.softmax
     log_softmax = NN.log_softmax
-
-    def square(self):
-        return self * self
-
-    def log1p(self):
-        return (1 + self).log()
+    sin = EM.sin
+    cos = EM.cos
+    erf = EM.erf
+    log1p = EM.log1p
+    expm1 = EM.expm1
+    log2 = EM.log2
+    log10 = EM.log10
+    reciprocal = EM.reciprocal
+    sign = EM.sign
+    floor = EM.floor
+    ceil = EM.ceil
+    round = EM.round
+    trunc = EM.trunc
+    frac = EM.frac
+    square = EM.square
+    lerp = EM.lerp
+    logical_not = EM.logical_not
+    logical_and = EM.logical_and
+    logical_or = EM.logical_or
+    logical_xor = EM.logical_xor
+    addcmul = EM.addcmul
+    addcdiv = EM.addcdiv
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -461,6 +550,14 @@ class Tensor:
         from .functional import topk
         return topk(self, k, dim, largest, sorted)
 
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        from .functional import sort
+        return sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        from .functional import argsort
+        return argsort(self, dim, descending, stable=stable)
+
     def multinomial(self, num_samples, replacement=False, generator=None):
         from .functional import multinomial
         return multinomial(self, num_samples, replacement, generator)
@@ -479,13 +576,6 @@ class Tensor:
 
     def isfinite(self):
         return Tensor._make(self._xp.isfinite(self.data), None)
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     # ------------------------------------------------------------------------------- repr
     def __repr__(self):

@@ -212,6 +212,17 @@ def gradcheck_op(tg_fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, int_inpu
     COVERED["gradcheck"].update(ran)
 
 
+def copy_to_torch(m, tm):
+    """Copy tensorgrad module m's parameters (and buffers) into the torch module tm, checking names, order and
+    shapes agree."""
+    ours, theirs = list(m.state_dict().items()), list(tm.state_dict().items())
+    assert [k for k, _ in ours] == [k for k, _ in theirs]
+    with torch.no_grad():
+        for (k, v), (_, tv) in zip(ours, theirs):
+            assert tuple(v.shape) == tuple(tv.shape), k
+            tv.copy_(torch.from_numpy(np.array(v.numpy())))
+
+
 def lib(x):
     """The library of ``x``: ``lib(x).exp(x)`` is tensorgrad.exp or torch.exp -- one lambda serves both sides."""
     return torch if isinstance(x, torch.Tensor) else tg

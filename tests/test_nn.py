@@ -10,18 +10,9 @@ import torch
 import tensorgrad as tg
 from tensorgrad import nn
 from tensorgrad.nn import functional as F
+from helpers import copy_to_torch
 
 torch.set_num_threads(1)  # tiny oracle ops: a thread pool only adds latency on a busy machine
-
-
-def copy_to_torch(m, tm):
-    """Copy m's parameters (and buffers) into the torch module tm, checking names, order and shapes agree."""
-    ours, theirs = list(m.state_dict().items()), list(tm.state_dict().items())
-    assert [k for k, _ in ours] == [k for k, _ in theirs]
-    with torch.no_grad():
-        for (k, v), (_, tv) in zip(ours, theirs):
-            assert tuple(v.shape) == tuple(tv.shape), k
-            tv.copy_(torch.from_numpy(np.array(v.numpy())))
 
 
 def close(a, b, tol=1e-12):

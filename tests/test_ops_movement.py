@@ -368,3 +368,125 @@ def test_getitem_negative_step_matches_flip():
     # torch has no negative slice steps; tensorgrad (numpy semantics) does: compare with torch.flip.
     check_op(lambda x: x[::-1, :, ::-2] if isinstance(x, tg.Tensor) else x.flip(0, 2)[:, :, ::2],
              inputs=[(3, 2, 5)])
+
+
+# ------------------------------------------------------------- flip / roll / repeat / tile / repeat_interleave etc.
+MOVES2 = {
+    "flip": ((2, 3, 4), lambda x: x.flip(0)),
+    "flip_many": ((2, 3, 4), lambda x: x.flip(0, -1)),
+    "flip_list": ((2, 3, 4), lambda x: x.flip([2, 1, 0])),
+    "flip_none": ((2, 3), lambda x: x.flip([])),
+    "fn_flip": ((2, 3, 4), lambda x: lib(x).flip(x, (1,))),
+    "flip_0d": ((), lambda x: x.flip(0)),
+    "flip_size1": ((1, 3), lambda x: x.flip(0)),
+    "roll": ((2, 3, 4), lambda x: x.roll(1, 0)),
+    "roll_many": ((2, 3, 4), lambda x: x.roll((1, -2), (2, 0))),
+    "roll_flat": ((2, 3), lambda x: x.roll(4)),
+    "roll_big": ((2, 3), lambda x: x.roll(-7, -1)),
+    "fn_roll": ((2, 3), lambda x: lib(x).roll(x, shifts=(1,), dims=(1,))),
+    "roll_0d": ((), lambda x: x.roll(1)),
+    "roll_same_dim_twice": ((2, 3), lambda x: x.roll((1, 1), (1, 1))),
+    "roll_empty": ((0, 3), lambda x: x.roll(1, 0)),
+    "repeat": ((2, 3), lambda x: x.repeat(2, 1)),
+    "repeat_new_dims": ((2, 3), lambda x: x.repeat(2, 1, 3)),
+    "repeat_tuple": ((3,), lambda x: x.repeat((2, 2))),
+    "repeat_ones": ((2, 3), lambda x: x.repeat(1, 1)),
+    "repeat_zero": ((2, 3), lambda x: x.repeat(0, 2)),
+    "repeat_0d": ((), lambda x: x.repeat(3)),
+    "tile": ((2, 3), lambda x: x.tile(2)),
+    "tile_more": ((2, 3), lambda x: x.tile((2, 1, 2))),
+    "fn_tile": ((2, 3), lambda x: lib(x).tile(x, (3, 1))),
+    "tile_empty_dims": ((2, 3), lambda x: x.tile(())),
+    "repeat_interleave": ((2, 3), lambda x: x.repeat_interleave(2)),
+    "repeat_interleave_dim": ((2, 3), lambda x: x.repeat_interleave(3, dim=1)),
+    "repeat_interleave_neg_dim": ((2, 3, 2), lambda x: x.repeat_interleave(2, -2)),
+    "repeat_interleave_one": ((2, 3), lambda x: x.repeat_interleave(1, 0)),
+    "repeat_interleave_zero": ((2, 3), lambda x: x.repeat_interleave(0, 0)),
+    "repeat_interleave_tensor": ((3, 2), lambda x: x.repeat_interleave(T(x, [2, 0, 3]), dim=0)),
+    "repeat_interleave_tensor_flat": ((2, 2), lambda x: lib(x).repeat_interleave(x, T(x, [1, 2, 0, 1]))),
+    "repeat_interleave_tensor_0d": ((2, 3), lambda x: x.repeat_interleave(T(x, 2), dim=1)),
+    "repeat_interleave_tensor_1elem": ((2, 3), lambda x: x.repeat_interleave(T(x, [3]), dim=1)),
+    "repeat_interleave_0d": ((), lambda x: lib(x).repeat_interleave(x, 3)),
+    "repeat_interleave_output_size": ((2, 3), lambda x: x.repeat_interleave(2, dim=1, output_size=6)),
+    "unbind": ((3, 4), lambda x: x.unbind()),
+    "unbind_neg": ((2, 3, 4), lambda x: lib(x).unbind(x, -1)),
+    "unbind_size1": ((1, 4), lambda x: x.unbind(0)),
+    "narrow": ((3, 5), lambda x: x.narrow(1, 1, 3)),
+    "narrow_neg_start": ((3, 5), lambda x: x.narrow(-1, -2, 2)),
+    "narrow_empty": ((3, 5), lambda x: lib(x).narrow(x, 0, 3, 0)),
+    "narrow_tensor_start": ((3, 5), lambda x: x.narrow(0, T(x, 1), 2)),
+    "broadcast_to": ((3, 1), lambda x: x.broadcast_to((2, 3, 4))),
+    "fn_broadcast_to": ((3, 1), lambda x: lib(x).broadcast_to(x, (3, 5))),
+    "broadcast_to_neg1": ((3, 1), lambda x: x.broadcast_to(2, -1, 4)),
+    "broadcast_to_0d": ((), lambda x: x.broadcast_to((2, 2))),
+}
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("name", list(MOVES2))
+def test_movement_more(name, dtype):
+    shape, fn = MOVES2[name]
+    check_op(fn, inputs=[shape], dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["flip_many", "flip_0d", "roll_many", "roll_flat", "roll_same_dim_twice", "repeat_new_dims",
+                                  "repeat_interleave_dim", "repeat_interleave_tensor", "tile_more", "narrow",
+                                  "unbind_neg"])
+def test_movement_more_gradcheck(name):
+    shape, fn = MOVES2[name]
+    gradcheck_op(fn, [shape])
+
+
+def test_repeat_interleave_counts_only_and_int_data():
+    check_op(lambda r: lib(r).repeat_interleave(r), inputs=[np.array([1, 0, 3, 2])])
+    check_op(lambda x: x.repeat_interleave(2, 0), inputs=[np.arange(4).reshape(2, 2)])
+    check_op(lambda x: x.flip(0).roll(1, 1).repeat(2, 1), inputs=[np.arange(6).reshape(2, 3)])
+
+
+def test_copying_ops_return_new_memory():
+    # torch's flip/roll/repeat/tile/repeat_interleave copy: an in-place write to the input must not show in the result
+    x = tg.tensor(np.arange(6.0).reshape(2, 3))
+    outs = [x.flip(0), x.roll(1, 0), x.repeat(1, 1), x.tile(1), x.repeat_interleave(1, 0), x.flip([]), x.flip(1)[:1]]
+    before = [o.tolist() for o in outs]
+    x += 10
+    assert [o.tolist() for o in outs] == before
+    # narrow / unbind are views in torch: the write shows
+    v, row = x.narrow(1, 0, 2), x.unbind(0)[1]
+    x += 1
+    assert v.tolist() == [[11.0, 12.0], [14.0, 15.0]] and row.tolist() == [14.0, 15.0, 16.0]
+
+
+MOVE_ERRORS = [
+    ("flip-dup", lambda: tg.ones(2, 3).flip(0, -2), RuntimeError, [r"flip", r"\[0, -2\]", r"\(2, 3\)"]),
+    ("flip-dim", lambda: tg.ones(2, 3).flip(2), IndexError, [r"flip", r"dim 2", r"\(2, 3\)"]),
+    ("roll-mismatch", lambda: tg.ones(2, 3).roll((1, 2), 1), RuntimeError, [r"roll", r"\[1, 2\]", r"\[1\]"]),
+    ("roll-no-dims", lambda: tg.ones(2, 3).roll((1, 2)), RuntimeError, [r"roll", r"single int"]),
+    ("roll-0d-dims", lambda: tg.tensor(1.0).roll(1, 0), IndexError, [r"roll", r"0-d"]),
+    ("roll-dim", lambda: tg.ones(2, 3).roll(1, 3), IndexError, [r"roll", r"dim 3", r"\(2, 3\)"]),
+    ("repeat-few", lambda: tg.ones(2, 3).repeat(2), RuntimeError, [r"repeat", r"\[2\]", r"\(2, 3\)"]),
+    ("repeat-negative", lambda: tg.ones(2, 3).repeat(-1, 1), RuntimeError, [r"repeat", r"non-negative", r"-1"]),
+    ("repeat-interleave-count", lambda: tg.ones(2, 3).repeat_interleave(tg.tensor([1, 2]), dim=1), RuntimeError,
+     [r"repeat_interleave", r"2 entries", r"dim 1", r"\(2, 3\)", r"size 3"]),
+    ("repeat-interleave-negative", lambda: tg.ones(2).repeat_interleave(-1), RuntimeError,
+     [r"repeat_interleave", r"non-negative"]),
+    ("repeat-interleave-float", lambda: tg.ones(2).repeat_interleave(tg.ones(2)), TypeError,
+     [r"repeat_interleave", r"integer", r"float32"]),
+    ("repeat-interleave-2d", lambda: tg.ones(2).repeat_interleave(tg.tensor([[1, 1]])), RuntimeError,
+     [r"repeat_interleave", r"\(1, 2\)"]),
+    ("unbind-0d", lambda: tg.tensor(1.0).unbind(), IndexError, [r"unbind", r"0-d"]),
+    ("narrow-range", lambda: tg.ones(2, 3).narrow(1, 2, 2), RuntimeError, [r"narrow", r"start \(2\)", r"length \(2\)",
+                                                                        r"size 3", r"\(2, 3\)"]),
+    ("narrow-start", lambda: tg.ones(2, 3).narrow(1, -4, 1), IndexError, [r"narrow", r"-4", r"\[-3, 3\]"]),
+    ("narrow-0d", lambda: tg.tensor(1.0).narrow(0, 0, 1), RuntimeError, [r"narrow", r"0-d"]),
+    ("broadcast-to", lambda: tg.ones(2, 3).broadcast_to(4, 3), RuntimeError, [r"^broadcast_to", r"\(2, 3\)", r"\(4, 3\)"]),
+]
+
+
+@pytest.mark.parametrize("thunk,exc,patterns", [c[1:] for c in MOVE_ERRORS], ids=[c[0] for c in MOVE_ERRORS])
+def test_movement_more_errors(thunk, exc, patterns):
+    import re
+    with pytest.raises(exc) as info:
+        thunk()
+    msg = str(info.value)
+    missing = [p for p in patterns if not re.search(p, msg)]
+    assert not missing, f"message {msg!r} lacks {missing}"

@@ -468,17 +468,17 @@ TOPK_CASES = [(1, -1, True), (3, -1, True), (2, 0, True), (3, 1, False), (5, -1,
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("k,dim,largest", TOPK_CASES)
 def test_topk(k, dim, largest, dtype):
-    # Values and indices only: tensorgrad's topk is a non-differentiable index function (values carry no grad).
-    check_op(lambda x: x.topk(k, dim=dim, largest=largest), inputs=[(4, 5)], dtype=dtype, grad=False)
-    check_op(lambda x: lib(x).topk(x, k, dim, largest), inputs=[(4, 5)], dtype=dtype, grad=False)
+    # Values carry the gradient (through gather), indices none; standard-normal inputs have no ties.
+    check_op(lambda x: x.topk(k, dim=dim, largest=largest), inputs=[(4, 5)], dtype=dtype)
+    check_op(lambda x: lib(x).topk(x, k, dim, largest), inputs=[(4, 5)], dtype=dtype)
 
 
-def test_topk_has_no_grad_and_sort():
+def test_topk_values_have_grad_and_sort():
     x = tg.randn(3, 4, requires_grad=True)
     v, i = x.topk(2)
-    assert not v.requires_grad and i.dtype == np.int64
-    check_op(lambda t: lib(t).sort(t, dim=-1), inputs=[(3, 6)], grad=False)
-    check_op(lambda t: lib(t).sort(t, dim=0, descending=True), inputs=[(3, 6)], grad=False)
+    assert v.requires_grad and not i.requires_grad and i.dtype == np.int64
+    check_op(lambda t: lib(t).sort(t, dim=-1), inputs=[(3, 6)])
+    check_op(lambda t: lib(t).sort(t, dim=0, descending=True), inputs=[(3, 6)])
     with pytest.raises(RuntimeError):
         x.topk(5)
 

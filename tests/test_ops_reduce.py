@@ -222,3 +222,11 @@ def test_bad_dims_raise():
         x.sum(2)
     with pytest.raises(ValueError):
         x.sum((0, -2))
+
+
+def test_logsumexp_infinite_values():
+    # an infinite max must not turn into inf - inf = NaN: -inf rows give -inf, +inf gives +inf (grads as torch)
+    x = np.array([[-np.inf, -np.inf, -np.inf], [np.inf, 1.0, -np.inf], [-np.inf, 1.0, 2.0]])
+    with np.errstate(invalid="ignore"):  # the +inf row's gradient is inf * 0 = NaN, in torch too
+        check_op(lambda t: t.logsumexp(1), inputs=[x])
+    check_op(lambda t: t.logsumexp(0, keepdim=True), inputs=[x], grad=False)

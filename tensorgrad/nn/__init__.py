@@ -1,9 +1,17 @@
-"""tensorgrad.nn: Module, Parameter, layers, containers, init, functional, utils (PyTorch's names)."""
+"""tensorgrad.nn: Module, Parameter, layers, activations, losses, containers, init, functional, utils (PyTorch's
+names)."""
 from . import functional, init, utils
 from .module import Module, Parameter
-from .layers import (Identity, Linear, Embedding, LayerNorm, Dropout, GELU, ReLU, Tanh, Sigmoid, SiLU, Softmax,
-                     CrossEntropyLoss, MSELoss, Sequential, ModuleList, ModuleDict, ParameterList)
+from .layers import (Identity, Linear, Embedding, LayerNorm, RMSNorm, Dropout, Flatten, Unflatten, CosineSimilarity,
+                     PairwiseDistance, Sequential, ModuleList, ModuleDict, ParameterList)
+from .activations import (ReLU, LeakyReLU, ELU, CELU, SELU, GELU, SiLU, Mish, Softplus, Hardtanh, ReLU6, Hardsigmoid,
+                          Hardswish, Tanh, Sigmoid, LogSigmoid, Softsign, GLU, Softmax, LogSoftmax)
+from .losses import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, KLDivLoss, NLLLoss, CrossEntropyLoss, BCELoss,
+                     BCEWithLogitsLoss)
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Embedding", "LayerNorm",
-           "Dropout", "GELU", "ReLU", "Tanh", "Sigmoid", "SiLU", "Softmax", "CrossEntropyLoss", "MSELoss",
-           "Sequential", "ModuleList", "ModuleDict", "ParameterList"]
+           "RMSNorm", "Dropout", "Flatten", "Unflatten", "CosineSimilarity", "PairwiseDistance", "Sequential",
+           "ModuleList", "ModuleDict", "ParameterList", "ReLU", "LeakyReLU", "ELU", "CELU", "SELU", "GELU", "SiLU",
+           "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Tanh", "Sigmoid", "LogSigmoid",
+           "Softsign", "GLU", "Softmax", "LogSoftmax", "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+           "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss"]

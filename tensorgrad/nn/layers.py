@@ -1,4 +1,5 @@
-"""Layers (PyTorch names, arguments and default initialisation) and containers."""
+"""Layers (PyTorch names, arguments and default initialisation) and containers. Activations are in
+nn/activations.py, losses in nn/losses.py."""
 import math
 from collections import OrderedDict
 
@@ -6,6 +7,7 @@ from .. import factories
 from . import functional as F
 from . import init
 from .module import Module, Parameter, _addindent
+from ..ops.util import normalize_dim
 
 
 def _empty(shape, device, dtype):
@@ -125,74 +127,87 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-class GELU(Module):
-    def __init__(self, approximate="none"):
+class RMSNorm(Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape dims; weight starts at ones.
+    eps=None: the machine epsilon of the input's dtype."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
-        self.approximate = approximate
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(_empty(self.normalized_shape, device, dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
 
     def forward(self, x):
-        return F.gelu(x, approximate=self.approximate)
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self):
-        return f"approximate={self.approximate!r}"
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class ReLU(Module):
-    def __init__(self, inplace=False):
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.inplace = inplace
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
-        return F.relu(x)
+        return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Tanh(Module):
-    def forward(self, x):
-        return F.tanh(x)
+class Unflatten(Module):
+    """Splits dim into unflattened_size (which may hold one -1)."""
 
-
-class Sigmoid(Module):
-    def forward(self, x):
-        return F.sigmoid(x)
-
-
-class SiLU(Module):
-    def forward(self, x):
-        return F.silu(x)
-
-
-class Softmax(Module):
-    def __init__(self, dim=None):
+    def __init__(self, dim, unflattened_size):
         super().__init__()
-        self.dim = dim
+        if not isinstance(dim, int):
+            raise TypeError(f"Unflatten: dim must be an int, got {type(dim).__name__}")
+        if not isinstance(unflattened_size, (tuple, list)) or not all(isinstance(s, int) for s in unflattened_size):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
     def forward(self, x):
-        return F.softmax(x, -1 if self.dim is None else self.dim)
+        d = normalize_dim("Unflatten", self.dim, x.ndim, x.shape)
+        sizes = self.unflattened_size
+        known = math.prod(s for s in sizes if s != -1)
+        if sizes.count(-1) > 1 or (-1 not in sizes and known != x.shape[d]) or (
+                -1 in sizes and (known == 0 or x.shape[d] % known)):
+            raise RuntimeError(f"Unflatten: unflattened_size {sizes} does not fit dim {self.dim} of size "
+                               f"{x.shape[d]} (input shape {tuple(x.shape)})")
+        return x.reshape(tuple(x.shape[:d]) + sizes + tuple(x.shape[d + 1:]))
 
     def extra_repr(self):
-        return f"dim={self.dim}"
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-class CrossEntropyLoss(Module):
-    def __init__(self, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+class CosineSimilarity(Module):
+    def __init__(self, dim=1, eps=1e-8):
         super().__init__()
-        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+        self.dim, self.eps = dim, eps
 
-    def forward(self, input, target):
-        return F.cross_entropy(input, target, ignore_index=self.ignore_index, reduction=self.reduction,
-                               label_smoothing=self.label_smoothing)
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
 
 
-class MSELoss(Module):
-    def __init__(self, reduction="mean"):
+class PairwiseDistance(Module):
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
         super().__init__()
-        self.reduction = reduction
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
 
-    def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
 # ---------------------------------------------------------------------------------------- containers

@@ -346,11 +346,13 @@ minimum = _bin(Minimum, "minimum")
 def div(a, b):
     from ..tensor import Tensor
     a, b = _promote("div", a, b)
-    # True division of integers gives float32, as in PyTorch.
+    # True division of integers gives the default float dtype (float32 unless changed), as in PyTorch.
     for x in (a, b):
         if isinstance(x, Tensor) and not is_float(x.dtype):
-            a = a.to(np.float32) if isinstance(a, Tensor) else np.float32(a)
-            b = b.to(np.float32) if isinstance(b, Tensor) else np.float32(b)
+            from ..dtypes import get_default_dtype
+            dt = get_default_dtype()
+            a = a.to(dt) if isinstance(a, Tensor) else dt.type(a)
+            b = b.to(dt) if isinstance(b, Tensor) else dt.type(b)
             break
     return Div.apply(a, b)
 
@@ -364,7 +366,8 @@ def pow(a, b):
 
 
 def _floatify(a):
-    return a if is_float(a.dtype) else a.to(np.float32)
+    from ..dtypes import get_default_dtype
+    return a if is_float(a.dtype) else a.to(get_default_dtype())  # int/bool -> the default float dtype, as PyTorch
 
 
 def _unary(cls, name, float_only=True):

@@ -1,4 +1,5 @@
-"""Shape and indexing ops: reshape, permute, expand, getitem, cat, tril/triu, masked_fill, contiguous."""
+"""Shape and indexing ops: reshape, permute, expand, getitem, cat, tril/triu, masked_fill, contiguous, flip, roll,
+repeat/tile/repeat_interleave, unbind, narrow, broadcast_to (gather/scatter and friends: indexing.py)."""
 import numpy as np
 
 from ..autograd.function import Function
@@ -101,6 +102,26 @@ class MaskedFill(Function):
     def backward(self, g):
         mask, = self.saved_tensors
         return unbroadcast(xp_of(g).where(mask, g.dtype.type(0), g), self.in_shape), None, None
+
+
+class Flip(Function):
+    # A copy, not a negative-stride view: torch.flip returns new memory, so in-place writes must not reach the input.
+    def forward(self, a, dims):
+        self.dims = dims
+        return xp_of(a).flip(a, dims).copy() if dims else a.copy()
+
+    def backward(self, g):
+        return (xp_of(g).flip(g, self.dims) if self.dims else g), None
+
+
+class Roll(Function):
+    def forward(self, a, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+        return xp_of(a).roll(a, shifts, dims)
+
+    def backward(self, g):
+        back = -self.shifts if self.dims is None else tuple(-s for s in self.shifts)
+        return xp_of(g).roll(g, back, self.dims), None, None
 
 
 # ------------------------------------------------------------------------------------ functional API
@@ -330,3 +351,130 @@ def masked_fill(a, mask, value):
     except ValueError:
         raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to input shape {tuple(a.shape)}") from None
     return MaskedFill.apply(a, mask.data, value)
+
+
+def _dims_arg(op, a, dims):
+    """flip(0, 1) / flip((0, 1)) / flip([0, 1]) -> normalized, distinct dims."""
+    dims = _shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else tuple(dims)
+    out = tuple(normalize_dim(op, d, a.ndim, a.shape) for d in dims)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{op}: dims {list(dims)} name a dim more than once (shape {tuple(a.shape)})")
+    return out
+
+
+def flip(a, *dims):
+    dims = _dims_arg("flip", a, dims)
+    return Flip.apply(a, dims if a.ndim else ())
+
+
+def roll(a, shifts, dims=None):
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll: without dims, shifts must be a single int, got {list(shifts)} "
+                               f"(shape {tuple(a.shape)})")
+        return Roll.apply(a, int(shifts[0]), None)  # numpy and torch both roll the flattened tensor
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts {list(shifts)} and dims {list(dims)} must have the same length")
+    if a.ndim == 0:
+        raise IndexError(f"roll: dims {list(dims)} given for a 0-d tensor; pass no dims to roll it")
+    dims = tuple(normalize_dim("roll", d, a.ndim, a.shape) for d in dims)
+    return Roll.apply(a, tuple(int(s) for s in shifts), dims)
+
+
+def repeat(a, *sizes):
+    """Tile ``a`` sizes[i] times along dim i (leading sizes add new dims): a broadcast view reshaped, so one copy
+    forward and a sum backward (Expand's)."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < a.ndim:
+        raise RuntimeError(f"repeat: got {len(sizes)} repeat sizes {list(sizes)} for a tensor of shape "
+                           f"{tuple(a.shape)}; need at least one per dim")
+    if any(r < 0 for r in sizes):
+        raise RuntimeError(f"repeat: repeat sizes must be non-negative, got {list(sizes)}")
+    shape = (1,) * (len(sizes) - a.ndim) + tuple(a.shape)
+    if all(r == 1 for r in sizes):
+        return reshape(a, shape).clone()  # torch returns new memory even for all-ones
+    interleaved = tuple(x for s in shape for x in (1, s))
+    big = expand(reshape(a, interleaved), tuple(x for r, s in zip(sizes, shape) for x in (r, s)))
+    return reshape(big, tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def tile(a, *dims):
+    dims = _shape_arg(dims)
+    return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
+
+
+def repeat_interleave(a, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element (or slice along dim) ``repeats`` times; repeats is an int or a 1-D tensor with one
+    count per element. torch.repeat_interleave(counts) alone gives arange(len(counts)) repeated."""
+    from ..tensor import Tensor
+    if repeats is None:  # the one-argument overload: a is the counts
+        counts = a
+        if not np.issubdtype(counts.dtype, np.integer):
+            raise TypeError(f"repeat_interleave: repeats must be an integer tensor, got {counts.dtype}")
+        base = Tensor._make(counts._xp.arange(counts.numel(), dtype=np.int64), None)
+        return repeat_interleave(base, counts, 0)
+    if dim is None:
+        a, dim = reshape(a, -1), 0
+    d = normalize_dim("repeat_interleave", dim, a.ndim, a.shape)
+    if a.ndim == 0:
+        a = reshape(a, 1)
+    n = a.shape[d]
+    if isinstance(repeats, Tensor):
+        if not np.issubdtype(repeats.dtype, np.integer):
+            raise TypeError(f"repeat_interleave: repeats must be an integer tensor, got {repeats.dtype}")
+        if repeats.ndim > 1:
+            raise RuntimeError(f"repeat_interleave: repeats must be 0-d or 1-d, got shape {tuple(repeats.shape)}")
+        counts = np.asarray(repeats).reshape(-1)  # the output size depends on them: they are read on the host
+        if counts.size == 1:
+            repeats = int(counts[0])
+        elif counts.size != n:
+            raise RuntimeError(f"repeat_interleave: repeats has {counts.size} entries but dim {dim} of the input "
+                               f"(shape {tuple(a.shape)}) has size {n}")
+    if isinstance(repeats, (int, np.integer)):
+        if repeats < 0:
+            raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
+        if repeats == 1:
+            return a.clone()
+        shape = list(a.shape)
+        shape.insert(d + 1, int(repeats))
+        out_shape = list(a.shape)
+        out_shape[d] = n * int(repeats)
+        return reshape(expand(unsqueeze(a, d + 1), shape), out_shape)
+    if (counts < 0).any():
+        raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
+    from .indexing import index_select
+    index = Tensor._make(a._xp.asarray(np.repeat(np.arange(n, dtype=np.int64), counts)), None)
+    return index_select(a, d, index)
+
+
+def unbind(a, dim=0):
+    if a.ndim == 0:
+        raise IndexError("unbind: cannot unbind a 0-d tensor")
+    d = normalize_dim("unbind", dim, a.ndim, a.shape)
+    return tuple(getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d]))
+
+
+def narrow(a, dim, start, length):
+    """A view of ``length`` entries of dim from ``start`` (negative start counts from the end), like torch."""
+    if a.ndim == 0:
+        raise RuntimeError("narrow: cannot be applied to a 0-d tensor")
+    d = normalize_dim("narrow", dim, a.ndim, a.shape)
+    n, start, length = a.shape[d], int(start), int(length)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {n} (shape {tuple(a.shape)}); "
+                         f"expected it in [{-n}, {n}]")
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) is out of range for dim {dim} of size {n} "
+                           f"(shape {tuple(a.shape)})")
+    return getitem(a, (slice(None),) * d + (slice(start, start + length),))
+
+
+def broadcast_to(a, *shape):
+    try:
+        return expand(a, *shape)
+    except RuntimeError as e:
+        raise RuntimeError(str(e).replace("expand:", "broadcast_to:", 1)) from None

@@ -58,7 +58,8 @@ def log_softmax(a, dim=-1, dtype=None):
 
 
 def _float(a):
-    return a if is_float(a.dtype) else a.to(np.float32)
+    from ..dtypes import get_default_dtype
+    return a if is_float(a.dtype) else a.to(get_default_dtype())  # int/bool -> the default float dtype, as PyTorch
 
 
 # ------------------------------------------------------------------------------- softmax cross-entropy
@@ -450,7 +451,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     # at x == 0 alike (plain relu/abs have derivative 0 there, which made the gradient at x == 0 wrong by 0.5).
     from .elementwise import where
     nonneg = input >= 0
-    log1pexp = (1 + (-where(nonneg, input, -input)).exp()).log()
+    log1pexp = (-where(nonneg, input, -input)).exp().log1p()  # log1p: exp(-|x|) < eps must not round to 0
     if pos_weight is None:
         l = where(nonneg, input, 0.0) - input * target + log1pexp
     else:

@@ -1,11 +1,13 @@
-"""Reductions over dims (dim=None: all), keepdim like PyTorch."""
+"""Reductions over dims (dim=None: all), keepdim like PyTorch; scans (cumsum, cumprod, logcumsumexp); norms; median;
+allclose / equal."""
+import math
 from collections import namedtuple
 
 import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .util import normalize_dims, is_float
+from .util import normalize_dim, normalize_dims, is_float
 from ..amp.autocast import cast_float32
 
 
@@ -91,9 +93,194 @@ class MaxDim(Function):
         return out, None, None, None
 
 
+def _rev_cumsum(xp, g, dim):
+    return xp.flip(xp.cumsum(xp.flip(g, dim), axis=dim), dim)
+
+
+class CumSum(Function):
+    def forward(self, a, dim):
+        self.dim = dim
+        return xp_of(a).cumsum(a, axis=dim)
+
+    def backward(self, g):
+        return _rev_cumsum(xp_of(g), g, self.dim), None
+
+
+class CumProd(Function):
+    """out_k = prod_{i<=k} x_i. The gradient of x_j is sum_{k>=j} g_k prod_{i<=k, i!=j} x_i; it is split (as
+    PyTorch's cumprod_backward) by the position of the first zero z along dim: before z it is
+    rev_cumsum(g * out) / x_j (x_j != 0 there, and terms k >= z vanish); at z it is rev_cumsum(g * cumprod(y))
+    with x_z replaced by 1 in y; after z it is 0 (every product contains x_z). No host sync decides the case."""
+
+    def forward(self, a, dim):
+        out = xp_of(a).cumprod(a, axis=dim)
+        self.dim = dim
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        xp, d = xp_of(g), self.dim
+        zero = g.dtype.type(0)
+        is_zero = a == 0
+        seen = xp.cumsum(is_zero, axis=d)
+        before = seen == 0
+        first = is_zero & (seen == 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_before = _rev_cumsum(xp, xp.where(before, g * out, zero), d) / xp.where(before, a, 1)
+        g_first = _rev_cumsum(xp, g * xp.cumprod(xp.where(first, 1, a), axis=d), d)
+        return xp.where(before, g_before, xp.where(first, g_first, zero)), None
+
+
+def _logcumsumexp(xp, a, dim):
+    """A Hillis-Steele scan with logaddexp (log2(n) stable steps): numpy's logaddexp.accumulate has no CuPy
+    counterpart, and exp/cumsum/log under one shift underflows where a prefix is far below the slice's max."""
+    out = xp.moveaxis(a, dim, -1).copy()
+    n, shift = out.shape[-1], 1
+    with np.errstate(invalid="ignore"):
+        while shift < n:
+            out[..., shift:] = xp.logaddexp(out[..., shift:], out[..., :-shift])
+            shift *= 2
+    return xp.moveaxis(out, -1, dim)
+
+
+class LogCumSumExp(Function):
+    def forward(self, a, dim):
+        out = _logcumsumexp(xp_of(a), a, dim)
+        self.dim = dim
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        # grad_j = sum_{k>=j} g_k exp(x_j - out_k), summed in log space separately for positive and negative g_k
+        # (PyTorch's formula) so that no exp over- or underflows.
+        a, out = self.saved_tensors
+        xp, d = xp_of(g), self.dim
+        lowest = np.finfo(g.dtype).min
+
+        def rev_lcse(v):
+            return xp.flip(_logcumsumexp(xp, xp.flip(v, d), d), d)
+
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_abs = xp.log(xp.abs(g))
+            pos = xp.exp(rev_lcse(xp.where(g > 0, log_abs, lowest) - out) + a)
+            neg = xp.exp(rev_lcse(xp.where(g < 0, log_abs, lowest) - out) + a)
+        return (pos - neg).astype(g.dtype, copy=False), None
+
+
+class Prod(Function):
+    """The gradient of each element is the product of all the others in its reduced group, taken as an exclusive
+    prefix product times an exclusive suffix product: no division, so it is exact with one or several zeros."""
+
+    def forward(self, a, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+        self.save_for_backward(a)
+        return a.prod(axis=dims, keepdims=keepdim)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        xp = xp_of(g)
+        if a.size == 0:
+            return xp.zeros(a.shape, g.dtype), None, None
+        rest = [i for i in range(a.ndim) if i not in self.dims]
+        perm = rest + list(self.dims)
+        n = int(np.prod([a.shape[i] for i in self.dims])) if self.dims else 1
+        x = a.transpose(perm).reshape([a.shape[i] for i in rest] + [n])
+        ones = xp.ones(x.shape[:-1] + (1,), x.dtype)
+        before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[..., 1:], -1)], axis=-1), axis=-1), -1)
+        others = (before * after).reshape([a.shape[i] for i in perm]).transpose(np.argsort(perm))
+        return _expand_back(g, a.shape, self.dims, self.keepdim) * others, None, None
+
+
+class VectorNorm(Function):
+    """sum(|x|^p)^(1/p) over dims, with p in {0, 1, 2, inf, -inf} special-cased. The backward is PyTorch's
+    norm_backward rule by rule, including its choices where the norm is not differentiable: 0 where the norm is 0
+    (p = 2 and p > 1), sign(x) for p = 1, the gradient split evenly among the tied extrema for +-inf, none for p = 0."""
+
+    def forward(self, a, p, dims, keepdim):
+        xp = xp_of(a)
+        self.p, self.dims, self.keepdim = p, dims, keepdim
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 2:
+                out = xp.sqrt((a * a).sum(axis=dims, keepdims=keepdim))
+            elif p == 1:
+                out = xp.abs(a).sum(axis=dims, keepdims=keepdim)
+            elif p == math.inf:
+                out = xp.abs(a).max(axis=dims, keepdims=keepdim)
+            elif p == -math.inf:
+                out = xp.abs(a).min(axis=dims, keepdims=keepdim)
+            elif p == 0:
+                out = (a != 0).sum(axis=dims, keepdims=keepdim).astype(a.dtype)
+            else:
+                out = (xp.abs(a) ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+        out = out.astype(a.dtype, copy=False)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        xp, p = xp_of(g), self.p
+        if not self.keepdim:
+            shape = [1 if i in self.dims else s for i, s in enumerate(a.shape)]
+            g, out = g.reshape(shape), out.reshape(shape)
+        zero = g.dtype.type(0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 0:
+                ga = xp.zeros(a.shape, g.dtype)
+            elif p == 1:
+                ga = xp.sign(a) * g
+            elif p == 2:
+                ga = g * xp.where(out == 0, zero, a / out)
+            elif math.isinf(p):
+                ab = xp.abs(a)
+                mask = (ab == out) | xp.isnan(ab)
+                ga = xp.sign(a) * (g / mask.sum(axis=self.dims, keepdims=True).astype(g.dtype)) * mask
+            elif p < 1:
+                ga = xp.sign(a) * xp.where(a == 0, zero, xp.abs(a) ** (p - 1)) * g * out ** (1 - p)
+            else:
+                scaled = xp.sign(a) * xp.abs(a) ** (p - 1) if p < 2 else a * xp.abs(a) ** (p - 2)
+                ga = scaled * xp.where(out == 0, zero, g / out ** (p - 1))
+        return ga.astype(g.dtype, copy=False), None, None, None
+
+
+def _median_index(a, dim):
+    """Index (keepdim shape) of the lower median along dim; a slice holding NaN gives its first NaN (PyTorch)."""
+    xp = xp_of(a)
+    n = a.shape[dim]
+    order = xp.argsort(a, axis=dim, kind="stable")
+    shape = list(a.shape)
+    shape[dim] = 1
+    k = xp.full(shape, (n - 1) // 2, dtype=np.int64)
+    if is_float(a.dtype):
+        finite = (~xp.isnan(a)).sum(axis=dim, keepdims=True)
+        k = xp.where(finite < n, finite, k)  # NaNs sort last: the first of them sits right after the numbers
+    return xp.take_along_axis(order, k, axis=dim)
+
+
+class Median(Function):
+    """Median of all elements; the gradient is split evenly among the elements equal to it (PyTorch)."""
+
+    def forward(self, a):
+        if a.size == 0:
+            out = xp_of(a).full((), np.nan, a.dtype)
+        else:
+            flat = a.reshape(-1)
+            out = flat[_median_index(flat, 0)].reshape(())
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        mask = (a == out) | (xp_of(a).isnan(a) & xp_of(a).isnan(out))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return mask * (g / mask.sum().astype(g.dtype))
+
+
 # ------------------------------------------------------------------------------------ functional API
 def _floatify(op, a):
-    return a if is_float(a.dtype) else a.to(np.float32)
+    from ..dtypes import get_default_dtype
+    return a if is_float(a.dtype) else a.to(get_default_dtype())  # int/bool -> the default float dtype, as PyTorch
 
 
 def sum(a, dim=None, keepdim=False, dtype=None):
@@ -205,5 +392,153 @@ def argmin(a, dim=None, keepdim=False):
 
 def logsumexp(a, dim, keepdim=False):
     m = amax(a, dim, keepdim=True).detach()
+    m = m.masked_fill(m.abs() == math.inf, 0)  # an infinite max would give inf - inf = NaN (PyTorch masks it too)
     out = (a - m).exp().sum(dim, keepdim=True).log() + m
     return out if keepdim else out.squeeze(dim)
+
+
+# -------------------------------------------------------------------------------------------- scans, prod
+def _int_accumulate(a, dtype):
+    """Inputs of sum-like ops (cumsum, cumprod, prod): dtype= casts first; bools and small ints accumulate in int64."""
+    a, = cast_float32(a)
+    if dtype is not None:
+        return a.to(dtype)
+    if a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.integer) and a.dtype != np.int64):
+        return a.to(np.int64)
+    return a
+
+
+def _scan(cls, op, a, dim):
+    d = normalize_dim(op, dim, a.ndim, a.shape)
+    if a.ndim == 0:
+        return cls.apply(a.reshape(1), 0).reshape(())
+    return cls.apply(a, d)
+
+
+def cumsum(a, dim, dtype=None):
+    return _scan(CumSum, "cumsum", _int_accumulate(a, dtype), dim)
+
+
+def cumprod(a, dim, dtype=None):
+    return _scan(CumProd, "cumprod", _int_accumulate(a, dtype), dim)
+
+
+def logcumsumexp(a, dim):
+    a, = cast_float32(a)
+    if not is_float(a.dtype):
+        raise TypeError(f"logcumsumexp: input dtype must be floating point, got {a.dtype} (shape {tuple(a.shape)})")
+    return _scan(LogCumSumExp, "logcumsumexp", a, dim)
+
+
+def prod(a, dim=None, keepdim=False, dtype=None):
+    a = _int_accumulate(a, dtype)
+    return Prod.apply(a, normalize_dims("prod", dim, a.ndim, a.shape), keepdim)
+
+
+# --------------------------------------------------------------------------------------------------- norms
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.vector_norm"):
+    """torch.linalg.vector_norm: sum(|x|^ord)^(1/ord) over dim (None: all elements)."""
+    from ..dtypes import to_dtype
+    from .elementwise import promote_types
+    x, = cast_float32(x)
+    if isinstance(ord, (str, bool)) or not isinstance(ord, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{_op}: ord must be a number, got {ord!r}")
+    if not is_float(x.dtype):
+        raise RuntimeError(f"{_op}: expected a floating point tensor as input, got {x.dtype} (shape {tuple(x.shape)})")
+    if dtype is not None:
+        dt = to_dtype(dtype)
+        if not is_float(dt) or promote_types(x.dtype, dt) != dt:
+            raise RuntimeError(f"{_op}: the input dtype {x.dtype} (shape {tuple(x.shape)}) can't be converted without "
+                               f"narrowing to dtype={dt}")
+        x = x.to(dt)
+    p = float(ord)
+    dims = normalize_dims(_op, dim, x.ndim, x.shape)
+    if (p < 0 or math.isinf(p)) and any(x.shape[d] == 0 for d in dims):
+        raise RuntimeError(f"{_op}: cannot compute the {ord} norm over an empty dimension (shape {tuple(x.shape)}, "
+                           f"dim={dim}): the reduction has no identity")
+    return VectorNorm.apply(x, p, dims, keepdim)
+
+
+def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: a vector norm over dim (all elements by default); 'fro' is the 2-norm."""
+    if p is None:
+        p = 2
+    if isinstance(p, str):
+        if p != "fro":
+            raise NotImplementedError(f"norm: p={p!r} is not supported (shape {tuple(a.shape)}): only 'fro' and "
+                                      "numbers (vector norms); matrix norms such as 'nuc' are not implemented")
+        if isinstance(dim, (tuple, list)) and len(dim) > 2:
+            raise RuntimeError(f"norm: p='fro' takes at most 2 dims, got dim={dim} (shape {tuple(a.shape)})")
+        p = 2
+    return vector_norm(a, p, dim, keepdim, dtype=dtype, _op="norm")
+
+
+# -------------------------------------------------------------------------------------------------- median
+_Median = namedtuple("median", ["values", "indices"])
+
+
+def median(a, dim=None, keepdim=False):
+    """median(): the lower of the two middle values of all elements (NaN if any); median(dim): values and int64
+    indices along dim, the gradient going to the returned index."""
+    from ..tensor import Tensor
+    if a.dtype == np.bool_:
+        raise TypeError(f"median: not implemented for bool tensors (shape {tuple(a.shape)})")
+    if dim is None:
+        if a.numel() == 0 and not is_float(a.dtype):
+            raise RuntimeError(f"median: the median of an empty {a.dtype} tensor would be NaN (shape {tuple(a.shape)})")
+        return Median.apply(a)
+    d = normalize_dim("median", dim, a.ndim, a.shape)
+    x = a.reshape(1) if a.ndim == 0 else a  # a 0-d tensor is its own median, index 0 (PyTorch)
+    if x.shape[d] == 0:
+        raise IndexError(f"median: cannot reduce over dim {dim} of size 0 (shape {tuple(a.shape)})")
+    from .indexing import Gather  # the indices are valid by construction: no host range check
+    idx = _median_index(x.data, d)
+    values = Gather.apply(x, idx, d)
+    if not keepdim:
+        values = values.squeeze(d)
+    indices = Tensor._make(idx if keepdim else idx.squeeze(d), None)
+    if a.ndim == 0:
+        return _Median(values.reshape(()), indices.reshape(()))
+    return _Median(values, indices)
+
+
+# ------------------------------------------------------------------------------------------ allclose, equal
+def _two_tensors(op, a, b):
+    from ..tensor import Tensor, check_same_device
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"{op}: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
+    check_same_device(op, (a, b))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when |a - b| <= atol + rtol * |b| everywhere (broadcasting; equal infinities match), as a Python bool."""
+    _two_tensors("allclose", a, b)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"allclose: expected tensors of one dtype, got {a.dtype} (shape {tuple(a.shape)}) and "
+                           f"{b.dtype} (shape {tuple(b.shape)})")
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"allclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"allclose: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast "
+                           "together") from None
+    x, y, xp = a.data, b.data, a._xp
+    if not is_float(x.dtype):
+        x, y = x.astype(np.float64), y.astype(np.float64)
+    close = x == y
+    if equal_nan:
+        close = close | (xp.isnan(x) & xp.isnan(y))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = xp.abs(x - y)
+        close = close | (xp.isfinite(err) & (err <= atol + xp.abs(rtol * y)))
+    return bool(close.all())
+
+
+def equal(a, b):
+    """True when a and b have the same shape and equal elements (after type promotion), as a Python bool."""
+    from .elementwise import eq
+    _two_tensors("equal", a, b)
+    if a.shape != b.shape:
+        return False
+    return bool(eq(a, b).data.all())

@@ -1,0 +1,372 @@
+"""Elementwise math beyond arithmetic: sin/cos, erf, accurate log1p/expm1, log2/log10, reciprocal, the rounding
+family (zero gradient, as PyTorch), lerp, logical ops, and the square/addcmul/addcdiv composites.
+
+dtype rules follow PyTorch: the transcendental ops turn integer and bool inputs into the default float dtype;
+sign/floor/ceil/round/trunc keep an integer dtype (they are the identity there); frac and lerp take floats only."""
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from ..backend.reference import _erf
+from .util import unbroadcast, shape_of, is_float
+from . import elementwise as E
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+def _check_tensor(op, x, what="input"):
+    from ..tensor import Tensor
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
+
+
+# ------------------------------------------------------------------------------------------ trig, erf
+class Sin(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return xp_of(a).sin(a)
+
+    def backward(self, g):
+        return g * xp_of(g).cos(self.saved_tensors[0])
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return xp_of(a).cos(a)
+
+    def backward(self, g):
+        return -g * xp_of(g).sin(self.saved_tensors[0])
+
+
+class Erf(Function):
+    """d/da erf(a) = 2/sqrt(pi) exp(-a^2). scipy's / cupyx's erf are accurate to a few ulp in float64; they have
+    no float16 loop (the result comes back float32), hence the cast."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return _erf(xp_of(a), a).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return g * (_TWO_OVER_SQRT_PI * xp_of(g).exp(-a * a))
+
+
+# ------------------------------------------------------------------------------------------ logs, exps
+class Log1p(Function):
+    """log(1 + a) without the rounding of 1 + a, which loses every digit of a below the dtype's epsilon."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log1p(a)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (1 + self.saved_tensors[0])
+
+
+class Expm1(Function):
+    """exp(a) - 1, exact for small a where exp(a) - 1 would cancel. The derivative is exp(a) from the input, not
+    torch's result + 1, which rounds to 0 once exp(a) is below half an ulp of 1 (a < -37 in float64): elu and
+    selu build on this and must keep the tail of their gradient."""
+
+    def forward(self, a):
+        with np.errstate(over="ignore"):
+            out = xp_of(a).expm1(a)
+        self.save_for_backward(a)
+        return out
+
+    def backward(self, g):
+        with np.errstate(over="ignore"):
+            return g * xp_of(g).exp(self.saved_tensors[0])
+
+
+class Log2(Function):
+    """A Function rather than log(a) / ln 2, which misses exact results (log2(8) must be 3, as in PyTorch)."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log2(a)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (self.saved_tensors[0] * _LN2)
+
+
+class Log10(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log10(a)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (self.saved_tensors[0] * _LN10)
+
+
+class Reciprocal(Function):
+    """1 / a. Its own Function (not 1 / a through Div) so only the result is saved: d/da = -out^2."""
+
+    def forward(self, a):
+        with np.errstate(divide="ignore"):
+            out = 1 / a
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors
+        return -g * out * out
+
+
+# ---------------------------------------------------------------------- piecewise constant: zero gradient
+# PyTorch gives these a gradient of zeros (not None), so they stay in the graph with a backward of zeros.
+class Sign(Function):
+    """(0 < a) - (a < 0), as PyTorch computes it: NaN and -0.0 give 0 (numpy's sign gives NaN and -0.0)."""
+
+    def forward(self, a):
+        if a.dtype == np.bool_:
+            return a.copy()
+        return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Floor(Function):
+    def forward(self, a):
+        return xp_of(a).floor(a) if is_float(a.dtype) else a.copy()  # numpy's floor would turn ints to float64
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Ceil(Function):
+    def forward(self, a):
+        return xp_of(a).ceil(a) if is_float(a.dtype) else a.copy()
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Trunc(Function):
+    def forward(self, a):
+        return xp_of(a).trunc(a) if is_float(a.dtype) else a.copy()
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Round(Function):
+    """Half to even. With decimals, PyTorch's formula: rint(a * 10^d) / 10^d, or rint(a / 10^-d) * 10^-d for d < 0,
+    in float32 at least (its opmath type), so float16 results agree with it."""
+
+    def forward(self, a, decimals):
+        xp = xp_of(a)
+        if not is_float(a.dtype):
+            return a.copy()
+        if decimals == 0:
+            return xp.rint(a)
+        acc = np.promote_types(a.dtype, np.float32)
+        with np.errstate(over="ignore"):
+            p = acc.type(np.power(np.float64(10.0), abs(decimals)))
+        x = a.astype(acc, copy=False)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = xp.rint(x / p) * p if decimals < 0 else xp.rint(x * p) / p
+        return out.astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g), None
+
+
+# ------------------------------------------------------------------------------------------------ lerp
+class Lerp(Function):
+    """a + w (b - a). Forward by PyTorch's two-sided formula, b - (b - a)(1 - w) for |w| >= 0.5, so w == 1 gives b
+    exactly. w: an array (broadcasting with a and b) or a Python/numpy scalar of a's dtype."""
+
+    def forward(self, a, b, w):
+        xp = xp_of(a)
+        na, nb, nw = self.needs_input_grad
+        self.shapes = (shape_of(a), shape_of(b), shape_of(w))
+        self.save_for_backward(w if na or nb else None, a if nw else None, b if nw else None)
+        d = b - a
+        if np.isscalar(w):  # decided on the host: one branch, no where
+            return a + w * d if abs(w) < 0.5 else b - d * (1 - w)
+        return xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w))
+
+    def backward(self, g):
+        w, a, b = self.saved_tensors
+        na, nb, nw = self.needs_input_grad
+        return (unbroadcast(g * (1 - w), self.shapes[0]) if na else None,
+                unbroadcast(g * w, self.shapes[1]) if nb else None,
+                unbroadcast(g * (b - a), self.shapes[2]) if nw else None)
+
+
+# ------------------------------------------------------------------------------------------ functional API
+def _to_float(x):
+    """Integer and bool inputs of the transcendental ops become the default float dtype (as PyTorch)."""
+    from ..dtypes import get_default_dtype
+    return x if is_float(x.dtype) else x.to(get_default_dtype())
+
+
+def _float_unary(cls, name):
+    def f(input):
+        _check_tensor(name, input)
+        return cls.apply(_to_float(input))
+    f.__name__ = name
+    return f
+
+
+sin = _float_unary(Sin, "sin")
+cos = _float_unary(Cos, "cos")
+erf = _float_unary(Erf, "erf")
+log1p = _float_unary(Log1p, "log1p")
+expm1 = _float_unary(Expm1, "expm1")
+log2 = _float_unary(Log2, "log2")
+log10 = _float_unary(Log10, "log10")
+reciprocal = _float_unary(Reciprocal, "reciprocal")
+
+
+def sign(input):
+    _check_tensor("sign", input)
+    return Sign.apply(input)
+
+
+def _rounding(cls, name):
+    def f(input):
+        _check_tensor(name, input)
+        if input.dtype == np.bool_:
+            raise TypeError(f"{name}: not implemented for bool tensors (shape {_shape(input)})")
+        return cls.apply(input)
+    f.__name__ = name
+    return f
+
+
+floor = _rounding(Floor, "floor")
+ceil = _rounding(Ceil, "ceil")
+trunc = _rounding(Trunc, "trunc")
+
+
+def round(input, *, decimals=0):
+    _check_tensor("round", input)
+    if not isinstance(decimals, (int, np.integer)) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    if input.dtype == np.bool_:
+        raise TypeError(f"round: not implemented for bool tensors (shape {_shape(input)})")
+    if decimals != 0 and not is_float(input.dtype):
+        raise TypeError(f"round: decimals={decimals} needs a floating point tensor, got {input.dtype} "
+                        f"(shape {_shape(input)})")
+    return Round.apply(input, int(decimals))
+
+
+def frac(input):
+    """a - trunc(a), exact in floating point. trunc of the detached input: its gradient is zero anyway."""
+    _check_tensor("frac", input)
+    if not is_float(input.dtype):
+        raise TypeError(f"frac: expects a floating point tensor, got {input.dtype} (shape {_shape(input)})")
+    with np.errstate(invalid="ignore"):  # inf - inf -> nan, as PyTorch
+        return E.sub(input, trunc(input.detach()))
+
+
+def square(input):
+    _check_tensor("square", input)
+    if input.dtype == np.bool_:
+        input = input.long()  # PyTorch squares bools as pow(x, 2): int64
+    return E.mul(input, input)
+
+
+def lerp(input, end, weight):
+    """PyTorch's dtype rules: input and end of the same float dtype; a tensor weight of that dtype too, except a
+    0-d one (cast, differentiably); a Python number weight takes input's dtype."""
+    from ..tensor import Tensor
+    _check_tensor("lerp", input)
+    _check_tensor("lerp", end, "end")
+    if not is_float(input.dtype):
+        raise TypeError(f"lerp: expects floating point tensors, got input of {input.dtype} (shape {_shape(input)})")
+    if end.dtype != input.dtype:
+        raise TypeError(f"lerp: end of dtype {end.dtype} (shape {_shape(end)}) does not match input of dtype "
+                        f"{input.dtype} (shape {_shape(input)})")
+    if isinstance(weight, Tensor):
+        if weight.dtype != input.dtype:
+            if weight.ndim:
+                raise TypeError(f"lerp: weight of dtype {weight.dtype} (shape {_shape(weight)}) does not match input "
+                                f"of dtype {input.dtype} (shape {_shape(input)})")
+            weight = weight.to(input.dtype)
+    elif isinstance(weight, (bool, int, float, np.integer, np.floating)):
+        weight = input.dtype.type(weight)
+    else:
+        raise TypeError(f"lerp: weight must be a Tensor or a real number, got {type(weight).__name__}")
+    return Lerp.apply(input, end, weight)
+
+
+def logical_not(input):
+    from ..tensor import Tensor
+    _check_tensor("logical_not", input)
+    return Tensor._make(xp_of(input.data).logical_not(input.data), None)
+
+
+def _logical(name):
+    def f(input, other):
+        from ..tensor import Tensor, check_device_as
+        _check_tensor(name, input)
+        _check_tensor(name, other, "other")
+        check_device_as(name, input, other)
+        try:
+            out = getattr(xp_of(input.data), name)(input.data, other.data)
+        except ValueError:
+            raise RuntimeError(f"{name}: tensors of shapes {_shape(input)} and {_shape(other)} cannot be broadcast "
+                               "together") from None
+        return Tensor._make(out, None)
+    f.__name__ = name
+    return f
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+
+
+def _value(op, value, *tensors):
+    """value as the op multiplies by it: an int when every tensor is an integer one, so the result stays integer."""
+    if not isinstance(value, (bool, int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: value must be a real number, got {type(value).__name__}")
+    if any(is_float(t.dtype) for t in tensors):
+        return value
+    if value != int(value):
+        # PyTorch silently truncates value to the integer result type; refuse rather than drop its fraction.
+        raise TypeError(f"{op}: value={value} must be an integer for integer tensors ("
+                        + ", ".join(f"{t.dtype} {_shape(t)}" for t in tensors) + ")")
+    return int(value)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    for t, what in ((input, "input"), (tensor1, "tensor1"), (tensor2, "tensor2")):
+        _check_tensor("addcmul", t, what)
+    if all(t.dtype == np.bool_ for t in (input, tensor1, tensor2)):
+        raise TypeError(f"addcmul: not implemented for bool tensors (shapes {_shape(input)}, {_shape(tensor1)}, "
+                        f"{_shape(tensor2)})")
+    value = _value("addcmul", value, input, tensor1, tensor2)
+    prod = E.mul(tensor1, tensor2)
+    return E.add(input, prod if value == 1 else E.mul(prod, value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2 (true division; two integer tensors are refused, as PyTorch does)."""
+    for t, what in ((input, "input"), (tensor1, "tensor1"), (tensor2, "tensor2")):
+        _check_tensor("addcdiv", t, what)
+    if not is_float(tensor1.dtype) and not is_float(tensor2.dtype):
+        raise TypeError(f"addcdiv: integer division is not supported: tensor1 is {tensor1.dtype} "
+                        f"{_shape(tensor1)} and tensor2 is {tensor2.dtype} {_shape(tensor2)}; make one of them float")
+    value = _value("addcdiv", value, tensor1, tensor2)
+    q = E.div(tensor1, tensor2)
+    return E.add(input, q if value == 1 else E.mul(q, value))

@@ -1,0 +1,467 @@
+"""Index-driven ops: gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_select, nonzero;
+diag / diagonal / diag_embed / trace; constant pad.
+
+Index tensors reach forward as int arrays (never differentiable). Their values are range-checked on the host before
+the op, as embedding does (numpy would wrap negatives silently, cupy would read out of bounds), except inside a CUDA
+graph capture, where no host read is possible.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from .movement import _scatter_add, getitem, expand, reshape
+from .util import normalize_dim
+
+
+def _mesh(xp, index, dim):
+    """The advanced index that reads a[..., index[i, j, k], ...] at position (i, j, k): ``index`` at dim, an arange
+    elsewhere, shaped to broadcast (so no index-sized copies). a[mesh] is gather; out[mesh] = src is scatter."""
+    nd = index.ndim
+    return tuple(index if d == dim else xp.arange(n).reshape((1,) * d + (n,) + (1,) * (nd - d - 1))
+                 for d, n in enumerate(index.shape))
+
+
+def _corner(shape):
+    """Slices keeping the leading ``shape`` of a bigger array (scatter reads src only where index has entries)."""
+    return tuple(slice(0, s) for s in shape)
+
+
+class Gather(Function):
+    """out[i, j] = a[index[i, j], j] for dim 0 (and so on). Backward scatter-adds: duplicate indices accumulate."""
+
+    def forward(self, a, index, dim):
+        self.in_shape, self.dim = a.shape, dim
+        self.save_for_backward(index)
+        return a[_mesh(xp_of(a), index, dim)]
+
+    def backward(self, g):
+        index, = self.saved_tensors
+        xp = xp_of(g)
+        out = xp.zeros(self.in_shape, dtype=g.dtype)
+        _scatter_add(xp, out, _mesh(xp, index, self.dim), g)
+        return out, None, None
+
+
+class Scatter(Function):
+    """out = a, then out[index[i, j], j] = src[i, j] for dim 0 (src an array, or a scalar written everywhere index
+    points). Gradients as torch defines them: a's is g with the written places zeroed; src's is g gathered at index,
+    so every src entry gets one, even where a duplicate index let another entry win the write."""
+    add = False
+
+    def forward(self, a, index, src, dim):
+        xp = xp_of(a)
+        self.dim = dim
+        self.src_shape = src.shape if hasattr(src, "shape") else None
+        self.save_for_backward(index)
+        mesh = _mesh(xp, index, dim)
+        if self.src_shape is not None and src.shape != index.shape:
+            src = src[_corner(index.shape)]
+        out = a.copy()
+        if self.add:
+            _scatter_add(xp, out, mesh, src)
+        else:
+            out[mesh] = src
+        return out
+
+    def backward(self, g):
+        index, = self.saved_tensors
+        xp = xp_of(g)
+        mesh = _mesh(xp, index, self.dim)
+        ga = gs = None
+        if self.needs_input_grad[0]:
+            ga = g
+            if not self.add:
+                ga = g.copy()
+                ga[mesh] = 0
+        if self.needs_input_grad[2]:
+            gs = g[mesh]
+            if gs.shape != self.src_shape:  # src bigger than index: the entries never read get zero
+                full = xp.zeros(self.src_shape, dtype=g.dtype)
+                full[_corner(gs.shape)] = gs
+                gs = full
+        return ga, None, gs, None
+
+
+class ScatterAdd(Scatter):
+    """out = a, then out[index[i, j], j] += src[i, j] for dim 0 (duplicates accumulate). a's gradient is g."""
+    add = True
+
+
+class IndexAdd(Function):
+    """out = a, then out[..., index[i], ...] += alpha * source[..., i, ...] along dim (duplicates accumulate)."""
+
+    def forward(self, a, index, source, dim, alpha):
+        self.dim, self.alpha = dim, alpha
+        self.save_for_backward(index)
+        out = a.copy()
+        _scatter_add(xp_of(a), out, (slice(None),) * dim + (index,), source if alpha == 1 else source * alpha)
+        return out
+
+    def backward(self, g):
+        index, = self.saved_tensors
+        gs = None
+        if self.needs_input_grad[2]:
+            gs = xp_of(g).take(g, index, axis=self.dim)
+            if self.alpha != 1:
+                gs = gs * self.alpha
+        return g, None, gs, None, None
+
+
+def _write_diagonal(xp, out, values, offset, d1, d2):
+    """out's diagonal ``offset`` over dims (d1, d2) = values, whose last dim runs along it (torch's layout)."""
+    view = xp.moveaxis(out, (d1, d2), (-2, -1))  # a view: the writes land in out
+    n = values.shape[-1]
+    view[..., xp.arange(n) + max(-offset, 0), xp.arange(n) + max(offset, 0)] = values
+
+
+class Diagonal(Function):
+    """The diagonal ``offset`` over dims (d1, d2), moved to the last dim. A (read-only) view like torch's
+    diagonal unless ``copy`` (torch.diag returns new memory). Backward writes g into a zero tensor's diagonal."""
+
+    def forward(self, a, offset, d1, d2, copy):
+        self.in_shape, self.args = a.shape, (offset, d1, d2)
+        out = xp_of(a).diagonal(a, offset, d1, d2)
+        return out.copy() if copy else out
+
+    def backward(self, g):
+        xp = xp_of(g)
+        out = xp.zeros(self.in_shape, dtype=g.dtype)
+        _write_diagonal(xp, out, g, *self.args)
+        return out, None, None, None, None
+
+
+class DiagEmbed(Function):
+    """The last dim of v written on the diagonal ``offset`` of two new dims (d1, d2) of a zero tensor; the inverse
+    of Diagonal, whose forward is this backward."""
+
+    def forward(self, v, offset, d1, d2):
+        xp = xp_of(v)
+        self.args = (offset, d1, d2)
+        m = v.shape[-1] + abs(offset)
+        shape = list(v.shape[:-1])
+        for d in sorted((d1, d2)):
+            shape.insert(d, m)
+        out = xp.zeros(tuple(shape), dtype=v.dtype)
+        _write_diagonal(xp, out, v, offset, d1, d2)
+        return out
+
+    def backward(self, g):
+        return xp_of(g).diagonal(g, *self.args), None, None, None
+
+
+class ConstantPad(Function):
+    """Pad each dim by (before, after) entries of ``value``; negative amounts crop. One allocation, one copy."""
+
+    def forward(self, a, pads, value):
+        self.src = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(a.shape, pads))
+        self.dst = tuple(slice(max(lo, 0), max(lo, 0) + s.stop - s.start) for s, (lo, _) in zip(self.src, pads))
+        self.in_shape = a.shape
+        out = xp_of(a).full(tuple(n + lo + hi for n, (lo, hi) in zip(a.shape, pads)), value, dtype=a.dtype)
+        out[self.dst] = a[self.src]
+        return out
+
+    def backward(self, g):
+        out = xp_of(g).zeros(self.in_shape, dtype=g.dtype)
+        out[self.src] = g[self.dst]
+        return out, None, None
+
+
+# ------------------------------------------------------------------------------------ functional API
+_LONG = (np.dtype(np.int64),)
+_INT = (np.dtype(np.int64), np.dtype(np.int32))
+
+
+def _check_index(op, index, allowed=_INT):
+    from ..tensor import Tensor
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}: index must be a Tensor, got {type(index).__name__}")
+    if index.dtype not in allowed:
+        want = " or ".join(str(d) for d in allowed)
+        raise TypeError(f"{op}: index must be a {want} tensor, got dtype {index.dtype} "
+                        f"(index shape {tuple(index.shape)})")
+
+
+def _check_range(op, index, n, dim, shape, negative=False):
+    """IndexError unless every index value is in [0, n) (or [-n, n) with ``negative``); returns the smallest."""
+    from .nn import _capturing
+    if not index.data.size or _capturing(index):
+        return 0
+    lo, hi = int(index.data.min()), int(index.data.max())
+    low = -n if negative else 0
+    if lo < low or hi >= n:
+        raise IndexError(f"{op}: index {lo if lo < low else hi} is out of range for dim {dim} of size {n} "
+                         f"(input shape {tuple(shape)}); index values must be in [{low}, {n - 1}]")
+    return lo
+
+
+def _as_1d(t):
+    """A 0-d tensor as 1-d (torch treats a 0-d input, index or src of these ops as 1-d); others unchanged."""
+    from ..tensor import Tensor
+    if t.ndim:
+        return t
+    return reshape(t, 1) if t.requires_grad else Tensor._make(t.data.reshape(1), None)
+
+
+def _check_index_shape(op, index, a, d, dim, src=None):
+    """torch's rule: index has a's number of dims, is no larger than a outside dim and no larger than src."""
+    if index.ndim != a.ndim or (src is not None and src.ndim != a.ndim):
+        raise RuntimeError(f"{op}: index of shape {tuple(index.shape)} must have as many dims as the input of shape "
+                           f"{tuple(a.shape)}" + (f" and src of shape {tuple(src.shape)}" if src is not None else ""))
+    for i, (k, n) in enumerate(zip(index.shape, a.shape)):
+        if i != d and k > n:
+            raise RuntimeError(f"{op}: index of shape {tuple(index.shape)} is larger than the input of shape "
+                               f"{tuple(a.shape)} in dim {i}; only dim {dim} may be larger")
+        if src is not None and k > src.shape[i]:
+            raise RuntimeError(f"{op}: index of shape {tuple(index.shape)} is larger than src of shape "
+                               f"{tuple(src.shape)} in dim {i}")
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j][k] = input[index[i][j][k]][j][k] (dim 0). ``sparse_grad`` is accepted; the gradient is dense."""
+    from ..tensor import check_device_as
+    _check_index("gather", index)
+    check_device_as("gather", input, index)
+    a, idx = _as_1d(input), _as_1d(index)
+    d = normalize_dim("gather", dim, a.ndim, input.shape)
+    _check_index_shape("gather", idx, a, d, dim)
+    _check_range("gather", idx, a.shape[d], dim, input.shape)
+    out = Gather.apply(a, idx, d)
+    return reshape(out, ()) if index.ndim == 0 else out
+
+
+def take_along_dim(input, indices, dim=None):
+    """gather with numpy's take_along_axis rules: input and indices broadcast outside dim, negative indices count
+    from the end; dim=None takes from the flattened input."""
+    from ..tensor import Tensor, check_device_as
+    _check_index("take_along_dim", indices, _LONG)
+    check_device_as("take_along_dim", input, indices)
+    if dim is None:  # torch gathers from the flattened input here, so negative indices are refused
+        flat = reshape(input, -1)
+        _check_range("take_along_dim", indices, flat.shape[0], None, input.shape)
+        return take_along_dim(flat, Tensor._make(indices.data.reshape(-1), None), 0)
+    if input.ndim == 0:
+        raise IndexError(f"take_along_dim: dim {dim} given for a 0-d input; pass dim=None")
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"take_along_dim: input of shape {tuple(input.shape)} and indices of shape "
+                           f"{tuple(indices.shape)} must have the same number of dims")
+    a, idx = input, indices
+    d = normalize_dim("take_along_dim", dim, a.ndim, input.shape)
+    n = a.shape[d]
+    try:
+        rest = np.broadcast_shapes(a.shape[:d] + a.shape[d + 1:], idx.shape[:d] + idx.shape[d + 1:])
+    except ValueError:
+        raise RuntimeError(f"take_along_dim: input of shape {tuple(input.shape)} and indices of shape "
+                           f"{tuple(indices.shape)} do not broadcast outside dim {dim}") from None
+    data = idx.data
+    if _check_range("take_along_dim", idx, n, dim, input.shape, negative=True) < 0:
+        data = input._xp.where(data < 0, data + n, data)
+    data = input._xp.broadcast_to(data, rest[:d] + (idx.shape[d],) + rest[d:])
+    return Gather.apply(expand(a, rest[:d] + (n,) + rest[d:]), Tensor._make(data, None), d)
+
+
+def _scatter(op, fn, input, dim, index, src):
+    """Checks shared by scatter and scatter_add, then ``fn`` (Scatter or ScatterAdd). src: a Tensor or a number."""
+    from ..tensor import Tensor, check_device_as
+    _check_index(op, index)
+    is_tensor = isinstance(src, Tensor)
+    check_device_as(op, input, index, *((src,) if is_tensor else ()))
+    if is_tensor and src.dtype != input.dtype:
+        raise TypeError(f"{op}: src dtype {src.dtype} must match the input dtype {input.dtype} "
+                        f"(input shape {tuple(input.shape)}, src shape {tuple(src.shape)})")
+    if not is_tensor and not isinstance(src, (int, float, bool, np.number, np.bool_)):
+        raise TypeError(f"{op}: src must be a Tensor or a number, got {type(src).__name__}")
+    a, idx = _as_1d(input), _as_1d(index)
+    s = _as_1d(src) if is_tensor else src
+    d = normalize_dim(op, dim, a.ndim, input.shape)
+    if index.numel() == 0:  # nothing written; torch skips every check
+        return input.clone()
+    _check_index_shape(op, idx, a, d, dim, s if is_tensor else None)
+    _check_range(op, idx, a.shape[d], dim, input.shape)
+    out = fn.apply(a, idx, s, d)
+    return reshape(out, ()) if input.ndim == 0 else out
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """input with input[index[i][j]][j] = src[i][j] (dim 0); src may be a number (torch's ``value`` overload).
+    Where index repeats a place, which src entry lands there is unspecified (as in torch)."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter: expected src (a Tensor) or value (a number)")
+    if reduce is not None:
+        if reduce != "add":
+            raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (only 'add', which is scatter_add)")
+        from ..tensor import Tensor
+        if not isinstance(src, Tensor):
+            src = Tensor._make(input._xp.full(index.shape, src, dtype=input.dtype), None)
+        return scatter_add(input, dim, index, src)
+    return _scatter("scatter", Scatter, input, dim, index, src)
+
+
+def scatter_add(input, dim, index, src):
+    """input with input[index[i][j]][j] += src[i][j] (dim 0); repeated places accumulate."""
+    from ..tensor import Tensor
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a Tensor, got {type(src).__name__}")
+    return _scatter("scatter_add", ScatterAdd, input, dim, index, src)
+
+
+def index_select(input, dim, index):
+    """The slices input[..., index[i], ...] along dim: advanced indexing, so the gradient scatter-adds."""
+    from ..tensor import Tensor, check_device_as
+    _check_index("index_select", index)
+    check_device_as("index_select", input, index)
+    if index.ndim > 1:
+        raise IndexError(f"index_select: index must be 0-d or 1-d, got shape {tuple(index.shape)}")
+    d = normalize_dim("index_select", dim, input.ndim, input.shape)
+    if input.ndim == 0:
+        if index.numel() != 1:
+            raise IndexError(f"index_select: indexing a 0-d tensor takes exactly one index, got {index.numel()}")
+        _check_range("index_select", index, 1, dim, input.shape)
+        return input.clone()
+    _check_range("index_select", index, input.shape[d], dim, input.shape)
+    return getitem(input, (slice(None),) * d + (Tensor._make(index.data.reshape(-1), None),))
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """input with input[..., index[i], ...] += alpha * source[..., i, ...] along dim."""
+    from ..tensor import Tensor, check_device_as
+    _check_index("index_add", index)
+    check_device_as("index_add", input, index, source)
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_add: source must be a Tensor, got {type(source).__name__}")
+    if source.dtype != input.dtype:
+        raise TypeError(f"index_add: source dtype {source.dtype} must match the input dtype {input.dtype}")
+    if index.ndim > 1:
+        raise IndexError(f"index_add: index must be 0-d or 1-d, got shape {tuple(index.shape)}")
+    a, src = _as_1d(input), _as_1d(source)
+    d = normalize_dim("index_add", dim, a.ndim, input.shape)
+    want = a.shape[:d] + (index.numel(),) + a.shape[d + 1:]
+    if src.shape != want:
+        raise RuntimeError(f"index_add: source of shape {tuple(source.shape)} must have shape {want}: the input's "
+                           f"(shape {tuple(input.shape)}) with dim {dim} replaced by the {index.numel()} indices")
+    _check_range("index_add", index, a.shape[d], dim, input.shape)
+    idx = Tensor._make(index.data.reshape(-1), None)
+    out = IndexAdd.apply(a, idx, src, d, input.dtype.type(alpha))  # an int tensor truncates alpha, as torch does
+    return reshape(out, ()) if input.ndim == 0 else out
+
+
+def masked_select(input, mask):
+    """The entries of input where mask (broadcast together) is True, as a 1-d tensor."""
+    from ..tensor import Tensor, check_device_as
+    if not isinstance(mask, Tensor) or mask.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    check_device_as("masked_select", input, mask)
+    try:
+        shape = np.broadcast_shapes(input.shape, mask.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_select: mask of shape {tuple(mask.shape)} and input of shape "
+                           f"{tuple(input.shape)} do not broadcast together") from None
+    a = expand(input, shape) if input.shape != shape else input
+    m = input._xp.broadcast_to(mask.data, shape)
+    if not shape:
+        a, m = reshape(a, 1), m.reshape(1)
+    return getitem(a, Tensor._make(m, None))
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero entries (int64, no gradient): an (n, ndim) tensor, or one 1-d tensor per dim."""
+    from ..tensor import Tensor
+    xp, data = input._xp, input.data
+    if data.ndim == 0:  # numpy refuses nonzero on 0-d; torch treats it as 1-d for as_tuple
+        if as_tuple:
+            return (Tensor._make(xp.nonzero(data.reshape(1))[0].astype(np.int64), None),)
+        return Tensor._make(xp.zeros((int(xp.count_nonzero(data)), 0), dtype=np.int64), None)
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64, copy=False), None) for i in xp.nonzero(data))
+    return Tensor._make(xp.argwhere(data).astype(np.int64, copy=False), None)
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    d1 = normalize_dim("diagonal", dim1, input.ndim, input.shape)
+    d2 = normalize_dim("diagonal", dim2, input.ndim, input.shape)
+    if input.ndim < 2 or d1 == d2:
+        raise RuntimeError(f"diagonal: dim1 ({dim1}) and dim2 ({dim2}) must be two different dims of the input "
+                           f"(shape {tuple(input.shape)})")
+    return Diagonal.apply(input, int(offset), d1, d2, False)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    if input.ndim == 0:
+        raise RuntimeError("diag_embed: input must have at least 1 dim, got a 0-d tensor")
+    d1 = normalize_dim("diag_embed", dim1, input.ndim + 1, input.shape)
+    d2 = normalize_dim("diag_embed", dim2, input.ndim + 1, input.shape)
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: dim1 ({dim1}) and dim2 ({dim2}) must be different dims of the output")
+    return DiagEmbed.apply(input, int(offset), d1, d2)
+
+
+def diag(input, diagonal=0):
+    """1-d -> the 2-d matrix with input on diagonal ``diagonal``; 2-d -> that diagonal (a copy), like torch.diag."""
+    if input.ndim == 1:
+        return DiagEmbed.apply(input, int(diagonal), 0, 1)
+    if input.ndim == 2:
+        return Diagonal.apply(input, int(diagonal), 0, 1, True)
+    raise RuntimeError(f"diag: expects a 1-d or 2-d tensor, got shape {tuple(input.shape)}")
+
+
+def trace(input):
+    from .reduce import sum as _sum
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expects a 2-d tensor (a matrix), got shape {tuple(input.shape)}")
+    if input.dtype == np.bool_:
+        raise TypeError(f"trace: not implemented for bool tensors (shape {tuple(input.shape)})")
+    return _sum(diagonal(input))
+
+
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad, constant mode: ``pad`` = (before, after) pairs starting from the LAST dim;
+    negative amounts crop."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented; only mode='constant' is")
+    pad = list(pad)
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"pad: pad must be a sequence of ints, got {pad}")
+    if len(pad) % 2:
+        raise RuntimeError(f"pad: the pad length must be even (before/after pairs), got {len(pad)}: {pad}")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"pad: {pad} pads {len(pad) // 2} dims but the input of shape {tuple(input.shape)} has "
+                           f"{input.ndim}")
+    pads = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        d = input.ndim - 1 - i
+        lo, hi = int(pad[2 * i]), int(pad[2 * i + 1])
+        if input.shape[d] + min(lo, 0) + min(hi, 0) < 0:
+            raise RuntimeError(f"pad: ({lo}, {hi}) crops more than the {input.shape[d]} entries of dim {d} "
+                               f"(input shape {tuple(input.shape)})")
+        pads[d] = (lo, hi)
+    return ConstantPad.apply(input, tuple(pads), 0 if value is None else value)
+
+
+# ------------------------------------------------------------------------------------ in-place variants
+def _inplace_src_check(op, self, src):
+    from ..tensor import Tensor
+    from ..autograd.grad_mode import is_grad_enabled
+    if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():
+        # Written into self's memory outside the graph, src's gradient would be silently lost.
+        raise RuntimeError(f"{op}: src (shape {tuple(src.shape)}) requires grad, but an in-place write drops its "
+                           f"gradient; use the out-of-place {op.rstrip('_')} instead, or pass src.detach()")
+
+
+def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    _inplace_src_check("scatter_", self, src)
+    return self._inplace_assign(scatter(self.detach(), dim, index, src, value=value, reduce=reduce).data, "scatter_")
+
+
+def scatter_add_(self, dim, index, src):
+    _inplace_src_check("scatter_add_", self, src)
+    return self._inplace_assign(scatter_add(self.detach(), dim, index, src).data, "scatter_add_")
+
+
+def index_add_(self, dim, index, source, *, alpha=1):
+    _inplace_src_check("index_add_", self, source)
+    return self._inplace_assign(index_add(self.detach(), dim, index, source, alpha=alpha).data, "index_add_")
