@@ -273,8 +273,8 @@ class Tensor:
         return full(size, fill_value, **self._new_kw(dtype, device), requires_grad=requires_grad)
 
     # ------------------------------------------------------------------------------- autograd
-    def backward(self, gradient=None, retain_graph=False):
-        engine.backward(self, gradient, retain_graph=retain_graph)
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def register_hook(self, hook):
         """hook(grad) -> new grad or None, called when this tensor's gradient is computed."""

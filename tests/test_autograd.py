@@ -483,3 +483,15 @@ def test_autograd_grad_fills_retained_grads_like_torch():
         return after_grad, float(y.grad), float(x.grad)
 
     assert run(tg) == run(torch)
+
+
+def test_create_graph_is_refused_with_the_reason():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x ** 3).sum()
+    for call in (lambda: tg.autograd.grad(y, [x], create_graph=True),
+                 lambda: y.backward(create_graph=True),
+                 lambda: tg.autograd.backward([y], create_graph=True)):
+        with pytest.raises(NotImplementedError, match="create_graph=True.*higher-order"):
+            call()
+    g, = tg.autograd.grad(y, [x], None, True, False)  # torch's positional order: grad_outputs, retain_graph, create_graph
+    np.testing.assert_allclose(np.asarray(g), [3.0, 12.0])

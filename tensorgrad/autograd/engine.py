@@ -147,9 +147,18 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
     return captured
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
+def _no_create_graph(op, create_graph):
+    if create_graph:
+        raise NotImplementedError(
+            f"{op}(create_graph=True): tensorgrad has no higher-order gradients. Each op's backward computes on "
+            "arrays (NumPy/CuPy), not on recorded Tensors, so a gradient cannot itself be differentiated; "
+            "use finite differences of first-order gradients (e.g. Hessian-vector products) instead")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused)."""
     from ..tensor import Tensor
+    _no_create_graph("grad", create_graph)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -181,8 +190,9 @@ def _seed_grad(opname, t, gradient):
     return g.astype(t.data.dtype, copy=False)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False):
+def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
     from ..tensor import Tensor
+    _no_create_graph("backward", create_graph)
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
