@@ -36,7 +36,7 @@ from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
-                    "cuda")
+                    "cuda", "utils")
 
 
 def __getattr__(name):

@@ -120,6 +120,7 @@ def test_gpt_measured_peak_drops():
 def test_public_names():
     import tensorgrad as tg
     assert tg.checkpoint is checkpoint and tg.checkpoint_sequential is checkpoint_sequential
+    assert tg.utils.checkpoint.checkpoint is checkpoint  # torch.utils.checkpoint's spelling, for ported scripts
     for sub, attr in [("profiler", "memory"), ("planner", "plan_checkpoints"), ("viz", "draw_graph"),
                       ("diagnostics", "grad_flow"), ("models", "GPT"), ("amp", "GradScaler")]:
         assert callable(getattr(getattr(tg, sub), attr)), (sub, attr)

@@ -1,0 +1,4 @@
+"""tensorgrad.utils: PyTorch's torch.utils counterparts (data, checkpoint)."""
+from . import checkpoint, data
+
+__all__ = ["checkpoint", "data"]
