@@ -1,0 +1,64 @@
+"""What the per-parameter optimizers (RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam) share: option checks
+in one message style, the gradient an update starts from, PyTorch's lerp, and PyTorch's scalar-state dtype.
+
+Their updates follow torch.optim's single-tensor path (the one torch runs on CPU) operation by operation, in
+the same order, so float64 trajectories agree with torch to rounding. ATen evaluates ``addcmul_(t1, t2, value=v)``
+as ``self + v * t1 * t2`` and ``addcdiv_(t1, t2, value=v)`` as ``self + v * t1 / t2``; the optimizers write
+those expressions out in that order.
+"""
+import numpy as np
+
+from .. import dtypes
+
+
+def check(ok, opt, what, value):
+    """ValueError naming the optimizer, the option and the offending value (PyTorch raises ValueError too)."""
+    if not ok:
+        raise ValueError(f"{opt}: invalid {what} {value}")
+
+
+def check_betas(opt, betas):
+    if len(betas) != 2:
+        raise ValueError(f"{opt}: betas must be a pair (beta1, beta2), got {betas}")
+    for i, b in enumerate(betas):
+        check(0.0 <= b < 1.0, opt, f"beta parameter at index {i}:", b)
+
+
+def check_unsupported(opt, capturable=False, differentiable=False):
+    """Accepted for PyTorch's signatures; only the default is implemented."""
+    if capturable:
+        # A CUDA graph would freeze lr and the bias corrections (host floats here); Adam/AdamW keep them in device
+        # scalars for that (optim/adam.py).
+        raise ValueError(f"{opt}: capturable=True is not supported; only Adam and AdamW can be captured in a CUDA "
+                         f"graph")
+    if differentiable:
+        raise ValueError(f"{opt}: differentiable=True is not supported; updates are written in place, outside "
+                         f"autograd")
+
+
+def grad_of(p, group):
+    """The gradient the update starts from: in the parameter's dtype, negated for maximize, with the L2 decay
+    (g + wd * p) folded in unless the group asks for decoupled decay."""
+    g = p.grad.data
+    if g.dtype != p.data.dtype:
+        g = g.astype(p.data.dtype)
+    if group["maximize"]:
+        g = -g
+    wd = group["weight_decay"]
+    if wd != 0 and not group.get("decoupled_weight_decay", False):
+        g = g + wd * p.data
+    return g
+
+
+def lerp_(a, b, w):
+    """a <- lerp(a, b, w) in place, in ATen's two-branch form (exact at w = 0 and w = 1)."""
+    if abs(w) < 0.5:
+        a += w * (b - a)
+    else:
+        a[...] = b - (b - a) * (1 - w)
+
+
+def scalar_dtype():
+    """torch.optim's _get_scalar_dtype(): scalar state (NAdam's mu_product) is float64 only under a float64
+    default dtype, and float32 otherwise, whatever the parameters' dtype."""
+    return np.dtype(np.float64) if dtypes.get_default_dtype() == np.float64 else np.dtype(np.float32)
