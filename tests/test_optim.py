@@ -444,3 +444,28 @@ def test_cuda_module_to_adamw_and_clip_match_cpu():
     m.cpu()
     for p, q in zip(m.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_adam_signature_and_decoupled_weight_decay_as_torch():
+    import inspect
+    for ours, theirs in ((tg.optim.Adam, torch.optim.Adam), (tg.optim.AdamW, torch.optim.AdamW)):
+        po, pt = inspect.signature(ours.__init__).parameters, inspect.signature(theirs.__init__).parameters
+        assert list(po) == list(pt), ours.__name__
+        assert [p.kind for p in po.values()] == [p.kind for p in pt.values()], ours.__name__
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((4, 3))
+    ours = [tg.tensor(w0.copy(), requires_grad=True) for _ in range(2)]
+    theirs = torch.tensor(w0.copy(), requires_grad=True)
+    a = tg.optim.Adam([ours[0]], lr=0.1, weight_decay=0.3, decoupled_weight_decay=True)
+    b = tg.optim.AdamW([ours[1]], lr=0.1, weight_decay=0.3)
+    c = torch.optim.Adam([theirs], lr=0.1, weight_decay=0.3, decoupled_weight_decay=True)
+    for _ in range(5):
+        g = rng.standard_normal((4, 3))
+        for p in ours:
+            p.grad = tg.tensor(g)
+        theirs.grad = torch.tensor(g)
+        a.step(), b.step(), c.step()
+    np.testing.assert_array_equal(np.asarray(ours[0].detach()), np.asarray(ours[1].detach()))
+    np.testing.assert_allclose(np.asarray(ours[0].detach()), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="Adam: differentiable"):
+        tg.optim.Adam([ours[0]], differentiable=True)

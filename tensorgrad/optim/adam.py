@@ -13,8 +13,11 @@ from .optimizer import Optimizer
 class Adam(Optimizer):
     _decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 maximize=False, foreach=None, fused=None, capturable=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        if differentiable:
+            raise ValueError(f"{type(self).__name__}: differentiable=True is not supported (updates are not recorded)")
         if not 0.0 <= lr:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr}")
         if not 0.0 <= eps:
@@ -31,6 +34,8 @@ class Adam(Optimizer):
         # update kernel reads, so a CUDA graph replaying step() follows the lr schedule and the bias
         # corrections (tensorgrad.cuda.graphs). Each state's "step" is then that shared 0-d float32 tensor.
         self.capturable = bool(capturable)
+        if decoupled_weight_decay:  # torch 2.13: Adam(decoupled_weight_decay=True) is AdamW
+            self._decoupled = True
         if self.capturable and amsgrad:
             raise ValueError(f"{type(self).__name__}: capturable=True does not support amsgrad")
         self._lr_dev, self._step_dev, self._found_inf = {}, {}, None
@@ -186,6 +191,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay: p *= 1 - lr * wd before the Adam update (default wd = 0.01)."""
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 maximize=False, foreach=None, fused=None, capturable=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, foreach, fused, capturable)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
