@@ -332,6 +332,18 @@ def test_attention_float_mask_with_neg_inf():
     check_op(_sdpa(), inputs=[(2, 4, 3), (2, 4, 3), (2, 4, 3), m], requires_grad=[True, True, True, False])
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_attention_query_with_every_key_masked(dtype):
+    """Such a row attends to nothing: output 0 and zero gradients, as torch's _safe_softmax (not NaN)."""
+    m = np.ones((4, 5), bool)
+    m[1] = False
+    m[3, :2] = False
+    for mask in (m, np.where(m, 0.0, -np.inf)):
+        check_op(_sdpa(), inputs=[(2, 4, 3), (2, 5, 3), (2, 5, 3), mask], dtype=dtype,
+                 requires_grad=[True, True, True, False])
+    gradcheck_op(_sdpa(), [(2, 4, 3), (2, 5, 3), (2, 5, 3), m])
+
+
 @pytest.mark.parametrize("case", ["4d_causal", "3d", "tq_ne_tk", "ev_ne_e_causal", "scale"])
 def test_attention_gradcheck(kernel_mode, case):
     shapes, kw = SDPA_CASES[case]

@@ -322,18 +322,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         out = Attention.apply(q4, k4, v4, bool(is_causal), scale)
         return out.reshape(lead + (q.shape[-2], v.shape[-1]))
     # General path (masks, dropout, Ev != E): composed from ordinary ops.
+    from ..tensor import Tensor
     s = (q @ k.transpose(-2, -1)) * scale
     if is_causal:
-        from ..tensor import Tensor
         L, S = q.shape[-2], k.shape[-2]
         keep = Tensor._make(q._xp.tril(q._xp.ones((L, S), dtype=bool)), None)
-        s = s.masked_fill(~keep, float("-inf"))
+        p = softmax(s.masked_fill(~keep, float("-inf")), -1)
     elif attn_mask is not None:
         if attn_mask.dtype == np.bool_:
             s = s.masked_fill(~attn_mask, float("-inf"))
         else:
             s = s + attn_mask
-    p = softmax(s, -1)
+        # A query row whose keys are all masked attends to nothing: its output is 0 with zero gradients, as torch's
+        # _safe_softmax (a plain softmax gives 0/0 = NaN). The row's scores are zeroed first so that no NaN reaches
+        # the backward either; done for every row, without asking the device whether any such row exists (a host
+        # sync, and a CUDA graph capture would fail on it).
+        none = Tensor._make(q._xp.isneginf(s.data).all(-1, keepdims=True), None)
+        p = softmax(s.masked_fill(none, 0.0), -1).masked_fill(none, 0.0)
+    else:
+        p = softmax(s, -1)
     if dropout_p > 0.0:
         p = dropout(p, dropout_p, True)
     return p @ v
