@@ -116,15 +116,25 @@ def test_batched_matmul_runs_on_mkl_and_agrees_with_torch(monkeypatch):
 
 
 @needs_mkl
-def test_gemm_declines_what_it_cannot_read_in_place():
+def test_gemm_declines_what_it_cannot_compute():
     a = np.ones((6, 8), np.float32)
-    assert blas.gemm(a[:, ::2], np.ones((4, 3), np.float32)) is None          # non-unit strides both ways
     assert blas.gemm(a, np.ones((8, 3), np.float64)) is None                   # mixed dtypes
     assert blas.gemm(a.astype(np.int64), np.ones((8, 3), np.int64)) is None    # not a float GEMM
     assert blas.gemm(a.astype(np.float16), np.ones((8, 3), np.float16)) is None
     assert blas.gemm(np.ones((0, 8), np.float32), np.ones((8, 3), np.float32)) is None
     assert blas.gemm(np.ones((2, 3, 8), np.float32), np.ones((8, 3), np.float32)) is None
-    assert blas.gemm(np.broadcast_to(np.ones(8, np.float32), (6, 8)), np.ones((8, 3), np.float32)) is None
+
+
+@needs_mkl
+def test_gemm_copies_operands_blas_cannot_read_in_place():
+    # a broadcast (zero-stride) gradient, as `.sum().backward()` gives, and non-unit strides both ways: copied,
+    # then one MKL GEMM (NumPy's matmul would run its slow non-BLAS loop on them)
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal((8, 3)).astype(np.float32)
+    wide = rng.standard_normal((12, 16)).astype(np.float32)
+    for a in (np.broadcast_to(rng.standard_normal(8).astype(np.float32), (6, 8)), wide[::2, ::2]):
+        assert blas.as_operand(a) is not a and blas.as_operand(b) is b
+        np.testing.assert_allclose(blas.gemm(a, b), np.ascontiguousarray(a) @ b, rtol=1e-5, atol=1e-5)
 
 
 @needs_mkl

@@ -121,6 +121,14 @@ def _operand(x, rows, cols):
     return None
 
 
+def as_operand(x):
+    """x itself where BLAS can read it in place, else a C-ordered copy. A gradient such as that of `.sum()` is a
+    broadcast view with zero strides: BLAS cannot take it, and NumPy's matmul then runs its slow non-BLAS loop
+    (about half the step of a conv net with a `.sum()` loss); the copy costs O(rows * cols) against the
+    product's O(m * n * k)."""
+    return x if _operand(x, *x.shape) is not None else np.ascontiguousarray(x)
+
+
 def _fill_rows(c, bias):
     """c[i, :] = bias for every row: tensorgrad._C's multi-threaded fill when it is built, else NumPy."""
     global _bias_fill
@@ -148,9 +156,8 @@ def gemm(a, b, bias=None):
     n = b.shape[1]
     if m == 0 or n == 0 or k == 0:
         return None
+    a, b = as_operand(a), as_operand(b)
     la, lb = _operand(a, m, k), _operand(b, k, n)
-    if la is None or lb is None:
-        return None
     c = np.empty((m, n), a.dtype)
     if bias is not None:
         _fill_rows(c, bias)

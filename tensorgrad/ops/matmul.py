@@ -23,7 +23,7 @@ def _mm(a, b, bias=None):
         out = blas.gemm(a, b, bias)
         if out is not None:
             return out
-        out = a @ b
+        out = blas.as_operand(a) @ blas.as_operand(b)
     else:
         out = blas.gemm_batched(a, b)
         out = a @ b if out is None else out
