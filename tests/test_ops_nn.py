@@ -579,3 +579,18 @@ def test_packed_attention_with_dropout_uses_the_composed_path():
 def test_packed_attention_bad_shape():
     with pytest.raises(RuntimeError, match=r"packed_attention.*\(2, 5, 13\)"):
         tg.nn.functional.packed_attention(tg.randn(2, 5, 13), 2)
+
+
+def test_dropout_signature_and_inplace_as_torch():
+    import inspect
+    assert list(inspect.signature(tg.nn.functional.dropout).parameters)[:4] == \
+        list(inspect.signature(torch.nn.functional.dropout).parameters)
+    x = tg.ones(50, 40)
+    tg.manual_seed(3)
+    y = tg.nn.functional.dropout(x, 0.5, True, True)  # torch's positional inplace
+    assert y is x and 0 < (np.asarray(x) == 0).sum() < x.numel()
+    m = tg.nn.Dropout(0.5, inplace=True)
+    z = tg.ones(8, 8)
+    assert m(z) is z
+    w = tg.ones(8, 8, requires_grad=True)  # recorded for backward: out of place, as the other inplace= ops
+    assert tg.nn.functional.dropout(w, 0.5, True, True) is not w

@@ -2,12 +2,17 @@
 names)."""
 from . import functional, init, utils
 from .module import Module, Parameter
+from .pool import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                   AdaptiveMaxPool2d)
+from .norm import (BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d, GroupNorm, LocalResponseNorm, Dropout1d,
+                   Dropout2d)
 from .layers import (Identity, Linear, Embedding, LayerNorm, RMSNorm, Dropout, Flatten, Unflatten, CosineSimilarity,
                      PairwiseDistance, Sequential, ModuleList, ModuleDict, ParameterList)
 from .activations import (ReLU, LeakyReLU, ELU, CELU, SELU, GELU, SiLU, Mish, Softplus, Hardtanh, ReLU6, Hardsigmoid,
                           Hardswish, Tanh, Sigmoid, LogSigmoid, Softsign, GLU, Softmax, LogSoftmax)
 from .losses import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, KLDivLoss, NLLLoss, CrossEntropyLoss, BCELoss,
                      BCEWithLogitsLoss)
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Unfold, Fold
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                           TransformerEncoder, TransformerDecoder, Transformer)
 
@@ -19,3 +24,7 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Li
            "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss"]
 __all__ += ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
             "TransformerDecoder", "Transformer"]
+__all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Unfold", "Fold"]
+__all__ += ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "InstanceNorm1d",
+            "InstanceNorm2d", "GroupNorm", "LocalResponseNorm", "Dropout1d", "Dropout2d"]

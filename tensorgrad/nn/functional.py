@@ -12,10 +12,14 @@ from ..ops import nn as NN
 from ..ops.elementwise import relu as _relu, sigmoid, tanh, where, clamp, result_type
 from ..ops.matmul import linear
 from ..ops.indexing import pad
+from ..ops.pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
+                        adaptive_max_pool1d, adaptive_max_pool2d)
+from ..ops.normalization import (batch_norm, instance_norm, group_norm, local_response_norm, dropout1d,
+                                 dropout2d)
+from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold
 from ..ops.nn import (softmax, log_softmax, layer_norm, gelu, scaled_dot_product_attention, dropout, embedding,
                       one_hot, packed_attention)
-from ..ops.util import is_float, normalize_dim
-from ..autograd.grad_mode import is_grad_enabled
+from ..ops.util import is_float, normalize_dim, write_back
 from ..tensor import Tensor, check_device_as
 
 
@@ -25,15 +29,6 @@ def _need_float(op, x):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if not is_float(x.dtype):
         raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype} (shape {tuple(x.shape)})")
-
-
-def _maybe_inplace(op, input, out, inplace):
-    """inplace=True writes the result into ``input`` when no gradient is recorded for it. tensorgrad records no
-    in-place ops on tensors that require grad, so there the result is returned out of place (what the caller
-    uses in `y = F.relu(x, inplace=True)`)."""
-    if not inplace or (input.requires_grad and is_grad_enabled()):
-        return out
-    return input._inplace_assign(out.data, f"{op}(inplace=True)")
 
 
 def _softplus(x):
@@ -108,17 +103,17 @@ def _vector_norm(op, x, p, dims, keepdim):
 
 # -------------------------------------------------------------------------------------------- activations
 def relu(input, inplace=False):
-    return _maybe_inplace("relu", input, _relu(input), inplace)
+    return write_back("relu", input, _relu(input), inplace)
 
 
 def silu(input, inplace=False):
-    return _maybe_inplace("silu", input, input * sigmoid(input), inplace)
+    return write_back("silu", input, input * sigmoid(input), inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     _need_float("leaky_relu", input)
     # x == 0 takes the negative branch: PyTorch's gradient there is negative_slope.
-    return _maybe_inplace("leaky_relu", input, where(input > 0, input, input * negative_slope), inplace)
+    return write_back("leaky_relu", input, where(input > 0, input, input * negative_slope), inplace)
 
 
 def _elu(op, x, alpha, scale=1.0, input_scale=1.0):
@@ -130,7 +125,7 @@ def _elu(op, x, alpha, scale=1.0, input_scale=1.0):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _maybe_inplace("elu", input, _elu("elu", input, alpha), inplace)
+    return write_back("elu", input, _elu("elu", input, alpha), inplace)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -138,13 +133,13 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    return _maybe_inplace("selu", input, _elu("selu", input, _SELU_ALPHA, _SELU_SCALE), inplace)
+    return write_back("selu", input, _elu("selu", input, _SELU_ALPHA, _SELU_SCALE), inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides the input)")
-    return _maybe_inplace("celu", input, _elu("celu", input, alpha, 1.0, 1.0 / alpha), inplace)
+    return write_back("celu", input, _elu("celu", input, alpha, 1.0, 1.0 / alpha), inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -167,7 +162,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     # Strict interior, as PyTorch: the gradient is 0 at min_val and max_val themselves (clamp passes it there).
     out = where(input <= min_val, min_val, where(input >= max_val, max_val, input))
-    return _maybe_inplace("hardtanh", input, out, inplace)
+    return write_back("hardtanh", input, out, inplace)
 
 
 def relu6(input, inplace=False):
@@ -177,18 +172,18 @@ def relu6(input, inplace=False):
 def hardsigmoid(input, inplace=False):
     _need_float("hardsigmoid", input)
     out = where(input <= -3, 0.0, where(input >= 3, 1.0, (input + 3) / 6))
-    return _maybe_inplace("hardsigmoid", input, out, inplace)
+    return write_back("hardsigmoid", input, out, inplace)
 
 
 def hardswish(input, inplace=False):
     _need_float("hardswish", input)
     out = where(input <= -3, 0.0, where(input >= 3, input, input * (input + 3) / 6))
-    return _maybe_inplace("hardswish", input, out, inplace)
+    return write_back("hardswish", input, out, inplace)
 
 
 def mish(input, inplace=False):
     _need_float("mish", input)
-    return _maybe_inplace("mish", input, input * tanh(_softplus(input)), inplace)
+    return write_back("mish", input, input * tanh(_softplus(input)), inplace)
 
 
 def softsign(input):
@@ -482,3 +477,7 @@ __all__ = ["softmax", "log_softmax", "cross_entropy", "nll_loss", "layer_norm", 
            "selu", "celu", "softplus", "logsigmoid", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish",
            "softsign", "glu", "normalize", "rms_norm", "cosine_similarity", "pairwise_distance", "l1_loss",
            "smooth_l1_loss", "huber_loss", "kl_div", "pad"]
+__all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
+__all__ += ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+            "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "instance_norm", "group_norm",
+            "local_response_norm", "dropout1d", "dropout2d"]

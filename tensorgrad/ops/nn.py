@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import normalize_dim, is_float
+from .util import normalize_dim, is_float, write_back
 from ..amp.autocast import cast_lower, cast_float32
 
 
@@ -356,21 +356,21 @@ class Dropout(Function):
         return g * self.saved_tensors[0], None
 
 
-def dropout(x, p=0.5, training=True, generator=None):
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
-        return x
-    if _capturing(x):
-            raise RuntimeError(f"dropout: p={p} on a tensor of shape {tuple(x.shape)} inside a CUDA graph capture: "
-                               "the random mask would be frozen into the graph and repeat on every replay; "
-                               "capture with dropout=0 (or model.eval()), or run this step eagerly")
+        return input
+    if _capturing(input):
+        raise RuntimeError(f"dropout: p={p} on a tensor of shape {tuple(input.shape)} inside a CUDA graph capture: "
+                           "the random mask would be frozen into the graph and repeat on every replay; "
+                           "capture with dropout=0 (or model.eval()), or run this step eagerly")
     from ..random import default_generator
     gen = generator or default_generator
-    keep = gen.random(x.shape, device=x.device) >= p
+    keep = gen.random(input.shape, device=input.device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = (keep * x.dtype.type(scale)).astype(x.dtype)
-    return Dropout.apply(x, mask)
+    mask = (keep * input.dtype.type(scale)).astype(input.dtype)
+    return write_back("dropout", input, Dropout.apply(input, mask), inplace)
 
 
 def _capturing(t):

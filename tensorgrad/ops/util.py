@@ -48,3 +48,13 @@ def normalize_dims(op, dim, ndim, shape=None):
             raise ValueError(f"{op}: dim {dim} names a dimension twice")
         return dims
     return (normalize_dim(op, dim, ndim, shape),)
+
+
+def write_back(op, input, out, inplace):
+    """The result of an op called with inplace=True: written into ``input`` when no gradient is recorded for it;
+    tensorgrad records no in-place ops on tensors that require grad, so there the result is returned out of place
+    (what the caller uses in `y = F.relu(x, inplace=True)`)."""
+    from ..autograd.grad_mode import is_grad_enabled
+    if not inplace or out is input or (input.requires_grad and is_grad_enabled()):
+        return out
+    return input._inplace_assign(out.data.reshape(input.shape), f"{op}(inplace=True)")
