@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 
 from .. import factories
-from ..ops.elementwise import where
 from ..ops.movement import cat
 from ..ops.util import is_float
 from ..tensor import Tensor
@@ -236,19 +235,16 @@ class MultiheadAttention(Module):
 
         weights = None
         if need_weights:
-            w = self._weights(q, k, mask, safe=False)
+            w = self._weights(q, k, mask)
             if dropout_p > 0.0:
                 w = F.dropout(w, dropout_p, True)
             o = w @ v
             weights = w.mean(1) if average_attn_weights else w
             if not batched:
                 weights = weights.squeeze(0)
-        elif mask is None:
-            o = F.scaled_dot_product_attention(q, k, v, None, dropout_p, bool(is_causal))
         else:
-            # Rows whose every key is masked give 0 here (torch's SDPA does the same), not nan as with weights.
-            w = self._weights(q, k, mask, safe=True)
-            o = (F.dropout(w, dropout_p, True) if dropout_p > 0.0 else w) @ v
+            # Rows whose every key is masked give 0 here (SDPA's safe softmax, as torch's), not nan as with weights.
+            o = F.scaled_dot_product_attention(q, k, v, mask, dropout_p, bool(is_causal) and mask is None)
         out = F.linear(o.permute(2, 0, 1, 3).reshape(L * N, E), self.out_proj.weight, self.out_proj.bias)
         out = out.reshape(L, N, E)
         if not batched:
@@ -257,17 +253,10 @@ class MultiheadAttention(Module):
             out = out.transpose(0, 1)
         return out, weights
 
-    def _weights(self, q, k, mask, safe):
-        """softmax(q k^T / sqrt(D) + mask) over the keys. safe: rows with every key at -inf become 0 rather
-        than nan, with zero gradient."""
+    def _weights(self, q, k, mask):
+        """softmax(q k^T / sqrt(D) + mask) over the keys (a row with every key masked is nan, as torch's)."""
         s = (q * math.sqrt(1.0 / self.head_dim)) @ k.transpose(-2, -1)
-        if mask is None:
-            return F.softmax(s, -1)
-        s = s + mask
-        if not safe:
-            return F.softmax(s, -1)
-        dead = mask.detach().amax(-1, keepdim=True) == _NEG_INF
-        return where(dead, 0.0, F.softmax(where(dead, 0.0, s), -1))
+        return F.softmax(s if mask is None else s + mask, -1)
 
 
 # ---------------------------------------------------------------------------------------------- layers
