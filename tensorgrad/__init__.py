@@ -11,7 +11,7 @@ from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, s
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import autograd
 from .ops.elementwise import (add, sub, mul, div, pow, neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, maximum,
-                              minimum, clamp, where, eq, ne, lt, le, gt, ge)
+                              minimum, clamp, eq, ne, lt, le, gt, ge)
 from .ops.elementwise import clamp as clip
 from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, reciprocal, sign, floor, ceil, round,
                                    trunc, frac, square, lerp, logical_not, logical_and, logical_or, logical_xor,
@@ -26,6 +26,11 @@ from .ops.einsum import einsum
 from . import linalg
 from .ops.nn import softmax, log_softmax
 from .functional import topk, sort, argsort, multinomial
+from .functional import (where, isnan, isinf, isfinite, isclose, any, all, count_nonzero, clone, clamp_min, clamp_max,
+                         meshgrid, cartesian_prod, cdist, unique, unique_consecutive, bincount, searchsorted, bucketize,
+                         histc)
+from .factories import randperm
+from .autograd.grad_mode import inference_mode, is_inference_mode_enabled
 from .ops.movement import flip, roll, tile, repeat_interleave, unbind, narrow, broadcast_to
 from .ops.indexing import (gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_select, nonzero,
                            argwhere, diag, diagonal, diag_embed, trace)

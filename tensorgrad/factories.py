@@ -103,6 +103,21 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
                                             np.int64, as_device(device)).astype(d, copy=False), False)
 
 
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64 by default) drawn from ``generator``: reproducible after a seed on
+    each device, though not the permutation torch draws."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    d = _dt(dtype, dtypes.int64)
+    if d == np.bool_ or not (np.issubdtype(d, np.integer) or np.issubdtype(d, np.floating)):
+        raise TypeError(f"randperm: dtype {d} is not supported (use an integer or floating point dtype)")
+    top = int(np.iinfo(d).max) + 1 if np.issubdtype(d, np.integer) else 2 ** (np.finfo(d).nmant + 1) + 1
+    if n > top:  # n - 1 must be exact in dtype
+        raise RuntimeError(f"randperm: n={n} is too large for dtype {d}: at most {top}")
+    perm = _gen(generator).permutation(int(n), as_device(device))
+    return _finish(perm.astype(d, copy=False), requires_grad)
+
+
 def randn_like(t, dtype=None, device=None, requires_grad=False, generator=None):
     d, dev = _like(t, dtype, device)
     return randn(t.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator)

@@ -74,6 +74,17 @@ class Generator:
         out = self._cuda("integers", shape, np.int64, device, np.int64(low), np.uint64(high - low))
         return out if np.dtype(dtype) == np.int64 else out.astype(dtype)
 
+    def permutation(self, n, device="cpu"):
+        """A random int64 permutation of range(n) (randperm, the data samplers): numpy's shuffle on the CPU; on
+        CUDA the stable argsort of one draw of n Philox uniforms, so it is one draw like any other (equal keys,
+        odds about n**2 / 2**54, only bias the order, never break the permutation)."""
+        if as_device(device).type == "cpu":
+            return self._np.permutation(n).astype(np.int64, copy=False)
+        cp = get_xp(device)
+        keys = self._cuda("uniform", (n,), np.float64, device)
+        with cp.cuda.Device(as_device(device).index):
+            return cp.argsort(keys).astype(np.int64, copy=False)
+
 
 _PHILOX = r"""
 __device__ __forceinline__ void tg_philox(unsigned long long seed, unsigned long long offset, unsigned long long idx,

@@ -33,6 +33,15 @@ def check_device_as(op, main, *others):
             check_same_device(op, (main,) + others)
 
 
+def _functional(name):
+    """A method calling tensorgrad.functional.<name>(self, ...) (imported on call: functional imports this module)."""
+    def method(self, *args, **kwargs):
+        from . import functional
+        return getattr(functional, name)(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
 class Tensor:
     __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
@@ -546,36 +555,29 @@ class Tensor:
     def where(self, cond, other):
         return E.where(cond, self, other)
 
-    def topk(self, k, dim=-1, largest=True, sorted=True):
-        from .functional import topk
-        return topk(self, k, dim, largest, sorted)
+    topk = _functional("topk")
+    sort = _functional("sort")
+    argsort = _functional("argsort")
+    multinomial = _functional("multinomial")
+    all = _functional("all")
+    any = _functional("any")
+    isnan = _functional("isnan")
+    isinf = _functional("isinf")
+    isfinite = _functional("isfinite")
+    isclose = _functional("isclose")
+    count_nonzero = _functional("count_nonzero")
+    unique = _functional("unique")
+    unique_consecutive = _functional("unique_consecutive")
+    bincount = _functional("bincount")
+    histc = _functional("histc")
+    clamp_min = _functional("clamp_min")
+    clamp_max = _functional("clamp_max")
 
-    def sort(self, dim=-1, descending=False, *, stable=False):
-        from .functional import sort
-        return sort(self, dim, descending, stable=stable)
+    def clamp_min_(self, min):
+        return self.clamp_(min=min)
 
-    def argsort(self, dim=-1, descending=False, *, stable=False):
-        from .functional import argsort
-        return argsort(self, dim, descending, stable=stable)
-
-    def multinomial(self, num_samples, replacement=False, generator=None):
-        from .functional import multinomial
-        return multinomial(self, num_samples, replacement, generator)
-
-    def all(self):
-        return Tensor._make(self._xp.asarray(bool(self.data.all())), None)
-
-    def any(self):
-        return Tensor._make(self._xp.asarray(bool(self.data.any())), None)
-
-    def isnan(self):
-        return Tensor._make(self._xp.isnan(self.data), None)
-
-    def isinf(self):
-        return Tensor._make(self._xp.isinf(self.data), None)
-
-    def isfinite(self):
-        return Tensor._make(self._xp.isfinite(self.data), None)
+    def clamp_max_(self, max):
+        return self.clamp_(max=max)
 
     # ------------------------------------------------------------------------------- repr
     def __repr__(self):

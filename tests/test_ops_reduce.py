@@ -230,3 +230,9 @@ def test_logsumexp_infinite_values():
     with np.errstate(invalid="ignore"):  # the +inf row's gradient is inf * 0 = NaN, in torch too
         check_op(lambda t: t.logsumexp(1), inputs=[x])
     check_op(lambda t: t.logsumexp(0, keepdim=True), inputs=[x], grad=False)
+
+
+@pytest.mark.parametrize("fn", [lambda t: t.amax(-1), lambda t: t.amin(1), lambda t: t.max(-1), lambda t: t.min(2),
+                                lambda t: t.argmax(-1), lambda t: t.logsumexp(-1)])
+def test_max_family_over_a_nonempty_dim_of_an_empty_tensor(fn):
+    check_op(fn, inputs=[np.zeros((0, 2, 3))])  # as torch: a (0, ...) result; only an empty reduced dim is an error

@@ -1,4 +1,5 @@
-"""Global grad-recording switch: no_grad / enable_grad / set_grad_enabled (context managers and decorators)."""
+"""Global grad-recording switch: no_grad / enable_grad / set_grad_enabled / inference_mode (context managers and
+decorators)."""
 import functools
 import threading
 
@@ -11,6 +12,10 @@ def is_grad_enabled():
 
 def _set(flag):
     _state.enabled = bool(flag)
+
+
+def is_inference_mode_enabled():
+    return getattr(_state, "inference", False)
 
 
 class _GradMode:
@@ -64,5 +69,39 @@ class set_grad_enabled(_GradMode):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with set_grad_enabled(flag):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class inference_mode(_GradMode):
+    """torch.inference_mode: no_grad that is_inference_mode_enabled() reports; inference_mode(False) turns grad
+    recording back on, even inside no_grad, as in torch. Tensors made inside are ordinary tensors: torch's
+    "inference tensors" (refused later by autograd) have no counterpart here."""
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return object.__new__(cls)
+        return cls()(mode)  # bare @inference_mode on a function
+
+    def __init__(self, mode=True):
+        self.mode = mode
+
+    def __enter__(self):
+        self._prev = (is_grad_enabled(), is_inference_mode_enabled())
+        _set(not self.mode)
+        _state.inference = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _set(self._prev[0])
+        _state.inference = self._prev[1]
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
                 return fn(*args, **kwargs)
         return wrapper

@@ -315,7 +315,7 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def _check_nonempty(op, a, dims):
-    if a.data.size == 0 or any(a.shape[d] == 0 for d in dims):
+    if any(a.shape[d] == 0 for d in dims) or (a.data.size == 0 and not dims):
         raise RuntimeError(f"{op}: cannot reduce over an empty dimension (tensor of shape {tuple(a.shape)})")
 
 

@@ -18,6 +18,8 @@ import numpy as np
 
 from .. import dtypes
 from ..ops.movement import stack
+from ..factories import randperm
+from ..functional import multinomial
 from ..random import Generator, default_generator
 from ..tensor import Tensor
 
@@ -123,14 +125,18 @@ class ChainDataset(IterableDataset):
         return sum(len(d) for d in self.datasets)
 
 
-def _np_rng(generator, where):
-    """The numpy stream behind ``generator``; with None, a fresh one seeded from the default generator (one draw,
-    like torch), so each epoch differs yet manual_seed fixes them all."""
+def _generator(generator, where):
+    """``generator``; with None, a fresh one seeded from the default generator (one draw, like torch), so each
+    epoch differs yet manual_seed fixes them all."""
     if generator is None:
         generator = Generator(seed=int(default_generator.integers(0, 2 ** 63, ())))
     elif not isinstance(generator, Generator):
         raise TypeError(f"{where}: generator must be a tensorgrad.Generator, got {type(generator).__name__}")
-    return generator._gen("cpu")
+    return generator
+
+
+def _randperm(n, generator):
+    return randperm(n, generator=generator).tolist()
 
 
 def random_split(dataset, lengths, generator=default_generator):
@@ -152,7 +158,7 @@ def random_split(dataset, lengths, generator=default_generator):
     if any(length < 0 for length in lengths) or sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths {list(lengths)} does not equal the length of the "
                          f"input dataset ({n})")
-    indices = _np_rng(generator, "random_split").permutation(n).tolist()
+    indices = _randperm(n, _generator(generator, "random_split"))
     return [Subset(dataset, indices[end - length:end])
             for end, length in zip(itertools.accumulate(lengths), lengths)]
 
@@ -286,13 +292,13 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        n, rng = len(self.data_source), _np_rng(self.generator, "RandomSampler")
+        n, gen = len(self.data_source), _generator(self.generator, "RandomSampler")
         if self.replacement:
-            yield from rng.integers(0, n, self.num_samples).tolist()
+            yield from gen.integers(0, n, (self.num_samples,)).tolist()
             return
         for _ in range(self.num_samples // n):
-            yield from rng.permutation(n).tolist()
-        yield from rng.permutation(n)[:self.num_samples % n].tolist()
+            yield from _randperm(n, gen)
+        yield from _randperm(n, gen)[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -303,7 +309,7 @@ class SubsetRandomSampler(Sampler):
         self.indices, self.generator = indices, generator
 
     def __iter__(self):
-        for i in _np_rng(self.generator, "SubsetRandomSampler").permutation(len(self.indices)).tolist():
+        for i in _randperm(len(self.indices), _generator(self.generator, "SubsetRandomSampler")):
             yield self.indices[i]
 
     def __len__(self):
@@ -328,9 +334,8 @@ class WeightedRandomSampler(Sampler):
         self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
 
     def __iter__(self):
-        rng = _np_rng(self.generator, "WeightedRandomSampler")
-        p = self.weights / self.weights.sum()
-        yield from rng.choice(len(p), self.num_samples, replace=self.replacement, p=p).tolist()
+        gen = _generator(self.generator, "WeightedRandomSampler")
+        yield from multinomial(Tensor._make(self.weights, None), self.num_samples, self.replacement, gen).tolist()
 
     def __len__(self):
         return self.num_samples
