@@ -9,6 +9,8 @@ those expressions out in that order.
 import numpy as np
 
 from .. import dtypes
+from ..backend import xp_of
+from ..tensor import Tensor
 
 
 def check(ok, opt, what, value):
@@ -48,6 +50,27 @@ def grad_of(p, group):
     if wd != 0 and not group.get("decoupled_weight_decay", False):
         g = g + wd * p.data
     return g
+
+
+ZEROS = "zeros"  # a state buffer shaped like the parameter, zero-filled
+
+
+def with_grads(opt, group, **initial):
+    """(p, g, xp, state) for each parameter of the group that has a gradient. A parameter's first step creates
+    its state: "step" 0, then the entries of ``initial`` in their order (ZEROS, or a callable giving the value),
+    the key order of torch's state_dict; the step count is then incremented before the update, as torch does."""
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        g = grad_of(p, group)
+        xp = xp_of(p.data)
+        st = opt._state(p)
+        if not st:
+            st["step"] = 0
+            for name, init in initial.items():
+                st[name] = Tensor._make(xp.zeros_like(p.data) if init is ZEROS else init(), None)
+        st["step"] += 1
+        yield p, g, xp, st
 
 
 def lerp_(a, b, w):

@@ -1,7 +1,5 @@
 """Adadelta (PyTorch's update rule)."""
-from ..backend import xp_of
-from ..tensor import Tensor
-from ._common import check, check_unsupported, grad_of
+from ._common import check, check_unsupported, ZEROS, with_grads
 from .optimizer import Optimizer
 
 
@@ -21,17 +19,7 @@ class Adadelta(Optimizer):
 
     def _step_group(self, group):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = grad_of(p, group)
-            xp = xp_of(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["square_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-                st["acc_delta"] = Tensor._make(xp.zeros_like(p.data), None)
-            st["step"] += 1
+        for p, g, xp, st in with_grads(self, group, square_avg=ZEROS, acc_delta=ZEROS):
             sq, acc = st["square_avg"].data, st["acc_delta"].data
             sq *= rho
             sq += (1 - rho) * g * g

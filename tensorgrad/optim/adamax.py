@@ -1,7 +1,5 @@
 """Adamax (PyTorch's update rule)."""
-from ..backend import xp_of
-from ..tensor import Tensor
-from ._common import check, check_betas, check_unsupported, grad_of, lerp_
+from ._common import check, check_betas, check_unsupported, ZEROS, with_grads, lerp_
 from .optimizer import Optimizer
 
 
@@ -21,17 +19,7 @@ class Adamax(Optimizer):
 
     def _step_group(self, group):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = grad_of(p, group)
-            xp = xp_of(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-                st["exp_inf"] = Tensor._make(xp.zeros_like(p.data), None)
-            st["step"] += 1
+        for p, g, xp, st in with_grads(self, group, exp_avg=ZEROS, exp_inf=ZEROS):
             m, u = st["exp_avg"].data, st["exp_inf"].data
             lerp_(m, g, 1 - beta1)
             u *= beta2

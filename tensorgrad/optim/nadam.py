@@ -1,9 +1,9 @@
 """NAdam (PyTorch's update rule, with its optional decoupled weight decay)."""
 import numpy as np
 
-from ..backend import to_device, xp_of
+from ..backend import to_device
 from ..tensor import Tensor
-from ._common import check, check_betas, check_unsupported, grad_of, lerp_, scalar_dtype
+from ._common import check, check_betas, check_unsupported, ZEROS, with_grads, lerp_, scalar_dtype
 from .optimizer import Optimizer
 
 
@@ -43,18 +43,8 @@ class NAdam(Optimizer):
     def _step_group(self, group):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         wd, psi = group["weight_decay"], group["momentum_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = grad_of(p, group)
-            xp = xp_of(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["mu_product"] = Tensor._make(np.ones((), dtype=scalar_dtype()), None)
-                st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data), None)
-            st["step"] += 1
+        host_one = lambda: np.ones((), dtype=scalar_dtype())  # noqa: E731 - mu_product stays on the host, as torch's
+        for p, g, xp, st in with_grads(self, group, mu_product=host_one, exp_avg=ZEROS, exp_avg_sq=ZEROS):
             step = st["step"]
             bias_correction2 = 1 - beta2 ** step
             if wd != 0 and group["decoupled_weight_decay"]:

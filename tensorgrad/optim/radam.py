@@ -1,7 +1,5 @@
 """RAdam (PyTorch's update rule, with its optional decoupled weight decay)."""
-from ..backend import xp_of
-from ..tensor import Tensor
-from ._common import check, check_betas, check_unsupported, grad_of, lerp_
+from ._common import check, check_betas, check_unsupported, ZEROS, with_grads, lerp_
 from .optimizer import Optimizer
 
 
@@ -24,17 +22,7 @@ class RAdam(Optimizer):
 
     def _step_group(self, group):
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = grad_of(p, group)
-            xp = xp_of(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data), None)
-            st["step"] += 1
+        for p, g, xp, st in with_grads(self, group, exp_avg=ZEROS, exp_avg_sq=ZEROS):
             step = st["step"]
             if wd != 0 and group["decoupled_weight_decay"]:
                 p.data *= 1 - lr * wd

@@ -1,7 +1,6 @@
 """RMSprop (PyTorch's update rule, centered and momentum variants included)."""
-from ..backend import xp_of
 from ..tensor import Tensor
-from ._common import check, check_unsupported, grad_of, lerp_
+from ._common import check, check_unsupported, ZEROS, with_grads, lerp_
 from .optimizer import Optimizer
 
 
@@ -25,22 +24,13 @@ class RMSprop(Optimizer):
     def _step_group(self, group):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, centered = group["momentum"], group["centered"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = grad_of(p, group)
-            xp = xp_of(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["square_avg"] = Tensor._make(xp.zeros_like(p.data), None)
+        for p, g, xp, st in with_grads(self, group, square_avg=ZEROS):
             # Created when first needed, so a group switched to momentum/centered mid-run starts from zeros
             # (torch raises a KeyError there).
             if momentum > 0 and "momentum_buffer" not in st:
                 st["momentum_buffer"] = Tensor._make(xp.zeros_like(p.data), None)
             if centered and "grad_avg" not in st:
                 st["grad_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-            st["step"] += 1
             sq = st["square_avg"].data
             sq *= alpha
             sq += (1 - alpha) * g * g
