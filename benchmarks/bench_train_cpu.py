@@ -43,6 +43,8 @@ ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__
 args = ap.parse_args()
 THREADS = [int(t) for t in str(args.threads).split(",")]
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if args.no_tune_malloc:
+    os.environ["TENSORGRAD_TUNE_MALLOC"] = "0"  # read when tensorgrad is imported
 from tensorgrad.backend import blas  # noqa: E402  (loads MKL if installed; does not load libgomp)
 
 if args.omp_passive and args.only != "torch" and not blas.shares_openmp():
@@ -62,7 +64,7 @@ from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
 from tensorgrad.train import tune_malloc, set_num_threads  # noqa: E402
 from tensorgrad.provenance import write_result  # noqa: E402
 
-MALLOC_TUNED = False if args.no_tune_malloc else tune_malloc()  # as `tensorgrad train` does; applies to both
+MALLOC_TUNED = tune_malloc()  # done at `import tensorgrad` unless --no-tune-malloc; applies to both frameworks
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
 B = 12
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, asdict, field
 
 import numpy as np
 
+from .backend.host_memory import tune_malloc  # noqa: F401 - re-exported: benchmarks import it from here
+
 CKPT_NAME = "ckpt.safetensors"
 
 
@@ -264,23 +266,6 @@ def _free_cores(window=0.15):
     if hasattr(os, "getloadavg"):
         return max(0.0, n - os.getloadavg()[0])
     return float(n)
-
-
-def tune_malloc():
-    """glibc only, best effort: keep freed memory in the heap instead of returning every large block to the OS.
-    A training step allocates and frees the same few MB of activation and gradient arrays each iteration; by
-    default glibc serves blocks >= 128 KB with mmap/munmap, so every step page-faults its memory in again
-    (~7,000 page faults per step for the baby GPT, ~15% of the step in the kernel). Returns True if applied."""
-    import ctypes
-    import ctypes.util
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        return bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20))
-    except (OSError, AttributeError):
-        return False
 
 
 def _log(cfg, msg):

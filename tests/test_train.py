@@ -95,3 +95,12 @@ def test_free_cores_reads_the_idle_share_of_a_short_window(monkeypatch):
     monkeypatch.setattr(tr, "_cpu_times", lambda: None)  # no /proc/stat: the load average
     monkeypatch.setattr(tr.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
     assert tr._free_cores(window=0) == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_import_keeps_freed_arrays_in_the_heap_unless_opted_out():
+    code = "import tensorgrad; from tensorgrad.backend import host_memory; print(host_memory._applied)"
+    for env, want in (({}, "True"), ({"TENSORGRAD_TUNE_MALLOC": "0"}, "False")):
+        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        assert out == want, (env, out)
