@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 
 from ..amp.autocast import cast_float32
+from ..autograd.function import Function
+from ..backend import xp_of
 from .indexing import pad as _pad
 from .pool import _strided_sum
 from .util import is_float, write_back
@@ -83,6 +85,44 @@ def _check_momentum(op, momentum):
 
 
 # ------------------------------------------------------------------------------------------------ batch_norm
+class BatchNorm(Function):
+    """Training-mode batch norm of x (N, C, L) with batch statistics per channel: xhat = (x - mean) * rstd,
+    y = xhat * weight + bias (weight, bias: (C,) or None). One class with the closed-form backward
+
+        dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * weight,
+
+    instead of the composite's dozen ops and their full-size temporaries (4.7x PyTorch's time as a composite).
+    The batch mean and biased variance go into ``stats`` for the running buffers."""
+
+    def forward(self, x, weight, bias, eps, stats):
+        xp = xp_of(x)
+        mean = x.mean(axis=(0, 2), keepdims=True)
+        xhat = x - mean
+        var = xp.mean(xhat * xhat, axis=(0, 2), keepdims=True)
+        rstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+        xhat *= rstd
+        stats.extend((mean, var))
+        self.bias_dtype = None if bias is None else bias.dtype
+        self.save_for_backward(xhat, rstd, weight)
+        y = xhat * weight.reshape(1, -1, 1) if weight is not None else xhat.copy()
+        if bias is not None:
+            y += bias.reshape(1, -1, 1)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        xhat, rstd, weight = self.saved_tensors
+        nx, nw, nb = self.needs_input_grad[:3]
+        dw = (g * xhat).sum(axis=(0, 2)).astype(weight.dtype, copy=False) if nw else None
+        db = g.sum(axis=(0, 2)).astype(self.bias_dtype, copy=False) if nb else None
+        dx = None
+        if nx:
+            dxhat = g * weight.reshape(1, -1, 1) if weight is not None else g
+            dx = dxhat - dxhat.mean(axis=(0, 2), keepdims=True)
+            dx -= xhat * (dxhat * xhat).mean(axis=(0, 2), keepdims=True)
+            dx *= rstd
+        return dx, dw, db, None, None
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalizes each channel (dim 1) over the batch and every dim after 1. training=True uses the batch's
     statistics and updates the running buffers given; training=False uses the running buffers."""
@@ -103,9 +143,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if input.numel() == 0:
         return _empty(x, weight, bias, cshape).to(input.dtype)
     if training:
-        xc, mean, var = _centered(x, (0,) + tuple(range(2, x.ndim)))
-        _update(op, running_mean, mean.data.reshape(c), momentum)
-        _update(op, running_var, var.data.reshape(c) * (n / (n - 1)), momentum)
+        w, b = (None if t is None else _compute(t) for t in (weight, bias))
+        stats = []
+        y = BatchNorm.apply(x.reshape(x.shape[0], c, -1), w, b, eps, stats).reshape(x.shape)
+        mean, var = stats
+        _update(op, running_mean, mean.reshape(c), momentum)
+        _update(op, running_var, var.reshape(c) * (n / (n - 1)), momentum)
+        return y.to(input.dtype)
     else:
         from ..tensor import Tensor
         xc = x - Tensor._make(running_mean.data.reshape(cshape), None)
