@@ -223,6 +223,18 @@ def copy_to_torch(m, tm):
             tv.copy_(torch.from_numpy(np.array(v.numpy())))
 
 
+def assert_param_grads_match(m, tm, rtol, atol):
+    """Every parameter gradient of tensorgrad module m equals that of torch module tm: the same names in the same
+    order, None exactly where torch's is None, values to the tolerance."""
+    theirs = dict(tm.named_parameters())
+    assert [k for k, _ in m.named_parameters()] == list(theirs)
+    for name, p in m.named_parameters():
+        want = theirs[name].grad
+        assert (p.grad is None) == (want is None), f"grad {name}: {p.grad is None and 'None'} vs torch {want}"
+        if want is not None:
+            np.testing.assert_allclose(p.grad.numpy(), want.numpy(), rtol=rtol, atol=atol, err_msg=f"grad {name}")
+
+
 def lib(x):
     """The library of ``x``: ``lib(x).exp(x)`` is tensorgrad.exp or torch.exp -- one lambda serves both sides."""
     return torch if isinstance(x, torch.Tensor) else tg

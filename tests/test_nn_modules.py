@@ -8,7 +8,7 @@ import torch
 
 import tensorgrad as tg
 from tensorgrad import nn
-from helpers import copy_to_torch
+from helpers import assert_param_grads_match, copy_to_torch
 
 torch.set_num_threads(1)
 RNG = np.random.default_rng(0)
@@ -32,9 +32,7 @@ def check_module(m, tm, *xs, dtype=np.float64, tol=None, grads=None):
     for i, (a, b) in enumerate(zip(ins, tins)):
         if a.requires_grad:
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol, err_msg=f"input {i}")
-    tparams = dict(tm.named_parameters())
-    for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=tol, atol=tol, err_msg=name)
+    assert_param_grads_match(m, tm, tol, tol)
 
 
 # --------------------------------------------------------------------------------------------- activations

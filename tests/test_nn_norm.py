@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tensorgrad as tg
-from helpers import check_op, gradcheck_op, F, pos, copy_to_torch, FLOATS
+from helpers import check_op, gradcheck_op, F, pos, assert_param_grads_match, copy_to_torch, FLOATS
 
 torch.set_num_threads(1)
 TDT = {np.float64: torch.float64, np.float32: torch.float32}
@@ -155,9 +155,7 @@ def _step(m, tm, x, dtype, tol):
     (y * tg.tensor(w)).sum().backward()
     (ty * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=tol, atol=tol)
-    tparams = dict(tm.named_parameters())
-    for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=tol, atol=tol, err_msg=name)
+    assert_param_grads_match(m, tm, tol, tol)
     theirs = tm.state_dict()
     assert list(m.state_dict()) == list(theirs)
     for name, v in m.state_dict().items():

@@ -11,7 +11,7 @@ import torch
 
 import tensorgrad as tg
 from tensorgrad import nn
-from helpers import copy_to_torch
+from helpers import assert_param_grads_match, copy_to_torch
 
 torch.set_num_threads(1)
 # torch notes that its oneDNN path lacks LSTM projections (it falls back to its reference implementation)
@@ -52,13 +52,7 @@ def check(make, call, args, dtype=np.float64, seed=0):
     for i, (a, b) in enumerate(zip(ins, tins)):
         if a is not None:
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol, err_msg=f"grad input {i}")
-    tparams = dict(tm.named_parameters())
-    assert [k for k, _ in m.named_parameters()] == list(tparams)
-    for name, p in m.named_parameters():
-        want = tparams[name].grad
-        want = np.zeros(p.shape) if want is None else want.numpy()
-        got = np.zeros(p.shape) if p.grad is None else p.grad.numpy()
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"grad {name}")
+    assert_param_grads_match(m, tm, tol, tol)
     return m, tm
 
 

@@ -15,7 +15,7 @@ import torch
 
 import tensorgrad as tg
 from tensorgrad import nn
-from helpers import copy_to_torch, _ops_recorded
+from helpers import assert_param_grads_match, copy_to_torch, _ops_recorded
 
 torch.set_num_threads(1)
 # torch's note that its nested-tensor inference path is off for these layers (there is none here)
@@ -78,13 +78,7 @@ def check(make, call, args, dtype=np.float64, train=True, tol=None, seed=0, grad
     for i, (a, b) in enumerate(zip(ins, tins)):
         if a is not None and a.requires_grad:
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol, err_msg=f"grad input {i}")
-    tparams = dict(tm.named_parameters())
-    assert [k for k, _ in m.named_parameters()] == list(tparams)
-    for name, p in m.named_parameters():
-        want = tparams[name].grad
-        want = np.zeros(p.shape) if want is None else want.numpy()
-        got = np.zeros(p.shape) if p.grad is None else p.grad.numpy()
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"grad {name}")
+    assert_param_grads_match(m, tm, tol, tol)
     return m, tm
 
 

@@ -12,7 +12,7 @@ import torch
 
 import tensorgrad as tg
 from tensorgrad import nn
-from helpers import check_op, gradcheck_op, copy_to_torch, F, FLOATS
+from helpers import check_op, gradcheck_op, assert_param_grads_match, copy_to_torch, F, FLOATS
 
 torch.set_num_threads(1)
 # torch's note that its 'same' with an even kernel copies the input (so does ours): not a problem of the test.
@@ -237,9 +237,7 @@ def check_module(m, tm, xs, dtype=np.float64, **call):
     (y * tg.tensor(c)).sum().backward()
     (ty * torch.tensor(c)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=t, atol=t, err_msg="input")
-    tparams = dict(tm.named_parameters())
-    for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=t, atol=t, err_msg=name)
+    assert_param_grads_match(m, tm, t, t)
 
 
 MODULES = [
@@ -447,6 +445,4 @@ def test_lenet_forward_backward_vs_torch():
     loss.backward()
     tloss.backward()
     assert abs(loss.item() - tloss.item()) < 1e-5
-    tparams = dict(tm.named_parameters())
-    for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    assert_param_grads_match(m, tm, 1e-4, 1e-5)
