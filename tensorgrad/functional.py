@@ -139,12 +139,17 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     _check_tensor("isclose", input)
     _check_tensor("isclose", other, "other")
     check_device_as("isclose", input, other)
+    return Tensor._make(close_elements("isclose", input, other, rtol, atol, equal_nan), None)
+
+
+def close_elements(op, input, other, rtol, atol, equal_nan):
+    """isclose's rule on two tensors of one device, as an array (allclose reduces it); errors name ``op``."""
     if input.dtype != other.dtype:
-        raise RuntimeError(f"isclose: expected tensors of one dtype, got {input.dtype} (shape {tuple(input.shape)}) "
+        raise RuntimeError(f"{op}: expected tensors of one dtype, got {input.dtype} (shape {tuple(input.shape)}) "
                            f"and {other.dtype} (shape {tuple(other.shape)})")
     if rtol < 0 or atol < 0:
-        raise RuntimeError(f"isclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
-    _broadcast("isclose", input, other)
+        raise RuntimeError(f"{op}: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
+    _broadcast(op, input, other)
     x, y, xp = input.data, other.data, input._xp
     close = x == y
     if equal_nan and is_float(x.dtype):
@@ -156,7 +161,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         with np.errstate(invalid="ignore", over="ignore"):
             err = xp.abs(x - y)
             close = close | (xp.isfinite(err) & (err <= atol + xp.abs(rtol * y)))
-    return Tensor._make(close, None)
+    return close
 
 
 def _any_all(op, input, dim, keepdim):

@@ -511,28 +511,11 @@ def _two_tensors(op, a, b):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """True when |a - b| <= atol + rtol * |b| everywhere (broadcasting; equal infinities match), as a Python bool."""
+    """True when |a - b| <= atol + rtol * |b| everywhere (broadcasting; equal infinities match), as a Python bool:
+    isclose(a, b).all(), as torch defines it."""
+    from ..functional import close_elements  # functional imports tensor, which imports this module
     _two_tensors("allclose", a, b)
-    if a.dtype != b.dtype:
-        raise RuntimeError(f"allclose: expected tensors of one dtype, got {a.dtype} (shape {tuple(a.shape)}) and "
-                           f"{b.dtype} (shape {tuple(b.shape)})")
-    if rtol < 0 or atol < 0:
-        raise RuntimeError(f"allclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise RuntimeError(f"allclose: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast "
-                           "together") from None
-    x, y, xp = a.data, b.data, a._xp
-    if not is_float(x.dtype):
-        x, y = x.astype(np.float64), y.astype(np.float64)
-    close = x == y
-    if equal_nan:
-        close = close | (xp.isnan(x) & xp.isnan(y))
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = xp.abs(x - y)
-        close = close | (xp.isfinite(err) & (err <= atol + xp.abs(rtol * y)))
-    return bool(close.all())
+    return bool(close_elements("allclose", a, b, rtol, atol, equal_nan).all())
 
 
 def equal(a, b):
