@@ -11,8 +11,10 @@ The same numpy data is handed to tensorgrad and to torch, so results must agree 
 import contextlib
 import importlib.util
 import os
+import re
 
 import numpy as np
+import pytest
 import torch
 
 import tensorgrad as tg
@@ -233,6 +235,15 @@ def assert_param_grads_match(m, tm, rtol, atol):
         assert (p.grad is None) == (want is None), f"grad {name}: {p.grad is None and 'None'} vs torch {want}"
         if want is not None:
             np.testing.assert_allclose(p.grad.numpy(), want.numpy(), rtol=rtol, atol=atol, err_msg=f"grad {name}")
+
+
+@contextlib.contextmanager
+def raises(exc, *patterns):
+    """pytest.raises whose message must match every regex in patterns."""
+    with pytest.raises(exc) as info:
+        yield info
+    for p in patterns:
+        assert re.search(p, str(info.value)), f"{p!r} not in {str(info.value)!r}"
 
 
 def lib(x):

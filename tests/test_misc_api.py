@@ -2,9 +2,7 @@
 randperm, inference_mode, isnan/isinf/isfinite, isclose, any/all/count_nonzero, where(condition), clone,
 clamp_min/clamp_max, meshgrid/cartesian_prod, cdist (both of torch's compute paths, every p, the zero-distance
 gradient); bad-input errors for each. unique, bincount, searchsorted, histc: test_misc_api_index.py."""
-import contextlib
 import math
-import re
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import torch
 
 import tensorgrad as tg
 from tensorgrad.backend import cuda_available
-from helpers import check_op, gradcheck_op, lib, ints, bools, unif, FLOATS
+from helpers import check_op, gradcheck_op, lib, ints, bools, unif, raises, FLOATS
 
 RNG = np.random.default_rng(1234)
 # random shapes of 1 to 3 dims (sizes 1..5), next to the edge cases each test adds
@@ -30,15 +28,6 @@ def special(shape, dtype=np.float64, seed=0):
     x = np.where((pick >= 0.2) & (pick < 0.25), -np.inf, x)
     x = np.where((pick >= 0.25) & (pick < 0.35), 0.0, x)
     return np.asarray(x).astype(dtype)
-
-
-@contextlib.contextmanager
-def raises(exc, *patterns):
-    """pytest.raises whose message must match every regex in patterns."""
-    with pytest.raises(exc) as info:
-        yield info
-    for p in patterns:
-        assert re.search(p, str(info.value)), f"{p!r} not in {str(info.value)!r}"
 
 
 # -------------------------------------------------------------------------------------------------- randperm

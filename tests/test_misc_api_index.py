@@ -2,29 +2,18 @@
 counts and dtypes on random integer/bool/float data with repeats and ties, NaN, 0-d and empty input; no gradient
 (as torch, except that torch marks unique's float output as requiring a gradient it cannot compute); bad-input
 errors for each."""
-import contextlib
 import math
-import re
 
 import numpy as np
 import pytest
 
 import tensorgrad as tg
 from tensorgrad.backend import cuda_available
-from helpers import check_op, lib, FLOATS
+from helpers import check_op, lib, raises, FLOATS
 
 RNG = np.random.default_rng(4321)
 # random shapes of 1 to 3 dims (sizes 1..5), next to the edge cases each test adds
 RANDOM_SHAPES = [tuple(int(s) for s in RNG.integers(1, 6, size=RNG.integers(1, 4))) for _ in range(4)]
-
-
-@contextlib.contextmanager
-def raises(exc, *patterns):
-    """pytest.raises whose message must match every regex in patterns."""
-    with pytest.raises(exc) as info:
-        yield info
-    for p in patterns:
-        assert re.search(p, str(info.value)), f"{p!r} not in {str(info.value)!r}"
 
 
 def dup_ints(shape, high=4, seed=0, dtype=np.int64):
