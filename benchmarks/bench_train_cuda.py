@@ -108,7 +108,7 @@ def run_tensorgrad(cfg, B, batches, half, graph, warmup, iters, tg_model_state):
     else:
         fn = step
     for i in range(warmup):
-        losses.append(fn(*data[i % len(data)]).detach().data.copy())
+        losses.append(fn(*data[i % len(data)]).detach().array.copy())
     cp.cuda.Device().synchronize()
     t0, t1 = cp.cuda.Event(), cp.cuda.Event()
     t0.record()
@@ -116,7 +116,7 @@ def run_tensorgrad(cfg, B, batches, half, graph, warmup, iters, tg_model_state):
         loss = fn(*data[(warmup + i) % len(data)])
     t1.record()
     t1.synchronize()
-    return cp.cuda.get_elapsed_time(t0, t1) / iters, [float(v) for v in losses[:5]], float(loss.data)
+    return cp.cuda.get_elapsed_time(t0, t1) / iters, [float(v) for v in losses[:5]], float(loss.array)
 
 
 def profiled(fn, iters, top):

@@ -68,7 +68,7 @@ def backprop_grads(loss_fn, params):
     for p in params:
         p.grad = None
     loss_fn(params).backward()
-    return [np.array(p.grad.data) for p in params]
+    return [np.array(p.grad.array) for p in params]
 
 
 def fd_grads(loss_fn, params, eps=1e-6):
@@ -76,7 +76,7 @@ def fd_grads(loss_fn, params, eps=1e-6):
     out = []
     with tg.no_grad():
         for p in params:
-            flat = p.data.reshape(-1)  # a view: perturb in place
+            flat = p.array.reshape(-1)  # a view: perturb in place
             g = np.zeros(flat.size)
             for j in range(flat.size):
                 orig = flat[j]

@@ -24,7 +24,7 @@ class Checkpoint(Function):
             out = fn(*[Tensor._make(a, None) for a in arrays[:n_real]])
         if not isinstance(out, Tensor):
             raise TypeError(f"checkpoint: the function must return a single Tensor, got {type(out).__name__}")
-        return out.data
+        return out.array
 
     def backward(self, g):
         from .tensor import Tensor
@@ -48,7 +48,7 @@ class Checkpoint(Function):
                 gen.set_state(current)
         if out.requires_grad:
             engine.run_backward([out], [g])
-        grads = tuple(t.grad.data if (t.requires_grad and t.grad is not None) else None for t in inputs)
+        grads = tuple(t.grad.array if (t.requires_grad and t.grad is not None) else None for t in inputs)
         return grads + (None,) * (len(arrays) - self.n_real)
 
 

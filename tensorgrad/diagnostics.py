@@ -138,7 +138,7 @@ def grad_flow(model, plot=None, title=None):
         if p.grad is None:
             continue
         layer = name.rsplit(".", 1)[0] if "." in name else "(root)"
-        params.append(ParamRow(name, layer, tuple(p.shape), _norm(p.grad.data), _norm(p.data)))
+        params.append(ParamRow(name, layer, tuple(p.shape), _norm(p.grad.array), _norm(p.array)))
         if p.ndim >= 2:
             if layer not in groups:
                 groups[layer] = []

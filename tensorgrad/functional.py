@@ -24,7 +24,7 @@ def _order(t, dim, descending, k, op):
     """(int64 indices of the first k entries along dim in sorted order, the normalized dim); a 0-d t is treated as
     1-d (the caller shapes the results back). Stable: equal entries keep their input order; NaN counts as the
     largest value, as in torch."""
-    data = t.data.reshape(1) if t.ndim == 0 else t.data
+    data = t.array.reshape(1) if t.ndim == 0 else t.array
     d = normalize_dim(op, dim, t.ndim, t.shape)
     n = data.shape[d]
     if k is not None and not 0 <= k <= n:
@@ -115,7 +115,7 @@ def _classify(op, input, non_float):
     _check_tensor(op, input)
     xp = input._xp
     if is_float(input.dtype):
-        return Tensor._make(getattr(xp, op)(input.data), None)
+        return Tensor._make(getattr(xp, op)(input.array), None)
     # integer and bool tensors hold no NaN or infinity (and numpy's isnan refuses some of them)
     return Tensor._make(xp.full(input.shape, non_float, dtype=np.bool_), None)
 
@@ -150,7 +150,7 @@ def close_elements(op, input, other, rtol, atol, equal_nan):
     if rtol < 0 or atol < 0:
         raise RuntimeError(f"{op}: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
     _broadcast(op, input, other)
-    x, y, xp = input.data, other.data, input._xp
+    x, y, xp = input.array, other.array, input._xp
     close = x == y
     if equal_nan and is_float(x.dtype):
         close = close | (xp.isnan(x) & xp.isnan(y))
@@ -167,7 +167,7 @@ def close_elements(op, input, other, rtol, atol, equal_nan):
 def _any_all(op, input, dim, keepdim):
     _check_tensor(op, input)
     dims = normalize_dims(op, dim, input.ndim, input.shape)
-    out = getattr(input._xp, op)(input.data, axis=dims, keepdims=keepdim)
+    out = getattr(input._xp, op)(input.array, axis=dims, keepdims=keepdim)
     # torch keeps uint8 for uint8 input (its convention from before bool tensors); every other dtype gives bool
     return Tensor._make(out.astype(np.uint8) if input.dtype == np.uint8 else out, None)
 
@@ -188,7 +188,7 @@ def count_nonzero(input, dim=None):
     if isinstance(dim, (tuple, list)) and not dim:
         dim = None  # unlike sum's dim=(), torch counts over every dim here
     dims = normalize_dims("count_nonzero", dim, input.ndim, input.shape)
-    return Tensor._make((input.data != 0).sum(axis=dims).astype(np.int64), None)
+    return Tensor._make((input.array != 0).sum(axis=dims).astype(np.int64), None)
 
 
 def where(condition, input=None, other=None):
@@ -323,7 +323,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 # ---------------------------------------------------------------------------------------- unique, bincount
 def _unique(op, input, sort, return_inverse, return_counts, dim):
     _check_tensor(op, input)
-    xp, data = input._xp, input.data
+    xp, data = input._xp, input.array
     if dim is None:
         rows = data.reshape(-1, 1)
     else:
@@ -396,14 +396,14 @@ def bincount(input, weights=None, minlength=0):
         if weights.shape != input.shape:
             raise RuntimeError(f"bincount: weights of shape {tuple(weights.shape)} must be 1-d, one per element of "
                                f"the input of shape {tuple(input.shape)}")
-    xp, x = input._xp, input.data.astype(np.int64, copy=False)
+    xp, x = input._xp, input.array.astype(np.int64, copy=False)
     if x.size and int(x.min()) < 0:  # a host read, as in torch: the output length depends on the data
         raise RuntimeError(f"bincount: input values must be non-negative, got {int(x.min())} (shape "
                            f"{tuple(input.shape)})")
     if weights is None or not x.size:  # torch: an empty input gives int64 zeros even with weights
         return Tensor._make(_bincount(xp, x, int(minlength)).astype(np.int64, copy=False), None)
     dt = np.float32 if weights.dtype == np.float32 else np.float64  # torch's choice, float16 weights included
-    counts = _bincount(xp, x, int(minlength), weights.data.astype(np.float64))
+    counts = _bincount(xp, x, int(minlength), weights.array.astype(np.float64))
     return Tensor._make(counts.astype(dt, copy=False), None)
 
 
@@ -447,18 +447,18 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     if seq.ndim > 1 and (values.ndim != seq.ndim or values.shape[:-1] != seq.shape[:-1]):
         raise RuntimeError(f"{op}: sorted_sequence of shape {tuple(seq.shape)} must be 1-d, or have the leading "
                            f"dims of the values, of shape {tuple(values.shape)}")
-    xp, s = seq._xp, seq.data
+    xp, s = seq._xp, seq.array
     if sorter is not None:
         _check_tensor(op, sorter, "sorter")
         if sorter.dtype != np.int64 or sorter.shape != seq.shape:
             raise RuntimeError(f"{op}: sorter must be an int64 tensor of the sequence's shape {tuple(seq.shape)}, "
                                f"got dtype {sorter.dtype} and shape {tuple(sorter.shape)}")
         n = seq.shape[-1]
-        if sorter.numel() and (int(sorter.data.min()) < 0 or int(sorter.data.max()) >= n):
+        if sorter.numel() and (int(sorter.array.min()) < 0 or int(sorter.array.max()) >= n):
             raise RuntimeError(f"{op}: sorter values must be in [0, {n - 1}] (sequence shape {tuple(seq.shape)})")
-        s = xp.take_along_axis(s, sorter.data, axis=-1)
+        s = xp.take_along_axis(s, sorter.array, axis=-1)
     dt = promote_types(s.dtype, values.dtype)
-    s, v = s.astype(dt, copy=False), values.data.astype(dt, copy=False)
+    s, v = s.astype(dt, copy=False), values.array.astype(dt, copy=False)
     # A 1-d sequence (bucketize's case, often long next to few values) keeps xp.searchsorted's O(m log n).
     idx = xp.searchsorted(s, v, side="right" if right else "left") if s.ndim == 1 else \
         _merge_searchsorted(xp, s, v, right)
@@ -481,7 +481,7 @@ def histc(input, bins=100, min=0, max=0):
         raise RuntimeError(f"histc: input must be a floating point tensor, got dtype {input.dtype}")
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins <= 0:
         raise RuntimeError(f"histc: bins must be an int > 0, got {bins!r}")
-    xp, x = input._xp, input.data.reshape(-1)
+    xp, x = input._xp, input.array.reshape(-1)
     lo, hi = float(min), float(max)
     if lo == hi and x.size:
         lo, hi = float(x.min()), float(x.max())

@@ -144,7 +144,7 @@ def load_safetensors(path):
 def _np(x):
     from .tensor import Tensor
     if isinstance(x, Tensor):
-        x = x.data
+        x = x.array
     if hasattr(x, "get") and not isinstance(x, np.ndarray):
         x = x.get()
     return np.asarray(x)

@@ -200,7 +200,7 @@ def measure_blocks(model, batch, blocks=None, loss_fn=None, repeat=2):
     hooks = []
     for i, b in enumerate(blocks):
         def pre(m, args, i=i):
-            inp[i] = int(args[0].data.nbytes)
+            inp[i] = int(args[0].array.nbytes)
         hooks.append(b.register_forward_pre_hook(pre))
     try:
         res, prof = measure_step(model, batch, "none", loss_fn, return_profiler=True)

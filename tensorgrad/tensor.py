@@ -24,12 +24,12 @@ def check_same_device(op, args):
 
 
 def check_device_as(op, main, *others):
-    """check_same_device for ops that hand other tensors' raw arrays (.data) to a kernel, which Function.apply's
+    """check_same_device for ops that hand other tensors' raw arrays (.array) to a kernel, which Function.apply's
     check never sees: raises its RuntimeError when a Tensor in ``others`` lives on another device than ``main``.
     Metadata only (the array classes, then device ids): no host synchronisation."""
-    cls = main.data.__class__
+    cls = main.array.__class__
     for o in others:
-        if isinstance(o, Tensor) and o.data.__class__ is not cls:
+        if isinstance(o, Tensor) and o.array.__class__ is not cls:
             check_same_device(op, (main,) + others)
 
 
@@ -43,13 +43,13 @@ def _functional(name):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "__weakref__")
+    __slots__ = ("array", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         dtype = dtypes.to_dtype(dtype)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if device is None:
             device = device_of(data) if hasattr(data, "shape") and not isinstance(data, np.ndarray) else "cpu"
         xp = get_xp(device)
@@ -60,12 +60,13 @@ class Tensor:
             arr = _infer(arr, data, xp)
         if xp is not np and device_of(arr) != as_device(device):
             arr = to_device(arr, device)
-        self.data = arr
+        self.array = arr
         self.grad = None
         self.grad_fn = None
         self._hooks = None
         self.name = None
         self._requires_grad = False
+        self._own_version = None
         if requires_grad:
             self.requires_grad = True
 
@@ -74,24 +75,46 @@ class Tensor:
         if isinstance(data, np.generic):  # numpy turns 0-d results into scalars; keep arrays throughout
             data = np.asarray(data)
         t = object.__new__(cls)
-        t.data = data
+        t.array = data
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
         t._hooks = None
         t.name = None
+        t._own_version = None
         return t
 
     # ------------------------------------------------------------------------------- properties
+    @property
+    def data(self):
+        """PyTorch's ``.data``: a tensor sharing this one's memory, outside the graph (no grad_fn, no
+        requires_grad) with a version counter of its own, so in-place writes through it (``p.data.add_(g)``)
+        change this tensor without autograd noticing. The raw NumPy/CuPy array is ``.array``."""
+        t = Tensor._make(self.array, None)
+        t._own_version = 0
+        return t
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: can only be set to a Tensor (got {type(value).__name__}); the raw array is "
+                            f".array. Wrap it first: t.data = tensorgrad.tensor(arr)")
+        if value.shape != self.shape or value.device != self.device:
+            raise RuntimeError(f"data: the new value must have this tensor's shape and device: got shape "
+                               f"{value.shape} on {value.device} ({value.dtype}) for a tensor of shape {self.shape} "
+                               f"on {self.device} ({self.dtype})")
+        if self._requires_grad and not is_float(value.dtype):
+            raise RuntimeError(f"data: a tensor that requires grad must stay floating point; got {value.dtype}")
+        self.array = value.array
     @property
     def requires_grad(self):
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        if flag and not is_float(self.data.dtype):
+        if flag and not is_float(self.array.dtype):
             raise RuntimeError(f"requires_grad: only floating point tensors can require gradients; this tensor has "
-                               f"dtype {self.data.dtype} (shape {tuple(self.data.shape)}). Convert with .float() first.")
+                               f"dtype {self.array.dtype} (shape {tuple(self.array.shape)}). Convert with .float() first.")
         if not flag and self.grad_fn is not None:
             raise RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; use detach()")
         self._requires_grad = bool(flag)
@@ -102,28 +125,28 @@ class Tensor:
 
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_cuda(self):
@@ -131,7 +154,7 @@ class Tensor:
 
     @property
     def _xp(self):
-        return xp_of(self.data)
+        return xp_of(self.array)
 
     @property
     def is_leaf(self):
@@ -146,26 +169,26 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def element_size(self):
-        return self.data.itemsize
+        return self.array.itemsize
 
     @property
     def nbytes(self):
-        return int(self.data.nbytes)
+        return int(self.array.nbytes)
 
     # ------------------------------------------------------------------------------- conversion
     def numpy(self):
         if self.requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
-        return self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        return self.array if isinstance(self.array, np.ndarray) else self.array.get()
 
     def __array__(self, dtype=None, copy=None):
-        a = self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        a = self.array if isinstance(self.array, np.ndarray) else self.array.get()
         return a.astype(dtype) if dtype is not None else a
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"item: only a tensor with one element can be converted to a Python scalar, got shape {self.shape}")
-        return self.data.reshape(()).item() if isinstance(self.data, np.ndarray) else self.data.get().reshape(()).item()
+        return self.array.reshape(()).item() if isinstance(self.array, np.ndarray) else self.array.get().reshape(()).item()
 
     def tolist(self):
         return np.asarray(self).tolist()
@@ -177,12 +200,12 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor with more than one element is ambiguous (shape {self.shape})")
         return bool(self.item())
 
     def __index__(self):
-        if self.data.size != 1 or not np.issubdtype(self.dtype, np.integer):
+        if self.array.size != 1 or not np.issubdtype(self.dtype, np.integer):
             raise TypeError(f"only integer tensors of a single element can be converted to an index (shape {self.shape}, {self.dtype})")
         return int(self.item())
 
@@ -200,7 +223,7 @@ class Tensor:
         return id(self)
 
     def detach(self):
-        return Tensor._make(self.data, None)
+        return Tensor._make(self.array, None)
 
     def detach_(self):
         self.grad_fn = None
@@ -208,7 +231,7 @@ class Tensor:
         return self
 
     def clone(self):
-        return E.Add.apply(self, self.dtype.type(0)) if self.requires_grad else Tensor._make(self.data.copy(), None)
+        return E.Add.apply(self, self.dtype.type(0)) if self.requires_grad else Tensor._make(self.array.copy(), None)
 
     def to(self, *args, dtype=None, device=None, copy=False):
         for a in args:
@@ -310,19 +333,25 @@ class Tensor:
             self.grad_fn.retain = weakref.ref(self)
 
     def zero_(self):
-        return self._inplace_assign(self._xp.zeros_like(self.data), "zero_")
+        return self._inplace_assign(self._xp.zeros_like(self.array), "zero_")
 
     def fill_(self, value):
-        return self._inplace_assign(self._xp.full_like(self.data, value), "fill_")
+        return self._inplace_assign(self._xp.full_like(self.array, value), "fill_")
 
     # ------------------------------------------------------------------------------- in-place
     @property
     def _version(self):
-        """In-place writes seen by this tensor's memory; shared with detach() and views (autograd/version.py)."""
-        return _versions.version(self.data)
+        """In-place writes seen by this tensor's memory; shared with detach() and views (autograd/version.py).
+        A tensor made by ``.data`` counts its own writes instead, so they never trip autograd's check (torch)."""
+        if self._own_version is not None:
+            return self._own_version
+        return _versions.version(self.array)
 
     def _bump(self):
-        _versions.bump(self.data)
+        if self._own_version is not None:
+            self._own_version += 1
+        else:
+            _versions.bump(self.array)
 
     def _check_inplace(self, op):
         if self.requires_grad and is_grad_enabled():
@@ -334,13 +363,13 @@ class Tensor:
         self._check_inplace(op)
         if tuple(new.shape) != self.shape:
             raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {self.shape}")
-        self.data[...] = new
+        self.array[...] = new
         self._bump()
         return self
 
     def _inplace(self, fn, other, op):
         r = fn(self.detach() if self.requires_grad else self, other)
-        return self._inplace_assign(r.data.astype(self.dtype, copy=False), op)
+        return self._inplace_assign(r.array.astype(self.dtype, copy=False), op)
 
     def __iadd__(self, o): return self._inplace(E.add, o, "add_ (+=)")
     def __isub__(self, o): return self._inplace(E.sub, o, "sub_ (-=)")
@@ -350,9 +379,9 @@ class Tensor:
     def sub_(self, o, alpha=1): return self._inplace(E.sub, o if alpha == 1 else o * alpha, "sub_")
     def mul_(self, o): return self._inplace(E.mul, o, "mul_")
     def div_(self, o): return self._inplace(E.div, o, "div_")
-    def clamp_(self, min=None, max=None): return self._inplace_assign(E.clamp(self.detach(), min, max).data, "clamp_")
+    def clamp_(self, min=None, max=None): return self._inplace_assign(E.clamp(self.detach(), min, max).array, "clamp_")
     def copy_(self, src):
-        s = src.data if isinstance(src, Tensor) else src
+        s = src.array if isinstance(src, Tensor) else src
         return self._inplace_assign(self._xp.broadcast_to(self._xp.asarray(s, dtype=self.dtype), self.shape), "copy_")
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from .random import default_generator
@@ -364,7 +393,7 @@ class Tensor:
         return self._inplace_assign(g * (b - a) + a, "uniform_")
 
     def masked_fill_(self, mask, value):
-        return self._inplace_assign(M.masked_fill(self.detach(), mask, value).data, "masked_fill_")
+        return self._inplace_assign(M.masked_fill(self.detach(), mask, value).array, "masked_fill_")
 
     # ------------------------------------------------------------------------------- operators
     def __add__(self, o): return E.add(self, o)
@@ -391,10 +420,10 @@ class Tensor:
 
     def _logical(self, o, fn, op):
         check_device_as(op, self, o)
-        o = o.data if isinstance(o, Tensor) else o
+        o = o.array if isinstance(o, Tensor) else o
         if self.dtype != np.bool_:
             raise TypeError(f"{op}: expects bool tensors, got {self.dtype}")
-        return Tensor._make(fn(self.data, o), None)
+        return Tensor._make(fn(self.array, o), None)
 
     def __and__(self, o): return self._logical(o, lambda a, b: a & b, "and")
     def __or__(self, o): return self._logical(o, lambda a, b: a | b, "or")
@@ -403,7 +432,7 @@ class Tensor:
     def __invert__(self):
         if self.dtype != np.bool_ and not np.issubdtype(self.dtype, np.integer):
             raise TypeError(f"invert (~): expects a bool or integer tensor, got {self.dtype}")
-        return Tensor._make(~self.data, None)
+        return Tensor._make(~self.array, None)
 
     def __getitem__(self, index): return M.getitem(self, index)
     def __setitem__(self, index, value): M.setitem(self, index, value)
@@ -601,7 +630,7 @@ def _infer(arr, data, xp):
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, Tensor):
-        data = data.data.copy()
+        data = data.array.copy()
     elif hasattr(data, "shape") and hasattr(data, "copy"):  # numpy/cupy arrays: copy, like torch.tensor
         data = data.copy()
     elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):

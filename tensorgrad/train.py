@@ -507,4 +507,4 @@ def generate_text(model, tokenizer, start, num_tokens, temperature=0.8, top_k=20
     out = model.generate(tg.tensor(ids), num_tokens, temperature=temperature,
                          top_k=top_k if top_k and top_k > 0 else None, generator=gen)
     model.train(was_training)
-    return tokenizer.decode(out.data[0])
+    return tokenizer.decode(out.array[0])

@@ -137,7 +137,7 @@ def _record_grads(tensor, nodes, grad_output):
     installed = []
     for node in funcs:
         def hook(g, _key=id(node)):
-            seen[_key] = g.data.copy()
+            seen[_key] = g.array.copy()
         had_list = node.hooks is not None
         if not had_list:
             node.hooks = []
@@ -187,18 +187,18 @@ def to_dot(tensor, grads=False, params=None, max_values=4, grad_output=None, ran
                 title = f"{out.name} = {title}"
             parts = [title, _shape(n.out_shape)]
             if out is not None:
-                parts.append("value " + _fmt_array(out.data, max_values))
+                parts.append("value " + _fmt_array(out.array, max_values))
             g = recorded.get(id(n))
             if g is None and out is not None and out.grad is not None and not grads:
-                g = out.grad.data
+                g = out.grad.array
             if g is not None:
                 parts.append("grad " + _fmt_array(g, max_values))
             root = n is tensor.grad_fn
             style = 'shape=box, style="rounded,filled", fillcolor="{}"'.format("#f8cecc" if root else "#eeeeee")
         else:
             name = n.name or (names[id(n)][0] if id(n) in names else "leaf")
-            parts = [name, _shape(n.shape), "value " + _fmt_array(n.data, max_values)]
-            g = recorded.get(id(n)) if grads else (n.grad.data if n.grad is not None else None)
+            parts = [name, _shape(n.shape), "value " + _fmt_array(n.array, max_values)]
+            g = recorded.get(id(n)) if grads else (n.grad.array if n.grad is not None else None)
             if g is not None:
                 parts.append("grad " + _fmt_array(g, max_values))
             style = 'shape=ellipse, style=filled, fillcolor="#dae8fc"'

@@ -75,7 +75,7 @@ def test_grad_not_aliased_between_leaves():
     a = tg.tensor([1.0, 2.0], requires_grad=True)
     b = tg.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data += 100
+    a.grad.array += 100
     np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
 
 
@@ -104,7 +104,7 @@ def test_saved_arrays_freed_after_backward():
     h = x.exp()
     node = h.grad_fn
     assert node.saved != () and not node.freed
-    arr = h.data
+    arr = h.array
     z = (h * h).sum()
     del h
     refs_before = sys.getrefcount(arr)
@@ -414,7 +414,7 @@ def test_detach_shares_data_and_cuts_graph():
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None and d.is_leaf
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
     z = (d * x).sum()
     z.backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])  # no path through d

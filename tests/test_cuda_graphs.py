@@ -36,7 +36,7 @@ def _run_adam(cls, capturable, steps=6, found=()):
                 opt.step(found_inf=np.array(1.0, np.float32))
             continue
         opt.step(**({"found_inf": np.array(0.0, np.float32)} if capturable else {}))
-    return w.data.copy(), b.data.copy(), opt
+    return w.array.copy(), b.array.copy(), opt
 
 
 @pytest.mark.parametrize("cls", [Adam, AdamW])
@@ -47,20 +47,20 @@ def test_capturable_adam_matches_plain(cls):
         np.testing.assert_allclose(wc, wp, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(bc, bp, rtol=1e-6, atol=1e-7)
         # a skipped step does not count: the device step equals the number of real updates
-        assert float(opt._step_dev[id(opt.param_groups[0])].data) == 6 - len(found)
+        assert float(opt._step_dev[id(opt.param_groups[0])].array) == 6 - len(found)
 
 
 def test_capturable_adamw_state_dict_round_trip():
     _, _, opt = _run_adam(AdamW, True, steps=3)
     sd = opt.state_dict()
-    assert [int(round(float(np.asarray(s["step"].data)))) for s in sd["state"].values()] == [3, 3]
+    assert [int(round(float(np.asarray(s["step"].array)))) for s in sd["state"].values()] == [3, 3]
     w = tg.tensor(np.zeros((7, 5), np.float32), requires_grad=True)
     b = tg.tensor(np.zeros(5, np.float32), requires_grad=True)
     opt2 = AdamW([{"params": [w]}, {"params": [b]}], capturable=True)
     opt2.load_state_dict(sd)
     w.grad, b.grad = tg.zeros(7, 5), tg.zeros(5)
     opt2.step()
-    assert float(opt2._step_dev[id(opt2.param_groups[0])].data) == 4
+    assert float(opt2._step_dev[id(opt2.param_groups[0])].array) == 4
 
 
 def test_capturable_rejects_amsgrad_and_found_inf_without_it():
@@ -125,7 +125,7 @@ def _train(half, graph, n=10, inject_inf_at=None):
         warm = 0
     for i, (x, y) in enumerate(rest, start=warm):
         opt.param_groups[0]["lr"] = opt.param_groups[1]["lr"] = 3e-3 * (1 - i / (2 * n))   # a schedule
-        poison.data[...] = np.inf if i == inject_inf_at else 0.0
+        poison.array[...] = np.inf if i == inject_inf_at else 0.0
         losses.append(float(run(x, y).item()))
         scales.append(scaler.get_scale())
     weights = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}

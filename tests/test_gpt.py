@@ -71,7 +71,7 @@ def test_gradients_match_torch_float64(bias):
     cfg = tiny(bias=bias)
     model = GPT(cfg).double()
     tmodel = TGPT(cfg).double()
-    sd = {torch_name(k): torch.from_numpy(np.array(v.data)) for k, v in model.state_dict().items()}
+    sd = {torch_name(k): torch.from_numpy(np.array(v.array)) for k, v in model.state_dict().items()}
     tmodel.load_state_dict(sd)
     rng = np.random.default_rng(0)
     idx = rng.integers(0, cfg.vocab_size, size=(3, cfg.block_size))
@@ -104,11 +104,11 @@ def test_architecture_init_and_param_groups():
     assert model.get_num_params(non_embedding=False) == total
     # nanoGPT init: N(0, 0.02) weights, zero biases, c_proj std 0.02/sqrt(2 n_layer)
     big = GPT(GPTConfig(block_size=64, vocab_size=200, n_layer=2, n_head=2, n_embd=256))
-    std = lambda t: float(np.std(t.data))  # noqa: E731
+    std = lambda t: float(np.std(t.array))  # noqa: E731
     assert abs(std(big.transformer.h[0].mlp.c_fc.weight) - 0.02) < 0.002
     assert abs(std(big.transformer.h[0].mlp.c_proj.weight) - 0.02 / math.sqrt(4)) < 0.001
     assert abs(std(big.transformer.h[1].attn.c_proj.weight) - 0.02 / math.sqrt(4)) < 0.001
-    assert not big.transformer.h[0].attn.c_attn.bias.data.any()
+    assert not big.transformer.h[0].attn.c_attn.bias.array.any()
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99))
     decay, nodecay = opt.param_groups
     assert decay["weight_decay"] == 0.1 and nodecay["weight_decay"] == 0.0

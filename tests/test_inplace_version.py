@@ -81,7 +81,7 @@ def test_write_through_non_grad_view_is_caught():
         y.backward()
     x, w, y = _mul_graph()
     v = x.reshape(3, 1)
-    assert np.shares_memory(v.data, x.data)
+    assert np.shares_memory(v.array, x.array)
     v.mul_(3)
     with pytest.raises(RuntimeError, match=r"^MulBackward: " + MSG):
         y.backward()
@@ -137,7 +137,7 @@ def test_version_counter_is_shared_by_aliases():
 def test_counter_entries_die_with_their_array():
     x = tg.zeros(1000)
     x.add_(1)
-    key = id(V.root(x.data))
+    key = id(V.root(x.array))
     assert key in V._counters
     del x
     gc.collect()
@@ -156,7 +156,7 @@ def test_only_recorded_nodes_record_versions():
     finally:
         function._forward_hooks.pop()
     assert ctxs[0].versions == ()  # under no_grad: nothing recorded
-    assert [k for _, k, _ in ctxs[1].versions] == [id(x.data)]  # only x is saved (for w's gradient)
+    assert [k for _, k, _ in ctxs[1].versions] == [id(x.array)]  # only x is saved (for w's gradient)
 
 
 def test_versions_are_released_with_the_graph():

@@ -62,9 +62,9 @@ def test_embedding():
 def test_layernorm(kw):
     m, tm = nn.LayerNorm(8, **kw), torch.nn.LayerNorm(8, **kw)
     if m.weight is not None:  # non-trivial affine params
-        m.weight.data[...] = rng.standard_normal(8)
+        m.weight.array[...] = rng.standard_normal(8)
     if m.bias is not None:
-        m.bias.data[...] = rng.standard_normal(8)
+        m.bias.array[...] = rng.standard_normal(8)
     check_layer(m, tm, rng.standard_normal((3, 5, 8)))
 
 
@@ -277,7 +277,7 @@ def test_state_dict_roundtrip_and_strict_errors():
     # loading copies values (no aliasing) and keeps parameter identity
     w = b.blocks[0].fc.weight
     b.load_state_dict(a.state_dict())
-    assert b.blocks[0].fc.weight is w and w.data is not a.blocks[0].fc.weight.data
+    assert b.blocks[0].fc.weight is w and w.array is not a.blocks[0].fc.weight.array
     # values may be numpy arrays or torch tensors (loaded from a torch checkpoint)
     tsd = TNet().state_dict()
     b.load_state_dict({k: v for k, v in tsd.items()})
@@ -444,7 +444,7 @@ def test_clip_grad_norm_float32_and_value():
     torch.nn.utils.clip_grad_value_(tps, 0.01)
     np.testing.assert_allclose(m.bias.grad.numpy(), tps[1].grad.numpy(), rtol=1e-6)
     with pytest.raises(RuntimeError, match="non-finite"):
-        m.weight.grad.data[0, 0] = np.nan
+        m.weight.grad.array[0, 0] = np.nan
         nn.utils.clip_grad_norm_(m.parameters(), 1.0, error_if_nonfinite=True)
 
 

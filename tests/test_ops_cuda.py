@@ -764,7 +764,7 @@ def test_tensor_round_trips():
     assert y.to(DEVICE) is y  # no-op
     np.testing.assert_array_equal(_np(y), a)
     z = y.cpu()
-    assert z.device.type == "cpu" and z.dtype == F32 and isinstance(z.data, np.ndarray)
+    assert z.device.type == "cpu" and z.dtype == F32 and isinstance(z.array, np.ndarray)
     np.testing.assert_array_equal(_np(z), a)
     np.testing.assert_array_equal(y.detach().numpy(), a)
     w = x.to(DEVICE, tg.float64)

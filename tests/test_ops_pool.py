@@ -209,7 +209,7 @@ def test_max_pool_gradient_accumulates_over_overlapping_windows():
     # One maximum shared by every window that covers it gets the sum of their gradients.
     x = tg.zeros(1, 1, 3, 3, requires_grad=True)
     with tg.no_grad():
-        x.data[0, 0, 1, 1] = 5.0
+        x.array[0, 0, 1, 1] = 5.0
     F(x).max_pool2d(x, 2, 1).sum().backward()
     assert x.grad.numpy()[0, 0, 1, 1] == 4.0 and x.grad.numpy().sum() == 4.0
 

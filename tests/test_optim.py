@@ -197,14 +197,14 @@ def test_zero_grad_and_skips_params_without_grad():
 
 def test_step_runs_under_no_grad_and_in_place():
     m = nn.Linear(3, 2)
-    arrays = [p.data for p in m.parameters()]
+    arrays = [p.array for p in m.parameters()]
     opt = optim.AdamW(m.parameters(), lr=0.1)
     m(tg.randn(4, 3)).sum().backward()
     assert tg.is_grad_enabled()
     opt.step()
     assert tg.is_grad_enabled()
     for p, a in zip(m.parameters(), arrays):
-        assert p.data is a and p.grad_fn is None and p.requires_grad  # same arrays, updated in place
+        assert p.array is a and p.grad_fn is None and p.requires_grad  # same arrays, updated in place
 
 
 def test_closure():

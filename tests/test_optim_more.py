@@ -170,11 +170,11 @@ def test_grad_dtype_is_cast_to_param_dtype():
 def test_step_is_in_place_under_no_grad_and_bumps_version():
     for name in GROUP_OPTS:
         p = nn.Parameter(tg.randn(4))
-        arr, v = p.data, p._version
+        arr, v = p.array, p._version
         opt = getattr(optim, name)([p], lr=0.1)
         (p * p).sum().backward()
         opt.step()
-        assert p.data is arr and p._version == v + 1 and p.grad_fn is None and tg.is_grad_enabled()
+        assert p.array is arr and p._version == v + 1 and p.grad_fn is None and tg.is_grad_enabled()
 
 
 def test_no_grad_creates_no_state_except_adagrad():
@@ -271,7 +271,7 @@ def test_state_dict_roundtrip_resume(name, kw, default_dtype):
         ps2, tps2 = make_params(seed=7)
         with torch.no_grad():
             for a, b, v in zip(ps2, tps2, at_save):
-                a.data[...] = v
+                a.array[...] = v
                 b.copy_(torch.from_numpy(v))
         opt2 = getattr(optim, name)(groups(name, ps2, 123.0), **dict(kw, lr=123.0))
         topt2 = getattr(torch.optim, name)(groups(name, tps2, 123.0), **dict(kw, lr=123.0))
@@ -290,7 +290,7 @@ def test_state_dict_roundtrip_resume(name, kw, default_dtype):
                 np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-8)
         if name == "NAdam":
             assert opt2.state[ps2[0]]["mu_product"].dtype == np.float64
-            assert isinstance(opt2.state[ps2[0]]["mu_product"].data, np.ndarray)
+            assert isinstance(opt2.state[ps2[0]]["mu_product"].array, np.ndarray)
     finally:
         tg.set_default_dtype(old)
         torch.set_default_dtype(told)
@@ -306,7 +306,7 @@ def test_load_torch_state_dict_and_continue(name, kw):
     ps2, tps2, opt2, topt2 = pair(name, kw, seed=3)
     with torch.no_grad():
         for a, b, c in zip(ps2, tps2, tps):
-            a.data[...] = c.detach().numpy()
+            a.array[...] = c.detach().numpy()
             b.copy_(c)
     opt2.load_state_dict(tsd)
     topt2.load_state_dict(tsd)

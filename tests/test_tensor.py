@@ -228,13 +228,13 @@ def test_factory_requires_grad_on_int_rejected():
 
 def test_randint_range_and_rand_range():
     r = tg.randint(3, 7, (1000,))
-    assert r.dtype == tg.int64 and int(r.data.min()) >= 3 and int(r.data.max()) <= 6
+    assert r.dtype == tg.int64 and int(r.array.min()) >= 3 and int(r.array.max()) <= 6
     assert set(np.unique(r.numpy()).tolist()) == {3, 4, 5, 6}
-    assert tg.randint(5, (4,)).data.max() < 5
+    assert tg.randint(5, (4,)).array.max() < 5
     u = tg.rand(1000)
-    assert 0 <= float(u.data.min()) and float(u.data.max()) < 1
+    assert 0 <= float(u.array.min()) and float(u.array.max()) < 1
     n = tg.randn(10000, dtype=tg.float64)
-    assert abs(float(n.data.mean())) < 0.05 and abs(float(n.data.std()) - 1) < 0.05
+    assert abs(float(n.array.mean())) < 0.05 and abs(float(n.array.std()) - 1) < 0.05
 
 
 # --------------------------------------------------------------------------------------------- RNG
@@ -282,13 +282,13 @@ def test_rng_state_replays():
 # ------------------------------------------------------------------------------------------ in-place
 def test_inplace_arithmetic_operators():
     t = tg.tensor([1.0, 2.0, 3.0])
-    data_id = id(t.data)
+    data_id = id(t.array)
     u = t
     t += 1
     t -= tg.tensor([0.5, 0.5, 0.5])
     t *= 2
     t /= 4
-    assert t is u and id(t.data) == data_id  # truly in place
+    assert t is u and id(t.array) == data_id  # truly in place
     np.testing.assert_allclose(t.numpy(), [0.75, 1.25, 1.75])
     i = tg.tensor([1, 2])
     i += 3
@@ -321,12 +321,12 @@ def test_inplace_random_fills():
     t = tg.zeros(2000, dtype=tg.float64)
     tg.manual_seed(1)
     t.normal_(mean=3.0, std=0.5)
-    assert abs(float(t.data.mean()) - 3.0) < 0.05 and abs(float(t.data.std()) - 0.5) < 0.05
+    assert abs(float(t.array.mean()) - 3.0) < 0.05 and abs(float(t.array.std()) - 0.5) < 0.05
     tg.manual_seed(1)
     t2 = tg.zeros(2000, dtype=tg.float64).normal_(3.0, 0.5)
     np.testing.assert_array_equal(t.numpy(), t2.numpy())
     t.uniform_(-2, -1)
-    assert float(t.data.min()) >= -2 and float(t.data.max()) < -1
+    assert float(t.array.min()) >= -2 and float(t.array.max()) < -1
     assert t.dtype == tg.float64
 
 

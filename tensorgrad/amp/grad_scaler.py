@@ -66,8 +66,8 @@ class GradScaler:
             inv = 1.0 / self._dev["scale"]
             for g in self._grads(optimizer):
                 xp = g._xp
-                g.data *= inv.astype(g.data.dtype)
-                bad = ~xp.isfinite(g.data).all()
+                g.array *= inv.astype(g.array.dtype)
+                bad = ~xp.isfinite(g.array).all()
                 found = bad if found is None else (found | bad)
             st["unscaled"] = True
             st["found_inf"] = found.astype(np.float32) if found is not None else self._dev["scale"] * 0
@@ -76,8 +76,8 @@ class GradScaler:
         found = False
         for g in self._grads(optimizer):
             xp = g._xp
-            g.data *= g.data.dtype.type(inv)
-            if not found and not bool(xp.isfinite(g.data).all()):
+            g.array *= g.array.dtype.type(inv)
+            if not found and not bool(xp.isfinite(g.array).all()):
                 found = True
         st["unscaled"] = True
         st["found_inf"] = found

@@ -111,7 +111,7 @@ def _flags(x):
     """(has NaN, has +-Inf) of a Tensor, xp array or Python/NumPy number; (False, False) for anything else."""
     from ..tensor import Tensor
     if isinstance(x, Tensor):
-        x = x.data
+        x = x.array
     if isinstance(x, (int, float, complex)) and not isinstance(x, bool):
         return cmath_isnan(x), cmath_isinf(x)
     if not hasattr(x, "dtype") or getattr(x.dtype, "kind", None) not in ("f", "c"):
@@ -135,7 +135,7 @@ def _on_forward(ctx, args, out, recorded):
         ctx._anomaly_info = (st, tuple(_desc(a) for a in args))
     if not is_anomaly_check_forward_enabled():
         return
-    out_nan, out_inf = _flags(out.data)
+    out_nan, out_inf = _flags(out.array)
     if not (out_nan or out_inf):
         return
     in_flags = [_flags(a) for a in args]
@@ -150,8 +150,8 @@ def _on_forward(ctx, args, out, recorded):
     note = ("all its inputs are finite" if not in_nonfinite else
             f"no input holds a NaN; input(s) {[k for k, f in enumerate(in_flags) if any(f)]} hold an Inf")
     raise RuntimeError(
-        f"detect_anomaly: the forward of {op} produced {_nonfinite(out.data)} in its output of shape "
-        f"{_desc(out.data)} ({note}: this op made the first {'NaN' if out_nan and not in_nan else 'Inf'}). "
+        f"detect_anomaly: the forward of {op} produced {_nonfinite(out.array)} in its output of shape "
+        f"{_desc(out.array)} ({note}: this op made the first {'NaN' if out_nan and not in_nan else 'Inf'}). "
         f"Inputs: {ins}. The op was {_where(st)}")
 
 

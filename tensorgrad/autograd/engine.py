@@ -85,11 +85,11 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
                 for h in node.hooks:
                     r = h(Tensor._make(g, None))
                     if r is not None:
-                        g = r.data if isinstance(r, Tensor) else r
+                        g = r.array if isinstance(r, Tensor) else r
             if node.retain is not None:
                 t = node.retain()
                 if t is not None:
-                    t.grad = Tensor._make(g.copy() if t.grad is None else t.grad.data + g, None)
+                    t.grad = Tensor._make(g.copy() if t.grad is None else t.grad.array + g, None)
             if capture is not None and id(node) in capture:
                 for i in capture[id(node)]:
                     captured[i] = g
@@ -116,7 +116,7 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
                 if isinstance(nxt, Function):
                     node_grads[nxt] = _add(node_grads.get(nxt), _cast(ig, nxt.out_dtype, nxt.out_shape, node.name()))
                 else:
-                    ig = _cast(ig, nxt.data.dtype, nxt.data.shape, node.name())
+                    ig = _cast(ig, nxt.array.dtype, nxt.array.shape, node.name())
                     prev = leaf_grads.get(id(nxt))
                     leaf_grads[id(nxt)] = [nxt, _add(prev[1] if prev else None, ig)]
             if not retain_graph:
@@ -127,16 +127,16 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
                 for h in leaf._hooks:
                     r = h(Tensor._make(g, None))
                     if r is not None:
-                        g = r.data if isinstance(r, Tensor) else r
+                        g = r.array if isinstance(r, Tensor) else r
             if capture is not None:
                 for i in capture.get(key, ()):
                     captured[i] = g
                 continue
             if leaf.grad is None:
                 # Copy: the same array may have been handed to several leaves by one backward.
-                leaf.grad = Tensor._make(g.astype(leaf.data.dtype, copy=True), None)
+                leaf.grad = Tensor._make(g.astype(leaf.array.dtype, copy=True), None)
             else:
-                leaf.grad.data += g
+                leaf.grad.array += g
 
     if inputs is None:
         return None
@@ -180,14 +180,14 @@ def _seed_grad(opname, t, gradient):
         raise RuntimeError(f"{opname}: tensor of shape {tuple(t.shape)} does not require grad and has no grad_fn "
                            "(was it created under no_grad, or from tensors with requires_grad=False?)")
     if gradient is None:
-        if t.data.size != 1:
+        if t.array.size != 1:
             raise RuntimeError(f"{opname}: grad can be implicitly created only for scalar outputs; got shape "
                                f"{tuple(t.shape)}. Pass gradient= a tensor of that shape.")
-        return t._xp.ones(t.data.shape, dtype=t.data.dtype)
-    g = gradient.data if isinstance(gradient, Tensor) else t._xp.asarray(gradient)
+        return t._xp.ones(t.array.shape, dtype=t.array.dtype)
+    g = gradient.array if isinstance(gradient, Tensor) else t._xp.asarray(gradient)
     if tuple(g.shape) != tuple(t.shape):
         raise RuntimeError(f"{opname}: gradient has shape {tuple(g.shape)} but the tensor has shape {tuple(t.shape)}")
-    return g.astype(t.data.dtype, copy=False)
+    return g.astype(t.array.dtype, copy=False)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):

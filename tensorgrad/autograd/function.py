@@ -83,9 +83,9 @@ class Function:
             if isinstance(a, Tensor):
                 if first is None:
                     first = a
-                elif a.data.__class__ is not first.data.__class__:
+                elif a.array.__class__ is not first.array.__class__:
                     check_same_device(cls.__name__, args)
-                raw.append(a.data)
+                raw.append(a.array)
                 needs.append(record and a.requires_grad)
             else:
                 raw.append(a)

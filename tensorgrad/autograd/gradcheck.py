@@ -33,7 +33,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     for i, (x, ga) in enumerate(zip(diff, analytic)):
         ga = np.zeros(x.shape) if ga is None else ga.numpy()
         num = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: we perturb in place
+        flat = x.array.reshape(-1)  # a view: we perturb in place
         nflat = num.reshape(-1)
         with no_grad():
             for j in range(flat.size):

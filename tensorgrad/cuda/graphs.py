@@ -140,7 +140,7 @@ class GraphedStep:
                                 "the learning rate and step count on the host, so a replay would repeat the first "
                                 "step; construct it with capturable=True")
         self._step, self._optimizers = step, list(optimizers)
-        self.static_inputs = tuple(Tensor._make(x.data.copy(), None) for x in example_inputs)
+        self.static_inputs = tuple(Tensor._make(x.array.copy(), None) for x in example_inputs)
         for _ in range(int(warmup)):
             step(*self.static_inputs)
         self.graph = CUDAGraph()
@@ -151,11 +151,11 @@ class GraphedStep:
         if len(inputs) != len(self.static_inputs):
             raise TypeError(f"GraphedStep: expected {len(self.static_inputs)} inputs, got {len(inputs)}")
         for i, (dst, src) in enumerate(zip(self.static_inputs, inputs)):
-            data = getattr(src, "data", src)
+            data = src.array if isinstance(src, Tensor) else src
             if tuple(data.shape) != tuple(dst.shape) or data.dtype != dst.dtype:
                 raise ValueError(f"GraphedStep: input {i} has shape {tuple(data.shape)} and dtype {data.dtype}, but "
                                  f"the step was captured for shape {tuple(dst.shape)} and dtype {dst.dtype}")
-            dst.data[...] = data
+            dst.array[...] = data
         for opt in self._optimizers:
             opt._capturable_advance()
         self.graph.replay()

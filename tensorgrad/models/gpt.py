@@ -161,7 +161,7 @@ class GPT(nn.Module):
     def crop_block_size(self, block_size):
         assert block_size <= self.config.block_size
         self.config.block_size = block_size
-        self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight.data[:block_size].copy())
+        self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight.array[:block_size].copy())
 
     def configure_optimizers(self, weight_decay, learning_rate, betas, device_type="cpu", verbose=False,
                              capturable=False):
@@ -200,17 +200,17 @@ class GPT(nn.Module):
         device = next(iter(self.parameters())).device
         # The growing sequence stays on the host: sampling happens there, and only the cropped window
         # travels to the model's device each step.
-        out = np.asarray(to_device(idx.data, "cpu") if isinstance(idx, Tensor) else idx, dtype=np.int64)
+        out = np.asarray(to_device(idx.array, "cpu") if isinstance(idx, Tensor) else idx, dtype=np.int64)
         with no_grad():
             for _ in range(max_new_tokens):
                 cond = out if out.shape[1] <= bs else out[:, -bs:]
                 logits, _ = self(Tensor._make(to_device(np.ascontiguousarray(cond), device), None))
                 logits = logits[:, -1, :] / temperature
                 if top_k is not None:
-                    kth = logits.topk(min(int(top_k), logits.shape[-1])).values.data[:, -1:]
-                    xp = xp_of(logits.data)
-                    logits = Tensor._make(xp.where(logits.data < kth, -xp.inf, logits.data).astype(logits.dtype), None)
+                    kth = logits.topk(min(int(top_k), logits.shape[-1])).values.array[:, -1:]
+                    xp = xp_of(logits.array)
+                    logits = Tensor._make(xp.where(logits.array < kth, -xp.inf, logits.array).astype(logits.dtype), None)
                 probs = softmax(logits, -1)
                 nxt = multinomial(probs, 1, generator=generator)
-                out = np.concatenate([out, np.asarray(to_device(nxt.data, "cpu"), dtype=np.int64)], axis=1)
+                out = np.concatenate([out, np.asarray(to_device(nxt.array, "cpu"), dtype=np.int64)], axis=1)
         return Tensor._make(out, None)

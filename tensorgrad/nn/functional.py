@@ -380,7 +380,7 @@ def _nll_parts(op, input, target, weight, ignore_index, c):
     """Per-element -w[t] * input[t] (0 where ignored) as a flat (M,) tensor, the per-element weights w[t] and the
     float mask of the non-ignored elements (both 0 where ignored)."""
     xp = input._xp
-    t = target.data.reshape(-1)
+    t = target.array.reshape(-1)
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if not NN._capturing(target) and bool(bad.any()):  # no host reads inside a CUDA graph capture
         raise IndexError(f"{op}: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "

@@ -29,7 +29,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=dtypes.get_default_dtype())
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         Tensor.__init__(self, data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -40,9 +40,9 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = Parameter(self.data.copy(), requires_grad=self.requires_grad)
+        out = Parameter(self.array.copy(), requires_grad=self.requires_grad)
         if self.grad is not None:
-            out.grad = Tensor._make(self.grad.data.copy(), None)
+            out.grad = Tensor._make(self.grad.array.copy(), None)
         memo[id(self)] = out
         return out
 
@@ -324,12 +324,12 @@ class Module:
 
         with no_grad():
             for t in itertools.chain(self.parameters(), self.buffers()):
-                new = conv(t.data)
-                if new is not t.data:
-                    t.data = new
+                new = conv(t.array)
+                if new is not t.array:
+                    t.array = new
                     t._bump()
                 if t.grad is not None:
-                    t.grad.data = conv(t.grad.data)
+                    t.grad.array = conv(t.grad.array)
         return self
 
     def cpu(self):
@@ -381,7 +381,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else v
+            arr = v.array if isinstance(v, Tensor) else v
             if hasattr(arr, "detach") and hasattr(arr, "cpu") and not hasattr(arr, "get"):  # a torch tensor
                 arr = arr.detach().cpu().numpy()
             shape = tuple(getattr(arr, "shape", np.shape(arr)))
@@ -399,15 +399,15 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for t, arr in todo:
-                xp = xp_of(t.data)
+                xp = xp_of(t.array)
                 src = to_device(arr, t.device) if hasattr(arr, "shape") and not isinstance(arr, np.ndarray) \
                     else xp.asarray(arr)
-                if src is t.data:
+                if src is t.array:
                     continue
                 if assign:
-                    t.data = src.astype(t.dtype, copy=True)
+                    t.array = src.astype(t.dtype, copy=True)
                 else:
-                    t.data[...] = src.astype(t.dtype, copy=False)
+                    t.array[...] = src.astype(t.dtype, copy=False)
                 t._bump()
         return _IncompatibleKeys(missing, unexpected)
 

@@ -14,7 +14,7 @@ def zero_grad_(parameters, set_to_none=True):
         if set_to_none:
             p.grad = None
         else:
-            p.grad.data[...] = 0
+            p.grad.array[...] = 0
 
 
 def _grads(parameters):
@@ -39,12 +39,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         if math.isinf(norm_type):
             total = None
             for g in grads:
-                n = xp.abs(g.data).max()
+                n = xp.abs(g.array).max()
                 total = n if total is None else xp.maximum(total, n)
         else:
             total = None
             for g in grads:
-                n = _vector_norm(xp, g.data, norm_type) ** norm_type
+                n = _vector_norm(xp, g.array, norm_type) ** norm_type
                 total = n if total is None else total + n
             total = total ** (1.0 / norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -52,7 +52,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                                "(nan or inf), so it cannot be clipped; pass error_if_nonfinite=False to skip this check")
         coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
         for g in grads:
-            g.data *= coef.astype(g.data.dtype)
+            g.array *= coef.astype(g.array.dtype)
     return Tensor._make(xp.asarray(total), None)
 
 
@@ -77,24 +77,24 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     with no_grad():
         for g in _grads(parameters):
             xp = g._xp
-            xp.clip(g.data, -clip_value, clip_value, out=g.data)
+            xp.clip(g.array, -clip_value, clip_value, out=g.array)
 
 
 def parameters_to_vector(parameters):
     """One flat 1-D Tensor holding every parameter (a copy, not a view)."""
     ps = list(parameters)
     xp = ps[0]._xp
-    return Tensor._make(xp.concatenate([p.data.reshape(-1) for p in ps]), None)
+    return Tensor._make(xp.concatenate([p.array.reshape(-1) for p in ps]), None)
 
 
 def vector_to_parameters(vec, parameters):
     """Copy consecutive slices of vec into the parameters, in place."""
-    v = vec.data if isinstance(vec, Tensor) else vec
+    v = vec.array if isinstance(vec, Tensor) else vec
     i = 0
     with no_grad():
         for p in parameters:
             n = p.numel()
-            p.data[...] = v[i:i + n].reshape(p.shape).astype(p.dtype, copy=False)
+            p.array[...] = v[i:i + n].reshape(p.shape).astype(p.dtype, copy=False)
             p._bump()
             i += n
     if i != v.shape[0]:

@@ -423,8 +423,8 @@ def _cmp(opname, fn):
         if isinstance(a, Tensor) and isinstance(b, Tensor):
             check_device_as(opname, a, b)  # the arrays go to the kernel directly, past Function.apply's check
         a, b = _promote(opname, a, b)
-        x = a.data if isinstance(a, Tensor) else a
-        y = b.data if isinstance(b, Tensor) else b
+        x = a.array if isinstance(a, Tensor) else a
+        y = b.array if isinstance(b, Tensor) else b
         return Tensor._make(fn(x, y), None)
     f.__name__ = opname
     return f

@@ -311,7 +311,7 @@ def lerp(input, end, weight):
 def logical_not(input):
     from ..tensor import Tensor
     _check_tensor("logical_not", input)
-    return Tensor._make(xp_of(input.data).logical_not(input.data), None)
+    return Tensor._make(xp_of(input.array).logical_not(input.array), None)
 
 
 def _logical(name):
@@ -321,7 +321,7 @@ def _logical(name):
         _check_tensor(name, other, "other")
         check_device_as(name, input, other)
         try:
-            out = getattr(xp_of(input.data), name)(input.data, other.data)
+            out = getattr(xp_of(input.array), name)(input.array, other.array)
         except ValueError:
             raise RuntimeError(f"{name}: tensors of shapes {_shape(input)} and {_shape(other)} cannot be broadcast "
                                "together") from None

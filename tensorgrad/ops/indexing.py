@@ -184,9 +184,9 @@ def _check_index(op, index, allowed=_INT):
 def _check_range(op, index, n, dim, shape, negative=False):
     """IndexError unless every index value is in [0, n) (or [-n, n) with ``negative``); returns the smallest."""
     from .nn import _capturing
-    if not index.data.size or _capturing(index):
+    if not index.array.size or _capturing(index):
         return 0
-    lo, hi = int(index.data.min()), int(index.data.max())
+    lo, hi = int(index.array.min()), int(index.array.max())
     low = -n if negative else 0
     if lo < low or hi >= n:
         raise IndexError(f"{op}: index {lo if lo < low else hi} is out of range for dim {dim} of size {n} "
@@ -199,7 +199,7 @@ def _as_1d(t):
     from ..tensor import Tensor
     if t.ndim:
         return t
-    return reshape(t, 1) if t.requires_grad else Tensor._make(t.data.reshape(1), None)
+    return reshape(t, 1) if t.requires_grad else Tensor._make(t.array.reshape(1), None)
 
 
 def _check_index_shape(op, index, a, d, dim, src=None):
@@ -238,7 +238,7 @@ def take_along_dim(input, indices, dim=None):
     if dim is None:  # torch gathers from the flattened input here, so negative indices are refused
         flat = reshape(input, -1)
         _check_range("take_along_dim", indices, flat.shape[0], None, input.shape)
-        return take_along_dim(flat, Tensor._make(indices.data.reshape(-1), None), 0)
+        return take_along_dim(flat, Tensor._make(indices.array.reshape(-1), None), 0)
     if input.ndim == 0:
         raise IndexError(f"take_along_dim: dim {dim} given for a 0-d input; pass dim=None")
     if input.ndim != indices.ndim:
@@ -252,7 +252,7 @@ def take_along_dim(input, indices, dim=None):
     except ValueError:
         raise RuntimeError(f"take_along_dim: input of shape {tuple(input.shape)} and indices of shape "
                            f"{tuple(indices.shape)} do not broadcast outside dim {dim}") from None
-    data = idx.data
+    data = idx.array
     if _check_range("take_along_dim", idx, n, dim, input.shape, negative=True) < 0:
         data = input._xp.where(data < 0, data + n, data)
     data = input._xp.broadcast_to(data, rest[:d] + (idx.shape[d],) + rest[d:])
@@ -320,7 +320,7 @@ def index_select(input, dim, index):
         _check_range("index_select", index, 1, dim, input.shape)
         return input.clone()
     _check_range("index_select", index, input.shape[d], dim, input.shape)
-    return getitem(input, (slice(None),) * d + (Tensor._make(index.data.reshape(-1), None),))
+    return getitem(input, (slice(None),) * d + (Tensor._make(index.array.reshape(-1), None),))
 
 
 def index_add(input, dim, index, source, *, alpha=1):
@@ -341,7 +341,7 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add: source of shape {tuple(source.shape)} must have shape {want}: the input's "
                            f"(shape {tuple(input.shape)}) with dim {dim} replaced by the {index.numel()} indices")
     _check_range("index_add", index, a.shape[d], dim, input.shape)
-    idx = Tensor._make(index.data.reshape(-1), None)
+    idx = Tensor._make(index.array.reshape(-1), None)
     out = IndexAdd.apply(a, idx, src, d, input.dtype.type(alpha))  # an int tensor truncates alpha, as torch does
     return reshape(out, ()) if input.ndim == 0 else out
 
@@ -358,7 +358,7 @@ def masked_select(input, mask):
         raise RuntimeError(f"masked_select: mask of shape {tuple(mask.shape)} and input of shape "
                            f"{tuple(input.shape)} do not broadcast together") from None
     a = expand(input, shape) if input.shape != shape else input
-    m = input._xp.broadcast_to(mask.data, shape)
+    m = input._xp.broadcast_to(mask.array, shape)
     if not shape:
         a, m = reshape(a, 1), m.reshape(1)
     return getitem(a, Tensor._make(m, None))
@@ -367,7 +367,7 @@ def masked_select(input, mask):
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero entries (int64, no gradient): an (n, ndim) tensor, or one 1-d tensor per dim."""
     from ..tensor import Tensor
-    xp, data = input._xp, input.data
+    xp, data = input._xp, input.array
     if data.ndim == 0:  # numpy refuses nonzero on 0-d; torch treats it as 1-d for as_tuple
         if as_tuple:
             return (Tensor._make(xp.nonzero(data.reshape(1))[0].astype(np.int64), None),)
@@ -454,14 +454,14 @@ def _inplace_src_check(op, self, src):
 
 def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
     _inplace_src_check("scatter_", self, src)
-    return self._inplace_assign(scatter(self.detach(), dim, index, src, value=value, reduce=reduce).data, "scatter_")
+    return self._inplace_assign(scatter(self.detach(), dim, index, src, value=value, reduce=reduce).array, "scatter_")
 
 
 def scatter_add_(self, dim, index, src):
     _inplace_src_check("scatter_add_", self, src)
-    return self._inplace_assign(scatter_add(self.detach(), dim, index, src).data, "scatter_add_")
+    return self._inplace_assign(scatter_add(self.detach(), dim, index, src).array, "scatter_add_")
 
 
 def index_add_(self, dim, index, source, *, alpha=1):
     _inplace_src_check("index_add_", self, source)
-    return self._inplace_assign(index_add(self.detach(), dim, index, source, alpha=alpha).data, "index_add_")
+    return self._inplace_assign(index_add(self.detach(), dim, index, source, alpha=alpha).array, "index_add_")

@@ -133,7 +133,7 @@ def _shape_arg(shape):
 
 def reshape(a, *shape):
     shape = _shape_arg(shape)
-    n = a.data.size
+    n = a.array.size
     neg = [i for i, s in enumerate(shape) if s == -1]
     known = int(np.prod([s for s in shape if s != -1])) if shape else 1
     if len(neg) > 1 or (neg and (known == 0 or n % known)) or (not neg and known != n) or any(s < -1 for s in shape):
@@ -207,7 +207,7 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 
 def contiguous(a):
-    if a.data.flags.c_contiguous:
+    if a.array.flags.c_contiguous:
         return a
     return Contiguous.apply(a)
 
@@ -223,12 +223,12 @@ def _convert_index(a, index, op="getitem"):
             if ix.dtype != np.bool_ and not np.issubdtype(ix.dtype, np.integer):
                 raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype {ix.dtype} "
                                  f"(indexing a tensor of shape {tuple(a.shape)})")
-            if ix.data.__class__ is not a.data.__class__:
+            if ix.array.__class__ is not a.array.__class__:
                 if a._xp is np:  # a CUDA index into a CPU tensor: an error, as in PyTorch
                     check_same_device(op, (a, ix))
-                ix = a._xp.asarray(ix.data)  # a CPU index into a CUDA tensor: copied over, as in PyTorch
+                ix = a._xp.asarray(ix.array)  # a CPU index into a CUDA tensor: copied over, as in PyTorch
             else:
-                ix = ix.data
+                ix = ix.array
             advanced = True
         elif isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__cuda_array_interface__")):
             ix = a._xp.asarray(ix)
@@ -246,7 +246,7 @@ def getitem(a, index):
     idx, advanced = _convert_index(a, index)
     try:
         if not a.requires_grad:
-            return Tensor._make(a.data[idx], None)
+            return Tensor._make(a.array[idx], None)
         return GetItem.apply(a, idx, advanced)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
@@ -264,13 +264,13 @@ def setitem(a, index, value):
                            f"(shape {tuple(a.shape)}) is not part of the graph, so its gradient would be lost; build "
                            "the result with cat/stack/where instead, or assign value.detach()")
     idx, _ = _convert_index(a, index, "setitem")
-    if isinstance(value, Tensor) and value.data.__class__ is not a.data.__class__:
+    if isinstance(value, Tensor) and value.array.__class__ is not a.array.__class__:
         if a._xp is np:  # a CUDA value into a CPU tensor: an error (no silent device-to-host read)
             check_same_device("setitem", (a, value))
-        v = a._xp.asarray(value.data)  # a CPU value into a CUDA tensor: copied over, as in PyTorch
+        v = a._xp.asarray(value.array)  # a CPU value into a CUDA tensor: copied over, as in PyTorch
     else:
-        v = value.data if isinstance(value, Tensor) else value
-    a.data[idx] = v
+        v = value.array if isinstance(value, Tensor) else value
+    a.array[idx] = v
     a._bump()
 
 
@@ -350,7 +350,7 @@ def masked_fill(a, mask, value):
         np.broadcast_shapes(mask.shape, a.shape)
     except ValueError:
         raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to input shape {tuple(a.shape)}") from None
-    return MaskedFill.apply(a, mask.data, value)
+    return MaskedFill.apply(a, mask.array, value)
 
 
 def _dims_arg(op, a, dims):

@@ -126,7 +126,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         raise RuntimeError(f"cross_entropy: input of shape {tuple(input.shape)} and target of shape {tuple(target.shape)} "
                            "do not match (expected input (N, C, d1, ...) and target (N, d1, ...))")
     c = input.shape[-1] if input.ndim == 1 else input.shape[1]
-    tdata = target.data
+    tdata = target.array
     bad = (tdata != ignore_index) & ((tdata < 0) | (tdata >= c))
     if not _capturing(target) and bool(bad.any()):   # see embedding: no host reads inside a capture
         raise IndexError(f"cross_entropy: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "
@@ -137,7 +137,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         x = x.reshape(1, c)
     elif input.ndim > 2:
         x = x.movedim(1, -1).reshape(-1, c)
-    t = target.data.reshape(-1).astype(np.int64, copy=False)
+    t = target.array.reshape(-1).astype(np.int64, copy=False)
     x = x.contiguous()
     out = SoftmaxCrossEntropy.apply(x, t, ignore_index, float(label_smoothing), reduction)
     return out.reshape(out_shape) if reduction == "none" else out
@@ -149,11 +149,11 @@ def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     from ..tensor import Tensor, check_device_as
     check_device_as("nll_loss", input, target)  # the target's array is used directly
     n = input.shape[0]
-    t = target.data
+    t = target.array
     valid = t != ignore_index
     rows = input._xp.arange(n)
     picked = input[Tensor._make(rows, None), Tensor._make(input._xp.where(valid, t, 0), None)]
-    vmask = Tensor._make(valid.astype(input.data.dtype), None)
+    vmask = Tensor._make(valid.astype(input.array.dtype), None)
     losses = -picked * vmask
     if reduction == "none":
         return losses
@@ -337,7 +337,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         # _safe_softmax (a plain softmax gives 0/0 = NaN). The row's scores are zeroed first so that no NaN reaches
         # the backward either; done for every row, without asking the device whether any such row exists (a host
         # sync, and a CUDA graph capture would fail on it).
-        none = Tensor._make(q._xp.isneginf(s.data).all(-1, keepdims=True), None)
+        none = Tensor._make(q._xp.isneginf(s.array).all(-1, keepdims=True), None)
         p = softmax(s.masked_fill(none, 0.0), -1).masked_fill(none, 0.0)
     else:
         p = softmax(s, -1)
@@ -402,21 +402,21 @@ def embedding(input, weight):
     n = weight.shape[0]
     # The range check reads the indices on the host; inside a CUDA graph capture it cannot (the eager
     # warm-up steps before a capture check their batches).
-    if input.data.size and not _capturing(input) and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
-        raise IndexError(f"embedding: index out of range: indices span [{int(input.data.min())}, {int(input.data.max())}] "
+    if input.array.size and not _capturing(input) and (int(input.array.min()) < 0 or int(input.array.max()) >= n):
+        raise IndexError(f"embedding: index out of range: indices span [{int(input.array.min())}, {int(input.array.max())}] "
                          f"but weight has {n} rows (shape {tuple(weight.shape)})")
-    return Embedding.apply(weight, input.data)
+    return Embedding.apply(weight, input.array)
 
 
 def one_hot(t, num_classes=-1):
     from ..tensor import Tensor
     if not np.issubdtype(t.dtype, np.integer):
         raise TypeError(f"one_hot: expects an integer tensor, got {t.dtype}")
-    n = int(t.data.max()) + 1 if num_classes < 0 else num_classes
-    if t.data.size and (int(t.data.min()) < 0 or int(t.data.max()) >= n):
+    n = int(t.array.max()) + 1 if num_classes < 0 else num_classes
+    if t.array.size and (int(t.array.min()) < 0 or int(t.array.max()) >= n):
         raise RuntimeError(f"one_hot: class values must be in [0, {n - 1}] (num_classes={num_classes})")
     xp = t._xp
-    return Tensor._make((t.data[..., None] == xp.arange(n)).astype(np.int64), None)
+    return Tensor._make((t.array[..., None] == xp.arange(n)).astype(np.int64), None)
 
 
 # ------------------------------------------------------------------------------------- simple losses

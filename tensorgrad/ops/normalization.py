@@ -74,7 +74,7 @@ def _update(op, running, batch, momentum):
     """running <- (1 - momentum) running + momentum batch, in place (batch: an array of running's shape)."""
     if running is None:
         return
-    new = running.data * (1 - momentum) + batch.astype(running.dtype, copy=False) * momentum
+    new = running.array * (1 - momentum) + batch.astype(running.dtype, copy=False) * momentum
     running._inplace_assign(new.astype(running.dtype, copy=False), f"{op} (running statistics update)")
 
 
@@ -152,8 +152,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return y.to(input.dtype)
     else:
         from ..tensor import Tensor
-        xc = x - Tensor._make(running_mean.data.reshape(cshape), None)
-        var = Tensor._make(running_var.data.reshape(cshape), None)
+        xc = x - Tensor._make(running_mean.array.reshape(cshape), None)
+        var = Tensor._make(running_var.array.reshape(cshape), None)
     return _scale_shift(xc, var, weight, bias, eps, cshape).to(input.dtype)
 
 
@@ -180,12 +180,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         return _empty(x, weight, bias, cshape).to(input.dtype)
     if use_input_stats:
         xc, mean, var = _centered(x, tuple(range(2, x.ndim)))
-        _update(op, running_mean, mean.data.reshape(-1, c).mean(axis=0), momentum)
-        _update(op, running_var, var.data.reshape(-1, c).mean(axis=0) * (s / (s - 1)), momentum)
+        _update(op, running_mean, mean.array.reshape(-1, c).mean(axis=0), momentum)
+        _update(op, running_var, var.array.reshape(-1, c).mean(axis=0) * (s / (s - 1)), momentum)
     else:
         from ..tensor import Tensor
-        xc = x - Tensor._make(running_mean.data.reshape(cshape), None)
-        var = Tensor._make(running_var.data.reshape(cshape), None)
+        xc = x - Tensor._make(running_mean.array.reshape(cshape), None)
+        var = Tensor._make(running_var.array.reshape(cshape), None)
     return _scale_shift(xc, var, weight, bias, eps, cshape).to(input.dtype)
 
 

@@ -167,7 +167,7 @@ def _max_pool(x, nd, tables, outs, return_indices):
     xp = x._xp
     lead, spatial = tuple(x.shape[:-nd]), tuple(x.shape[-nd:])
     planes, size = math.prod(lead), math.prod(spatial)
-    arg = _first_max(x.data.reshape(planes, size), *_flat_tables(tables, spatial))
+    arg = _first_max(x.array.reshape(planes, size), *_flat_tables(tables, spatial))
     where_in_input = (xp.arange(planes, dtype=np.int64)[:, None] * size + arg).reshape(-1)
     values = Gather.apply(x.reshape(-1), where_in_input, 0).reshape(lead + outs)
     if return_indices:
@@ -240,7 +240,7 @@ def _divide(total, divisor, dtype):
     if is_float(dtype):
         out = total / (divisor if _is_int(divisor) else Tensor._make(xp.asarray(divisor, dtype=total.dtype), None))
         return out.to(dtype) if out.dtype != dtype else out
-    num, den = total.data, xp.asarray(divisor, dtype=np.int64)
+    num, den = total.array, xp.asarray(divisor, dtype=np.int64)
     q = xp.abs(num) // xp.abs(den)
     return Tensor._make(xp.where((num < 0) != (den < 0), -q, q).astype(dtype), None)
 

@@ -315,7 +315,7 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def _check_nonempty(op, a, dims):
-    if any(a.shape[d] == 0 for d in dims) or (a.data.size == 0 and not dims):
+    if any(a.shape[d] == 0 for d in dims) or (a.array.size == 0 and not dims):
         raise RuntimeError(f"{op}: cannot reduce over an empty dimension (tensor of shape {tuple(a.shape)})")
 
 
@@ -342,7 +342,7 @@ def _max_min(op, a, dim, keepdim, is_min):
     _check_nonempty(op, a, (d,))
     values = MaxDim.apply(a, d, keepdim, is_min)
     xp = a._xp
-    idx = (a.data.argmin if is_min else a.data.argmax)(axis=d)
+    idx = (a.array.argmin if is_min else a.array.argmax)(axis=d)
     if keepdim:
         idx = xp.expand_dims(idx, d)
     return _MinMax(values, Tensor._make(idx.astype(np.int64), None))
@@ -370,7 +370,7 @@ def min(a, dim=None, keepdim=False):
 def _arg_extreme(op, a, dim, keepdim, is_min):
     """Index of the max (min) as int64, over all elements (dim=None) or along dim; never differentiable."""
     from ..tensor import Tensor
-    find = a.data.argmin if is_min else a.data.argmax
+    find = a.array.argmin if is_min else a.array.argmax
     if dim is None:
         r = a._xp.asarray(find(), dtype=np.int64)
         return Tensor._make(r.reshape((1,) * a.ndim) if keepdim else r, None)
@@ -492,7 +492,7 @@ def median(a, dim=None, keepdim=False):
     if x.shape[d] == 0:
         raise IndexError(f"median: cannot reduce over dim {dim} of size 0 (shape {tuple(a.shape)})")
     from .indexing import Gather  # the indices are valid by construction: no host range check
-    idx = _median_index(x.data, d)
+    idx = _median_index(x.array, d)
     values = Gather.apply(x, idx, d)
     if not keepdim:
         values = values.squeeze(d)
@@ -524,4 +524,4 @@ def equal(a, b):
     _two_tensors("equal", a, b)
     if a.shape != b.shape:
         return False
-    return bool(eq(a, b).data.all())
+    return bool(eq(a, b).array.all())

@@ -57,4 +57,4 @@ def write_back(op, input, out, inplace):
     from ..autograd.grad_mode import is_grad_enabled
     if not inplace or out is input or (input.requires_grad and is_grad_enabled()):
         return out
-    return input._inplace_assign(out.data.reshape(input.shape), f"{op}(inplace=True)")
+    return input._inplace_assign(out.array.reshape(input.shape), f"{op}(inplace=True)")

@@ -41,14 +41,14 @@ def check_unsupported(opt, capturable=False, differentiable=False):
 def grad_of(p, group):
     """The gradient the update starts from: in the parameter's dtype, negated for maximize, with the L2 decay
     (g + wd * p) folded in unless the group asks for decoupled decay."""
-    g = p.grad.data
-    if g.dtype != p.data.dtype:
-        g = g.astype(p.data.dtype)
+    g = p.grad.array
+    if g.dtype != p.array.dtype:
+        g = g.astype(p.array.dtype)
     if group["maximize"]:
         g = -g
     wd = group["weight_decay"]
     if wd != 0 and not group.get("decoupled_weight_decay", False):
-        g = g + wd * p.data
+        g = g + wd * p.array
     return g
 
 
@@ -63,12 +63,12 @@ def with_grads(opt, group, **initial):
         if p.grad is None:
             continue
         g = grad_of(p, group)
-        xp = xp_of(p.data)
+        xp = xp_of(p.array)
         st = opt._state(p)
         if not st:
             st["step"] = 0
             for name, init in initial.items():
-                st[name] = Tensor._make(xp.zeros_like(p.data) if init is ZEROS else init(), None)
+                st[name] = Tensor._make(xp.zeros_like(p.array) if init is ZEROS else init(), None)
         st["step"] += 1
         yield p, g, xp, st
 

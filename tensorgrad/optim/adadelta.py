@@ -20,7 +20,7 @@ class Adadelta(Optimizer):
     def _step_group(self, group):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         for p, g, xp, st in with_grads(self, group, square_avg=ZEROS, acc_delta=ZEROS):
-            sq, acc = st["square_avg"].data, st["acc_delta"].data
+            sq, acc = st["square_avg"].array, st["acc_delta"].array
             sq *= rho
             sq += (1 - rho) * g * g
             std = xp.sqrt(sq + eps)
@@ -29,5 +29,5 @@ class Adadelta(Optimizer):
             delta *= g
             acc *= rho
             acc += (1 - rho) * delta * delta
-            p.data -= lr * delta
+            p.array -= lr * delta
             p._bump()

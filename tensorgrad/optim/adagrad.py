@@ -28,7 +28,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p):
         st = self._state(p)
         st["step"] = 0
-        st["sum"] = Tensor._make(xp_of(p.data).full_like(p.data, self.defaults["initial_accumulator_value"]), None)
+        st["sum"] = Tensor._make(xp_of(p.array).full_like(p.array, self.defaults["initial_accumulator_value"]), None)
         return st
 
     def _step_group(self, group):
@@ -40,9 +40,9 @@ class Adagrad(Optimizer):
             st["step"] += 1
             g = grad_of(p, group)
             clr = lr / (1 + (st["step"] - 1) * lr_decay)
-            s = st["sum"].data
+            s = st["sum"].array
             s += g * g
             std = xp_of(s).sqrt(s)
             std += eps
-            p.data += -clr * g / std
+            p.array += -clr * g / std
             p._bump()

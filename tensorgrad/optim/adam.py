@@ -73,40 +73,40 @@ class Adam(Optimizer):
         if not live:
             return
         for p in live:
-            if p.data.dtype != np.float32 or (p.device.type == "cuda") != (live[0].device.type == "cuda"):
+            if p.array.dtype != np.float32 or (p.device.type == "cuda") != (live[0].device.type == "cuda"):
                 raise TypeError(f"{type(self).__name__}(capturable=True): needs float32 parameters on one device "
                                 f"type; got shape {p.shape}, dtype {p.dtype} on {p.device}")
-        xp = xp_of(live[0].data)
+        xp = xp_of(live[0].array)
         if id(group) not in self._lr_dev:
             self._lr_dev[id(group)] = xp.full((), group["lr"], dtype=np.float32)
         step = self._step_dev.get(id(group))
         if step is None:
             # integer counts (fresh or loaded state) or the 0-d step tensor of an earlier capturable optimizer
             counts = [self._state(p).get("step", 0) for p in live]
-            start = max(int(round(float(c.data))) if isinstance(c, Tensor) else int(c) for c in counts)
+            start = max(int(round(float(c.array))) if isinstance(c, Tensor) else int(c) for c in counts)
             step = self._step_dev[id(group)] = Tensor._make(xp.full((), start, dtype=np.float32), None)
         ps, gs, ms, vs = [], [], [], []
         for p in live:
             g = self._grad(p, group)
             st = self._state(p)
             if "exp_avg" not in st:
-                st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data), None)
+                st["exp_avg"] = Tensor._make(xp.zeros_like(p.array), None)
+                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array), None)
             st["step"] = step
-            for lst, a in zip((ps, gs, ms, vs), (p.data, g, st["exp_avg"].data, st["exp_avg_sq"].data)):
+            for lst, a in zip((ps, gs, ms, vs), (p.array, g, st["exp_avg"].array, st["exp_avg_sq"].array)):
                 lst.append(a)
         found = self._found_inf
-        found = found.data if isinstance(found, Tensor) else found
+        found = found.array if isinstance(found, Tensor) else found
         # Counted on the device: a skipped (overflowed) step does not advance the bias corrections.
-        step.data += np.float32(1) if found is None else xp.asarray(found == 0, dtype=np.float32)
+        step.array += np.float32(1) if found is None else xp.asarray(found == 0, dtype=np.float32)
         decoupled_wd = wd if self._decoupled else 0.0
         if xp is np:
             if found is None or not found:
                 kernels.get("adamw_step", "cpu")(ps, gs, ms, vs, float(self._lr_dev[id(group)]), beta1, beta2, eps,
-                                                 decoupled_wd, float(step.data))
+                                                 decoupled_wd, float(step.array))
         else:
             from ..backend import cuda as cuda_kernels
-            cuda_kernels.adamw_step_capturable(ps, gs, ms, vs, self._lr_dev[id(group)], step.data,
+            cuda_kernels.adamw_step_capturable(ps, gs, ms, vs, self._lr_dev[id(group)], step.array,
                                                None if found is None else xp.asarray(found, dtype=np.float32),
                                                beta1, beta2, eps, decoupled_wd)
         for p in live:
@@ -114,11 +114,11 @@ class Adam(Optimizer):
 
     def _grad(self, p, group):
         """The gradient the update uses: negated for maximize; Adam's L2 decay (not AdamW's) folded in."""
-        g = p.grad.data
+        g = p.grad.array
         if group["maximize"]:
             g = -g
         if group["weight_decay"] != 0 and not self._decoupled:
-            g = g + group["weight_decay"] * p.data.astype(g.dtype, copy=False)
+            g = g + group["weight_decay"] * p.array.astype(g.dtype, copy=False)
         return g
 
     def _step_group(self, group):
@@ -133,21 +133,21 @@ class Adam(Optimizer):
             g = self._grad(p, group)
             st = self._state(p)
             if not st:
-                xp = xp_of(p.data)
+                xp = xp_of(p.array)
                 st["step"] = 0
-                st["exp_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data), None)
+                st["exp_avg"] = Tensor._make(xp.zeros_like(p.array), None)
+                st["exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array), None)
                 if amsgrad:
-                    st["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p.data), None)
+                    st["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array), None)
             st["step"] += 1
-            if amsgrad or p.data.dtype not in (np.float32, np.float64):
+            if amsgrad or p.array.dtype not in (np.float32, np.float64):
                 self._single(p, g, st, lr, beta1, beta2, eps, wd if self._decoupled else 0.0, amsgrad)
                 continue
-            if g.dtype != p.data.dtype:
-                g = g.astype(p.data.dtype)
-            dev = "cpu" if isinstance(p.data, np.ndarray) else "cuda"
+            if g.dtype != p.array.dtype:
+                g = g.astype(p.array.dtype)
+            dev = "cpu" if isinstance(p.array, np.ndarray) else "cuda"
             b = batches.setdefault((dev, st["step"]), ([], [], [], [], []))
-            for lst, a in zip(b, (p.data, g, st["exp_avg"].data, st["exp_avg_sq"].data)):
+            for lst, a in zip(b, (p.array, g, st["exp_avg"].array, st["exp_avg_sq"].array)):
                 lst.append(a)
             b[4].append(p)
         for (dev, step), (ps, gs, ms, vs, params) in batches.items():
@@ -159,31 +159,31 @@ class Adam(Optimizer):
     @staticmethod
     def _single(p, g, st, lr, beta1, beta2, eps, decoupled_wd, amsgrad):
         """One tensor, PyTorch's single-tensor math; moments and arithmetic in float32 for float16 params."""
-        xp = xp_of(p.data)
+        xp = xp_of(p.array)
         step = st["step"]
-        acc = np.float64 if p.data.dtype == np.float64 else np.float32
+        acc = np.float64 if p.array.dtype == np.float64 else np.float32
         m, v = st["exp_avg"], st["exp_avg_sq"]
-        if m.data.dtype != acc:
-            m.data, v.data = m.data.astype(acc), v.data.astype(acc)
-        w = p.data.astype(acc)
+        if m.array.dtype != acc:
+            m.array, v.array = m.array.astype(acc), v.array.astype(acc)
+        w = p.array.astype(acc)
         g = g.astype(acc, copy=False)
         if decoupled_wd:
             w *= 1.0 - lr * decoupled_wd
-        m.data *= beta1
-        m.data += (1.0 - beta1) * g
-        v.data *= beta2
-        v.data += (1.0 - beta2) * g * g
+        m.array *= beta1
+        m.array += (1.0 - beta1) * g
+        v.array *= beta2
+        v.array += (1.0 - beta2) * g * g
         bc1, bc2 = 1.0 - beta1 ** step, 1.0 - beta2 ** step
         if amsgrad:
             mx = st["max_exp_avg_sq"]
-            if mx.data.dtype != acc:
-                mx.data = mx.data.astype(acc)
-            xp.maximum(mx.data, v.data, out=mx.data)
-            denom = xp.sqrt(mx.data) / np.sqrt(bc2) + eps
+            if mx.array.dtype != acc:
+                mx.array = mx.array.astype(acc)
+            xp.maximum(mx.array, v.array, out=mx.array)
+            denom = xp.sqrt(mx.array) / np.sqrt(bc2) + eps
         else:
-            denom = xp.sqrt(v.data) / np.sqrt(bc2) + eps
-        w -= (lr / bc1) * m.data / denom
-        p.data[...] = w.astype(p.data.dtype, copy=False)
+            denom = xp.sqrt(v.array) / np.sqrt(bc2) + eps
+        w -= (lr / bc1) * m.array / denom
+        p.array[...] = w.astype(p.array.dtype, copy=False)
         p._bump()
 
 

@@ -20,10 +20,10 @@ class Adamax(Optimizer):
     def _step_group(self, group):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         for p, g, xp, st in with_grads(self, group, exp_avg=ZEROS, exp_inf=ZEROS):
-            m, u = st["exp_avg"].data, st["exp_inf"].data
+            m, u = st["exp_avg"].array, st["exp_inf"].array
             lerp_(m, g, 1 - beta1)
             u *= beta2
             xp.maximum(u, xp.abs(g) + eps, out=u)
             clr = lr / (1 - beta1 ** st["step"])
-            p.data += -clr * m / u
+            p.array += -clr * m / u
             p._bump()

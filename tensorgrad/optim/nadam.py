@@ -36,7 +36,7 @@ class NAdam(Optimizer):
             mp = st.get("mu_product")
             if isinstance(mp, Tensor):
                 # Read back as a float every step: on the device that would be a synchronisation per parameter.
-                st["mu_product"] = Tensor._make(to_device(mp.data, "cpu"), None)
+                st["mu_product"] = Tensor._make(to_device(mp.array, "cpu"), None)
             elif mp is not None:
                 st["mu_product"] = Tensor._make(np.asarray(mp, dtype=scalar_dtype()), None)
 
@@ -48,18 +48,18 @@ class NAdam(Optimizer):
             step = st["step"]
             bias_correction2 = 1 - beta2 ** step
             if wd != 0 and group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
+                p.array *= 1 - lr * wd
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
-            mp = st["mu_product"].data
+            mp = st["mu_product"].array
             mp *= mp.dtype.type(mu)  # in mu_product's own precision, as torch's 0-d tensor multiply
             mu_product = float(mp)
-            m, v = st["exp_avg"].data, st["exp_avg_sq"].data
+            m, v = st["exp_avg"].array, st["exp_avg_sq"].array
             lerp_(m, g, 1 - beta1)
             v *= beta2
             v += (1 - beta2) * g * g
             denom = xp.sqrt(v / bias_correction2)
             denom += eps
-            p.data += (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
-            p.data += ((-lr * mu_next) / (1.0 - mu_product * mu_next)) * m / denom
+            p.array += (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
+            p.array += ((-lr * mu_next) / (1.0 - mu_product * mu_next)) * m / denom
             p._bump()

@@ -1,7 +1,7 @@
 """Optimizer base: param_groups with per-group options, state keyed by parameter, state_dict in PyTorch's layout.
 
 Subclasses implement ``_step_group(group)``; step() runs it under no_grad for every group. Updates write into
-``p.data`` (the xp arrays) in place, so no graph nodes are created and Parameter identity never changes.
+``p.array`` (the xp arrays) in place, so no graph nodes are created and Parameter identity never changes.
 State values are tensorgrad Tensors (moment buffers) or Python numbers ('step').
 """
 import copy
@@ -105,7 +105,7 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if p in self.state:
-                    state[index[id(p)]] = {k: (Tensor._make(v.data.copy(), None) if isinstance(v, Tensor)
+                    state[index[id(p)]] = {k: (Tensor._make(v.array.copy(), None) if isinstance(v, Tensor)
                                                else copy.deepcopy(v)) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
@@ -142,7 +142,7 @@ class Optimizer:
         if hasattr(v, "detach") and hasattr(v, "cpu") and not isinstance(v, Tensor):  # a torch tensor
             v = v.detach().cpu().numpy()
         if isinstance(v, Tensor):
-            v = v.data
+            v = v.array
         if isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__"):
             if key == "step":
                 return int(round(float(v.reshape(()).item())))

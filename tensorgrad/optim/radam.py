@@ -25,8 +25,8 @@ class RAdam(Optimizer):
         for p, g, xp, st in with_grads(self, group, exp_avg=ZEROS, exp_avg_sq=ZEROS):
             step = st["step"]
             if wd != 0 and group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
-            m, v = st["exp_avg"].data, st["exp_avg_sq"].data
+                p.array *= 1 - lr * wd
+            m, v = st["exp_avg"].array, st["exp_avg_sq"].array
             lerp_(m, g, 1 - beta1)
             v *= beta2
             v += (1 - beta2) * g * g
@@ -40,7 +40,7 @@ class RAdam(Optimizer):
                 rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
                 root = xp.sqrt(v)
                 root += eps
-                p.data -= m_hat * lr * (bias_correction2 ** 0.5 / root) * rect
+                p.array -= m_hat * lr * (bias_correction2 ** 0.5 / root) * rect
             else:
-                p.data -= m_hat * lr
+                p.array -= m_hat * lr
             p._bump()

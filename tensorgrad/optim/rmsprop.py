@@ -28,24 +28,24 @@ class RMSprop(Optimizer):
             # Created when first needed, so a group switched to momentum/centered mid-run starts from zeros
             # (torch raises a KeyError there).
             if momentum > 0 and "momentum_buffer" not in st:
-                st["momentum_buffer"] = Tensor._make(xp.zeros_like(p.data), None)
+                st["momentum_buffer"] = Tensor._make(xp.zeros_like(p.array), None)
             if centered and "grad_avg" not in st:
-                st["grad_avg"] = Tensor._make(xp.zeros_like(p.data), None)
-            sq = st["square_avg"].data
+                st["grad_avg"] = Tensor._make(xp.zeros_like(p.array), None)
+            sq = st["square_avg"].array
             sq *= alpha
             sq += (1 - alpha) * g * g
             if centered:
-                ga = st["grad_avg"].data
+                ga = st["grad_avg"].array
                 lerp_(ga, g, 1 - alpha)
                 avg = xp.sqrt(sq - ga * ga)
             else:
                 avg = xp.sqrt(sq)
             avg += eps
             if momentum > 0:
-                buf = st["momentum_buffer"].data
+                buf = st["momentum_buffer"].array
                 buf *= momentum
                 buf += g / avg
-                p.data -= lr * buf
+                p.array -= lr * buf
             else:
-                p.data += -lr * g / avg
+                p.array += -lr * g / avg
             p._bump()

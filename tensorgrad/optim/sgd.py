@@ -29,21 +29,21 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = p.grad.data
-            if g.dtype != p.data.dtype:
-                g = g.astype(p.data.dtype)
+            g = p.grad.array
+            if g.dtype != p.array.dtype:
+                g = g.astype(p.array.dtype)
             if maximize:
                 g = -g
             if wd != 0:
-                g = g + wd * p.data
+                g = g + wd * p.array
             if momentum != 0:
                 st = self._state(p)
                 buf = st.get("momentum_buffer")
                 if buf is None:
                     buf = st["momentum_buffer"] = Tensor._make(g.copy(), None)
                 else:
-                    buf.data *= momentum
-                    buf.data += (1 - dampening) * g
-                g = g + momentum * buf.data if nesterov else buf.data
-            p.data -= lr * g
+                    buf.array *= momentum
+                    buf.array += (1 - dampening) * g
+                g = g + momentum * buf.array if nesterov else buf.array
+            p.array -= lr * g
             p._bump()

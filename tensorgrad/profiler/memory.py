@@ -98,7 +98,7 @@ class MemoryProfiler:
             for p in self.model.parameters():
                 self._register_tensor(p)
                 if p.grad is not None:
-                    self._register(p.grad.data, "grad")
+                    self._register(p.grad.array, "grad")
         _function._forward_hooks.append(self._on_forward)
         _engine._node_hooks.append(self._on_node)
         self._row("start", "fwd", None)
@@ -113,7 +113,7 @@ class MemoryProfiler:
         self._flush()
         for t in list(self._leaves.values()):
             if t.grad is not None:
-                self._register(t.grad.data, "grad")
+                self._register(t.grad.array, "grad")
         self._row("end", "bwd" if self._depth else "fwd", None)
         self._active = False
         return False
@@ -146,7 +146,7 @@ class MemoryProfiler:
         kind = "leaf" if t.grad_fn is None else "out"
         if kind == "leaf" and t.requires_grad:
             self._leaves[id(t)] = t
-        return self._register(t.data, kind)
+        return self._register(t.array, kind)
 
     def _died(self, key):
         e = self._owners.pop(key, None)
@@ -206,7 +206,7 @@ class MemoryProfiler:
         for a in args:
             if isinstance(a, Tensor):
                 self._register_tensor(a)
-        self._register(out.data, "out")
+        self._register(out.array, "out")
         op = type(ctx).__name__
         module = self._module()
         new = 0

@@ -196,7 +196,7 @@ def _stack(batch):
                                f"{shape} at entry 0 and {tuple(t.shape)} at entry {i}")
     if any(t.requires_grad for t in batch):
         return stack(batch, 0)  # keep the graph, as torch.stack does
-    return Tensor._make(batch[0]._xp.stack([t.data for t in batch]), None)
+    return Tensor._make(batch[0]._xp.stack([t.array for t in batch]), None)
 
 
 def default_collate(batch):
