@@ -4,17 +4,24 @@
 saves only the inputs plus the RNG and autocast state; its backward replays ``fn`` with the same RNG
 state (identical dropout masks) and autocast state, and backpropagates through the replay. Gradients of
 parameters used inside ``fn`` accumulate into their .grad during that inner backward.
+
+``Checkpointed(block)`` is the same applied to a module from outside the model: put in the block's place (in an
+nn.Sequential / nn.ModuleList), it runs the block under ``checkpoint`` and keeps the block's parameter names, so
+a model's forward stays a plain loop over its blocks and its state_dict keys do not change. tensorgrad.planner
+wraps blocks with it per policy (none, all, sqrt, every=K, a byte budget).
 """
 from .autograd.function import Function
 from .autograd.grad_mode import no_grad, enable_grad, is_grad_enabled
 from .autograd import engine
 from .amp.autocast import autocast as _autocast, get_state as _autocast_state
+from .factories import zeros
+from .nn.module import Module
+from .tensor import Tensor
 from . import random as _random
 
 
 class Checkpoint(Function):
     def forward(self, *arrays, fn, preserve_rng_state, n_real):
-        from .tensor import Tensor
         self.fn = fn
         self.n_real = n_real
         self.rng_state = _random.default_generator.get_state() if preserve_rng_state else None
@@ -27,7 +34,6 @@ class Checkpoint(Function):
         return out.array
 
     def backward(self, g):
-        from .tensor import Tensor
         arrays = self.saved_tensors
         inputs = []
         for a, need in zip(arrays[:self.n_real], self.needs_input_grad):
@@ -54,7 +60,6 @@ class Checkpoint(Function):
 
 def checkpoint(fn, *inputs, preserve_rng_state=True, use_reentrant=None):
     """Run ``fn(*inputs)`` keeping only ``inputs`` for backward; recompute the rest when gradients are needed."""
-    from .tensor import Tensor
     if not is_grad_enabled():
         return fn(*inputs)
     for i, x in enumerate(inputs):
@@ -64,7 +69,6 @@ def checkpoint(fn, *inputs, preserve_rng_state=True, use_reentrant=None):
     args = list(inputs)
     if not any(x.requires_grad for x in inputs):
         # The node must be recorded even when no input needs grad, so parameters inside fn get gradients.
-        from .factories import zeros
         args.append(zeros((), requires_grad=True))
     return Checkpoint.apply(*args, fn=fn, preserve_rng_state=preserve_rng_state, n_real=len(inputs))
 
@@ -90,3 +94,54 @@ def chain(modules):
             x = m(x)
         return x
     return f
+
+
+class Checkpointed(Module):
+    """``module`` run under ``checkpoint``: in forward it keeps only its input, in backward it recomputes.
+
+    Put in the module's place, e.g. ``blocks[i] = Checkpointed(blocks[i])``. Names do not change: the wrapper holds
+    the wrapped module's own parameter, buffer and child dicts (it adds no level), so ``parameters()``,
+    ``state_dict()`` keys and ``load_state_dict()`` are exactly those of the module it stands for, and checkpoints
+    saved with or without checkpointing load into either. ``.module`` is the wrapped module.
+
+    ``segment``: one checkpoint over a run of consecutive modules (the policies every=K and sqrt), given to the
+    wrapper of each of them (``module`` among them). The wrapper of the run's first module runs the whole run
+    under one checkpoint (only the run's input is kept); the others pass their input through, since their
+    module already ran inside it. Call them in order, as a loop over the blocks does.
+    """
+
+    def __init__(self, module, segment=None, preserve_rng_state=True):
+        super().__init__()
+        if isinstance(module, Checkpointed):
+            raise TypeError("Checkpointed: the module is already checkpointed (unwrap it with .module first)")
+        if not isinstance(module, Module):
+            raise TypeError(f"Checkpointed: expected an nn.Module, got {type(module).__name__}")
+        segment = (module,) if segment is None else tuple(segment)
+        if not any(m is module for m in segment):
+            raise ValueError("Checkpointed: the segment must contain the module")
+        d = self.__dict__
+        for k in ("_parameters", "_buffers", "_non_persistent_buffers", "_modules"):
+            d[k] = module.__dict__[k]
+        # Plain attributes, not children: a child would add a level ('.module.') to every parameter name.
+        d["module"] = module
+        d["segment"] = segment
+        d["preserve_rng_state"] = preserve_rng_state
+        d["training"] = module.training
+
+    def forward(self, *xs):
+        if self.segment[0] is not self.module:
+            if len(xs) != 1:
+                raise TypeError(f"Checkpointed: a block inside a segment passes one input through, got {len(xs)}")
+            return xs[0]
+        # model.train(mode) reaches the wrapper and the children it shares, not the wrapped modules themselves.
+        for m in self.segment:
+            m.training = self.training
+        fn = self.module if len(self.segment) == 1 else chain(self.segment)
+        return checkpoint(fn, *xs, preserve_rng_state=self.preserve_rng_state)
+
+    def __repr__(self):
+        where = ""
+        if len(self.segment) > 1:
+            first = self.segment[0] is self.module
+            where = f", segment of {len(self.segment)}, " + ("runs it" if first else "runs in the first one")
+        return f"Checkpointed({self.module!r}{where})"

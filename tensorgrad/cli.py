@@ -9,7 +9,10 @@
 import argparse
 import sys
 
-from .train import TrainConfig
+from .io import CheckpointError
+from .planner import POLICY_HELP, parse_policy
+from .profiler import cli as profile_cli
+from .train import TrainConfig, generate_text, load_model, set_num_threads, train
 
 DEFAULT_MAX_ITERS = 2000  # the default run (no flags) takes about 3 minutes on 2 CPU cores (~80 ms/iter)
 
@@ -28,8 +31,8 @@ def _train_parser(sub):
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=d.bias,
                    help="biases in Linear and LayerNorm layers (default: off, as nanoGPT's train.py)")
     g.add_argument("--checkpoint", type=_checkpoint_policy, default="none",
-                   help="activation checkpointing over the blocks: none | all | sqrt | every=K | blocks=I,J-K | "
-                        "budget=XMB (planned on the first step to fit X MB)")
+                   help=f"activation checkpointing over the blocks: {POLICY_HELP} (a budget is planned before the "
+                        "first step to fit X MB)")
     g = p.add_argument_group("optimization")
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--gradient-accumulation-steps", type=int, default=d.gradient_accumulation_steps)
@@ -70,7 +73,6 @@ def _train_parser(sub):
 
 
 def _checkpoint_policy(s):
-    from .planner import parse_policy
     try:
         return parse_policy(s)
     except ValueError as e:
@@ -96,15 +98,14 @@ def build_parser():
     sub = ap.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _sample_parser(sub)
-    from .profiler.cli import add_parser as _profile_parser
-    _profile_parser(sub)
+    profile_cli.add_parser(sub)
     return ap
 
 
 def cmd_train(a):
-    from .train import train
     cfg = TrainConfig(
         n_layer=a.n_layer, n_head=a.n_head, n_embd=a.n_embd, block_size=a.block_size, dropout=a.dropout, bias=a.bias,
+        checkpoint=a.checkpoint,
         batch_size=a.batch_size, gradient_accumulation_steps=a.gradient_accumulation_steps, max_iters=a.max_iters,
         lr=a.lr, min_lr=a.min_lr, warmup_iters=a.warmup_iters, lr_decay_iters=a.lr_decay_iters, decay_lr=a.decay_lr,
         weight_decay=a.weight_decay, beta1=a.beta1, beta2=a.beta2, grad_clip=a.grad_clip,
@@ -112,14 +113,11 @@ def cmd_train(a):
         sample_tokens=a.sample_tokens, plot=a.plot, progress=a.progress, data=a.data, seed=a.seed,
         device=a.device, dtype=a.dtype, threads=a.threads, resume=a.resume, verbose=not a.quiet,
         cuda_graph=a.cuda_graph)
-    from .planner import default_policy
-    with default_policy(a.checkpoint):
-        train(cfg)
+    train(cfg)
     return 0
 
 
 def cmd_sample(a):
-    from .train import load_model, generate_text, set_num_threads
     if a.threads:
         set_num_threads(a.threads)
     start = a.start
@@ -135,13 +133,9 @@ def cmd_sample(a):
 
 
 def main(argv=None):
-    from .io import CheckpointError
     a = build_parser().parse_args(argv)
     try:
-        if a.command == "profile":
-            from .profiler.cli import run as cmd_profile
-            return cmd_profile(a)
-        return {"train": cmd_train, "sample": cmd_sample}[a.command](a)
+        return {"train": cmd_train, "sample": cmd_sample, "profile": profile_cli.run}[a.command](a)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"tensorgrad {a.command}: error: {e}", file=sys.stderr)
         return 2

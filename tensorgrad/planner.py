@@ -1,4 +1,5 @@
-"""Activation-checkpointing policies over a model's blocks, and the byte-budget planner.
+"""Activation-checkpointing policies over a sequence of blocks, applied from outside the model, and the
+byte-budget planner.
 
 A policy is a string:
 
@@ -8,14 +9,17 @@ A policy is a string:
     sqrt          ceil(sqrt(n)) segments as checkpoint_sequential: all but the last checkpointed
     blocks=0,2-5  checkpoint exactly these blocks, each on its own (what the budget planner produces)
     budget=40MB   the cheapest ``blocks=`` plan whose measured peak fits 40 MB (1 MB = 2**20 bytes),
-                  planned by ``plan_checkpoints`` on the first training forward and cached on the model
+                  planned by ``plan_checkpoints`` on one batch before training
 
-``run_blocks(blocks, x, policy, model=, batch=)`` applies a policy in a model's forward (GPT does this
-with ``config.checkpoint``). ``plan_checkpoints(model, batch, budget_bytes)`` measures once, with the
-memory profiler, each block's saved-activation bytes and input bytes (policy none), and times each
-block's forward; it then picks the set of blocks whose recompute time is least among the sets predicted
-to fit (exhaustively for up to 14 blocks, greedily by bytes saved per second of recompute beyond), and
-verifies the choice with a measured step, adding blocks until the measured peak fits.
+``apply_checkpoint_policy(blocks, policy)`` wraps the blocks of an nn.Sequential / nn.ModuleList in place
+(checkpoint.Checkpointed, which keeps parameter names) before the first step; the model's forward stays a plain
+loop over its blocks. ``apply_checkpoint_policy(model.transformer.h, "sqrt")`` for the GPT; any sequence of
+blocks works the same way. ``plan_checkpoints(model, batch, budget_bytes, blocks=)`` measures once, with the
+memory profiler, each block's saved-activation bytes and input bytes (policy none), and times each block's
+forward; it then picks the set of blocks whose recompute time is least among the sets predicted to fit
+(exhaustively for up to 14 blocks, greedily by bytes saved per second of recompute beyond), and verifies the
+choice with a measured step, adding blocks until the measured peak fits. Measuring wraps the blocks for the
+duration of a step and puts back what was there before.
 """
 import itertools
 import math
@@ -24,7 +28,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .autograd.grad_mode import is_grad_enabled, enable_grad
+from .autograd.grad_mode import enable_grad
+from .checkpoint import Checkpointed
+from .nn.layers import ModuleList, Sequential
+from .nn.module import Module
+from .profiler.memory import memory
+from .random import default_generator
 
 POLICY_HELP = "none | all | sqrt | every=K | blocks=I,J-K | budget=XMB"
 _UNITS = {"b": 1, "kb": 2 ** 10, "k": 2 ** 10, "mb": 2 ** 20, "m": 2 ** 20, "gb": 2 ** 30, "g": 2 ** 30}
@@ -37,7 +46,7 @@ def get_default_policy():
 
 
 def set_default_policy(policy):
-    """The policy of models whose config leaves ``checkpoint`` unset (None); 'none' initially."""
+    """The policy that ``apply_checkpoint_policy(blocks)`` and ``train()`` use when given none; 'none' initially."""
     _default[0] = parse_policy(policy)
 
 
@@ -117,71 +126,83 @@ def checkpointed_blocks(policy, n):
     return [i for s, e, c in segments(policy, n) if c for i in range(s, e)]
 
 
-def run_blocks(blocks, x, policy=None, model=None, batch=None):
-    """x through ``blocks`` in order, checkpointing per ``policy`` (None: the default policy). A budget
-    policy is planned once per model (needs ``model`` and a ``batch`` (inputs, targets)) and cached."""
-    from .checkpoint import checkpoint, chain
-    blocks = list(blocks)
-    if model is not None and model.__dict__.get("_checkpoint_override") is not None:
-        policy = model.__dict__["_checkpoint_override"]
+# ----------------------------------------------------------------------------------- applying
+def unwrap(block):
+    """The block itself, whether or not it is wrapped in Checkpointed."""
+    return block.module if isinstance(block, Checkpointed) else block
+
+
+def _put(blocks, entries):
+    """``entries`` in the places of blocks' entries, in order. Each name is set again, in order: nn.Module's
+    add_module moves a replaced child to the end (PyTorch keeps its place), so setting only some places, or
+    Sequential's __setitem__ after a first replacement, would reorder the blocks."""
+    if isinstance(blocks, Module):
+        for name, m in zip(list(blocks._modules), entries):
+            blocks.add_module(name, m)
+    else:
+        blocks[:] = entries
+
+
+def apply_checkpoint_policy(blocks, policy=None, model=None, batch=None, loss_fn=None):
+    """Wrap the blocks of ``blocks`` (an nn.Sequential or nn.ModuleList of blocks, changed in place) in
+    Checkpointed per ``policy`` (None: the default policy), first unwrapping any earlier policy's wrappers; run
+    it before the first step. Parameter names, hence state_dict keys, do not change. A ``budget=`` policy is
+    planned first with ``plan_checkpoints(model, batch, budget, blocks=blocks, loss_fn=loss_fn)``. Returns the
+    policy applied (a budget's plan: 'none' or 'blocks=...')."""
     policy = parse_policy(policy)
-    if policy == "none" or not is_grad_enabled():
-        return chain(blocks)(x)
     if policy.startswith("budget="):
         if model is None or batch is None:
-            raise ValueError(f"checkpoint policy {policy}: planning needs the model and a (inputs, targets) batch")
-        plans = model.__dict__.setdefault("_checkpoint_plans", {})
-        if policy not in plans:
-            plans[policy] = plan_checkpoints(model, batch, parse_budget(policy[7:]), blocks=blocks)
-        policy = plans[policy].policy
-    for s, e, ck in segments(policy, len(blocks)):
-        x = checkpoint(chain(blocks[s:e]), x) if ck else chain(blocks[s:e])(x)
-    return x
+            raise ValueError(f"checkpoint policy {policy}: planning needs the model and a batch of its inputs")
+        policy = plan_checkpoints(model, batch, parse_budget(policy[7:]), blocks=blocks, loss_fn=loss_fn).policy
+    plain = [unwrap(b) for b in blocks]
+    _put(blocks, [Checkpointed(plain[i], segment=plain[s:e]) if ck else plain[i]
+                  for s, e, ck in segments(policy, len(plain)) for i in range(s, e)])
+    return policy
 
 
 # ----------------------------------------------------------------------------------- measuring
 def find_blocks(model):
-    """The repeated blocks of a model: GPT's transformer.h, else the longest ModuleList."""
-    tr = getattr(model, "transformer", None)
-    if tr is not None and "h" in tr._modules:
-        return list(tr.h)
-    from .nn import ModuleList
-    lists = [m for m in model.modules() if isinstance(m, ModuleList)]
-    if not lists:
-        raise ValueError("plan_checkpoints: can't find the model's blocks; pass blocks=")
-    return list(max(lists, key=len))
+    """The repeated blocks of a model when none are given: its longest nn.ModuleList / nn.Sequential."""
+    seqs = [m for m in model.modules() if isinstance(m, (ModuleList, Sequential))]
+    if not seqs:
+        raise ValueError(f"checkpoint planner: {type(model).__name__} has no nn.ModuleList or nn.Sequential of "
+                         "blocks; pass blocks=")
+    return max(seqs, key=len)
 
 
 def _loss(model, batch):
+    """The default loss_fn: the model's output on ``batch`` (its positional inputs), or its second item when it
+    returns (logits, loss) as GPT does."""
     out = model(*batch)
     return out[1] if isinstance(out, tuple) else out
 
 
 @contextmanager
-def _isolated(model, policy):
-    """Run model steps with ``policy`` without disturbing the caller: grads, RNG and override restored."""
-    from .random import default_generator
+def _isolated(model, blocks, policy):
+    """Run steps of ``model`` with ``blocks`` checkpointed per ``policy`` without disturbing the caller: the
+    blocks' wrappers, the parameters' grads and the RNG state are put back afterwards."""
     params = list(model.parameters())
     grads = [p.grad for p in params]
     state = default_generator.get_state()
-    old = model.__dict__.get("_checkpoint_override")
-    model.__dict__["_checkpoint_override"] = parse_policy(policy)
+    before = list(blocks)
+    apply_checkpoint_policy(blocks, policy)
     for p in params:
         p.grad = None
     try:
         yield
     finally:
+        _put(blocks, before)
         for p, g in zip(params, grads):
             p.grad = g
         default_generator.set_state(state)
-        model.__dict__["_checkpoint_override"] = old
 
 
-def measure_step(model, batch, policy, loss_fn=None, return_profiler=False):
-    """One forward + backward under ``policy`` inside the memory profiler: {'peak_bytes', 'peak_saved_bytes'}."""
-    from .profiler import memory
+def measure_step(model, batch, policy, loss_fn=None, return_profiler=False, blocks=None):
+    """One forward + backward with ``blocks`` (default: find_blocks(model)) checkpointed per ``policy``, inside
+    the memory profiler: {'peak_bytes', 'peak_saved_bytes'}."""
+    blocks = blocks if blocks is not None else find_blocks(model)
     loss_fn = loss_fn or _loss
-    with _isolated(model, policy), enable_grad():
+    with _isolated(model, blocks, policy), enable_grad():
         with memory(model) as prof:
             loss = loss_fn(model, batch)
             loss.backward()
@@ -195,37 +216,37 @@ def measure_blocks(model, batch, blocks=None, loss_fn=None, repeat=2):
     measured peaks of one step without checkpointing."""
     blocks = blocks if blocks is not None else find_blocks(model)
     loss_fn = loss_fn or _loss
-    names = {id(m): n for n, m in model.named_modules()}
-    inp = [0] * len(blocks)
-    hooks = []
-    for i, b in enumerate(blocks):
-        def pre(m, args, i=i):
-            inp[i] = int(args[0].array.nbytes)
-        hooks.append(b.register_forward_pre_hook(pre))
-    try:
-        res, prof = measure_step(model, batch, "none", loss_fn, return_profiler=True)
-    finally:
-        for h in hooks:
-            h.remove()
-    act = []
-    for b in blocks:
-        pre = names[id(b)] + "."
-        act.append(sum(v[0] for k, v in prof.by_module.items() if k and (k + ".").startswith(pre)))
-    secs = [float("inf")] * len(blocks)
+    plain = [unwrap(b) for b in blocks]
+    n = len(plain)
+    inp = [0] * n
+    secs = [float("inf")] * n
     t0 = [0.0]
-    hooks = []
-    for i, b in enumerate(blocks):
-        hooks.append(b.register_forward_pre_hook(lambda m, a: t0.__setitem__(0, time.perf_counter())))
-        hooks.append(b.register_forward_hook(
-            lambda m, a, o, i=i: secs.__setitem__(i, min(secs[i], time.perf_counter() - t0[0]))))
+
+    def pre(i):
+        def hook(m, args):
+            inp[i] = int(args[0].array.nbytes)
+            t0[0] = time.perf_counter()
+        return hook
+
+    def post(i):
+        return lambda m, args, out: secs.__setitem__(i, min(secs[i], time.perf_counter() - t0[0]))
+
+    hooks = [h for i, b in enumerate(plain) for h in (b.register_forward_pre_hook(pre(i)),
+                                                     b.register_forward_hook(post(i)))]
     try:
+        res, prof = measure_step(model, batch, "none", loss_fn, return_profiler=True, blocks=blocks)
         for _ in range(repeat):
-            with _isolated(model, "none"), enable_grad():
+            with _isolated(model, blocks, "none"), enable_grad():
                 loss = loss_fn(model, batch)
                 del loss
     finally:
         for h in hooks:
             h.remove()
+    names = {id(unwrap(m)): k for k, m in model.named_modules()}
+    act = []
+    for b in plain:
+        pre_name = names[id(b)] + "."
+        act.append(sum(v[0] for k, v in prof.by_module.items() if k and (k + ".").startswith(pre_name)))
     return {"peak_bytes": res["peak_bytes"], "peak_saved_bytes": res["peak_saved_bytes"],
             "act_bytes": act, "input_bytes": inp, "fwd_seconds": secs}
 
@@ -288,10 +309,12 @@ def _policy_of(chosen):
 
 
 def plan_checkpoints(model, batch, budget_bytes, blocks=None, loss_fn=None, verify=True, measurements=None):
-    """The set of blocks to checkpoint so one training step's peak live bytes fit ``budget_bytes`` with
-    the least recompute time; verified (and, if needed, grown) with measured steps. ``batch`` is the
-    model's positional inputs, e.g. (idx, targets) for GPT. Returns a Plan (``plan.policy`` can be put in
-    ``config.checkpoint``); ``plan.fits`` is False when even checkpointing every block doesn't fit."""
+    """The set of ``blocks`` (an nn.Sequential / nn.ModuleList inside ``model``; default: find_blocks(model))
+    to checkpoint so one training step's peak live bytes fit ``budget_bytes`` with the least recompute time;
+    verified (and, if needed, grown) with measured steps. ``batch`` is the model's positional inputs, e.g.
+    (idx, targets) for GPT; ``loss_fn(model, batch)`` returns the loss (default: the model's output, or its
+    second item). Returns a Plan: ``apply_checkpoint_policy(blocks, plan.policy)`` applies it; ``plan.fits`` is
+    False when even checkpointing every block doesn't fit."""
     blocks = blocks if blocks is not None else find_blocks(model)
     m = measurements or measure_blocks(model, batch, blocks, loss_fn)
     budget_bytes = int(budget_bytes)
@@ -304,7 +327,7 @@ def plan_checkpoints(model, batch, budget_bytes, blocks=None, loss_fn=None, veri
     t, act, inp = m["fwd_seconds"], m["act_bytes"], m["input_bytes"]
     rounds = 0
     while True:
-        res = measure_step(model, batch, _policy_of(chosen), loss_fn)
+        res = measure_step(model, batch, _policy_of(chosen), loss_fn, blocks=blocks)
         rounds += 1
         if res["peak_bytes"] <= budget_bytes or len(chosen) == n:
             break

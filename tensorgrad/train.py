@@ -36,6 +36,9 @@ class TrainConfig:
     block_size: int = 64
     dropout: float = 0.0
     bias: bool = False  # nanoGPT's train.py trains without biases (its GPTConfig default is True)
+    # activation checkpointing over the blocks (tensorgrad.planner): none | all | sqrt | every=K | blocks=I,J-K |
+    # budget=XMB (planned before the first step to fit X MB). None: the planner's default policy ('none').
+    checkpoint: str = None
     # optimization
     batch_size: int = 12
     gradient_accumulation_steps: int = 1
@@ -388,9 +391,21 @@ def train(cfg=None, **overrides):
         tg.set_rng_state(meta["rng"]["tensorgrad"])
         _log(cfg, f"resumed from {ckpt_path} at iter {iter_num} (best val loss {best_val_loss:.4f})")
 
+    # Activation checkpointing, from outside the model: wrap its blocks before the first step. A budget is
+    # planned on one batch of a fresh sampler (the training stream is not touched; the planner restores the RNG).
+    from .planner import apply_checkpoint_policy
+
+    def plan_loss(m, batch):
+        with amp():
+            return m(*batch)[1]
+    policy = apply_checkpoint_policy(model.transformer.h, cfg.checkpoint, model=model,
+                                     batch=eval_sampler().get_batch("train"), loss_fn=plan_loss)
+
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
     _log(cfg, f"data: {corpus['source']} ({corpus['chars']:,} chars, vocab {tokenizer.vocab_size}); "
               f"model: {model.get_num_params() / 1e6:.2f}M params; tokens per iteration: {tokens_per_iter:,}")
+    if policy != "none":
+        _log(cfg, f"activation checkpointing: {policy} over {cfg.n_layer} blocks")
     if not str(cfg.device).startswith("cuda"):
         from .backend import blas
         try:

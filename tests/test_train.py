@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from tensorgrad.checkpoint import Checkpointed
 from tensorgrad.train import train, TrainConfig, load_model, generate_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,6 +84,18 @@ def test_cli_train_then_sample(tmp_path):
     assert r.returncode == 2 and "truncated" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_cli_train_checkpoint_flag(tmp_path):
+    out = str(tmp_path / "run")
+    args = ("train", "--max-iters", "2", "--n-layer", "2", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
+            "--batch-size", "2", "--eval-interval", "2", "--eval-iters", "1", "--sample-tokens", "0", "--no-plot",
+            "--threads", "1", "--out-dir", out)
+    r = _cli(*args, "--checkpoint", "every=2", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "activation checkpointing: every=2 over 2 blocks" in r.stdout and "step 2: train loss" in r.stdout
+    r = _cli(*args, "--checkpoint", "some", cwd=str(tmp_path))
+    assert r.returncode == 2 and "checkpoint policy: unknown 'some'" in r.stderr
+
+
 def test_free_cores_reads_the_idle_share_of_a_short_window(monkeypatch):
     from tensorgrad import train as tr
     # 2 cores; over the window 100 jiffies passed (both cores), 50 of them idle: one core is taken.
@@ -104,3 +117,18 @@ def test_import_keeps_freed_arrays_in_the_heap_unless_opted_out():
         out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
                              check=True).stdout.strip()
         assert out == want, (env, out)
+
+
+@pytest.mark.parametrize("policy", ["sqrt", "all", "budget=1KB"])
+def test_checkpoint_policy_trains_the_same_and_resumes_exactly(tmp_path, text_file, policy):
+    kw = dict(TINY, n_layer=3, dropout=0.1, data=text_file, eval_interval=4)
+    plain = train(TrainConfig(**kw, max_iters=8, out_dir=str(tmp_path / "p")))
+    full = train(TrainConfig(**kw, max_iters=8, checkpoint=policy, out_dir=str(tmp_path / "a")))
+    h = full.model.transformer.h
+    assert all(isinstance(b, Checkpointed) for b in list(h)[:2])  # sqrt: [0, 1] + [2]; all and 1 KB: every block
+    np.testing.assert_allclose([l for _, l in full.train_losses], [l for _, l in plain.train_losses], rtol=1e-5)
+    assert list(full.model.state_dict()) == list(plain.model.state_dict())
+    train(TrainConfig(**kw, max_iters=4, checkpoint=policy, out_dir=str(tmp_path / "b")))
+    resumed = train(TrainConfig(**kw, max_iters=8, checkpoint=policy, out_dir=str(tmp_path / "b"), resume=True))
+    assert [l for _, l in resumed.train_losses] == [l for _, l in full.train_losses[4:]]  # bit-exact
+    assert resumed.evals == full.evals

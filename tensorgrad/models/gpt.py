@@ -7,6 +7,9 @@ weights, zero biases, and N(0, 0.02/sqrt(2*n_layer)) for the residual projection
 Hot path: every projection is one fused F.linear node; q, k, v come out of one c_attn Linear and are split
 with a single reshape + permute into (3, B, H, T, D), made contiguous once so the attention kernel gets
 contiguous views; heads are merged back with one transpose + reshape.
+
+The model knows nothing of activation checkpointing: forward is a plain loop over ``transformer.h``, and a policy
+wraps those blocks from outside (``tensorgrad.planner.apply_checkpoint_policy(model.transformer.h, "sqrt")``).
 """
 import math
 from dataclasses import dataclass, asdict
@@ -17,7 +20,7 @@ from .. import nn
 from ..nn import functional as F
 from ..autograd.grad_mode import no_grad
 from ..backend import to_device, xp_of
-from ..planner import run_blocks
+from ..optim import AdamW
 from ..tensor import Tensor
 
 
@@ -30,9 +33,6 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True  # bias in Linears and LayerNorms, like GPT-2
-    # Activation checkpointing over the blocks (tensorgrad.planner): none | all | sqrt | every=K | blocks=I,J-K |
-    # budget=XMB. None: the planner's default policy ('none' unless `tensorgrad train --checkpoint` set it).
-    checkpoint: str = None
 
     def to_dict(self):
         return asdict(self)
@@ -148,7 +148,8 @@ class GPT(nn.Module):
         pos = self._positions(t, idx.device)
         tr = self.transformer
         x = tr.drop(tr.wte(idx) + tr.wpe(pos))
-        x = run_blocks(tr.h, x, self.config.checkpoint, model=self, batch=(idx, targets))
+        for block in tr.h:
+            x = block(x)
         x = tr.ln_f(x)
         if targets is not None:
             logits = self.lm_head(x)
@@ -167,7 +168,6 @@ class GPT(nn.Module):
                              capturable=False):
         """AdamW with two groups: every >=2-D parameter (matmul weights, embeddings) decays; biases and
         LayerNorm parameters don't. capturable=True: for a step captured in a CUDA graph (optim.AdamW)."""
-        from .. import optim
         params = [p for _, p in self.named_parameters() if p.requires_grad]
         decay = [p for p in params if p.dim() >= 2]
         nodecay = [p for p in params if p.dim() < 2]
@@ -176,7 +176,7 @@ class GPT(nn.Module):
             print(f"num non-decayed parameter tensors: {len(nodecay)}, with {sum(p.numel() for p in nodecay):,} "
                   "parameters")
         groups = [{"params": decay, "weight_decay": weight_decay}, {"params": nodecay, "weight_decay": 0.0}]
-        return optim.AdamW(groups, lr=learning_rate, betas=betas, capturable=capturable)
+        return AdamW(groups, lr=learning_rate, betas=betas, capturable=capturable)
 
     def flops_per_iter(self, fwdbwd_per_iter):
         """PaLM appendix B estimate: 6N + 12 L H Q T flops per token."""
@@ -192,8 +192,6 @@ class GPT(nn.Module):
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
         """Extend idx (B, t) int64 by max_new_tokens sampled tokens, cropping the context to block_size.
         Sampling draws from ``generator`` (default: tensorgrad's default generator)."""
-        from ..functional import multinomial
-        from ..ops.nn import softmax
         if temperature <= 0:
             raise ValueError(f"generate: temperature must be > 0, got {temperature}")
         bs = self.config.block_size
@@ -210,7 +208,7 @@ class GPT(nn.Module):
                     kth = logits.topk(min(int(top_k), logits.shape[-1])).values.array[:, -1:]
                     xp = xp_of(logits.array)
                     logits = Tensor._make(xp.where(logits.array < kth, -xp.inf, logits.array).astype(logits.dtype), None)
-                probs = softmax(logits, -1)
-                nxt = multinomial(probs, 1, generator=generator)
+                probs = F.softmax(logits, -1)
+                nxt = probs.multinomial(1, generator=generator)
                 out = np.concatenate([out, np.asarray(to_device(nxt.array, "cpu"), dtype=np.int64)], axis=1)
         return Tensor._make(out, None)

@@ -12,7 +12,15 @@ import os
 import statistics
 import time
 
+import numpy as np
+
+from ..models.gpt import GPT, GPTConfig
+from ..planner import (apply_checkpoint_policy, checkpointed_blocks, measure_blocks, measure_step, parse_budget,
+                       parse_policy, plan_checkpoints)
 from ..provenance import machine_info, git_commit
+from ..random import manual_seed
+from ..tensor import tensor
+from .report import fmt_bytes, markdown_table, plot_pareto, plot_timeline
 
 
 def add_parser(subparsers):
@@ -39,7 +47,6 @@ def add_parser(subparsers):
 
 
 def _budgets(spec, lo, hi):
-    from ..planner import parse_budget
     parts = [s for s in str(spec).split(",") if s.strip()]
     if len(parts) == 1 and parts[0].strip().isdigit() and int(parts[0]) < 1000:
         k = int(parts[0])
@@ -49,38 +56,31 @@ def _budgets(spec, lo, hi):
 
 def profile(cfg):
     """Run the measurements; returns the result dict (also what the JSON holds)."""
-    import numpy as np
-    import tensorgrad as tg
-    from ..models.gpt import GPT, GPTConfig
-    from ..planner import measure_blocks, measure_step, parse_policy, plan_checkpoints, checkpointed_blocks
-    from .report import fmt_bytes
-
-    tg.manual_seed(cfg["seed"])
+    manual_seed(cfg["seed"])
     model = GPT(GPTConfig(block_size=cfg["block_size"], vocab_size=cfg["vocab_size"], n_layer=cfg["n_layer"],
                           n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=cfg["dropout"]))
     r = np.random.default_rng(cfg["seed"])
     shape = (cfg["batch_size"], cfg["block_size"])
-    batch = (tg.tensor(r.integers(0, cfg["vocab_size"], shape).astype(np.int64)),
-             tg.tensor(r.integers(0, cfg["vocab_size"], shape).astype(np.int64)))
+    batch = (tensor(r.integers(0, cfg["vocab_size"], shape).astype(np.int64)),
+             tensor(r.integers(0, cfg["vocab_size"], shape).astype(np.int64)))
     n = cfg["n_layer"]
+    blocks = model.transformer.h
 
     rows, timelines = [], {}
     for pol in [parse_policy(p) for p in cfg["policies"].split(",") if p.strip()]:
-        res, prof = measure_step(model, batch, pol, return_profiler=True)
+        res, prof = measure_step(model, batch, pol, return_profiler=True, blocks=blocks)
         timelines[pol] = prof.timeline
         rows.append({"policy": pol, "kind": "policy", "checkpointed": checkpointed_blocks(pol, n), **res})
     by = {r["policy"]: r for r in rows}
-    hi = by["none"]["peak_bytes"] if "none" in by else measure_step(model, batch, "none")["peak_bytes"]
-    lo = by["all"]["peak_bytes"] if "all" in by else measure_step(model, batch, "all")["peak_bytes"]
+    hi = by["none"]["peak_bytes"] if "none" in by else measure_step(model, batch, "none", blocks=blocks)["peak_bytes"]
+    lo = by["all"]["peak_bytes"] if "all" in by else measure_step(model, batch, "all", blocks=blocks)["peak_bytes"]
 
     t0 = time.perf_counter()
-    m = measure_blocks(model, batch)
-    plans = []
+    m = measure_blocks(model, batch, blocks=blocks)
     for b in _budgets(cfg["budgets"], lo, hi):
-        plan = plan_checkpoints(model, batch, b, measurements=m)
-        plans.append(plan)
+        plan = plan_checkpoints(model, batch, b, blocks=blocks, measurements=m)
         label = f"budget={b / 2 ** 20:.1f}MB"
-        res, prof = measure_step(model, batch, plan.policy, return_profiler=True)
+        res, prof = measure_step(model, batch, plan.policy, return_profiler=True, blocks=blocks)
         timelines[label] = prof.timeline
         rows.append({"policy": label, "kind": "budget", "plan": plan.policy, "checkpointed": plan.blocks,
                      "budget_bytes": b, "predicted_peak_bytes": int(plan.predicted_peak_bytes),
@@ -94,7 +94,7 @@ def profile(cfg):
     run_pol = {r["policy"]: r.get("plan", r["policy"]) for r in rows}
     for rnd in range(cfg["steps"] + 1):
         for label, pol in run_pol.items():
-            model.config.checkpoint = pol
+            apply_checkpoint_policy(blocks, pol)
             t, c = time.perf_counter(), time.process_time()
             _, loss = model(*batch)
             loss.backward()
@@ -104,7 +104,7 @@ def profile(cfg):
             if rnd:
                 times[label].append(dt)
                 cpu[label].append(dc)
-    model.config.checkpoint = None
+    apply_checkpoint_policy(blocks, "none")
     for r in rows:
         # Step time = this process's CPU time (min over steps): on a shared machine other processes inflate wall
         # time by tens of percent at random, CPU time much less (BLAS single-threaded). Wall time kept alongside.
@@ -131,7 +131,6 @@ def profile(cfg):
 
 
 def markdown(result):
-    from .report import fmt_bytes, markdown_table
     c = result["config"]
     head = (f"GPT n_layer={c['n_layer']} n_embd={c['n_embd']} n_head={c['n_head']} block_size={c['block_size']} "
             f"batch={c['batch_size']} vocab={c['vocab_size']} dropout={c['dropout']}; one training step "
@@ -152,7 +151,6 @@ def markdown(result):
 
 
 def write(result, out_dir, prefix, plots=True):
-    from .report import plot_pareto, plot_timeline
     os.makedirs(out_dir, exist_ok=True)
     paths = {"json": os.path.join(out_dir, f"{prefix}.json"), "md": os.path.join(out_dir, f"{prefix}.md")}
     data = {k: v for k, v in result.items() if not k.startswith("_")}
