@@ -1,6 +1,6 @@
 """tensorgrad: a small, hackable reverse-mode autodiff tensor framework with a PyTorch-like API."""
-from .backend.host_memory import tune_malloc as _tune_malloc
-_tune_malloc()  # glibc keeps freed arrays in the heap: no page faults on every step (backend/host_memory.py)
+from .backend.host import tune_malloc as _tune_malloc
+_tune_malloc()  # glibc keeps freed arrays in the heap: no page faults on every step (backend/host.py)
 from . import dtypes
 from .dtypes import (float16, half, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
                      get_default_dtype, set_default_dtype)

@@ -4,6 +4,11 @@ nanoGPT's loop on tensorgrad: AdamW (decay / no-decay groups), linear warmup the
 gradient accumulation, gradient clipping, periodic evaluation (model.eval() + no_grad over eval_iters
 batches of each split), checkpoints and a loss-curve PNG in out_dir, a sample at the end.
 
+In three parts: ``setup(cfg)`` builds a Run (host threads, data, model, optimizer, a resumed state, the
+activation-checkpointing policy applied to the model's blocks), ``train_step(run)`` advances it one iteration,
+``evaluate(run)`` measures it; ``train()`` loops over them with a progress bar, saves and samples. Host set-up
+(threads, malloc, free cores) lives in tensorgrad.backend.host.
+
 Determinism and resume. The model init and dropout draw from tensorgrad's default generator (seeded with
 ``seed``); training batches from their own PCG64 generator (``seed``); evaluation batches from a fresh
 generator seeded with ``seed + 1`` at every evaluation (the same batches each time: a less noisy curve, and
@@ -14,17 +19,40 @@ an uninterrupted run would have produced.
 Files in out_dir: ``ckpt.safetensors`` (weights + optimizer state; the JSON metadata inside its header),
 ``ckpt.json`` (the same metadata, readable), ``loss.png``.
 """
-import math
+import io as _io
 import os
 import sys
 import time
 from dataclasses import dataclass, asdict, field
+from importlib import metadata
 
 import numpy as np
+from tqdm import tqdm
 
-from .backend.host_memory import tune_malloc  # noqa: F401 - re-exported: benchmarks import it from here
+from . import dtypes
+from .amp import autocast, GradScaler
+from .autograd.grad_mode import no_grad
+from .backend import blas, host
+from .backend.host import set_num_threads, tune_malloc  # noqa: F401 - re-exported: benchmarks and tests use them
+from .cuda import GraphedStep
+from .data import BatchSampler, CharTokenizer, corpus_info, load_default_corpus, load_text, train_val_split
+from .io import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from .models.gpt import GPT, GPTConfig
+from .nn.utils import clip_grad_norm_
+from .optim.lr_scheduler import get_lr as _get_lr
+from .planner import apply_checkpoint_policy
+from .random import Generator, get_rng_state, manual_seed, set_rng_state
+from .tensor import tensor
 
 CKPT_NAME = "ckpt.safetensors"
+GRAPH_WARMUP = 2  # --cuda-graph: eager iterations before the capture
+
+
+def _package_version():
+    try:
+        return metadata.version("tensorgrad")
+    except metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, not installed
+        return None
 
 
 @dataclass
@@ -77,17 +105,17 @@ class TrainConfig:
 
 
 MODEL_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "dropout")
+TRAIN_META_KEYS = ("config", "model_config", "tokenizer", "corpus", "iter_num", "best_val_loss", "rng", "history",
+                   "evals", "optimizer")
 
 
 def get_lr(it, cfg):
     """nanoGPT's schedule: linear warmup to lr, cosine decay to min_lr at lr_decay_iters, then min_lr."""
-    from .optim.lr_scheduler import get_lr as _get_lr
     decay_iters = cfg.lr_decay_iters if cfg.lr_decay_iters is not None else cfg.max_iters
     return _get_lr(it, max_lr=cfg.lr, min_lr=cfg.min_lr, warmup_iters=cfg.warmup_iters, lr_decay_iters=decay_iters)
 
 
 def _load_corpus(data):
-    from .data import load_default_corpus, load_text, corpus_info
     if data is None:
         text = load_default_corpus()
         return text, corpus_info(text, "default")
@@ -110,7 +138,6 @@ class TrainResult:
 
 def estimate_loss(model, sampler_factory, eval_iters):
     """Mean loss over eval_iters batches of each split, model in eval mode, no graph recorded."""
-    from .autograd.grad_mode import no_grad
     out = {}
     was_training = model.training
     model.eval()
@@ -124,11 +151,9 @@ def estimate_loss(model, sampler_factory, eval_iters):
 
 
 def save_loss_plot(path, history, evals):
-    import io as _io
-    import matplotlib
+    import matplotlib  # heavy, and only for this plot
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from .io import atomic_write_bytes
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     if history:
         it, l = np.array(history, dtype=np.float64).T
@@ -152,23 +177,9 @@ def save_loss_plot(path, history, evals):
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _checkpoint_meta(cfg, model_cfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals, scaler):
-    import tensorgrad as tg
-    return {"config": cfg.to_dict(), "model_config": model_cfg.to_dict(), "tokenizer": tokenizer.to_dict(),
-            "corpus": corpus, "iter_num": iter_num, "best_val_loss": best_val_loss,
-            "rng": {"data": sampler.get_state(), "tensorgrad": tg.get_rng_state()},
-            "grad_scaler": scaler.state_dict(),
-            "history": history, "evals": evals, "tensorgrad_version": tg.__version__}
-
-
-TRAIN_META_KEYS = ("config", "model_config", "tokenizer", "corpus", "iter_num", "best_val_loss", "rng", "history",
-                   "evals", "optimizer")
-
-
 def _require_train_meta(path, meta, keys):
     """A tensorgrad checkpoint written by something other than train() (or tampered with) lacks keys that
     resume/sample need: a CheckpointError naming them, not a KeyError traceback."""
-    from .io import CheckpointError
     missing = [k for k in keys if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: a tensorgrad checkpoint, but not one written by `tensorgrad train`: "
@@ -177,132 +188,64 @@ def _require_train_meta(path, meta, keys):
 
 def load_model(path, device="cpu", dtype=None):
     """A GPT and its tokenizer from a checkpoint file (or an out_dir holding ckpt.safetensors)."""
-    import tensorgrad as tg
-    from .data import CharTokenizer
-    from .io import load_checkpoint
-    from .models import GPT, GPTConfig
     if os.path.isdir(path) or not path.endswith(".safetensors"):
         path = os.path.join(path, CKPT_NAME)
     state, _, meta = load_checkpoint(path)
     _require_train_meta(path, meta, ("model_config", "tokenizer"))
     mcfg = GPTConfig.from_dict(meta["model_config"])
     model = GPT(mcfg)
-    model.load_state_dict({k: tg.tensor(v) for k, v in state.items()})
+    model.load_state_dict({k: tensor(v) for k, v in state.items()})
     if dtype is not None:
-        model.to(dtype=getattr(tg, dtype))
+        model.to(dtype=getattr(dtypes, dtype))
     if device != "cpu":
         model.to(device)
     return model, CharTokenizer.from_dict(meta["tokenizer"]), meta
 
 
-def _thread_pools():
-    """(name, set_fn, get_fn) for the OpenBLAS and OpenMP runtimes loaded in this process."""
-    import ctypes
-    try:
-        from .backend import cpu as _cpu  # noqa: F401  (loads tensorgrad._C, hence its OpenMP runtime)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/self/maps") as f:
-            libs = sorted({ln.split()[-1] for ln in f if ".so" in ln})
-    except OSError:
-        libs = []
-    pools = []
-    for path in libs:
-        name = os.path.basename(path)
-        if "openblas" in name:
-            lib = ctypes.CDLL(path)
-            for pre in ("scipy_openblas", "openblas"):
-                for suf in ("64_", ""):
-                    fs, fg = getattr(lib, f"{pre}_set_num_threads{suf}", None), getattr(lib, f"{pre}_get_num_threads{suf}", None)
-                    if fs is not None and fg is not None:
-                        pools.append((name, fs, fg))
-                        break
-                else:
-                    continue
-                break
-        elif name.startswith(("libgomp", "libomp", "libiomp")):
-            lib = ctypes.CDLL(path)
-            if hasattr(lib, "omp_set_num_threads"):
-                pools.append((name, lib.omp_set_num_threads, lib.omp_get_max_threads))
-    return pools
-
-
-def set_num_threads(n):
-    """Limit the CPU thread pools this process computes with to n threads: OpenBLAS (NumPy's GEMMs) and
-    OpenMP (tensorgrad._C's kernels), and torch's if torch is already imported (benchmarks). Small-matrix
-    training is very sensitive to oversubscription (two busy-waiting pools, or more threads than free cores):
-    on a loaded 2-core machine 2 threads can make a step several times slower than 1. Best effort; returns
-    the previous thread count (the largest over the pools), to restore it later."""
-    import ctypes
-    prev = 0
-    for _, fset, fget in _thread_pools():
-        prev = max(prev, int(fget()))
-        fset(ctypes.c_int(int(n)))
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(int(n))
-    return prev or None
-
-
-def _cpu_times():
-    """(idle, total) jiffies of all cores from /proc/stat, or None off Linux."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    return fields[3] + fields[4], sum(fields)   # idle + iowait; user..steal
-
-
-def _free_cores(window=0.15):
-    """How many cores other work leaves free right now (a float), measured over a short window from /proc/stat
-    while this process waits; the 1-minute load average where /proc/stat is missing. The load average, used
-    before, still counted a training run that had just finished: a second run started right after it was put
-    on one thread (120 s instead of 79 s for the baby GPT)."""
-    n = os.cpu_count() or 1
-    a = _cpu_times()
-    if a is not None:
-        time.sleep(window)
-        b = _cpu_times()
-        if b is not None and b[1] > a[1]:
-            return n * (b[0] - a[0]) / (b[1] - a[1])
-    if hasattr(os, "getloadavg"):
-        return max(0.0, n - os.getloadavg()[0])
-    return float(n)
-
-
 def _log(cfg, msg):
     if cfg.verbose:
-        from tqdm import tqdm
         tqdm.write(msg, file=sys.stdout)
 
 
-GRAPH_WARMUP = 2
+# ------------------------------------------------------------------------------------------------ set-up
+@dataclass
+class Run:
+    """A training run between steps: built by setup(), advanced by train_step(), measured by evaluate()."""
+    cfg: TrainConfig
+    model: GPT
+    optimizer: object
+    scaler: GradScaler
+    tokenizer: CharTokenizer
+    corpus: dict
+    sampler: BatchSampler           # training batches (its generator state is checkpointed)
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    ckpt_path: str
+    resumed: bool = False
+    checkpoint_policy: str = "none"  # the activation-checkpointing policy applied (a budget: its plan)
+    iter_num: int = 0
+    best_val_loss: float = float("inf")
+    history: list = field(default_factory=list)  # (iter, loss) of every iteration, resumed ones included
+    evals: list = field(default_factory=list)    # (iter, train_loss, val_loss)
+    graphed: object = None          # --cuda-graph: the captured step, once captured
+    graph_from: int = 0             # --cuda-graph: the iteration this process started at
+
+    @property
+    def tokens_per_iter(self):
+        return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.cfg.block_size
+
+    def autocast(self):
+        """float16: autocast runs matmuls/attention in fp16 with fp32 accumulation (parameters stay float32)."""
+        return autocast(dtype=dtypes.float16, enabled=self.cfg.dtype == "float16")
+
+    def eval_sampler(self):
+        """A fresh sampler seeded with seed + 1: the same evaluation batches every time, off the training stream."""
+        c = self.cfg
+        return BatchSampler(self.train_ids, self.val_ids, c.block_size, c.batch_size, seed=c.seed + 1, device=c.device)
 
 
-def _graph_step(graphed, step, optimizer, sampler, done):
-    """One --cuda-graph iteration: the first GRAPH_WARMUP run eagerly (they compile the kernels and create the
-    optimizer and scaler state, as real steps on real batches), the next one captures the step, and from then on
-    every iteration replays it. Returns (loss as a float, the GraphedStep or None)."""
-    from .cuda import GraphedStep
-    x, y = sampler.get_batch("train")
-    if graphed is None and done >= GRAPH_WARMUP:
-        graphed = GraphedStep(step, x, y, optimizers=[optimizer], warmup=0)
-    loss = graphed(x, y) if graphed is not None else step(x, y)
-    return float(loss.item()), graphed
-
-
-def train(cfg=None, **overrides):
-    """Train (or resume) a GPT as configured; returns a TrainResult."""
-    import tensorgrad as tg
-    from tqdm import tqdm
-    from .data import CharTokenizer, BatchSampler, train_val_split
-    from .io import load_checkpoint, save_checkpoint
-    from .models import GPT, GPTConfig
-    from .nn.utils import clip_grad_norm_
-    from .amp import autocast, GradScaler
-
-    cfg = TrainConfig(**{**(cfg.to_dict() if cfg is not None else {}), **overrides})
+def check_config(cfg):
+    """ValueError naming the first setting train() cannot run with."""
     if cfg.dtype == "bfloat16":
         raise ValueError("train: --dtype bfloat16 is not available: NumPy and CuPy arrays have no bfloat16 type; "
                          "use --dtype float16 (autocast + loss scaling) or float32")
@@ -321,28 +264,34 @@ def train(cfg=None, **overrides):
              f"--gradient-accumulation-steps 1 (got {cfg.gradient_accumulation_steps})")) if bad]
         if problems:
             raise ValueError("train: --cuda-graph needs " + " and ".join(problems))
-    if cfg.threads:
-        set_num_threads(cfg.threads)
-    elif cfg.device == "cpu" and os.cpu_count() and os.cpu_count() > 1:
-        # Other processes hold cores: more threads than free cores make the OpenMP pool wait on descheduled
-        # threads and run many times slower (measured: 1.2 it/s vs 10 it/s for the baby GPT at load 5 on 2 cores).
-        free = _free_cores()
-        if round(free) < os.cpu_count():
-            n = max(1, round(free))
-            set_num_threads(n)
-            _log(cfg, f"note: this machine is busy (other work is using {os.cpu_count() - free:.1f} of "
-                      f"{os.cpu_count()} cores): computing with {n} thread(s); pass --threads N to override")
+
+
+def _setup_host(cfg):
+    """Threads (as asked, else fewer on a busy machine: backend.host.auto_threads) and glibc malloc."""
+    if cfg.threads or cfg.device == "cpu":
+        n, free = host.auto_threads(cfg.threads)
+        if n is not None and free is not None:
+            ncpu = os.cpu_count()
+            _log(cfg, f"note: this machine is busy (other work is using {ncpu - free:.1f} of {ncpu} cores): "
+                      f"computing with {n} thread(s); pass --threads N to override")
     tune_malloc()
+
+
+def setup(cfg=None, **overrides):
+    """A Run ready for its first (or, with resume=True, next) step: config checked, host set up, data and
+    tokenizer, the seeded model and its optimizer (state restored from out_dir when resuming), and the
+    activation-checkpointing policy applied to the model's blocks."""
+    cfg = TrainConfig(**{**(cfg.to_dict() if cfg is not None else {}), **overrides})
+    check_config(cfg)
+    _setup_host(cfg)
     os.makedirs(cfg.out_dir, exist_ok=True)
     ckpt_path = os.path.join(cfg.out_dir, CKPT_NAME)
-    t_start = time.time()
 
     ckpt = None
     if cfg.resume:
-        state, opt_state, meta = load_checkpoint(ckpt_path)
-        _require_train_meta(ckpt_path, meta, TRAIN_META_KEYS)
-        ckpt = (state, opt_state, meta)
-        saved = meta["config"]
+        ckpt = load_checkpoint(ckpt_path)
+        _require_train_meta(ckpt_path, ckpt[2], TRAIN_META_KEYS)
+        saved = ckpt[2]["config"]
         for k in MODEL_KEYS:  # the architecture comes from the checkpoint
             setattr(cfg, k, saved[k])
         if cfg.data is None and saved.get("data") is not None:
@@ -355,162 +304,189 @@ def train(cfg=None, **overrides):
             _log(cfg, "warning: the training text differs from the one this checkpoint was trained on")
     else:
         tokenizer = CharTokenizer.from_text(text)
-    ids = tokenizer.encode(text)
-    train_ids, val_ids = train_val_split(ids, 0.9)
+    train_ids, val_ids = train_val_split(tokenizer.encode(text), 0.9)
 
-    tg.manual_seed(cfg.seed)
+    manual_seed(cfg.seed)
     sampler = BatchSampler(train_ids, val_ids, cfg.block_size, cfg.batch_size, seed=cfg.seed, device=cfg.device)
-    eval_sampler = lambda: BatchSampler(train_ids, val_ids, cfg.block_size, cfg.batch_size,  # noqa: E731
-                                        seed=cfg.seed + 1, device=cfg.device)
-    mcfg = GPTConfig(block_size=cfg.block_size, vocab_size=tokenizer.vocab_size, n_layer=cfg.n_layer,
-                     n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias)
-    model = GPT(mcfg)
+    model = GPT(GPTConfig(block_size=cfg.block_size, vocab_size=tokenizer.vocab_size, n_layer=cfg.n_layer,
+                          n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias))
     if cfg.dtype == "float64":
         model.double()
     if cfg.device != "cpu":
         model.to(cfg.device)
     optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), cfg.device,
                                            capturable=cfg.cuda_graph)
-    # float16: parameters stay float32 (master weights); autocast runs matmuls/attention in fp16 with fp32
-    # accumulation, and the scaler keeps small fp16 gradients from flushing to zero.
-    half = cfg.dtype == "float16"
-    scaler = GradScaler(enabled=half)
+    # float16: the scaler keeps small fp16 gradients from flushing to zero.
+    scaler = GradScaler(enabled=cfg.dtype == "float16")
+    run = Run(cfg, model, optimizer, scaler, tokenizer, corpus, sampler, train_ids, val_ids, ckpt_path)
 
-    def amp():
-        return autocast(dtype=tg.float16, enabled=half)
-
-    iter_num, best_val_loss, history, evals = 0, float("inf"), [], []
     if ckpt is not None:
         state, opt_state, meta = ckpt
-        model.load_state_dict({k: tg.tensor(v, device=cfg.device) for k, v in state.items()})
+        model.load_state_dict({k: tensor(v, device=cfg.device) for k, v in state.items()})
         optimizer.load_state_dict(opt_state)
-        iter_num, best_val_loss = meta["iter_num"], meta["best_val_loss"]
-        history, evals = [tuple(h) for h in meta["history"]], [tuple(e) for e in meta["evals"]]
+        run.resumed, run.iter_num, run.best_val_loss = True, meta["iter_num"], meta["best_val_loss"]
+        run.history, run.evals = [tuple(h) for h in meta["history"]], [tuple(e) for e in meta["evals"]]
+        run.graph_from = run.iter_num
         sampler.set_state(meta["rng"]["data"])
         scaler.load_state_dict(meta.get("grad_scaler") or {})
-        tg.set_rng_state(meta["rng"]["tensorgrad"])
-        _log(cfg, f"resumed from {ckpt_path} at iter {iter_num} (best val loss {best_val_loss:.4f})")
+        set_rng_state(meta["rng"]["tensorgrad"])
+        _log(cfg, f"resumed from {ckpt_path} at iter {run.iter_num} (best val loss {run.best_val_loss:.4f})")
+
+    _log(cfg, f"data: {corpus['source']} ({corpus['chars']:,} chars, vocab {tokenizer.vocab_size}); "
+              f"model: {model.get_num_params() / 1e6:.2f}M params; tokens per iteration: {run.tokens_per_iter:,}")
+    if not str(cfg.device).startswith("cuda"):
+        threads = host.kernel_threads()
+        threads = "no compiled kernels" if threads is None else f"{threads} thread(s)"
+        _log(cfg, f"cpu: {threads}; matmuls on {blas.backend().split(' (')[0]}")
 
     # Activation checkpointing, from outside the model: wrap its blocks before the first step. A budget is
     # planned on one batch of a fresh sampler (the training stream is not touched; the planner restores the RNG).
-    from .planner import apply_checkpoint_policy
+    run.checkpoint_policy = apply_checkpoint_policy(model.transformer.h, cfg.checkpoint, model=model,
+                                                    batch=run.eval_sampler().get_batch("train"),
+                                                    loss_fn=lambda m, batch: _loss(run, *batch))
+    if run.checkpoint_policy != "none":
+        _log(cfg, f"activation checkpointing: {run.checkpoint_policy} over {cfg.n_layer} blocks")
+    return run
 
-    def plan_loss(m, batch):
-        with amp():
-            return m(*batch)[1]
-    policy = apply_checkpoint_policy(model.transformer.h, cfg.checkpoint, model=model,
-                                     batch=eval_sampler().get_batch("train"), loss_fn=plan_loss)
 
-    tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
-    _log(cfg, f"data: {corpus['source']} ({corpus['chars']:,} chars, vocab {tokenizer.vocab_size}); "
-              f"model: {model.get_num_params() / 1e6:.2f}M params; tokens per iteration: {tokens_per_iter:,}")
-    if policy != "none":
-        _log(cfg, f"activation checkpointing: {policy} over {cfg.n_layer} blocks")
-    if not str(cfg.device).startswith("cuda"):
-        from .backend import blas
-        try:
-            from ._C import num_threads
-            threads = f"{num_threads()} thread(s)"
-        except ImportError:
-            threads = "no compiled kernels"
-        _log(cfg, f"cpu: {threads}; matmuls on {blas.backend().split(' (')[0]}")
+# ------------------------------------------------------------------------------------------------ step
+def _loss(run, x, y):
+    with run.autocast():
+        _, loss = run.model(x, y)
+    return loss
 
-    def save():
-        meta = _checkpoint_meta(cfg, mcfg, tokenizer, corpus, iter_num, best_val_loss, sampler, history, evals, scaler)
-        save_checkpoint(ckpt_path, model.state_dict(), optimizer.state_dict(), meta)
-        if cfg.plot:
-            save_loss_plot(os.path.join(cfg.out_dir, "loss.png"), history, evals)
 
-    def evaluate():
-        nonlocal best_val_loss
-        with amp():
-            losses = estimate_loss(model, eval_sampler, cfg.eval_iters)
-        evals.append((iter_num, losses["train"], losses["val"]))
-        best_val_loss = min(best_val_loss, losses["val"])
-        _log(cfg, f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
+def _forward_backward(run, x, y):
+    """One micro-batch: forward, the loss (divided by the micro-batch count when accumulating), scaled backward."""
+    loss = _loss(run, x, y)
+    gas = run.cfg.gradient_accumulation_steps
+    if gas > 1:
+        loss = loss / gas
+    run.scaler.scale(loss).backward()
+    return loss
 
-    if iter_num == 0 and cfg.max_iters > 0 and not evals:
-        evaluate()
+
+def _update(run):
+    if run.cfg.grad_clip:
+        run.scaler.unscale_(run.optimizer)  # clip the true gradients
+        clip_grad_norm_(run.model.parameters(), run.cfg.grad_clip)
+    run.scaler.step(run.optimizer)  # skipped when a gradient overflowed in fp16
+    run.scaler.update()
+
+
+def _whole_step(run, x, y):
+    """The whole step in one function, so that --cuda-graph can capture it (it runs without accumulation)."""
+    run.optimizer.zero_grad(set_to_none=True)
+    loss = _forward_backward(run, x, y)
+    _update(run)
+    return loss
+
+
+def _graph_step(run):
+    """One --cuda-graph iteration: the first GRAPH_WARMUP run eagerly (they compile the kernels and create the
+    optimizer and scaler state, as real steps on real batches), the next one captures the step, and from then on
+    every iteration replays it. Returns the loss as a float."""
+    x, y = run.sampler.get_batch("train")
+    if run.graphed is None and run.iter_num - run.graph_from >= GRAPH_WARMUP:
+        run.graphed = GraphedStep(lambda a, b: _whole_step(run, a, b), x, y, optimizers=[run.optimizer], warmup=0)
+    loss = run.graphed(x, y) if run.graphed is not None else _whole_step(run, x, y)
+    return float(loss.item())
+
+
+def train_step(run):
+    """One training iteration (learning rate, micro-batches, clipping, optimizer step); appends (iter, loss) to
+    run.history and advances run.iter_num. Returns (loss, lr): the loss is the mean over the micro-batches."""
+    cfg = run.cfg
+    lr = get_lr(run.iter_num, cfg) if cfg.decay_lr else cfg.lr
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    if cfg.cuda_graph:
+        loss = _graph_step(run)
+    else:
+        loss = 0.0
+        for _ in range(cfg.gradient_accumulation_steps):
+            loss += float(_forward_backward(run, *run.sampler.get_batch("train")).item())
+        _update(run)
+        run.optimizer.zero_grad(set_to_none=True)
+    run.history.append((run.iter_num, loss))
+    run.iter_num += 1
+    return loss, lr
+
+
+def evaluate(run):
+    """Mean train and val loss over eval_iters batches of the evaluation sampler; recorded in run.evals and
+    run.best_val_loss, and logged. Returns {'train': ..., 'val': ...}."""
+    with run.autocast():
+        losses = estimate_loss(run.model, run.eval_sampler, run.cfg.eval_iters)
+    run.evals.append((run.iter_num, losses["train"], losses["val"]))
+    run.best_val_loss = min(run.best_val_loss, losses["val"])
+    _log(run.cfg, f"step {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
+    return losses
+
+
+def save(run):
+    """ckpt.safetensors (+ ckpt.json) in out_dir, and loss.png unless plot=False."""
+    cfg = run.cfg
+    meta = {"config": cfg.to_dict(), "model_config": run.model.config.to_dict(), "tokenizer": run.tokenizer.to_dict(),
+            "corpus": run.corpus, "iter_num": run.iter_num, "best_val_loss": run.best_val_loss,
+            "rng": {"data": run.sampler.get_state(), "tensorgrad": get_rng_state()},
+            "grad_scaler": run.scaler.state_dict(),
+            "history": run.history, "evals": run.evals, "tensorgrad_version": _package_version()}
+    save_checkpoint(run.ckpt_path, run.model.state_dict(), run.optimizer.state_dict(), meta)
+    if cfg.plot:
+        save_loss_plot(os.path.join(cfg.out_dir, "loss.png"), run.history, run.evals)
+
+
+# ------------------------------------------------------------------------------------------------ loop
+def train(cfg=None, **overrides):
+    """Train (or resume) a GPT as configured; returns a TrainResult."""
+    t_start = time.time()
+    run = setup(cfg, **overrides)
+    cfg = run.cfg
+    if run.iter_num == 0 and cfg.max_iters > 0 and not run.evals:
+        evaluate(run)
 
     progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
-    bar = tqdm(total=cfg.max_iters, initial=iter_num, disable=not cfg.verbose, dynamic_ncols=True, unit="it",
+    bar = tqdm(total=cfg.max_iters, initial=run.iter_num, disable=not cfg.verbose, dynamic_ncols=True, unit="it",
                mininterval=0.25 if progress else 30.0, file=sys.stderr)
-    gas = cfg.gradient_accumulation_steps
-    new_losses = []
-
-    def forward_backward(x, y):
-        """One micro-batch: forward, the loss (divided by the micro-batch count when accumulating), scaled backward."""
-        with amp():
-            _, loss = model(x, y)
-        if gas > 1:
-            loss = loss / gas
-        scaler.scale(loss).backward()
-        return loss
-
-    def update():
-        if cfg.grad_clip:
-            scaler.unscale_(optimizer)  # clip the true gradients
-            clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)  # skipped when a gradient overflowed in fp16
-        scaler.update()
-
-    def graph_step(x, y):
-        # The whole step in one function, so that --cuda-graph can capture it (it runs without accumulation).
-        optimizer.zero_grad(set_to_none=True)
-        loss = forward_backward(x, y)
-        update()
-        return loss
-    graphed, graph_from = None, iter_num
-    model.train()
+    first_new = len(run.history)
+    run.model.train()
     t0 = time.time()
-    while iter_num < cfg.max_iters:
-        lr = get_lr(iter_num, cfg) if cfg.decay_lr else cfg.lr
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if cfg.cuda_graph:
-            loss_sum, graphed = _graph_step(graphed, graph_step, optimizer, sampler, iter_num - graph_from)
-        else:
-            loss_sum = 0.0
-            for _ in range(gas):
-                loss_sum += float(forward_backward(*sampler.get_batch("train")).item())
-            update()
-            optimizer.zero_grad(set_to_none=True)
-        lossf = loss_sum  # with accumulation: the mean over the micro-batches
-        history.append((iter_num, lossf))
-        new_losses.append((iter_num, lossf))
-        iter_num += 1
+    while run.iter_num < cfg.max_iters:
+        lossf, lr = train_step(run)
         t1 = time.time()
         dt, t0 = t1 - t0, t1
         bar.update(1)
-        if iter_num % 10 == 0 or iter_num == cfg.max_iters:
-            bar.set_postfix(loss=f"{lossf:.4f}", tok_s=f"{tokens_per_iter / max(dt, 1e-9):,.0f}", refresh=False)
-        if cfg.log_interval and iter_num % cfg.log_interval == 0:
-            _log(cfg, f"iter {iter_num}: loss {lossf:.4f}, time {dt * 1000:.2f}ms, "
-                      f"{tokens_per_iter / max(dt, 1e-9):,.0f} tok/s, lr {lr:.2e}")
-        if iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters:
-            evaluate()
-            save()
+        it = run.iter_num
+        if it % 10 == 0 or it == cfg.max_iters:
+            bar.set_postfix(loss=f"{lossf:.4f}", tok_s=f"{run.tokens_per_iter / max(dt, 1e-9):,.0f}", refresh=False)
+        if cfg.log_interval and it % cfg.log_interval == 0:
+            _log(cfg, f"iter {it}: loss {lossf:.4f}, time {dt * 1000:.2f}ms, "
+                      f"{run.tokens_per_iter / max(dt, 1e-9):,.0f} tok/s, lr {lr:.2e}")
+        if it % cfg.eval_interval == 0 or it == cfg.max_iters:
+            evaluate(run)
+            save(run)
             t0 = time.time()  # don't count eval + checkpoint time in the next iteration
     bar.close()
-    if ckpt is None and cfg.max_iters == 0:
-        save()
+    if not run.resumed and cfg.max_iters == 0:
+        save(run)
 
     sample = None
     if cfg.sample_tokens > 0:
-        sample = generate_text(model, tokenizer, "\n", cfg.sample_tokens, cfg.sample_temperature,
+        sample = generate_text(run.model, run.tokenizer, "\n", cfg.sample_tokens, cfg.sample_temperature,
                                cfg.sample_top_k, cfg.seed)
         _log(cfg, "---------- sample ----------\n" + sample + "\n----------------------------")
     wall = time.time() - t_start
-    _log(cfg, f"done: {iter_num} iterations, best val loss {best_val_loss:.4f}, wall time {wall:.1f}s; "
-              f"checkpoint {ckpt_path}")
-    return TrainResult(model=model, tokenizer=tokenizer, iter_num=iter_num, best_val_loss=best_val_loss,
-                       train_losses=new_losses, evals=evals, wall_time=wall, sample=sample, out_dir=cfg.out_dir)
+    _log(cfg, f"done: {run.iter_num} iterations, best val loss {run.best_val_loss:.4f}, wall time {wall:.1f}s; "
+              f"checkpoint {run.ckpt_path}")
+    return TrainResult(model=run.model, tokenizer=run.tokenizer, iter_num=run.iter_num,
+                       best_val_loss=run.best_val_loss, train_losses=run.history[first_new:], evals=run.evals,
+                       wall_time=wall, sample=sample, out_dir=cfg.out_dir)
 
 
 def generate_text(model, tokenizer, start, num_tokens, temperature=0.8, top_k=200, seed=1337):
     """Decode num_tokens sampled tokens after start (start must use characters of the vocabulary; an
     empty start begins from the first vocabulary character). Uses its own generator seeded with seed."""
-    import tensorgrad as tg
     if not start:
         start = "\n" if "\n" in tokenizer.stoi else tokenizer.itos[0]
     elif start == "\n" and "\n" not in tokenizer.stoi:
@@ -518,8 +494,8 @@ def generate_text(model, tokenizer, start, num_tokens, temperature=0.8, top_k=20
     ids = tokenizer.encode(start)[None, :]
     was_training = model.training
     model.eval()
-    gen = tg.Generator(seed=seed)
-    out = model.generate(tg.tensor(ids), num_tokens, temperature=temperature,
+    gen = Generator(seed=seed)
+    out = model.generate(tensor(ids), num_tokens, temperature=temperature,
                          top_k=top_k if top_k and top_k > 0 else None, generator=gen)
     model.train(was_training)
     return tokenizer.decode(out.array[0])

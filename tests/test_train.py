@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from tensorgrad.backend import host
 from tensorgrad.checkpoint import Checkpointed
-from tensorgrad.train import train, TrainConfig, load_model, generate_text
+from tensorgrad.train import train, TrainConfig, load_model, generate_text, setup, train_step, evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, eval_iters=2, sample_tokens=0,
@@ -97,26 +98,47 @@ def test_cli_train_checkpoint_flag(tmp_path):
 
 
 def test_free_cores_reads_the_idle_share_of_a_short_window(monkeypatch):
-    from tensorgrad import train as tr
     # 2 cores; over the window 100 jiffies passed (both cores), 50 of them idle: one core is taken.
     samples = iter([(1000, 4000), (1050, 4100)])
-    monkeypatch.setattr(tr, "_cpu_times", lambda: next(samples))
-    monkeypatch.setattr(tr.os, "cpu_count", lambda: 2)
-    assert tr._free_cores(window=0) == pytest.approx(1.0)
+    monkeypatch.setattr(host, "cpu_times", lambda: next(samples))
+    monkeypatch.setattr(host.os, "cpu_count", lambda: 2)
+    assert host.free_cores(window=0) == pytest.approx(1.0)
     samples = iter([(1000, 4000), (1100, 4100)])       # all idle: both free
-    assert tr._free_cores(window=0) == pytest.approx(2.0)
-    monkeypatch.setattr(tr, "_cpu_times", lambda: None)  # no /proc/stat: the load average
-    monkeypatch.setattr(tr.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
-    assert tr._free_cores(window=0) == pytest.approx(0.5)
+    assert host.free_cores(window=0) == pytest.approx(2.0)
+    monkeypatch.setattr(host, "cpu_times", lambda: None)  # no /proc/stat: the load average
+    monkeypatch.setattr(host.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert host.free_cores(window=0) == pytest.approx(0.5)
+
+
+def test_auto_threads_uses_the_free_cores_on_a_busy_machine(monkeypatch):
+    calls = []
+    monkeypatch.setattr(host, "set_num_threads", calls.append)
+    monkeypatch.setattr(host.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(host, "free_cores", lambda: 1.2)
+    assert host.auto_threads() == (1, 1.2) and calls == [1]
+    monkeypatch.setattr(host, "free_cores", lambda: 3.9)  # idle enough: left as configured
+    assert host.auto_threads() == (None, 3.9) and calls == [1]
+    assert host.auto_threads(3) == (3, None) and calls == [1, 3]  # asked for: set, nothing measured
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_import_keeps_freed_arrays_in_the_heap_unless_opted_out():
-    code = "import tensorgrad; from tensorgrad.backend import host_memory; print(host_memory._applied)"
+    code = "import tensorgrad; from tensorgrad.backend import host; print(host._applied)"
     for env, want in (({}, "True"), ({"TENSORGRAD_TUNE_MALLOC": "0"}, "False")):
         out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
                              check=True).stdout.strip()
         assert out == want, (env, out)
+
+
+def test_setup_step_evaluate_are_the_loop(tmp_path, text_file):
+    """train() is setup + train_step + evaluate (+ saving): driven by hand they give the same losses."""
+    cfg = TrainConfig(**TINY, max_iters=4, eval_interval=4, data=text_file, out_dir=str(tmp_path / "a"))
+    ref = train(cfg)
+    run = setup(cfg, out_dir=str(tmp_path / "b"))
+    evaluate(run)
+    losses = [train_step(run)[0] for _ in range(4)]
+    evaluate(run)
+    assert losses == [l for _, l in ref.train_losses] and run.evals == ref.evals and run.iter_num == 4
 
 
 @pytest.mark.parametrize("policy", ["sqrt", "all", "budget=1KB"])
