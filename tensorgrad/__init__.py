@@ -6,13 +6,15 @@ from .dtypes import (float16, half, float32, float64, double, int64, long, int32
                      get_default_dtype, set_default_dtype)
 from .dtypes import bool  # noqa: F401  (tensorgrad.bool, like torch.bool)
 from .backend import Device, Device as device, cuda_available
+# autograd before tensor: tensor.py imports autograd.grad_mode, whose package imports function/engine, which build
+# on Tensor; entering through the autograd package loads them in the one order that works.
+from . import autograd
 from .tensor import Tensor, tensor
 from .factories import (zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like, randn, rand, randint,
                         randn_like, rand_like, randperm, arange, linspace, eye, from_numpy)
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .autograd.grad_mode import inference_mode, is_inference_mode_enabled
-from . import autograd
 from .ops.elementwise import (add, sub, mul, div, pow, neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, maximum,
                               minimum, clamp, eq, ne, lt, le, gt, ge)
 from .ops.elementwise import clamp as clip
@@ -20,18 +22,19 @@ from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, rec
                                    trunc, frac, square, lerp, logical_not, logical_and, logical_or, logical_xor,
                                    addcmul, addcdiv)
 from .ops.reduce import (sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp, cumsum, cumprod,
-                         logcumsumexp, prod, norm, median, allclose, equal)
+                         logcumsumexp, prod, norm, median, allclose, equal, trace)
 from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsqueeze, flatten, cat, stack, split, chunk,
-                           tril, triu, masked_fill, flip, roll, tile, repeat_interleave, unbind, narrow, broadcast_to)
+                           tril, triu, masked_fill, flip, roll, tile, unbind, narrow, broadcast_to)
 from .ops.indexing import (gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_select, nonzero,
-                           argwhere, diag, diagonal, diag_embed, trace)
+                           argwhere, diag, diagonal, diag_embed, repeat_interleave)
 from .ops.matmul import (matmul, mm, bmm, mv, dot, vdot, outer, ger, inner, tensordot, addmm, addmv, baddbmm, addbmm,
                          addr)
 from .ops.einsum import einsum
 from .ops.nn import softmax, log_softmax
-from .functional import (topk, sort, argsort, multinomial, where, isnan, isinf, isfinite, isclose, any, all,
-                         count_nonzero, clone, clamp_min, clamp_max, meshgrid, cartesian_prod, cdist, unique,
-                         unique_consecutive, bincount, searchsorted, bucketize, histc)
+from .ops.composite import (topk, sort, argsort, multinomial, where, isnan, isinf, isfinite, isclose, any, all,
+                            count_nonzero, clone, clamp_min, clamp_max, meshgrid, cartesian_prod, cdist, unique,
+                            unique_consecutive, bincount, searchsorted, bucketize, histc)
+from .ops import methods as _methods  # noqa: F401  (attaches Tensor's operators and op methods)
 from . import linalg
 from . import nn, optim, amp  # noqa: E402
 # tensorgrad.checkpoint(fn, *xs) is the function (PyTorch spells it torch.utils.checkpoint.checkpoint); the module

@@ -14,6 +14,11 @@ bool = bool_ = np.dtype(np.bool_)
 _default = float32
 
 
+def is_float(dtype):
+    """Whether a dtype is floating point (the only kind that carries gradients)."""
+    return np.issubdtype(dtype, np.floating)
+
+
 def get_default_dtype():
     return _default
 

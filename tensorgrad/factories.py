@@ -4,6 +4,7 @@ import numpy as np
 from . import dtypes
 from .backend import as_device, get_xp
 from .tensor import Tensor
+from .random import default_generator
 
 
 def _shape(size):
@@ -71,7 +72,6 @@ def empty_like(t, dtype=None, device=None, requires_grad=False):
 
 
 def _gen(generator):
-    from .random import default_generator
     return generator or default_generator
 
 

@@ -20,6 +20,7 @@ import struct
 import tempfile
 
 import numpy as np
+from .tensor import Tensor
 
 MAX_HEADER = 100 * 1024 * 1024
 _DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
@@ -142,7 +143,6 @@ def load_safetensors(path):
 
 # ------------------------------------------------------------------------------ model + optimizer checkpoints
 def _np(x):
-    from .tensor import Tensor
     if isinstance(x, Tensor):
         x = x.array
     if hasattr(x, "get") and not isinstance(x, np.ndarray):
@@ -151,7 +151,6 @@ def _np(x):
 
 
 def _is_array(x):
-    from .tensor import Tensor
     return isinstance(x, (Tensor, np.ndarray)) or (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "get"))
 
 
@@ -172,7 +171,6 @@ def flatten_optimizer_state(sd):
 
 
 def unflatten_optimizer_state(arrays, js):
-    from .tensor import Tensor
     state = {}
     for pid, entry in js["state"].items():
         st = {}

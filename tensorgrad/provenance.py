@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import subprocess
+from .backend import blas
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,7 +49,6 @@ def git_dirty(cwd=None):
 
 def _blas():
     try:
-        from .backend import blas
         return blas.backend()
     except Exception as e:  # provenance must never break a benchmark
         return f"unknown ({e})"

@@ -1,19 +1,20 @@
 """Tensor: an xp array (numpy on the CPU, cupy on CUDA) plus what autograd needs.
 
-Operators and methods forward to the ops modules; composite ops with no backward of their own live here.
+This module is the bottom of the package: it imports no op. Operators and the op methods (``+``, ``.sum``,
+``.backward`` ...) are attached once by ``tensorgrad/ops/methods.py`` when the package is imported, as Chainer
+installs Variable's arithmetic from its functions package. What stays here needs only the raw array.
 """
 import weakref
 
 import numpy as np
 
 from . import dtypes
-from .backend import as_device, device_of, get_xp, xp_of, to_device, Device
-from .autograd import engine
+from .dtypes import is_float
+from .backend import device_of, get_xp, xp_of, to_device, as_device
 from .autograd.grad_mode import is_grad_enabled
 from .autograd import version as _versions
-from .ops import elementwise as E, elementwise_math as EM, reduce as R, movement as M, indexing as IX, matmul as MM
-from .ops import nn as NN
-from .ops.util import is_float
+from .random import default_generator
+from ._tensor_str import tensor_repr
 
 
 def check_same_device(op, args):
@@ -31,15 +32,6 @@ def check_device_as(op, main, *others):
     for o in others:
         if isinstance(o, Tensor) and o.array.__class__ is not cls:
             check_same_device(op, (main,) + others)
-
-
-def _functional(name):
-    """A method calling tensorgrad.functional.<name>(self, ...) (imported on call: functional imports this module)."""
-    def method(self, *args, **kwargs):
-        from . import functional
-        return getattr(functional, name)(self, *args, **kwargs)
-    method.__name__ = method.__qualname__ = name
-    return method
 
 
 class Tensor:
@@ -230,56 +222,6 @@ class Tensor:
         self._requires_grad = False
         return self
 
-    def clone(self):
-        return E.Add.apply(self, self.dtype.type(0)) if self.requires_grad else Tensor._make(self.array.copy(), None)
-
-    def to(self, *args, dtype=None, device=None, copy=False):
-        for a in args:
-            if isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
-                device = a
-            elif isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            else:
-                dtype = a
-        out = self
-        if device is not None and as_device(device) != self.device:
-            out = E.ToDevice.apply(out, as_device(device))
-        if dtype is not None:
-            dt = dtypes.to_dtype(dtype)
-            if dt != out.dtype:
-                out = E.Cast.apply(out, dt)
-        return out
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self, device=None):
-        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
-
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def half(self):
-        return self.to(dtypes.float16)
-
-    def long(self):
-        return self.to(dtypes.int64)
-
-    def int(self):
-        return self.to(dtypes.int32)
-
-    def bool(self):
-        return self.to(dtypes.bool_)
-
-    def type(self, dtype=None):
-        return str(self.dtype) if dtype is None else self.to(dtype)
-
-    def type_as(self, other):
-        return self.to(other)  # torch's "type" names the device too (torch.cuda.FloatTensor)
-
     def _new_kw(self, dtype, device):
         # new_* default to this tensor's dtype and device (not the global default dtype), as in torch
         return {"dtype": self.dtype if dtype is None else dtype, "device": self.device if device is None else device}
@@ -288,26 +230,7 @@ class Tensor:
         return tensor(data.detach() if isinstance(data, Tensor) else data, **self._new_kw(dtype, device),
                       requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        from .factories import zeros
-        return zeros(*size, **self._new_kw(dtype, device), requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        from .factories import ones
-        return ones(*size, **self._new_kw(dtype, device), requires_grad=requires_grad)
-
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        from .factories import empty
-        return empty(*size, **self._new_kw(dtype, device), requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        from .factories import full
-        return full(size, fill_value, **self._new_kw(dtype, device), requires_grad=requires_grad)
-
     # ------------------------------------------------------------------------------- autograd
-    def backward(self, gradient=None, retain_graph=False, create_graph=False):
-        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
-
     def register_hook(self, hook):
         """hook(grad) -> new grad or None, called when this tensor's gradient is computed."""
         if not self.requires_grad:
@@ -367,56 +290,15 @@ class Tensor:
         self._bump()
         return self
 
-    def _inplace(self, fn, other, op):
-        r = fn(self.detach() if self.requires_grad else self, other)
-        return self._inplace_assign(r.array.astype(self.dtype, copy=False), op)
-
-    def __iadd__(self, o): return self._inplace(E.add, o, "add_ (+=)")
-    def __isub__(self, o): return self._inplace(E.sub, o, "sub_ (-=)")
-    def __imul__(self, o): return self._inplace(E.mul, o, "mul_ (*=)")
-    def __itruediv__(self, o): return self._inplace(E.div, o, "div_ (/=)")
-    def add_(self, o, alpha=1): return self._inplace(E.add, o if alpha == 1 else o * alpha, "add_")
-    def sub_(self, o, alpha=1): return self._inplace(E.sub, o if alpha == 1 else o * alpha, "sub_")
-    def mul_(self, o): return self._inplace(E.mul, o, "mul_")
-    def div_(self, o): return self._inplace(E.div, o, "div_")
-    def clamp_(self, min=None, max=None): return self._inplace_assign(E.clamp(self.detach(), min, max).array, "clamp_")
     def copy_(self, src):
         s = src.array if isinstance(src, Tensor) else src
         return self._inplace_assign(self._xp.broadcast_to(self._xp.asarray(s, dtype=self.dtype), self.shape), "copy_")
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        from .random import default_generator
         g = (generator or default_generator).normal(self.shape, self.dtype, self.device)
         return self._inplace_assign(g * std + mean, "normal_")
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        from .random import default_generator
         g = (generator or default_generator).random(self.shape, self.dtype, self.device)
         return self._inplace_assign(g * (b - a) + a, "uniform_")
-
-    def masked_fill_(self, mask, value):
-        return self._inplace_assign(M.masked_fill(self.detach(), mask, value).array, "masked_fill_")
-
-    # ------------------------------------------------------------------------------- operators
-    def __add__(self, o): return E.add(self, o)
-    def __radd__(self, o): return E.add(o, self)
-    def __sub__(self, o): return E.sub(self, o)
-    def __rsub__(self, o): return E.sub(o, self)
-    def __mul__(self, o): return E.mul(self, o)
-    def __rmul__(self, o): return E.mul(o, self)
-    def __truediv__(self, o): return E.div(self, o)
-    def __rtruediv__(self, o): return E.div(o, self)
-    def __pow__(self, o): return E.pow(self, o)
-    def __rpow__(self, o): return E.pow(o, self)
-    def __matmul__(self, o): return MM.matmul(self, o)
-    def __rmatmul__(self, o): return MM.matmul(o, self)
-    def __neg__(self): return E.neg(self)
-    def __pos__(self): return self
-    def __abs__(self): return E.abs(self)
-    def __eq__(self, o): return E.eq(self, o)
-    def __ne__(self, o): return E.ne(self, o)
-    def __lt__(self, o): return E.lt(self, o)
-    def __le__(self, o): return E.le(self, o)
-    def __gt__(self, o): return E.gt(self, o)
-    def __ge__(self, o): return E.ge(self, o)
 
     def _logical(self, o, fn, op):
         check_device_as(op, self, o)
@@ -434,183 +316,8 @@ class Tensor:
             raise TypeError(f"invert (~): expects a bool or integer tensor, got {self.dtype}")
         return Tensor._make(~self.array, None)
 
-    def __getitem__(self, index): return M.getitem(self, index)
-    def __setitem__(self, index, value): M.setitem(self, index, value)
-
-    # ------------------------------------------------------------------------------- methods
-    add = E.add
-    sub = E.sub
-    mul = E.mul
-    div = E.div
-    pow = E.pow
-    maximum = E.maximum
-    minimum = E.minimum
-    neg = E.neg
-    exp = E.exp
-    log = E.log
-    sqrt = E.sqrt
-    rsqrt = E.rsqrt
-    abs = E.abs
-    tanh = E.tanh
-    sigmoid = E.sigmoid
-    relu = E.relu
-    clamp = E.clamp
-    clip = E.clamp
-    eq = E.eq
-    ne = E.ne
-    lt = E.lt
-    le = E.le
-    gt = E.gt
-    ge = E.ge
-    sum = R.sum
-    mean = R.mean
-    var = R.var
-    std = R.std
-    amax = R.amax
-    amin = R.amin
-    max = R.max
-    min = R.min
-    argmax = R.argmax
-    argmin = R.argmin
-    logsumexp = R.logsumexp
-    matmul = MM.matmul
-    mm = MM.mm
-    bmm = MM.bmm
-    mv = MM.mv
-    dot = MM.dot
-    vdot = MM.vdot
-    outer = MM.outer
-    ger = MM.ger
-    inner = MM.inner
-    addmm = MM.addmm
-    addmv = MM.addmv
-    baddbmm = MM.baddbmm
-    addbmm = MM.addbmm
-    addr = MM.addr
-    cumsum = R.cumsum
-    cumprod = R.cumprod
-    logcumsumexp = R.logcumsumexp
-    prod = R.prod
-    norm = R.norm
-    median = R.median
-    allclose = R.allclose
-    equal = R.equal
-    reshape = M.reshape
-    view = M.reshape
-    permute = M.permute
-    transpose = M.transpose
-    t = M.t
-    expand = M.expand
-    squeeze = M.squeeze
-    unsqueeze = M.unsqueeze
-    flatten = M.flatten
-    contiguous = M.contiguous
-    split = M.split
-    chunk = M.chunk
-    tril = M.tril
-    triu = M.triu
-    masked_fill = M.masked_fill
-    flip = M.flip
-    roll = M.roll
-    repeat = M.repeat
-    tile = M.tile
-    repeat_interleave = M.repeat_interleave
-    unbind = M.unbind
-    narrow = M.narrow
-    broadcast_to = M.broadcast_to
-    gather = IX.gather
-    take_along_dim = IX.take_along_dim
-    scatter = IX.scatter
-    scatter_ = IX.scatter_
-    scatter_add = IX.scatter_add
-    scatter_add_ = IX.scatter_add_
-    index_select = IX.index_select
-    index_add = IX.index_add
-    index_add_ = IX.index_add_
-    masked_select = IX.masked_select
-    nonzero = IX.nonzero
-    argwhere = IX.argwhere
-    diag = IX.diag
-    diagonal = IX.diagonal
-    diag_embed = IX.diag_embed
-    trace = IX.trace
-    softmax = NN.softmax
-    log_softmax = NN.log_softmax
-    sin = EM.sin
-    cos = EM.cos
-    erf = EM.erf
-    log1p = EM.log1p
-    expm1 = EM.expm1
-    log2 = EM.log2
-    log10 = EM.log10
-    reciprocal = EM.reciprocal
-    sign = EM.sign
-    floor = EM.floor
-    ceil = EM.ceil
-    round = EM.round
-    trunc = EM.trunc
-    frac = EM.frac
-    square = EM.square
-    lerp = EM.lerp
-    logical_not = EM.logical_not
-    logical_and = EM.logical_and
-    logical_or = EM.logical_or
-    logical_xor = EM.logical_xor
-    addcmul = EM.addcmul
-    addcdiv = EM.addcdiv
-
-    def expand_as(self, other):
-        return self.expand(other.shape)
-
-    def view_as(self, other):
-        return self.reshape(other.shape)
-
-    def reshape_as(self, other):
-        return self.reshape(other.shape)
-
-    def movedim(self, source, destination):
-        n = self.ndim
-        s, d = source % n, destination % n
-        order = [i for i in range(n) if i != s]
-        order.insert(d, s)
-        return self.permute(order)
-
-    def swapaxes(self, a, b):
-        return self.transpose(a, b)
-
-    def gelu(self, approximate="none"):
-        return NN.gelu(self, approximate)
-
-    def where(self, cond, other):
-        return E.where(cond, self, other)
-
-    topk = _functional("topk")
-    sort = _functional("sort")
-    argsort = _functional("argsort")
-    multinomial = _functional("multinomial")
-    all = _functional("all")
-    any = _functional("any")
-    isnan = _functional("isnan")
-    isinf = _functional("isinf")
-    isfinite = _functional("isfinite")
-    isclose = _functional("isclose")
-    count_nonzero = _functional("count_nonzero")
-    unique = _functional("unique")
-    unique_consecutive = _functional("unique_consecutive")
-    bincount = _functional("bincount")
-    histc = _functional("histc")
-    clamp_min = _functional("clamp_min")
-    clamp_max = _functional("clamp_max")
-
-    def clamp_min_(self, min):
-        return self.clamp_(min=min)
-
-    def clamp_max_(self, max):
-        return self.clamp_(max=max)
-
     # ------------------------------------------------------------------------------- repr
     def __repr__(self):
-        from ._tensor_str import tensor_repr
         return tensor_repr(np.asarray(self), dtypes.name(self.dtype), dtypes.get_default_dtype(),
                            device=None if self.device.type == "cpu" else self.device,
                            grad_fn_name=None if self.grad_fn is None else self.grad_fn.name(),

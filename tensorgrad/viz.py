@@ -38,6 +38,8 @@ import shutil
 import numpy as np
 
 from .autograd.function import Function
+from .tensor import Tensor
+from .autograd import engine
 
 __all__ = ["draw_graph", "to_dot", "graph_stats", "walk"]
 
@@ -51,7 +53,6 @@ def walk(tensor):
     nodes: Function nodes and leaf Tensors, each once, root first then breadth-first (iterative).
     edges: (input, consumer) pairs, one per non-None entry of each node's ``.next``.
     """
-    from .tensor import Tensor
     if not isinstance(tensor, Tensor):
         raise TypeError(f"walk: expected a Tensor, got {type(tensor).__name__}")
     if tensor.grad_fn is None:
@@ -122,7 +123,6 @@ def _escape(s):
 
 def _record_grads(tensor, nodes, grad_output):
     """One backward from ``tensor`` with retain_graph=True; {id(node or leaf): grad array}. No .grad is touched."""
-    from .autograd import engine
     funcs = [n for n in nodes if isinstance(n, Function)]
     leaves = [n for n in nodes if not isinstance(n, Function)]
     if not funcs:

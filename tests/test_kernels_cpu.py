@@ -383,5 +383,58 @@ def test_registry_uses_compiled_kernels():
     kernels.clear_cache()
     if kernels.mode() == "reference":
         pytest.skip("TENSORGRAD_KERNELS=reference")
+    # scatter_add's CPU path is NumPy's own unbuffered np.add.at, which is also its reference: no launcher of its own.
     for name in kernels.NAMES:
-        assert kernels.which(name, "cpu") == "kernel", name
+        assert kernels.which(name, "cpu") == ("reference" if name == "scatter_add" else "kernel"), name
+
+
+# ------------------------------------------------------------------------ gemm / scatter_add / capturable AdamW
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((64, 48), (48, 32)), ((3, 16, 8), (3, 8, 12)),
+                                    ((2, 1, 9, 4), (5, 4, 6)), ((0, 4), (4, 3)), ((4, 0), (0, 3))])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_gemm_kernel_matches_reference(dtype, shapes, with_bias):
+    from tensorgrad.backend import kernels, reference
+    r = np.random.default_rng(3)
+    a, b = (r.standard_normal(s).astype(dtype) for s in shapes)
+    bias = r.standard_normal(shapes[1][-1]).astype(dtype) if with_bias else None
+    got = kernels.get("gemm", "cpu")(a, b, None if bias is None else bias.copy())
+    want = reference.gemm(a, b, None if bias is None else bias.copy())
+    assert got.dtype == want.dtype == dtype and got.shape == want.shape
+    tol = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
+
+
+def test_gemm_kernel_reads_strided_operands():
+    from tensorgrad.backend import kernels
+    r = np.random.default_rng(4)
+    a = r.standard_normal((40, 30)).astype(np.float32)[::2, 1::2]      # not BLAS-readable in place
+    b = np.broadcast_to(np.float32(1.5), (15, 7))                       # zero strides (the gradient of .sum())
+    np.testing.assert_allclose(kernels.get("gemm", "cpu")(a, b), a @ np.asarray(b), rtol=1e-5, atol=1e-5)
+
+
+def test_scatter_add_accumulates_repeated_indices():
+    from tensorgrad.backend import kernels
+    out = np.zeros(4)
+    kernels.get("scatter_add", "cpu")(out, (np.array([0, 2, 2, 2]),), np.array([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(out, [1.0, 0.0, 9.0, 0.0])
+
+
+@pytest.mark.parametrize("found_inf", [None, 0.0, 1.0])
+def test_adamw_step_capturable_cpu_matches_reference(found_inf):
+    from tensorgrad.backend import kernels, reference
+    r = np.random.default_rng(5)
+    state = [[r.standard_normal(n).astype(np.float32) for n in (5, 17)] for _ in range(4)]
+    state[3] = [np.abs(v) for v in state[3]]
+    ours, ref = [[x.copy() for x in s] for s in state], [[x.copy() for x in s] for s in state]
+    lr, step = np.array(1e-2, np.float32), np.array(3.0, np.float32)
+    fi = None if found_inf is None else np.array(found_inf, np.float32)
+    kernels.get("adamw_step_capturable", "cpu")(*ours, lr, step, fi, 0.9, 0.999, 1e-8, 0.1)
+    reference.adamw_step_capturable(*ref, lr, step, fi, 0.9, 0.999, 1e-8, 0.1)
+    for o, w, s in zip(ours, ref, state):
+        for x, y, x0 in zip(o, w, s):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+            if found_inf:
+                np.testing.assert_array_equal(x, x0)  # an overflowed step changes nothing
+    if not found_inf:
+        assert not np.array_equal(ours[0][0], state[0][0])

@@ -1,10 +1,9 @@
-// gelu.cu: GELU forward/backward and fused bias + GELU forward, elementwise over n elements.
+// gelu.cu: GELU forward/backward, elementwise over n elements.
 //
 //   approximate == 0 ('none'):  y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
 //                                dy/dx = Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi)
 //   approximate == 1 ('tanh'):  u = sqrt(2/pi) (x + 0.044715 x^3);  y = 0.5 x (1 + tanh u)
 //                                dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-//   bias_gelu_forward: y[i, c] = gelu(x[i, c] + bias[c]) for x (n / C, C), bias (C,) float32.
 //
 // Writes (=): y (forward) or dx (backward), dtype T; math in float32.
 // Each thread handles 16 bytes of consecutive elements per step (4 float, 8 half); `vec` (set by the launcher
@@ -61,11 +60,10 @@ __device__ __forceinline__ void tg_store16(__half* p, const float v[8]) {
     *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
 }
 
-// mode 0: y = gelu(x); mode 1: y = dy * gelu'(x) (a = dy); mode 2: y = gelu(x + bias[i % C]).
+// mode 0: y = gelu(x); mode 1: y = dy * gelu'(x) (a = dy).
 template <typename T, int MODE>
-__device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restrict__ a,
-                                      const float* __restrict__ bias, T* __restrict__ y, long long n,
-                                      int C, int approximate, int vec) {
+__device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restrict__ a, T* __restrict__ y,
+                                      long long n, int approximate, int vec) {
     constexpr int EPT = 16 / sizeof(T);  // elements per thread and step; the launcher's grid assumes the same
     const long long stride = (long long)gridDim.x * blockDim.x * EPT;
     for (long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * EPT; base < n; base += stride) {
@@ -85,7 +83,6 @@ __device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restri
         for (int k = 0; k < EPT; ++k) {
             if (MODE == 0) out[k] = gelu_f(xv[k], approximate);
             if (MODE == 1) out[k] = av[k] * gelu_grad_f(xv[k], approximate);
-            if (MODE == 2) out[k] = gelu_f(xv[k] + bias[(base + k) % C], approximate);
         }
         if (full) {
             tg_store16(y + base, out);
@@ -100,15 +97,11 @@ __device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restri
 #define TG_GELU_INSTANTIATE(SUFFIX, T)                                                                \
     extern "C" __global__ void __launch_bounds__(256) gelu_forward_kernel_##SUFFIX(                   \
         const T* x, T* y, long long n, int approximate, int vec) {                                    \
-        gelu_elementwise_impl<T, 0>(x, nullptr, nullptr, y, n, 1, approximate, vec);                  \
+        gelu_elementwise_impl<T, 0>(x, nullptr, y, n, approximate, vec);                  \
     }                                                                                                 \
     extern "C" __global__ void __launch_bounds__(256) gelu_backward_kernel_##SUFFIX(                  \
         const T* dy, const T* x, T* dx, long long n, int approximate, int vec) {                      \
-        gelu_elementwise_impl<T, 1>(x, dy, nullptr, dx, n, 1, approximate, vec);                      \
-    }                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(256) bias_gelu_forward_kernel_##SUFFIX(              \
-        const T* x, const float* bias, T* y, long long n, int C, int approximate, int vec) {          \
-        gelu_elementwise_impl<T, 2>(x, nullptr, bias, y, n, C, approximate, vec);                     \
+        gelu_elementwise_impl<T, 1>(x, dy, dx, n, approximate, vec);                      \
     }
 
 TG_GELU_INSTANTIATE(f32, float)

@@ -1,7 +1,9 @@
 """autocast: run matmul/linear/attention in half precision, precision-sensitive ops in float32.
 
-The policy is applied where the op is called (ops.matmul.matmul/linear, ops.nn.*), by inserting
-differentiable casts: parameters stay float32 (master weights) and their gradients come back float32
+The policy is the code of each op's wrapper, not a table: a wrapper that runs in the autocast dtype starts with
+``cast_lower(...)`` (matmul, linear, the attentions, conv, einsum), a precision-sensitive one with
+``cast_float32(...)`` (softmax, log_softmax, the losses, layer_norm, the reductions); grep for them to read the policy.
+The casts are differentiable: parameters stay float32 (master weights) and their gradients come back float32
 through the cast's backward. Half-precision matmuls accumulate in float32 (cuBLAS compute type on CUDA;
 an upcast GEMM on the CPU, where NumPy has no half-precision BLAS).
 """
@@ -11,13 +13,9 @@ import threading
 import numpy as np
 
 from .. import dtypes
+from ..tensor import Tensor
 
 _state = threading.local()
-
-# Ops that run in the autocast dtype, and ops forced to float32 (mirrors PyTorch's CUDA autocast lists).
-LOWER_PRECISION_OPS = ("matmul", "linear", "scaled_dot_product_attention")
-FLOAT32_OPS = ("softmax", "log_softmax", "cross_entropy", "nll_loss", "layer_norm", "mse_loss",
-               "binary_cross_entropy_with_logits", "sum", "mean", "var", "std", "logsumexp")
 
 
 def _current():
@@ -77,7 +75,6 @@ def get_state():
 
 
 def _cast(t, dt):
-    from ..tensor import Tensor
     if isinstance(t, Tensor) and np.issubdtype(t.dtype, np.floating) and t.dtype != dt:
         return t.to(dt)
     return t
@@ -95,5 +92,4 @@ def cast_float32(*tensors):
     """Inputs of a precision-sensitive op, upcast from half to float32 when autocast is on."""
     if not is_autocast_enabled():
         return tensors
-    from ..tensor import Tensor
     return tuple(_cast(t, dtypes.float32) if isinstance(t, Tensor) and t.dtype == dtypes.float16 else t for t in tensors)

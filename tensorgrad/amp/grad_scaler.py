@@ -14,6 +14,7 @@ get_scale(), found_inf() and state_dict() read the device values (one synchronis
 import numpy as np
 
 from ..backend import xp_of
+from ..tensor import Tensor
 
 
 class GradScaler:
@@ -41,7 +42,6 @@ class GradScaler:
         if not self.enabled:
             return loss
         if loss.device.type == "cuda":
-            from ..tensor import Tensor
             if self._dev is None:
                 xp = loss._xp
                 self._dev = {"scale": xp.full((), self._scale, dtype=np.float32),

@@ -29,6 +29,8 @@ import traceback
 
 from . import engine as _engine
 from . import function as _function
+from ..backend import xp_of
+from ..tensor import Tensor
 
 _lock = threading.Lock()
 _stack = []  # one entry per active detect_anomaly/set_detect_anomaly(True): its check_forward flag
@@ -75,7 +77,6 @@ def _xp(a):
     import numpy as np
     if isinstance(a, np.ndarray) or np.isscalar(a):
         return np
-    from ..backend import xp_of
     return xp_of(a)
 
 
@@ -109,7 +110,6 @@ def _where(st):
 # ----------------------------------------------------------------------------------------------- hooks
 def _flags(x):
     """(has NaN, has +-Inf) of a Tensor, xp array or Python/NumPy number; (False, False) for anything else."""
-    from ..tensor import Tensor
     if isinstance(x, Tensor):
         x = x.array
     if isinstance(x, (int, float, complex)) and not isinstance(x, bool):

@@ -7,6 +7,7 @@ for gradients without touching .grad.
 from .function import Function
 from .version import check as _check_versions
 from .grad_mode import no_grad
+from ..tensor import Tensor
 
 # Engine hooks: callables (event, node) called around every node's backward; the profiler
 # hangs here. event is "pre" or "post".
@@ -56,7 +57,6 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
     inputs=None: accumulate into leaf .grad. Otherwise return a list of gradient arrays for ``inputs``
     (leaves or intermediate tensors) and leave .grad untouched.
     """
-    from ..tensor import Tensor
     node_grads = {}
     leaf_grads = {}  # id(leaf) -> [leaf, grad]
     roots = []
@@ -157,7 +157,6 @@ def _no_create_graph(op, create_graph):
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused)."""
-    from ..tensor import Tensor
     _no_create_graph("grad", create_graph)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
@@ -175,7 +174,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _seed_grad(opname, t, gradient):
-    from ..tensor import Tensor
     if not t.requires_grad:
         raise RuntimeError(f"{opname}: tensor of shape {tuple(t.shape)} does not require grad and has no grad_fn "
                            "(was it created under no_grad, or from tensors with requires_grad=False?)")
@@ -191,7 +189,6 @@ def _seed_grad(opname, t, gradient):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
-    from ..tensor import Tensor
     _no_create_graph("backward", create_graph)
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):

@@ -8,6 +8,7 @@ tensors, so activations not explicitly saved are freed as soon as Python drops t
 """
 from .grad_mode import is_grad_enabled
 from .version import record as _record_versions
+from ..tensor import Tensor, check_same_device
 
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
 # Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
@@ -73,7 +74,6 @@ class Function:
     # -- the tape ------------------------------------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor, check_same_device
         ctx = cls()
         raw = []
         needs = []

@@ -4,12 +4,12 @@ Checks d<c, f(x)>/dx for a fixed random cotangent c against one backward(): exac
 element, with 2 forwards per element instead of one per element of the Jacobian.
 """
 import numpy as np
+from ..tensor import Tensor
+from .engine import grad as autograd_grad
+from .grad_mode import no_grad
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
-    from ..tensor import Tensor
-    from .engine import grad as autograd_grad
-    from .grad_mode import no_grad
 
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]

@@ -29,7 +29,6 @@ _gemm = {}           # dtype -> cblas_?gemm
 _dot = {}            # dtype -> cblas_?dot
 _gemm_batch = {}     # dtype -> cblas_?gemm_batch_strided
 _gnu_openmp = False  # MKL's threads are libgomp's (the runtime of tensorgrad._C)
-_bias_fill = None    # tensorgrad._C.linear_bias_fill once looked up; False if the extension is missing
 _reason = "not loaded yet"
 
 
@@ -129,24 +128,10 @@ def as_operand(x):
     return x if _operand(x, *x.shape) is not None else np.ascontiguousarray(x)
 
 
-def _fill_rows(c, bias):
-    """c[i, :] = bias for every row: tensorgrad._C's multi-threaded fill when it is built, else NumPy."""
-    global _bias_fill
-    if _bias_fill is None:
-        try:
-            from . import cpu
-            _bias_fill = cpu._C.linear_bias_fill
-        except ImportError:
-            _bias_fill = False
-    if _bias_fill and bias.ndim == 1 and bias.flags.c_contiguous:
-        _bias_fill(c, bias)
-    else:
-        c[...] = bias
-
-
-def gemm(a, b, bias=None):
+def gemm(a, b, bias=None, fill_rows=None):
     """a @ b (+ bias, broadcast over rows) for 2-D NumPy arrays of one dtype (float32 or float64) through MKL, as
     a new C-ordered array; None where MKL is not loaded or the operands do not fit (the caller then uses NumPy).
+    fill_rows(c, bias) writes the bias into every row of c (backend/cpu passes tensorgrad._C's threaded fill).
     The bias is copied into the output first and the GEMM adds to it (beta = 1), as PyTorch's addmm does: a
     separate `y += bias` pass after the GEMM cost a third of the GEMM's time at 2 threads (768 x 384 output)."""
     f = _gemm.get(a.dtype)
@@ -160,7 +145,10 @@ def gemm(a, b, bias=None):
     la, lb = _operand(a, m, k), _operand(b, k, n)
     c = np.empty((m, n), a.dtype)
     if bias is not None:
-        _fill_rows(c, bias)
+        if fill_rows is not None and bias.ndim == 1 and bias.flags.c_contiguous:
+            fill_rows(c, bias)
+        else:
+            c[...] = bias
     f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
       0.0 if bias is None else 1.0, c.ctypes.data, n)
     return c

@@ -151,3 +151,30 @@ def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weig
                   float(weight_decay), int(step))
     for orig, tmp in writeback:
         orig[...] = tmp
+
+
+def gemm(a, b, bias=None):
+    """2-D products through MKL (blas.gemm, the bias written by _C's threaded fill and added inside the GEMM),
+    batched ones through its strided-batch GEMM where that pays, else NumPy with operands BLAS can read; float16
+    as a float32 GEMM rounded once, since NumPy has no half-precision BLAS."""
+    if a.dtype == _F16:
+        out = gemm(a.astype(_F32), b.astype(_F32)).astype(_F16)
+    elif a.ndim == 2 and b.ndim == 2:
+        out = blas.gemm(a, b, bias, _C.linear_bias_fill)
+        if out is not None:
+            return out
+        out = blas.as_operand(a) @ blas.as_operand(b)
+    else:
+        out = blas.gemm_batched(a, b)
+        out = a @ b if out is None else out
+    if bias is not None:
+        out += bias
+    return out
+
+
+def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_inf, beta1, beta2, eps,
+                          weight_decay):
+    """The CPU has no graph to capture: read lr/step/found_inf on the host and take the fused step."""
+    if found_inf is not None and float(found_inf) != 0:
+        return
+    adamw_step(params, grads, exp_avgs, exp_avg_sqs, float(lr), beta1, beta2, eps, weight_decay, float(step))

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from . import cupy as _get_cupy
-from . import reference
+from . import capture, cublas, reference
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SOURCE_DIRS = (
@@ -414,30 +414,6 @@ def gelu_backward(dy, x, approximate):
     return dx.reshape(shape)
 
 
-def bias_gelu_forward(x, bias, approximate="tanh"):
-    """y = gelu(x + bias) in one pass; x (..., C), bias (C,). Returns x.dtype (the sum is formed in
-    float32, not rounded to x.dtype first)."""
-    cp = _cp()
-    if not _supported(x) or x.size == 0 or x.ndim < 1 or bias.shape != (x.shape[-1],):
-        # float64 etc.: the unfused reference composite, with the same float32-or-wider sum.
-        xp_sum = x.astype(np.float64 if x.dtype == np.float64 else np.float32) + bias
-        return reference.gelu_forward(xp_sum, approximate).astype(x.dtype, copy=False)
-    flag = _approx_flag(approximate)
-    x = cp.ascontiguousarray(x)
-    b = cp.ascontiguousarray(bias, dtype=cp.float32)
-    y = cp.empty_like(x)
-    vec = _i32(_aligned(16, x, y))
-    get_kernel("gelu", "bias_gelu_forward_kernel_" + _SUFFIX[x.dtype])(
-        _gelu_grid(x), (_GELU_THREADS,), (x, b, y, _i64(x.size), _i32(x.shape[-1]), flag, vec))
-    return y
-
-
-# --------------------------------------------------------------------------------------------- adamw
-_ADAMW_CHUNK = 32768          # elements per block (256 threads x 128)
-_ADAMW_THREADS = 256
-_adamw_table = {"key": None, "dev": None, "buf": None, "views": None}  # last table, reused while unchanged
-
-
 def _adamw_fusable(p, g, m, v):
     f32 = np.dtype(np.float32)
     return (p.dtype == f32 and m.dtype == f32 and v.dtype == f32 and g.dtype in _SUFFIX
@@ -473,8 +449,7 @@ def _to_device_capture_safe(host):
     becomes a graph node reading pinned host memory, which the graph then keeps alive for its replays
     (a pageable source, what cupy.asarray uses, is not allowed during capture)."""
     cp = _cp()
-    from ..cuda import graphs
-    if not graphs.is_capturing():
+    if not capture.is_capturing():
         return cp.asarray(host)
     host = np.ascontiguousarray(host)
     pinned = cp.cuda.alloc_pinned_memory(host.nbytes)
@@ -484,7 +459,7 @@ def _to_device_capture_safe(host):
     # CUDA records one from pinned memory as a graph node.
     cp.cuda.runtime.memcpyAsync(out.data.ptr, pinned.ptr, host.nbytes, cp.cuda.runtime.memcpyHostToDevice,
                                 cp.cuda.get_current_stream().ptr)
-    graphs.keep_alive(pinned)
+    capture.keep_alive(pinned)
     return out
 
 
@@ -512,8 +487,7 @@ def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_
     if not fused:
         return
     ptrs, sizes, gtype, chunk_tensor, chunk_start, nchunks = _adamw_build_table(fused)
-    from ..cuda import graphs
-    graphs.keep_alive(_adamw_table["buf"])
+    capture.keep_alive(_adamw_table["buf"])
     get_kernel("adamw", "adamw_step_capturable_kernel")(
         (nchunks,), (_ADAMW_THREADS,),
         (ptrs, sizes, gtype, chunk_tensor, chunk_start, _i64(_ADAMW_CHUNK), lr, step,
@@ -540,10 +514,35 @@ def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weig
          _f32(eps), _f32(weight_decay), _f32(bc1), _f32(bc2)))
 
 
+def gemm(a, b, bias=None):
+    """2-D products call cuBLAS directly (backend.cublas: the only way a GEMM can be captured in a CUDA graph);
+    other shapes use CuPy's `@`, which cannot be captured."""
+    out = cublas.gemm(a, b)
+    if out is None:
+        if capture.is_capturing():
+            raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} ({a.dtype}, {b.dtype}) inside a CUDA graph "
+                               "capture: only 2-D products of one float dtype can be captured (CuPy's batched matmul "
+                               "calls cuBLAS in a way that refuses capture)")
+        out = a @ b
+    if bias is not None:
+        out += bias
+    return out
+
+
+def scatter_add(out, index, values):
+    """out[index] += values with repeated indices accumulating: CuPy's atomic scatter."""
+    _cupyx().scatter_add(out, index, values)
+
+
+def _cupyx():
+    import cupyx  # CuPy's companion package; present wherever CuPy is
+    return cupyx
+
+
 __all__ = [
     "layernorm_forward", "layernorm_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "attention_forward", "attention_backward",
-    "gelu_forward", "gelu_backward", "bias_gelu_forward",
-    "adamw_step", "adamw_step_capturable", "configure_matmul", "compile_all", "get_kernel", "load_source", "source_dir",
+    "gelu_forward", "gelu_backward",
+    "adamw_step", "adamw_step_capturable", "gemm", "scatter_add", "configure_matmul", "compile_all", "get_kernel", "load_source", "source_dir",
 ]

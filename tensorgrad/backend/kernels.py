@@ -8,6 +8,8 @@ TENSORGRAD_KERNELS=reference forces the reference everywhere (for debugging and 
 """
 import os
 
+import numpy as np
+
 from . import reference
 
 NAMES = (
@@ -17,7 +19,8 @@ NAMES = (
     "attention_forward_packed", "attention_backward_packed",
     "gelu_forward", "gelu_backward",
     "embedding_backward",
-    "adamw_step",
+    "adamw_step", "adamw_step_capturable",
+    "gemm", "scatter_add",
 )
 
 _cache = {}
@@ -49,6 +52,11 @@ def get(name, device_type="cpu"):
                     raise
         _cache[key] = fn
     return fn
+
+
+def device_type(array):
+    """'cpu' for a NumPy array, else 'cuda' (the registry's device key for a raw array)."""
+    return "cpu" if isinstance(array, np.ndarray) else "cuda"
 
 
 def which(name, device_type="cpu"):

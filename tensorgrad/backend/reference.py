@@ -7,6 +7,8 @@ inputs and float64 for float64 inputs.
 """
 import math
 
+import numpy as np
+
 from . import xp_of
 
 
@@ -224,3 +226,33 @@ def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weig
         denom = xp.sqrt(v / bc2)
         denom += eps
         p -= (lr / bc1) * m / denom
+
+
+def gemm(a, b, bias=None):
+    """a @ b (+ bias over the last dim); float16 is multiplied in float32 and rounded once (fp32 accumulation)."""
+    if a.dtype == np.float16:
+        out = (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    else:
+        out = a @ b
+    if bias is not None:
+        out += bias
+    return out
+
+
+def scatter_add(out, index, values):
+    """out[index] += values, with repeated indices accumulating (unbuffered)."""
+    xp = xp_of(out)
+    if xp is np:
+        np.add.at(out, index, values)
+    else:
+        import cupyx  # CuPy's unbuffered add lives in cupyx
+        cupyx.scatter_add(out, index, values)
+
+
+def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_inf, beta1, beta2, eps,
+                          weight_decay):
+    """adamw_step with lr, step (already counting this step) and found_inf (skip when != 0; None: never) given as
+    0-d arrays, as the CUDA kernel reads them on the device. The reference reads them on the host."""
+    if found_inf is not None and float(found_inf) != 0:
+        return
+    adamw_step(params, grads, exp_avgs, exp_avg_sqs, float(lr), beta1, beta2, eps, weight_decay, float(step))

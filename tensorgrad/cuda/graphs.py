@@ -17,27 +17,15 @@ What a replay assumes (the same rules as torch.cuda.graphs):
 import contextlib
 
 from ..backend import cupy as _get_cupy
-
-_capturing = []       # the CUDAGraph objects whose capture is in progress (innermost last)
-
+from ..backend import capture as _capture_state
+from ..tensor import Tensor
+from ..backend.capture import is_capturing, keep_alive  # noqa: F401  (tensorgrad.cuda re-exports them)
 
 def _cp():
     cp = _get_cupy()
     if cp is None:
         raise RuntimeError("tensorgrad.cuda.graphs: needs CuPy and a CUDA GPU")
     return cp
-
-
-def is_capturing():
-    """True while a tensorgrad CUDA graph capture is in progress on this thread."""
-    return bool(_capturing)
-
-
-def keep_alive(obj):
-    """Tie ``obj`` (a pinned host buffer, a device array the graph reads) to the graph being captured, if any,
-    so it outlives every replay."""
-    if _capturing:
-        _capturing[-1]._keep.append(obj)
 
 
 class CUDAGraph:
@@ -64,7 +52,7 @@ class CUDAGraph:
         # Work queued before the capture (parameter init, the warm-up steps) must be finished: the capture
         # stream does not wait for the default stream.
         cp.cuda.Device().synchronize()
-        _capturing.append(self)
+        _capture_state.begin(self)
         try:
             with stream, cp.cuda.using_allocator(self._pool.malloc):
                 stream.begin_capture()
@@ -86,7 +74,7 @@ class CUDAGraph:
                         "captured code (.item(), bool()/float() of a cuda tensor, a copy to the host) or by work "
                         f"on another stream; CUDA said: {e}") from e
         finally:
-            _capturing.pop()
+            _capture_state.end()
         self._graph = graph
         self._stream = stream
         if hasattr(graph, "upload"):
@@ -129,7 +117,6 @@ class GraphedStep:
     """
 
     def __init__(self, step, *example_inputs, optimizers=(), warmup=3):
-        from ..tensor import Tensor
         for i, x in enumerate(example_inputs):
             if not isinstance(x, Tensor) or x.device.type != "cuda":
                 raise TypeError(f"GraphedStep: example input {i} must be a cuda Tensor, got "

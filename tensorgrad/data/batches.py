@@ -1,6 +1,7 @@
 """Train/val split and random (x, y) batches, as nanoGPT's get_batch, from a seeded generator whose state
 is checkpointed so a resumed run draws the same batches as an uninterrupted one."""
 import numpy as np
+from ..tensor import Tensor
 
 
 def train_val_split(ids, train_frac=0.9):
@@ -24,7 +25,6 @@ class BatchSampler:
         self._offsets = np.arange(block_size + 1, dtype=np.int64)
 
     def get_batch(self, split):
-        from ..tensor import Tensor
         d = self.data[split]
         ix = self.rng.integers(0, len(d) - self.block_size, size=self.batch_size)
         xy = d[ix[:, None] + self._offsets]  # (B, T+1) in one gather

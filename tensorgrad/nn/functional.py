@@ -8,6 +8,7 @@ branch taken there gives the same number."""
 import numpy as np
 
 from ..amp.autocast import cast_float32
+from ..backend.capture import capturing_on
 from ..ops import nn as NN
 from ..ops.elementwise import relu as _relu, sigmoid, tanh, where, clamp, result_type
 from ..ops.matmul import linear
@@ -278,12 +279,10 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction("mse_loss", size_average, reduce, reduction)
-    if weight is None:
-        return NN.mse_loss(input, target, reduction)
     _same_shape("mse_loss", input, target)
     input, target = cast_float32(input, target)
     d = input - target
-    return _weighted("mse_loss", d * d, weight, reduction, input)
+    return _reduce(d * d, reduction) if weight is None else _weighted("mse_loss", d * d, weight, reduction, input)
 
 
 def _diff(op, input, target):
@@ -343,14 +342,31 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
-    return NN.binary_cross_entropy(input, target, weight=weight, reduction=reduction)
+    _same_shape("binary_cross_entropy", input, target)
+    # log clamped at -100 as PyTorch does, so p in {0, 1} gives a finite loss.
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     reduction = _reduction("binary_cross_entropy_with_logits", size_average, reduce, reduction)
-    return NN.binary_cross_entropy_with_logits(input, target, weight=weight, reduction=reduction,
-                                               pos_weight=pos_weight)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    input, target = cast_float32(input, target)
+    # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|). relu and |x| take the x >= 0 branch
+    # at x == 0 alike (plain relu/abs have derivative 0 there, which made the gradient at x == 0 wrong by 0.5).
+    nonneg = input >= 0
+    log1pexp = (-where(nonneg, input, -input)).exp().log1p()  # log1p: exp(-|x|) < eps must not round to 0
+    if pos_weight is None:
+        loss = where(nonneg, input, 0.0) - input * target + log1pexp
+    else:
+        lw = 1 + (pos_weight - 1) * target
+        loss = (1 - target) * input + lw * (log1pexp + where(nonneg, 0.0, -input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
 
 
 # ------------------------------------------------------------------------------- nll_loss, cross_entropy
@@ -382,7 +398,7 @@ def _nll_parts(op, input, target, weight, ignore_index, c):
     xp = input._xp
     t = target.array.reshape(-1)
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if not NN._capturing(target) and bool(bad.any()):  # no host reads inside a CUDA graph capture
+    if not capturing_on(target.array) and bool(bad.any()):  # no host reads inside a CUDA graph capture
         raise IndexError(f"{op}: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "
                          f"got {int(t[bad].reshape(-1)[0])} (input {tuple(input.shape)})")
     x = input.reshape(1, c) if input.ndim == 1 else input.movedim(1, -1).reshape(-1, c) if input.ndim > 2 else input
@@ -423,11 +439,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if isinstance(target, Tensor) and tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
-    if weight is None:
-        return NN.cross_entropy(input, target, ignore_index=ignore_index, reduction=reduction,
-                                label_smoothing=label_smoothing)
     input, = cast_float32(input)
     c = _check_classes("cross_entropy", input, target, weight)
+    if weight is None:
+        return _cross_entropy_fused(input, target, c, ignore_index, reduction, label_smoothing)
     cdim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, cdim)
     losses, w, mask = _nll_parts("cross_entropy", logp, target, weight, ignore_index, c)
@@ -440,6 +455,19 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if reduction == "none":
         return losses.reshape(target.shape)
     return losses.sum() if reduction == "sum" else _weighted_mean(losses.sum(), w.sum())
+
+
+def _cross_entropy_fused(input, target, c, ignore_index, reduction, label_smoothing):
+    """The fused softmax-cross-entropy kernel over rows of (N, C) logits (ops/nn.py SoftmaxCrossEntropy)."""
+    t = target.array.reshape(-1)
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if not capturing_on(target.array) and bool(bad.any()):  # no host reads inside a CUDA graph capture
+        raise IndexError(f"cross_entropy: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "
+                         f"got {int(t[bad].reshape(-1)[0])} (input {tuple(input.shape)})")
+    x = input.reshape(1, c) if input.ndim == 1 else input.movedim(1, -1).reshape(-1, c) if input.ndim > 2 else input
+    out = NN.SoftmaxCrossEntropy.apply(x.contiguous(), t.astype(np.int64, copy=False), ignore_index,
+                                       float(label_smoothing), reduction)
+    return out.reshape(target.shape) if reduction == "none" else out
 
 
 def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing):

@@ -14,6 +14,7 @@ from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..backend import Device, as_device, to_device, xp_of
 from ..tensor import Tensor
+from .utils import zero_grad_
 
 
 class Parameter(Tensor):
@@ -296,7 +297,6 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        from .utils import zero_grad_
         zero_grad_(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------------------- device / dtype

@@ -4,6 +4,7 @@ import math
 from ..autograd.grad_mode import no_grad
 from ..backend import blas
 from ..tensor import Tensor
+from ..factories import zeros
 
 
 def zero_grad_(parameters, set_to_none=True):
@@ -30,7 +31,6 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = _grads(parameters)
     norm_type = float(norm_type)
     if not grads:
-        from ..factories import zeros
         return zeros(())
     with no_grad():
         xp = grads[0]._xp

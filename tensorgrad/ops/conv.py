@@ -26,6 +26,8 @@ from ..backend import xp_of
 from ..amp.autocast import cast_lower
 from .util import is_float
 from .matmul import matmul
+from ..tensor import Tensor
+from .movement import getitem
 
 # kernel, dilation, stride: per spatial dim; pads: (before, after) per spatial dim; size: the image's spatial size
 # (unpadded); blocks: the number of window positions per spatial dim.
@@ -143,7 +145,6 @@ def _blocks(size, kernel, dilation, pads, stride):
 
 
 def _check_input(op, input, ranks, what):
-    from ..tensor import Tensor
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected input to be a Tensor, got {type(input).__name__}")
     if input.ndim not in ranks:
@@ -219,8 +220,6 @@ def _source_index(n, lo, hi, mode):
 def mode_pad(op, x, pads, mode):
     """Pad the trailing spatial dims of x by pads[i] = (before, after) with copies of its own entries ('reflect',
     'replicate' or 'circular', torch's rules): one gather per dim, so the gradient scatter-adds back."""
-    from ..tensor import Tensor
-    from .movement import getitem
     nd = len(pads)
     for i, (lo, hi) in enumerate(pads):
         d = x.ndim - nd + i
@@ -238,7 +237,6 @@ def mode_pad(op, x, pads, mode):
 def _check_conv(op, input, weight, bias, nd):
     """Shapes of input (C, *s) / (N, C, *s), weight and bias; returns whether the input is unbatched."""
     _check_input(op, input, (nd + 1, nd + 2), f"a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input")
-    from ..tensor import Tensor
     if not isinstance(weight, Tensor) or weight.ndim != nd + 2:
         got = f"shape {_shape(weight)}" if isinstance(weight, Tensor) else type(weight).__name__
         raise RuntimeError(f"{op}: expected a {nd + 2}-D weight, got {got} (input of shape {_shape(input)})")

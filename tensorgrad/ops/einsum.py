@@ -9,6 +9,8 @@ PyTorch: batch dims through matmul's broadcasting, a contracted size-1 dim by su
 import numpy as np
 
 from ..amp.autocast import cast_lower
+from .indexing import diagonal
+from ..tensor import Tensor
 
 
 def _letters_of_sublist(sub, where):
@@ -121,7 +123,6 @@ def _check_sizes(per_op, operands):
 
 def _diagonals(t, labels):
     """Collapse each repeated label of one operand onto its diagonal (which becomes the last dim)."""
-    from .indexing import diagonal
     labels = list(labels)
     for lab in list(dict.fromkeys(labels)):
         pos = [p for p, x in enumerate(labels) if x == lab]
@@ -170,7 +171,6 @@ def _contract(a, la, b, lb, keep):
 def einsum(*args):
     """torch.einsum(equation, *operands) (operands may also come as one list), or the sublist form
     einsum(op0, [0, 1], op1, [1, 2], [0, 2])."""
-    from ..tensor import Tensor
     if not args:
         raise TypeError("einsum(): expected an equation and operands")
     if isinstance(args[0], str):

@@ -3,7 +3,10 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .util import unbroadcast, shape_of, is_float
+from .util import unbroadcast, shape_of, is_float, to_float
+from ..tensor import Tensor, tensor as make_tensor, check_device_as
+from ..dtypes import get_default_dtype
+from ..backend import to_device, device_of
 
 
 # --------------------------------------------------------------------------------------- promotion
@@ -38,8 +41,6 @@ def _promote(op, a, b):
     """Bring a binary op's operands to a common dtype with PyTorch's rules:
     tensor-tensor -> result_type (casting via the differentiable Cast); a Python scalar keeps the
     tensor's dtype unless it is a float meeting an integer/bool tensor (-> the default float dtype)."""
-    from ..tensor import Tensor, tensor as make_tensor
-    from ..dtypes import get_default_dtype
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -318,12 +319,10 @@ class Cast(Function):
 
 class ToDevice(Function):
     def forward(self, a, device):
-        from ..backend import to_device, device_of
         self.src = device_of(a)
         return to_device(a, device)
 
     def backward(self, g):
-        from ..backend import to_device
         return to_device(g, self.src), None
 
 
@@ -344,12 +343,10 @@ minimum = _bin(Minimum, "minimum")
 
 
 def div(a, b):
-    from ..tensor import Tensor
     a, b = _promote("div", a, b)
     # True division of integers gives the default float dtype (float32 unless changed), as in PyTorch.
     for x in (a, b):
         if isinstance(x, Tensor) and not is_float(x.dtype):
-            from ..dtypes import get_default_dtype
             dt = get_default_dtype()
             a = a.to(dt) if isinstance(a, Tensor) else dt.type(a)
             b = b.to(dt) if isinstance(b, Tensor) else dt.type(b)
@@ -358,21 +355,15 @@ def div(a, b):
 
 
 def pow(a, b):
-    from ..tensor import Tensor
     a, b = _promote("pow", a, b)
     if isinstance(a, Tensor) and isinstance(b, np.number) and is_float(a.dtype):
         b = float(b) if b != int(b) else int(b)  # integer powers stay exact and keep dtype
     return Pow.apply(a, b)
 
 
-def _floatify(a):
-    from ..dtypes import get_default_dtype
-    return a if is_float(a.dtype) else a.to(get_default_dtype())  # int/bool -> the default float dtype, as PyTorch
-
-
 def _unary(cls, name, float_only=True):
     def f(a):
-        return cls.apply(_floatify(a) if float_only else a)
+        return cls.apply(to_float(a) if float_only else a)
     f.__name__ = name
     return f
 
@@ -391,7 +382,6 @@ relu = _unary(Relu, "relu", float_only=False)
 def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError(f"clamp: at least one of min and max must be given (tensor of shape {tuple(a.shape)})")
-    from ..tensor import Tensor
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = a
         if min is not None:
@@ -400,14 +390,12 @@ def clamp(a, min=None, max=None):
             out = minimum(out, max)
         return out
     if not is_float(a.dtype) and any(isinstance(v, (float, np.floating)) for v in (min, max)):
-        from ..dtypes import get_default_dtype
         a = a.to(get_default_dtype())  # int tensor, float bound -> float result (as PyTorch)
     t = a.dtype.type
     return Clamp.apply(a, None if min is None else t(min), None if max is None else t(max))
 
 
 def where(cond, a, b):
-    from ..tensor import Tensor, tensor as make_tensor
     if not isinstance(cond, Tensor):
         cond = make_tensor(cond)
     if cond.dtype != np.bool_:
@@ -419,7 +407,6 @@ def where(cond, a, b):
 
 def _cmp(opname, fn):
     def f(a, b):
-        from ..tensor import Tensor, check_device_as
         if isinstance(a, Tensor) and isinstance(b, Tensor):
             check_device_as(opname, a, b)  # the arrays go to the kernel directly, past Function.apply's check
         a, b = _promote(opname, a, b)

@@ -10,8 +10,10 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp_of
 from ..backend.reference import _erf
-from .util import unbroadcast, shape_of, is_float
+from .util import unbroadcast, shape_of, is_float, to_float
 from . import elementwise as E
+from ..tensor import Tensor, check_device_as
+from ..dtypes import get_default_dtype
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _LN2 = math.log(2.0)
@@ -23,7 +25,6 @@ def _shape(t):
 
 
 def _check_tensor(op, x, what="input"):
-    from ..tensor import Tensor
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
 
@@ -212,16 +213,10 @@ class Lerp(Function):
 
 
 # ------------------------------------------------------------------------------------------ functional API
-def _to_float(x):
-    """Integer and bool inputs of the transcendental ops become the default float dtype (as PyTorch)."""
-    from ..dtypes import get_default_dtype
-    return x if is_float(x.dtype) else x.to(get_default_dtype())
-
-
 def _float_unary(cls, name):
     def f(input):
         _check_tensor(name, input)
-        return cls.apply(_to_float(input))
+        return cls.apply(to_float(input))
     f.__name__ = name
     return f
 
@@ -287,7 +282,6 @@ def square(input):
 def lerp(input, end, weight):
     """PyTorch's dtype rules: input and end of the same float dtype; a tensor weight of that dtype too, except a
     0-d one (cast, differentiably); a Python number weight takes input's dtype."""
-    from ..tensor import Tensor
     _check_tensor("lerp", input)
     _check_tensor("lerp", end, "end")
     if not is_float(input.dtype):
@@ -309,14 +303,12 @@ def lerp(input, end, weight):
 
 
 def logical_not(input):
-    from ..tensor import Tensor
     _check_tensor("logical_not", input)
     return Tensor._make(xp_of(input.array).logical_not(input.array), None)
 
 
 def _logical(name):
     def f(input, other):
-        from ..tensor import Tensor, check_device_as
         _check_tensor(name, input)
         _check_tensor(name, other, "other")
         check_device_as(name, input, other)

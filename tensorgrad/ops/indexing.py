@@ -9,8 +9,11 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .movement import _scatter_add, getitem, expand, reshape
+from .movement import _scatter_add, getitem, expand, reshape, unsqueeze
 from .util import normalize_dim
+from ..tensor import Tensor, check_device_as
+from ..backend.capture import capturing_on
+from ..autograd.grad_mode import is_grad_enabled
 
 
 def _mesh(xp, index, dim):
@@ -172,7 +175,6 @@ _INT = (np.dtype(np.int64), np.dtype(np.int32))
 
 
 def _check_index(op, index, allowed=_INT):
-    from ..tensor import Tensor
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}: index must be a Tensor, got {type(index).__name__}")
     if index.dtype not in allowed:
@@ -183,8 +185,7 @@ def _check_index(op, index, allowed=_INT):
 
 def _check_range(op, index, n, dim, shape, negative=False):
     """IndexError unless every index value is in [0, n) (or [-n, n) with ``negative``); returns the smallest."""
-    from .nn import _capturing
-    if not index.array.size or _capturing(index):
+    if not index.array.size or capturing_on(index.array):
         return 0
     lo, hi = int(index.array.min()), int(index.array.max())
     low = -n if negative else 0
@@ -196,7 +197,6 @@ def _check_range(op, index, n, dim, shape, negative=False):
 
 def _as_1d(t):
     """A 0-d tensor as 1-d (torch treats a 0-d input, index or src of these ops as 1-d); others unchanged."""
-    from ..tensor import Tensor
     if t.ndim:
         return t
     return reshape(t, 1) if t.requires_grad else Tensor._make(t.array.reshape(1), None)
@@ -218,7 +218,6 @@ def _check_index_shape(op, index, a, d, dim, src=None):
 
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[index[i][j][k]][j][k] (dim 0). ``sparse_grad`` is accepted; the gradient is dense."""
-    from ..tensor import check_device_as
     _check_index("gather", index)
     check_device_as("gather", input, index)
     a, idx = _as_1d(input), _as_1d(index)
@@ -232,7 +231,6 @@ def gather(input, dim, index, *, sparse_grad=False):
 def take_along_dim(input, indices, dim=None):
     """gather with numpy's take_along_axis rules: input and indices broadcast outside dim, negative indices count
     from the end; dim=None takes from the flattened input."""
-    from ..tensor import Tensor, check_device_as
     _check_index("take_along_dim", indices, _LONG)
     check_device_as("take_along_dim", input, indices)
     if dim is None:  # torch gathers from the flattened input here, so negative indices are refused
@@ -261,7 +259,6 @@ def take_along_dim(input, indices, dim=None):
 
 def _scatter(op, fn, input, dim, index, src):
     """Checks shared by scatter and scatter_add, then ``fn`` (Scatter or ScatterAdd). src: a Tensor or a number."""
-    from ..tensor import Tensor, check_device_as
     _check_index(op, index)
     is_tensor = isinstance(src, Tensor)
     check_device_as(op, input, index, *((src,) if is_tensor else ()))
@@ -291,7 +288,6 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if reduce is not None:
         if reduce != "add":
             raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (only 'add', which is scatter_add)")
-        from ..tensor import Tensor
         if not isinstance(src, Tensor):
             src = Tensor._make(input._xp.full(index.shape, src, dtype=input.dtype), None)
         return scatter_add(input, dim, index, src)
@@ -300,7 +296,6 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 def scatter_add(input, dim, index, src):
     """input with input[index[i][j]][j] += src[i][j] (dim 0); repeated places accumulate."""
-    from ..tensor import Tensor
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a Tensor, got {type(src).__name__}")
     return _scatter("scatter_add", ScatterAdd, input, dim, index, src)
@@ -308,7 +303,6 @@ def scatter_add(input, dim, index, src):
 
 def index_select(input, dim, index):
     """The slices input[..., index[i], ...] along dim: advanced indexing, so the gradient scatter-adds."""
-    from ..tensor import Tensor, check_device_as
     _check_index("index_select", index)
     check_device_as("index_select", input, index)
     if index.ndim > 1:
@@ -325,7 +319,6 @@ def index_select(input, dim, index):
 
 def index_add(input, dim, index, source, *, alpha=1):
     """input with input[..., index[i], ...] += alpha * source[..., i, ...] along dim."""
-    from ..tensor import Tensor, check_device_as
     _check_index("index_add", index)
     check_device_as("index_add", input, index, source)
     if not isinstance(source, Tensor):
@@ -348,7 +341,6 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 def masked_select(input, mask):
     """The entries of input where mask (broadcast together) is True, as a 1-d tensor."""
-    from ..tensor import Tensor, check_device_as
     if not isinstance(mask, Tensor) or mask.dtype != np.bool_:
         raise TypeError(f"masked_select: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
     check_device_as("masked_select", input, mask)
@@ -366,7 +358,6 @@ def masked_select(input, mask):
 
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero entries (int64, no gradient): an (n, ndim) tensor, or one 1-d tensor per dim."""
-    from ..tensor import Tensor
     xp, data = input._xp, input.array
     if data.ndim == 0:  # numpy refuses nonzero on 0-d; torch treats it as 1-d for as_tuple
         if as_tuple:
@@ -409,15 +400,6 @@ def diag(input, diagonal=0):
     raise RuntimeError(f"diag: expects a 1-d or 2-d tensor, got shape {tuple(input.shape)}")
 
 
-def trace(input):
-    from .reduce import sum as _sum
-    if input.ndim != 2:
-        raise RuntimeError(f"trace: expects a 2-d tensor (a matrix), got shape {tuple(input.shape)}")
-    if input.dtype == np.bool_:
-        raise TypeError(f"trace: not implemented for bool tensors (shape {tuple(input.shape)})")
-    return _sum(diagonal(input))
-
-
 def pad(input, pad, mode="constant", value=None):
     """torch.nn.functional.pad, constant mode: ``pad`` = (before, after) pairs starting from the LAST dim;
     negative amounts crop."""
@@ -444,8 +426,6 @@ def pad(input, pad, mode="constant", value=None):
 
 # ------------------------------------------------------------------------------------ in-place variants
 def _inplace_src_check(op, self, src):
-    from ..tensor import Tensor
-    from ..autograd.grad_mode import is_grad_enabled
     if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():
         # Written into self's memory outside the graph, src's gradient would be silently lost.
         raise RuntimeError(f"{op}: src (shape {tuple(src.shape)}) requires grad, but an in-place write drops its "
@@ -465,3 +445,45 @@ def scatter_add_(self, dim, index, src):
 def index_add_(self, dim, index, source, *, alpha=1):
     _inplace_src_check("index_add_", self, source)
     return self._inplace_assign(index_add(self.detach(), dim, index, source, alpha=alpha).array, "index_add_")
+
+
+def repeat_interleave(a, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element (or slice along dim) ``repeats`` times; repeats is an int or a 1-D tensor with one
+    count per element. torch.repeat_interleave(counts) alone gives arange(len(counts)) repeated."""
+    if repeats is None:  # the one-argument overload: a is the counts
+        counts = a
+        if not np.issubdtype(counts.dtype, np.integer):
+            raise TypeError(f"repeat_interleave: repeats must be an integer tensor, got {counts.dtype}")
+        base = Tensor._make(counts._xp.arange(counts.numel(), dtype=np.int64), None)
+        return repeat_interleave(base, counts, 0)
+    if dim is None:
+        a, dim = reshape(a, -1), 0
+    d = normalize_dim("repeat_interleave", dim, a.ndim, a.shape)
+    if a.ndim == 0:
+        a = reshape(a, 1)
+    n = a.shape[d]
+    if isinstance(repeats, Tensor):
+        if not np.issubdtype(repeats.dtype, np.integer):
+            raise TypeError(f"repeat_interleave: repeats must be an integer tensor, got {repeats.dtype}")
+        if repeats.ndim > 1:
+            raise RuntimeError(f"repeat_interleave: repeats must be 0-d or 1-d, got shape {tuple(repeats.shape)}")
+        counts = np.asarray(repeats).reshape(-1)  # the output size depends on them: they are read on the host
+        if counts.size == 1:
+            repeats = int(counts[0])
+        elif counts.size != n:
+            raise RuntimeError(f"repeat_interleave: repeats has {counts.size} entries but dim {dim} of the input "
+                               f"(shape {tuple(a.shape)}) has size {n}")
+    if isinstance(repeats, (int, np.integer)):
+        if repeats < 0:
+            raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
+        if repeats == 1:
+            return a.clone()
+        shape = list(a.shape)
+        shape.insert(d + 1, int(repeats))
+        out_shape = list(a.shape)
+        out_shape[d] = n * int(repeats)
+        return reshape(expand(unsqueeze(a, d + 1), shape), out_shape)
+    if (counts < 0).any():
+        raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
+    index = Tensor._make(a._xp.asarray(np.repeat(np.arange(n, dtype=np.int64), counts)), None)
+    return index_select(a, d, index)

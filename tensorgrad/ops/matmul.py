@@ -4,7 +4,9 @@ import numpy as np
 from ..autograd.function import Function
 from .util import unbroadcast, normalize_dim
 from ..amp.autocast import cast_lower
-from ..backend import blas
+from ..backend import kernels
+from ..tensor import Tensor, tensor as make_tensor
+from .elementwise import mul, where
 
 
 def _mT(x):
@@ -12,39 +14,9 @@ def _mT(x):
 
 
 def _mm(a, b, bias=None):
-    """a @ b (+ bias over the last dim); on the CPU 2-D products go through backend.blas (MKL when installed, which
-    adds the bias inside the GEMM), batched ones through its strided-batch GEMM where that pays, and float16 is
-    computed as a float32 GEMM and rounded once (fp32 accumulation), since NumPy has no half-precision BLAS."""
-    if not isinstance(a, np.ndarray):
-        out = _mm_cuda(a, b)
-    elif a.dtype == np.float16:
-        out = _mm(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
-    elif a.ndim == 2 and b.ndim == 2:
-        out = blas.gemm(a, b, bias)
-        if out is not None:
-            return out
-        out = blas.as_operand(a) @ blas.as_operand(b)
-    else:
-        out = blas.gemm_batched(a, b)
-        out = a @ b if out is None else out
-    if bias is not None:
-        out += bias
-    return out
-
-
-def _mm_cuda(a, b):
-    """2-D products call cuBLAS directly (backend.cublas: the only way a GEMM can be captured in a CUDA graph);
-    other shapes use cupy's `@`, which cannot be captured."""
-    from ..backend import cublas
-    out = cublas.gemm(a, b)
-    if out is not None:
-        return out
-    from ..cuda.graphs import is_capturing
-    if is_capturing():
-        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} ({a.dtype}, {b.dtype}) inside a CUDA graph "
-                           "capture: only 2-D products of one float dtype can be captured (CuPy's batched matmul "
-                           "calls cuBLAS in a way that refuses capture)")
-    return a @ b
+    """a @ b (+ bias over the last dim) through the device's "gemm" kernel (backend/kernels.py: MKL on the CPU,
+    cuBLAS on CUDA, float16 with float32 accumulation)."""
+    return kernels.get("gemm", "cpu" if a.__class__ is np.ndarray else "cuda")(a, b, bias)
 
 
 class MatMul(Function):
@@ -119,7 +91,6 @@ def _check_float_same(op, *ts):
 
 
 def matmul(a, b):
-    from ..tensor import Tensor, tensor as make_tensor
     a = a if isinstance(a, Tensor) else make_tensor(a)
     b = b if isinstance(b, Tensor) else make_tensor(b)
     a, b = cast_lower(a, b)
@@ -163,7 +134,6 @@ def _need_ndim(op, ndim, *ts):
 
 def _product(op, a, b, ndim):
     """matmul(a, b) after the fixed-rank checks of mm (2), bmm (3), dot (1): no broadcasting, one dtype."""
-    from ..tensor import Tensor
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     a, b = cast_lower(a, b)
@@ -206,7 +176,6 @@ def mv(a, v):
 def outer(a, b):
     """a[i] * b[j]; dtypes promote as in mul (torch.outer is a broadcast multiply too)."""
     _need_ndim("outer", 1, a, b)
-    from .elementwise import mul
     return mul(a.reshape(a.shape[0], 1), b)
 
 
@@ -215,7 +184,6 @@ ger = outer
 
 def inner(a, b):
     """Sum over the last dims: shape a.shape[:-1] + b.shape[:-1]; a 0-d operand scales the other."""
-    from .elementwise import mul
     a, b = cast_lower(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return mul(a, b)
@@ -257,8 +225,6 @@ def tensordot(a, b, dims=2):
 
 def _add_scaled(op, input, prod, beta, alpha):
     """beta * input + alpha * prod with input broadcast to prod's shape (PyTorch's addmm family)."""
-    from ..tensor import Tensor
-    from .elementwise import where
     _check_float_same(op, input, prod)
     try:
         ok = np.broadcast_shapes(input.shape, prod.shape) == prod.shape

@@ -3,8 +3,11 @@ repeat/tile/repeat_interleave, unbind, narrow, broadcast_to (gather/scatter and 
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import kernels, xp_of
 from .util import unbroadcast, normalize_dim
+from ..tensor import Tensor, check_same_device, check_device_as
+from ..autograd.grad_mode import is_grad_enabled
+from .elementwise import result_type
 
 
 class Reshape(Function):
@@ -43,11 +46,7 @@ class Contiguous(Function):
 
 
 def _scatter_add(xp, out, index, g):
-    if xp is np:
-        np.add.at(out, index, g)
-    else:
-        import cupyx
-        cupyx.scatter_add(out, index, g)
+    kernels.get("scatter_add", "cpu" if xp is np else "cuda")(out, index, g)
 
 
 class GetItem(Function):
@@ -214,7 +213,6 @@ def contiguous(a):
 
 def _convert_index(a, index, op="getitem"):
     """Tensors in an index become arrays; report whether numpy will use advanced indexing."""
-    from ..tensor import Tensor, check_same_device
     if not isinstance(index, tuple):
         index = (index,)
     out, advanced = [], False
@@ -242,7 +240,6 @@ def _convert_index(a, index, op="getitem"):
 
 
 def getitem(a, index):
-    from ..tensor import Tensor
     idx, advanced = _convert_index(a, index)
     try:
         if not a.requires_grad:
@@ -253,8 +250,6 @@ def getitem(a, index):
 
 
 def setitem(a, index, value):
-    from ..tensor import Tensor, check_same_device
-    from ..autograd.grad_mode import is_grad_enabled
     if a.requires_grad and is_grad_enabled():
         raise RuntimeError(f"setitem: in-place assignment into a tensor that requires grad (shape {tuple(a.shape)}) "
                            "is not supported; do it under tensorgrad.no_grad() or build a new tensor (e.g. with where)")
@@ -283,7 +278,6 @@ def cat(tensors, dim=0):
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(s != r for i, (s, r) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise RuntimeError(f"cat: shapes {[tuple(x.shape) for x in tensors]} must match except in dim {dim}")
-    from .elementwise import result_type
     dt = result_type(*tensors)  # PyTorch's promotion: int64 + float32 -> float32 (numpy would say float64)
     tensors = [t.to(dt) if t.dtype != dt else t for t in tensors]
     return Cat.apply(*tensors, dim=d)
@@ -340,7 +334,6 @@ def triu(a, diagonal=0):
 
 
 def masked_fill(a, mask, value):
-    from ..tensor import Tensor, check_device_as
     if not isinstance(mask, Tensor) or mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
     check_device_as("masked_fill", a, mask)  # the mask goes to the kernel as an array, past Function.apply's check
@@ -403,50 +396,6 @@ def repeat(a, *sizes):
 def tile(a, *dims):
     dims = _shape_arg(dims)
     return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
-
-
-def repeat_interleave(a, repeats=None, dim=None, *, output_size=None):
-    """Repeat each element (or slice along dim) ``repeats`` times; repeats is an int or a 1-D tensor with one
-    count per element. torch.repeat_interleave(counts) alone gives arange(len(counts)) repeated."""
-    from ..tensor import Tensor
-    if repeats is None:  # the one-argument overload: a is the counts
-        counts = a
-        if not np.issubdtype(counts.dtype, np.integer):
-            raise TypeError(f"repeat_interleave: repeats must be an integer tensor, got {counts.dtype}")
-        base = Tensor._make(counts._xp.arange(counts.numel(), dtype=np.int64), None)
-        return repeat_interleave(base, counts, 0)
-    if dim is None:
-        a, dim = reshape(a, -1), 0
-    d = normalize_dim("repeat_interleave", dim, a.ndim, a.shape)
-    if a.ndim == 0:
-        a = reshape(a, 1)
-    n = a.shape[d]
-    if isinstance(repeats, Tensor):
-        if not np.issubdtype(repeats.dtype, np.integer):
-            raise TypeError(f"repeat_interleave: repeats must be an integer tensor, got {repeats.dtype}")
-        if repeats.ndim > 1:
-            raise RuntimeError(f"repeat_interleave: repeats must be 0-d or 1-d, got shape {tuple(repeats.shape)}")
-        counts = np.asarray(repeats).reshape(-1)  # the output size depends on them: they are read on the host
-        if counts.size == 1:
-            repeats = int(counts[0])
-        elif counts.size != n:
-            raise RuntimeError(f"repeat_interleave: repeats has {counts.size} entries but dim {dim} of the input "
-                               f"(shape {tuple(a.shape)}) has size {n}")
-    if isinstance(repeats, (int, np.integer)):
-        if repeats < 0:
-            raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
-        if repeats == 1:
-            return a.clone()
-        shape = list(a.shape)
-        shape.insert(d + 1, int(repeats))
-        out_shape = list(a.shape)
-        out_shape[d] = n * int(repeats)
-        return reshape(expand(unsqueeze(a, d + 1), shape), out_shape)
-    if (counts < 0).any():
-        raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
-    from .indexing import index_select
-    index = Tensor._make(a._xp.asarray(np.repeat(np.arange(n, dtype=np.int64), counts)), None)
-    return index_select(a, d, index)
 
 
 def unbind(a, dim=0):

@@ -6,8 +6,12 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import normalize_dim, is_float, write_back
+from .util import normalize_dim, is_float, write_back, to_float
 from ..amp.autocast import cast_lower, cast_float32
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor, check_device_as
+from ..random import default_generator
+from ..backend.capture import capturing_on
 
 
 def _dev(a):
@@ -47,19 +51,14 @@ def softmax(a, dim=-1, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
-    return Softmax.apply(_float(a), normalize_dim("softmax", dim, a.ndim, a.shape))
+    return Softmax.apply(to_float(a), normalize_dim("softmax", dim, a.ndim, a.shape))
 
 
 def log_softmax(a, dim=-1, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
-    return LogSoftmax.apply(_float(a), normalize_dim("log_softmax", dim, a.ndim, a.shape))
-
-
-def _float(a):
-    from ..dtypes import get_default_dtype
-    return a if is_float(a.dtype) else a.to(get_default_dtype())  # int/bool -> the default float dtype, as PyTorch
+    return LogSoftmax.apply(to_float(a), normalize_dim("log_softmax", dim, a.ndim, a.shape))
 
 
 # ------------------------------------------------------------------------------- softmax cross-entropy
@@ -102,64 +101,6 @@ class SoftmaxCrossEntropy(Function):
             dloss = xp.full((n,), g / max(self.count, 1) if self.count else xp.nan, dtype=acc)
         bwd = kernels.get("softmax_cross_entropy_backward", _dev(logits))
         return bwd(logits, target, lse, dloss, ignore_index, label_smoothing), None, None, None, None
-
-
-def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """PyTorch semantics: input (N, C) or (N, C, d1, ...) or (C,); target class indices."""
-    from ..tensor import Tensor, check_device_as
-    input, = cast_float32(input)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if not isinstance(target, Tensor) or not np.issubdtype(target.dtype, np.integer):
-        raise TypeError(f"cross_entropy: target must be an integer tensor of class indices, got "
-                        f"{getattr(target, 'dtype', type(target).__name__)} (input {tuple(input.shape)} {input.dtype}); "
-                        "probability targets are not supported")
-    check_device_as("cross_entropy", input, target)  # the target goes to the kernel as an array
-    if not is_float(input.dtype):
-        raise TypeError(f"cross_entropy: input must be floating point, got {input.dtype} (shape {tuple(input.shape)})")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    shape_ok = (input.ndim == 1 and target.ndim == 0) or (
-        input.ndim >= 2 and target.ndim == input.ndim - 1 and target.shape[0] == input.shape[0]
-        and tuple(target.shape[1:]) == tuple(input.shape[2:]))
-    if not shape_ok:
-        raise RuntimeError(f"cross_entropy: input of shape {tuple(input.shape)} and target of shape {tuple(target.shape)} "
-                           "do not match (expected input (N, C, d1, ...) and target (N, d1, ...))")
-    c = input.shape[-1] if input.ndim == 1 else input.shape[1]
-    tdata = target.array
-    bad = (tdata != ignore_index) & ((tdata < 0) | (tdata >= c))
-    if not _capturing(target) and bool(bad.any()):   # see embedding: no host reads inside a capture
-        raise IndexError(f"cross_entropy: target values must be in [0, {c - 1}] or ignore_index={ignore_index}; "
-                         f"got {int(tdata[bad].reshape(-1)[0])} (input {tuple(input.shape)})")
-    out_shape = tuple(target.shape)
-    x = input
-    if input.ndim == 1:
-        x = x.reshape(1, c)
-    elif input.ndim > 2:
-        x = x.movedim(1, -1).reshape(-1, c)
-    t = target.array.reshape(-1).astype(np.int64, copy=False)
-    x = x.contiguous()
-    out = SoftmaxCrossEntropy.apply(x, t, ignore_index, float(label_smoothing), reduction)
-    return out.reshape(out_shape) if reduction == "none" else out
-
-
-def nll_loss(input, target, ignore_index=-100, reduction="mean"):
-    """input holds log-probabilities (N, C)."""
-    input, = cast_float32(input)
-    from ..tensor import Tensor, check_device_as
-    check_device_as("nll_loss", input, target)  # the target's array is used directly
-    n = input.shape[0]
-    t = target.array
-    valid = t != ignore_index
-    rows = input._xp.arange(n)
-    picked = input[Tensor._make(rows, None), Tensor._make(input._xp.where(valid, t, 0), None)]
-    vmask = Tensor._make(valid.astype(input.array.dtype), None)
-    losses = -picked * vmask
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return losses.sum()
-    return losses.sum() / float(valid.sum())
 
 
 # ------------------------------------------------------------------------------------------ layernorm
@@ -219,7 +160,7 @@ class Gelu(Function):
 def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Gelu.apply(_float(x).contiguous(), approximate)
+    return Gelu.apply(to_float(x).contiguous(), approximate)
 
 
 # ------------------------------------------------------------------------------------------ attention
@@ -322,7 +263,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         out = Attention.apply(q4, k4, v4, bool(is_causal), scale)
         return out.reshape(lead + (q.shape[-2], v.shape[-1]))
     # General path (masks, dropout, Ev != E): composed from ordinary ops.
-    from ..tensor import Tensor
     s = (q @ k.transpose(-2, -1)) * scale
     if is_causal:
         L, S = q.shape[-2], k.shape[-2]
@@ -361,23 +301,15 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
-    if _capturing(input):
+    if capturing_on(input.array):
         raise RuntimeError(f"dropout: p={p} on a tensor of shape {tuple(input.shape)} inside a CUDA graph capture: "
                            "the random mask would be frozen into the graph and repeat on every replay; "
                            "capture with dropout=0 (or model.eval()), or run this step eagerly")
-    from ..random import default_generator
     gen = generator or default_generator
     keep = gen.random(input.shape, device=input.device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = (keep * input.dtype.type(scale)).astype(input.dtype)
     return write_back("dropout", input, Dropout.apply(input, mask), inplace)
-
-
-def _capturing(t):
-    if t.device.type != "cuda":
-        return False
-    from ..cuda.graphs import is_capturing
-    return is_capturing()
 
 
 class Embedding(Function):
@@ -397,19 +329,17 @@ def embedding(input, weight):
         raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype} (shape {tuple(input.shape)})")
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {tuple(weight.shape)}")
-    from ..tensor import check_device_as
     check_device_as("embedding", weight, input)  # the indices go to the kernel as an array
     n = weight.shape[0]
     # The range check reads the indices on the host; inside a CUDA graph capture it cannot (the eager
     # warm-up steps before a capture check their batches).
-    if input.array.size and not _capturing(input) and (int(input.array.min()) < 0 or int(input.array.max()) >= n):
+    if input.array.size and not capturing_on(input.array) and (int(input.array.min()) < 0 or int(input.array.max()) >= n):
         raise IndexError(f"embedding: index out of range: indices span [{int(input.array.min())}, {int(input.array.max())}] "
                          f"but weight has {n} rows (shape {tuple(weight.shape)})")
     return Embedding.apply(weight, input.array)
 
 
 def one_hot(t, num_classes=-1):
-    from ..tensor import Tensor
     if not np.issubdtype(t.dtype, np.integer):
         raise TypeError(f"one_hot: expects an integer tensor, got {t.dtype}")
     n = int(t.array.max()) + 1 if num_classes < 0 else num_classes
@@ -417,53 +347,3 @@ def one_hot(t, num_classes=-1):
         raise RuntimeError(f"one_hot: class values must be in [0, {n - 1}] (num_classes={num_classes})")
     xp = t._xp
     return Tensor._make((t.array[..., None] == xp.arange(n)).astype(np.int64), None)
-
-
-# ------------------------------------------------------------------------------------- simple losses
-def _reduce(x, reduction, op):
-    if reduction == "mean":
-        return x.mean()
-    if reduction == "sum":
-        return x.sum()
-    if reduction == "none":
-        return x
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _same_shape(op, a, b):
-    if tuple(a.shape) != tuple(b.shape):
-        raise RuntimeError(f"{op}: input shape {tuple(a.shape)} and target shape {tuple(b.shape)} differ")
-
-
-def mse_loss(input, target, reduction="mean"):
-    input, target = cast_float32(input, target)
-    _same_shape("mse_loss", input, target)
-    d = input - target
-    return _reduce(d * d, reduction, "mse_loss")
-
-
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    _same_shape("binary_cross_entropy", input, target)
-    # log clamped at -100 as PyTorch does, so p in {0, 1} gives a finite loss.
-    l = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
-    if weight is not None:
-        l = l * weight
-    return _reduce(l, reduction, "binary_cross_entropy")
-
-
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    input, target = cast_float32(input, target)
-    _same_shape("binary_cross_entropy_with_logits", input, target)
-    # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|). relu and |x| take the x >= 0 branch
-    # at x == 0 alike (plain relu/abs have derivative 0 there, which made the gradient at x == 0 wrong by 0.5).
-    from .elementwise import where
-    nonneg = input >= 0
-    log1pexp = (-where(nonneg, input, -input)).exp().log1p()  # log1p: exp(-|x|) < eps must not round to 0
-    if pos_weight is None:
-        l = where(nonneg, input, 0.0) - input * target + log1pexp
-    else:
-        lw = 1 + (pos_weight - 1) * target
-        l = (1 - target) * input + lw * (log1pexp + where(nonneg, 0.0, -input))
-    if weight is not None:
-        l = l * weight
-    return _reduce(l, reduction, "binary_cross_entropy_with_logits")

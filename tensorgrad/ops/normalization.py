@@ -23,10 +23,13 @@ from ..backend import xp_of
 from .indexing import pad as _pad
 from .pool import _strided_sum
 from .util import is_float, write_back
+from ..tensor import Tensor
+from ..backend.capture import capturing_on
+from .nn import Dropout
+from ..random import default_generator
 
 
 def _check_input(op, x, min_ndim):
-    from ..tensor import Tensor
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if not is_float(x.dtype):
@@ -151,7 +154,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         _update(op, running_var, var.reshape(c) * (n / (n - 1)), momentum)
         return y.to(input.dtype)
     else:
-        from ..tensor import Tensor
         xc = x - Tensor._make(running_mean.array.reshape(cshape), None)
         var = Tensor._make(running_var.array.reshape(cshape), None)
     return _scale_shift(xc, var, weight, bias, eps, cshape).to(input.dtype)
@@ -183,7 +185,6 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         _update(op, running_mean, mean.array.reshape(-1, c).mean(axis=0), momentum)
         _update(op, running_var, var.array.reshape(-1, c).mean(axis=0) * (s / (s - 1)), momentum)
     else:
-        from ..tensor import Tensor
         xc = x - Tensor._make(running_mean.array.reshape(cshape), None)
         var = Tensor._make(running_var.array.reshape(cshape), None)
     return _scale_shift(xc, var, weight, bias, eps, cshape).to(input.dtype)
@@ -241,9 +242,7 @@ def _channel_dropout(op, input, p, training):
     the default generator, as F.dropout's."""
     if not training or p == 0.0 or input.numel() == 0:
         return input
-    from .nn import Dropout, _capturing
-    from ..random import default_generator
-    if _capturing(input):
+    if capturing_on(input.array):
         raise RuntimeError(f"{op}: p={p} on a tensor of shape {tuple(input.shape)} inside a CUDA graph capture: "
                            "the random mask would be frozen into the graph and repeat on every replay")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
@@ -253,7 +252,6 @@ def _channel_dropout(op, input, p, training):
 
 
 def _check_p(op, input, p):
-    from ..tensor import Tensor
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
     if not 0.0 <= p <= 1.0:

@@ -19,6 +19,7 @@ from ..backend import xp_of
 from .indexing import Gather, pad as _pad
 from .elementwise import where
 from .util import is_float
+from ..tensor import Tensor
 
 
 # ------------------------------------------------------------------------------------------- arguments
@@ -41,7 +42,6 @@ def _ntuple(op, name, v, nd):
 
 def _check_input(op, x, nd, ints=True):
     """(C, *spatial) or (N, C, *spatial) with only N allowed to be 0; bool is never pooled (PyTorch)."""
-    from ..tensor import Tensor
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if x.ndim not in (nd + 1, nd + 2):
@@ -163,7 +163,6 @@ def _first_max(x2, flat, valid):
 
 
 def _max_pool(x, nd, tables, outs, return_indices):
-    from ..tensor import Tensor
     xp = x._xp
     lead, spatial = tuple(x.shape[:-nd]), tuple(x.shape[-nd:])
     planes, size = math.prod(lead), math.prod(spatial)
@@ -220,7 +219,6 @@ def _strided_sum(y, dim, k, s, o):
 def _gathered_sum(y, dim, pos, valid):
     """sum over j of y[..., pos[j, i], ...] where valid[j, i], along dim: one Gather of the flattened y, whose
     backward is a 1-D scatter-add."""
-    from ..tensor import Tensor
     xp = y._xp
     shape = tuple(y.shape)
     k, o = pos.shape
@@ -235,7 +233,6 @@ def _gathered_sum(y, dim, pos, valid):
 def _divide(total, divisor, dtype):
     """total / divisor (an int or per-window sizes), cast back to the input dtype; int64 pools divide with C's
     truncation, as PyTorch."""
-    from ..tensor import Tensor
     xp = total._xp
     if is_float(dtype):
         out = total / (divisor if _is_int(divisor) else Tensor._make(xp.asarray(divisor, dtype=total.dtype), None))

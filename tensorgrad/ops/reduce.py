@@ -7,8 +7,12 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .util import normalize_dim, normalize_dims, is_float
+from .util import normalize_dim, normalize_dims, is_float, to_float
 from ..amp.autocast import cast_float32
+from ..dtypes import get_default_dtype, to_dtype
+from ..tensor import Tensor, check_same_device
+from .elementwise import maximum, minimum, promote_types, eq
+from .indexing import Gather, diagonal
 
 
 def _expand_back(g, in_shape, dims, keepdim):
@@ -278,11 +282,6 @@ class Median(Function):
 
 
 # ------------------------------------------------------------------------------------ functional API
-def _floatify(op, a):
-    from ..dtypes import get_default_dtype
-    return a if is_float(a.dtype) else a.to(get_default_dtype())  # int/bool -> the default float dtype, as PyTorch
-
-
 def sum(a, dim=None, keepdim=False, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
@@ -306,7 +305,7 @@ def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     a, = cast_float32(a)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    a = _floatify("var", a)
+    a = to_float(a)
     return Var.apply(a, normalize_dims("var", dim, a.ndim, a.shape), correction, keepdim)
 
 
@@ -332,7 +331,6 @@ def amin(a, dim=None, keepdim=False):
 
 
 def _max_min(op, a, dim, keepdim, is_min):
-    from ..tensor import Tensor
     if dim is None:
         return amin(a) if is_min else amax(a)
     if a.ndim == 0:  # max(0-d, dim=0): the value itself and index 0 (PyTorch)
@@ -352,24 +350,19 @@ _MinMax = namedtuple("return_types", ["values", "indices"])
 
 
 def max(a, dim=None, keepdim=False):
-    from ..tensor import Tensor
     if isinstance(dim, Tensor):  # torch.max(a, b) == maximum
-        from .elementwise import maximum
         return maximum(a, dim)
     return _max_min("max", a, dim, keepdim, False)
 
 
 def min(a, dim=None, keepdim=False):
-    from ..tensor import Tensor
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
         return minimum(a, dim)
     return _max_min("min", a, dim, keepdim, True)
 
 
 def _arg_extreme(op, a, dim, keepdim, is_min):
     """Index of the max (min) as int64, over all elements (dim=None) or along dim; never differentiable."""
-    from ..tensor import Tensor
     find = a.array.argmin if is_min else a.array.argmax
     if dim is None:
         r = a._xp.asarray(find(), dtype=np.int64)
@@ -438,8 +431,6 @@ def prod(a, dim=None, keepdim=False, dtype=None):
 # --------------------------------------------------------------------------------------------------- norms
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.vector_norm"):
     """torch.linalg.vector_norm: sum(|x|^ord)^(1/ord) over dim (None: all elements)."""
-    from ..dtypes import to_dtype
-    from .elementwise import promote_types
     x, = cast_float32(x)
     if isinstance(ord, (str, bool)) or not isinstance(ord, (int, float, np.integer, np.floating)):
         raise TypeError(f"{_op}: ord must be a number, got {ord!r}")
@@ -480,7 +471,6 @@ _Median = namedtuple("median", ["values", "indices"])
 def median(a, dim=None, keepdim=False):
     """median(): the lower of the two middle values of all elements (NaN if any); median(dim): values and int64
     indices along dim, the gradient going to the returned index."""
-    from ..tensor import Tensor
     if a.dtype == np.bool_:
         raise TypeError(f"median: not implemented for bool tensors (shape {tuple(a.shape)})")
     if dim is None:
@@ -491,7 +481,6 @@ def median(a, dim=None, keepdim=False):
     x = a.reshape(1) if a.ndim == 0 else a  # a 0-d tensor is its own median, index 0 (PyTorch)
     if x.shape[d] == 0:
         raise IndexError(f"median: cannot reduce over dim {dim} of size 0 (shape {tuple(a.shape)})")
-    from .indexing import Gather  # the indices are valid by construction: no host range check
     idx = _median_index(x.array, d)
     values = Gather.apply(x, idx, d)
     if not keepdim:
@@ -503,8 +492,32 @@ def median(a, dim=None, keepdim=False):
 
 
 # ------------------------------------------------------------------------------------------ allclose, equal
+def close_elements(op, input, other, rtol, atol, equal_nan):
+    """isclose's rule on two tensors of one device, as an array (allclose reduces it); errors name ``op``."""
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"{op}: expected tensors of one dtype, got {input.dtype} (shape {tuple(input.shape)}) "
+                           f"and {other.dtype} (shape {tuple(other.shape)})")
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"{op}: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
+    try:
+        np.broadcast_shapes(input.shape, other.shape)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {tuple(input.shape)} and {tuple(other.shape)} cannot be broadcast "
+                           "together") from None
+    x, y, xp = input.array, other.array, input._xp
+    close = x == y
+    if equal_nan and is_float(x.dtype):
+        close = close | (xp.isnan(x) & xp.isnan(y))
+    if rtol or atol:
+        if not is_float(x.dtype):
+            x, y = x.astype(get_default_dtype()), y.astype(get_default_dtype())
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = xp.abs(x - y)
+            close = close | (xp.isfinite(err) & (err <= atol + xp.abs(rtol * y)))
+    return close
+
+
 def _two_tensors(op, a, b):
-    from ..tensor import Tensor, check_same_device
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same_device(op, (a, b))
@@ -513,15 +526,21 @@ def _two_tensors(op, a, b):
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when |a - b| <= atol + rtol * |b| everywhere (broadcasting; equal infinities match), as a Python bool:
     isclose(a, b).all(), as torch defines it."""
-    from ..functional import close_elements  # functional imports tensor, which imports this module
     _two_tensors("allclose", a, b)
     return bool(close_elements("allclose", a, b, rtol, atol, equal_nan).all())
 
 
 def equal(a, b):
     """True when a and b have the same shape and equal elements (after type promotion), as a Python bool."""
-    from .elementwise import eq
     _two_tensors("equal", a, b)
     if a.shape != b.shape:
         return False
     return bool(eq(a, b).array.all())
+
+
+def trace(input):
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expects a 2-d tensor (a matrix), got shape {tuple(input.shape)}")
+    if input.dtype == np.bool_:
+        raise TypeError(f"trace: not implemented for bool tensors (shape {tuple(input.shape)})")
+    return sum(diagonal(input))

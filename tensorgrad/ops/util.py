@@ -1,6 +1,9 @@
 """Helpers shared by ops: unbroadcast and type promotion."""
 import numpy as np
 
+from ..dtypes import get_default_dtype, is_float  # noqa: F401  (is_float re-exported: ops import it from here)
+from ..autograd.grad_mode import is_grad_enabled
+
 
 def unbroadcast(g, shape):
     """Sum a broadcast gradient back down to ``shape``."""
@@ -15,12 +18,13 @@ def unbroadcast(g, shape):
     return g
 
 
+def to_float(a):
+    """Integer and bool tensors become the default float dtype (as PyTorch) for ops whose result is a float."""
+    return a if is_float(a.dtype) else a.to(get_default_dtype())
+
+
 def shape_of(x):
     return x.shape if hasattr(x, "shape") else ()
-
-
-def is_float(dtype):
-    return np.issubdtype(dtype, np.floating)
 
 
 def normalize_dim(op, dim, ndim, shape=None):
@@ -54,7 +58,6 @@ def write_back(op, input, out, inplace):
     """The result of an op called with inplace=True: written into ``input`` when no gradient is recorded for it;
     tensorgrad records no in-place ops on tensors that require grad, so there the result is returned out of place
     (what the caller uses in `y = F.relu(x, inplace=True)`)."""
-    from ..autograd.grad_mode import is_grad_enabled
     if not inplace or out is input or (input.requires_grad and is_grad_enabled()):
         return out
     return input._inplace_assign(out.array.reshape(input.shape), f"{op}(inplace=True)")

@@ -6,6 +6,7 @@ per-tensor xp path below, which is the same math."""
 import numpy as np
 
 from ..backend import kernels, xp_of
+from ..backend.capture import is_capturing
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -47,7 +48,6 @@ class Adam(Optimizer):
             if found_inf is not None:
                 raise TypeError(f"{type(self).__name__}.step: found_inf is only accepted with capturable=True")
             return super().step(closure)
-        from ..cuda.graphs import is_capturing
         if not is_capturing():
             self._capturable_advance()
         self._found_inf = found_inf
@@ -100,15 +100,9 @@ class Adam(Optimizer):
         # Counted on the device: a skipped (overflowed) step does not advance the bias corrections.
         step.array += np.float32(1) if found is None else xp.asarray(found == 0, dtype=np.float32)
         decoupled_wd = wd if self._decoupled else 0.0
-        if xp is np:
-            if found is None or not found:
-                kernels.get("adamw_step", "cpu")(ps, gs, ms, vs, float(self._lr_dev[id(group)]), beta1, beta2, eps,
-                                                 decoupled_wd, float(step.array))
-        else:
-            from ..backend import cuda as cuda_kernels
-            cuda_kernels.adamw_step_capturable(ps, gs, ms, vs, self._lr_dev[id(group)], step.array,
-                                               None if found is None else xp.asarray(found, dtype=np.float32),
-                                               beta1, beta2, eps, decoupled_wd)
+        kernels.get("adamw_step_capturable", "cpu" if xp is np else "cuda")(
+            ps, gs, ms, vs, self._lr_dev[id(group)], step.array,
+            None if found is None else xp.asarray(found, dtype=np.float32), beta1, beta2, eps, decoupled_wd)
         for p in live:
             p._bump()
 

@@ -4,7 +4,7 @@ import math
 import types
 
 from .optimizer import Optimizer
-from .lr_scheduler import LRScheduler
+from .schedulers import LRScheduler
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):

@@ -30,6 +30,8 @@ import numpy as np
 
 from ..autograd import engine as _engine
 from ..autograd import function as _function
+from ..tensor import Tensor
+from .report import format_report
 
 Row = namedtuple("Row", "index op phase live_bytes saved_bytes module time")
 
@@ -200,7 +202,6 @@ class MemoryProfiler:
             self._modules.pop()
 
     def _on_forward(self, ctx, args, out, recorded):
-        from ..tensor import Tensor
         if self._pending:
             self._flush()
         for a in args:
@@ -275,7 +276,6 @@ class MemoryProfiler:
                 "peak_saved_bytes": int(self.peak_saved_bytes), "rows": len(self.timeline)}
 
     def report(self, depth=None, top=20):
-        from .report import format_report
         return format_report(self, depth=depth, top=top)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from .. import dtypes
 from ..ops.movement import stack
 from ..factories import randperm
-from ..functional import multinomial
+from ..ops.composite import multinomial
 from ..random import Generator, default_generator
 from ..tensor import Tensor
 

@@ -13,8 +13,15 @@ from collections import namedtuple
 
 import numpy as np
 
-from .tensor import Tensor, check_device_as, check_same_device
-from .ops.util import is_float, normalize_dim, normalize_dims
+from ..dtypes import get_default_dtype
+from ..random import default_generator
+from ..tensor import Tensor, tensor, check_device_as, check_same_device
+from .elementwise import abs as _abs, clamp, promote_types, sqrt, where as select
+from .indexing import Gather, nonzero
+from .matmul import matmul
+from .movement import expand, reshape, stack, unsqueeze
+from .reduce import amax, close_elements, sum as total, vector_norm
+from .util import is_float, normalize_dim, normalize_dims
 
 _TopK = namedtuple("topk", ["values", "indices"])
 _Sort = namedtuple("sort", ["values", "indices"])
@@ -44,8 +51,6 @@ def _order(t, dim, descending, k, op):
 
 
 def _values(t, idx, d):
-    from .ops.indexing import Gather
-    from .ops.movement import reshape
     if t.ndim == 0:
         return reshape(Gather.apply(reshape(t, 1), Tensor._make(idx, None), 0), ())
     return Gather.apply(t, Tensor._make(idx, None), d)  # the indices are valid by construction: no range check
@@ -74,7 +79,6 @@ def argsort(t, dim=-1, descending=False, *, stable=False):
 
 def multinomial(probs, num_samples, replacement=False, generator=None):
     """Sample indices from each row of non-negative (unnormalized) weights, 1-D or 2-D."""
-    from .random import default_generator
     gen = generator or default_generator
     if probs.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
@@ -142,28 +146,6 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return Tensor._make(close_elements("isclose", input, other, rtol, atol, equal_nan), None)
 
 
-def close_elements(op, input, other, rtol, atol, equal_nan):
-    """isclose's rule on two tensors of one device, as an array (allclose reduces it); errors name ``op``."""
-    if input.dtype != other.dtype:
-        raise RuntimeError(f"{op}: expected tensors of one dtype, got {input.dtype} (shape {tuple(input.shape)}) "
-                           f"and {other.dtype} (shape {tuple(other.shape)})")
-    if rtol < 0 or atol < 0:
-        raise RuntimeError(f"{op}: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
-    _broadcast(op, input, other)
-    x, y, xp = input.array, other.array, input._xp
-    close = x == y
-    if equal_nan and is_float(x.dtype):
-        close = close | (xp.isnan(x) & xp.isnan(y))
-    if rtol or atol:
-        if not is_float(x.dtype):
-            from .dtypes import get_default_dtype
-            x, y = x.astype(get_default_dtype()), y.astype(get_default_dtype())
-        with np.errstate(invalid="ignore", over="ignore"):
-            err = xp.abs(x - y)
-            close = close | (xp.isfinite(err) & (err <= atol + xp.abs(rtol * y)))
-    return close
-
-
 def _any_all(op, input, dim, keepdim):
     _check_tensor(op, input)
     dims = normalize_dims(op, dim, input.ndim, input.shape)
@@ -194,8 +176,6 @@ def count_nonzero(input, dim=None):
 def where(condition, input=None, other=None):
     """where(condition, input, other) picks elementwise (differentiable in input and other); where(condition)
     alone is nonzero(condition, as_tuple=True)."""
-    from .ops.elementwise import where as select
-    from .ops.indexing import nonzero
     if input is None and other is None:
         _check_tensor("where", condition, "condition")
         return nonzero(condition, as_tuple=True)
@@ -213,14 +193,12 @@ def clone(input, *, memory_format=None):
 
 
 def clamp_min(input, min):
-    from .ops.elementwise import clamp
     if min is None:
         raise TypeError(f"clamp_min: min must be a number or a Tensor, got None (input shape {tuple(input.shape)})")
     return clamp(input, min=min)
 
 
 def clamp_max(input, max):
-    from .ops.elementwise import clamp
     if max is None:
         raise TypeError(f"clamp_max: max must be a number or a Tensor, got None (input shape {tuple(input.shape)})")
     return clamp(input, max=max)
@@ -229,7 +207,6 @@ def clamp_max(input, max):
 def meshgrid(*tensors, indexing=None):
     """Coordinate grids from 0-d / 1-d tensors (or one list of them): with 'ij' (the default) output i varies along
     dim i; with 'xy' the first two dims swap (x along columns). Outputs are expand()ed, so gradients sum back."""
-    from .ops.movement import expand, reshape
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing is None:
@@ -260,7 +237,6 @@ def meshgrid(*tensors, indexing=None):
 def cartesian_prod(*tensors):
     """Every combination of the elements of 1-d tensors, one per row (the first varies slowest); one tensor is
     returned as is."""
-    from .ops.movement import reshape, stack
     for t in tensors:
         _check_tensor("cartesian_prod", t, "every argument")
         if t.ndim != 1:
@@ -278,10 +254,6 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     broadcast. With p=2 and more than 25 rows on a side (or compute_mode='use_mm_for_euclid_dist') it is
     sqrt(|a|^2 + |b|^2 - 2 a.b) through one matmul, as in torch: fast, but a distance near 0 loses precision.
     Otherwise it is the vector norm of the (..., P, R, M) differences. Where a distance is 0 the gradient is 0."""
-    from .ops.elementwise import abs, clamp, sqrt, where as select
-    from .ops.matmul import matmul
-    from .ops.movement import unsqueeze
-    from .ops.reduce import amax, sum as total, vector_norm
     for name, x in (("x1", x1), ("x2", x2)):
         _check_tensor("cdist", x, name)
         if x.ndim < 2:
@@ -312,7 +284,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if math.isinf(p) and diff.numel():
         # torch's cdist gives every tied largest |difference| the whole gradient (vector_norm splits it): the
         # value is the detached max, and a term that is 0 in value carries sign(difference) to each tie.
-        ad = abs(diff)
+        ad = _abs(diff)
         top = amax(ad, -1, keepdim=True).detach()
         return total((ad - ad.detach()) * (ad.detach() == top), -1) + top.squeeze(-1)
     # Otherwise vector_norm's gradient is torch's cdist gradient. Rows of no columns are 0 apart for every p, and
@@ -426,8 +398,6 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     >= the value, or > it with right=True / side='right'. A 1-d sequence serves values of any shape (a number
     gives a 0-d result); an n-d one holds one sequence per row and its leading dims must equal the values'.
     sorter: int64 indices that sort an unsorted sequence. int64 indices (int32 with out_int32), no gradient."""
-    from .ops.elementwise import promote_types
-    from .tensor import tensor
     op = "searchsorted"
     _check_tensor(op, sorted_sequence, "sorted_sequence")
     if not isinstance(values, Tensor):
