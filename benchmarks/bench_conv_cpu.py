@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
 from tensorgrad.provenance import write_result  # noqa: E402
-from tensorgrad.train import set_num_threads  # noqa: E402
+from tensorgrad.backend.host import set_num_threads  # noqa: E402
 
 
 def best_ms(fn, reps, rounds=3):

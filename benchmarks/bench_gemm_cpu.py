@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from tensorgrad.backend import blas  # noqa: E402
 from tensorgrad.ops.matmul import _mm  # noqa: E402  (what MatMul and Linear call on NumPy arrays)
 from tensorgrad.provenance import write_result  # noqa: E402
-from tensorgrad.train import set_num_threads, tune_malloc  # noqa: E402
+from tensorgrad.backend.host import set_num_threads, tune_malloc  # noqa: E402
 
 N, C, V = 12 * 64, 128, 65
 # (m, k, n): forward x @ W^T, then dX = dY @ W and dW = dY^T @ X for each Linear (c_attn, attn proj, fc, mlp proj,

@@ -48,7 +48,8 @@ def child(args):
     from tensorgrad.io import save_checkpoint
     from tensorgrad.models import GPT, GPTConfig
     from tensorgrad.nn.utils import clip_grad_norm_
-    from tensorgrad.train import TrainConfig, estimate_loss, get_lr, set_num_threads, tune_malloc
+    from tensorgrad.backend.host import set_num_threads, tune_malloc
+    from tensorgrad.train import TrainConfig, estimate_loss, get_lr
 
     set_num_threads(1)
     tune_malloc()  # as `tensorgrad train` does

@@ -3,7 +3,7 @@ the char vocabulary of tiny Shakespeare) in tensorgrad and in PyTorch, side by s
 
 Both models run in this process with the same weights, the same batches and the same thread count
 (torch.set_num_threads(n); NumPy's OpenBLAS and tensorgrad._C's OpenMP pools set to n by
-tensorgrad.train.set_num_threads), for each n of --threads. Each measurement:
+tensorgrad.backend.host.set_num_threads), for each n of --threads. Each measurement:
 warm-up, then the median over --iters iterations of
   step:     forward + backward + clip_grad_norm_ + AdamW step + zero_grad (what `tensorgrad train` does)
   forward:  forward with loss (graph recorded)
@@ -61,7 +61,7 @@ import torch  # noqa: E402
 import tensorgrad as tg  # noqa: E402
 from tensorgrad.models import GPT, GPTConfig  # noqa: E402
 from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
-from tensorgrad.train import tune_malloc, set_num_threads  # noqa: E402
+from tensorgrad.backend.host import tune_malloc, set_num_threads  # noqa: E402
 from tensorgrad.provenance import write_result  # noqa: E402
 
 MALLOC_TUNED = tune_malloc()  # done at `import tensorgrad` unless --no-tune-malloc; applies to both frameworks

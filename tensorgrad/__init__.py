@@ -63,4 +63,4 @@ def numel(x):
     return x.numel()
 
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401

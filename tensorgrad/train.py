@@ -24,11 +24,11 @@ import os
 import sys
 import time
 from dataclasses import dataclass, asdict, field
-from importlib import metadata
 
 import numpy as np
 from tqdm import tqdm
 
+from ._version import __version__
 from . import dtypes
 from .amp import autocast, GradScaler
 from .autograd.grad_mode import no_grad
@@ -46,13 +46,6 @@ from .tensor import tensor
 
 CKPT_NAME = "ckpt.safetensors"
 GRAPH_WARMUP = 2  # --cuda-graph: eager iterations before the capture
-
-
-def _package_version():
-    try:
-        return metadata.version("tensorgrad")
-    except metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, not installed
-        return None
 
 
 @dataclass
@@ -431,7 +424,7 @@ def save(run):
             "corpus": run.corpus, "iter_num": run.iter_num, "best_val_loss": run.best_val_loss,
             "rng": {"data": run.sampler.get_state(), "tensorgrad": get_rng_state()},
             "grad_scaler": run.scaler.state_dict(),
-            "history": run.history, "evals": run.evals, "tensorgrad_version": _package_version()}
+            "history": run.history, "evals": run.evals, "tensorgrad_version": __version__}
     save_checkpoint(run.ckpt_path, run.model.state_dict(), run.optimizer.state_dict(), meta)
     if cfg.plot:
         save_loss_plot(os.path.join(cfg.out_dir, "loss.png"), run.history, run.evals)

@@ -57,7 +57,7 @@ def _seed_and_grad_mode():
 def one_thread():
     """Tiny models gain nothing from threads, and on a busy machine spinning BLAS/OpenMP pools slow them down
     many times over: run the module that asks for this single-threaded, then restore."""
-    from tensorgrad.train import set_num_threads
+    from tensorgrad.backend.host import set_num_threads
     prev = set_num_threads(1)
     yield
     if prev:

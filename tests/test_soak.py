@@ -137,14 +137,16 @@ def test_retain_grad_hooks_and_autograd_grad_leave_no_cycles(no_gc):
 
 
 def test_checkpointed_blocks_leave_no_cycles(no_gc):
-    from tensorgrad.planner import default_policy, parse_policy
+    from tensorgrad.planner import apply_checkpoint_policy
+    from tensorgrad.checkpoint import Checkpointed
     model = _gpt(dropout=0.1)
+    apply_checkpoint_policy(model.transformer.h, "all")
+    assert all(isinstance(b, Checkpointed) for b in model.transformer.h)
     x, y = _batch(2)
-    with default_policy(parse_policy("all")):
-        with _NodeRecorder() as rec:
-            loss = model(x, y)[1]
-            loss.backward()
-        del loss
+    with _NodeRecorder() as rec:
+        loss = model(x, y)[1]
+        loss.backward()
+    del loss
     assert len(rec.refs) > 10 and rec.alive() == []
     model.zero_grad(set_to_none=True)
     assert _cycles_found()[1] == []
