@@ -1,7 +1,11 @@
 """tensorgrad.utils.data vs torch.utils.data: collate results (values, dtypes, container types), dataset indexing,
 batch samplers and sequential loaders compared with torch; shuffling and random_split checked by properties (the
-orders are ours, not torch's): permutations, seeded reproducibility, differing epochs, disjoint covering splits."""
+orders are ours, not torch's): permutations, seeded reproducibility, differing epochs, disjoint covering splits. The package layout (torch's submodules), the lazy RandomSampler and DistributedSampler's partition
+(vs torch without shuffling) are checked too."""
 import collections
+import importlib
+import itertools
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -296,3 +300,119 @@ def test_lazy_import_and_subclassing():
 
     assert [int(y[0]) for _, y in D.DataLoader(_tensors(tg, D), sampler=Sized(range(10)))] == list(range(9, -1, -1))
     assert list(D.ChainDataset([_Stream(2), _Stream(1)])) == [(0, 0.0), (1, 1.0), (0, 0.0)]
+
+
+# ------------------------------------------------------------------------------------------------ package layout
+@pytest.mark.parametrize("module, names", [
+    ("dataset", ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset", "ConcatDataset",
+                 "ChainDataset", "random_split"]),
+    ("sampler", ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+                 "BatchSampler"]),
+    ("dataloader", ["DataLoader", "get_worker_info", "default_collate", "default_convert"]),
+    ("distributed", ["DistributedSampler"]),
+    ("_utils.collate", ["default_collate", "default_convert"]),
+])
+def test_submodules_as_torch(module, names):
+    """`from torch.utils.data.<module> import <name>` ports: the same names live in the same submodules, and are the
+    package's own objects."""
+    ours, theirs = importlib.import_module(f"tensorgrad.utils.data.{module}"), importlib.import_module(
+        f"torch.utils.data.{module}")
+    for name in names:
+        assert hasattr(theirs, name)
+        assert getattr(ours, name) is getattr(D, name)
+
+
+def test_package_keeps_every_public_name():
+    assert set(D.__all__) >= {"Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+                              "ChainDataset", "random_split", "default_collate", "default_convert", "Sampler",
+                              "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+                              "BatchSampler", "DataLoader", "get_worker_info", "DistributedSampler", "StackDataset"}
+    assert all(hasattr(D, n) for n in D.__all__)
+    assert set(D.__all__) <= set(TD.__all__)
+
+
+def test_random_sampler_with_replacement_draws_lazily():
+    """nanoGPT-style infinite sampling: 1e10 draws would be 74.5 GiB at once; torch draws 32 at a time."""
+    s = D.RandomSampler(range(7), replacement=True, num_samples=int(1e10), generator=tg.Generator(seed=0))
+    assert len(s) == int(1e10) == len(TD.RandomSampler(range(7), replacement=True, num_samples=int(1e10)))
+    tracemalloc.start()
+    first = list(itertools.islice(iter(s), 1000))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 2 ** 20 and len(first) == 1000 and set(first) == set(range(7))
+    # the same generator seed gives the same stream; counts that are not a multiple of 32 end with a short chunk
+    for n in (1, 31, 32, 33, 100):
+        a = list(D.RandomSampler(range(5), replacement=True, num_samples=n, generator=tg.Generator(seed=3)))
+        b = list(D.RandomSampler(range(5), replacement=True, num_samples=n, generator=tg.Generator(seed=3)))
+        assert a == b and len(a) == n and all(0 <= i < 5 for i in a)
+    batches = D.DataLoader(range(10), sampler=D.RandomSampler(range(10), replacement=True, num_samples=int(1e10)),
+                           batch_size=4)
+    assert len(batches) == 2500000000 and next(iter(batches)).shape == (4,)
+
+
+def test_stack_dataset_matches_torch():
+    xs, ys = list(range(4)), [i * 0.5 for i in range(4)]
+    for args, kwargs in (((xs, ys), {}), ((), {"x": xs, "y": ys})):
+        ours, theirs = D.StackDataset(*args, **kwargs), TD.StackDataset(*args, **kwargs)
+        assert len(ours) == len(theirs) and [ours[i] for i in range(4)] == [theirs[i] for i in range(4)]
+    with pytest.raises(ValueError, match="StackDataset: size mismatch"):
+        D.StackDataset(xs, ys[:3])
+    with pytest.raises(ValueError, match="either tuple-like"):
+        D.StackDataset(xs, y=ys)
+
+
+# ------------------------------------------------------------------------------------------------ DistributedSampler
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 7, 8, 10, 13])
+@pytest.mark.parametrize("replicas", [1, 2, 3, 4, 16])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_distributed_sampler_partition_matches_torch(n, replicas, drop_last):
+    """Without shuffling the shares are torch's exactly: padding by repeating the head (several times when there are
+    more replicas than samples), or cutting to an even split with drop_last."""
+    data = list(range(n))
+    for rank in range(replicas):
+        ours = D.DistributedSampler(data, num_replicas=replicas, rank=rank, shuffle=False, drop_last=drop_last)
+        theirs = TD.DistributedSampler(data, num_replicas=replicas, rank=rank, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+        assert (ours.num_samples, ours.total_size) == (theirs.num_samples, theirs.total_size)
+
+
+@pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (12, 4, False), (5, 8, False)])
+def test_distributed_sampler_shuffle_splits_one_permutation_per_epoch(n, replicas, drop_last):
+    def shares(epoch, seed=0):
+        out = []
+        for rank in range(replicas):
+            s = D.DistributedSampler(range(n), num_replicas=replicas, rank=rank, seed=seed, drop_last=drop_last)
+            s.set_epoch(epoch)
+            out.append(list(s))
+        return out
+
+    e0 = shares(0)
+    assert e0 == shares(0) and e0 != shares(1) and e0 != shares(0, seed=1)
+    flat = [i for share in e0 for i in share]
+    total = D.DistributedSampler(range(n), num_replicas=replicas, rank=0, drop_last=drop_last).total_size
+    assert len(flat) == total and all(len(s) == total // replicas for s in e0)
+    if n >= total:  # no padding: disjoint shares of one permutation (drop_last leaves n - total out)
+        assert len(set(flat)) == total and set(flat) <= set(range(n))
+    else:  # padding repeats the permutation's head: every index appears, the extra ones repeat
+        assert set(flat) == set(range(n))
+    # the interleaved shares are the permutation itself: rank r holds positions r, r + replicas, ...
+    perm = [e0[i % replicas][i // replicas] for i in range(total)]
+    assert sorted(perm[:min(n, total)]) == sorted(set(perm[:min(n, total)]))
+
+
+def test_distributed_sampler_errors_and_loader():
+    with pytest.raises(RuntimeError, match="DistributedSampler: num_replicas was not given.*pass num_replicas= and "
+                                           "rank= explicitly"):
+        D.DistributedSampler(range(4))
+    with pytest.raises(RuntimeError, match="DistributedSampler: rank was not given"):
+        D.DistributedSampler(range(4), num_replicas=2)
+    for rank in (2, -1):
+        with pytest.raises(ValueError, match=r"Invalid rank .*, rank should be in the interval \[0, 1\]"):
+            D.DistributedSampler(range(4), num_replicas=2, rank=rank)
+    with pytest.raises(ValueError, match="num_replicas should be a positive integer"):
+        D.DistributedSampler(range(4), num_replicas=0, rank=0)
+    s = D.DistributedSampler(range(9), num_replicas=2, rank=1, shuffle=False)
+    got = [b.tolist() for b in D.DataLoader(range(9), batch_size=2, sampler=s)]
+    want = [b.tolist() for b in torch.utils.data.DataLoader(
+        range(9), batch_size=2, sampler=TD.DistributedSampler(range(9), num_replicas=2, rank=1, shuffle=False))]
+    assert got == want == [[1, 3], [5, 7], [0]]
