@@ -1,0 +1,136 @@
+"""The torch alias (tensorgrad.compat): a PyTorch-style script runs unchanged through `python -m tensorgrad.compat`
+and prints what it prints under real torch; missing torch features are named; install() refuses to mix with real
+torch. Each alias run is a subprocess, so this process keeps the real torch it compares against."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch  # noqa: F401  (the oracle is imported here, so in-process install() must refuse)
+
+import tensorgrad.compat as compat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "torch_scripts", "fixed_mlp.py")
+REPO = os.path.dirname(HERE)
+
+
+def _run(args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd or REPO, env=env,
+                          timeout=300)
+
+
+def test_script_prints_what_real_torch_prints():
+    real = _run([SCRIPT, "3"])
+    alias = _run(["-m", "tensorgrad.compat", SCRIPT, "3"])
+    assert real.returncode == 0, real.stderr
+    assert alias.returncode == 0, alias.stderr
+    assert "epoch 2 loss" in real.stdout
+    assert alias.stdout == real.stdout
+
+
+def _alias_stdout(code, tmp_path, *args):
+    path = tmp_path / "prog.py"
+    path.write_text(textwrap.dedent(code))
+    r = _run(["-m", "tensorgrad.compat", str(path), *args], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_script_sees_argv_main_and_its_folder(tmp_path):
+    (tmp_path / "helper_mod.py").write_text("VALUE = 7\n")
+    out = _alias_stdout("""
+        import sys
+        import helper_mod
+        import torch
+        print(sys.argv[1:], __name__, helper_mod.VALUE, torch.__name__, torch.tensor([1.5]).sum().item())
+    """, tmp_path, "--lr", "3")
+    assert out.split() == ["['--lr',", "'3']", "__main__", "7", "torch", "1.5"]
+
+
+def test_namespaces_resolve_to_tensorgrad(tmp_path):
+    out = _alias_stdout("""
+        import tensorgrad
+        import torch, torch.nn, torch.nn.functional, torch.optim, torch.optim.lr_scheduler, torch.utils.data
+        import torch.cuda, torch.cuda.amp, torch.backends, torch.backends.cudnn, torch.distributed
+        import torch.nn.parallel, torch.autograd, torch.amp, torch.utils.checkpoint, torch.linalg
+        from torch.utils.data.dataloader import DataLoader
+        from torch.nn.parallel import DistributedDataParallel
+        pairs = [(torch.nn.Linear, tensorgrad.nn.Linear), (torch.nn.functional.relu, tensorgrad.nn.functional.relu),
+                 (torch.optim.AdamW, tensorgrad.optim.AdamW), (DataLoader, tensorgrad.utils.data.DataLoader),
+                 (torch.cuda.is_available, tensorgrad.cuda.is_available), (torch.Tensor, tensorgrad.Tensor),
+                 (torch.autograd.grad, tensorgrad.autograd.grad), (torch.amp.GradScaler, tensorgrad.amp.GradScaler),
+                 (DistributedDataParallel, tensorgrad.nn.parallel.DistributedDataParallel)]
+        print(all(a is b for a, b in pairs))
+        torch.backends.cudnn.benchmark = True          # writes reach tensorgrad's module
+        torch.backends.cuda.matmul.allow_tf32 = True
+        print(tensorgrad.backends.cudnn.benchmark, tensorgrad.backends.cuda.matmul.allow_tf32)
+        print(type(tensorgrad.cuda).__name__, tensorgrad.cuda.__name__)   # tensorgrad's own modules stay its own
+    """, tmp_path)
+    assert out.split() == ["True", "True", "True", "module", "tensorgrad.cuda"]
+
+
+def test_missing_torch_features_are_named(tmp_path):
+    out = _alias_stdout("""
+        import torch
+        for stmt in ["import torch.fx", "torch.fft", "torch.profiler", "from torch.nn import NoSuchLayer",
+                     "from torch.nn.functional import no_such_fn", "import torch.nn.utils.rnn", "torch.nn.NoSuch"]:
+            try:
+                exec(stmt)
+                print("no error:", stmt)
+            except (ImportError, AttributeError) as e:
+                print(type(e).__name__, "|", e)
+    """, tmp_path)
+    lines = out.strip().splitlines()
+    assert len(lines) == 7, out
+    for line, what in zip(lines, ["torch.fx", "torch.fft", "torch.profiler", "torch.nn.NoSuchLayer",
+                                  "torch.nn.functional.no_such_fn", "torch.nn.utils.rnn", "torch.nn.NoSuch"]):
+        kind, msg = line.split(" | ")
+        assert kind in ("ModuleNotFoundError", "AttributeError"), line
+        assert msg.startswith(what + ": a torch feature tensorgrad does not provide"), line
+
+
+def test_script_errors_exit_nonzero_with_traceback(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("import torch\nraise ValueError('boom')\n")
+    r = _run(["-m", "tensorgrad.compat", str(path)])
+    assert r.returncode == 1 and "ValueError: boom" in r.stderr
+
+
+def test_run_module_and_usage(tmp_path):
+    (tmp_path / "progmod.py").write_text("import sys, torch\nprint(__name__, sys.argv[1:], torch.cuda.device_count())\n")
+    r = _run(["-m", "tensorgrad.compat", "-m", "progmod", "x"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["__main__", "['x']", "0"]
+    r = _run(["-m", "tensorgrad.compat"])
+    assert r.returncode == 2 and "usage:" in r.stderr
+
+
+def test_install_uninstall_in_a_fresh_process():
+    r = _run(["-c", textwrap.dedent("""
+        import sys
+        import tensorgrad, tensorgrad.compat as compat
+        compat.install()
+        import torch, torch.nn.functional as F
+        print(torch.nn.Linear is tensorgrad.nn.Linear, compat.is_installed())
+        compat.uninstall()
+        print(compat.is_installed(), any(k == "torch" or k.startswith("torch.") for k in sys.modules))
+        import torch
+        print(torch.__name__, hasattr(torch, "_C"))      # the real torch again
+    """)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "False", "False", "torch", "True"]
+
+
+def test_install_refuses_when_real_torch_is_loaded():
+    assert "torch" in sys.modules and not compat.is_installed()
+    with pytest.raises(RuntimeError, match="real torch is already imported"):
+        compat.install()
+    assert not compat.is_installed()
+
+
+def test_importing_tensorgrad_leaves_torch_alone():
+    r = _run(["-c", "import sys, tensorgrad, tensorgrad.compat; print('torch' in sys.modules)"])
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
