@@ -1,4 +1,6 @@
 """Tensor factories (PyTorch signatures)."""
+import ctypes
+
 import numpy as np
 
 from . import dtypes
@@ -139,13 +141,86 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
     return _finish(get_xp(device).linspace(start, end, steps, dtype=_dt(dtype)), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0):
+            raise RuntimeError(f"eye: {name} must be an int >= 0, got {v!r}")
     return _finish(get_xp(device).eye(n, m, dtype=_dt(dtype)), requires_grad)
 
 
 def from_numpy(a):
-    """Shares memory with the numpy array (like torch.from_numpy)."""
+    """A tensor sharing memory with the NumPy array ``a``: a write through either shows in the other (torch's
+    from_numpy). Like torch, only an ndarray of a numeric or bool dtype is accepted."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(a).__module__}.{type(a).__name__})")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: can't convert np.ndarray of type {a.dtype}; the supported types are the "
+                        "float, int, uint and bool dtypes (tensorgrad has no complex, string or object tensors)")
     return Tensor._make(a, None)
+
+
+# DLPack device types (dlpack.h DLDeviceType): which array library can take the memory without a copy
+_DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 13
+
+
+class _Capsule:
+    """A legacy DLPack capsule (torch.utils.dlpack.to_dlpack's) dressed as a producer, since NumPy's and CuPy's
+    from_dlpack take only objects with __dlpack__; its device is read from the DLTensor inside. Such a capsule
+    cannot say whether its memory may be written, so NumPy imports it read-only: the tensor sees the producer's
+    writes, and its own in-place writes raise (pass the producer itself, not its capsule, to write through)."""
+
+    def __init__(self, capsule):
+        get = ctypes.pythonapi.PyCapsule_GetPointer
+        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        name = ctypes.pythonapi.PyCapsule_GetName
+        name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+        kind = name(capsule)
+        if kind not in (b"dltensor", b"dltensor_versioned"):
+            raise RuntimeError(f"from_dlpack: not a DLPack capsule, or one already consumed (capsule name {kind!r})")
+        # DLManagedTensor starts with its DLTensor; the versioned one has version, manager_ctx, deleter and flags
+        # (32 bytes) first. DLTensor = {void *data; DLDevice device = {int32 type, int32 id}; ...}.
+        ptr = get(capsule, kind) + (32 if kind == b"dltensor_versioned" else 0)
+        dev = (ctypes.c_int32 * 2).from_address(ptr + ctypes.sizeof(ctypes.c_void_p))
+        self._capsule, self._device = capsule, (int(dev[0]), int(dev[1]))
+
+    def __dlpack__(self, **kwargs):
+        return self._capsule
+
+    def __dlpack_device__(self):
+        return self._device
+
+
+def from_dlpack(ext_tensor, *, device=None, copy=None):
+    """A tensor sharing memory with ``ext_tensor`` (torch.from_dlpack): any object with ``__dlpack__`` (a torch
+    tensor, a NumPy or CuPy array, another tensorgrad tensor) or a legacy DLPack capsule. CPU memory becomes a NumPy
+    array, CUDA memory a CuPy array, neither copied (``copy=True`` asks for a copy); ``device`` then moves the
+    result, copying, when it names another device."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        if type(ext_tensor).__name__ != "PyCapsule":
+            raise TypeError(f"from_dlpack: expected an object with __dlpack__ or a DLPack capsule, got "
+                            f"{type(ext_tensor).__name__}")
+        if device is not None or copy is not None:
+            raise ValueError("from_dlpack: device and copy are not supported when ext_tensor is a DLPack capsule")
+        ext_tensor = _Capsule(ext_tensor)
+    kind, index = ext_tensor.__dlpack_device__()
+    kw = {} if copy is None else {"copy": copy}
+    if int(kind) in (_DL_CUDA, _DL_CUDA_MANAGED):
+        cp = get_xp(f"cuda:{int(index)}")  # raises, naming why, when CuPy or the GPU is missing
+        with cp.cuda.Device(int(index)):
+            arr = cp.from_dlpack(ext_tensor, **kw)
+    elif int(kind) in (_DL_CPU, _DL_CUDA_HOST):
+        try:
+            arr = np.from_dlpack(ext_tensor, **kw)
+        except (BufferError, RuntimeError) as e:  # NumPy's words alone ("Unsupported dtype") don't say which
+            raise RuntimeError(f"from_dlpack: NumPy cannot take this tensor ({e}); tensorgrad's tensors are bool, "
+                               "int, uint and float16/32/64 (no bfloat16, no complex)") from e
+    else:
+        raise RuntimeError(f"from_dlpack: DLPack device type {int(kind)} is not one tensorgrad has (CPU through NumPy, "
+                           "CUDA through CuPy)")
+    out = Tensor._make(arr, None)
+    return out if device is None or as_device(device) == out.device else out.to(device)

@@ -114,11 +114,11 @@ class Module:
         d = self.__dict__
         if isinstance(value, Parameter):
             self._check_init(name)
-            self._discard(name)
+            self._discard(name, keep="_parameters")
             d["_parameters"][name] = value
         elif isinstance(value, Module):
             self._check_init(name)
-            self._discard(name)
+            self._discard(name, keep="_modules")
             d["_modules"][name] = value
         elif "_parameters" in d and name in d["_parameters"]:
             if value is not None:
@@ -138,11 +138,14 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _discard(self, name):
+    def _discard(self, name, keep):
+        """Forget ``name`` everywhere but in the dict ``keep`` it is about to be stored in: a name reassigned with
+        its own kind keeps its place, so named_parameters()/state_dict() order stays as torch's."""
         d = self.__dict__
         d.pop(name, None)
         for k in ("_parameters", "_buffers", "_modules"):
-            d[k].pop(name, None)
+            if k != keep:
+                d[k].pop(name, None)
         d["_non_persistent_buffers"].discard(name)
 
     def __getattr__(self, name):  # only called when normal lookup fails
@@ -174,7 +177,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: cannot assign {type(param).__name__} as parameter {name!r} "
                             "(nn.Parameter or None expected)")
-        self._discard(name)
+        self._discard(name, keep="_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -184,7 +187,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: cannot assign {type(tensor).__name__} as buffer {name!r} "
                             "(Tensor or None expected)")
-        self._discard(name)
+        self._discard(name, keep="_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -195,7 +198,7 @@ class Module:
             raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
         if not isinstance(name, str) or "." in name or not name:
             raise KeyError(f"add_module: invalid module name {name!r}")
-        self._discard(name)
+        self._discard(name, keep="_modules")
         self._modules[name] = module
 
     register_module = add_module
