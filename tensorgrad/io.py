@@ -20,6 +20,8 @@ import struct
 import tempfile
 
 import numpy as np
+import safetensors.numpy
+
 from .tensor import Tensor
 
 MAX_HEADER = 100 * 1024 * 1024
@@ -69,12 +71,15 @@ def atomic_write_bytes(path, data):
         pass
 
 
+def safetensors_bytes(arrays, metadata=None):
+    """arrays: {name: numpy array}; metadata: {str: str} for the header's __metadata__ -> the file's bytes."""
+    # np.require, not np.ascontiguousarray, which turns a 0-d array into shape (1,)
+    return safetensors.numpy.save({k: np.require(v, requirements="C") for k, v in arrays.items()}, metadata=metadata)
+
+
 def save_safetensors(path, arrays, meta=None):
     """arrays: {name: numpy array}; meta: JSON-able dict (stored in the header)."""
-    from safetensors.numpy import save
-    arrs = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    md = None if meta is None else {"tensorgrad": json.dumps(meta)}
-    atomic_write_bytes(path, save(arrs, metadata=md))
+    atomic_write_bytes(path, safetensors_bytes(arrays, None if meta is None else {"tensorgrad": json.dumps(meta)}))
 
 
 def _validate(path, buf):
@@ -116,20 +121,29 @@ def _validate(path, buf):
     return header
 
 
-def load_safetensors(path):
-    """-> (arrays: {name: numpy array}, meta: dict or None). Raises CheckpointError on a bad file."""
-    from safetensors.numpy import load
+def read_file(path):
+    """The bytes of a checkpoint file; CheckpointError when there is none."""
     try:
         with open(path, "rb") as f:
-            buf = f.read()
+            return f.read()
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no checkpoint file here") from None
+
+
+def parse_safetensors(buf, path):
+    """Validated bytes of a safetensors file -> (arrays: {name: numpy array}, __metadata__: {str: str}).
+    ``path`` only names the file in errors."""
     header = _validate(path, buf)
     try:
-        arrays = load(buf)
+        arrays = safetensors.numpy.load(bytes(buf))
     except Exception as e:  # safetensors' own checks (overlaps, alignment...)
         raise CheckpointError(f"{path}: not a valid safetensors checkpoint ({type(e).__name__}: {e})") from None
-    md = header.get("__metadata__") or {}
+    return arrays, header.get("__metadata__") or {}
+
+
+def load_safetensors(path):
+    """-> (arrays: {name: numpy array}, meta: dict or None). Raises CheckpointError on a bad file."""
+    arrays, md = parse_safetensors(read_file(path), path)
     meta = None
     if "tensorgrad" in md:
         try:
