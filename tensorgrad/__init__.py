@@ -40,6 +40,7 @@ from . import nn, optim, amp  # noqa: E402
 # tensorgrad.checkpoint(fn, *xs) is the function (PyTorch spells it torch.utils.checkpoint.checkpoint); the module
 # of the same name stays importable: `from tensorgrad.checkpoint import checkpoint_sequential`.
 from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
+from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",

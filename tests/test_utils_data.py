@@ -1,7 +1,8 @@
 """tensorgrad.utils.data vs torch.utils.data: collate results (values, dtypes, container types), dataset indexing,
 batch samplers and sequential loaders compared with torch; shuffling and random_split checked by properties (the
-orders are ours, not torch's): permutations, seeded reproducibility, differing epochs, disjoint covering splits. The package layout (torch's submodules), the lazy RandomSampler and DistributedSampler's partition
-(vs torch without shuffling) are checked too."""
+orders are ours, not torch's): permutations, seeded reproducibility, differing epochs, disjoint covering splits.
+Also the package layout (torch's submodules), the lazy RandomSampler, and DistributedSampler's partition (equal to
+torch's without shuffling)."""
 import collections
 import importlib
 import itertools
