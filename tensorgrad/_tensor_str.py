@@ -8,12 +8,14 @@ import math
 
 import numpy as np
 
+from .dtypes import is_float
+
 PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH = 4, 1000, 3, 80
 
 
 class _Formatter:
     def __init__(self, arr):
-        self.floating = arr.dtype.kind == "f"
+        self.floating = is_float(arr.dtype)
         self.int_mode, self.sci_mode, self.max_width = True, False, 1
         flat = arr.reshape(-1)
         if not self.floating:
@@ -96,6 +98,8 @@ def tensor_repr(arr, dtype_name, default_dtype, device=None, grad_fn_name=None, 
     else:
         if arr.dtype not in (default_dtype, np.dtype(np.int64), np.dtype(np.bool_)):
             suffixes.append(f"dtype=tensorgrad.{dtype_name}")
+        if arr.dtype.kind != "f" and is_float(arr.dtype):  # bfloat16: printed from its exact float32 values
+            arr = arr.astype(np.float32)
         summarize = arr.size > THRESHOLD
         body = _body(arr, indent, summarize, _Formatter(_summarized(arr) if summarize else arr))
     if grad_fn_name is not None:

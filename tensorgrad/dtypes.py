@@ -1,9 +1,12 @@
-"""dtypes are numpy dtype objects; these names mirror PyTorch's."""
+"""dtypes are numpy dtype objects; these names mirror PyTorch's. bfloat16 is ml_dtypes' NumPy extension type (kind
+'V', so np.issubdtype(bfloat16, np.floating) is False: ask is_float instead)."""
+import ml_dtypes
 import numpy as np
 
 float16 = half = np.dtype(np.float16)
 float32 = float = np.dtype(np.float32)
 float64 = double = np.dtype(np.float64)
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
 int64 = long = np.dtype(np.int64)
 int32 = int = np.dtype(np.int32)
 int16 = np.dtype(np.int16)
@@ -15,8 +18,13 @@ _default = float32
 
 
 def is_float(dtype):
-    """Whether a dtype is floating point (the only kind that carries gradients)."""
-    return np.issubdtype(dtype, np.floating)
+    """Whether a dtype is floating point (the only kind that carries gradients); bfloat16 included."""
+    return dtype == bfloat16 or np.issubdtype(dtype, np.floating)
+
+
+def is_half(dtype):
+    """float16 or bfloat16: the dtypes computed in float32 and rounded once (PyTorch's opmath type)."""
+    return dtype == float16 or dtype == bfloat16
 
 
 def get_default_dtype():
@@ -26,14 +34,14 @@ def get_default_dtype():
 def set_default_dtype(d):
     global _default
     d = to_dtype(d)
-    if not np.issubdtype(d, np.floating):
+    if not is_float(d):
         raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {d}")
     _default = d
 
 
 _BY_NAME = {"float16": float16, "half": float16, "float32": float32, "float": float32, "float64": float64,
             "double": float64, "int64": int64, "long": int64, "int32": int32, "int": int32, "int16": int16,
-            "int8": int8, "uint8": uint8, "bool": bool_, "bfloat16": None}
+            "int8": int8, "uint8": uint8, "bool": bool_, "bfloat16": bfloat16}
 
 
 def to_dtype(d):

@@ -79,14 +79,14 @@ def _gen(generator):
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
-    if not np.issubdtype(d, np.floating):
+    if not dtypes.is_float(d):
         raise TypeError(f"randn: dtype must be floating point, got {d}")
     return _finish(_gen(generator).normal(_shape(size), d, as_device(device)), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
-    if not np.issubdtype(d, np.floating):
+    if not dtypes.is_float(d):
         raise TypeError(f"rand: dtype must be floating point, got {d}")
     return _finish(_gen(generator).random(_shape(size), d, as_device(device)), requires_grad)
 

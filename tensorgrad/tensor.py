@@ -47,7 +47,11 @@ class Tensor:
         xp = get_xp(device)
         if xp is np and not isinstance(data, np.ndarray) and hasattr(data, "get"):
             data = data.get()
-        arr = xp.asarray(data, dtype=dtype)
+        if dtype == dtypes.bfloat16 and getattr(data, "dtype", None) != dtype:
+            # through float32, as PyTorch rounds doubles and ints to bfloat16 (BFloat16(float(x)))
+            arr = xp.asarray(data, dtype=dtypes.float32).astype(dtype)
+        else:
+            arr = xp.asarray(data, dtype=dtype)
         if dtype is None and not hasattr(data, "dtype"):
             arr = _infer(arr, data, xp)
         if xp is not np and device_of(arr) != as_device(device):

@@ -57,9 +57,11 @@ def test_autocast_nesting_and_disable():
         assert F.linear(x, w, b).dtype == tg.float16
 
 
-def test_bfloat16_refused_clearly():
-    with pytest.raises(TypeError, match="bfloat16"):
-        autocast(dtype="bfloat16")
+def test_bfloat16_accepted_other_dtypes_refused():
+    assert autocast(dtype="bfloat16").dtype == tg.bfloat16  # tests/test_bfloat16.py covers the policy
+    assert autocast("cpu").dtype == tg.bfloat16             # torch's default for the CPU
+    with pytest.raises(TypeError, match="float16 or bfloat16"):
+        autocast(dtype="float32")
 
 
 def _mlp(seed):

@@ -249,7 +249,7 @@ def test_embedding_backward_errors():
         cpu.embedding_backward(np.array([0, 1, -1]), dy, 5)
     with pytest.raises(ValueError, match=r"embedding_backward: idx must be .*shape \(3,\), got \(2,\)"):
         cpu.embedding_backward(np.array([0, 1]), dy, 5)
-    with pytest.raises(TypeError, match="embedding_backward.*dy must be float16, float32 or float64"):
+    with pytest.raises(TypeError, match="embedding_backward.*dy must be float16, bfloat16, float32 or float64"):
         cpu.embedding_backward(np.array([0, 1, 2]), dy.astype(np.int32), 5)
 
 

@@ -10,6 +10,7 @@ void register_gelu(py::module_& m);
 void register_adamw(py::module_& m);
 void register_linear(py::module_& m);
 void register_embedding(py::module_& m);
+void register_cast(py::module_& m);
 }  // namespace tg
 
 PYBIND11_MODULE(_C, m) {
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_C, m) {
     tg::register_adamw(m);
     tg::register_linear(m);
     tg::register_embedding(m);
+    tg::register_cast(m);
     m.def("num_threads", []() { return omp_get_max_threads(); }, "OpenMP threads the kernels use.");
     m.def("set_num_threads", [](int n) { omp_set_num_threads(n); }, py::arg("n"));
 }

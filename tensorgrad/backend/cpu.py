@@ -1,15 +1,17 @@
 """CPU launchers for the fused kernels compiled into tensorgrad._C (csrc/cpu/*.cpp).
 
 Each function has exactly the signature, outputs and dtypes of its namesake in reference.py. The launchers
-only adapt arguments: C-contiguity, float16 computed in float32 with outputs cast back (statistics such as
-mean/rstd/lse stay float32, as in the reference), and argument checks; the C++ side also checks shapes and
+only adapt arguments: C-contiguity, float16 and bfloat16 computed in float32 with outputs cast back (statistics
+such as mean/rstd/lse stay float32, as in the reference; bfloat16 <-> float32 through _C's vectorized `cast`), and
+argument checks; the C++ side also checks shapes and
 raises ValueError/TypeError naming the kernel. float32 and float64 run natively.
 """
 import os
 
 import numpy as np
 
-from . import blas
+from . import blas, reference
+from ..dtypes import bfloat16 as _BF16
 
 # libgomp's default wait policy busy-spins its idle worker threads for a while after every parallel region. When
 # the GEMMs run on NumPy's OpenBLAS, its own thread pool and libgomp's then fight for the cores between kernels:
@@ -35,20 +37,36 @@ def _compute_dtype(kernel, name, a):
     dt = a.dtype
     if dt == _F32 or dt == _F64:
         return dt
-    if dt == _F16:
+    if dt == _F16 or dt == _BF16:
         return _F32
-    raise TypeError(f"tensorgrad.backend.cpu.{kernel}: {name} must be float16, float32 or float64, "
+    raise TypeError(f"tensorgrad.backend.cpu.{kernel}: {name} must be float16, bfloat16, float32 or float64, "
                     f"got shape {tuple(a.shape)} dtype {dt}")
 
 
 def _c(a, dt):
+    if a.dtype != dt:
+        return cast(a, dt)
     # np.ascontiguousarray returns at least 1-d; keep 0-d inputs 0-d so outputs keep the reference's shapes.
     out = np.ascontiguousarray(a, dtype=dt)
     return out if out.ndim == a.ndim else out.reshape(a.shape)
 
 
 def _cast(a, dt):
-    return a if a.dtype == dt else a.astype(dt)
+    return a if a.dtype == dt else cast(a, dt)
+
+
+# ---------------------------------------------------------------------------------------------------- cast
+def cast(a, dtype):
+    """reference.cast (a new array, PyTorch's rounding); float32/float64 <-> bfloat16 through _C.to_bfloat16 /
+    from_bfloat16 (csrc/cpu/cast.cpp), C-ordered. ml_dtypes' astype, one element at a time, took 725 us for
+    768K floats to bfloat16 (307 us back) against 189 us (188 us) for the kernel at one thread."""
+    dtype = np.dtype(dtype)
+    if dtype == _BF16 and (a.dtype == _F32 or a.dtype == _F64):
+        return _C.to_bfloat16(np.ascontiguousarray(a) if a.ndim else a).view(_BF16)
+    if a.dtype == _BF16 and (dtype == _F32 or dtype == _F64):
+        out = _C.from_bfloat16((np.ascontiguousarray(a) if a.ndim else a).view(np.uint16))
+        return out if dtype == _F32 else out.astype(dtype)
+    return reference.cast(a, dtype)
 
 
 # ----------------------------------------------------------------------------------------------- layernorm
@@ -155,8 +173,20 @@ def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weig
 
 def gemm(a, b, bias=None):
     """2-D products through MKL (blas.gemm, the bias written by _C's threaded fill and added inside the GEMM),
-    batched ones through its strided-batch GEMM where that pays, else NumPy with operands BLAS can read; float16
-    as a float32 GEMM rounded once, since NumPy has no half-precision BLAS."""
+    batched ones through its strided-batch GEMM where that pays, else NumPy with operands BLAS can read.
+    bfloat16 through MKL's cblas_gemm_bf16bf16f32 (AMX / AVX512-BF16), float32 accumulation (the bias included)
+    rounded once; float16 as a float32 GEMM rounded once (faster here than MKL's cblas_gemm_f16f16f32, which has
+    no float16 hardware to use on this Xeon: benchmarks/bench_bf16_cpu.py)."""
+    if a.dtype == _BF16 and b.dtype == _BF16:
+        if a.ndim == 2 and b.ndim == 2:
+            out = blas.gemm_half(a, b, bias, _C.linear_bias_fill)
+            if out is not None:
+                return cast(out, _BF16)
+        elif bias is None:
+            out = blas.gemm_half_batched(a, b)
+            if out is not None:
+                return cast(out, _BF16)
+        return reference.gemm(a, b, bias)
     if a.dtype == _F16:
         out = gemm(a.astype(_F32), b.astype(_F32)).astype(_F16)
     elif a.ndim == 2 and b.ndim == 2:

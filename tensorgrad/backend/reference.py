@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from . import xp_of
+from ..dtypes import bfloat16 as _BF16
 
 
 def _acc(dtype):
@@ -229,14 +230,26 @@ def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weig
 
 
 def gemm(a, b, bias=None):
-    """a @ b (+ bias over the last dim); float16 is multiplied in float32 and rounded once (fp32 accumulation)."""
-    if a.dtype == np.float16:
-        out = (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
-    else:
-        out = a @ b
+    """a @ b (+ bias over the last dim) in a.dtype; float16 and bfloat16 are multiplied in float32 and rounded once
+    (fp32 accumulation, the bias added before the rounding)."""
+    if a.dtype == np.float16 or a.dtype == _BF16:
+        out = cast(a, np.float32) @ cast(b, np.float32)
+        if bias is not None:
+            out += cast(bias, np.float32)
+        return cast(out, a.dtype)
+    out = a @ b
     if bias is not None:
         out += bias
     return out
+
+
+def cast(a, dtype):
+    """a.astype(dtype), a new array, with PyTorch's rounding: to bfloat16, float64 and integers go through float32
+    (c10's static_cast<BFloat16>(double) is BFloat16(float(x)): 1 + 2**-8 + 2**-30 becomes 1, not 1 + 2**-7)."""
+    dtype = np.dtype(dtype)
+    if dtype == _BF16 and a.dtype != _BF16 and a.dtype != np.float32:
+        return a.astype(np.float32).astype(dtype)
+    return a.astype(dtype)
 
 
 def scatter_add(out, index, values):

@@ -7,7 +7,7 @@ points of hardtanh/hardsigmoid/hardswish) is a convention, the formula is writte
 branch taken there gives the same number."""
 import numpy as np
 
-from ..amp.autocast import cast_float32
+from ..amp.autocast import cast_float32, cast_float32_all
 from ..backend.capture import capturing_on
 from ..ops import nn as NN
 from ..ops.elementwise import relu as _relu, sigmoid, tanh, where, clamp, result_type
@@ -272,7 +272,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction("l1_loss", size_average, reduce, reduction)
     _same_shape("l1_loss", input, target)
-    input, target = cast_float32(input, target)
+    input, target = cast_float32_all(input, target)
     loss = (input - target).abs()
     return _reduce(loss, reduction) if weight is None else _weighted("l1_loss", loss, weight, reduction, input)
 
@@ -280,14 +280,14 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction("mse_loss", size_average, reduce, reduction)
     _same_shape("mse_loss", input, target)
-    input, target = cast_float32(input, target)
+    input, target = cast_float32_all(input, target)
     d = input - target
     return _reduce(d * d, reduction) if weight is None else _weighted("mse_loss", d * d, weight, reduction, input)
 
 
 def _diff(op, input, target):
     _same_shape(op, input, target)
-    input, target = cast_float32(input, target)
+    input, target = cast_float32_all(input, target)
     d = input - target
     return d, d.abs()
 
@@ -328,7 +328,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         if not isinstance(t, Tensor):
             raise TypeError(f"kl_div: {name} must be a Tensor, got {type(t).__name__}")
     _broadcast_shape("kl_div", input, target)
-    input, target = cast_float32(input, target)
+    input, target = cast_float32_all(input, target)
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -354,7 +354,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      pos_weight=None):
     reduction = _reduction("binary_cross_entropy_with_logits", size_average, reduce, reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    input, target = cast_float32(input, target)
+    input, target = cast_float32_all(input, target)
     # Stable form: log(1 + e^x) - x*y = relu(x) - x*y + log(1 + e^-|x|). relu and |x| take the x >= 0 branch
     # at x == 0 alike (plain relu/abs have derivative 0 there, which made the gradient at x == 0 wrong by 0.5).
     nonneg = input >= 0
@@ -420,7 +420,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """-input[n, target[n]] (times weight[target[n]]) for input of log-probabilities; 'mean' divides by the summed
     weight of the non-ignored targets (nan when all are ignored, as PyTorch)."""
     reduction = _reduction("nll_loss", size_average, reduce, reduction)
-    input, = cast_float32(input)
+    input, = cast_float32_all(input)
     c = _check_classes("nll_loss", input, target, weight)
     losses, w, _ = _nll_parts("nll_loss", input, target, weight, ignore_index, c)
     if reduction == "none":
@@ -439,7 +439,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if isinstance(target, Tensor) and tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
-    input, = cast_float32(input)
+    input, = cast_float32_all(input)
     c = _check_classes("cross_entropy", input, target, weight)
     if weight is None:
         return _cross_entropy_fused(input, target, c, ignore_index, reduction, label_smoothing)
@@ -480,7 +480,7 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_s
     _need_float("cross_entropy", input)
     if input.ndim == 0:
         raise RuntimeError("cross_entropy: input must have a class dimension, got a 0-d tensor")
-    input, target = cast_float32(input, target)
+    input, target = cast_float32_all(input, target)
     cdim = 0 if input.ndim == 1 else 1
     c = input.shape[cdim]
     logp = log_softmax(input, cdim)

@@ -315,14 +315,14 @@ class Module:
                 dtype = a
         dev = None if device is None else as_device(device)
         dt = None if dtype is None else dtypes.to_dtype(dtype)
-        if dt is not None and np.dtype(dt).kind != "f":
+        if dt is not None and not dtypes.is_float(dt):
             raise TypeError(f"Module.to: only floating point dtypes are accepted, got {dt}")
 
         def conv(arr):
             if dev is not None:
                 arr = to_device(arr, dev)
-            if dt is not None and arr.dtype.kind == "f" and arr.dtype != dt:
-                arr = arr.astype(dt)
+            if dt is not None and dtypes.is_float(arr.dtype) and arr.dtype != dt:
+                arr = arr.astype(np.float32).astype(dt) if dt == dtypes.bfloat16 else arr.astype(dt)
             return arr
 
         with no_grad():

@@ -5,8 +5,8 @@ from ..autograd.function import Function
 from ..backend import xp_of
 from .util import unbroadcast, shape_of, is_float, to_float
 from ..tensor import Tensor, tensor as make_tensor, check_device_as
-from ..dtypes import get_default_dtype
-from ..backend import to_device, device_of
+from ..dtypes import get_default_dtype, bfloat16
+from ..backend import to_device, device_of, kernels
 
 
 # --------------------------------------------------------------------------------------- promotion
@@ -308,13 +308,18 @@ class Where(Function):
                 unbroadcast(xp_of(g).where(cond, zero, g), self.shapes[1]) if nb else None)
 
 
+def _astype(a, dtype):
+    """a new array of dtype with PyTorch's rounding, through the device's "cast" kernel (vectorized bfloat16)."""
+    return kernels.get("cast", kernels.device_type(a))(a, dtype)
+
+
 class Cast(Function):
     def forward(self, a, dtype):
         self.in_dtype = a.dtype
-        return a.astype(dtype)
+        return _astype(a, dtype)
 
     def backward(self, g):
-        return g.astype(self.in_dtype), None
+        return _astype(g, self.in_dtype), None
 
 
 class ToDevice(Function):
@@ -363,6 +368,8 @@ def pow(a, b):
 
 def _unary(cls, name, float_only=True):
     def f(a):
+        if float_only and a.dtype == bfloat16:  # computed in float32 and rounded once, as PyTorch (sigmoid's
+            return cls.apply(a.float()).to(bfloat16)  # few ops would round at each step in bfloat16)
         return cls.apply(to_float(a) if float_only else a)
     f.__name__ = name
     return f

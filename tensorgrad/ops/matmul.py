@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..autograd.function import Function
-from .util import unbroadcast, normalize_dim
+from .util import unbroadcast, normalize_dim, fsum
 from ..amp.autocast import cast_lower
 from ..backend import kernels
 from ..tensor import Tensor, tensor as make_tensor
@@ -76,7 +76,7 @@ class Linear(Function):
         g2 = g.reshape(-1, g.shape[-1])
         gx = _mm(g2, w).reshape(self.x_shape) if nx else None
         gw = _mm(g2.T, x.reshape(-1, x.shape[-1])) if nw else None
-        gb = g2.sum(axis=0) if nb else None
+        gb = fsum(g2, axis=0) if nb else None
         return gx, gw, gb
 
 

@@ -8,6 +8,7 @@ from ..autograd.function import Function
 from ..backend import xp_of, kernels
 from .util import normalize_dim, is_float, write_back, to_float
 from ..amp.autocast import cast_lower, cast_float32
+from .. import dtypes
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, check_device_as
 from ..random import default_generator
@@ -51,6 +52,8 @@ def softmax(a, dim=-1, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
+    if a.dtype == dtypes.bfloat16:  # computed in float32, rounded once (PyTorch's opmath)
+        return softmax(a.float(), dim).to(dtypes.bfloat16)
     return Softmax.apply(to_float(a), normalize_dim("softmax", dim, a.ndim, a.shape))
 
 
@@ -58,6 +61,8 @@ def log_softmax(a, dim=-1, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
+    if a.dtype == dtypes.bfloat16:  # computed in float32, rounded once (PyTorch's opmath)
+        return log_softmax(a.float(), dim).to(dtypes.bfloat16)
     return LogSoftmax.apply(to_float(a), normalize_dim("log_softmax", dim, a.ndim, a.shape))
 
 
@@ -138,7 +143,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != normalized_shape:
             raise RuntimeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match normalized_shape {list(normalized_shape)}")
-        if p is not None and (p.dtype != x.dtype and not (x.dtype == np.float16)):
+        if p is not None and (p.dtype != x.dtype and not dtypes.is_half(x.dtype)):
             raise TypeError(f"layer_norm: {name} dtype {p.dtype} differs from input dtype {x.dtype}")
     if not is_float(x.dtype):
         raise TypeError(f"layer_norm: input must be floating point, got {x.dtype} (shape {tuple(x.shape)})")

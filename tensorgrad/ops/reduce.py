@@ -8,7 +8,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp_of
 from .util import normalize_dim, normalize_dims, is_float, to_float
-from ..amp.autocast import cast_float32
+from ..amp.autocast import cast_float32, cast_float32_all
+from .. import dtypes
 from ..dtypes import get_default_dtype, to_dtype
 from ..tensor import Tensor, check_same_device
 from .elementwise import maximum, minimum, promote_types, eq
@@ -282,10 +283,18 @@ class Median(Function):
 
 
 # ------------------------------------------------------------------------------------ functional API
+def _bf16_in_float32(fn, a, *args, **kwargs):
+    """fn over a bfloat16 tensor computed in float32 and rounded once, as PyTorch's reductions accumulate (ml_dtypes'
+    own sums accumulate in bfloat16: 100,000 ones sum to 256)."""
+    return fn(a.float(), *args, **kwargs).to(dtypes.bfloat16)
+
+
 def sum(a, dim=None, keepdim=False, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(sum, a, dim, keepdim)
     elif a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.integer) and a.dtype != np.int64):
         a = a.to(np.int64)  # PyTorch sums bools and small ints into int64
     return Sum.apply(a, normalize_dims("sum", dim, a.ndim, a.shape), keepdim)
@@ -298,6 +307,8 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     if not is_float(a.dtype):
         raise TypeError(f"mean: input dtype must be floating point, got {a.dtype} (shape {tuple(a.shape)}); "
                         "use .float() first or pass dtype=")
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(mean, a, dim, keepdim)
     return Mean.apply(a, normalize_dims("mean", dim, a.ndim, a.shape), keepdim)
 
 
@@ -306,6 +317,8 @@ def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     a = to_float(a)
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(var, a, dim, keepdim=keepdim, correction=correction)
     return Var.apply(a, normalize_dims("var", dim, a.ndim, a.shape), correction, keepdim)
 
 
@@ -384,6 +397,8 @@ def argmin(a, dim=None, keepdim=False):
 
 
 def logsumexp(a, dim, keepdim=False):
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(logsumexp, a, dim, keepdim)
     m = amax(a, dim, keepdim=True).detach()
     m = m.masked_fill(m.abs() == math.inf, 0)  # an infinite max would give inf - inf = NaN (PyTorch masks it too)
     out = (a - m).exp().sum(dim, keepdim=True).log() + m
@@ -409,6 +424,8 @@ def _scan(cls, op, a, dim):
 
 
 def cumsum(a, dim, dtype=None):
+    if a.dtype == dtypes.bfloat16 and dtype is None:
+        return _bf16_in_float32(cumsum, a, dim)
     return _scan(CumSum, "cumsum", _int_accumulate(a, dtype), dim)
 
 
@@ -424,7 +441,10 @@ def logcumsumexp(a, dim):
 
 
 def prod(a, dim=None, keepdim=False, dtype=None):
+    a, = cast_float32_all(a)  # PyTorch's autocast runs prod in float32 on the CPU too
     a = _int_accumulate(a, dtype)
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(prod, a, dim, keepdim)
     return Prod.apply(a, normalize_dims("prod", dim, a.ndim, a.shape), keepdim)
 
 
@@ -442,6 +462,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.ve
             raise RuntimeError(f"{_op}: the input dtype {x.dtype} (shape {tuple(x.shape)}) can't be converted without "
                                f"narrowing to dtype={dt}")
         x = x.to(dt)
+    if x.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(vector_norm, x, ord, dim, keepdim, _op=_op)
     p = float(ord)
     dims = normalize_dims(_op, dim, x.ndim, x.shape)
     if (p < 0 or math.isinf(p)) and any(x.shape[d] == 0 for d in dims):

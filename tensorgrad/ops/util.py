@@ -1,8 +1,18 @@
 """Helpers shared by ops: unbroadcast and type promotion."""
 import numpy as np
 
-from ..dtypes import get_default_dtype, is_float  # noqa: F401  (is_float re-exported: ops import it from here)
+from ..dtypes import get_default_dtype, is_float, bfloat16, float32  # noqa: F401  (is_float re-exported: ops import it from here)
+from ..backend import kernels
 from ..autograd.grad_mode import is_grad_enabled
+
+
+def fsum(x, axis=None, keepdims=False):
+    """x.sum(axis) of a raw array with PyTorch's accumulation: bfloat16 is summed in float32 and rounded once
+    (ml_dtypes' own sum accumulates in bfloat16: 100,000 ones sum to 256)."""
+    if x.dtype != bfloat16:
+        return x.sum(axis=axis, keepdims=keepdims)
+    cast = kernels.get("cast", kernels.device_type(x))
+    return cast(cast(x, float32).sum(axis=axis, keepdims=keepdims), bfloat16)
 
 
 def unbroadcast(g, shape):
@@ -12,7 +22,7 @@ def unbroadcast(g, shape):
     nlead = g.ndim - len(shape)
     axes = tuple(range(nlead)) + tuple(i + nlead for i, s in enumerate(shape) if s == 1 and g.shape[i + nlead] != 1)
     if axes:
-        g = g.sum(axis=axes, keepdims=True)
+        g = fsum(g, axis=axes, keepdims=True)
     if nlead:
         g = g.reshape(shape)
     return g

@@ -1,0 +1,82 @@
+// float32 / float64 <-> bfloat16 conversion, elementwise over C-contiguous arrays. bfloat16 travels as its bits
+// (uint16; tensorgrad/backend/cpu.py views them as ml_dtypes.bfloat16).
+//
+// to_bfloat16:   b = (u + 0x7FFF + ((u >> 16) & 1)) >> 16 on the float32 bits u: round to nearest, ties to even,
+//                subnormals kept (PyTorch's c10::BFloat16 and its AVX-512 path do the same); NaN -> quiet NaN of
+//                the same sign (u >> 16 | 0x40, as ml_dtypes). float64 is rounded to float32 first, as PyTorch's
+//                cast (static_cast<BFloat16>(double) goes through float).
+// from_bfloat16: u = b << 16 (exact).
+// Both write their output with `=`. Not _mm512_cvtneps_pbh (AVX512-BF16): it flushes subnormals to zero, which
+// PyTorch does not; the integer form vectorizes to the same memory-bound loop (GCC, -march=native).
+#include "tg_common.h"
+
+namespace tg {
+
+// A conversion is memory-bound and cheap per element: one thread until the array is large enough to repay the fork
+// (about 100 us of work at one thread; on 2 busy cores a parallel region could wait a scheduler slice, ~10 ms).
+inline int cast_threads(int64_t n) { return n < (int64_t(1) << 19) ? 1 : omp_get_max_threads(); }
+
+TG_INLINE uint16_t round_bf16(uint32_t u) {
+    const uint16_t rne = uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+    return nan ? uint16_t((u >> 16) | 0x40u) : rne;
+}
+
+template <class T>
+static void to_bf16_impl(const T* __restrict x, uint16_t* __restrict y, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(cast_threads(n))
+    for (int64_t i = 0; i < n; ++i) {
+        const float f = float(x[i]);
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        y[i] = round_bf16(u);
+    }
+}
+
+static void from_bf16_impl(const uint16_t* __restrict x, float* __restrict y, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(cast_threads(n))
+    for (int64_t i = 0; i < n; ++i) {
+        const uint32_t u = uint32_t(x[i]) << 16;
+        float f;
+        std::memcpy(&f, &u, 4);
+        y[i] = f;
+    }
+}
+
+// ------------------------------------------------------------------------------------------- bindings
+static std::vector<py::ssize_t> shape_vec(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+static py::array to_bfloat16(py::array x) {
+    const char* K = "to_bfloat16";
+    const DType dt = dtype_of(x, K, "x");
+    if (!(x.flags() & py::array::c_style)) fail(K, "x must be C-contiguous, got " + describe(x));
+    py::array_t<uint16_t> y(shape_vec(x));
+    const int64_t n = x.size();
+    {
+        py::gil_scoped_release nogil;
+        if (dt == DType::F32) to_bf16_impl<float>(cptr<float>(x), y.mutable_data(), n);
+        else to_bf16_impl<double>(cptr<double>(x), y.mutable_data(), n);
+    }
+    return y;
+}
+
+static py::array from_bfloat16(py::array x) {
+    const char* K = "from_bfloat16";
+    if (!x.dtype().is(py::dtype::of<uint16_t>())) fail(K, "x must be bfloat16 bits (uint16), got " + describe(x));
+    if (!(x.flags() & py::array::c_style)) fail(K, "x must be C-contiguous, got " + describe(x));
+    py::array_t<float> y(shape_vec(x));
+    const int64_t n = x.size();
+    {
+        py::gil_scoped_release nogil;
+        from_bf16_impl(cptr<uint16_t>(x), y.mutable_data(), n);
+    }
+    return y;
+}
+
+void register_cast(py::module_& m) {
+    m.def("to_bfloat16", &to_bfloat16, py::arg("x"),
+          "float32/float64 -> bfloat16 bits (uint16), round to nearest even (float64 through float32, as PyTorch).");
+    m.def("from_bfloat16", &from_bfloat16, py::arg("x"), "bfloat16 bits (uint16) -> float32 (exact).");
+}
+
+}  // namespace tg
