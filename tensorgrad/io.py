@@ -20,7 +20,10 @@ import struct
 import tempfile
 
 import numpy as np
+import safetensors
 import safetensors.numpy
+
+from . import dtypes
 
 from .tensor import Tensor
 
@@ -130,12 +133,23 @@ def read_file(path):
         raise CheckpointError(f"{path}: no checkpoint file here") from None
 
 
+_NP_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": dtypes.bfloat16, "I64": np.int64,
+              "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_, "U16": np.uint16,
+              "U32": np.uint32, "U64": np.uint64}
+
+
+def _bf16(v):
+    """One deserialized safetensors entry as a NumPy array; BF16 as tensorgrad.bfloat16 (safetensors.numpy has no
+    BF16; its save writes ml_dtypes' bfloat16 as BF16, as torch's safetensors files store it)."""
+    return np.frombuffer(v["data"], dtype=_NP_DTYPES[v["dtype"]]).reshape(v["shape"])
+
+
 def parse_safetensors(buf, path):
     """Validated bytes of a safetensors file -> (arrays: {name: numpy array}, __metadata__: {str: str}).
     ``path`` only names the file in errors."""
     header = _validate(path, buf)
     try:
-        arrays = safetensors.numpy.load(bytes(buf))
+        arrays = {k: _bf16(v) for k, v in safetensors.deserialize(bytes(buf))}
     except Exception as e:  # safetensors' own checks (overlaps, alignment...)
         raise CheckpointError(f"{path}: not a valid safetensors checkpoint ({type(e).__name__}: {e})") from None
     return arrays, header.get("__metadata__") or {}
