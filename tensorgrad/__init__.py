@@ -5,13 +5,14 @@ from . import dtypes
 from .dtypes import (float16, half, bfloat16, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
                      get_default_dtype, set_default_dtype)
 from .dtypes import bool  # noqa: F401  (tensorgrad.bool, like torch.bool)
+from .dtypes import float, int, int16 as short  # noqa: F401  (torch.float, torch.int, torch.short)
 from .backend import Device, Device as device, cuda_available
 # autograd before tensor: tensor.py imports autograd.grad_mode, whose package imports function/engine, which build
 # on Tensor; entering through the autograd package loads them in the one order that works.
 from . import autograd
 from .tensor import Tensor, tensor
 from .factories import (zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like, randn, rand, randint,
-                        randn_like, rand_like, randperm, arange, linspace, eye, from_numpy)
+                        randn_like, rand_like, randperm, arange, linspace, eye, from_numpy, from_dlpack)
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .autograd.grad_mode import inference_mode, is_inference_mode_enabled
@@ -37,6 +38,9 @@ from .ops.composite import (topk, sort, argsort, multinomial, where, isnan, isin
 from .ops import methods as _methods  # noqa: F401  (attaches Tensor's operators and op methods)
 from . import linalg
 from . import nn, optim, amp  # noqa: E402
+from .amp.autocast import autocast  # noqa: E402  (torch.autocast(device_type, dtype=..., enabled=...))
+from . import backends  # noqa: E402
+from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
 # tensorgrad.checkpoint(fn, *xs) is the function (PyTorch spells it torch.utils.checkpoint.checkpoint); the module
 # of the same name stays importable: `from tensorgrad.checkpoint import checkpoint_sequential`.
 from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
@@ -44,7 +48,7 @@ from .serialization import save, load  # noqa: E402  (torch.save / torch.load, w
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
-                    "cuda", "utils")
+                    "cuda", "utils", "distributed", "compat")
 
 
 def __getattr__(name):
@@ -54,6 +58,15 @@ def __getattr__(name):
     raise AttributeError(f"module 'tensorgrad' has no attribute {name!r}")
 
 concat = cat
+
+
+def compile(model=None, **kwargs):
+    """torch.compile's call shape, compiling nothing: returns ``model`` (a Module or a function) unchanged, and as a
+    decorator (``@tensorgrad.compile(mode=...)``) returns the function unchanged. tensorgrad runs eagerly; the way
+    to remove per-op launch overhead on CUDA is explicit graph capture (tensorgrad.cuda.graph / GraphedStep)."""
+    if model is None:
+        return lambda fn: fn
+    return model
 
 
 def is_tensor(x):
