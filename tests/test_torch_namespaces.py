@@ -63,6 +63,8 @@ def test_cuda_real_values_on_a_gpu():
     c = tg.cuda
     assert c.is_available() and c.device_count() == cp.cuda.runtime.getDeviceCount() >= 1
     c.set_device(0)
+    assert c.is_bf16_supported() in (True, False)
+    assert c.is_bf16_supported(including_emulation=False) == (c.is_bf16_supported() and c.get_device_capability() >= (8, 0))
     assert c.current_device() == 0 and isinstance(c.get_device_name(), str) and c.get_device_name()
     c.reset_peak_memory_stats()
     base = c.memory_allocated()

@@ -2,12 +2,13 @@
 (tensorgrad.cuda.graphs).
 
 Imports without CuPy, and answers honestly there: is_available() is False, device_count() 0, and what torch answers
-without initialising CUDA (memory_allocated() 0, manual_seed() doing nothing, is_bf16_supported() False) tensorgrad
+without CUDA (memory_allocated() 0, manual_seed() doing nothing, is_bf16_supported() False) tensorgrad
 answers the same way; what needs a device (current_device, get_device_name, synchronize, set_device(0), ...) raises
 a RuntimeError saying CUDA is not available.
 
 tensorgrad.cuda.amp holds torch's deprecated spellings torch.cuda.amp.autocast / GradScaler.
 """
+from .. import dtypes
 from ..backend import Device, cupy as _get_cupy
 from ..random import default_generator
 from . import amp
@@ -92,9 +93,17 @@ def manual_seed_all(seed):
 
 
 def is_bf16_supported(including_emulation=True):
-    """False: NumPy and CuPy arrays have no bfloat16 dtype, so tensorgrad cannot compute in it on any device
-    (scripts that choose their autocast dtype by this then pick float16, which tensorgrad has)."""
-    return False
+    """Whether CUDA tensors can be bfloat16 here: CuPy must take ml_dtypes' bfloat16 (CuPy >= 14, see amp/autocast.py);
+    without ``including_emulation`` the GPU must also compute in it natively (compute capability >= 8.0), as torch
+    asks. False without CUDA, as torch."""
+    cp = _get_cupy()
+    if cp is None:
+        return False
+    try:
+        cp.empty(0, dtype=dtypes.bfloat16)
+    except (TypeError, ValueError, NotImplementedError):
+        return False
+    return including_emulation or int(cp.cuda.Device().compute_capability) >= 80
 
 
 def get_device_name(device=None):
