@@ -205,6 +205,36 @@ class Tensor:
             raise TypeError(f"only integer tensors of a single element can be converted to an index (shape {self.shape}, {self.dtype})")
         return int(self.item())
 
+    def __format__(self, spec):
+        # torch formats a 0-d tensor as its number (f"{loss:.4f}"); anything else only with an empty spec
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def pin_memory(self, device=None):
+        """Page-locked host memory speeds host-to-GPU copies in torch. tensorgrad's CPU arrays are NumPy's, whose
+        memory is never pinned, so this returns the tensor itself (is_pinned() stays False); copies to CUDA go
+        through CuPy's own pinned staging buffers."""
+        if self.device.type != "cpu":
+            raise RuntimeError(f"pin_memory: cannot pin a tensor on {self.device}; only CPU tensors can be pinned")
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
+    # ------------------------------------------------------------------------------- DLPack
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export to DLPack without copying (the array's own __dlpack__: NumPy on the CPU, CuPy on CUDA).
+        Optional arguments are passed on only when given, so producers that predate them still work."""
+        if self.requires_grad:
+            raise RuntimeError("__dlpack__: can't export a tensor that requires grad; use tensor.detach()")
+        kw = {k: v for k, v in (("stream", stream), ("max_version", max_version), ("dl_device", dl_device),
+                                ("copy", copy)) if v is not None}
+        return self.array.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self.array.__dlpack_device__()
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
