@@ -40,6 +40,15 @@ class Generator:
                 _philox_kernels(cp)[kind](np.uint64(self._seed % 2 ** 64), np.uint64(offset), *args, out)
         return out
 
+    def philox_seed_offset(self):
+        """(seed, offset) of one counter-based Philox draw made inside a fused kernel (attention dropout, CPU and CUDA
+        alike): the kernel fills element n from Philox4x32-10(key=seed, counter=(n, offset)), as the CUDA draws here
+        (csrc/common/philox.h). It is one draw of the offset counter, so the next call gets a fresh stream, and
+        get_state()/set_state() (checkpoint's replay) reproduce the pair exactly."""
+        offset = self._cuda_offset
+        self._cuda_offset += 1
+        return self._seed % 2 ** 64, offset
+
     def get_state(self):
         return {"seed": self._seed, "cpu": self._np.bit_generator.state, "cuda": self._cuda_offset}
 

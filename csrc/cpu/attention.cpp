@@ -14,6 +14,15 @@
 // attention_workspace_bytes. Causal runs skip the key tiles above the diagonal.
 // Inner products run over the BK keys of a transposed tile (contiguous, vectorizable, no horizontal sums);
 // the updates of o, dq, dk, dv run over contiguous D. Accumulation is in the input type (f32 or f64).
+//
+// Dropout p > 0 (torch's: on the softmax probabilities, before P V): Z_ij = keep_ij / (1 - p), keep_ij drawn from
+// Philox at (seed, offset, element) as csrc/common/philox.h defines, for 4 rows x 64 keys at a time, in forward
+// and again in backward (never stored).
+// forward:  l_i sums the undropped exp (lse is unchanged); o_i accumulates keep_ij exp(s_ij - m_i) v_j;
+//           out_i = o_i / ((1 - p) l_i)
+// backward: with Pd = P o Z, out = Pd V: dv_j = sum_i Pd_ij dout_i; dS_ij = P_ij (Z_ij dout_i . v_j - delta_i)
+//           scale, where delta_i = dout_i . out_i as without dropout (sum_j dPd_ij Pd_ij = dout_i . out_i).
+// p = 0 runs the kernels compiled without any of this (template flag DROP), so results and speed are unchanged.
 #include "attention_tiles.h"
 
 #include <atomic>
@@ -54,19 +63,27 @@ static TG_INLINE int64_t grab_size(int64_t B, int64_t per_row, int nt) {
     return B % nt == 0 || B >= 4 * nt ? per_row : 1;
 }
 
-template <class T, int DC, int R>
+// DROP: rows i.. of head bh against keys j0..; their dropped probabilities are zeroed after the sum (l keeps them).
+template <class T, int DC, int R, bool DROP>
 static TG_INLINE void forward_rows(const T* __restrict qrows, int64_t ldq, const T* __restrict Kt,
                                    const T* __restrict Vr, int64_t ldv, T* __restrict orows, int64_t ldo,
                                    T* __restrict m, T* __restrict l, const int* nvis, T* __restrict S, int64_t D,
-                                   T scale) {
+                                   T scale, const Drop& dr, int64_t bh, int64_t i, int64_t j0) {
     const int nmax = nvis[R - 1];
     const int nl = dot_rows<T, DC, R>(qrows, ldq, Kt, S, D, nmax);
     alignas(64) T corr[R];
+    alignas(64) T Z[DROP ? R * BK : 1];
+    if constexpr (DROP) dropout_keep<T, R>(dr, bh, i, j0, nl, Z);
     for (int r = 0; r < R; ++r) {
         T* s = S + r * BK;
         const int nv = nvis[r];
         const T mnew = std::max(m[r], scale_mask_max(s, nl, nv, scale));
         const T sum = exp_sum(s, nl, mnew);  // masked lanes: exp(-inf) = 0
+        if constexpr (DROP) {
+            const T* __restrict z = Z + r * BK;
+#pragma omp simd
+            for (int u = 0; u < nl; ++u) s[u] *= z[u];
+        }
         corr[r] = exp_approx(m[r] - mnew);  // 0 on the first tile (m = -inf)
         l[r] = l[r] * corr[r] + sum;
         m[r] = mnew;
@@ -74,9 +91,10 @@ static TG_INLINE void forward_rows(const T* __restrict qrows, int64_t ldq, const
     update_rows<T, DC, R>(orows, ldo, corr, S, BK, 1, Vr, ldv, nmax, D);
 }
 
-template <class T, int DC>
+template <class T, int DC, bool DROP>
 static void attention_forward_impl(Heads<const T> q, Heads<const T> k, Heads<const T> v, Heads<T> out, T* lse,
-                                   int64_t H, int64_t BH, int64_t Tq, int64_t Tk, int64_t Dr, bool causal, T scale) {
+                                   int64_t H, int64_t BH, int64_t Tq, int64_t Tk, int64_t Dr, bool causal, T scale,
+                                   const Drop& dr) {
     const int64_t D = DC > 0 ? DC : Dr;
     const int64_t ldq = q.st, ldk = k.st, ldv = v.st, ldo = out.st;
     const int64_t nchunk = (Tq + QC - 1) / QC;
@@ -114,18 +132,19 @@ static void attention_forward_impl(Heads<const T> q, Heads<const T> k, Heads<con
                     const int nr = (int)std::min<int64_t>(RF, i1 - i);
                     for (int r = 0; r < nr; ++r) nvis[r] = causal ? (int)std::min<int64_t>(bk, i + r - j0 + 1) : bk;
                     if (nr == RF) {
-                        forward_rows<T, DC, RF>(qb + i * ldq, ldq, Kt, vt, ldv, ob + i * ldo, ldo, mb + i, l + (i - i0),
-                                                nvis, S, D, scale);
+                        forward_rows<T, DC, RF, DROP>(qb + i * ldq, ldq, Kt, vt, ldv, ob + i * ldo, ldo, mb + i,
+                                                      l + (i - i0), nvis, S, D, scale, dr, bh, i, j0);
                     } else {
                         for (int r = 0; r < nr; ++r)
-                            forward_rows<T, DC, 1>(qb + (i + r) * ldq, ldq, Kt, vt, ldv, ob + (i + r) * ldo, ldo,
-                                                   mb + i + r, l + (i + r - i0), nvis + r, S, D, scale);
+                            forward_rows<T, DC, 1, DROP>(qb + (i + r) * ldq, ldq, Kt, vt, ldv, ob + (i + r) * ldo,
+                                                         ldo, mb + i + r, l + (i + r - i0), nvis + r, S, D, scale, dr,
+                                                         bh, i + r, j0);
                     }
                 }
             }
             for (int64_t i = i0; i < i1; ++i) {
                 const T li = l[i - i0];
-                const T inv = T(1) / li;
+                const T inv = DROP ? T(dr.keep_scale) / li : T(1) / li;
                 T* oi = ob + i * ldo;
 #pragma omp simd
                 for (int64_t d = 0; d < D; ++d) oi[d] *= inv;
@@ -137,17 +156,22 @@ static void attention_forward_impl(Heads<const T> q, Heads<const T> k, Heads<con
 
 // Backward for R consecutive query rows (i0 onward) of a block against one key tile: P and dS rows (lanes past
 // the visible keys zeroed, so the dv/dk sweep may read whole tile columns), then dq += dS K for the rows.
-template <class T, int DC, int R>
+// DROP: the P tile holds Pd = P o Z (for dv), dS = P (Z dp - delta) scale.
+template <class T, int DC, int R, bool DROP>
 static TG_INLINE void backward_rows(const T* __restrict qrows, int64_t ldq, const T* __restrict grows, int64_t ldg,
                                     const T* __restrict Kt, const T* __restrict Vt, const T* __restrict krows,
                                     int64_t ldk, const T* __restrict lse, const T* __restrict delta,
                                     T* __restrict dqrows, int64_t lddq, T* __restrict P, T* __restrict dS,
-                                    T* __restrict dp, const int* nvis, int64_t D, T scale) {
+                                    T* __restrict dp, const int* nvis, int64_t D, T scale, const Drop& dr,
+                                    int64_t bh, int64_t i, int64_t j0) {
     using V = typename Vec<T>::type;
     constexpr int W = Vec<T>::N;
     const int nmax = nvis[R - 1];
     const int nl = dot_rows<T, DC, R>(qrows, ldq, Kt, P, D, nmax);
     dot_rows<T, DC, R>(grows, ldg, Vt, dp, D, nmax);
+    alignas(64) T Z[DROP ? R * BK : 1];
+    if constexpr (DROP) dropout_keep<T, R>(dr, bh, i, j0, nl, Z);
+    const T ks = T(dr.keep_scale);
     const V lane = lanes<T>();
     for (int r = 0; r < R; ++r) {
         T* Pr = P + r * BK;
@@ -157,8 +181,14 @@ static TG_INLINE void backward_rows(const T* __restrict qrows, int64_t ldq, cons
         for (int u = 0; u < nl; u += W) {
             V p = vexp<T>(vload(Pr + u) * scale - li);
             p = lane + T(u) < T(nvis[r]) ? p : V{};
-            vstore(Pr + u, p);
-            vstore(dSr + u, p * (vload(dpr + u) - di) * scale);
+            if constexpr (DROP) {
+                const V z = vload(Z + r * BK + u) * ks;
+                vstore(Pr + u, p * z);
+                vstore(dSr + u, p * (z * vload(dpr + u) - di) * scale);
+            } else {
+                vstore(Pr + u, p);
+                vstore(dSr + u, p * (vload(dpr + u) - di) * scale);
+            }
         }
         std::fill(Pr + nl, Pr + BK, T(0));
         std::fill(dSr + nl, dSr + BK, T(0));
@@ -166,10 +196,11 @@ static TG_INLINE void backward_rows(const T* __restrict qrows, int64_t ldq, cons
     update_rows<T, DC, R>(dqrows, lddq, nullptr, dS, BK, 1, krows, ldk, nmax, D);
 }
 
-template <class T, int DC>
+template <class T, int DC, bool DROP>
 static void attention_backward_impl(Heads<const T> dout, Heads<const T> q, Heads<const T> k, Heads<const T> v,
                                     Heads<const T> out, const T* lse, Heads<T> dq, Heads<T> dk, Heads<T> dv, int64_t H,
-                                    int64_t BH, int64_t Tq, int64_t Tk, int64_t Dr, bool causal, T scale) {
+                                    int64_t BH, int64_t Tq, int64_t Tk, int64_t Dr, bool causal, T scale,
+                                    const Drop& dr) {
     const int64_t D = DC > 0 ? DC : Dr;
     const int64_t ldg = dout.st, ldq = q.st, ldk = k.st, ldv = v.st, ldo = out.st;
     const int64_t lddq = dq.st, lddk = dk.st, lddv = dv.st;
@@ -222,15 +253,16 @@ static void attention_backward_impl(Heads<const T> dout, Heads<const T> q, Heads
                         for (int rr = 0; rr < nr; ++rr)
                             nvis[rr] = causal ? (int)std::min<int64_t>(bk, i + rr - j0 + 1) : bk;
                         if (nr == RF) {
-                            backward_rows<T, DC, RF>(qb + i * ldq, ldq, gb + i * ldg, ldg, Kt, Vt, kt, ldk, lb + i,
-                                                     delta + i, dqb + i * lddq, lddq, P + r * BK, dS + r * BK, dp,
-                                                     nvis, D, scale);
+                            backward_rows<T, DC, RF, DROP>(qb + i * ldq, ldq, gb + i * ldg, ldg, Kt, Vt, kt, ldk,
+                                                           lb + i, delta + i, dqb + i * lddq, lddq, P + r * BK,
+                                                           dS + r * BK, dp, nvis, D, scale, dr, bh, i, j0);
                         } else {
                             for (int rr = 0; rr < nr; ++rr)
-                                backward_rows<T, DC, 1>(qb + (i + rr) * ldq, ldq, gb + (i + rr) * ldg, ldg, Kt, Vt, kt,
-                                                        ldk, lb + i + rr, delta + i + rr, dqb + (i + rr) * lddq, lddq,
-                                                        P + (r + rr) * BK, dS + (r + rr) * BK, dp, nvis + rr, D,
-                                                        scale);
+                                backward_rows<T, DC, 1, DROP>(qb + (i + rr) * ldq, ldq, gb + (i + rr) * ldg, ldg, Kt,
+                                                              Vt, kt, ldk, lb + i + rr, delta + i + rr,
+                                                              dqb + (i + rr) * lddq, lddq, P + (r + rr) * BK,
+                                                              dS + (r + rr) * BK, dp, nvis + rr, D, scale, dr, bh,
+                                                              i + rr, j0);
                         }
                     }
                     // dv_j += sum_r P_rj dout_r, dk_j += sum_r dS_rj q_r over the block of rows, RF keys at a time.
@@ -280,16 +312,34 @@ static auto by_head_dim(int64_t D, Pick pick) {
 }
 
 template <class T>
-static auto forward_for(int64_t D) {
-    return by_head_dim(D, [](auto dc) { return attention_forward_impl<T, decltype(dc)::value>; });
+static auto forward_for(int64_t D, bool drop) {
+    return by_head_dim(D, [drop](auto dc) {
+        return drop ? attention_forward_impl<T, decltype(dc)::value, true>
+                    : attention_forward_impl<T, decltype(dc)::value, false>;
+    });
 }
 
 template <class T>
-static auto backward_for(int64_t D) {
-    return by_head_dim(D, [](auto dc) { return attention_backward_impl<T, decltype(dc)::value>; });
+static auto backward_for(int64_t D, bool drop) {
+    return by_head_dim(D, [drop](auto dc) {
+        return drop ? attention_backward_impl<T, decltype(dc)::value, true>
+                    : attention_backward_impl<T, decltype(dc)::value, false>;
+    });
 }
 
-static py::tuple attention_forward(py::array q, py::array k, py::array v, bool causal, double scale) {
+// Dropout arguments of every entry point: p in [0, 1], the Philox key and offset (tensorgrad.random hands them out).
+static Drop make_drop(const char* K, double p, uint64_t seed, uint64_t offset, int64_t Tq, int64_t Tk) {
+    if (!(p >= 0.0 && p <= 1.0)) fail(K, "dropout_p must be in [0, 1], got " + std::to_string(p));
+    Drop dr;
+    dr.seed = seed, dr.offset = offset;
+    dr.thr = tg_dropout_threshold(p);
+    dr.groups = (Tq + 3) / 4, dr.Tk = Tk;
+    dr.keep_scale = tg_dropout_keep_scale(p);
+    return dr;
+}
+
+static py::tuple attention_forward(py::array q, py::array k, py::array v, bool causal, double scale, double dropout_p,
+                                   uint64_t seed, uint64_t offset) {
     const char* K = "attention_forward";
     const DType dt = dtype_of(q, K, "q");
     check(q, K, "q", {-1, -1, -1, -1});
@@ -300,15 +350,16 @@ static py::tuple attention_forward(py::array q, py::array k, py::array v, bool c
     check_same_dtype(k, q, K, "k", "q");
     check_same_dtype(v, q, K, "v", "q");
     if (Tk < 1 && Tq > 0) fail(K, "k must hold at least one key, got " + describe(k));
+    const Drop dr = make_drop(K, dropout_p, seed, offset, Tq, Tk);
     auto run = [&](auto tag) -> py::tuple {
         using T = decltype(tag);
         auto out = empty<T>({B, H, Tq, D});
         auto lse = empty<T>({B, H, Tq});
         {
             py::gil_scoped_release nogil;
-            forward_for<T>(D)(bhtd(cptr<T>(q), H, Tq, D), bhtd(cptr<T>(k), H, Tk, D), bhtd(cptr<T>(v), H, Tk, D),
-                              bhtd(out.mutable_data(), H, Tq, D), lse.mutable_data(), H, B * H, Tq, Tk, D, causal,
-                              T(scale));
+            forward_for<T>(D, dropout_p > 0)(bhtd(cptr<T>(q), H, Tq, D), bhtd(cptr<T>(k), H, Tk, D),
+                                             bhtd(cptr<T>(v), H, Tk, D), bhtd(out.mutable_data(), H, Tq, D),
+                                             lse.mutable_data(), H, B * H, Tq, Tk, D, causal, T(scale), dr);
         }
         return py::make_tuple(out, lse);
     };
@@ -316,7 +367,8 @@ static py::tuple attention_forward(py::array q, py::array k, py::array v, bool c
 }
 
 static py::tuple attention_backward(py::array dout, py::array q, py::array k, py::array v, py::array out,
-                                    py::array lse, bool causal, double scale) {
+                                    py::array lse, bool causal, double scale, double dropout_p, uint64_t seed,
+                                    uint64_t offset) {
     const char* K = "attention_backward";
     const DType dt = dtype_of(q, K, "q");
     check(q, K, "q", {-1, -1, -1, -1});
@@ -332,6 +384,7 @@ static py::tuple attention_backward(py::array dout, py::array q, py::array k, py
     check_same_dtype(out, q, K, "out", "q");
     check_same_dtype(dout, q, K, "dout", "q");
     check_same_dtype(lse, q, K, "lse", "q");
+    const Drop dr = make_drop(K, dropout_p, seed, offset, Tq, Tk);
     auto run = [&](auto tag) -> py::tuple {
         using T = decltype(tag);
         auto dq = empty<T>({B, H, Tq, D});
@@ -339,10 +392,12 @@ static py::tuple attention_backward(py::array dout, py::array q, py::array k, py
         auto dv = empty<T>({B, H, Tk, D});
         {
             py::gil_scoped_release nogil;
-            backward_for<T>(D)(bhtd(cptr<T>(dout), H, Tq, D), bhtd(cptr<T>(q), H, Tq, D), bhtd(cptr<T>(k), H, Tk, D),
-                               bhtd(cptr<T>(v), H, Tk, D), bhtd(cptr<T>(out), H, Tq, D), cptr<T>(lse),
-                               bhtd(dq.mutable_data(), H, Tq, D), bhtd(dk.mutable_data(), H, Tk, D),
-                               bhtd(dv.mutable_data(), H, Tk, D), H, B * H, Tq, Tk, D, causal, T(scale));
+            backward_for<T>(D, dropout_p > 0)(bhtd(cptr<T>(dout), H, Tq, D), bhtd(cptr<T>(q), H, Tq, D),
+                                              bhtd(cptr<T>(k), H, Tk, D), bhtd(cptr<T>(v), H, Tk, D),
+                                              bhtd(cptr<T>(out), H, Tq, D), cptr<T>(lse),
+                                              bhtd(dq.mutable_data(), H, Tq, D), bhtd(dk.mutable_data(), H, Tk, D),
+                                              bhtd(dv.mutable_data(), H, Tk, D), H, B * H, Tq, Tk, D, causal,
+                                              T(scale), dr);
         }
         return py::make_tuple(dq, dk, dv);
     };
@@ -366,11 +421,13 @@ static int64_t packed_dims(const py::array& qkv, int64_t n_head, const char* K, 
 template <class T>
 static Heads<T> packed(T* p, int64_t T_, int64_t row, int64_t D) { return {p, T_ * row, D, row}; }
 
-static py::tuple attention_forward_packed(py::array qkv, int64_t n_head, bool causal, double scale) {
+static py::tuple attention_forward_packed(py::array qkv, int64_t n_head, bool causal, double scale, double dropout_p,
+                                          uint64_t seed, uint64_t offset) {
     const char* K = "attention_forward_packed";
     const DType dt = dtype_of(qkv, K, "qkv");
     int64_t B, T_, C;
     const int64_t D = packed_dims(qkv, n_head, K, B, T_, C), H = n_head;
+    const Drop dr = make_drop(K, dropout_p, seed, offset, T_, T_);
     auto run = [&](auto tag) -> py::tuple {
         using T = decltype(tag);
         auto out = empty<T>({B, T_, C});
@@ -378,9 +435,9 @@ static py::tuple attention_forward_packed(py::array qkv, int64_t n_head, bool ca
         {
             py::gil_scoped_release nogil;
             const T* p = cptr<T>(qkv);
-            forward_for<T>(D)(packed(p, T_, 3 * C, D), packed(p + C, T_, 3 * C, D),
-                              packed(p + 2 * C, T_, 3 * C, D), packed(out.mutable_data(), T_, C, D),
-                              lse.mutable_data(), H, B * H, T_, T_, D, causal, T(scale));
+            forward_for<T>(D, dropout_p > 0)(packed(p, T_, 3 * C, D), packed(p + C, T_, 3 * C, D),
+                                             packed(p + 2 * C, T_, 3 * C, D), packed(out.mutable_data(), T_, C, D),
+                                             lse.mutable_data(), H, B * H, T_, T_, D, causal, T(scale), dr);
         }
         return py::make_tuple(out, lse);
     };
@@ -388,7 +445,8 @@ static py::tuple attention_forward_packed(py::array qkv, int64_t n_head, bool ca
 }
 
 static py::array attention_backward_packed(py::array dout, py::array qkv, py::array out, py::array lse,
-                                           int64_t n_head, bool causal, double scale) {
+                                           int64_t n_head, bool causal, double scale, double dropout_p,
+                                           uint64_t seed, uint64_t offset) {
     const char* K = "attention_backward_packed";
     const DType dt = dtype_of(qkv, K, "qkv");
     int64_t B, T_, C;
@@ -399,6 +457,7 @@ static py::array attention_backward_packed(py::array dout, py::array qkv, py::ar
     check_same_dtype(out, qkv, K, "out", "qkv");
     check_same_dtype(dout, qkv, K, "dout", "qkv");
     check_same_dtype(lse, qkv, K, "lse", "qkv");
+    const Drop dr = make_drop(K, dropout_p, seed, offset, T_, T_);
     auto run = [&](auto tag) -> py::array {
         using T = decltype(tag);
         auto dqkv = empty<T>({B, T_, 3 * C});
@@ -406,11 +465,11 @@ static py::array attention_backward_packed(py::array dout, py::array qkv, py::ar
             py::gil_scoped_release nogil;
             const T* p = cptr<T>(qkv);
             T* dp = dqkv.mutable_data();
-            backward_for<T>(D)(packed(cptr<T>(dout), T_, C, D), packed(p, T_, 3 * C, D),
-                               packed(p + C, T_, 3 * C, D), packed(p + 2 * C, T_, 3 * C, D),
-                               packed(cptr<T>(out), T_, C, D), cptr<T>(lse), packed(dp, T_, 3 * C, D),
-                               packed(dp + C, T_, 3 * C, D), packed(dp + 2 * C, T_, 3 * C, D), H, B * H, T_,
-                               T_, D, causal, T(scale));
+            backward_for<T>(D, dropout_p > 0)(packed(cptr<T>(dout), T_, C, D), packed(p, T_, 3 * C, D),
+                                              packed(p + C, T_, 3 * C, D), packed(p + 2 * C, T_, 3 * C, D),
+                                              packed(cptr<T>(out), T_, C, D), cptr<T>(lse), packed(dp, T_, 3 * C, D),
+                                              packed(dp + C, T_, 3 * C, D), packed(dp + 2 * C, T_, 3 * C, D), H,
+                                              B * H, T_, T_, D, causal, T(scale), dr);
         }
         return dqkv;
     };
@@ -431,17 +490,28 @@ static int64_t attention_workspace_bytes(int64_t B, int64_t H, int64_t Tq, int64
 }
 
 void register_attention(py::module_& m) {
+    // Every entry point ends with the dropout arguments (dropout_p = 0: none; seed, offset: the Philox stream).
     m.def("attention_forward", &attention_forward, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"),
-          py::arg("scale"), "Flash-style attention forward: returns (out, lse).");
+          py::arg("scale"), py::arg("dropout_p") = 0.0, py::arg("seed") = 0, py::arg("offset") = 0,
+          "Flash-style attention forward (dropout on P drawn from Philox(seed, offset)): returns (out, lse).");
     m.def("attention_backward", &attention_backward, py::arg("dout"), py::arg("q"), py::arg("k"), py::arg("v"),
-          py::arg("out"), py::arg("lse"), py::arg("causal"), py::arg("scale"),
-          "Flash-style attention backward (recomputes P per tile from lse): returns (dq, dk, dv).");
+          py::arg("out"), py::arg("lse"), py::arg("causal"), py::arg("scale"), py::arg("dropout_p") = 0.0,
+          py::arg("seed") = 0, py::arg("offset") = 0,
+          "Flash-style attention backward (recomputes P per tile from lse and the dropout mask from (seed, "
+          "offset)): returns (dq, dk, dv).");
     m.def("attention_forward_packed", &attention_forward_packed, py::arg("qkv"), py::arg("n_head"),
-          py::arg("causal"), py::arg("scale"),
+          py::arg("causal"), py::arg("scale"), py::arg("dropout_p") = 0.0, py::arg("seed") = 0, py::arg("offset") = 0,
           "attention_forward on qkv (B, T, 3C) read in place; returns (out (B, T, C) heads merged, lse (B, H, T)).");
     m.def("attention_backward_packed", &attention_backward_packed, py::arg("dout"), py::arg("qkv"), py::arg("out"),
-          py::arg("lse"), py::arg("n_head"), py::arg("causal"), py::arg("scale"),
+          py::arg("lse"), py::arg("n_head"), py::arg("causal"), py::arg("scale"), py::arg("dropout_p") = 0.0,
+          py::arg("seed") = 0, py::arg("offset") = 0,
           "attention_backward in the packed layouts: dout and out (B, T, C); returns dqkv (B, T, 3C).");
+    m.def("philox4x32_10", [](uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+              unsigned int w[4];
+              tg_philox4x32_10(c0, c1, c2, c3, k0, k1, w);
+              return py::make_tuple(w[0], w[1], w[2], w[3]);
+          }, py::arg("c0"), py::arg("c1"), py::arg("c2"), py::arg("c3"), py::arg("k0"), py::arg("k1"),
+          "csrc/common/philox.h on one counter (tests: the reference and Random123's known answers).");
     m.def("attention_workspace_bytes", &attention_workspace_bytes, py::arg("B"), py::arg("H"), py::arg("Tq"),
           py::arg("Tk"), py::arg("D"), py::arg("itemsize"), py::arg("backward") = true,
           "Workspace bytes the attention kernel allocates for these sizes (excluding its outputs).");

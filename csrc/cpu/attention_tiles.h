@@ -2,11 +2,60 @@
 // (load/store, exp, lane masks, horizontal reductions), the register-blocked score product (dot_rows) and
 // row update (update_rows), and the vector softmax pieces. Kept apart so attention.cpp reads as the algorithm.
 #pragma once
+#include "philox.h"
 #include "tg_common.h"
 
 namespace tg {
 
 constexpr int BK = 64;  // keys per tile: 4 AVX-512 float vectors, so a row of s stays in registers
+
+// Attention dropout (csrc/common/philox.h has the mask's definition): the Philox key and offset, the threshold on
+// the 24-bit uniform, the counter layout's extents, and the scale 1 / (1 - p) of kept probabilities.
+struct Drop {
+    uint64_t seed = 0, offset = 0;
+    uint32_t thr = 0;
+    int64_t groups = 0, Tk = 0;  // ceil(Tq / 4) counters per key column of a head, keys per row
+    double keep_scale = 1.0;
+};
+
+// Z[r * BK + u] = 1 where element (bh, i + r, j0 + u) is kept, else 0, for r < R and u < nl. With R = 4, i % 4 == 0
+// and one Philox call per key column gives the four rows (its four words); with R = 1 the row takes word i % 4.
+// On AVX-512 the columns go 16 counters per register (tg_philox_rounds on tg_u32x16), else one at a time.
+template <class T, int R>
+static TG_INLINE void dropout_keep(const Drop& dr, int64_t bh, int64_t i, int64_t j0, int nl, T* __restrict Z) {
+    alignas(64) uint32_t w0[BK], w1[BK], w2[BK], w3[BK];
+    const uint64_t n0 = ((uint64_t)bh * (uint64_t)dr.groups + (uint64_t)(i / 4)) * (uint64_t)dr.Tk + (uint64_t)j0;
+    const uint32_t c2 = (uint32_t)dr.offset, c3 = (uint32_t)(dr.offset >> 32);
+    const uint32_t k0 = (uint32_t)dr.seed, k1 = (uint32_t)(dr.seed >> 32);
+#ifdef TG_PHILOX_X16
+    tg_u32x16 lane;
+    for (int u = 0; u < 16; ++u) lane[u] = (uint32_t)u;
+    for (int u = 0; u < nl; u += 16) {  // nl <= BK: the last group may fill lanes past nl, inside the buffers
+        const uint64_t n = n0 + (uint64_t)u;
+        tg_u32x16 a = (uint32_t)n + lane, b = tg_u32x16{} + (uint32_t)(n >> 32);
+        b -= (tg_u32x16)(a < (uint32_t)n);  // carry into the high word (the comparison is -1 where true)
+        tg_u32x16 c = tg_u32x16{} + c2, d = tg_u32x16{} + c3;
+        tg_philox_rounds(a, b, c, d, k0, k1);
+        std::memcpy(w0 + u, &a, 64), std::memcpy(w1 + u, &b, 64), std::memcpy(w2 + u, &c, 64);
+        std::memcpy(w3 + u, &d, 64);
+    }
+#else
+    for (int u = 0; u < nl; ++u) {
+        const uint64_t n = n0 + (uint64_t)u;
+        unsigned int o[4];
+        tg_philox4x32_10((uint32_t)n, (uint32_t)(n >> 32), c2, c3, k0, k1, o);
+        w0[u] = o[0], w1[u] = o[1], w2[u] = o[2], w3[u] = o[3];
+    }
+#endif
+    const uint32_t* ws[4] = {w0, w1, w2, w3};
+    const uint32_t thr = dr.thr;
+    for (int r = 0; r < R; ++r) {
+        const uint32_t* __restrict wr = ws[R == 4 ? r : (i + r) % 4];
+        T* __restrict z = Z + r * BK;
+#pragma omp simd
+        for (int u = 0; u < nl; ++u) z[u] = (wr[u] >> 8) >= thr ? T(1) : T(0);
+    }
+}
 
 // Kt[d*BK + j] = k[j * ld + d] for j < n, zero-padded to BK so the dot-product loops always run over BK lanes.
 template <class T>

@@ -101,29 +101,31 @@ def softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, lab
 
 
 # ----------------------------------------------------------------------------------------------- attention
-def attention_forward(q, k, v, causal, scale):
+def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
     ct = _compute_dtype("attention_forward", "q", q)
-    out, lse = _C.attention_forward(_c(q, ct), _c(k, ct), _c(v, ct), bool(causal), float(scale))
+    out, lse = _C.attention_forward(_c(q, ct), _c(k, ct), _c(v, ct), bool(causal), float(scale), float(dropout_p),
+                                    int(seed), int(offset))
     return _cast(out, q.dtype), lse
 
 
-def attention_backward(dout, q, k, v, out, lse, causal, scale):
+def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, seed=0, offset=0):
     ct = _compute_dtype("attention_backward", "q", q)
     dq, dk, dv = _C.attention_backward(_c(dout, ct), _c(q, ct), _c(k, ct), _c(v, ct), _c(out, ct), _c(lse, ct),
-                                       bool(causal), float(scale))
+                                       bool(causal), float(scale), float(dropout_p), int(seed), int(offset))
     return _cast(dq, q.dtype), _cast(dk, k.dtype), _cast(dv, v.dtype)
 
 
-def attention_forward_packed(qkv, n_head, causal, scale):
+def attention_forward_packed(qkv, n_head, causal, scale, dropout_p=0.0, seed=0, offset=0):
     ct = _compute_dtype("attention_forward_packed", "qkv", qkv)
-    out, lse = _C.attention_forward_packed(_c(qkv, ct), int(n_head), bool(causal), float(scale))
+    out, lse = _C.attention_forward_packed(_c(qkv, ct), int(n_head), bool(causal), float(scale), float(dropout_p),
+                                           int(seed), int(offset))
     return _cast(out, qkv.dtype), lse
 
 
-def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale):
+def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale, dropout_p=0.0, seed=0, offset=0):
     ct = _compute_dtype("attention_backward_packed", "qkv", qkv)
     dqkv = _C.attention_backward_packed(_c(dout, ct), _c(qkv, ct), _c(out, ct), _c(lse, ct), int(n_head),
-                                        bool(causal), float(scale))
+                                        bool(causal), float(scale), float(dropout_p), int(seed), int(offset))
     return _cast(dqkv, qkv.dtype)
 
 

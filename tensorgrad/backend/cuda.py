@@ -304,8 +304,10 @@ def _attn_kernel_ok(q, k, v):
             and k.shape[:2] == (b, h) and k.shape[3] == d and b * h < 2 ** 31)
 
 
-def attention_forward(q, k, v, causal, scale):
+def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
     cp = _cp()
+    if dropout_p > 0:  # the CUDA kernels take no dropout yet: the reference draws the same Philox mask on the GPU
+        return reference.attention_forward(q, k, v, causal, scale, dropout_p, seed, offset)
     if not _attn_kernel_ok(q, k, v):
         return reference.attention_forward(q, k, v, causal, scale)
     q, k, v = (cp.ascontiguousarray(a) for a in (q, k, v))
@@ -332,8 +334,10 @@ def attention_forward(q, k, v, causal, scale):
     return out, lse
 
 
-def attention_backward(dout, q, k, v, out, lse, causal, scale):
+def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, seed=0, offset=0):
     cp = _cp()
+    if dropout_p > 0:
+        return reference.attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p, seed, offset)
     if not _attn_kernel_ok(q, k, v) or lse.dtype != cp.float32 or dout.dtype != q.dtype or out.dtype != q.dtype:
         return reference.attention_backward(dout, q, k, v, out, lse, causal, scale)
     b, h, tq, d = q.shape

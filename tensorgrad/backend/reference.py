@@ -92,9 +92,51 @@ def _causal_mask(xp, tq, tk):
     return xp.tril(xp.ones((tq, tk), dtype=bool))
 
 
-def attention_forward(q, k, v, causal, scale):
+_M32 = 0xFFFFFFFF
+
+
+def philox4x32_10(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 (csrc/common/philox.h) on arrays of counter words c0..c3 (uint32, broadcast together) under the
+    key (k0, k1) (Python ints): returns its four uint32 output words, computed exactly as the C++ and CUDA."""
+    xp = xp_of(c0)
+    u32, u64 = np.uint32, np.uint64
+    c0, c1, c2, c3 = (xp.asarray(c, dtype=u32) for c in (c0, c1, c2, c3))
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + 0x9E3779B9) & _M32, (k1 + 0xBB67AE85) & _M32
+        p0 = c0.astype(u64) * u64(0xD2511F53)
+        p1 = c2.astype(u64) * u64(0xCD9E8D57)
+        c0, c1, c2, c3 = ((p1 >> u64(32)).astype(u32) ^ c1 ^ u32(k0), p1.astype(u32),
+                          (p0 >> u64(32)).astype(u32) ^ c3 ^ u32(k1), p0.astype(u32))
+    return c0, c1, c2, c3
+
+
+def attention_dropout_keep(xp, bh, tq, tk, p, seed, offset):
+    """The attention-dropout keep mask (bh, tq, tk) (bool) for key ``seed`` and draw ``offset``, as
+    csrc/common/philox.h defines it: element (h, i, j) takes word i % 4 of Philox at counter
+    n = (h * ceil(tq / 4) + i // 4) * tk + j (low, high 32 bits), (offset low, high); kept iff
+    (word >> 8) >= ceil(p * 2**24)."""
+    seed, offset = int(seed) % 2 ** 64, int(offset) % 2 ** 64
+    g = (tq + 3) // 4
+    n = xp.arange(bh * g * tk, dtype=np.uint64)
+    words = philox4x32_10(n & np.uint64(_M32), n >> np.uint64(32), offset & _M32, offset >> 32, seed & _M32,
+                          seed >> 32)
+    thr = math.ceil(p * 16777216.0)
+    keep = xp.stack([(w >> np.uint32(8)).reshape(bh, g, tk) >= thr for w in words], axis=2)  # (bh, g, 4, tk)
+    return keep.reshape(bh, 4 * g, tk)[:, :tq]
+
+
+def _dropout_scale(xp, shape, p, seed, offset, acc):
+    """Z = keep / (1 - p) over a (B, H, Tq, Tk) score grid, in the accumulation dtype (0 everywhere for p = 1)."""
+    b, h, tq, tk = shape
+    keep = attention_dropout_keep(xp, b * h, tq, tk, p, seed, offset).reshape(shape)
+    return keep.astype(acc) * acc(0.0 if p >= 1.0 else 1.0 / (1.0 - p))
+
+
+def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
     """q: (B, H, Tq, D), k, v: (B, H, Tk, D). Returns out (B, H, Tq, D) in q.dtype and lse (B, H, Tq) in the
-    accumulation dtype: lse = logsumexp_j(scale * q.k_j) over visible j."""
+    accumulation dtype: lse = logsumexp_j(scale * q.k_j) over visible j. dropout_p > 0: out = (P o Z) V with
+    Z = keep / (1 - p), keep drawn from Philox at (seed, offset) (attention_dropout_keep); lse is unchanged."""
     xp = xp_of(q)
     acc = _acc(q.dtype)
     qf, kf, vf = (a.astype(acc, copy=False) for a in (q, k, v))
@@ -104,13 +146,17 @@ def attention_forward(q, k, v, causal, scale):
     m = s.max(axis=-1, keepdims=True)
     p = xp.exp(s - m)
     l = p.sum(axis=-1, keepdims=True)
-    out = (p / l) @ vf
+    p = p / l
+    if dropout_p > 0:
+        p = p * _dropout_scale(xp, s.shape, dropout_p, seed, offset, acc)
+    out = p @ vf
     lse = (m + xp.log(l))[..., 0]
     return out.astype(q.dtype, copy=False), lse.astype(acc, copy=False)
 
 
-def attention_backward(dout, q, k, v, out, lse, causal, scale):
-    """Returns dq, dk, dv (dtypes of q, k, v). Uses only lse from forward: P = exp(scale*QK^T - lse)."""
+def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, seed=0, offset=0):
+    """Returns dq, dk, dv (dtypes of q, k, v). Uses only lse from forward: P = exp(scale*QK^T - lse); with dropout the
+    same mask Z is drawn again: dv = (P o Z)^T dout, dS = P o (Z o dout V^T - delta) * scale."""
     xp = xp_of(q)
     acc = _acc(q.dtype)
     qf, kf, vf, of, dof = (a.astype(acc, copy=False) for a in (q, k, v, out, dout))
@@ -118,8 +164,13 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale):
     p = xp.exp(s - lse[..., None])
     if causal:
         p = xp.where(_causal_mask(xp, s.shape[-2], s.shape[-1]), p, 0)
-    dv = p.swapaxes(-1, -2) @ dof
     dp = dof @ vf.swapaxes(-1, -2)
+    if dropout_p > 0:
+        z = _dropout_scale(xp, s.shape, dropout_p, seed, offset, acc)
+        dv = (p * z).swapaxes(-1, -2) @ dof
+        dp = dp * z
+    else:
+        dv = p.swapaxes(-1, -2) @ dof
     delta = (dof * of).sum(axis=-1, keepdims=True)
     ds = p * (dp - delta) * scale
     dq = ds @ kf
@@ -138,21 +189,22 @@ def _merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(b, t, h * d)
 
 
-def attention_forward_packed(qkv, n_head, causal, scale):
+def attention_forward_packed(qkv, n_head, causal, scale, dropout_p=0.0, seed=0, offset=0):
     """attention_forward in the GPT layouts: qkv (B, T, 3C) = [q | k | v], each C = n_head heads of D. Returns out
-    (B, T, C) with the heads merged and lse (B, n_head, T)."""
+    (B, T, C) with the heads merged and lse (B, n_head, T). The dropout mask is that of the (B, n_head, T, T) grid."""
     c = qkv.shape[-1] // 3
     q, k, v = (_split_heads(qkv[..., i * c:(i + 1) * c], n_head) for i in range(3))
-    out, lse = attention_forward(q, k, v, causal, scale)
+    out, lse = attention_forward(q, k, v, causal, scale, dropout_p, seed, offset)
     return _merge_heads(out), lse
 
 
-def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale):
+def attention_backward_packed(dout, qkv, out, lse, n_head, causal, scale, dropout_p=0.0, seed=0, offset=0):
     """attention_backward in the GPT layouts: dout and out (B, T, C); returns dqkv (B, T, 3C)."""
     xp = xp_of(qkv)
     c = qkv.shape[-1] // 3
     q, k, v = (_split_heads(qkv[..., i * c:(i + 1) * c], n_head) for i in range(3))
-    grads = attention_backward(_split_heads(dout, n_head), q, k, v, _split_heads(out, n_head), lse, causal, scale)
+    grads = attention_backward(_split_heads(dout, n_head), q, k, v, _split_heads(out, n_head), lse, causal, scale,
+                               dropout_p, seed, offset)
     return xp.concatenate([_merge_heads(g) for g in grads], axis=-1)
 
 

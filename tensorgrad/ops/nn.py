@@ -170,20 +170,21 @@ def gelu(x, approximate="none"):
 
 # ------------------------------------------------------------------------------------------ attention
 class Attention(Function):
-    """softmax(scale * Q K^T [causal]) V over (B, H, T, D); saves only lse (flash style)."""
+    """dropout_p(softmax(scale * Q K^T [causal])) V over (B, H, T, D); saves only lse (flash style). The dropout
+    mask is Philox at (seed, offset) (csrc/common/philox.h), drawn inside the kernels in forward and again in
+    backward, never stored; the wrappers take the pair from the Generator once per call."""
 
-    def forward(self, q, k, v, causal, scale):
-        out, lse = kernels.get("attention_forward", _dev(q))(q, k, v, causal, scale)
+    def forward(self, q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
+        self.args = (causal, scale, dropout_p, seed, offset)
+        out, lse = kernels.get("attention_forward", _dev(q))(q, k, v, *self.args)
         self.save_for_backward(q, k, v, out, lse)
-        self.args = (causal, scale)
         return out
 
     def backward(self, g):
         q, k, v, out, lse = self.saved_tensors
-        causal, scale = self.args
         g = xp_of(g).ascontiguousarray(g)
-        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g, q, k, v, out, lse, causal, scale)
-        return dq, dk, dv, None, None
+        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g, q, k, v, out, lse, *self.args)
+        return dq, dk, dv, None, None, None, None, None
 
 
 class PackedAttention(Function):
@@ -194,12 +195,12 @@ class PackedAttention(Function):
     device has packed kernels (the CPU's: attention_forward_packed / attention_backward_packed) they read and write
     these layouts in place, with no split or merge copies at all."""
 
-    def forward(self, qkv, n_head, causal, scale):
+    def forward(self, qkv, n_head, causal, scale, dropout_p=0.0, seed=0, offset=0):
         dev = _dev(qkv)
-        self.args = (causal, scale)
+        self.args = (causal, scale, dropout_p, seed, offset)
         self.packed = kernels.which("attention_forward_packed", dev) == "kernel"
         if self.packed:
-            out, lse = kernels.get("attention_forward_packed", dev)(qkv, n_head, causal, scale)
+            out, lse = kernels.get("attention_forward_packed", dev)(qkv, n_head, *self.args)
             self.n_head = n_head
             self.save_for_backward(qkv, out, lse)
             return out
@@ -208,26 +209,26 @@ class PackedAttention(Function):
         c = c3 // 3
         heads = xp.ascontiguousarray(qkv.reshape(b, t, 3, n_head, c // n_head).transpose(2, 0, 3, 1, 4))
         q, k, v = heads[0], heads[1], heads[2]
-        out, lse = kernels.get("attention_forward", _dev(qkv))(q, k, v, causal, scale)
+        out, lse = kernels.get("attention_forward", _dev(qkv))(q, k, v, *self.args)
         self.save_for_backward(q, k, v, out, lse)
         return out.transpose(0, 2, 1, 3).reshape(b, t, c)
 
     def backward(self, g):
-        causal, scale = self.args
         xp = xp_of(g)
+        nones = (None,) * 6
         if self.packed:
             qkv, out, lse = self.saved_tensors
             dqkv = kernels.get("attention_backward_packed", _dev(qkv))(xp.ascontiguousarray(g), qkv, out, lse,
-                                                                        self.n_head, causal, scale)
-            return dqkv, None, None, None
+                                                                        self.n_head, *self.args)
+            return (dqkv,) + nones
         q, k, v, out, lse = self.saved_tensors
         b, h, t, d = q.shape
         g4 = xp.ascontiguousarray(g.reshape(b, t, h, d).transpose(0, 2, 1, 3))
-        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g4, q, k, v, out, lse, causal, scale)
+        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g4, q, k, v, out, lse, *self.args)
         dqkv = xp.empty((b, t, 3, h, d), dtype=dq.dtype)
         for i, di in enumerate((dq, dk, dv)):
             dqkv[:, :, i] = di.transpose(0, 2, 1, 3)
-        return dqkv.reshape(b, t, 3 * h * d), None, None, None
+        return (dqkv.reshape(b, t, 3 * h * d),) + nones
 
 
 def packed_attention(qkv, n_head, is_causal=True, dropout_p=0.0, scale=None):
@@ -242,12 +243,25 @@ def packed_attention(qkv, n_head, is_causal=True, dropout_p=0.0, scale=None):
     c = c3 // 3
     d = c // n_head
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
-    if dropout_p > 0.0:  # the fused kernels have no attention dropout: compose from ordinary ops
-        heads = qkv.reshape(b, t, 3, n_head, d).permute(2, 0, 3, 1, 4)
-        y = scaled_dot_product_attention(heads[0], heads[1], heads[2], dropout_p=dropout_p, is_causal=is_causal,
-                                         scale=scale)
-        return y.transpose(1, 2).reshape(b, t, c)
-    return PackedAttention.apply(qkv.contiguous(), n_head, bool(is_causal), scale)
+    return PackedAttention.apply(qkv.contiguous(), n_head, bool(is_causal), scale,
+                                 *_attention_dropout("packed_attention", qkv, dropout_p))
+
+
+def _attention_dropout(name, x, p):
+    """(dropout_p, seed, offset) for the fused attention kernels: the Philox pair is drawn from the default
+    Generator once per call and saved on the node, so backward (and checkpoint's replay, which restores the
+    Generator) regenerates the very mask of forward; (0.0, 0, 0) without dropout."""
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: dropout_p must be in [0, 1], got {p}")
+    if p == 0.0:
+        return 0.0, 0, 0
+    if capturing_on(x.array):
+        raise RuntimeError(f"{name}: dropout_p={p} on a tensor of shape {tuple(x.shape)} inside a CUDA graph capture: "
+                           "the dropout seed would be frozen into the graph and every replay would repeat one mask; "
+                           "capture with dropout=0 (or model.eval()), or run this step eagerly")
+    seed, offset = default_generator.philox_seed_offset()
+    return p, seed, offset
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
@@ -261,13 +275,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if attn_mask is not None and is_causal:
         raise RuntimeError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    if attn_mask is None and dropout_p == 0.0 and q.shape[-1] == v.shape[-1]:
+    if attn_mask is None and q.shape[-1] == v.shape[-1]:
+        # Dropout runs inside the kernels: the mask of element (b, h, i, j) is Philox at (seed, offset, (bh, i, j)),
+        # bh counting the leading dims flattened.
         lead = q.shape[:-2]
         b = int(np.prod(lead)) if lead else 1
         q4, k4, v4 = (x.contiguous().reshape(1, b, x.shape[-2], x.shape[-1]) for x in (q, k, v))
-        out = Attention.apply(q4, k4, v4, bool(is_causal), scale)
+        out = Attention.apply(q4, k4, v4, bool(is_causal), scale,
+                              *_attention_dropout("scaled_dot_product_attention", q, dropout_p))
         return out.reshape(lead + (q.shape[-2], v.shape[-1]))
-    # General path (masks, dropout, Ev != E): composed from ordinary ops.
+    # General path (masks, Ev != E): composed from ordinary ops, dropout as a Dropout node.
     s = (q @ k.transpose(-2, -1)) * scale
     if is_causal:
         L, S = q.shape[-2], k.shape[-2]
