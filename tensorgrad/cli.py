@@ -63,8 +63,8 @@ def _train_parser(sub):
     g.add_argument("--cuda-graph", action="store_true",
                    help="capture the training step in a CUDA graph and replay it (cuda, dropout 0, no accumulation)")
     g.add_argument("--dtype", default=d.dtype, choices=["float32", "float16", "bfloat16", "float64"],
-                   help="float16: fp16 autocast with fp32 master weights and dynamic loss scaling (bfloat16: refused, "
-                        "NumPy/CuPy have no bfloat16 arrays)")
+                   help="float16: fp16 autocast with fp32 master weights and dynamic loss scaling; bfloat16: bf16 "
+                        "autocast (PyTorch's CPU policy, MKL's bf16 GEMM on the CPU), fp32 master weights, no scaling")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for BLAS and tensorgrad's kernels (default: 1 when the load average shows the "
                         "cores busy with other work, else as the environment configures, i.e. all cores)")

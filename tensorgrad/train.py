@@ -228,8 +228,11 @@ class Run:
         return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.cfg.block_size
 
     def autocast(self):
-        """float16: autocast runs matmuls/attention in fp16 with fp32 accumulation (parameters stay float32)."""
-        return autocast(dtype=dtypes.float16, enabled=self.cfg.dtype == "float16")
+        """float16 / bfloat16: autocast runs matmuls/attention in half precision with fp32 accumulation (parameters
+        stay float32); bfloat16 with PyTorch's CPU policy on the CPU (MKL's bf16 GEMM)."""
+        half = self.cfg.dtype in ("float16", "bfloat16")
+        return autocast(self.cfg.device.split(":")[0], dtype=getattr(dtypes, self.cfg.dtype if half else "float16"),
+                        enabled=half)
 
     def eval_sampler(self):
         """A fresh sampler seeded with seed + 1: the same evaluation batches every time, off the training stream."""
@@ -239,11 +242,8 @@ class Run:
 
 def check_config(cfg):
     """ValueError naming the first setting train() cannot run with."""
-    if cfg.dtype == "bfloat16":
-        raise ValueError("train: --dtype bfloat16 is not available: NumPy and CuPy arrays have no bfloat16 type; "
-                         "use --dtype float16 (autocast + loss scaling) or float32")
-    if cfg.dtype not in ("float32", "float64", "float16"):
-        raise ValueError(f"train: --dtype must be float32, float16 or float64, got {cfg.dtype!r}")
+    if cfg.dtype not in ("float32", "float64", "float16", "bfloat16"):
+        raise ValueError(f"train: --dtype must be float32, float16, bfloat16 or float64, got {cfg.dtype!r}")
     for name in ("max_iters", "batch_size", "block_size", "eval_iters", "gradient_accumulation_steps"):
         if getattr(cfg, name) < (0 if name == "max_iters" else 1):
             raise ValueError(f"train: {name} must be positive, got {getattr(cfg, name)}")
@@ -309,7 +309,7 @@ def setup(cfg=None, **overrides):
         model.to(cfg.device)
     optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), cfg.device,
                                            capturable=cfg.cuda_graph)
-    # float16: the scaler keeps small fp16 gradients from flushing to zero.
+    # float16: the scaler keeps small fp16 gradients from flushing to zero (bfloat16 has float32's range: none).
     scaler = GradScaler(enabled=cfg.dtype == "float16")
     run = Run(cfg, model, optimizer, scaler, tokenizer, corpus, sampler, train_ids, val_ids, ckpt_path)
 

@@ -27,7 +27,7 @@ def text_file(tmp_path_factory):
     return str(p)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
 def test_resume_gives_the_same_next_losses(tmp_path, text_file, dropout, dtype):
     full = train(TrainConfig(**TINY, dropout=dropout, dtype=dtype, max_iters=12, eval_interval=6, data=text_file,
