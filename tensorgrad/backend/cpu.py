@@ -177,8 +177,9 @@ def gemm(a, b, bias=None):
     """2-D products through MKL (blas.gemm, the bias written by _C's threaded fill and added inside the GEMM),
     batched ones through its strided-batch GEMM where that pays, else NumPy with operands BLAS can read.
     bfloat16 through MKL's cblas_gemm_bf16bf16f32 (AMX / AVX512-BF16), float32 accumulation (the bias included)
-    rounded once; float16 as a float32 GEMM rounded once (faster here than MKL's cblas_gemm_f16f16f32, which has
-    no float16 hardware to use on this Xeon: benchmarks/bench_bf16_cpu.py)."""
+    rounded once; float16 as a float32 GEMM rounded once: MKL's cblas_gemm_f16f16f32 (no float16 matrix hardware
+    on this Xeon) was faster at 7 of the 10 GPT shapes but 5x slower at one and within the 2-core machine's noise
+    elsewhere (benchmarks/bench_bf16_cpu.py), so float16 keeps the upcast until a quiet machine decides."""
     if a.dtype == _BF16 and b.dtype == _BF16:
         if a.ndim == 2 and b.ndim == 2:
             out = blas.gemm_half(a, b, bias, _C.linear_bias_fill)
