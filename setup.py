@@ -31,7 +31,8 @@ class BuildExtLoud(build_ext):
 
 
 class BuildPyWithCuda(build_py):
-    """Ships csrc/cuda/*.cu inside the package so CuPy's RawModule can compile them at run time."""
+    """Ships csrc/cuda/*.cu (and csrc/common/philox.h, which attention.cu includes) inside the package so CuPy's
+    RawModule can compile them at run time."""
 
     def run(self):
         super().run()
@@ -39,6 +40,7 @@ class BuildPyWithCuda(build_py):
         os.makedirs(dst, exist_ok=True)
         for f in glob.glob(os.path.join(HERE, "csrc", "cuda", "*.cu")) + glob.glob(os.path.join(HERE, "csrc", "cuda", "*.cuh")):
             shutil.copy(f, dst)
+        shutil.copy(os.path.join(HERE, "csrc", "common", "philox.h"), dst)  # Philox, shared with the CPU kernels
 
 
 cpp_sources = sorted(glob.glob(os.path.join("csrc", "cpu", "*.cpp")))

@@ -298,18 +298,45 @@ def test_output_mean_and_variance_over_draws_match_torch(causal):
 
 
 # ------------------------------------------------------------------------------------------------- CUDA
-@pytest.mark.gpu
-@pytest.mark.skipif(not cuda_available(), reason="needs CuPy and a CUDA GPU")
-def test_cuda_launchers_draw_the_cpu_mask():
+def gpu(fn):
+    return pytest.mark.gpu(pytest.mark.skipif(not cuda_available(), reason="needs CuPy and a CUDA GPU")(fn))
+
+
+@pytest.mark.parametrize("dtype, d", [(F32, 64), (F32, 48), (F32, 128), (np.float16, 64)])
+@pytest.mark.parametrize("causal", [False, True])
+@gpu
+def test_cuda_kernels_draw_the_cpu_mask(dtype, d, causal):
+    """The CUDA-core kernels (attention.cu) with dropout against the CPU kernels on the same (seed, offset); float16
+    with D = 64 would take the tensor-core kernels without dropout, and takes the CUDA-core ones with it."""
     import cupy as cp
     from tensorgrad.backend import cuda
     rng = np.random.default_rng(10)
-    q, k, v = (randn(rng, (2, 3, 70, 64), F32) for _ in range(3))
-    args = (True, 0.125, 0.2, SEED, OFFSET)
+    q, k, v = (randn(rng, (2, 3, 70, d), dtype) for _ in range(3))
+    args = (causal, d ** -0.5, 0.2, SEED, OFFSET)
+    f32 = [x.astype(F32) for x in (q, k, v)]
     out, lse = cuda.attention_forward(*(cp.asarray(x) for x in (q, k, v)), *args)
-    rout, rlse = cpu.attention_forward(q, k, v, *args)
-    np.testing.assert_allclose(cp.asnumpy(out), rout, rtol=2e-4, atol=2e-5)
-    dout = randn(rng, rout.shape, F32)
+    rout, rlse = cpu.attention_forward(*f32, *args)
+    tol = dict(rtol=2e-4, atol=2e-5) if dtype == F32 else dict(rtol=2e-2, atol=5e-3)
+    np.testing.assert_allclose(cp.asnumpy(out).astype(F32), rout, **tol)
+    np.testing.assert_allclose(cp.asnumpy(lse), rlse, **tol)
+    dout = randn(rng, rout.shape, dtype)
     grads = cuda.attention_backward(*(cp.asarray(x) for x in (dout, q, k, v)), out, lse, *args)
-    for g, rg in zip(grads, cpu.attention_backward(dout, q, k, v, rout, rlse, *args)):
-        np.testing.assert_allclose(cp.asnumpy(g), rg, rtol=2e-4, atol=2e-5)
+    for g, rg in zip(grads, cpu.attention_backward(dout.astype(F32), *f32, rout, rlse, *args)):
+        np.testing.assert_allclose(cp.asnumpy(g).astype(F32), rg, **tol)
+
+
+@gpu
+def test_cuda_mask_read_back_and_generator_stream():
+    import cupy as cp
+    from tensorgrad.backend import cuda
+    t, p = 48, 0.3
+    q = cp.zeros((1, 3, t, t), cp.float32)
+    v = cp.asarray(np.broadcast_to(np.eye(t, dtype=F32), (1, 3, t, t)).copy())
+    out, _ = cuda.attention_forward(q, q, v, False, 1.0, p, SEED, OFFSET)
+    assert np.array_equal(cp.asnumpy(out[0]) > 0, ref.attention_dropout_keep(np, 3, t, t, p, SEED, OFFSET))
+    # tensorgrad.random's CUDA draws are the same Philox: uniform element n of draw `offset` = word 0 >> 8 / 2^24.
+    gen = tg.random.Generator(device="cuda", seed=SEED)
+    u = cp.asnumpy(gen.random((1000,), dtype=F32, device="cuda"))
+    n = np.arange(1000, dtype=np.uint64)
+    w0 = ref.philox4x32_10(n & np.uint64(0xFFFFFFFF), n >> np.uint64(32), 0, 0, SEED & 0xFFFFFFFF, SEED >> 32)[0]
+    assert np.array_equal(u, (w0 >> np.uint32(8)).astype(F32) / F32(2 ** 24))

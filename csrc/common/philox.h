@@ -107,3 +107,14 @@ TG_PHILOX_FN unsigned long long tg_attn_dropout_counter(long long bh, long long 
                (unsigned long long)Tk +
            (unsigned long long)j;
 }
+
+// Whether attention-dropout element (bh, i, j) is kept, one element at a time (CUDA threads own scattered
+// elements; the CPU kernels draw 4 rows x 64 keys at once in dropout_keep, csrc/cpu/attention_tiles.h).
+TG_PHILOX_FN bool tg_attn_dropout_keep(unsigned long long seed, unsigned long long offset, long long bh, long long i,
+                                       long long j, long long Tq, long long Tk, unsigned int thr) {
+    unsigned int w[4];
+    tg_philox(seed, offset, tg_attn_dropout_counter(bh, i, j, Tq, Tk), w);
+    const int r = (int)(i & 3);
+    const unsigned int x = r == 0 ? w[0] : r == 1 ? w[1] : r == 2 ? w[2] : w[3];  // no dynamic index (CUDA)
+    return (x >> 8) >= thr;
+}

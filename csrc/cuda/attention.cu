@@ -29,10 +29,17 @@
 //   backward (2*BN*(DP+1) + 2*BM*(DP+1) + 2*BN*(BM+1) + 2*BM) * 4   (> 48 KiB: opt-in attribute)
 // Tiles (DP, BM, BN): forward (64, 64, 32), (128, 32, 32); backward (64, 32, 64), (128, 32, 32).
 //
+// Dropout (drop_thr > 0; see csrc/common/philox.h): the kept probabilities of element (bh, r, c) come from Philox at
+// (seed, offset), regenerated in backward. Forward: l sums the undropped P, P V uses P o keep, out = acc *
+// keep_scale / l. Backward: P^T tile holds (P o Z)^T for dV, dS^T = P^T o (Z o dP^T - delta) * scale with
+// Z = keep * keep_scale; delta = rowsum(dO * O) is unchanged. drop_thr = 0, keep_scale = 1: no dropout, same bits.
+// The tensor-core kernels (attention_tc.cu) take no dropout: the launcher runs these kernels when p > 0.
+//
 // These are CUDA-core (FFMA) kernels: exact float32 math, no tensor cores. They run float32, head dims
 // other than 64 / 128, and everything when TENSORGRAD_ATTN_TC=0; float16 with D == 64 or 128 runs the
 // tensor-core kernels of attention_tc.cu (same signatures and outputs; the delta kernel here is shared).
 #include "common.cuh"
+#include "../common/philox.h"
 
 __device__ __forceinline__ float tg_half_warp_max(float v) {
 #pragma unroll
@@ -60,7 +67,8 @@ template <typename T, int DP, int BM, int BN>
 __device__ void attention_forward_impl(const T* __restrict__ q, const T* __restrict__ k,
                                        const T* __restrict__ v, T* __restrict__ out,
                                        float* __restrict__ lse, int Tq, int Tk, int D, float scale,
-                                       int causal) {
+                                       int causal, float keep_scale, unsigned int drop_thr,
+                                       unsigned long long seed, unsigned long long offset) {
     constexpr int RM = BM / 16, CN = BN / 16, DN = DP / 16;
     constexpr int SQ = DP + 1, SP = BN + 1;
     extern __shared__ float attn_smem[];
@@ -128,7 +136,9 @@ __device__ void attention_forward_impl(const T* __restrict__ q, const T* __restr
 #pragma unroll
             for (int j = 0; j < CN; ++j) {
                 const float p = (s[i][j] == tg_neg_inf()) ? 0.f : __expf(s[i][j] - mn);
-                Ps[(ty + 16 * i) * SP + tx + 16 * j] = p;
+                const bool drop = drop_thr && p != 0.f &&
+                                  !tg_attn_dropout_keep(seed, offset, bh, r, k0 + tx + 16 * j, Tq, Tk, drop_thr);
+                Ps[(ty + 16 * i) * SP + tx + 16 * j] = drop ? 0.f : p;
                 ps += p;
             }
             ps = tg_half_warp_sum(ps);
@@ -159,7 +169,7 @@ __device__ void attention_forward_impl(const T* __restrict__ q, const T* __restr
     for (int i = 0; i < RM; ++i) {
         const int r = q0 + ty + 16 * i;
         if (r >= Tq) continue;
-        const float inv = 1.f / l_i[i];
+        const float inv = keep_scale / l_i[i];
         T* orow = out + (bh * Tq + r) * D;
 #pragma unroll
         for (int j = 0; j < DN; ++j) {
@@ -189,7 +199,8 @@ __device__ void attention_backward_impl(const T* __restrict__ dout, const T* __r
                                         const float* __restrict__ lse, const float* __restrict__ delta,
                                         float* __restrict__ dq_acc, T* __restrict__ dk,
                                         T* __restrict__ dv, int Tq, int Tk, int D, float scale,
-                                        int causal) {
+                                        int causal, float keep_scale, unsigned int drop_thr,
+                                        unsigned long long seed, unsigned long long offset) {
     constexpr int RN = BN / 16;   // key rows per thread (dK, dV, S^T rows)
     constexpr int CM = BM / 16;   // query columns per thread in S^T; also query rows per thread in dQ
     constexpr int DN = DP / 16;   // head dims per thread
@@ -269,8 +280,10 @@ __device__ void attention_backward_impl(const T* __restrict__ dout, const T* __r
                 const int lr = tx + 16 * j, r = q0 + lr;
                 const bool ok = r < Tq && c < Tk && (!causal || c <= r);
                 const float p = ok ? __expf(st[i][j] * scale - lse_s[lr]) : 0.f;
-                PTs[lc * SP + lr] = p;
-                dSTs[lc * SP + lr] = p * (dpt[i][j] - dl_s[lr]) * scale;
+                float z = 1.f;
+                if (drop_thr && ok) z = tg_attn_dropout_keep(seed, offset, bh, r, c, Tq, Tk, drop_thr) ? keep_scale : 0.f;
+                PTs[lc * SP + lr] = p * z;
+                dSTs[lc * SP + lr] = p * (z * dpt[i][j] - dl_s[lr]) * scale;
             }
         }
         __syncthreads();                                   // P^T, dS^T complete
@@ -339,14 +352,17 @@ __device__ void attention_backward_impl(const T* __restrict__ dout, const T* __r
 #define TG_ATTN_INSTANTIATE(SUFFIX, T, DP, FBM, FBN, BBM, BBN)                                        \
     extern "C" __global__ void __launch_bounds__(256) attention_forward_kernel_##SUFFIX##_d##DP(      \
         const T* q, const T* k, const T* v, T* out, float* lse, int Tq, int Tk, int D, float scale,  \
-        int causal) {                                                                                 \
-        attention_forward_impl<T, DP, FBM, FBN>(q, k, v, out, lse, Tq, Tk, D, scale, causal);         \
+        int causal, float keep_scale, unsigned int drop_thr, unsigned long long seed,                \
+        unsigned long long offset) {                                                                  \
+        attention_forward_impl<T, DP, FBM, FBN>(q, k, v, out, lse, Tq, Tk, D, scale, causal,          \
+                                                keep_scale, drop_thr, seed, offset);                  \
     }                                                                                                 \
     extern "C" __global__ void __launch_bounds__(256) attention_backward_kernel_##SUFFIX##_d##DP(     \
         const T* dout, const T* q, const T* k, const T* v, const float* lse, const float* delta,     \
-        float* dq_acc, T* dk, T* dv, int Tq, int Tk, int D, float scale, int causal) {                \
+        float* dq_acc, T* dk, T* dv, int Tq, int Tk, int D, float scale, int causal, float keep_scale, \
+        unsigned int drop_thr, unsigned long long seed, unsigned long long offset) {                  \
         attention_backward_impl<T, DP, BBM, BBN>(dout, q, k, v, lse, delta, dq_acc, dk, dv, Tq, Tk,   \
-                                                 D, scale, causal);                                   \
+                                                 D, scale, causal, keep_scale, drop_thr, seed, offset); \
     }
 
 TG_ATTN_INSTANTIATE(f32, float, 64, 64, 32, 32, 64)

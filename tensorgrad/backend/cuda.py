@@ -12,6 +12,7 @@ on-disk kernel cache (keyed by the source text) notices edits to the header too.
 
 This module must import without CuPy (CPU-only machines, CI): cupy is only touched inside functions.
 """
+import math
 import os
 import threading
 
@@ -51,14 +52,27 @@ def source_dir():
     raise FileNotFoundError("tensorgrad: CUDA kernel sources not found in " + " or ".join(_SOURCE_DIRS))
 
 
+def _philox_header():
+    """csrc/common/philox.h (the installed package carries a copy beside the .cu files)."""
+    for path in (os.path.join(source_dir(), "philox.h"), os.path.join(_SOURCE_DIRS[1], "..", "common", "philox.h")):
+        if os.path.isfile(path):
+            with open(path) as f:
+                return f.read().replace("#pragma once", "", 1)
+    raise FileNotFoundError("tensorgrad: csrc/common/philox.h not found beside the CUDA kernel sources")
+
+
 def load_source(name):
-    """Source text of csrc/cuda/<name>.cu with common.cuh pasted in place of its #include."""
+    """Source text of csrc/cuda/<name>.cu with common.cuh (and csrc/common/philox.h, where included) pasted in place
+    of their #include lines (NVRTC compiles one string)."""
     d = source_dir()
     with open(os.path.join(d, name + ".cu")) as f:
         src = f.read()
     with open(os.path.join(d, "common.cuh")) as f:
         common = f.read()
-    return src.replace('#include "common.cuh"', common, 1)
+    src = src.replace('#include "common.cuh"', common, 1)
+    if '#include "../common/philox.h"' in src:
+        src = src.replace('#include "../common/philox.h"', _philox_header(), 1)
+    return src
 
 
 def _cp():
@@ -304,17 +318,25 @@ def _attn_kernel_ok(q, k, v):
             and k.shape[:2] == (b, h) and k.shape[3] == d and b * h < 2 ** 31)
 
 
+def _attn_dropout_args(dropout_p, seed, offset):
+    """The kernels' dropout arguments (keep_scale, drop_thr, seed, offset), csrc/common/philox.h's definitions."""
+    p = float(dropout_p)
+    thr = math.ceil(p * 16777216.0)
+    keep_scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+    return (_f32(keep_scale), np.uint32(thr), np.uint64(int(seed) % 2 ** 64), np.uint64(int(offset) % 2 ** 64))
+
+
 def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
+    """Dropout (p > 0) runs in the CUDA-core kernels of attention.cu (the tensor-core ones take none)."""
     cp = _cp()
-    if dropout_p > 0:  # the CUDA kernels take no dropout yet: the reference draws the same Philox mask on the GPU
-        return reference.attention_forward(q, k, v, causal, scale, dropout_p, seed, offset)
+    dargs = (q, k, v, causal, scale, dropout_p, seed, offset)
     if not _attn_kernel_ok(q, k, v):
-        return reference.attention_forward(q, k, v, causal, scale)
+        return reference.attention_forward(*dargs)
     q, k, v = (cp.ascontiguousarray(a) for a in (q, k, v))
     b, h, tq, d = q.shape
     tk = k.shape[2]
     kern = None
-    if _attn_use_tc(q, k, v):
+    if _attn_use_tc(q, k, v) and not dropout_p > 0:
         bm, bn = _ATTN_TC_TILES[d][0]
         smem = _attn_tc_smem_forward(d, bm, bn)
         kern = get_kernel("attention_tc", "attention_forward_kernel_f16_tc_d%d" % d, smem)
@@ -326,26 +348,26 @@ def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
         kern = get_kernel("attention", "attention_forward_kernel_%s_d%d" % (_SUFFIX[q.dtype], dp), smem)
         threads = _ATTN_THREADS
     if kern is None:
-        return reference.attention_forward(q, k, v, causal, scale)
+        return reference.attention_forward(*dargs)
     out = cp.empty_like(q)
     lse = cp.empty((b, h, tq), dtype=cp.float32)
+    drop = _attn_dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
     kern((b * h, _ceil_div(tq, bm)), (threads,),
-         (q, k, v, out, lse, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))), shared_mem=smem)
+         (q, k, v, out, lse, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))) + drop, shared_mem=smem)
     return out, lse
 
 
 def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, seed=0, offset=0):
     cp = _cp()
-    if dropout_p > 0:
-        return reference.attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p, seed, offset)
+    dargs = (dout, q, k, v, out, lse, causal, scale, dropout_p, seed, offset)
     if not _attn_kernel_ok(q, k, v) or lse.dtype != cp.float32 or dout.dtype != q.dtype or out.dtype != q.dtype:
-        return reference.attention_backward(dout, q, k, v, out, lse, causal, scale)
+        return reference.attention_backward(*dargs)
     b, h, tq, d = q.shape
     tk = k.shape[2]
     suffix = _SUFFIX[q.dtype]
     dout, q, k, v, out, lse = (cp.ascontiguousarray(a) for a in (dout, q, k, v, out, lse))
     kern = None
-    if _attn_use_tc(q, k, v, dout):
+    if _attn_use_tc(q, k, v, dout) and not dropout_p > 0:
         bm, bn = _ATTN_TC_TILES[d][1]
         smem = _attn_tc_smem_backward(d, bm, bn)
         kern = get_kernel("attention_tc", "attention_backward_kernel_f16_tc_d%d" % d, smem)
@@ -357,7 +379,7 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, se
         kern = get_kernel("attention", "attention_backward_kernel_%s_d%d" % (suffix, dp), smem)
         threads = _ATTN_THREADS
     if kern is None:                                  # device without enough opt-in shared memory
-        return reference.attention_backward(dout, q, k, v, out, lse, causal, scale)
+        return reference.attention_backward(*dargs)
 
     rows = b * h * tq
     delta = cp.empty((b, h, tq), dtype=cp.float32)
@@ -367,9 +389,10 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, se
     dq_acc = cp.zeros((b, h, tq, d), dtype=cp.float32)
     dk = cp.empty_like(k)
     dv = cp.empty_like(v)
+    drop = _attn_dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
     kern((b * h, _ceil_div(tk, bn)), (threads,),
-         (dout, q, k, v, lse, delta, dq_acc, dk, dv, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))),
-         shared_mem=smem)
+         (dout, q, k, v, lse, delta, dq_acc, dk, dv, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal)))
+         + drop, shared_mem=smem)
     dq = dq_acc if q.dtype == cp.float32 else dq_acc.astype(q.dtype)
     return dq, dk, dv
 
