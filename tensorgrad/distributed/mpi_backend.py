@@ -1,0 +1,226 @@
+"""Collectives on NumPy arrays over MPI (mpi4py): the CPU backend ("mpi"; "gloo" is accepted and means this).
+
+Every collective works in place on the tensor's own array when it is C-contiguous and of a type MPI reduces
+natively (float32/64, integers, bool); otherwise (a strided view, float16 / bfloat16) it goes through a contiguous
+staging copy (half precision reduced in float32, then rounded once) and the result is copied back. Nonblocking
+calls (MPI_Iallreduce, Ibcast, Iallgather, Ireduce_scatter_block) back ``async_op=True``; the blocking calls back
+the synchronous ones, so that all_reduce costs what ``comm.Allreduce`` costs.
+
+Progress: MPI moves a nonblocking collective's data only inside MPI calls (no progress thread unless MPICH is
+started with MPIR_CVAR_ASYNC_PROGRESS=1), so DistributedDataParallel pokes outstanding requests (``poke``) from
+its gradient hooks while backward runs, and barrier() waits politely (test, then sleep) rather than spinning.
+"""
+import time
+
+import numpy as np
+
+from .. import dtypes
+from .work import ReduceOp, Work, CompletedWork
+
+__all__ = ["MPIBackend"]
+
+_HALF = (np.dtype(np.float16), np.dtype(dtypes.bfloat16))
+
+
+class MPIBackend:
+    name = "mpi"
+
+    def __init__(self, comm, MPI, watchdog=None):
+        self.comm, self.MPI, self.watchdog = comm, MPI, watchdog
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self._inflight = []
+        self._ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
+                     ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR,
+                     ReduceOp.BXOR: MPI.BXOR}
+        self._bool_ops = {ReduceOp.SUM: MPI.LOR, ReduceOp.MAX: MPI.LOR, ReduceOp.BOR: MPI.LOR,
+                          ReduceOp.PRODUCT: MPI.LAND, ReduceOp.MIN: MPI.LAND, ReduceOp.BAND: MPI.LAND,
+                          ReduceOp.BXOR: MPI.LXOR}
+
+    # ----------------------------------------------------------------------------------------- helpers
+    def _mpi_op(self, op, dtype):
+        if dtype == np.bool_:
+            if op is ReduceOp.AVG:
+                raise ValueError("all_reduce: ReduceOp.AVG is not defined for bool tensors")
+            return self._bool_ops[op]
+        if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and dtype.kind not in "iu":
+            raise ValueError(f"all_reduce: ReduceOp.{op.name} needs an integer tensor, got {dtype}")
+        return self._ops[op]
+
+    @staticmethod
+    def _writable(a, what):
+        if not a.flags.writeable:
+            raise RuntimeError(f"{what}: the tensor's array is read-only (an expanded view?); clone() it first")
+
+    @staticmethod
+    def _staged(a, reduce):
+        """(buffer MPI can use, copy-back or None): the array itself, or a contiguous (float32 for halves) copy."""
+        if reduce and a.dtype in _HALF:
+            return np.ascontiguousarray(a, dtype=np.float32), lambda buf: np.copyto(a, buf, casting="unsafe")
+        if a.dtype in _HALF:  # moved, not reduced: the bits travel as uint16
+            if a.flags.c_contiguous:
+                return a.view(np.uint16), None
+            buf = np.ascontiguousarray(a).view(np.uint16)
+            return buf, lambda b: np.copyto(a, b.view(a.dtype))
+        if a.flags.c_contiguous:
+            return a, None
+        return np.ascontiguousarray(a), lambda buf: np.copyto(a, buf)
+
+    def _work(self, what, req, finish, tensors=()):
+        self._inflight.append(req)
+        def done():
+            if req in self._inflight:
+                self._inflight.remove(req)
+            if finish is not None:
+                finish()
+        return Work(what, req.Test, req.Wait, done, self.watchdog, tensors)
+
+    def _blocking(self, what, call):
+        wd = self.watchdog
+        key = wd.start(what) if wd is not None else None
+        try:
+            call()
+        finally:
+            if wd is not None:
+                wd.done(key)
+
+    def poke(self):
+        """Progress the nonblocking collectives in flight (MPI moves their data only inside MPI calls)."""
+        if self._inflight:
+            self.MPI.Request.Testall(self._inflight)
+
+    # ----------------------------------------------------------------------------------------- collectives
+    def all_reduce(self, a, op, async_op, what="all_reduce"):
+        self._writable(a, what)
+        mpi_op = self._mpi_op(op, a.dtype)
+        buf, back = self._staged(a, reduce=True)
+        n = self.size
+
+        def finish():
+            if op is ReduceOp.AVG:
+                if buf.dtype.kind == "f" or buf.dtype.kind == "c":
+                    buf[...] /= n
+                else:
+                    buf[...] //= n
+            if back is not None:
+                back(buf)
+
+        if async_op:
+            return self._work(what, self.comm.Iallreduce(self.MPI.IN_PLACE, buf, mpi_op), finish)
+        self._blocking(what, lambda: self.comm.Allreduce(self.MPI.IN_PLACE, buf, mpi_op))
+        finish()
+        return None
+
+    def reduce(self, a, dst, op, async_op, what="reduce"):
+        self._writable(a, what)
+        mpi_op = self._mpi_op(op, a.dtype)
+        buf, back = self._staged(a, reduce=True)
+        root = self.rank == dst
+        n = self.size
+
+        def finish():
+            if root:
+                if op is ReduceOp.AVG:
+                    buf[...] = buf / n if buf.dtype.kind in "fc" else buf // n
+                if back is not None:
+                    back(buf)
+
+        send = self.MPI.IN_PLACE if root else buf
+        recv = buf if root else None
+        if async_op:
+            return self._work(what, self.comm.Ireduce(send, recv, mpi_op, root=dst), finish)
+        self._blocking(what, lambda: self.comm.Reduce(send, recv, mpi_op, root=dst))
+        finish()
+
+    def broadcast(self, a, src, async_op, what="broadcast"):
+        if self.rank != src:
+            self._writable(a, what)
+        buf, back = self._staged(a, reduce=False)
+        finish = (lambda: back(buf)) if back is not None and self.rank != src else None
+        if async_op:
+            return self._work(what, self.comm.Ibcast(buf, root=src), finish)
+        self._blocking(what, lambda: self.comm.Bcast(buf, root=src))
+        if finish is not None:
+            finish()
+
+    def all_gather_into(self, out, a, async_op, what="all_gather_into_tensor"):
+        """out (world_size * a.size elements, rank-major) <- every rank's a."""
+        if out.size != a.size * self.size:
+            raise ValueError(f"{what}: the output has {out.size} elements; it needs world_size ({self.size}) x the "
+                             f"input's {a.size}")
+        self._writable(out, what)
+        sbuf, _ = self._staged(a, reduce=False)
+        rbuf, back = self._staged(out, reduce=False)
+        finish = (lambda: back(rbuf)) if back is not None else None
+        if async_op:
+            return self._work(what, self.comm.Iallgather(sbuf, rbuf), finish)
+        self._blocking(what, lambda: self.comm.Allgather(sbuf, rbuf))
+        if finish is not None:
+            finish()
+
+    def reduce_scatter_into(self, out, a, op, async_op, what="reduce_scatter_tensor"):
+        """out <- block rank of the reduction over ranks of a (world_size * out.size elements, rank-major)."""
+        if a.size != out.size * self.size:
+            raise ValueError(f"{what}: the input has {a.size} elements; it needs world_size ({self.size}) x the "
+                             f"output's {out.size}")
+        self._writable(out, what)
+        mpi_op = self._mpi_op(op, a.dtype)
+        sbuf, _ = self._staged(a, reduce=True)
+        rbuf, back = self._staged(out, reduce=True)
+        n = self.size
+
+        def finish():
+            if op is ReduceOp.AVG:
+                rbuf[...] = rbuf / n if rbuf.dtype.kind in "fc" else rbuf // n
+            if back is not None:
+                back(rbuf)
+
+        if async_op:
+            return self._work(what, self.comm.Ireduce_scatter_block(sbuf, rbuf, mpi_op), finish)
+        self._blocking(what, lambda: self.comm.Reduce_scatter_block(sbuf, rbuf, mpi_op))
+        finish()
+
+    def barrier(self, async_op=False):
+        req = self.comm.Ibarrier()
+        if async_op:
+            return self._work("barrier", req, None)
+        wd = self.watchdog
+        key = wd.start("barrier") if wd is not None else None
+        try:  # politely: rank 0 may be evaluating or writing a checkpoint while the others wait here
+            delay = 0.0
+            while not req.Test():
+                if delay:
+                    time.sleep(delay)
+                delay = min(2 * delay or 1e-5, 2e-3)
+        finally:
+            if wd is not None:
+                wd.done(key)
+
+    def send(self, a, dst, tag=0):
+        buf, _ = self._staged(a, reduce=False)
+        self._blocking("send", lambda: self.comm.Send(buf, dest=dst, tag=tag))
+
+    def recv(self, a, src, tag=0):
+        self._writable(a, "recv")
+        buf, back = self._staged(a, reduce=False)
+        status = self.MPI.Status()
+        src_ = self.MPI.ANY_SOURCE if src is None else src
+        self._blocking("recv", lambda: self.comm.Recv(buf, source=src_, tag=tag, status=status))
+        if back is not None:
+            back(buf)
+        return status.Get_source()
+
+    # ----------------------------------------------------------------------------------------- objects
+    def all_gather_object(self, obj):
+        return self.comm.allgather(obj)
+
+    def broadcast_object(self, obj, src):
+        return self.comm.bcast(obj, root=src)
+
+    def gather_object(self, obj, dst):
+        return self.comm.gather(obj, root=dst)
+
+    def abort(self, code=1):
+        self.comm.Abort(code)
+
+    def completed(self, what="collective"):
+        return CompletedWork(what)
