@@ -35,7 +35,8 @@ def check_device_as(op, main, *others):
 
 
 class Tensor:
-    __slots__ = ("array", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "__weakref__")
+    __slots__ = ("array", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
+                 "__weakref__")  # _post_hooks: set by register_post_accumulate_grad_hook only
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -277,6 +278,26 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             lst = self._hooks
+        lst.append(hook)
+
+        class _Handle:
+            def remove(self_inner):
+                if hook in lst:
+                    lst.remove(hook)
+        return _Handle()
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) -> None, called on a leaf after backward has accumulated its gradient into .grad (torch's;
+        DistributedDataParallel launches its bucket all-reduces from here while backward still runs)."""
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered "
+                               "on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if getattr(self, "_post_hooks", None) is None:
+            self._post_hooks = []
+        lst = self._post_hooks
         lst.append(hook)
 
         class _Handle:

@@ -15,6 +15,19 @@ _node_hooks = []
 # Gradient hooks: callables (node, grad, in_grads) called after every node's backward with the gradients
 # it returned (anomaly detection checks them). Empty unless anomaly mode is on: one truthiness test.
 _grad_hooks = []
+# Callbacks queued during a backward (queue_callback; torch's Variable._execution_engine.queue_callback): run once
+# when the outermost backward finishes (a checkpoint's backward runs an inner one inside it), then dropped.
+_final_callbacks = []
+_depth = [0]
+
+
+def queue_callback(fn):
+    """Run ``fn()`` once when the backward now running finishes (DistributedDataParallel waits for its gradient
+    all-reduces there); outside a backward, right away."""
+    if _depth[0] == 0:
+        fn()
+    else:
+        _final_callbacks.append(fn)
 
 
 def _toposort(roots):
@@ -76,8 +89,43 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
 
     order = _toposort(roots)
     captured = [None] * (len(inputs) if inputs is not None else 0)
+    # A leaf's gradient is complete once the last node feeding it has run: it is accumulated then (torch's
+    # AccumulateGrad), so post-accumulate-grad hooks (DDP's bucket all-reduce) fire while backward still runs.
+    last_use = {}
+    for i, node in enumerate(order):
+        for nxt in node.next:
+            if nxt is not None and not isinstance(nxt, Function):
+                last_use[id(nxt)] = i
+    complete_after = {}
+    for key, i in last_use.items():
+        complete_after.setdefault(i, []).append(key)
+    _depth[0] += 1
+    try:
+        _walk(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph)
+    finally:
+        _depth[0] -= 1
+        callbacks = []
+        if _depth[0] == 0:
+            callbacks, _final_callbacks[:] = _final_callbacks[:], []
+    for fn in callbacks:
+        fn()
+
+    if inputs is None:
+        return None
+    for i, (x, g) in enumerate(zip(inputs, captured)):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {tuple(x.shape)}) was not used to compute the outputs; "
+                               "pass allow_unused=True to get None for it")
+    return captured
+
+
+def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph):
+    """Every node's backward in order; each leaf finished once the last node feeding it has run."""
     with no_grad():
-        for node in order:
+        for n, node in enumerate(order):
+            for key in complete_after.get(n - 1, ()):
+                if key in leaf_grads:
+                    _finish_leaf(key, *leaf_grads.pop(key), capture, captured)
             g = node_grads.pop(node, None)
             if g is None:
                 continue
@@ -123,28 +171,30 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
                 node.release()
 
         for key, (leaf, g) in leaf_grads.items():
-            if leaf._hooks:
-                for h in leaf._hooks:
-                    r = h(Tensor._make(g, None))
-                    if r is not None:
-                        g = r.array if isinstance(r, Tensor) else r
-            if capture is not None:
-                for i in capture.get(key, ()):
-                    captured[i] = g
-                continue
-            if leaf.grad is None:
-                # Copy: the same array may have been handed to several leaves by one backward.
-                leaf.grad = Tensor._make(g.astype(leaf.array.dtype, copy=True), None)
-            else:
-                leaf.grad.array += g
+            _finish_leaf(key, leaf, g, capture, captured)
 
-    if inputs is None:
-        return None
-    for i, (x, g) in enumerate(zip(inputs, captured)):
-        if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {tuple(x.shape)}) was not used to compute the outputs; "
-                               "pass allow_unused=True to get None for it")
-    return captured
+
+def _finish_leaf(key, leaf, g, capture, captured):
+    """A leaf's complete gradient: its hooks, then captured (grad()) or accumulated into .grad, then its
+    post-accumulate-grad hooks (Tensor.register_post_accumulate_grad_hook)."""
+    if leaf._hooks:
+        for h in leaf._hooks:
+            r = h(Tensor._make(g, None))
+            if r is not None:
+                g = r.array if isinstance(r, Tensor) else r
+    if capture is not None:
+        for i in capture.get(key, ()):
+            captured[i] = g
+        return
+    if leaf.grad is None:
+        # Copy: the same array may have been handed to several leaves by one backward.
+        leaf.grad = Tensor._make(g.astype(leaf.array.dtype, copy=True), None)
+    else:
+        leaf.grad.array += g
+    post = getattr(leaf, "_post_hooks", None)  # a slot left unset until a hook is registered
+    if post:
+        for h in post:
+            h(leaf)
 
 
 def _no_create_graph(op, create_graph):
