@@ -24,6 +24,10 @@ RTOL = 1e-4
 CORPUS = [
     ("char_rnn.py", ["--epochs", "3"]),
     ("char_rnn.py", ["--epochs", "2", "--cell", "GRU"]),
+    ("cnn_dataloader.py", ["--epochs", "2"]),
+    ("cnn_dataloader.py", ["--epochs", "2", "--optimizer", "sgd", "--lr", "0.05"]),
+    ("gpt_resume.py", ["{tmp}", "--max-iters", "8", "--resume-at", "5"]),
+    ("gpt_resume.py", ["{tmp}", "--max-iters", "6", "--resume-at", "3", "--flash", "0", "--compile", "1"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
