@@ -1,21 +1,16 @@
-"""tensorgrad.nn.parallel: torch.nn.parallel's wrappers, importable so that scripts importing them at the top
-(``from torch.nn.parallel import DistributedDataParallel as DDP``) load and run single-process.
+"""tensorgrad.nn.parallel: torch.nn.parallel's wrappers.
 
-Wrapping a model is not built yet: it is issue 21 (data-parallel training beyond one process); constructing either
-wrapper raises NotImplementedError naming it.
+DistributedDataParallel (distributed.py) is the data-parallel wrapper: one process per replica, launched by mpiexec,
+gradients averaged over MPI / NCCL while backward runs. DataParallel (one process driving several devices) is not
+provided: tensorgrad runs one device per process, and DistributedDataParallel is what torch recommends instead.
 """
+from .distributed import DistributedDataParallel
+
 __all__ = ["DistributedDataParallel", "DataParallel"]
-
-_ISSUE = "issue 21 (data-parallel training beyond one process)"
-
-
-class DistributedDataParallel:
-    def __init__(self, module, *args, **kwargs):
-        raise NotImplementedError("tensorgrad.nn.parallel.DistributedDataParallel (torch's DistributedDataParallel) "
-                                  f"is not implemented yet; it is {_ISSUE}. Train the module itself, single-process.")
 
 
 class DataParallel:
     def __init__(self, module, *args, **kwargs):
-        raise NotImplementedError("tensorgrad.nn.parallel.DataParallel (torch's DataParallel) is not implemented: "
-                                  f"tensorgrad runs one device per process; multi-device training is {_ISSUE}.")
+        raise NotImplementedError("tensorgrad.nn.parallel.DataParallel (torch's DataParallel): tensorgrad runs one "
+                                  "device per process; use DistributedDataParallel under mpiexec -n N (one process per "
+                                  "device), as torch also recommends")
