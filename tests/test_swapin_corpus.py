@@ -28,6 +28,8 @@ CORPUS = [
     ("cnn_dataloader.py", ["--epochs", "2", "--optimizer", "sgd", "--lr", "0.05"]),
     ("gpt_resume.py", ["{tmp}", "--max-iters", "8", "--resume-at", "5"]),
     ("gpt_resume.py", ["{tmp}", "--max-iters", "6", "--resume-at", "3", "--flash", "0", "--compile", "1"]),
+    ("vae.py", ["--epochs", "3"]),
+    ("seq2seq_transformer.py", ["--steps", "20"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
