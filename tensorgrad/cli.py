@@ -5,10 +5,16 @@
         --max-iters 2000 --lr 1e-3 --min-lr 1e-4 --warmup-iters 100 --lr-decay-iters 2000 --dropout 0 --beta2 0.99
     tensorgrad train --out-dir out --resume --max-iters 4000
     tensorgrad sample --out-dir out --start "def " --num-tokens 300
+    tensorgrad train --nproc 2 ...         # data parallel on 2 processes (re-launched through mpiexec)
+    mpiexec -n 2 tensorgrad train ...      # the same, launched by hand (mpiexec -f hostfile ... on several machines)
 """
 import argparse
+import os
+import shutil
+import subprocess
 import sys
 
+from .distributed.launch_env import launch_env
 from .io import CheckpointError
 from .planner import POLICY_HELP, parse_policy
 from .profiler import cli as profile_cli
@@ -69,6 +75,9 @@ def _train_parser(sub):
                    help="CPU threads for BLAS and tensorgrad's kernels (default: 1 when the load average shows the "
                         "cores busy with other work, else as the environment configures, i.e. all cores)")
     g.add_argument("--resume", action="store_true", help="continue from --out-dir/ckpt.safetensors")
+    g.add_argument("--nproc", type=int, default=None,
+                   help="data parallel on N processes of this machine: re-launches itself through mpiexec (pip "
+                        "install 'tensorgrad[distributed]'); or start it as mpiexec -n N tensorgrad train ...")
     return p
 
 
@@ -102,7 +111,28 @@ def build_parser():
     return ap
 
 
+def _relaunch(argv, n):
+    """`tensorgrad train --nproc N ...` outside an MPI job: run `mpiexec -n N python -m tensorgrad train ...`."""
+    mpiexec = shutil.which("mpiexec") or os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if not os.path.exists(mpiexec):
+        raise ValueError("--nproc needs mpiexec: pip install 'tensorgrad[distributed]' (mpi4py and the mpich wheel)")
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            rest.append(arg)
+    return subprocess.call([mpiexec, "-n", str(n), sys.executable, "-m", "tensorgrad"] + rest)
+
+
 def cmd_train(a):
+    env = launch_env()
+    if a.nproc is not None and a.nproc > 1 and env.world_size == 1:
+        return _relaunch(a.argv, a.nproc)
+    if a.nproc is not None and env.world_size > 1 and a.nproc != env.world_size:
+        raise ValueError(f"--nproc {a.nproc}, but mpiexec started {env.world_size} processes")
     cfg = TrainConfig(
         n_layer=a.n_layer, n_head=a.n_head, n_embd=a.n_embd, block_size=a.block_size, dropout=a.dropout, bias=a.bias,
         checkpoint=a.checkpoint,
@@ -134,6 +164,7 @@ def cmd_sample(a):
 
 def main(argv=None):
     a = build_parser().parse_args(argv)
+    a.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return {"train": cmd_train, "sample": cmd_sample, "profile": profile_cli.run}[a.command](a)
     except (CheckpointError, FileNotFoundError, ValueError) as e:

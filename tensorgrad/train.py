@@ -16,6 +16,12 @@ evaluation never shifts the training stream). A checkpoint holds weights, optimi
 val loss, the loss history and both generator states, so ``resume=True`` continues with exactly the losses
 an uninterrupted run would have produced.
 
+Data parallel (``mpiexec -n N tensorgrad train`` or ``tensorgrad train --nproc N``): as nanoGPT's train.py, every
+rank builds the same model (seed), draws its own training batches (seed + rank) and dropout (seed + rank), and
+trains a DistributedDataParallel wrapper of it; gradient_accumulation_steps counts micro-batches of the whole job
+and is divided among the ranks (when it is at least N; it must then be a multiple of N); rank 0 alone logs,
+evaluates, checkpoints (with every rank's generator states, so --resume continues each rank's stream) and plots.
+
 Files in out_dir: ``ckpt.safetensors`` (weights + optimizer state; the JSON metadata inside its header),
 ``ckpt.json`` (the same metadata, readable), ``loss.png``.
 """
@@ -30,6 +36,8 @@ from tqdm import tqdm
 
 from ._version import __version__
 from . import dtypes
+from . import distributed as dist
+from .distributed.launch_env import launch_env
 from .amp import autocast, GradScaler
 from .autograd.grad_mode import no_grad
 from .backend import blas, host
@@ -38,6 +46,7 @@ from .cuda import GraphedStep
 from .data import BatchSampler, CharTokenizer, corpus_info, load_default_corpus, load_text, train_val_split
 from .io import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
 from .models.gpt import GPT, GPTConfig
+from .nn.parallel import DistributedDataParallel
 from .nn.utils import clip_grad_norm_
 from .optim.lr_scheduler import get_lr as _get_lr
 from .planner import apply_checkpoint_policy
@@ -222,10 +231,14 @@ class Run:
     evals: list = field(default_factory=list)    # (iter, train_loss, val_loss)
     graphed: object = None          # --cuda-graph: the captured step, once captured
     graph_from: int = 0             # --cuda-graph: the iteration this process started at
+    rank: int = 0                   # data parallel: this process's rank of world_size
+    world_size: int = 1
+    ddp: object = None              # data parallel: the DistributedDataParallel wrapper trained (model is inside)
+    owns_group: bool = False        # train() started the process group, and ends it
 
     @property
     def tokens_per_iter(self):
-        return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.cfg.block_size
+        return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.cfg.block_size * self.world_size
 
     def autocast(self):
         """float16 / bfloat16: autocast runs matmuls/attention in half precision with fp32 accumulation (parameters
@@ -270,12 +283,39 @@ def _setup_host(cfg):
     tune_malloc()
 
 
+def _setup_distributed(cfg):
+    """(rank, world_size, started): joins the job when mpiexec started several processes (the process group is
+    started here unless the caller did), and adapts cfg per rank: only rank 0 is verbose, the micro-batches are
+    divided among the ranks, CPU threads divided among the ranks of a machine, one GPU per rank."""
+    env = launch_env()
+    started = False
+    if env.world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if str(cfg.device).startswith("cuda") else "mpi")
+        started = True
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return 0, 1, started
+    rank, world = dist.get_rank(), dist.get_world_size()
+    cfg.verbose = cfg.verbose and rank == 0
+    gas = cfg.gradient_accumulation_steps
+    if gas >= world:
+        if gas % world:
+            raise ValueError(f"train: --gradient-accumulation-steps ({gas}, micro-batches per iteration over the whole "
+                             f"job, as nanoGPT) must be a multiple of the number of processes ({world})")
+        cfg.gradient_accumulation_steps = gas // world
+    if cfg.threads is None and not str(cfg.device).startswith("cuda"):
+        cfg.threads = max(1, (os.cpu_count() or 1) // max(1, env.local_world_size))
+    if cfg.device == "cuda":
+        cfg.device = f"cuda:{env.local_rank}"
+    return rank, world, started
+
+
 def setup(cfg=None, **overrides):
     """A Run ready for its first (or, with resume=True, next) step: config checked, host set up, data and
     tokenizer, the seeded model and its optimizer (state restored from out_dir when resuming), and the
     activation-checkpointing policy applied to the model's blocks."""
     cfg = TrainConfig(**{**(cfg.to_dict() if cfg is not None else {}), **overrides})
     check_config(cfg)
+    rank, world, started = _setup_distributed(cfg)
     _setup_host(cfg)
     os.makedirs(cfg.out_dir, exist_ok=True)
     ckpt_path = os.path.join(cfg.out_dir, CKPT_NAME)
@@ -300,7 +340,7 @@ def setup(cfg=None, **overrides):
     train_ids, val_ids = train_val_split(tokenizer.encode(text), 0.9)
 
     manual_seed(cfg.seed)
-    sampler = BatchSampler(train_ids, val_ids, cfg.block_size, cfg.batch_size, seed=cfg.seed, device=cfg.device)
+    sampler = BatchSampler(train_ids, val_ids, cfg.block_size, cfg.batch_size, seed=cfg.seed + rank, device=cfg.device)
     model = GPT(GPTConfig(block_size=cfg.block_size, vocab_size=tokenizer.vocab_size, n_layer=cfg.n_layer,
                           n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, bias=cfg.bias))
     if cfg.dtype == "float64":
@@ -311,7 +351,10 @@ def setup(cfg=None, **overrides):
                                            capturable=cfg.cuda_graph)
     # float16: the scaler keeps small fp16 gradients from flushing to zero (bfloat16 has float32's range: none).
     scaler = GradScaler(enabled=cfg.dtype == "float16")
-    run = Run(cfg, model, optimizer, scaler, tokenizer, corpus, sampler, train_ids, val_ids, ckpt_path)
+    run = Run(cfg, model, optimizer, scaler, tokenizer, corpus, sampler, train_ids, val_ids, ckpt_path, rank=rank,
+              world_size=world, owns_group=started)
+    if rank > 0:
+        manual_seed(cfg.seed + rank)  # dropout of its own; the model init above is the same on every rank
 
     if ckpt is not None:
         state, opt_state, meta = ckpt
@@ -320,9 +363,14 @@ def setup(cfg=None, **overrides):
         run.resumed, run.iter_num, run.best_val_loss = True, meta["iter_num"], meta["best_val_loss"]
         run.history, run.evals = [tuple(h) for h in meta["history"]], [tuple(e) for e in meta["evals"]]
         run.graph_from = run.iter_num
-        sampler.set_state(meta["rng"]["data"])
+        ranks = meta["rng"].get("ranks") or [meta["rng"]]
+        if len(ranks) == world:
+            sampler.set_state(ranks[rank]["data"])
+            set_rng_state(ranks[rank]["tensorgrad"])
+        else:
+            _log(cfg, f"warning: the checkpoint was written by {len(ranks)} process(es), this run has {world}: the "
+                      f"training batches restart from seed + rank")
         scaler.load_state_dict(meta.get("grad_scaler") or {})
-        set_rng_state(meta["rng"]["tensorgrad"])
         _log(cfg, f"resumed from {ckpt_path} at iter {run.iter_num} (best val loss {run.best_val_loss:.4f})")
 
     _log(cfg, f"data: {corpus['source']} ({corpus['chars']:,} chars, vocab {tokenizer.vocab_size}); "
@@ -339,13 +387,17 @@ def setup(cfg=None, **overrides):
                                                     loss_fn=lambda m, batch: _loss(run, *batch))
     if run.checkpoint_policy != "none":
         _log(cfg, f"activation checkpointing: {run.checkpoint_policy} over {cfg.n_layer} blocks")
+    if world > 1:
+        run.ddp = DistributedDataParallel(model, device_ids=[cfg.device] if cfg.device != "cpu" else None)
+        _log(cfg, f"data parallel: {world} processes ({dist.get_backend()}), {cfg.gradient_accumulation_steps} "
+                  f"micro-batch(es) of {cfg.batch_size} per process per iteration")
     return run
 
 
 # ------------------------------------------------------------------------------------------------ step
 def _loss(run, x, y):
     with run.autocast():
-        _, loss = run.model(x, y)
+        _, loss = (run.ddp or run.model)(x, y)
     return loss
 
 
@@ -397,8 +449,14 @@ def train_step(run):
         loss = _graph_step(run)
     else:
         loss = 0.0
-        for _ in range(cfg.gradient_accumulation_steps):
+        for micro in range(cfg.gradient_accumulation_steps):
+            if run.ddp is not None:  # gradients are averaged over the ranks at the last micro-batch only
+                run.ddp.require_backward_grad_sync = micro == cfg.gradient_accumulation_steps - 1
             loss += float(_forward_backward(run, *run.sampler.get_batch("train")).item())
+        if run.world_size > 1:  # the loss of the whole job's batch
+            total = tensor(np.array([loss]))
+            dist.all_reduce(total, op=dist.ReduceOp.AVG)
+            loss = float(total.array[0])
         _update(run)
         run.optimizer.zero_grad(set_to_none=True)
     run.history.append((run.iter_num, loss))
@@ -418,11 +476,20 @@ def evaluate(run):
 
 
 def save(run):
-    """ckpt.safetensors (+ ckpt.json) in out_dir, and loss.png unless plot=False."""
+    """ckpt.safetensors (+ ckpt.json) in out_dir, and loss.png unless plot=False. Data parallel: every rank calls it
+    (its generator states are gathered), rank 0 alone writes."""
     cfg = run.cfg
+    ranks = None
+    if run.world_size > 1:
+        dist.barrier()  # politely, while rank 0 evaluates
+        ranks = [None] * run.world_size
+        dist.all_gather_object(ranks, {"data": run.sampler.get_state(), "tensorgrad": get_rng_state()})
+        if run.rank != 0:
+            return
     meta = {"config": cfg.to_dict(), "model_config": run.model.config.to_dict(), "tokenizer": run.tokenizer.to_dict(),
             "corpus": run.corpus, "iter_num": run.iter_num, "best_val_loss": run.best_val_loss,
-            "rng": {"data": run.sampler.get_state(), "tensorgrad": get_rng_state()},
+            "rng": {"data": run.sampler.get_state(), "tensorgrad": get_rng_state(),
+                    **({"ranks": ranks} if ranks else {})},
             "grad_scaler": run.scaler.state_dict(),
             "history": run.history, "evals": run.evals, "tensorgrad_version": __version__}
     save_checkpoint(run.ckpt_path, run.model.state_dict(), run.optimizer.state_dict(), meta)
@@ -436,7 +503,7 @@ def train(cfg=None, **overrides):
     t_start = time.time()
     run = setup(cfg, **overrides)
     cfg = run.cfg
-    if run.iter_num == 0 and cfg.max_iters > 0 and not run.evals:
+    if run.iter_num == 0 and cfg.max_iters > 0 and not run.evals and run.rank == 0:
         evaluate(run)
 
     progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
@@ -457,7 +524,8 @@ def train(cfg=None, **overrides):
             _log(cfg, f"iter {it}: loss {lossf:.4f}, time {dt * 1000:.2f}ms, "
                       f"{run.tokens_per_iter / max(dt, 1e-9):,.0f} tok/s, lr {lr:.2e}")
         if it % cfg.eval_interval == 0 or it == cfg.max_iters:
-            evaluate(run)
+            if run.rank == 0:
+                evaluate(run)
             save(run)
             t0 = time.time()  # don't count eval + checkpoint time in the next iteration
     bar.close()
@@ -465,13 +533,15 @@ def train(cfg=None, **overrides):
         save(run)
 
     sample = None
-    if cfg.sample_tokens > 0:
+    if cfg.sample_tokens > 0 and run.rank == 0:
         sample = generate_text(run.model, run.tokenizer, "\n", cfg.sample_tokens, cfg.sample_temperature,
                                cfg.sample_top_k, cfg.seed)
         _log(cfg, "---------- sample ----------\n" + sample + "\n----------------------------")
     wall = time.time() - t_start
     _log(cfg, f"done: {run.iter_num} iterations, best val loss {run.best_val_loss:.4f}, wall time {wall:.1f}s; "
               f"checkpoint {run.ckpt_path}")
+    if run.owns_group:
+        dist.destroy_process_group()
     return TrainResult(model=run.model, tokenizer=run.tokenizer, iter_num=run.iter_num,
                        best_val_loss=run.best_val_loss, train_losses=run.history[first_new:], evals=run.evals,
                        wall_time=wall, sample=sample, out_dir=cfg.out_dir)
