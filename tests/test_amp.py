@@ -203,3 +203,19 @@ def test_tiny_gpt_fp16_ends_within_2_percent_of_fp32():
     l16 = _train_tiny_gpt(True)
     assert l32 < 1.0, f"fp32 run did not learn (final loss {l32:.3f})"
     assert abs(l16 - l32) / l32 < 0.02, f"fp16 final loss {l16:.4f} vs fp32 {l32:.4f}"
+
+
+def test_cuda_device_without_a_gpu_disables_autocast_and_scaler_like_torch():
+    import warnings
+    if tg.cuda_available():
+        pytest.skip("a GPU is present")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        ac = tg.amp.autocast("cuda")
+        sc = tg.amp.GradScaler("cuda")
+    assert not ac.enabled and not sc.is_enabled() and len(w) == 2
+    with ac:
+        y = tg.randn(2, 3) @ tg.randn(3, 2)
+    assert y.dtype == tg.float32
+    assert tg.amp.GradScaler(8.0).get_scale() == 8.0          # torch.cuda.amp's positional init_scale
+    assert tg.amp.GradScaler("cpu", init_scale=4.0).get_scale() == 4.0

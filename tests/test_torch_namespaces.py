@@ -221,12 +221,14 @@ def test_changing_kind_moves_the_name_like_torch():
 
 
 # ------------------------------------------------------------------------------------------------- stubs
-def test_distributed_and_parallel_stubs_name_the_issue():
-    assert dist.is_available() is False and dist.is_initialized() is False
-    for f in (dist.init_process_group, dist.destroy_process_group, dist.get_rank, dist.get_world_size,
-              dist.barrier, dist.all_reduce):
-        with raises(NotImplementedError, "issue 21"):
-            f()
-    for cls in (DistributedDataParallel, DataParallel):
-        with raises(NotImplementedError, "issue 21"):
-            cls(nn.Linear(1, 1))
+def test_distributed_and_parallel_import_as_torch():
+    # nanoGPT imports these at the top of train.py; the real behaviour is tested in tests/test_distributed.py.
+    assert dist.is_initialized() is False
+    for name in ("init_process_group", "destroy_process_group", "get_rank", "get_world_size", "barrier",
+                 "all_reduce", "broadcast", "all_gather", "ReduceOp"):
+        assert hasattr(dist, name), name
+    assert isinstance(DistributedDataParallel, type)
+    with raises(ValueError, "init_process_group"):  # torch's ValueError: no default process group yet
+        dist.get_rank()
+
+

@@ -18,10 +18,12 @@ bfloat16 needs no loss scaling: GradScaler(enabled=False) is a pass-through.
 """
 import functools
 import threading
+import warnings
 
 import numpy as np
 
 from .. import dtypes
+from ..backend import cuda_available
 from ..tensor import Tensor
 
 _state = threading.local()
@@ -59,6 +61,11 @@ class autocast:
         if not dtypes.is_half(self.dtype):
             raise TypeError(f"autocast: dtype must be float16 or bfloat16, got {self.dtype}")
         self.enabled = bool(enabled)
+        if self.enabled and self.device_type == "cuda" and not cuda_available():
+            # torch's behaviour: a script written for a GPU runs in float32 on a CPU-only machine.
+            warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling",
+                          UserWarning, stacklevel=2)
+            self.enabled = False
 
     def __enter__(self):
         if not hasattr(_state, "stack") or _state.stack is None:

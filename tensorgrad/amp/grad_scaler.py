@@ -13,12 +13,26 @@ get_scale(), found_inf() and state_dict() read the device values (one synchronis
 """
 import numpy as np
 
-from ..backend import xp_of
+import warnings
+
+from ..backend import cuda_available, xp_of
 from ..tensor import Tensor
 
 
 class GradScaler:
-    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000, enabled=True):
+    """torch.amp.GradScaler. device: None (tensorgrad's default: scale on whatever device the loss is, CPU float16
+    training included) or "cuda"/"cpu" as torch; "cuda" without a GPU disables the scaler with a warning, as torch
+    does. A number in the first position is taken as init_scale (torch.cuda.amp.GradScaler's order)."""
+
+    def __init__(self, device=None, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
+                 enabled=True):
+        if isinstance(device, (int, float)) and not isinstance(device, bool):
+            device, init_scale = None, device
+        if device is not None and str(device).split(":")[0] == "cuda" and enabled and not cuda_available():
+            warnings.warn("tensorgrad.amp.GradScaler is enabled, but CUDA is not available.  Disabling.",
+                          UserWarning, stacklevel=2)
+            enabled = False
+        self.device = device
         if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0:
             raise ValueError(f"GradScaler: need growth_factor > 1 and 0 < backoff_factor < 1, got {growth_factor}, {backoff_factor}")
         self._scale = float(init_scale)
