@@ -9,8 +9,8 @@ import numpy as np
 
 from ..autograd import version as _versions
 from ..tensor import Tensor
-from .process_group import GroupMember, default_group
-from .work import CompletedWork, as_op, ReduceOp
+from .process_group import GroupMember, default_group, _state
+from .work import CompletedWork, as_op, ReduceOp, _RedOp
 
 __all__ = ["all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
            "reduce_scatter_tensor", "barrier", "send", "recv", "all_gather_object", "broadcast_object_list",
@@ -40,12 +40,14 @@ def _result(pg, work, async_op, what, tensors):
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """tensor <- op over all ranks of tensor (in place). AVG divides the sum by the group size."""
     a = _arr(tensor, "all_reduce")
-    pg = _group(group, "all_reduce")
+    pg = _state["world"] if group is None else _group(group, "all_reduce")
+    if pg is None:
+        pg = _group(group, "all_reduce")
     if pg is None:
         return None
     if pg.size() == 1:
         return _result(pg, None, async_op, "all_reduce", ())
-    work = pg.for_array(a).all_reduce(a, as_op(op), async_op)
+    work = pg.for_array(a).all_reduce(a, op if op.__class__ is _RedOp else as_op(op), async_op)
     return _result(pg, work, async_op, "all_reduce", [tensor])
 
 

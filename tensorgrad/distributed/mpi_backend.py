@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+_monotonic = time.monotonic
+
 from .. import dtypes
 from .work import ReduceOp, Work, CompletedWork
 
@@ -29,6 +31,7 @@ class MPIBackend:
         self.comm, self.MPI, self.watchdog = comm, MPI, watchdog
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self._inflight = []
+        self._in_place = MPI.IN_PLACE
         self._ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
                      ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR,
                      ReduceOp.BXOR: MPI.BXOR}
@@ -90,6 +93,19 @@ class MPIBackend:
 
     # ----------------------------------------------------------------------------------------- collectives
     def all_reduce(self, a, op, async_op, what="all_reduce"):
+        flags, dt = a.flags, a.dtype
+        if not async_op and flags.c_contiguous and flags.writeable and dt.kind == "f" and dt.itemsize >= 4:
+            # the common case (a float32/64 gradient or loss), straight to MPI_Allreduce on the array itself
+            wd = self.watchdog
+            if wd is not None:
+                wd.blocking_since = _monotonic()
+                wd.blocking = what
+            self.comm.Allreduce(self._in_place, a, self._ops[op])
+            if wd is not None:
+                wd.blocking = None
+            if op is ReduceOp.AVG:
+                a /= self.size
+            return None
         self._writable(a, what)
         mpi_op = self._mpi_op(op, a.dtype)
         buf, back = self._staged(a, reduce=True)
