@@ -137,6 +137,10 @@ class Tensor:
     def numel(self):
         return int(self.array.size)
 
+    def nelement(self):
+        """torch's older spelling of numel()."""
+        return int(self.array.size)
+
     @property
     def dtype(self):
         return self.array.dtype
