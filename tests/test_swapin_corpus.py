@@ -31,6 +31,8 @@ CORPUS = [
     ("vae.py", ["--epochs", "3"]),
     ("seq2seq_transformer.py", ["--steps", "20"]),
     ("device_format.py", ["--epochs", "3"]),
+    ("makemore_mlp.py", ["--steps", "200"]),
+    ("makemore_mlp.py", ["--steps", "100", "--batchnorm", "1"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")

@@ -27,7 +27,7 @@ def test_metadata():
     t = tg.zeros(2, 3, 4)
     assert t.shape == (2, 3, 4) and t.ndim == 3 and t.dim() == 3
     assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4
-    assert t.numel() == 24 and len(t) == 2
+    assert t.numel() == 24 and t.nelement() == 24 and len(t) == 2  # nelement: torch's older spelling (makemore)
     assert t.dtype == tg.float32
     assert t.device == tg.device("cpu") and str(t.device) == "cpu" and t.device == "cpu"
     assert not t.is_cuda
