@@ -12,7 +12,8 @@ from .backend import Device, Device as device, cuda_available
 from . import autograd
 from .tensor import Tensor, tensor
 from .factories import (zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like, randn, rand, randint,
-                        randn_like, rand_like, randperm, arange, linspace, eye, from_numpy, from_dlpack)
+                        randn_like, rand_like, randperm, arange, linspace, eye, from_numpy, from_dlpack,
+                        as_tensor)
 from .random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .autograd.grad_mode import inference_mode, is_inference_mode_enabled

@@ -164,6 +164,20 @@ def from_numpy(a):
     return Tensor._make(a, None)
 
 
+def as_tensor(data, dtype=None, device=None):
+    """torch.as_tensor: ``data`` as a tensor, without a copy where it can be had without one. A Tensor of the asked
+    dtype and device comes back itself (else converted with .to, which keeps the graph); a NumPy array of a numeric
+    dtype on the CPU, with no other dtype asked, is shared as from_numpy shares it; anything else (lists, scalars,
+    arrays needing a cast) is copied as tensorgrad.tensor copies it."""
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device)
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf" and \
+            (dtype is None or dtypes.to_dtype(dtype) == data.dtype) and (device is None or as_device(device).type == "cpu"):
+        return from_numpy(data)
+    from .tensor import tensor
+    return tensor(data, dtype=dtype, device=device)
+
+
 # DLPack device types (dlpack.h DLDeviceType): which array library can take the memory without a copy
 _DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 13
 

@@ -395,3 +395,24 @@ def test_reflected_ops_gradients_match_torch():
     tx = torch.tensor(xv, requires_grad=True)
     ((2 - tx) * (2 / tx) + 2 ** tx - tx ** 3).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_as_tensor_like_torch():
+    a = np.arange(3.0)
+    t = tg.as_tensor(a)                      # a float64 ndarray on the CPU: shared, dtype kept
+    a[0] = 9.0
+    assert t.dtype == tg.float64 and t.tolist() == [9.0, 1.0, 2.0]
+    for data, kw in [([1, 2], {}), ([1.0, 2], {}), (3.5, {}), (np.zeros(2, np.float32), {"dtype": "float64"}),
+                     (np.arange(4), {"dtype": "float32"})]:
+        ours = tg.as_tensor(data, **{k: getattr(tg, v) for k, v in kw.items()})
+        ref = torch.as_tensor(data, **{k: getattr(torch, v) for k, v in kw.items()})
+        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "") and ours.tolist() == ref.tolist()
+    b = np.zeros(2, np.float32)
+    c = tg.as_tensor(b, dtype=tg.float64)   # a cast is a copy
+    b[0] = 1.0
+    assert c.tolist() == [0.0, 0.0]
+    x = tg.ones(2, requires_grad=True)
+    assert tg.as_tensor(x) is x
+    y = tg.as_tensor(x, dtype=tg.float64)   # converted with the graph kept, as torch does
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
