@@ -33,6 +33,7 @@ CORPUS = [
     ("device_format.py", ["--epochs", "3"]),
     ("makemore_mlp.py", ["--steps", "200"]),
     ("makemore_mlp.py", ["--steps", "100", "--batchnorm", "1"]),
+    ("regression_modules.py", ["{tmp}", "--epochs", "8"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
