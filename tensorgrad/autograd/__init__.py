@@ -1,8 +1,8 @@
 from .function import Function
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .engine import backward, grad
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, gradgradcheck
 from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 
-__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "grad", "gradcheck",
+__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "grad", "gradcheck", "gradgradcheck",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]

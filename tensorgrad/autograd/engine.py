@@ -6,7 +6,7 @@ for gradients without touching .grad.
 """
 from .function import Function
 from .version import check as _check_versions
-from .grad_mode import no_grad
+from .grad_mode import no_grad, enable_grad
 from ..tensor import Tensor
 
 # Engine hooks: callables (event, node) called around every node's backward; the profiler
@@ -64,11 +64,12 @@ def _cast(g, dtype, shape, where):
     return g
 
 
-def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=False):
-    """Backpropagate ``grads`` (xp arrays) from ``tensors``.
+def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=False, create_graph=False):
+    """Backpropagate ``grads`` (xp arrays; Tensors with create_graph) from ``tensors``.
 
     inputs=None: accumulate into leaf .grad. Otherwise return a list of gradient arrays for ``inputs``
-    (leaves or intermediate tensors) and leave .grad untouched.
+    (leaves or intermediate tensors) and leave .grad untouched. create_graph: the walk runs every node's
+    backward_graph on Tensors with grad recording on, so the gradients are themselves differentiable.
     """
     node_grads = {}
     leaf_grads = {}  # id(leaf) -> [leaf, grad]
@@ -101,7 +102,10 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
         complete_after.setdefault(i, []).append(key)
     _depth[0] += 1
     try:
-        _walk(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph)
+        if create_graph:
+            _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph)
+        else:
+            _walk(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph)
     finally:
         _depth[0] -= 1
         callbacks = []
@@ -174,19 +178,105 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
             _finish_leaf(key, leaf, g, capture, captured)
 
 
-def _finish_leaf(key, leaf, g, capture, captured):
+def _needed(order, capture):
+    """With grad(inputs=...), the nodes whose backward can reach an input (torch runs only those): the walk stops
+    at the inputs instead of differentiating the whole graph behind them."""
+    need = set()
+    for node in reversed(order):  # producers before consumers
+        for nxt in node.next:
+            if nxt is None:
+                continue
+            if id(nxt) in capture or (isinstance(nxt, Function) and nxt in need):
+                need.add(node)
+                break
+    return need
+
+
+def _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph):
+    """_walk with create_graph: gradients are Tensors, each node's backward_graph records the ops it runs, and
+    accumulation is Tensor addition (out of place, so it is recorded too)."""
+    need = None if capture is None else _needed(order, capture)
+    with enable_grad():
+        for n, node in enumerate(order):
+            for key in complete_after.get(n - 1, ()):
+                if key in leaf_grads:
+                    _finish_leaf(key, *leaf_grads.pop(key), capture, captured, True)
+            g = node_grads.pop(node, None)
+            if g is None:
+                continue
+            if node.hooks:
+                for h in node.hooks:
+                    r = h(g)
+                    if r is not None:
+                        g = r if isinstance(r, Tensor) else Tensor(r)
+            if node.retain is not None:
+                t = node.retain()
+                if t is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+            if capture is not None and id(node) in capture:
+                for i in capture[id(node)]:
+                    captured[i] = g
+            if need is not None and node not in need:
+                continue
+            if node.freed:
+                node.saved_tensors  # raises the clear "backward twice" error
+            if node.versions:
+                _check_versions(node, node.versions)
+            for h in _node_hooks:
+                h("pre", node)
+            in_grads = node.backward_graph(g)
+            for h in _node_hooks:
+                h("post", node)
+            if not isinstance(in_grads, (tuple, list)):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(node.next):
+                raise RuntimeError(f"{node.name()}: backward_graph returned {len(in_grads)} gradients for "
+                                   f"{len(node.next)} inputs (this is a bug in that op)")
+            for nxt, ig in zip(node.next, in_grads):
+                if nxt is None or ig is None:
+                    continue
+                if not isinstance(ig, Tensor):
+                    raise RuntimeError(f"{node.name()}: backward_graph returned a {type(ig).__name__}, not a Tensor "
+                                       "(this is a bug in that op)")
+                if isinstance(nxt, Function):
+                    ig = _cast_t(ig, nxt.out_dtype, nxt.out_shape, node.name())
+                    prev = node_grads.get(nxt)
+                    node_grads[nxt] = ig if prev is None else prev + ig
+                else:
+                    ig = _cast_t(ig, nxt.array.dtype, nxt.array.shape, node.name())
+                    prev = leaf_grads.get(id(nxt))
+                    leaf_grads[id(nxt)] = [nxt, ig if prev is None else prev[1] + ig]
+            if not retain_graph:
+                node.release()
+
+        for key, (leaf, g) in leaf_grads.items():
+            _finish_leaf(key, leaf, g, capture, captured, True)
+
+
+def _cast_t(g, dtype, shape, where):
+    if g.array.dtype != dtype:
+        g = g.to(dtype)
+    if tuple(g.shape) != tuple(shape):
+        raise RuntimeError(f"{where}: backward_graph produced a gradient of shape {tuple(g.shape)} for a tensor of "
+                           f"shape {tuple(shape)} (this is a bug in that op's backward_graph)")
+    return g
+
+
+def _finish_leaf(key, leaf, g, capture, captured, graph=False):
     """A leaf's complete gradient: its hooks, then captured (grad()) or accumulated into .grad, then its
     post-accumulate-grad hooks (Tensor.register_post_accumulate_grad_hook)."""
     if leaf._hooks:
         for h in leaf._hooks:
-            r = h(Tensor._make(g, None))
+            r = h(g if graph else Tensor._make(g, None))
             if r is not None:
-                g = r.array if isinstance(r, Tensor) else r
+                g = (r if isinstance(r, Tensor) else Tensor(r)) if graph else (r.array if isinstance(r, Tensor) else r)
     if capture is not None:
         for i in capture.get(key, ()):
             captured[i] = g
         return
-    if leaf.grad is None:
+    if graph:  # torch: with create_graph, .grad holds the differentiable gradient (out-of-place accumulation)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
         # Copy: the same array may have been handed to several leaves by one backward.
         leaf.grad = Tensor._make(g.astype(leaf.array.dtype, copy=True), None)
     else:
@@ -197,17 +287,9 @@ def _finish_leaf(key, leaf, g, capture, captured):
             h(leaf)
 
 
-def _no_create_graph(op, create_graph):
-    if create_graph:
-        raise NotImplementedError(
-            f"{op}(create_graph=True): tensorgrad has no higher-order gradients. Each op's backward computes on "
-            "arrays (NumPy/CuPy), not on recorded Tensors, so a gradient cannot itself be differentiated; "
-            "use finite differences of first-order gradients (e.g. Hessian-vector products) instead")
-
-
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
-    """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused)."""
-    _no_create_graph("grad", create_graph)
+    """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused).
+    create_graph: the gradients are recorded (differentiable again); retain_graph defaults to create_graph."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -218,12 +300,27 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
-    gs = [_seed_grad("grad", o, g) for o, g in zip(outputs, grad_outputs)]
-    res = run_backward(outputs, gs, retain_graph=bool(retain_graph), inputs=inputs, allow_unused=allow_unused)
+    if retain_graph is None:
+        retain_graph = create_graph
+    gs = [_seed_grad("grad", o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
+    res = run_backward(outputs, gs, retain_graph=bool(retain_graph), inputs=inputs, allow_unused=allow_unused,
+                       create_graph=create_graph)
+    if create_graph:
+        return tuple(res)
     return tuple(None if g is None else Tensor._make(g, None) for g in res)
 
 
-def _seed_grad(opname, t, gradient):
+def _seed_grad(opname, t, gradient, create_graph=False):
+    g = _seed_array(opname, t, gradient)
+    if not create_graph:
+        return g
+    # create_graph: the seed as a Tensor; a given grad_output keeps its graph (double backward flows into it)
+    if isinstance(gradient, Tensor) and gradient.array is g:
+        return gradient
+    return Tensor._make(g, None)
+
+
+def _seed_array(opname, t, gradient):
     if not t.requires_grad:
         raise RuntimeError(f"{opname}: tensor of shape {tuple(t.shape)} does not require grad and has no grad_fn "
                            "(was it created under no_grad, or from tensors with requires_grad=False?)")
@@ -238,10 +335,11 @@ def _seed_grad(opname, t, gradient):
     return g.astype(t.array.dtype, copy=False)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
-    _no_create_graph("backward", create_graph)
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    if retain_graph is None:
+        retain_graph = create_graph
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
-    gs = [_seed_grad("backward", t, g) for t, g in zip(tensors, grad_tensors)]
-    run_backward(tensors, gs, retain_graph=retain_graph)
+    gs = [_seed_grad("backward", t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
+    run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph)

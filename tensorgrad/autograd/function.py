@@ -37,6 +37,28 @@ class Function:
     def backward(self, grad):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no backward")
 
+    def backward_graph(self, grad):
+        """The backward again, on Tensors and in differentiable tensorgrad ops, for create_graph=True (the engine
+        calls it with grad recording on). Ops override it; one that does not is once-differentiable."""
+        raise NotImplementedError(
+            f"{self.name()}: {type(self).__name__} has no double backward, so its gradient cannot be differentiated "
+            "(backward(create_graph=True) / autograd.grad(..., create_graph=True) through this op is not supported)")
+
+    # -- saved values as graph Tensors (torch's SavedVariable), for backward_graph ---------------------------
+    def input(self, i, array):
+        """Input i of forward as a Tensor of the graph: ``array`` is its value (the array forward saved, in the
+        input's shape); gradients reaching it flow on to the node or leaf that produced the input."""
+        n = self.next[i]
+        if n is None:  # a constant (a Python number stays one)
+            return Tensor._make(array, None) if hasattr(array, "shape") else array
+        if isinstance(n, Function):
+            return Tensor._make(array, n)
+        return n  # the leaf itself
+
+    def output(self, array):
+        """The saved output as a Tensor of the graph (its grad_fn is this node)."""
+        return Tensor._make(array, self)
+
     # -- ctx helpers -------------------------------------------------------------------------------
     def save_for_backward(self, *arrays):
         self.saved = arrays

@@ -6,7 +6,7 @@ element, with 2 forwards per element instead of one per element of the Jacobian.
 import numpy as np
 from ..tensor import Tensor
 from .engine import grad as autograd_grad
-from .grad_mode import no_grad
+from .grad_mode import no_grad, enable_grad
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
@@ -26,12 +26,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     cots = [rng.standard_normal(o.shape) for o in outs]
 
     def project(os_):
-        return sum(float((o.numpy().astype(np.float64) * c).sum()) for o, c in zip(os_, cots))
+        return sum(float((o.detach().numpy().astype(np.float64) * c).sum()) for o, c in zip(os_, cots))
 
     pairs = [(o, Tensor(c)) for o, c in zip(outs, cots) if o.requires_grad]
     analytic = autograd_grad([p[0] for p in pairs], diff, grad_outputs=[p[1] for p in pairs], allow_unused=True)
     for i, (x, ga) in enumerate(zip(diff, analytic)):
-        ga = np.zeros(x.shape) if ga is None else ga.numpy()
+        ga = np.zeros(x.shape) if ga is None else ga.detach().numpy()
         num = np.zeros(x.shape)
         flat = x.array.reshape(-1)  # a view: we perturb in place
         nflat = num.reshape(-1)
@@ -52,3 +52,31 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                 raise AssertionError(msg)
             return False
     return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """torch.autograd.gradgradcheck: gradcheck of the first derivative. The function checked is
+    (inputs, grad_outputs) -> autograd.grad(func(inputs), inputs, grad_outputs, create_graph=True): its gradient
+    w.r.t. the inputs (the double backward of every op) and w.r.t. grad_outputs, against central differences in
+    float64. grad_outputs default to random float64 tensors that require grad."""
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    outs = func(*inputs)
+    outs = [o for o in (outs if isinstance(outs, (tuple, list)) else [outs]) if o.requires_grad]
+    rng = np.random.default_rng(seed + 1)
+    if grad_outputs is None:
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+    else:
+        grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    n = len(inputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+
+    def first_derivative(*args):
+        xs, gos = args[:n], args[n:]
+        with enable_grad():  # gradcheck's finite differences run under no_grad; the first derivative needs a graph
+            os_ = func(*xs)
+            os_ = [o for o in (os_ if isinstance(os_, (tuple, list)) else [os_]) if o.requires_grad]
+            gs = autograd_grad(os_, [xs[i] for i in diff], list(gos), create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     raise_exception=raise_exception)

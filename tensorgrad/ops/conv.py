@@ -28,6 +28,7 @@ from .util import is_float
 from .matmul import matmul
 from ..tensor import Tensor
 from .movement import getitem
+from .graph import linear_map
 
 # kernel, dilation, stride: per spatial dim; pads: (before, after) per spatial dim; size: the image's spatial size
 # (unpadded); blocks: the number of window positions per spatial dim.
@@ -102,6 +103,12 @@ class Im2Col(Function):
     def backward(self, g):
         return _col2im(g, *self.args), None, None
 
+    def backward_graph(self, g):
+        n, c, geom, bf = self.args
+        shape = _cols_shape(n, c, geom, bf)
+        return linear_map(g, lambda x: _col2im(x, n, c, geom, bf),
+                          lambda x: _im2col(x, geom, bf).reshape(shape)), None, None
+
 
 class Col2Im(Function):
     """Columns (N, C*K, L) or (C*K, N*L) -> (N, C, *size), overlapping windows summed (torch's fold). The gradient
@@ -114,6 +121,12 @@ class Col2Im(Function):
     def backward(self, g):
         n, c, geom, batch_first = self.args
         return _im2col(g, geom, batch_first).reshape(_cols_shape(n, c, geom, batch_first)), None, None, None, None
+
+    def backward_graph(self, g):
+        n, c, geom, bf = self.args
+        shape = _cols_shape(n, c, geom, bf)
+        return linear_map(g, lambda x: _im2col(x, geom, bf).reshape(shape),
+                          lambda x: _col2im(x, n, c, geom, bf)), None, None, None, None
 
 
 # ------------------------------------------------------------------------------------------ argument checks

@@ -7,6 +7,7 @@ from .util import unbroadcast, shape_of, is_float, to_float
 from ..tensor import Tensor, tensor as make_tensor, check_device_as
 from ..dtypes import get_default_dtype, bfloat16
 from ..backend import to_device, device_of, kernels
+from .graph import sum_to
 
 
 # --------------------------------------------------------------------------------------- promotion
@@ -72,6 +73,10 @@ class Add(Function):
         na, nb = self.needs_input_grad
         return (unbroadcast(g, self.shapes[0]) if na else None, unbroadcast(g, self.shapes[1]) if nb else None)
 
+    def backward_graph(self, g):
+        na, nb = self.needs_input_grad
+        return (sum_to(g, self.shapes[0]) if na else None, sum_to(g, self.shapes[1]) if nb else None)
+
 
 class Sub(Function):
     def forward(self, a, b):
@@ -81,6 +86,10 @@ class Sub(Function):
     def backward(self, g):
         na, nb = self.needs_input_grad
         return (unbroadcast(g, self.shapes[0]) if na else None, unbroadcast(-g, self.shapes[1]) if nb else None)
+
+    def backward_graph(self, g):
+        na, nb = self.needs_input_grad
+        return (sum_to(g, self.shapes[0]) if na else None, sum_to(-g, self.shapes[1]) if nb else None)
 
 
 class Mul(Function):
@@ -94,6 +103,12 @@ class Mul(Function):
         a, b = self.saved_tensors
         na, nb = self.needs_input_grad
         return (unbroadcast(g * b, self.shapes[0]) if na else None, unbroadcast(g * a, self.shapes[1]) if nb else None)
+
+    def backward_graph(self, g):
+        a, b = self.saved_tensors
+        na, nb = self.needs_input_grad
+        return (sum_to(g * self.input(1, b), self.shapes[0]) if na else None,
+                sum_to(g * self.input(0, a), self.shapes[1]) if nb else None)
 
 
 class Div(Function):
@@ -109,6 +124,13 @@ class Div(Function):
         ga = g / b
         return (unbroadcast(ga, self.shapes[0]) if na else None,
                 unbroadcast(-ga * out, self.shapes[1]) if nb else None)
+
+    def backward_graph(self, g):
+        b, out = self.saved_tensors
+        na, nb = self.needs_input_grad
+        ga = g / self.input(1, b)
+        return (sum_to(ga, self.shapes[0]) if na else None,
+                sum_to(-ga * self.output(out), self.shapes[1]) if nb else None)
 
 
 class Pow(Function):
@@ -142,6 +164,24 @@ class Pow(Function):
             gb = unbroadcast(g * out * la, self.shapes[1])
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b, out = self.saved_tensors
+        na, nb = self.needs_input_grad
+        xp = xp_of(g.array)
+        A, B = self.input(0, a), self.input(1, b)
+        ga = gb = None
+        if na:
+            if np.isscalar(b) or getattr(b, "ndim", 1) == 0 and isinstance(b, np.ndarray):
+                ga = g * 0 if b == 0 else g * B * A ** (B - 1)
+            else:
+                ga = where(Tensor._make(b == 0, None), 0.0, g * B * A ** (B - 1))
+            ga = sum_to(ga, self.shapes[0])
+        if nb:
+            zero = Tensor._make(a == 0, None)
+            la = where(zero, 0.0, log(where(zero, 1.0, A)))
+            gb = sum_to(g * self.output(out) * la, self.shapes[1])
+        return ga, gb
+
 
 class Maximum(Function):
     """Ties split the gradient evenly between the inputs (as PyTorch does)."""
@@ -157,6 +197,17 @@ class Maximum(Function):
         na, nb = self.needs_input_grad
         return (unbroadcast(g * w, self.shapes[0]) if na else None, unbroadcast(g * (1 - w), self.shapes[1]) if nb else None)
 
+    def backward_graph(self, g):
+        a, b = self.saved_tensors
+        xp = xp_of(g.array)
+        tie = a == b
+        a_loses, b_loses = (a < b, a > b) if self.__class__ is Maximum else (a > b, a < b)
+        na, nb = self.needs_input_grad
+        wa = xp.where(tie, 0.5, xp.where(a_loses, 0.0, 1.0)).astype(g.dtype)
+        wb = xp.where(tie, 0.5, xp.where(b_loses, 0.0, 1.0)).astype(g.dtype)
+        return (sum_to(g * Tensor._make(wa, None), self.shapes[0]) if na else None,
+                sum_to(g * Tensor._make(wb, None), self.shapes[1]) if nb else None)
+
 
 class Minimum(Function):
     def forward(self, a, b):
@@ -170,6 +221,17 @@ class Minimum(Function):
         na, nb = self.needs_input_grad
         return (unbroadcast(g * w, self.shapes[0]) if na else None, unbroadcast(g * (1 - w), self.shapes[1]) if nb else None)
 
+    def backward_graph(self, g):
+        a, b = self.saved_tensors
+        xp = xp_of(g.array)
+        tie = a == b
+        a_loses, b_loses = (a < b, a > b) if self.__class__ is Maximum else (a > b, a < b)
+        na, nb = self.needs_input_grad
+        wa = xp.where(tie, 0.5, xp.where(a_loses, 0.0, 1.0)).astype(g.dtype)
+        wb = xp.where(tie, 0.5, xp.where(b_loses, 0.0, 1.0)).astype(g.dtype)
+        return (sum_to(g * Tensor._make(wa, None), self.shapes[0]) if na else None,
+                sum_to(g * Tensor._make(wb, None), self.shapes[1]) if nb else None)
+
 
 # ------------------------------------------------------------------------------------------ unary math
 class Neg(Function):
@@ -177,6 +239,9 @@ class Neg(Function):
         return -a
 
     def backward(self, g):
+        return -g
+
+    def backward_graph(self, g):
         return -g
 
 
@@ -189,6 +254,9 @@ class Exp(Function):
     def backward(self, g):
         return g * self.saved_tensors[0]
 
+    def backward_graph(self, g):
+        return g * self.output(self.saved_tensors[0])
+
 
 class Log(Function):
     def forward(self, a):
@@ -199,6 +267,9 @@ class Log(Function):
     def backward(self, g):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / self.saved_tensors[0]
+
+    def backward_graph(self, g):
+        return g / self.input(0, self.saved_tensors[0])
 
 
 class Sqrt(Function):
@@ -212,6 +283,9 @@ class Sqrt(Function):
         with np.errstate(divide="ignore"):
             return g / (2 * self.saved_tensors[0])
 
+    def backward_graph(self, g):
+        return g / (2 * self.output(self.saved_tensors[0]))
+
 
 class Rsqrt(Function):
     def forward(self, a):
@@ -224,6 +298,10 @@ class Rsqrt(Function):
         out = self.saved_tensors[0]
         return -0.5 * g * out * out * out
 
+    def backward_graph(self, g):
+        y = self.output(self.saved_tensors[0])
+        return -0.5 * g * y * y * y
+
 
 class Abs(Function):
     def forward(self, a):
@@ -232,6 +310,10 @@ class Abs(Function):
 
     def backward(self, g):
         return g * xp_of(g).sign(self.saved_tensors[0])
+
+    def backward_graph(self, g):
+        a = self.saved_tensors[0]
+        return g * Tensor._make((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype), None)
 
 
 class Tanh(Function):
@@ -242,6 +324,10 @@ class Tanh(Function):
 
     def backward(self, g):
         y = self.saved_tensors[0]
+        return g * (1 - y * y)
+
+    def backward_graph(self, g):
+        y = self.output(self.saved_tensors[0])
         return g * (1 - y * y)
 
 
@@ -258,6 +344,10 @@ class Sigmoid(Function):
         y = self.saved_tensors[0]
         return g * y * (1 - y)
 
+    def backward_graph(self, g):
+        y = self.output(self.saved_tensors[0])
+        return g * y * (1 - y)
+
 
 class Relu(Function):
     def forward(self, a):
@@ -267,6 +357,9 @@ class Relu(Function):
 
     def backward(self, g):
         return g * (self.saved_tensors[0] > 0)
+
+    def backward_graph(self, g):
+        return g * Tensor._make((~(self.saved_tensors[0] <= 0)).astype(g.dtype), None)
 
 
 class Clamp(Function):
@@ -293,6 +386,16 @@ class Clamp(Function):
             mask = mask & (a <= hi)
         return g * mask, None, None
 
+    def backward_graph(self, g):
+        a, = self.saved_tensors
+        lo, hi = self.bounds
+        mask = a == a
+        if lo is not None:
+            mask = mask & (a >= lo)
+        if hi is not None:
+            mask = mask & (a <= hi)
+        return g * Tensor._make(mask.astype(g.dtype), None), None, None
+
 
 class Where(Function):
     def forward(self, cond, a, b):
@@ -306,6 +409,12 @@ class Where(Function):
         zero = g.dtype.type(0)
         return (None, unbroadcast(xp_of(g).where(cond, g, zero), self.shapes[0]) if na else None,
                 unbroadcast(xp_of(g).where(cond, zero, g), self.shapes[1]) if nb else None)
+
+    def backward_graph(self, g):
+        cond = Tensor._make(self.saved_tensors[0], None)
+        _, na, nb = self.needs_input_grad
+        return (None, sum_to(where(cond, g, 0.0), self.shapes[0]) if na else None,
+                sum_to(where(cond, 0.0, g), self.shapes[1]) if nb else None)
 
 
 def _astype(a, dtype):
@@ -321,6 +430,9 @@ class Cast(Function):
     def backward(self, g):
         return _astype(g, self.in_dtype), None
 
+    def backward_graph(self, g):
+        return g.to(self.in_dtype), None
+
 
 class ToDevice(Function):
     def forward(self, a, device):
@@ -329,6 +441,9 @@ class ToDevice(Function):
 
     def backward(self, g):
         return to_device(g, self.src), None
+
+    def backward_graph(self, g):
+        return g.to(self.src), None
 
 
 # ------------------------------------------------------------------------------------ functional API

@@ -14,6 +14,7 @@ from .util import unbroadcast, shape_of, is_float, to_float
 from . import elementwise as E
 from ..tensor import Tensor, check_device_as
 from ..dtypes import get_default_dtype
+from .graph import sum_to
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _LN2 = math.log(2.0)
@@ -38,6 +39,9 @@ class Sin(Function):
     def backward(self, g):
         return g * xp_of(g).cos(self.saved_tensors[0])
 
+    def backward_graph(self, g):
+        return g * self.input(0, self.saved_tensors[0]).cos()
+
 
 class Cos(Function):
     def forward(self, a):
@@ -46,6 +50,9 @@ class Cos(Function):
 
     def backward(self, g):
         return -g * xp_of(g).sin(self.saved_tensors[0])
+
+    def backward_graph(self, g):
+        return -g * self.input(0, self.saved_tensors[0]).sin()
 
 
 class Erf(Function):
@@ -60,6 +67,10 @@ class Erf(Function):
         a, = self.saved_tensors
         return g * (_TWO_OVER_SQRT_PI * xp_of(g).exp(-a * a))
 
+    def backward_graph(self, g):
+        a = self.input(0, self.saved_tensors[0])
+        return g * (_TWO_OVER_SQRT_PI * (-a * a).exp())
+
 
 # ------------------------------------------------------------------------------------------ logs, exps
 class Log1p(Function):
@@ -73,6 +84,9 @@ class Log1p(Function):
     def backward(self, g):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (1 + self.saved_tensors[0])
+
+    def backward_graph(self, g):
+        return g / (1 + self.input(0, self.saved_tensors[0]))
 
 
 class Expm1(Function):
@@ -90,6 +104,9 @@ class Expm1(Function):
         with np.errstate(over="ignore"):
             return g * xp_of(g).exp(self.saved_tensors[0])
 
+    def backward_graph(self, g):
+        return g * self.input(0, self.saved_tensors[0]).exp()
+
 
 class Log2(Function):
     """A Function rather than log(a) / ln 2, which misses exact results (log2(8) must be 3, as in PyTorch)."""
@@ -103,6 +120,9 @@ class Log2(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (self.saved_tensors[0] * _LN2)
 
+    def backward_graph(self, g):
+        return g / (self.input(0, self.saved_tensors[0]) * _LN2)
+
 
 class Log10(Function):
     def forward(self, a):
@@ -113,6 +133,9 @@ class Log10(Function):
     def backward(self, g):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (self.saved_tensors[0] * _LN10)
+
+    def backward_graph(self, g):
+        return g / (self.input(0, self.saved_tensors[0]) * _LN10)
 
 
 class Reciprocal(Function):
@@ -128,6 +151,9 @@ class Reciprocal(Function):
         out, = self.saved_tensors
         return -g * out * out
 
+    def backward_graph(self, g):
+        return -g * self.output(self.saved_tensors[0]) * self.output(self.saved_tensors[0])
+
 
 # ---------------------------------------------------------------------- piecewise constant: zero gradient
 # PyTorch gives these a gradient of zeros (not None), so they stay in the graph with a backward of zeros.
@@ -142,6 +168,9 @@ class Sign(Function):
     def backward(self, g):
         return xp_of(g).zeros_like(g)
 
+    def backward_graph(self, g):
+        return g * 0
+
 
 class Floor(Function):
     def forward(self, a):
@@ -149,6 +178,9 @@ class Floor(Function):
 
     def backward(self, g):
         return xp_of(g).zeros_like(g)
+
+    def backward_graph(self, g):
+        return g * 0
 
 
 class Ceil(Function):
@@ -158,6 +190,9 @@ class Ceil(Function):
     def backward(self, g):
         return xp_of(g).zeros_like(g)
 
+    def backward_graph(self, g):
+        return g * 0
+
 
 class Trunc(Function):
     def forward(self, a):
@@ -165,6 +200,9 @@ class Trunc(Function):
 
     def backward(self, g):
         return xp_of(g).zeros_like(g)
+
+    def backward_graph(self, g):
+        return g * 0
 
 
 class Round(Function):
@@ -188,6 +226,9 @@ class Round(Function):
     def backward(self, g):
         return xp_of(g).zeros_like(g), None
 
+    def backward_graph(self, g):
+        return g * 0, None
+
 
 # ------------------------------------------------------------------------------------------------ lerp
 class Lerp(Function):
@@ -210,6 +251,14 @@ class Lerp(Function):
         return (unbroadcast(g * (1 - w), self.shapes[0]) if na else None,
                 unbroadcast(g * w, self.shapes[1]) if nb else None,
                 unbroadcast(g * (b - a), self.shapes[2]) if nw else None)
+
+    def backward_graph(self, g):
+        w, a, b = self.saved_tensors
+        na, nb, nw = self.needs_input_grad
+        W = self.input(2, w) if w is not None else None
+        return (sum_to(g * (1 - W), self.shapes[0]) if na else None,
+                sum_to(g * W, self.shapes[1]) if nb else None,
+                sum_to(g * (self.input(1, b) - self.input(0, a)), self.shapes[2]) if nw else None)
 
 
 # ------------------------------------------------------------------------------------------ functional API

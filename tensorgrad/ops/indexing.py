@@ -14,6 +14,7 @@ from .util import normalize_dim
 from ..tensor import Tensor, check_device_as
 from ..backend.capture import capturing_on
 from ..autograd.grad_mode import is_grad_enabled
+from .graph import linear_map, frozen_backward
 
 
 def _mesh(xp, index, dim):
@@ -43,6 +44,10 @@ class Gather(Function):
         out = xp.zeros(self.in_shape, dtype=g.dtype)
         _scatter_add(xp, out, _mesh(xp, index, self.dim), g)
         return out, None, None
+
+    def backward_graph(self, g):
+        index, dim = self.saved_tensors[0], self.dim
+        return linear_map(g, frozen_backward(self, 0), lambda x: x[_mesh(xp_of(x), index, dim)]), None, None
 
 
 class Scatter(Function):
@@ -84,6 +89,29 @@ class Scatter(Function):
                 gs = full
         return ga, None, gs, None
 
+    def backward_graph(self, g):
+        index, = self.saved_tensors
+        mesh = _mesh(xp_of(index), index, self.dim)
+        ga = gs = None
+        if self.needs_input_grad[0]:
+            if self.add:
+                ga = g
+            else:
+                def zero_written(x):
+                    x = x.copy()
+                    x[mesh] = 0
+                    return x
+                ga = linear_map(g, zero_written, zero_written)
+        if self.needs_input_grad[2]:
+            gshape = tuple(g.shape)
+
+            def scatter(y):
+                out = xp_of(y).zeros(gshape, dtype=y.dtype)
+                _scatter_add(xp_of(y), out, mesh, y[_corner(index.shape)] if y.shape != index.shape else y)
+                return out
+            gs = linear_map(g, frozen_backward(self, 2), scatter)
+        return ga, None, gs, None
+
 
 class ScatterAdd(Scatter):
     """out = a, then out[index[i, j], j] += src[i, j] for dim 0 (duplicates accumulate). a's gradient is g."""
@@ -109,6 +137,18 @@ class IndexAdd(Function):
                 gs = gs * self.alpha
         return g, None, gs, None, None
 
+    def backward_graph(self, g):
+        index, = self.saved_tensors
+        dim, alpha, gshape = self.dim, self.alpha, tuple(g.shape)
+        gs = None
+        if self.needs_input_grad[2]:
+            def scatter(y):
+                out = xp_of(y).zeros(gshape, dtype=y.dtype)
+                _scatter_add(xp_of(y), out, (slice(None),) * dim + (index,), y if alpha == 1 else y * alpha)
+                return out
+            gs = linear_map(g, frozen_backward(self, 2), scatter)
+        return g, None, gs, None, None
+
 
 def _write_diagonal(xp, out, values, offset, d1, d2):
     """out's diagonal ``offset`` over dims (d1, d2) = values, whose last dim runs along it (torch's layout)."""
@@ -132,6 +172,11 @@ class Diagonal(Function):
         _write_diagonal(xp, out, g, *self.args)
         return out, None, None, None, None
 
+    def backward_graph(self, g):
+        args = self.args
+        return (linear_map(g, frozen_backward(self, 0), lambda x: xp_of(x).diagonal(x, *args).copy()),
+                None, None, None, None)
+
 
 class DiagEmbed(Function):
     """The last dim of v written on the diagonal ``offset`` of two new dims (d1, d2) of a zero tensor; the inverse
@@ -151,6 +196,15 @@ class DiagEmbed(Function):
     def backward(self, g):
         return xp_of(g).diagonal(g, *self.args), None, None, None
 
+    def backward_graph(self, g):
+        args, shape = self.args, self.out_shape
+
+        def embed(v):
+            out = xp_of(v).zeros(shape, dtype=v.dtype)
+            _write_diagonal(xp_of(v), out, v, *args)
+            return out
+        return linear_map(g, frozen_backward(self, 0), embed), None, None, None
+
 
 class ConstantPad(Function):
     """Pad each dim by (before, after) entries of ``value``; negative amounts crop. One allocation, one copy."""
@@ -167,6 +221,15 @@ class ConstantPad(Function):
         out = xp_of(g).zeros(self.in_shape, dtype=g.dtype)
         out[self.src] = g[self.dst]
         return out, None, None
+
+    def backward_graph(self, g):
+        src, dst, shape = self.src, self.dst, self.out_shape
+
+        def pad(x):
+            out = xp_of(x).zeros(shape, dtype=x.dtype)
+            out[dst] = x[src]
+            return out
+        return linear_map(g, frozen_backward(self, 0), pad), None, None
 
 
 # ------------------------------------------------------------------------------------ functional API

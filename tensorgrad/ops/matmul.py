@@ -7,6 +7,7 @@ from ..amp.autocast import cast_lower
 from ..backend import kernels
 from ..tensor import Tensor, tensor as make_tensor
 from .elementwise import mul, where
+from .graph import sum_to
 
 
 def _mT(x):
@@ -58,6 +59,20 @@ class MatMul(Function):
             gb = gb.reshape(sb)
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.saved_tensors
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        sa2 = (1,) + sa if len(sa) == 1 else sa
+        sb2 = sb + (1,) if len(sb) == 1 else sb
+        g2 = g.reshape(tuple(np.broadcast_shapes(sa2[:-2], sb2[:-2])) + (sa2[-2], sb2[-1]))
+        ga = gb = None
+        if na:
+            ga = sum_to(g2 @ self.input(1, b).reshape(sb2).transpose(-1, -2), sa2).reshape(sa)
+        if nb:
+            gb = sum_to(self.input(0, a).reshape(sa2).transpose(-1, -2) @ g2, sb2).reshape(sb)
+        return ga, gb
+
 
 class Linear(Function):
     """y = x @ W^T + b over the last dim of x; W is (out, in)."""
@@ -77,6 +92,15 @@ class Linear(Function):
         gx = _mm(g2, w).reshape(self.x_shape) if nx else None
         gw = _mm(g2.T, x.reshape(-1, x.shape[-1])) if nw else None
         gb = fsum(g2, axis=0) if nb else None
+        return gx, gw, gb
+
+    def backward_graph(self, g):
+        x, w = self.saved_tensors
+        nx, nw, nb = self.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = (g2 @ self.input(1, w)).reshape(self.x_shape) if nx else None
+        gw = g2.transpose(0, 1) @ self.input(0, x).reshape(-1, self.x_shape[-1]) if nw else None
+        gb = g2.sum(dim=0) if nb else None
         return gx, gw, gb
 
 

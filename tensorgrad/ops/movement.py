@@ -8,6 +8,7 @@ from .util import unbroadcast, normalize_dim
 from ..tensor import Tensor, check_same_device, check_device_as
 from ..autograd.grad_mode import is_grad_enabled
 from .elementwise import result_type
+from .graph import sum_to, linear_map, frozen_backward
 
 
 class Reshape(Function):
@@ -16,6 +17,9 @@ class Reshape(Function):
         return a.reshape(shape)
 
     def backward(self, g):
+        return g.reshape(self.in_shape), None
+
+    def backward_graph(self, g):
         return g.reshape(self.in_shape), None
 
 
@@ -27,6 +31,9 @@ class Permute(Function):
     def backward(self, g):
         return g.transpose(self.inv), None
 
+    def backward_graph(self, g):
+        return g.permute(self.inv), None
+
 
 class Expand(Function):
     def forward(self, a, shape):
@@ -36,12 +43,18 @@ class Expand(Function):
     def backward(self, g):
         return unbroadcast(g, self.in_shape), None
 
+    def backward_graph(self, g):
+        return sum_to(g, self.in_shape), None
+
 
 class Contiguous(Function):
     def forward(self, a):
         return xp_of(a).ascontiguousarray(a)
 
     def backward(self, g):
+        return g
+
+    def backward_graph(self, g):
         return g
 
 
@@ -66,6 +79,10 @@ class GetItem(Function):
             out[self.index] = g
         return out, None, None
 
+    def backward_graph(self, g):
+        index = self.index
+        return linear_map(g, frozen_backward(self, 0), lambda x: x[index]), None, None
+
 
 class Cat(Function):
     def forward(self, *arrays, dim):
@@ -79,6 +96,13 @@ class Cat(Function):
         parts = xp.split(g, splits, axis=self.dim)
         return tuple(p if n else None for p, n in zip(parts, self.needs_input_grad))
 
+    def backward_graph(self, g):
+        lead, start, parts = (slice(None),) * self.dim, 0, []
+        for s, n in zip(self.sizes, self.needs_input_grad):
+            parts.append(g[lead + (slice(start, start + s),)] if n else None)
+            start += s
+        return tuple(parts)
+
 
 class Tril(Function):
     def forward(self, a, k, upper):
@@ -89,6 +113,9 @@ class Tril(Function):
     def backward(self, g):
         xp = xp_of(g)
         return (xp.triu(g, self.k) if self.upper else xp.tril(g, self.k)), None, None
+
+    def backward_graph(self, g):
+        return (g.triu(self.k) if self.upper else g.tril(self.k)), None, None
 
 
 class MaskedFill(Function):
@@ -102,6 +129,10 @@ class MaskedFill(Function):
         mask, = self.saved_tensors
         return unbroadcast(xp_of(g).where(mask, g.dtype.type(0), g), self.in_shape), None, None
 
+    def backward_graph(self, g):
+        keep = ~self.saved_tensors[0]
+        return sum_to(g * Tensor._make(keep.astype(g.dtype), None), self.in_shape), None, None
+
 
 class Flip(Function):
     # A copy, not a negative-stride view: torch.flip returns new memory, so in-place writes must not reach the input.
@@ -112,6 +143,9 @@ class Flip(Function):
     def backward(self, g):
         return (xp_of(g).flip(g, self.dims) if self.dims else g), None
 
+    def backward_graph(self, g):
+        return (g.flip(self.dims) if self.dims else g), None
+
 
 class Roll(Function):
     def forward(self, a, shifts, dims):
@@ -121,6 +155,10 @@ class Roll(Function):
     def backward(self, g):
         back = -self.shifts if self.dims is None else tuple(-s for s in self.shifts)
         return xp_of(g).roll(g, back, self.dims), None, None
+
+    def backward_graph(self, g):
+        back = -self.shifts if self.dims is None else tuple(-s for s in self.shifts)
+        return g.roll(back, self.dims), None, None
 
 
 # ------------------------------------------------------------------------------------ functional API

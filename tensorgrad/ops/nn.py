@@ -13,6 +13,7 @@ from ..dtypes import get_default_dtype
 from ..tensor import Tensor, check_device_as
 from ..random import default_generator
 from ..backend.capture import capturing_on
+from .graph import linear_map, frozen_backward, vjp_by_recompute
 
 
 def _dev(a):
@@ -33,6 +34,10 @@ class Softmax(Function):
         y, = self.saved_tensors
         return y * (g - (g * y).sum(axis=self.dim, keepdims=True)), None
 
+    def backward_graph(self, g):
+        y = self.output(self.saved_tensors[0])
+        return y * (g - (g * y).sum(dim=self.dim, keepdim=True)), None
+
 
 class LogSoftmax(Function):
     def forward(self, a, dim):
@@ -46,6 +51,10 @@ class LogSoftmax(Function):
     def backward(self, g):
         y, = self.saved_tensors
         return g - xp_of(g).exp(y) * g.sum(axis=self.dim, keepdims=True), None
+
+    def backward_graph(self, g):
+        y = self.output(self.saved_tensors[0])
+        return g - y.exp() * g.sum(dim=self.dim, keepdim=True), None
 
 
 def softmax(a, dim=-1, dtype=None):
@@ -107,12 +116,35 @@ class SoftmaxCrossEntropy(Function):
         bwd = kernels.get("softmax_cross_entropy_backward", _dev(logits))
         return bwd(logits, target, lse, dloss, ignore_index, label_smoothing), None, None, None, None
 
+    def backward_graph(self, g):
+        logits, target, lse = self.saved_tensors
+        ignore_index, smoothing, reduction = self.args
+        if target.dtype.kind == "f":
+            raise NotImplementedError(f"{self.name()}: no double backward with class-probability targets")
+        xp = xp_of(logits)
+        valid = target != ignore_index
+        rows_ = xp.arange(logits.shape[0])
+        pick = xp.where(valid, target, 0)
+        keep = Tensor._make(valid.astype(logits.dtype), None)
+
+        def reference(x):  # log_softmax + NLL (+ label smoothing) in differentiable ops: the fused kernel's math
+            ls = LogSoftmax.apply(x, 1)
+            loss = -ls[rows_, pick]
+            if smoothing:
+                loss = (1 - smoothing) * loss - smoothing * ls.mean(dim=1)
+            loss = loss * keep
+            if reduction == "none":
+                return loss
+            return loss.sum() if reduction == "sum" else loss.sum() / keep.sum()
+        return vjp_by_recompute(reference, [self.input(0, logits)], g) + (None, None, None, None)
+
 
 # ------------------------------------------------------------------------------------------ layernorm
 class LayerNorm(Function):
     """Over the trailing dims of x flattened to (N, C); forward saves mean and rstd per row."""
 
     def forward(self, x, weight, bias, eps, c):
+        self.eps = eps
         x2 = x.reshape(-1, c)
         w2 = None if weight is None else weight.reshape(-1)
         b2 = None if bias is None else bias.reshape(-1)
@@ -129,6 +161,28 @@ class LayerNorm(Function):
         return (dx.reshape(xs) if nx else None,
                 dw.reshape(ws) if nw else None,
                 db.reshape(bs) if nb else None, None, None)
+
+    def backward_graph(self, g):
+        xs, ws, bs = self.shapes
+        if getattr(self, "empty", False):
+            return tuple(g.sum() * 0 + Tensor._make(xp_of(g.array).zeros(s, g.dtype), None) if n else None
+                         for s, n in zip(self.shapes, self.needs_input_grad[:3])) + (None, None)
+        x2, w2, mean, rstd = self.saved_tensors
+        c, eps = x2.shape[1], self.eps
+        x = self.input(0, x2.reshape(xs))
+        w = None if ws is None else self.input(1, w2.reshape(ws))
+        b = None if bs is None else self.input(2, xp_of(x2).zeros(bs, x2.dtype))  # enters linearly: value unused
+
+        def reference(x, w, b):
+            x2 = x.reshape(-1, c)
+            xc = x2 - x2.mean(dim=-1, keepdim=True)
+            y = xc * ((xc * xc).mean(dim=-1, keepdim=True) + eps).rsqrt()
+            if w is not None:
+                y = y * w.reshape(-1)
+            if b is not None:
+                y = y + b.reshape(-1)
+            return y.reshape(xs)
+        return vjp_by_recompute(reference, [x, w, b], g) + (None, None)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -161,6 +215,15 @@ class Gelu(Function):
         x, = self.saved_tensors
         return kernels.get("gelu_backward", _dev(x))(g, x, self.approximate), None
 
+    def backward_graph(self, g):
+        x = self.input(0, self.saved_tensors[0])
+        if self.approximate == "tanh":
+            k = math.sqrt(2.0 / math.pi)
+            fn = lambda x: 0.5 * x * (1 + (k * (x + 0.044715 * x * x * x)).tanh())  # noqa: E731
+        else:
+            fn = lambda x: 0.5 * x * (1 + (x * (1 / math.sqrt(2.0))).erf())  # noqa: E731
+        return vjp_by_recompute(fn, [x], g) + (None,)
+
 
 def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
@@ -185,6 +248,24 @@ class Attention(Function):
         g = xp_of(g).ascontiguousarray(g)
         dq, dk, dv = kernels.get("attention_backward", _dev(q))(g, q, k, v, out, lse, *self.args)
         return dq, dk, dv, None, None, None, None, None
+
+    def backward_graph(self, g):
+        q, k, v, out, lse = self.saved_tensors
+        causal, scale, dropout_p = self.args[:3]
+        if dropout_p > 0:
+            raise NotImplementedError(f"{self.name()}: no double backward with dropout_p > 0 (the Philox mask is "
+                                      "drawn inside the kernels); use dropout_p=0 for higher-order gradients")
+        fn = lambda q, k, v: _attention_math(q, k, v, causal, scale)  # noqa: E731
+        return vjp_by_recompute(fn, [self.input(i, a) for i, a in enumerate((q, k, v))], g) + (None,) * 5
+
+
+def _attention_math(q, k, v, causal, scale):
+    """Attention in differentiable ops (the math path): the fused kernels' double backward differentiates this."""
+    s = (q @ k.transpose(-1, -2)) * scale
+    if causal:
+        tq, tk = s.shape[-2], s.shape[-1]
+        s = s.masked_fill(Tensor._make(~xp_of(s.array).tri(tq, tk, dtype=bool), None), -math.inf)
+    return Softmax.apply(s, s.ndim - 1) @ v
 
 
 class PackedAttention(Function):
@@ -229,6 +310,26 @@ class PackedAttention(Function):
         for i, di in enumerate((dq, dk, dv)):
             dqkv[:, :, i] = di.transpose(0, 2, 1, 3)
         return (dqkv.reshape(b, t, 3 * h * d),) + nones
+
+    def backward_graph(self, g):
+        causal, scale, dropout_p = self.args[:3]
+        if dropout_p > 0:
+            raise NotImplementedError(f"{self.name()}: no double backward with dropout_p > 0 (the Philox mask is "
+                                      "drawn inside the kernels); use dropout_p=0 for higher-order gradients")
+        if self.packed:
+            qkv, out, lse = self.saved_tensors
+            h = self.n_head
+        else:
+            q, k, v, out, lse = self.saved_tensors
+            b, h, t, d = q.shape
+            qkv = xp_of(q).stack((q, k, v)).transpose(1, 3, 0, 2, 4).reshape(b, t, 3 * h * d)
+
+        def fn(qkv):
+            b, t, c3 = qkv.shape
+            heads = qkv.reshape(b, t, 3, h, c3 // (3 * h)).permute(2, 0, 3, 1, 4)
+            o = _attention_math(heads[0], heads[1], heads[2], causal, scale)
+            return o.permute(0, 2, 1, 3).reshape(b, t, c3 // 3)
+        return vjp_by_recompute(fn, [self.input(0, qkv)], g) + (None,) * 6
 
 
 def packed_attention(qkv, n_head, is_causal=True, dropout_p=0.0, scale=None):
@@ -317,6 +418,9 @@ class Dropout(Function):
     def backward(self, g):
         return g * self.saved_tensors[0], None
 
+    def backward_graph(self, g):
+        return g * Tensor._make(self.saved_tensors[0], None), None
+
 
 def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     if not 0.0 <= p <= 1.0:
@@ -344,6 +448,17 @@ class Embedding(Function):
         idx, = self.saved_tensors
         embedding_backward = kernels.get("embedding_backward", _dev(g))
         return embedding_backward(idx.reshape(-1), g.reshape(-1, g.shape[-1]), self.n), None
+
+    def backward_graph(self, g):
+        idx, = self.saved_tensors
+        pad = getattr(self, "padding_idx", None)
+
+        def rows_of(y):
+            out = y[idx]
+            if pad is not None:
+                out = out * (idx != pad)[..., None].astype(out.dtype)
+            return out
+        return (linear_map(g, frozen_backward(self, 0), rows_of),) + (None,) * (len(self.next) - 1)
 
 
 def embedding(input, weight):

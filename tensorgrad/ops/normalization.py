@@ -27,6 +27,7 @@ from ..tensor import Tensor
 from ..backend.capture import capturing_on
 from .nn import Dropout
 from ..random import default_generator
+from .graph import vjp_by_recompute
 
 
 def _check_input(op, x, min_ndim):
@@ -106,6 +107,7 @@ class BatchNorm(Function):
         xhat *= rstd
         stats.extend((mean, var))
         self.bias_dtype = None if bias is None else bias.dtype
+        self.eps = eps
         self.save_for_backward(xhat, rstd, weight)
         y = xhat * weight.reshape(1, -1, 1) if weight is not None else xhat.copy()
         if bias is not None:
@@ -124,6 +126,24 @@ class BatchNorm(Function):
             dx -= xhat * (dxhat * xhat).mean(axis=(0, 2), keepdims=True)
             dx *= rstd
         return dx, dw, db, None, None
+
+    def backward_graph(self, g):
+        xhat, rstd, weight = self.saved_tensors
+        eps, c = self.eps, xhat.shape[1]
+        # x - mean as the input's graph Tensor (batch norm is shift-invariant in every derivative)
+        x = self.input(0, xhat / rstd)
+        w = None if weight is None else self.input(1, weight)
+        b = None if self.bias_dtype is None else self.input(2, xp_of(xhat).zeros(c, xhat.dtype))
+
+        def reference(x, w, b):
+            xc = x - x.mean(dim=(0, 2), keepdim=True)
+            y = xc * ((xc * xc).mean(dim=(0, 2), keepdim=True) + eps).rsqrt()
+            if w is not None:
+                y = y * w.reshape(1, -1, 1)
+            if b is not None:
+                y = y + b.reshape(1, -1, 1)
+            return y
+        return vjp_by_recompute(reference, [x, w, b], g) + (None, None)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

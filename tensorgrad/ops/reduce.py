@@ -14,6 +14,8 @@ from ..dtypes import get_default_dtype, to_dtype
 from ..tensor import Tensor, check_same_device
 from .elementwise import maximum, minimum, promote_types, eq
 from .indexing import Gather, diagonal
+from .elementwise import where
+from .graph import expand_back, linear_map, frozen_backward, vjp_by_recompute
 
 
 def _expand_back(g, in_shape, dims, keepdim):
@@ -31,6 +33,9 @@ class Sum(Function):
     def backward(self, g):
         return _expand_back(g, self.in_shape, self.dims, self.keepdim), None, None
 
+    def backward_graph(self, g):
+        return expand_back(g, self.in_shape, self.dims, self.keepdim), None, None
+
 
 class Mean(Function):
     def forward(self, a, dims, keepdim):
@@ -40,6 +45,9 @@ class Mean(Function):
 
     def backward(self, g):
         return _expand_back(g / self.n, self.in_shape, self.dims, self.keepdim), None, None
+
+    def backward_graph(self, g):
+        return expand_back(g / self.n, self.in_shape, self.dims, self.keepdim), None, None
 
 
 class Var(Function):
@@ -57,6 +65,13 @@ class Var(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return _expand_back(g, self.in_shape, self.dims, self.keepdim) * (2 * xc / xc.dtype.type(self.denom)), None, None, None
 
+    def backward_graph(self, g):
+        # The centered input as a graph Tensor: Z carries xc but differentiates as the input; centering it again is
+        # the same value with the right derivative (I - 1/n), and every derivative of var is shift-invariant.
+        z = self.input(0, self.saved_tensors[0])
+        xc = z - z.mean(dim=self.dims, keepdim=True)
+        return expand_back(g, self.in_shape, self.dims, self.keepdim) * (2 * xc / float(self.denom)), None, None, None
+
 
 class AMax(Function):
     """max/min over dims; the gradient is split evenly among tied extrema (PyTorch's amax/amin rule)."""
@@ -73,6 +88,11 @@ class AMax(Function):
         count = mask.sum(axis=self.dims, keepdims=True)
         ge = _expand_back(g, self.in_shape, self.dims, self.keepdim)
         return ge * mask / count.astype(g.dtype), None, None, None
+
+    def backward_graph(self, g):
+        mask, = self.saved_tensors
+        w = mask / mask.sum(axis=self.dims, keepdims=True).astype(g.dtype)
+        return expand_back(g, self.in_shape, self.dims, self.keepdim) * Tensor._make(w.astype(g.dtype), None), None, None, None, None
 
 
 class MaxDim(Function):
@@ -97,6 +117,15 @@ class MaxDim(Function):
         xp.put_along_axis(out, idx, g, axis=self.dim)
         return out, None, None, None
 
+    def backward_graph(self, g):
+        idx, = self.saved_tensors
+        dim, keep = self.dim, self.keepdim
+
+        def gather(x):
+            out = xp_of(x).take_along_axis(x, idx, axis=dim)
+            return out if keep else out.squeeze(dim)
+        return linear_map(g, frozen_backward(self, 0), gather), None, None, None
+
 
 def _rev_cumsum(xp, g, dim):
     return xp.flip(xp.cumsum(xp.flip(g, dim), axis=dim), dim)
@@ -109,6 +138,10 @@ class CumSum(Function):
 
     def backward(self, g):
         return _rev_cumsum(xp_of(g), g, self.dim), None
+
+    def backward_graph(self, g):
+        d = self.dim
+        return linear_map(g, lambda x: _rev_cumsum(xp_of(x), x, d), lambda x: xp_of(x).cumsum(x, axis=d)), None
 
 
 class CumProd(Function):
@@ -248,6 +281,27 @@ class VectorNorm(Function):
                 ga = scaled * xp.where(out == 0, zero, g / out ** (p - 1))
         return ga.astype(g.dtype, copy=False), None, None, None
 
+    def backward_graph(self, g):
+        a0, out0 = self.saved_tensors
+        p, dims, keep = self.p, self.dims, self.keepdim
+        a = self.input(0, a0)
+        gk = expand_back(g, a0.shape, dims, keep)
+        if p == 0:
+            return gk * 0, None, None, None
+        if p == 1:
+            return gk * Tensor._make(((a0 > 0).astype(g.dtype) - (a0 < 0).astype(g.dtype)), None), None, None, None
+        if math.isinf(p):
+            ab = xp_of(a0).abs(a0)
+            o = out0 if keep else out0.reshape([1 if i in dims else s for i, s in enumerate(a0.shape)])
+            mask = (ab == o) | xp_of(a0).isnan(ab)
+            w = xp_of(a0).sign(a0) * mask / mask.sum(axis=dims, keepdims=True)
+            return gk * Tensor._make(w.astype(g.dtype), None), None, None, None
+        if p == 2:
+            out = (a * a).sum(dim=dims, keepdim=True).sqrt()
+            zero = Tensor._make(out.array == 0, None)
+            return gk * where(zero, 0.0, a / where(zero, 1.0, out)), None, None, None
+        return vjp_by_recompute(lambda x: (x.abs() ** p).sum(dim=dims, keepdim=keep) ** (1.0 / p), [a], g) + (None, None, None)
+
 
 def _median_index(a, dim):
     """Index (keepdim shape) of the lower median along dim; a slice holding NaN gives its first NaN (PyTorch)."""
@@ -280,6 +334,11 @@ class Median(Function):
         mask = (a == out) | (xp_of(a).isnan(a) & xp_of(a).isnan(out))
         with np.errstate(divide="ignore", invalid="ignore"):
             return mask * (g / mask.sum().astype(g.dtype))
+
+    def backward_graph(self, g):
+        a, out = self.saved_tensors
+        mask = (a == out) | (xp_of(a).isnan(a) & xp_of(a).isnan(out))
+        return g * Tensor._make((mask / mask.sum()).astype(g.dtype), None)
 
 
 # ------------------------------------------------------------------------------------ functional API
