@@ -34,6 +34,7 @@ CORPUS = [
     ("makemore_mlp.py", ["--steps", "200"]),
     ("makemore_mlp.py", ["--steps", "100", "--batchnorm", "1"]),
     ("regression_modules.py", ["{tmp}", "--epochs", "8"]),
+    ("gan_bn_cnn.py", ["--gan-steps", "20", "--cnn-epochs", "4"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
