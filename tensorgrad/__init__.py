@@ -45,6 +45,7 @@ from .backends import set_float32_matmul_precision, get_float32_matmul_precision
 # tensorgrad.checkpoint(fn, *xs) is the function (PyTorch spells it torch.utils.checkpoint.checkpoint); the module
 # of the same name stays importable: `from tensorgrad.checkpoint import checkpoint_sequential`.
 from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
+from . import func  # noqa: E402  (torch.func: grad, grad_and_value, vjp, jacrev, hessian)
 from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).

@@ -71,9 +71,9 @@ def one_thread():
 def _not_checkable_here():
     from tensorgrad.backend import cuda_available
     if cuda_available():
-        return {"torch": {}, "gradcheck": {}}
+        return {"torch": {}, "gradcheck": {}, "gradgradcheck": {}}
     why = "needs a CUDA device (tests/test_ops_cuda.py::test_to_device_against_torch_and_gradcheck)"
-    return {"torch": {"ToDevice": why}, "gradcheck": {"ToDevice": why}}
+    return {"torch": {"ToDevice": why}, "gradcheck": {"ToDevice": why}, "gradgradcheck": {"ToDevice": why}}
 
 
 _deselected = [0]
@@ -114,5 +114,7 @@ def pytest_sessionfinish(session, exitstatus):
     if any(missing.values()):
         sys.stderr.write("\nFAILED, ops without a test (see tests/conftest.py; helpers.check_op / gradcheck_op record them):\n"
                          f"  not compared with torch (forward + backward): {missing['torch'] or '-'}\n"
-                         f"  not gradchecked in float64: {missing['gradcheck'] or '-'}\n")
+                         f"  not gradchecked in float64: {missing['gradcheck'] or '-'}\n"
+                         "  no double-backward test (helpers.gradgradcheck_op, or double_backward_raises for an op "
+                         f"that deliberately has none): {missing['gradgradcheck'] or '-'}\n")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

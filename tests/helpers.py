@@ -94,7 +94,7 @@ def make_inputs(specs, dtype=np.float64, seed=0):
 # The ops (Function classes) that check_op compared with torch including the backward, and that gradcheck_op
 # checked in float64. conftest compares both with every Function in tensorgrad after a full run, so an op that
 # lands without its gradcheck or its torch comparison fails the suite.
-COVERED = {"torch": set(), "gradcheck": set()}
+COVERED = {"torch": set(), "gradcheck": set(), "gradgradcheck": set()}
 
 
 @contextlib.contextmanager
@@ -268,3 +268,23 @@ def load_example(name):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def gradgradcheck_op(tg_fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Float64 gradgradcheck (the double backward of every op fn records, against finite differences of its
+    gradient); records those ops in COVERED["gradgradcheck"]. inputs: Tensors (float64, requires_grad where
+    differentiated) or plain values."""
+    with _ops_recorded(set()) as ran:
+        tg_fn(*inputs)
+    assert tg.autograd.gradgradcheck(tg_fn, list(inputs), eps=eps, atol=atol, rtol=rtol, seed=seed)
+    COVERED["gradgradcheck"].update(ran)
+
+
+def double_backward_raises(tg_fn, inputs, op):
+    """An op that deliberately has no double backward: create_graph through it raises the clear error naming it."""
+    out = tg_fn(*inputs)
+    diff = [x for x in inputs if isinstance(x, tg.Tensor) and x.requires_grad]
+    with pytest.raises((NotImplementedError, RuntimeError), match=op):
+        g = tg.autograd.grad(out.sum(), diff, create_graph=True)
+        tg.autograd.grad(sum(x.sum() for x in g), diff)
+    COVERED["gradgradcheck"].add(op)

@@ -3,6 +3,7 @@ from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .engine import backward, grad
 from .gradcheck import gradcheck, gradgradcheck
 from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
+from . import functional
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "grad", "gradcheck", "gradgradcheck",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]

@@ -1,0 +1,189 @@
+"""Higher-order gradients: gradgradcheck of every op's double backward (float64), second-order results against
+torch, autograd.functional / tensorgrad.func, and the uses that need them (gradient penalty, MAML, HVP through the
+GPT, third derivatives)."""
+import numpy as np
+import pytest
+import torch
+
+import tensorgrad as tg
+from tensorgrad.autograd import functional as AF
+from tensorgrad.ops.graph import linear_map, vjp_by_recompute
+from helpers import gradgradcheck_op, double_backward_raises
+
+F = tg.nn.functional
+rng = np.random.default_rng(0)
+
+
+def T(*shape, pos=False, grad=True):
+    a = rng.standard_normal(shape)
+    if pos:
+        a = np.abs(a) + 0.5
+    return tg.tensor(a, requires_grad=grad)
+
+
+def I(*vals):
+    return tg.tensor(np.array(vals, dtype=np.int64))
+
+
+CASES = {
+    "add_sub_mul_neg": (lambda a, b: -(a + b) * (a - b) * a, lambda: [T(3, 4), T(4)]),
+    "div": (lambda a, b: a / b, lambda: [T(3), T(3, pos=True)]),
+    "pow": (lambda a, b: a ** b + a ** 3, lambda: [T(3, pos=True), T(3)]),
+    "max_min": (lambda a, b: tg.maximum(a, b) * tg.minimum(a, b) * a, lambda: [T(3, 4), T(4)]),
+    "exp_log_tanh_sigmoid": (lambda a: (a.exp() + a.abs().log()).tanh().sigmoid(), lambda: [T(3, 4)]),
+    "sqrt_rsqrt": (lambda a: a.sqrt() * a.rsqrt() * a.sqrt(), lambda: [T(3, pos=True)]),
+    "relu_clamp": (lambda a: a.relu() * a + a.clamp(-0.5, 0.5) * a, lambda: [T(3, 4)]),
+    "where": (lambda a, b: tg.where(a > 0, a * a, b * b), lambda: [T(3), T(3)]),
+    "elementwise_math": (lambda a: a.sin() * a.cos() + a.erf() * a + tg.log1p(a * a) + tg.expm1(a) * a
+                         + tg.log2(a * a + 1) * a + tg.log10(a * a + 1) * a + tg.reciprocal(a * a + 1),
+                         lambda: [T(3)]),
+    "piecewise_constant": (lambda a: (tg.sign(a) + tg.floor(a) + tg.ceil(a) + tg.trunc(a) + tg.round(a)) * a * a,
+                           lambda: [T(3)]),
+    "lerp": (lambda a, b, w: tg.lerp(a, b, w) * a, lambda: [T(3), T(3), T(3)]),
+    "sum_mean": (lambda a: (a * a).sum(1) + (a * a).mean(0, keepdim=True).sum(), lambda: [T(3, 4)]),
+    "var_std": (lambda a: (a.var(1) * a.sum(1)).sum() + (a.std(0) * a.sum(0)).sum(), lambda: [T(3, 4)]),
+    "clamp_tensor_remainder": (lambda a, lo: tg.clamp(a, lo, lo + 1) * a + (a % 0.7) * a, lambda: [T(3, 4), T(4)]),
+    "amax_max_dim_median": (lambda a: a.amax(1) * a.sum(1) + a.max(1)[0] * a.mean(1) + a.median() * a.sum(),
+                            lambda: [T(3, 4)]),
+    "cumsum": (lambda a: a.cumsum(1) * a, lambda: [T(3, 4)]),
+    "vector_norm": (lambda a: tg.linalg.vector_norm(a) * a + tg.linalg.vector_norm(a, 1) * a
+                    + tg.linalg.vector_norm(a, float("inf")) * a + tg.linalg.vector_norm(a, 3) * a
+                    + tg.linalg.vector_norm(a, 0) * a, lambda: [T(3, 4)]),
+    "movement": (lambda a: a.permute(1, 0).reshape(-1).expand(2, 12).contiguous().flip(0).roll(1, 1) ** 2,
+                 lambda: [T(3, 4)]),
+    "getitem_cat_tril": (lambda a, b: tg.cat([a[[0, 0, 2]], b[1:]], 0).tril() ** 2 + a[1] * a[2], lambda: [T(3, 4), T(2, 4)]),
+    "masked_fill": (lambda a: a.masked_fill(I(1, 0, 1, 0).bool(), 0.5) ** 2, lambda: [T(3, 4)]),
+    "gather_scatter": (lambda a, s: (a.gather(1, I(0, 2, 2).reshape(3, 1)) ** 2).sum() * a
+                       + a.scatter(1, I(1, 0, 3).reshape(3, 1), s) ** 2
+                       + a.scatter_add(1, I(1, 1, 3).reshape(3, 1), s) ** 2
+                       + a.index_add(1, I(0, 0), s.reshape(3, 1).expand(3, 2)) ** 2, lambda: [T(3, 4), T(3, 1)]),
+    "diagonal_diag_embed_pad": (lambda a: a.diagonal() ** 2 * tg.diag_embed(a).sum() + F.pad(a, (1, 2)).sum() * a,
+                                lambda: [T(3, 3)]),
+    "matmul": (lambda a, b, v: (a @ b) ** 2 + ((a @ v) ** 2).sum() + (v @ v) ** 2, lambda: [T(2, 3, 4), T(4, 4), T(4)]),
+    "linear": (lambda x, w, b: F.linear(x, w, b) ** 2, lambda: [T(2, 3, 4), T(5, 4), T(5)]),
+    "softmax_log_softmax": (lambda a: F.softmax(a, -1) * a + F.log_softmax(a, 0) ** 2, lambda: [T(3, 4)]),
+    "cross_entropy": (lambda a: F.cross_entropy(a, I(1, 0, 3)) + F.cross_entropy(a, I(1, -100, 3), label_smoothing=0.1,
+                                                                                reduction="sum"), lambda: [T(3, 4)]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b) ** 2, lambda: [T(3, 4), T(4), T(4)]),
+    "gelu": (lambda x: F.gelu(x) + F.gelu(x, approximate="tanh"), lambda: [T(3, 4)]),
+    "attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True) ** 2,
+                  lambda: [T(1, 2, 3, 4), T(1, 2, 3, 4), T(1, 2, 3, 4)]),
+    "packed_attention": (lambda qkv: F.packed_attention(qkv, 2) ** 2, lambda: [T(1, 3, 12)]),
+    "dropout_embedding": (lambda w: F.dropout(F.embedding(I(0, 2, 2, 1).reshape(2, 2), w), 0.5) ** 2,
+                          lambda: [T(4, 3)]),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) ** 2,
+                   lambda: [T(4, 2, 3), T(2), T(2)]),
+    "conv": (lambda x, w: F.conv2d(x, w, padding=1) ** 2 + F.fold(x.reshape(1, 4, 4), (3, 3), (2, 2)).sum() * x.sum(),
+             lambda: [T(1, 1, 4, 4), T(2, 1, 2, 2)]),
+    "linear_map_identity": (lambda x: linear_map(x, lambda a: a[::-1].copy(), lambda a: a[::-1].copy()) ** 3
+                            + vjp_by_recompute(lambda y: (y ** 3).sum(), [x], tg.tensor(1.0, dtype=tg.float64))[0],
+                            lambda: [T(3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradgradcheck(name):
+    fn, make = CASES[name]
+    tg.manual_seed(0)
+    ins = make()
+
+    def f(*xs):
+        tg.manual_seed(0)  # the dropout mask, the same on every call
+        return fn(*xs)
+    gradgradcheck_op(f, ins)
+
+
+def test_cast_double_backward():
+    # a float32 round trip: a quadratic, so the coarse finite difference float32 needs is exact
+    gradgradcheck_op(lambda a: a.to(tg.float32).to(tg.float64) ** 2, [T(3)], eps=1e-3, atol=1e-3)
+
+
+def test_ops_without_double_backward_raise_naming_the_op():
+    double_backward_raises(lambda a: a.prod(1), [T(3, 4)], "Prod")
+    double_backward_raises(lambda a: a.cumprod(1), [T(3, 4)], "CumProd")
+    double_backward_raises(lambda a: a.logcumsumexp(1), [T(3, 4)], "LogCumSumExp")
+    double_backward_raises(lambda a, b: (a // b) * a, [T(3), T(3, pos=True)], "floor_divide")
+    double_backward_raises(lambda a: tg.checkpoint(lambda y: y * y, a), [T(3)], "Checkpoint")
+    double_backward_raises(lambda a: F.binary_cross_entropy(a.sigmoid(), tg.tensor(np.array([0.0, 1.0, 1.0]))),
+                           [T(3)], "BinaryCrossEntropy")
+
+
+# -- second-order results against torch --------------------------------------------------------------------------
+def _tt(t):
+    return torch.tensor(t.detach().numpy(), requires_grad=t.requires_grad)
+
+
+def test_third_derivative_matches_torch():
+    x = tg.tensor(1.3, dtype=tg.float64, requires_grad=True)
+    xt = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    ds = []
+    for v, lib in ((x, tg), (xt, torch)):
+        y = v.sin() * v ** 3 + v.exp() * v
+        d1, = lib.autograd.grad(y, v, create_graph=True)
+        d2, = lib.autograd.grad(d1, v, create_graph=True)
+        d3, = lib.autograd.grad(d2, v)
+        ds.append(float(d3))
+    np.testing.assert_allclose(ds[0], ds[1], rtol=1e-12)
+
+
+def test_wgan_gp_gradient_penalty_matches_torch():
+    d_tg = tg.nn.Sequential(tg.nn.Linear(4, 8), tg.nn.Tanh(), tg.nn.Linear(8, 1)).double()
+    d_th = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    for p, q in zip(d_tg.parameters(), d_th.parameters()):
+        q.data = torch.tensor(p.detach().numpy())
+    real, fake, eps = rng.standard_normal((5, 4)), rng.standard_normal((5, 4)), rng.random((5, 1))
+    res = []
+    for lib, d in ((tg, d_tg), (torch, d_th)):
+        xh = lib.tensor(eps * real + (1 - eps) * fake, requires_grad=True)
+        out = d(xh)
+        g, = lib.autograd.grad(out, xh, grad_outputs=lib.ones_like(out), create_graph=True)
+        gp = ((g.norm(2, dim=1) - 1) ** 2).mean()
+        gp.backward()
+        res.append([None if p.grad is None else p.grad.detach().numpy() for p in d.parameters()])
+    for a, b in zip(*res):
+        assert (a is None) == (b is None)  # the last bias does not reach the penalty: None in both
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_maml_inner_step_matches_torch():
+    x, y = rng.standard_normal((6, 1)), rng.standard_normal((6, 1))
+    w1, b1, w2 = rng.standard_normal((8, 1)), rng.standard_normal(8), rng.standard_normal((1, 8))
+    res = []
+    for lib, Fn in ((tg, F), (torch, torch.nn.functional)):
+        ps = [lib.tensor(a, requires_grad=True) for a in (w1, b1, w2)]
+        X, Y = lib.tensor(x), lib.tensor(y)
+
+        def net(p):
+            return Fn.linear(Fn.linear(X, p[0], p[1]).tanh(), p[2])
+        loss = ((net(ps) - Y) ** 2).mean()
+        gs = lib.autograd.grad(loss, ps, create_graph=True)
+        fast = [p - 0.1 * g for p, g in zip(ps, gs)]
+        meta = ((net(fast) - Y) ** 2).mean()
+        meta.backward()
+        res.append([p.grad.detach().numpy() for p in ps])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_functional_against_torch():
+    x0 = rng.standard_normal(3)
+    v0 = rng.standard_normal(3)
+    f = lambda x: (x.sin() * x * x).sum()  # noqa: E731
+    g = lambda x: x.sin() * x  # noqa: E731
+    X, V, Xt, Vt = tg.tensor(x0), tg.tensor(v0), torch.tensor(x0), torch.tensor(v0)
+    TF = torch.autograd.functional
+    np.testing.assert_allclose(AF.hessian(f, X).numpy(), TF.hessian(f, Xt).numpy(), atol=1e-12)
+    np.testing.assert_allclose(AF.jacobian(g, X).numpy(), TF.jacobian(g, Xt).numpy(), atol=1e-12)
+    np.testing.assert_allclose(AF.hvp(f, X, V)[1].numpy(), TF.hvp(f, Xt, Vt)[1].numpy(), atol=1e-12)
+    np.testing.assert_allclose(AF.vhp(f, X, V)[1].numpy(), TF.vhp(f, Xt, Vt)[1].numpy(), atol=1e-12)
+    np.testing.assert_allclose(AF.jvp(g, X, V)[1].numpy(), TF.jvp(g, Xt, Vt)[1].numpy(), atol=1e-12)
+    np.testing.assert_allclose(AF.vjp(g, X, V)[1].numpy(), TF.vjp(g, Xt, Vt)[1].numpy(), atol=1e-12)
+    np.testing.assert_allclose(tg.func.hessian(f)(X).detach().numpy(), torch.func.hessian(f)(Xt).numpy(), atol=1e-12)
+    np.testing.assert_allclose(tg.func.jacrev(g)(X).detach().numpy(), torch.func.jacrev(g)(Xt).numpy(), atol=1e-12)
+    gv = tg.func.grad_and_value(f)(X)
+    np.testing.assert_allclose(gv[0].detach().numpy(), torch.func.grad(f)(Xt).numpy(), atol=1e-12)
+    np.testing.assert_allclose(tg.func.grad(tg.func.grad(lambda x: (x ** 4).sum()))(tg.tensor(2.0, dtype=tg.float64))
+                               .detach().numpy(), 48.0)
+    out, fn = tg.func.vjp(g, X)
+    np.testing.assert_allclose(fn(V)[0].detach().numpy(), torch.func.vjp(g, Xt)[1](Vt)[0].numpy(), atol=1e-12)
