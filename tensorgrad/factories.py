@@ -5,7 +5,7 @@ import numpy as np
 
 from . import dtypes
 from .backend import as_device, get_xp
-from .tensor import Tensor
+from .tensor import Tensor, tensor
 from .random import default_generator
 
 
@@ -174,7 +174,6 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, np.ndarray) and data.dtype.kind in "biuf" and \
             (dtype is None or dtypes.to_dtype(dtype) == data.dtype) and (device is None or as_device(device).type == "cpu"):
         return from_numpy(data)
-    from .tensor import tensor
     return tensor(data, dtype=dtype, device=device)
 
 
