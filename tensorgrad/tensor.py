@@ -172,6 +172,17 @@ class Tensor:
     def element_size(self):
         return self.array.itemsize
 
+    def is_floating_point(self):
+        return dtypes.is_float(self.array.dtype)
+
+    def is_contiguous(self, memory_format=None):
+        """Whether the elements lie in row-major order without gaps (torch's contiguous_format; size-1 dims do not
+        count, as in torch). tensorgrad has no other memory formats."""
+        if memory_format is not None:
+            raise NotImplementedError(f"is_contiguous(memory_format={memory_format!r}): tensorgrad has only the "
+                                      "row-major (contiguous) memory format")
+        return bool(self.array.flags.c_contiguous)
+
     @property
     def nbytes(self):
         return int(self.array.nbytes)
