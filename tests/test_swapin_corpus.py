@@ -132,7 +132,7 @@ def run_both(script, args, tmp_path):
     return out["torch"], out["alias"]
 
 
-@pytest.mark.parametrize("script,args", CORPUS, ids=[f"{s[:-3]}{'-' + '_'.join(a) if a else ''}" for s, a in CORPUS])
+@pytest.mark.parametrize("script,args", CORPUS, ids=[f"{s[:-3]}{'-' + '_'.join(x for x in a if x != '{tmp}') if a else ''}" for s, a in CORPUS])
 def test_program_prints_what_torch_prints(script, args, tmp_path):
     (rc_r, out_r, err_r), (rc_a, out_a, err_a) = run_both(script, args, tmp_path)
     assert rc_r == 0, f"real torch run failed:\n{err_r}"

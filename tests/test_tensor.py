@@ -416,3 +416,19 @@ def test_as_tensor_like_torch():
     y = tg.as_tensor(x, dtype=tg.float64)   # converted with the graph kept, as torch does
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_is_contiguous_and_is_floating_point_like_torch():
+    a = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    views = [lambda m: m.from_numpy(a.copy()), lambda m: m.from_numpy(a.copy()).transpose(0, 1),
+             lambda m: m.from_numpy(a.copy())[:, 1:], lambda m: m.from_numpy(a.copy())[:, :1],
+             lambda m: m.from_numpy(a.copy())[0], lambda m: m.zeros(3).expand(2, 3), lambda m: m.zeros(1, 3).expand(1, 3),
+             lambda m: m.zeros(0, 3), lambda m: m.ones(2, 3).t(), lambda m: m.ones(3, 1).t(),
+             lambda m: m.ones(2, 3).t().contiguous()]
+    for make in views:
+        assert make(tg).is_contiguous() == make(torch).is_contiguous()
+    for name in ["float16", "bfloat16", "float32", "float64", "int64", "int32", "uint8", "bool"]:
+        assert tg.zeros(2, dtype=getattr(tg, name)).is_floating_point() == \
+            torch.zeros(2, dtype=getattr(torch, name)).is_floating_point(), name
+    with pytest.raises(NotImplementedError, match="memory format"):
+        tg.zeros(1, 2, 3, 4).is_contiguous(memory_format="channels_last")
