@@ -30,6 +30,11 @@ ap.add_argument("--threads", default="1,2", help="comma-separated thread counts 
 ap.add_argument("--iters", type=int, default=50)
 ap.add_argument("--warmup", type=int, default=10)
 ap.add_argument("--vocab", type=int, default=65)
+ap.add_argument("--config", choices=["baby", "shakespeare"], default="baby",
+                help="baby: nanoGPT's CPU config (4L/4H/128d, block 64, batch 12); shakespeare: its shakespeare-char "
+                     "config (6L/6H/384d, block 256), batch 8 by default here")
+ap.add_argument("--batch", type=int, default=None, help="batch size (default: 12 for baby, 8 for shakespeare)")
+ap.add_argument("--dropout", type=float, default=0.0, help="nanoGPT's recipe uses 0.2 for shakespeare-char")
 ap.add_argument("--no-omp-passive", dest="omp_passive", action="store_false",
                 help="leave OMP_WAIT_POLICY unset even where tensorgrad would set PASSIVE (see below)")
 ap.add_argument("--no-tune-malloc", action="store_true", help="leave glibc's malloc thresholds at their defaults")
@@ -65,8 +70,10 @@ from tensorgrad.backend.host import tune_malloc, set_num_threads  # noqa: E402
 from tensorgrad.provenance import write_result  # noqa: E402
 
 MALLOC_TUNED = tune_malloc()  # done at `import tensorgrad` unless --no-tune-malloc; applies to both frameworks
-CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=args.vocab, dropout=0.0, bias=True)
-B = 12
+DIMS = {"baby": dict(n_layer=4, n_head=4, n_embd=128, block_size=64),
+        "shakespeare": dict(n_layer=6, n_head=6, n_embd=384, block_size=256)}[args.config]
+CFG = dict(**DIMS, vocab_size=args.vocab, dropout=args.dropout, bias=True)
+B = args.batch or (12 if args.config == "baby" else 8)
 
 
 from torch_gpt import TGPT, copy_weights, torch_optimizer  # noqa: E402  (the PyTorch peer, shared with bench_train_cuda)
@@ -88,9 +95,13 @@ def measure(threads):
     tg_b = [(tg.tensor(b[0]), tg.tensor(b[1])) for b in batches]
     t_b = [(torch.from_numpy(b[0]), torch.from_numpy(b[1])) for b in batches]
 
-    # sanity: the same loss on the same batch with the same weights
+    # sanity: the same loss on the same batch with the same weights (in eval mode: dropout masks differ)
+    model.eval()
+    tmodel.eval()
     l_tg = float(model(*tg_b[0])[1].item())
     l_t = float(tmodel(*t_b[0])[1].item())
+    model.train()
+    tmodel.train()
     assert abs(l_tg - l_t) < 1e-4, (l_tg, l_t)
 
     def tg_parts(i):
@@ -150,7 +161,8 @@ def measure(threads):
     ratio = {k: table["tensorgrad"][k] / table["torch"][k]
              for k in ("step_ms", "forward_ms", "backward_ms", "step_cpu_ms", "step_min_ms")}
 
-    print(f"baby GPT (4L/4H/128d, block 64, batch 12, vocab {CFG['vocab_size']}), {threads} thread(s), "
+    print(f"{args.config} GPT ({CFG['n_layer']}L/{CFG['n_head']}H/{CFG['n_embd']}d, block {CFG['block_size']}, "
+          f"batch {B}, dropout {CFG['dropout']}, vocab {CFG['vocab_size']}), {threads} thread(s), "
           f"median of {args.iters} after {args.warmup} warm-up")
     print(f"{'':15s}{'step ms':>9s}{'fwd ms':>9s}{'bwd ms':>9s}{'opt ms':>9s}{'bwd/fwd':>9s}{'step min':>9s}"
           f"{'step cpu':>9s}")
@@ -174,6 +186,7 @@ def isolated(threads):
             env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
             subprocess.run([sys.executable, os.path.abspath(__file__), "--only", name, "--threads", str(threads),
                             "--iters", str(args.iters), "--warmup", str(args.warmup), "--vocab", str(args.vocab),
+                            "--config", args.config, "--batch", str(B), "--dropout", str(args.dropout),
                             "--out", out], check=True, env=env, stdout=subprocess.DEVNULL)
             with open(out) as f:
                 table[name] = json.load(f)["runs"][0]["results_ms"][name]

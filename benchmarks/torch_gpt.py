@@ -9,9 +9,9 @@ import torch.nn.functional as TF
 
 
 class TBlock(tnn.Module):
-    def __init__(self, C, H):
+    def __init__(self, C, H, dropout=0.0):
         super().__init__()
-        self.H = H
+        self.H, self.p = H, dropout
         self.ln_1, self.ln_2 = tnn.LayerNorm(C), tnn.LayerNorm(C)
         self.c_attn, self.attn_proj = tnn.Linear(C, 3 * C), tnn.Linear(C, C)
         self.c_fc, self.mlp_proj = tnn.Linear(C, 4 * C), tnn.Linear(4 * C, C)
@@ -20,22 +20,25 @@ class TBlock(tnn.Module):
         B_, T, C = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
         q, k, v = (t.view(B_, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
-        y = TF.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(B_, T, C)
-        x = x + self.attn_proj(y)
-        return x + self.mlp_proj(TF.gelu(self.c_fc(self.ln_2(x))))
+        p = self.p if self.training else 0.0
+        y = TF.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True).transpose(1, 2).contiguous() \
+            .view(B_, T, C)
+        x = x + TF.dropout(self.attn_proj(y), p, self.training)  # nanoGPT's resid_dropout
+        return x + TF.dropout(self.mlp_proj(TF.gelu(self.c_fc(self.ln_2(x)))), p, self.training)
 
 
 class TGPT(tnn.Module):
-    def __init__(self, n_layer, n_head, n_embd, block_size, vocab_size, **_):
+    def __init__(self, n_layer, n_head, n_embd, block_size, vocab_size, dropout=0.0, **_):
         super().__init__()
+        self.p = dropout
         self.wte, self.wpe = tnn.Embedding(vocab_size, n_embd), tnn.Embedding(block_size, n_embd)
-        self.h = tnn.ModuleList([TBlock(n_embd, n_head) for _ in range(n_layer)])
+        self.h = tnn.ModuleList([TBlock(n_embd, n_head, dropout) for _ in range(n_layer)])
         self.ln_f = tnn.LayerNorm(n_embd)
         self.lm_head = tnn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+        x = TF.dropout(self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device)), self.p, self.training)
         for b in self.h:
             x = b(x)
         logits = self.lm_head(self.ln_f(x))
