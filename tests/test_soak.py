@@ -90,7 +90,8 @@ def test_training_step_graph_dies_by_refcount_alone(no_gc):
             tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-        assert len(rec.refs) > 50  # a real graph was built
+        assert len(rec.refs) > 25  # a real graph was built (a dozen nodes per block: attention with its dropout is
+        #                            one fused node)
         assert rec.alive(), "the graph should be alive while loss/logits are referenced"
         del logits, loss
         assert rec.alive() == [], f"step {step}: nodes kept alive after del: {rec.alive()[:5]}"
