@@ -69,6 +69,10 @@ CASES = {
     "attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True) ** 2,
                   lambda: [T(1, 2, 3, 4), T(1, 2, 3, 4), T(1, 2, 3, 4)]),
     "packed_attention": (lambda qkv: F.packed_attention(qkv, 2) ** 2, lambda: [T(1, 3, 12)]),
+    # with dropout: the kernels' Philox mask, materialized for the double backward (f reseeds before each call)
+    "attention_dropout": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout_p=0.3, is_causal=True) ** 2,
+                          lambda: [T(1, 2, 5, 4), T(1, 2, 5, 4), T(1, 2, 5, 4)]),
+    "packed_attention_dropout": (lambda qkv: F.packed_attention(qkv, 2, dropout_p=0.3) ** 2, lambda: [T(2, 4, 12)]),
     "dropout_embedding": (lambda w: F.dropout(F.embedding(I(0, 2, 2, 1).reshape(2, 2), w), 0.5) ** 2,
                           lambda: [T(4, 3)]),
     "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) ** 2,
@@ -91,6 +95,24 @@ def test_gradgradcheck(name):
         tg.manual_seed(0)  # the dropout mask, the same on every call
         return fn(*xs)
     gradgradcheck_op(f, ins)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_attention_dropout_graph_gradient_is_the_kernels(packed):
+    # the double backward differentiates the math path with the mask materialized; its first-order gradient must be
+    # the kernels' (the same Philox draw), else gradgradcheck would pass on a self-consistent but wrong mask
+    x = T(2, 6, 12) if packed else T(1, 2, 6, 4)
+    fn = (lambda a: F.packed_attention(a, 2, dropout_p=0.4)) if packed else \
+        (lambda a: F.scaled_dot_product_attention(a, a * 0.5, a * 2, dropout_p=0.4, is_causal=True))
+    w = tg.tensor(rng.standard_normal(tuple(x.shape[:-1]) + (4,) if not packed else (2, 6, 4)))
+    outs = []
+    for cg in (False, True):
+        tg.manual_seed(3)
+        y = fn(x)
+        outs.append(tg.autograd.grad((y * w).sum(), x, create_graph=cg)[0].detach().numpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-10, atol=1e-12)
+    y0 = F.packed_attention(x, 2) if packed else F.scaled_dot_product_attention(x, x * 0.5, x * 2, is_causal=True)
+    assert not np.allclose(outs[0], tg.autograd.grad((y0 * w).sum(), x)[0].numpy())  # the mask dropped something
 
 
 def test_cast_double_backward():

@@ -14,6 +14,7 @@ from ..tensor import Tensor, check_device_as
 from ..random import default_generator
 from ..backend.capture import capturing_on
 from .graph import linear_map, frozen_backward, vjp_by_recompute
+from ..backend.reference import _dropout_scale
 
 
 def _dev(a):
@@ -251,21 +252,32 @@ class Attention(Function):
 
     def backward_graph(self, g):
         q, k, v, out, lse = self.saved_tensors
-        causal, scale, dropout_p = self.args[:3]
-        if dropout_p > 0:
-            raise NotImplementedError(f"{self.name()}: no double backward with dropout_p > 0 (the Philox mask is "
-                                      "drawn inside the kernels); use dropout_p=0 for higher-order gradients")
-        fn = lambda q, k, v: _attention_math(q, k, v, causal, scale)  # noqa: E731
+        causal, scale = self.args[:2]
+        z = _dropout_z(xp_of(q), q.shape[:-1] + k.shape[-2:-1], q.dtype, self.args)
+        fn = lambda q, k, v: _attention_math(q, k, v, causal, scale, z)  # noqa: E731
         return vjp_by_recompute(fn, [self.input(i, a) for i, a in enumerate((q, k, v))], g) + (None,) * 5
 
 
-def _attention_math(q, k, v, causal, scale):
-    """Attention in differentiable ops (the math path): the fused kernels' double backward differentiates this."""
+def _dropout_z(xp, shape, dtype, args):
+    """The kernels' attention-dropout scale Z = keep / (1 - p) over (B, H, Tq, Tk), materialized from the same Philox
+    stream (backend.reference.attention_dropout_keep, which the kernels are tested to draw bit for bit), or None."""
+    _, _, dropout_p, seed, offset = args
+    if dropout_p <= 0:
+        return None
+    return _dropout_scale(xp, tuple(shape), dropout_p, seed, offset, np.dtype(dtype).type)
+
+
+def _attention_math(q, k, v, causal, scale, z=None):
+    """Attention in differentiable ops (the math path): the fused kernels' double backward differentiates this.
+    z: the dropout scale (a constant array, _dropout_z) or None."""
     s = (q @ k.transpose(-1, -2)) * scale
     if causal:
         tq, tk = s.shape[-2], s.shape[-1]
         s = s.masked_fill(Tensor._make(~xp_of(s.array).tri(tq, tk, dtype=bool), None), -math.inf)
-    return Softmax.apply(s, s.ndim - 1) @ v
+    p = Softmax.apply(s, s.ndim - 1)
+    if z is not None:
+        p = p * Tensor._make(z, None)
+    return p @ v
 
 
 class PackedAttention(Function):
@@ -312,10 +324,7 @@ class PackedAttention(Function):
         return (dqkv.reshape(b, t, 3 * h * d),) + nones
 
     def backward_graph(self, g):
-        causal, scale, dropout_p = self.args[:3]
-        if dropout_p > 0:
-            raise NotImplementedError(f"{self.name()}: no double backward with dropout_p > 0 (the Philox mask is "
-                                      "drawn inside the kernels); use dropout_p=0 for higher-order gradients")
+        causal, scale = self.args[:2]
         if self.packed:
             qkv, out, lse = self.saved_tensors
             h = self.n_head
@@ -324,10 +333,13 @@ class PackedAttention(Function):
             b, h, t, d = q.shape
             qkv = xp_of(q).stack((q, k, v)).transpose(1, 3, 0, 2, 4).reshape(b, t, 3 * h * d)
 
+        b_, t_, _ = qkv.shape
+        z = _dropout_z(xp_of(qkv), (b_, h, t_, t_), qkv.dtype, self.args)
+
         def fn(qkv):
             b, t, c3 = qkv.shape
             heads = qkv.reshape(b, t, 3, h, c3 // (3 * h)).permute(2, 0, 3, 1, 4)
-            o = _attention_math(heads[0], heads[1], heads[2], causal, scale)
+            o = _attention_math(heads[0], heads[1], heads[2], causal, scale, z)
             return o.permute(0, 2, 1, 3).reshape(b, t, c3 // 3)
         return vjp_by_recompute(fn, [self.input(0, qkv)], g) + (None,) * 6
 
