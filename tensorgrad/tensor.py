@@ -35,7 +35,7 @@ def check_device_as(op, main, *others):
 
 
 class Tensor:
-    __slots__ = ("array", "grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
+    __slots__ = ("array", "_grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
                  "__weakref__")  # _post_hooks: set by register_post_accumulate_grad_hook only
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
 
@@ -53,12 +53,15 @@ class Tensor:
             arr = xp.asarray(data, dtype=dtypes.float32).astype(dtype)
         else:
             arr = xp.asarray(data, dtype=dtype)
+        if arr.dtype.kind not in "biufc" and arr.dtype != dtypes.bfloat16:  # strings, objects, dates: NumPy holds them, no op here handles them
+            raise TypeError(f"tensor: invalid data type {arr.dtype} (from {type(data).__name__} data of shape "
+                            f"{tuple(arr.shape)}); tensors hold bool, integer or floating point numbers")
         if dtype is None and not hasattr(data, "dtype"):
             arr = _infer(arr, data, xp)
         if xp is not np and device_of(arr) != as_device(device):
             arr = to_device(arr, device)
         self.array = arr
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._hooks = None
         self.name = None
@@ -73,7 +76,7 @@ class Tensor:
             data = np.asarray(data)
         t = object.__new__(cls)
         t.array = data
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
         t._hooks = None
@@ -103,6 +106,29 @@ class Tensor:
         if self._requires_grad and not is_float(value.dtype):
             raise RuntimeError(f"data: a tensor that requires grad must stay floating point; got {value.dtype}")
         self.array = value.array
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # Checked here, as torch does at assignment: an optimizer would otherwise broadcast a (1,) grad over a (3,)
+        # parameter, or step a float32 parameter by a float64 grad, silently.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__} (tensor of shape {self.shape}, {self.dtype})")
+            if value.shape != self.shape:
+                raise RuntimeError(f"grad: attempting to assign a gradient of shape {value.shape} to a tensor of shape "
+                                   f"{self.shape}; the gradient and the tensor must be the same size")
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(f"grad: attempting to assign a gradient with dtype {value.dtype} to a tensor with "
+                                   f"dtype {self.dtype} (shape {self.shape}); they must match")
+            if value.array.__class__ is not self.array.__class__ or value.device != self.device:
+                raise RuntimeError(f"grad: assigned grad has data located on {value.device}, a different device from "
+                                   f"the tensor's ({self.device}, shape {self.shape})")
+        self._grad = value
+
     @property
     def requires_grad(self):
         return self._requires_grad
@@ -352,8 +378,17 @@ class Tensor:
             raise RuntimeError(f"{op}: in-place operation on {what} (shape {self.shape}, {self.dtype}) is not allowed "
                                "while recording gradients; use tensorgrad.no_grad() or an out-of-place op")
 
+    def _check_no_overlap(self, op):
+        """An expanded view has several elements on one memory location; a write into it has no single answer
+        (NumPy refuses with "read-only", CuPy would write whichever comes last), so refuse it as torch does."""
+        if self.array.size > 1 and any(st == 0 and n > 1 for n, st in zip(self.array.shape, self.array.strides)):
+            raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor (shape "
+                               f"{self.shape}, an expanded view) refers to a single memory location. Please clone() "
+                               "the tensor before performing the operation.")
+
     def _inplace_assign(self, new, op):
         self._check_inplace(op)
+        self._check_no_overlap(op)
         if tuple(new.shape) != self.shape:
             raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {self.shape}")
         self.array[...] = new

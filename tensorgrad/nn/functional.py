@@ -21,6 +21,9 @@ from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfol
 from ..ops.nn import (softmax, log_softmax, layer_norm, gelu, scaled_dot_product_attention, dropout, embedding,
                       one_hot, packed_attention)
 from ..ops.util import is_float, normalize_dim, write_back
+from ..ops.reduce import vector_norm as _vector_norm_op
+from ..autograd.function import Function
+from ..backend import xp_of
 from ..tensor import Tensor, check_device_as
 
 
@@ -96,10 +99,9 @@ def _vector_norm(op, x, p, dims, keepdim):
         raise ValueError(f"{op}: p must be positive, 0 or +-inf, got {p} (input of shape {tuple(x.shape)})")
     if p == 1:
         return x.abs().sum(dims, keepdim)
-    s = (x * x).sum(dims, keepdim) if p == 2 else (x.abs() ** p).sum(dims, keepdim)
-    pos = s > 0
-    safe = where(pos, s, 1.0)
-    return where(pos, safe.sqrt() if p == 2 else safe ** (1.0 / p), 0.0)
+    # The fused norm sums x^p in float64 for narrower floats (x * x of a float32 1e20 overflows) and gives
+    # torch's zero gradient where the norm is 0
+    return _vector_norm_op(x, p, dims, keepdim, _op=op)
 
 
 # -------------------------------------------------------------------------------------------- activations
@@ -120,9 +122,12 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 def _elu(op, x, alpha, scale=1.0, input_scale=1.0):
     _need_float(op, x)
     # e^x only of the non-positive part: for large x, e^x = inf would turn the masked branch's 0 gradient into nan.
-    xn = clamp(x, max=0)
+    # (a where, not clamp: a NaN input must not reach expm1's backward either, where 0 * NaN = NaN)
+    xn = where(x <= 0, x, 0.0)
     neg = (xn * input_scale if input_scale != 1.0 else xn).expm1() * (alpha * scale)
-    return where(x > 0, x * scale if scale != 1.0 else x, neg)
+    # x <= 0 picks the exponential branch, as torch's elu_backward tests it, so NaN takes the linear one (its
+    # gradient passes) instead of a NaN from the masked branch
+    return where(x <= 0, neg, x * scale if scale != 1.0 else x)
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -178,7 +183,9 @@ def hardsigmoid(input, inplace=False):
 
 def hardswish(input, inplace=False):
     _need_float("hardswish", input)
-    out = where(input <= -3, 0.0, where(input >= 3, input, input * (input + 3) / 6))
+    # the middle formula only on the middle range: at +-inf it would give inf * inf and a NaN gradient
+    mid = clamp(input, -3.0, 3.0)
+    out = where(input <= -3, 0.0, where(input >= 3, input, mid * (mid + 3) / 6))
     return write_back("hardswish", input, out, inplace)
 
 
@@ -340,11 +347,40 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+class _BinaryCrossEntropy(Function):
+    """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does so that x in {0, 1} gives a finite
+    loss; the gradients are torch's formulas, (x - t) / max(x (1 - x), 1e-12) for x, so x = t = 0 gives 0 where the
+    chain rule through the clamped log would give 0 * inf = NaN."""
+
+    def forward(self, x, t):
+        xp = xp_of(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lx = xp.maximum(xp.log(x), -100)
+            l1x = xp.maximum(xp.log(1 - x), -100)
+        self.save_for_backward(x, t, lx, l1x)
+        return (-(t * lx + (1 - t) * l1x)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, t, lx, l1x = self.saved_tensors
+        xp = xp_of(g)
+        nx, nt = self.needs_input_grad
+        gx = (g * (x - t) / xp.maximum((1 - x) * x, x.dtype.type(1e-12))).astype(g.dtype) if nx else None
+        with np.errstate(divide="ignore", invalid="ignore"):  # torch's target gradient uses the unclamped logs
+            gt = (g * (xp.log1p(-x) - xp.log(x))).astype(g.dtype) if nt else None
+        return gx, gt
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
     _same_shape("binary_cross_entropy", input, target)
-    # log clamped at -100 as PyTorch does, so p in {0, 1} gives a finite loss.
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    for name, t in (("input", input), ("target", target)):
+        # Outside [0, 1] (or NaN) the loss is a log of a negative number: torch raises rather than return NaN. No
+        # host read inside a CUDA graph capture.
+        x = t.array
+        if not capturing_on(x) and x.size and not bool(((x >= 0) & (x <= 1)).all()):
+            raise RuntimeError(f"binary_cross_entropy: all elements of {name} should be between 0 and 1 (input "
+                               f"{tuple(input.shape)} {input.dtype}, target {tuple(target.shape)} {target.dtype})")
+    loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -439,6 +475,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if isinstance(target, Tensor) and tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
+    if isinstance(target, Tensor) and is_float(target.dtype) and target.ndim == input.ndim:
+        raise RuntimeError(f"cross_entropy: a floating point target holds class probabilities and must have the "
+                           f"input's shape {tuple(input.shape)}, got {tuple(target.shape)} ({target.dtype}); class "
+                           "indices must be an integer tensor")
     input, = cast_float32_all(input)
     c = _check_classes("cross_entropy", input, target, weight)
     if weight is None:

@@ -8,6 +8,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter, _addindent
 from ..ops.util import normalize_dim
+from ..autograd.grad_mode import no_grad
 
 
 def _empty(shape, device, dtype):
@@ -54,27 +55,42 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table (num_embeddings, embedding_dim), initialised N(0, 1)."""
 
-    def __init__(self, num_embeddings, embedding_dim, _weight=None, device=None, dtype=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError(f"Embedding: max_norm, scale_grad_by_freq and sparse are not supported (got "
+                                      f"max_norm={max_norm}, scale_grad_by_freq={scale_grad_by_freq}, sparse={sparse})")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "
+                                 f"{padding_idx}")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, False
         if _weight is None:
-            self.weight = Parameter(_empty((num_embeddings, embedding_dim), device, dtype))
+            self.weight = Parameter(_empty((num_embeddings, embedding_dim), device, dtype), requires_grad=not _freeze)
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight has shape {tuple(_weight.shape)}, expected "
                                  f"({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(_weight)
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self):
         init.normal_(self.weight)
+        if self.padding_idx is not None:  # torch zeroes the padding row at init (not when _weight is given)
+            with no_grad():
+                self.weight[self.padding_idx] = 0
 
     def forward(self, idx):
-        return F.embedding(idx, self.weight)
+        return F.embedding(idx, self.weight, self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
 
 
 class LayerNorm(Module):

@@ -148,7 +148,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def _any_all(op, input, dim, keepdim):
     _check_tensor(op, input)
-    dims = normalize_dims(op, dim, input.ndim, input.shape)
+    dims = normalize_dims(op, dim, input.ndim, input.shape, empty_is_all=False)
     out = getattr(input._xp, op)(input.array, axis=dims, keepdims=keepdim)
     # torch keeps uint8 for uint8 input (its convention from before bool tensors); every other dtype gives bool
     return Tensor._make(out.astype(np.uint8) if input.dtype == np.uint8 else out, None)
@@ -167,8 +167,6 @@ def all(input, dim=None, keepdim=False):
 def count_nonzero(input, dim=None):
     """int64 count of the non-zero elements over dim (an int or a tuple; None or () count them all)."""
     _check_tensor("count_nonzero", input)
-    if isinstance(dim, (tuple, list)) and not dim:
-        dim = None  # unlike sum's dim=(), torch counts over every dim here
     dims = normalize_dims("count_nonzero", dim, input.ndim, input.shape)
     return Tensor._make((input.array != 0).sum(axis=dims).astype(np.int64), None)
 

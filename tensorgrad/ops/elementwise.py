@@ -160,7 +160,8 @@ class Pow(Function):
             ga = unbroadcast(ga, self.shapes[0])
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):
-                la = xp.where(a == 0, 0, xp.log(xp.where(a == 0, 1, a)))
+                # 0 at a == 0 only where b >= 0 (torch): there out * log(a) is 0 * -inf; for b < 0 it is -inf
+                la = xp.where((a == 0) & (b >= 0), 0, xp.log(xp.where((a == 0) & (b >= 0), 1, a)))
             gb = unbroadcast(g * out * la, self.shapes[1])
         return ga, gb
 
@@ -192,10 +193,7 @@ class Maximum(Function):
         return xp_of(a).maximum(a, b)
 
     def backward(self, g):
-        a, b = self.saved_tensors
-        w = (a > b) + 0.5 * (a == b)
-        na, nb = self.needs_input_grad
-        return (unbroadcast(g * w, self.shapes[0]) if na else None, unbroadcast(g * (1 - w), self.shapes[1]) if nb else None)
+        return _extremum_backward(self, g, True)
 
     def backward_graph(self, g):
         a, b = self.saved_tensors
@@ -209,6 +207,19 @@ class Maximum(Function):
                 sum_to(g * Tensor._make(wb, None), self.shapes[1]) if nb else None)
 
 
+def _extremum_backward(ctx, g, is_max):
+    """torch's rule: half each at a tie, nothing to the losing side, and the whole gradient to both sides where a
+    NaN makes the comparison false (a weight of 1 - w would send the NaN's gradient to one side only)."""
+    a, b = ctx.saved_tensors
+    xp = xp_of(g)
+    tie = a == b
+    a_loses, b_loses = (a < b, a > b) if is_max else (a > b, a < b)
+    na, nb = ctx.needs_input_grad
+    wa = xp.where(tie, 0.5, xp.where(a_loses, 0.0, 1.0)).astype(g.dtype)
+    wb = xp.where(tie, 0.5, xp.where(b_loses, 0.0, 1.0)).astype(g.dtype)
+    return (unbroadcast(g * wa, ctx.shapes[0]) if na else None, unbroadcast(g * wb, ctx.shapes[1]) if nb else None)
+
+
 class Minimum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -216,10 +227,7 @@ class Minimum(Function):
         return xp_of(a).minimum(a, b)
 
     def backward(self, g):
-        a, b = self.saved_tensors
-        w = (a < b) + 0.5 * (a == b)
-        na, nb = self.needs_input_grad
-        return (unbroadcast(g * w, self.shapes[0]) if na else None, unbroadcast(g * (1 - w), self.shapes[1]) if nb else None)
+        return _extremum_backward(self, g, False)
 
     def backward_graph(self, g):
         a, b = self.saved_tensors
@@ -309,7 +317,9 @@ class Abs(Function):
         return xp_of(a).abs(a)
 
     def backward(self, g):
-        return g * xp_of(g).sign(self.saved_tensors[0])
+        a = self.saved_tensors[0]
+        # torch's sgn: 0 at NaN (numpy's sign gives NaN)
+        return g * ((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype))
 
     def backward_graph(self, g):
         a = self.saved_tensors[0]
@@ -356,7 +366,8 @@ class Relu(Function):
         return out
 
     def backward(self, g):
-        return g * (self.saved_tensors[0] > 0)
+        # torch's threshold_backward zeroes where out <= 0, so a NaN input passes its gradient on
+        return g * ~(self.saved_tensors[0] <= 0)
 
     def backward_graph(self, g):
         return g * Tensor._make((~(self.saved_tensors[0] <= 0)).astype(g.dtype), None)
@@ -395,6 +406,59 @@ class Clamp(Function):
         if hi is not None:
             mask = mask & (a <= hi)
         return g * Tensor._make(mask.astype(g.dtype), None), None, None
+
+
+class ClampTensor(Function):
+    """clamp with tensor bounds, PyTorch's clamp_backward: a tie with a bound sends the whole gradient to the input
+    (maximum/minimum would split it 0.5/0.5); a bound gets it where it is the result, max winning when min > max."""
+
+    def forward(self, a, lo, hi):
+        xp = xp_of(a)
+        self.save_for_backward(a, lo, hi)
+        self.shapes = (shape_of(a), shape_of(lo), shape_of(hi))
+        out = a
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        return out
+
+    def backward(self, g):
+        a, lo, hi = self.saved_tensors
+        xp, zero = xp_of(g), g.dtype.type(0)
+        na, nlo, nhi = self.needs_input_grad
+        keep = True
+        if lo is not None:
+            keep = keep & (a >= lo)
+        if hi is not None:
+            keep = keep & (a <= hi)
+        ga = unbroadcast(xp.where(keep, g, zero), self.shapes[0]) if na else None
+        glo = ghi = None
+        if nlo:
+            to_lo = a < lo if hi is None else (a < lo) & (lo < hi)
+            glo = unbroadcast(xp.where(to_lo, g, zero), self.shapes[1])
+        if nhi:
+            to_hi = a > hi if lo is None else (a > hi) | (hi < lo)
+            ghi = unbroadcast(xp.where(to_hi, g, zero), self.shapes[2])
+        return ga, glo, ghi
+
+    def backward_graph(self, g):
+        a, lo, hi = self.saved_tensors
+        na, nlo, nhi = self.needs_input_grad
+        keep = a == a
+        if lo is not None:
+            keep = keep & (a >= lo)
+        if hi is not None:
+            keep = keep & (a <= hi)
+        ga = sum_to(where(Tensor._make(keep, None), g, 0.0), self.shapes[0]) if na else None
+        glo = ghi = None
+        if nlo:
+            to_lo = a < lo if hi is None else (a < lo) & (lo < hi)
+            glo = sum_to(where(Tensor._make(to_lo, None), g, 0.0), self.shapes[1])
+        if nhi:
+            to_hi = a > hi if lo is None else (a > hi) | (hi < lo)
+            ghi = sum_to(where(Tensor._make(to_hi, None), g, 0.0), self.shapes[2])
+        return ga, glo, ghi
 
 
 class Where(Function):
@@ -456,7 +520,15 @@ def _bin(cls, name):
 
 
 add = _bin(Add, "add")
-sub = _bin(Sub, "sub")
+_sub = _bin(Sub, "sub")
+
+
+def sub(a, b):
+    if isinstance(a, Tensor) and a.dtype == np.bool_ or isinstance(b, Tensor) and b.dtype == np.bool_:
+        raise RuntimeError(f"sub: subtraction, the `-` operator, with a bool tensor is not supported (shapes "
+                           f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]}); use ~ or logical_not() to "
+                           "invert a mask")
+    return _sub(a, b)
 mul = _bin(Mul, "mul")
 maximum = _bin(Maximum, "maximum")
 minimum = _bin(Minimum, "minimum")
@@ -476,8 +548,11 @@ def div(a, b):
 
 def pow(a, b):
     a, b = _promote("pow", a, b)
+    if all(not isinstance(x, Tensor) or x.dtype == np.bool_ for x in (a, b)):
+        raise RuntimeError(f"pow: not implemented for bool tensors (shapes "
+                           f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]})")
     if isinstance(a, Tensor) and isinstance(b, np.number) and is_float(a.dtype):
-        b = float(b) if b != int(b) else int(b)  # integer powers stay exact and keep dtype
+        b = int(b) if np.isfinite(b) and b == int(b) else float(b)  # integer powers stay exact and keep dtype
     return Pow.apply(a, b)
 
 
@@ -505,12 +580,23 @@ def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError(f"clamp: at least one of min and max must be given (tensor of shape {tuple(a.shape)})")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = a
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        def bound(v):
+            if v is None or isinstance(v, Tensor):
+                return v
+            float_bound = isinstance(v, (float, np.floating)) and not is_float(a.dtype)
+            return make_tensor(v, dtype=get_default_dtype() if float_bound else a.dtype, device=a.device)
+        lo, hi = bound(min), bound(max)
+        ts = [t for t in (a, lo, hi) if t is not None]
+        check_device_as("clamp", a, lo, hi)
+        dt = result_type(*ts)
+        lo, hi = (None if t is None else t.to(dt) for t in (lo, hi))
+        try:
+            np.broadcast_shapes(*(t.shape for t in ts))
+        except ValueError:
+            raise RuntimeError(f"clamp: input of shape {tuple(a.shape)} and bounds of shapes "
+                               f"{[None if t is None else tuple(t.shape) for t in (min, max)]} cannot be broadcast "
+                               "together") from None
+        return ClampTensor.apply(a.to(dt), lo, hi)
     if not is_float(a.dtype) and any(isinstance(v, (float, np.floating)) for v in (min, max)):
         a = a.to(get_default_dtype())  # int tensor, float bound -> float result (as PyTorch)
     t = a.dtype.type

@@ -411,3 +411,74 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     value = _value("addcdiv", value, tensor1, tensor2)
     q = E.div(tensor1, tensor2)
     return E.add(input, q if value == 1 else E.mul(q, value))
+
+
+# --------------------------------------------------------------------------------- floor_divide, remainder
+class FloorDivide(Function):
+    """floor(a / b), Python's // (torch's floor_divide). PyTorch defines no derivative: backward through it is an
+    error there, so it is one here too rather than a silent zero."""
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).floor_divide(a, b) if not is_float(a.dtype) else xp_of(a).floor(a / b)
+
+    def backward(self, g):
+        raise RuntimeError("floor_divide (//): the derivative is not implemented (as in PyTorch); use "
+                           "torch.div(a, b, rounding_mode='floor') on detached inputs or a differentiable formula")
+
+    def backward_graph(self, g):
+        return self.backward(g)  # the same error as the first derivative
+
+
+class Remainder(Function):
+    """a - floor(a / b) * b with the divisor's sign (Python's %, torch.remainder); d/da = 1, d/db = -floor(a / b)."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        self.shapes = (shape_of(a), shape_of(b))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        na, nb = self.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gb = unbroadcast(-g * xp_of(g).floor(a / b), self.shapes[1]) if nb else None
+        return (unbroadcast(g, self.shapes[0]) if na else None), gb
+
+    def backward_graph(self, g):
+        a, b = self.saved_tensors
+        na, nb = self.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = Tensor._make(xp_of(a).floor(a / b).astype(g.dtype), None)
+        return (sum_to(g, self.shapes[0]) if na else None), (sum_to(-g * q, self.shapes[1]) if nb else None)
+
+
+def _int_divisor_check(op, a, b):
+    """Integer division by zero has no value: torch raises (a RuntimeError saying ZeroDivisionError); NumPy would give
+    0 with a warning."""
+    if any(isinstance(t, Tensor) and t.array.size == 0 for t in (a, b)):
+        return  # no element is divided
+    x = b.array if isinstance(b, Tensor) else b
+    if not is_float(getattr(x, "dtype", np.dtype(type(x)))) and bool((x == 0).any() if hasattr(x, "any") else x == 0):
+        shapes = [f"shape {tuple(t.shape)}" if isinstance(t, Tensor) else f"scalar {t!r}" for t in (a, b)]
+        raise RuntimeError(f"{op}: ZeroDivisionError: integer division by zero ({shapes[0]} by {shapes[1]})")
+
+
+def _divmod_operands(op, a, b):
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        check_device_as(op, a, b)
+    a, b = E._promote(op, a, b)
+    for x in (a, b):
+        if isinstance(x, Tensor) and x.dtype == np.bool_:
+            raise TypeError(f"{op}: not implemented for bool tensors (shape {tuple(x.shape)})")
+    _int_divisor_check(op, a, b)
+    return a, b
+
+
+def floor_divide(input, other):
+    return FloorDivide.apply(*_divmod_operands("floor_divide (//)", input, other))
+
+
+def remainder(input, other):
+    return Remainder.apply(*_divmod_operands("remainder (%)", input, other))

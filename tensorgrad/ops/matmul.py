@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..autograd.function import Function
-from .util import unbroadcast, normalize_dim, fsum
+from .util import unbroadcast, normalize_dim, rows, fsum
 from ..amp.autocast import cast_lower
 from ..backend import kernels
 from ..tensor import Tensor, tensor as make_tensor
@@ -45,15 +45,14 @@ class MatMul(Function):
         if na:
             sa2 = (1,) + sa if len(sa) == 1 else sa
             if len(sb) <= 2 and g2.ndim > 2:  # weight-like b: one big GEMM instead of a batched one
-                ga = _mm(g2.reshape(-1, g2.shape[-1]), _mT(b2)).reshape(g2.shape[:-1] + (b2.shape[-2],))
+                ga = _mm(rows(g2), _mT(b2)).reshape(g2.shape[:-1] + (b2.shape[-2],))
             else:
                 ga = _mm(g2, _mT(b2))
             ga = unbroadcast(ga, sa2).reshape(sa)
         if nb:
             sb2 = sb + (1,) if len(sb) == 1 else sb
             if len(sb) <= 2 and g2.ndim > 2:
-                k = a2.shape[-1]
-                gb = _mm(a2.reshape(-1, k).T, g2.reshape(-1, g2.shape[-1]))
+                gb = _mm(rows(a2).T, rows(g2))
             else:
                 gb = unbroadcast(_mm(_mT(a2), g2), sb2)
             gb = gb.reshape(sb)
@@ -81,16 +80,16 @@ class Linear(Function):
         nx, nw, nb = self.needs_input_grad
         self.save_for_backward(x if nw else None, w if nx else None)
         self.x_shape = x.shape
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = rows(x)
         y = _mm(x2, w.T, b)
         return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         x, w = self.saved_tensors
         nx, nw, nb = self.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
+        g2 = rows(g)
         gx = _mm(g2, w).reshape(self.x_shape) if nx else None
-        gw = _mm(g2.T, x.reshape(-1, x.shape[-1])) if nw else None
+        gw = _mm(g2.T, rows(x)) if nw else None
         gb = fsum(g2, axis=0) if nb else None
         return gx, gw, gb
 

@@ -122,6 +122,10 @@ class _OpMethods:
     def __rtruediv__(self, o): return E.div(o, self)
     def __pow__(self, o): return E.pow(self, o)
     def __rpow__(self, o): return E.pow(o, self)
+    def __floordiv__(self, o): return EM.floor_divide(self, o)
+    def __rfloordiv__(self, o): return EM.floor_divide(o, self)
+    def __mod__(self, o): return EM.remainder(self, o)
+    def __rmod__(self, o): return EM.remainder(o, self)
     def __matmul__(self, o): return MM.matmul(self, o)
     def __rmatmul__(self, o): return MM.matmul(o, self)
     def __neg__(self): return E.neg(self)
@@ -196,7 +200,7 @@ class _OpMethods:
     allclose = R.allclose
     equal = R.equal
     reshape = M.reshape
-    view = M.reshape
+    view = M.view
     permute = M.permute
     transpose = M.transpose
     t = M.t
@@ -258,6 +262,8 @@ class _OpMethods:
     logical_xor = EM.logical_xor
     addcmul = EM.addcmul
     addcdiv = EM.addcdiv
+    floor_divide = EM.floor_divide
+    remainder = EM.remainder
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -268,12 +274,7 @@ class _OpMethods:
     def reshape_as(self, other):
         return self.reshape(other.shape)
 
-    def movedim(self, source, destination):
-        n = self.ndim
-        s, d = source % n, destination % n
-        order = [i for i in range(n) if i != s]
-        order.insert(d, s)
-        return self.permute(order)
+    movedim = M.movedim
 
     def swapaxes(self, a, b):
         return self.transpose(a, b)

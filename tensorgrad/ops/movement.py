@@ -180,6 +180,48 @@ def reshape(a, *shape):
     return Reshape.apply(a, shape)
 
 
+def _view_strides(old_shape, old_strides, new_shape):
+    """The strides (in elements) of ``new_shape`` viewing memory laid out as old_shape/old_strides, or None when no
+    view exists: PyTorch's computeStride, which reshapes each run of dims contiguous with one another."""
+    if not old_shape:
+        return [1] * len(new_shape)
+    numel = int(np.prod(old_shape))
+    if numel == 0:
+        return [0] * len(new_shape)  # any shape views no elements
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base = old_strides[-1]
+    tensor_numel = view_numel = 1
+    for tensor_d in range(len(old_shape) - 1, -1, -1):
+        tensor_numel *= old_shape[tensor_d]
+        if tensor_d == 0 or (old_shape[tensor_d - 1] != 1 and old_strides[tensor_d - 1] != tensor_numel * chunk_base):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base = old_strides[tensor_d - 1]
+                tensor_numel = view_numel = 1
+    return new_strides if view_d == -1 else None
+
+
+def view(a, *shape):
+    """reshape that never copies: as torch, a shape the input's strides can't express is an error (writes through
+    a copy would never reach the input)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+        raise TypeError(f"view: expected a shape, got {shape[0]!r} (shape {tuple(a.shape)}); reinterpreting the "
+                        "memory as another dtype (view(dtype)) is not supported")
+    out = reshape(a, *shape)
+    item = a.array.itemsize
+    if _view_strides(a.shape, [s // item for s in a.array.strides], out.shape) is None:
+        raise RuntimeError(f"view: shape {list(out.shape)} is not compatible with the input's size and stride (shape "
+                           f"{tuple(a.shape)}, strides {tuple(s // item for s in a.array.strides)}): at least one "
+                           "dimension spans across two contiguous subspaces. Use .reshape(...) instead.")
+    return out
+
+
 def permute(a, *dims):
     dims = _shape_arg(dims)
     if len(dims) != a.ndim or sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
@@ -206,13 +248,22 @@ def t(a):
 
 
 def expand(a, *shape):
+    if not shape:
+        raise TypeError(f"expand: missing the sizes to expand to (tensor of shape {tuple(a.shape)})")
     shape = list(_shape_arg(shape))
     if len(shape) < a.ndim:
         raise RuntimeError(f"expand: the number of sizes ({len(shape)}) must be >= the number of dims of shape {tuple(a.shape)}")
     lead = len(shape) - a.ndim
+    for i, s in enumerate(shape[:lead]):
+        if s < 0:
+            raise RuntimeError(f"expand: the size {s} for new leading dim {i} is not allowed (-1 keeps an existing "
+                               f"dim's size; expanding shape {tuple(a.shape)} to {tuple(shape)})")
     for i, s in enumerate(a.shape):
         if shape[lead + i] == -1:
             shape[lead + i] = s
+        elif shape[lead + i] < 0:
+            raise RuntimeError(f"expand: size {shape[lead + i]} for dim {lead + i} is invalid (expanding shape "
+                               f"{tuple(a.shape)} to {tuple(shape)})")
         elif s != 1 and s != shape[lead + i]:
             raise RuntimeError(f"expand: cannot expand shape {tuple(a.shape)} to {tuple(shape)} (dim {i} has size {s})")
     shape = tuple(shape)
@@ -236,11 +287,14 @@ def unsqueeze(a, dim):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
-    if a.ndim == 0:
-        return reshape(a, 1)
     s = normalize_dim("flatten", start_dim, a.ndim, a.shape)
     e = normalize_dim("flatten", end_dim, a.ndim, a.shape)
-    return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
+    if a.ndim == 0:
+        return reshape(a, 1)
+    if s > e:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {tuple(a.shape)})")
+    # The flattened size spelled out: -1 is ambiguous when the tensor is empty (zeros(0, 2, 3).flatten(1): (0, 6))
+    return reshape(a, a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
 
 
 def contiguous(a):
@@ -277,14 +331,53 @@ def _convert_index(a, index, op="getitem"):
     return tuple(out), advanced
 
 
+def _is_int_index(ix):
+    if isinstance(ix, bool):
+        return False
+    return isinstance(ix, (int, np.integer)) or (getattr(ix, "ndim", None) == 0 and ix.dtype.kind in "iu")
+
+
+def _torch_order(idx):
+    """PyTorch applies integer indices (and 0-d integer tensors) as selects before any advanced index, so
+    x[0, :, idx] on (2, 3, 4) is (3, 2); NumPy counts the int as advanced and, the two being separated by a slice,
+    puts the broadcast dims first: (2, 3). When both kinds occur the index is split into a basic step (ints, slices,
+    None; a view) and an advanced step over its result; otherwise NumPy's rule already is torch's and None is
+    returned."""
+    ints = [_is_int_index(ix) for ix in idx]
+    if not any(ints) or not any(isinstance(ix, bool) or (hasattr(ix, "ndim") and not i) for ix, i in zip(idx, ints)):
+        return None
+    basic, rest = [], []
+    for ix, is_int in zip(idx, ints):
+        if is_int:
+            basic.append(int(ix))
+        elif ix is None or isinstance(ix, slice):
+            basic.append(ix)
+            rest.append(slice(None))
+        elif ix is Ellipsis:
+            basic.append(ix)
+            rest.append(ix)
+        else:  # advanced: a bool scalar consumes no dim, an index array one, a mask one per dim
+            n = 0 if isinstance(ix, bool) else ix.ndim if ix.dtype == np.bool_ else 1
+            basic.extend([slice(None)] * n)
+            rest.append(ix)
+    return tuple(basic), tuple(rest)
+
+
 def getitem(a, index):
     idx, advanced = _convert_index(a, index)
+    steps = _torch_order(idx) if advanced else None
     try:
-        if not a.requires_grad:
-            return Tensor._make(a.array[idx], None)
-        return GetItem.apply(a, idx, advanced)
+        if steps is not None:
+            return _getitem(_getitem(a, steps[0], False), steps[1], True)
+        return _getitem(a, idx, advanced)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
+
+
+def _getitem(a, idx, advanced):
+    if not a.requires_grad:
+        return Tensor._make(a.array[idx], None)
+    return GetItem.apply(a, idx, advanced)
 
 
 def setitem(a, index, value):
@@ -297,14 +390,44 @@ def setitem(a, index, value):
                            f"(shape {tuple(a.shape)}) is not part of the graph, so its gradient would be lost; build "
                            "the result with cat/stack/where instead, or assign value.detach()")
     idx, _ = _convert_index(a, index, "setitem")
+    a._check_no_overlap("setitem")
     if isinstance(value, Tensor) and value.array.__class__ is not a.array.__class__:
         if a._xp is np:  # a CUDA value into a CPU tensor: an error (no silent device-to-host read)
             check_same_device("setitem", (a, value))
         v = a._xp.asarray(value.array)  # a CPU value into a CUDA tensor: copied over, as in PyTorch
     else:
         v = value.array if isinstance(value, Tensor) else value
-    a.array[idx] = v
+    steps = _torch_order(idx)
+    try:
+        if steps is not None:
+            a.array[steps[0]][steps[1]] = v  # the basic step is a view, so the write reaches a
+        else:
+            a.array[idx] = v
+    except IndexError as e:
+        raise IndexError(f"setitem: index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
     a._bump()
+
+
+def movedim(a, source, destination):
+    """Move the dims in ``source`` (an int or a sequence) to the positions ``destination``, the others keeping their
+    order (torch.movedim)."""
+    src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    dst = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: source {list(src)} and destination {list(dst)} must have the same number of "
+                           f"dims (shape {tuple(a.shape)})")
+    src = tuple(normalize_dim("movedim", d, a.ndim, a.shape) for d in src)
+    dst = tuple(normalize_dim("movedim", d, a.ndim, a.shape) for d in dst)
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {list(src)} or destination {list(dst)} "
+                           f"(shape {tuple(a.shape)})")
+    if a.ndim == 0:
+        return a
+    order = [None] * a.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(a.ndim) if i not in src)
+    return permute(a, [o if o is not None else next(rest) for o in order])
 
 
 def cat(tensors, dim=0):
@@ -335,12 +458,15 @@ def stack(tensors, dim=0):
 def split(a, split_size_or_sections, dim=0):
     d = normalize_dim("split", dim, a.ndim, a.shape)
     n = a.shape[d]
-    if isinstance(split_size_or_sections, int):
-        if split_size_or_sections <= 0:
-            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
-        sizes = [split_size_or_sections] * (n // split_size_or_sections)
-        if n % split_size_or_sections:
-            sizes.append(n % split_size_or_sections)
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        k = int(split_size_or_sections)
+        if k < 0 or (k == 0 and n):
+            raise RuntimeError(f"split: split_size must be positive (0 only for a dim of size 0), got {k} for dim "
+                               f"{dim} of size {n} (shape {tuple(a.shape)})")
+        # A dim of size 0 still gives one (empty) piece, as torch does
+        sizes = [k] * (n // k) if k else []
+        if not k or n % k or not n:
+            sizes.append(n % k if k else 0)
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -354,9 +480,12 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def chunk(a, chunks, dim=0):
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be a positive int, got {chunks!r} (shape {tuple(a.shape)})")
     d = normalize_dim("chunk", dim, a.ndim, a.shape)
-    size = -(-a.shape[d] // chunks)
-    return split(a, max(size, 1), d)
+    if a.shape[d] == 0:  # torch returns `chunks` empty pieces here, where split would give one
+        return tuple(getitem(a, (slice(None),) * d + (slice(0, 0),)) for _ in range(chunks))
+    return split(a, -(-a.shape[d] // chunks), d)
 
 
 def tril(a, diagonal=0):

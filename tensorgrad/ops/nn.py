@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import normalize_dim, is_float, write_back, to_float
+from .util import normalize_dim, is_float, write_back, to_float, rows
 from ..amp.autocast import cast_lower, cast_float32
 from .. import dtypes
 from ..dtypes import get_default_dtype
@@ -25,6 +25,10 @@ def _dev(a):
 class Softmax(Function):
     def forward(self, a, dim):
         xp = xp_of(a)
+        if a.shape[dim] == 0:  # nothing to normalize (torch returns the empty tensor); max() has no identity
+            self.save_for_backward(a)
+            self.dim = dim
+            return a.copy()
         e = xp.exp(a - a.max(axis=dim, keepdims=True))
         out = e / e.sum(axis=dim, keepdims=True)
         self.save_for_backward(out)
@@ -43,8 +47,13 @@ class Softmax(Function):
 class LogSoftmax(Function):
     def forward(self, a, dim):
         xp = xp_of(a)
+        if a.shape[dim] == 0:  # nothing to normalize (torch returns the empty tensor); max() has no identity
+            self.save_for_backward(a)
+            self.dim = dim
+            return a.copy()
         m = a.max(axis=dim, keepdims=True)
-        out = a - (m + xp.log(xp.exp(a - m).sum(axis=dim, keepdims=True)))
+        shifted = a - m  # subtracted first: a - (m + lse) loses lse when |m| dwarfs it (1e20 - (1e20 + 0.69) = 0)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         self.save_for_backward(out)
         self.dim = dim
         return out
@@ -64,7 +73,10 @@ def softmax(a, dim=-1, dtype=None):
         a = a.to(dtype)
     if a.dtype == dtypes.bfloat16:  # computed in float32, rounded once (PyTorch's opmath)
         return softmax(a.float(), dim).to(dtypes.bfloat16)
-    return Softmax.apply(to_float(a), normalize_dim("softmax", dim, a.ndim, a.shape))
+    d = normalize_dim("softmax", dim, a.ndim, a.shape)
+    if a.ndim == 0:  # a 0-d tensor is its own (one-element) dim 0
+        return Softmax.apply(to_float(a).reshape(1), 0).reshape(())
+    return Softmax.apply(to_float(a), d)
 
 
 def log_softmax(a, dim=-1, dtype=None):
@@ -73,7 +85,10 @@ def log_softmax(a, dim=-1, dtype=None):
         a = a.to(dtype)
     if a.dtype == dtypes.bfloat16:  # computed in float32, rounded once (PyTorch's opmath)
         return log_softmax(a.float(), dim).to(dtypes.bfloat16)
-    return LogSoftmax.apply(to_float(a), normalize_dim("log_softmax", dim, a.ndim, a.shape))
+    d = normalize_dim("log_softmax", dim, a.ndim, a.shape)
+    if a.ndim == 0:
+        return LogSoftmax.apply(to_float(a).reshape(1), 0).reshape(())
+    return LogSoftmax.apply(to_float(a), d)
 
 
 # ------------------------------------------------------------------------------- softmax cross-entropy
@@ -145,6 +160,11 @@ class LayerNorm(Function):
     """Over the trailing dims of x flattened to (N, C); forward saves mean and rstd per row."""
 
     def forward(self, x, weight, bias, eps, c):
+        if x.size == 0:  # nothing to normalize (torch returns the empty tensor); the kernels divide by c
+            self.shapes = (x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape)
+            self.empty = True
+            return x.copy()
+        self.empty = False
         self.eps = eps
         x2 = x.reshape(-1, c)
         w2 = None if weight is None else weight.reshape(-1)
@@ -155,8 +175,11 @@ class LayerNorm(Function):
         return y.reshape(x.shape)
 
     def backward(self, g):
-        x2, w2, mean, rstd = self.saved_tensors
         nx, nw, nb = self.needs_input_grad[:3]
+        if self.empty:
+            xp = xp_of(g)
+            return tuple(xp.zeros(s, g.dtype) if n else None for s, n in zip(self.shapes, (nx, nw, nb))) + (None, None)
+        x2, w2, mean, rstd = self.saved_tensors
         dx, dw, db = kernels.get("layernorm_backward", _dev(x2))(g.reshape(x2.shape), x2, w2, mean, rstd)
         xs, ws, bs = self.shapes
         return (dx.reshape(xs) if nx else None,
@@ -192,7 +215,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
-    if tuple(x.shape[x.ndim - k:]) != normalized_shape or k == 0:
+    if tuple(x.shape[x.ndim - k:]) != normalized_shape or k == 0 or k > x.ndim:
         raise RuntimeError(f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of "
                            f"input shape {tuple(x.shape)}")
     for name, p in (("weight", weight), ("bias", bias)):
@@ -355,7 +378,13 @@ def packed_attention(qkv, n_head, is_causal=True, dropout_p=0.0, scale=None):
     b, t, c3 = qkv.shape
     c = c3 // 3
     d = c // n_head
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    scale = (1.0 / math.sqrt(d) if d else 1.0) if scale is None else float(scale)
+    # The fused kernels divide by the sizes (an empty input raised SIGFPE): compose from ordinary ops there.
+    if qkv.array.size == 0:
+        heads = qkv.reshape(b, t, 3, n_head, d).permute(2, 0, 3, 1, 4)
+        y = scaled_dot_product_attention(heads[0], heads[1], heads[2], dropout_p=dropout_p, is_causal=is_causal,
+                                         scale=scale)
+        return y.transpose(1, 2).reshape(b, t, c)
     return PackedAttention.apply(qkv.contiguous(), n_head, bool(is_causal), scale,
                                  *_attention_dropout("packed_attention", qkv, dropout_p))
 
@@ -387,8 +416,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise TypeError(f"scaled_dot_product_attention: query/key/value dtypes differ: {q.dtype}, {k.dtype}, {v.dtype}")
     if attn_mask is not None and is_causal:
         raise RuntimeError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    if attn_mask is None and q.shape[-1] == v.shape[-1]:
+    # Head dim 0: every score is an empty dot product, 0, whatever the scale (torch attends uniformly), so any
+    # finite scale gives torch's result where 1/sqrt(0) would make 0 * inf = NaN.
+    scale = (1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else 1.0) if scale is None else float(scale)
+    # The kernels divide by the sizes: an empty query, key or value (or head dim 0) takes the composed path,
+    # which gives torch's empty or zero results instead of a SIGFPE.
+    empty = 0 in q.shape or 0 in k.shape or 0 in v.shape
+    if attn_mask is None and q.shape[-1] == v.shape[-1] and not empty:
         # Dropout runs inside the kernels: the mask of element (b, h, i, j) is Philox at (seed, offset, (bh, i, j)),
         # bh counting the leading dims flattened.
         lead = q.shape[:-2]
@@ -397,7 +431,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         out = Attention.apply(q4, k4, v4, bool(is_causal), scale,
                               *_attention_dropout("scaled_dot_product_attention", q, dropout_p))
         return out.reshape(lead + (q.shape[-2], v.shape[-1]))
-    # General path (masks, Ev != E): composed from ordinary ops, dropout as a Dropout node.
+    # General path (masks, Ev != E, empty inputs): composed from ordinary ops, dropout as a Dropout node.
     s = (q @ k.transpose(-2, -1)) * scale
     if is_causal:
         L, S = q.shape[-2], k.shape[-2]
@@ -451,15 +485,21 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
 
 
 class Embedding(Function):
-    def forward(self, weight, idx):
+    """weight[idx]; rows at padding_idx get no gradient (torch's padding_idx)."""
+
+    def forward(self, weight, idx, padding_idx=None):
         self.n = weight.shape[0]
+        self.padding_idx = padding_idx
         self.save_for_backward(idx)
         return weight[idx]
 
     def backward(self, g):
         idx, = self.saved_tensors
         embedding_backward = kernels.get("embedding_backward", _dev(g))
-        return embedding_backward(idx.reshape(-1), g.reshape(-1, g.shape[-1]), self.n), None
+        gw = embedding_backward(idx.reshape(-1), rows(g), self.n)
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw, None, None
 
     def backward_graph(self, g):
         idx, = self.saved_tensors
@@ -473,7 +513,20 @@ class Embedding(Function):
         return (linear_map(g, frozen_backward(self, 0), rows_of),) + (None,) * (len(self.next) - 1)
 
 
-def embedding(input, weight):
+def _padding_index(op, padding_idx, n):
+    """torch's padding_idx: None, or a row in [-n, n) (negative counts from the end); returns it non-negative."""
+    if padding_idx is None:
+        return None
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{op}: padding_idx must be within num_embeddings ({n}), got {padding_idx}")
+    return int(padding_idx) % n
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError(f"embedding: max_norm, scale_grad_by_freq and sparse are not supported (got "
+                                  f"max_norm={max_norm}, scale_grad_by_freq={scale_grad_by_freq}, sparse={sparse})")
     if not np.issubdtype(input.dtype, np.integer):
         raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype} (shape {tuple(input.shape)})")
     if weight.ndim != 2:
@@ -485,7 +538,7 @@ def embedding(input, weight):
     if input.array.size and not capturing_on(input.array) and (int(input.array.min()) < 0 or int(input.array.max()) >= n):
         raise IndexError(f"embedding: index out of range: indices span [{int(input.array.min())}, {int(input.array.max())}] "
                          f"but weight has {n} rows (shape {tuple(weight.shape)})")
-    return Embedding.apply(weight, input.array)
+    return Embedding.apply(weight, input.array, _padding_index("embedding", padding_idx, n))
 
 
 def one_hot(t, num_classes=-1):

@@ -73,21 +73,62 @@ class Var(Function):
         return expand_back(g, self.in_shape, self.dims, self.keepdim) * (2 * xc / float(self.denom)), None, None, None
 
 
+class Std(Function):
+    """sqrt(var) as one op. The sum of squares is taken in float64 for narrower floats, as PyTorch's CPU kernel
+    accumulates, so a std that fits the dtype is not lost to an overflowing variance (float32 [1e20, -1e20, 3e20]:
+    2e20, not inf). The gradient is xc / (denom * std), 0 where the std is 0 (torch's std_backward), not 0/0."""
+
+    def forward(self, a, dims, correction, keepdim):
+        self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
+        n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
+        self.denom = n - correction if n > correction else 0
+        wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
+        xc = wide - wide.mean(axis=dims, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xp_of(a).sqrt((xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(self.denom))
+        out = out.astype(a.dtype, copy=False)
+        self.save_for_backward(xc.astype(a.dtype, copy=False), out)
+        return out
+
+    def backward(self, g):
+        xc, out = self.saved_tensors
+        xp = xp_of(g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = xp.where(out == 0, g.dtype.type(0), g / (out * g.dtype.type(self.denom)))
+        return _expand_back(scale, self.in_shape, self.dims, self.keepdim) * xc, None, None, None
+
+    def backward_graph(self, g):
+        xc0, out = self.saved_tensors
+        z = self.input(0, xc0)  # see Var.backward_graph
+        xc = z - z.mean(dim=self.dims, keepdim=True)
+        std = ((xc * xc).sum(dim=self.dims, keepdim=True) / float(self.denom)).sqrt()
+        zero = Tensor._make(std.array == 0, None)
+        gk = expand_back(g, self.in_shape, self.dims, self.keepdim)
+        scale = where(zero, 0.0, gk / (where(zero, 1.0, std) * float(self.denom)))
+        return scale * xc, None, None, None
+
+
 class AMax(Function):
     """max/min over dims; the gradient is split evenly among tied extrema (PyTorch's amax/amin rule)."""
 
-    def forward(self, a, dims, keepdim, is_min):
+    def forward(self, a, dims, keepdim, is_min, nan_grad=False):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
         out = a.min(axis=dims, keepdims=True) if is_min else a.max(axis=dims, keepdims=True)
         mask = a == out
+        # torch's max()/min() over all elements send a NaN result's gradient to the NaNs; its amax/amin find no
+        # element equal to NaN and give NaN (0/0)
+        if nan_grad and a.dtype.kind == "f":
+            xp = xp_of(a)
+            mask = mask | (xp.isnan(a) & xp.isnan(out))
         self.save_for_backward(mask)
         return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in dims])
 
     def backward(self, g):
         mask, = self.saved_tensors
         count = mask.sum(axis=self.dims, keepdims=True)
+        # (a NaN is the max: mask marks the NaNs, see forward)
         ge = _expand_back(g, self.in_shape, self.dims, self.keepdim)
-        return ge * mask / count.astype(g.dtype), None, None, None
+        return ge * mask / count.astype(g.dtype), None, None, None, None
 
     def backward_graph(self, g):
         mask, = self.saved_tensors
@@ -239,6 +280,9 @@ class VectorNorm(Function):
     def forward(self, a, p, dims, keepdim):
         xp = xp_of(a)
         self.p, self.dims, self.keepdim = p, dims, keepdim
+        orig = a
+        if p not in (0, 1, math.inf, -math.inf) and a.dtype.itemsize < 8:
+            a = a.astype(np.float64)  # x^p of a float32 overflows long before the norm does (|1e20|: 1e40)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if p == 2:
                 out = xp.sqrt((a * a).sum(axis=dims, keepdims=keepdim))
@@ -252,8 +296,8 @@ class VectorNorm(Function):
                 out = (a != 0).sum(axis=dims, keepdims=keepdim).astype(a.dtype)
             else:
                 out = (xp.abs(a) ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
-        out = out.astype(a.dtype, copy=False)
-        self.save_for_backward(a, out)
+        out = out.astype(orig.dtype, copy=False)
+        self.save_for_backward(orig, out)
         return out
 
     def backward(self, g):
@@ -267,7 +311,7 @@ class VectorNorm(Function):
             if p == 0:
                 ga = xp.zeros(a.shape, g.dtype)
             elif p == 1:
-                ga = xp.sign(a) * g
+                ga = ((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype)) * g  # torch's sgn: 0 at NaN
             elif p == 2:
                 ga = g * xp.where(out == 0, zero, a / out)
             elif math.isinf(p):
@@ -382,7 +426,13 @@ def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
-    return var(a, dim, unbiased, keepdim, correction).sqrt()
+    a, = cast_float32(a)
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    a = to_float(a)
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(std, a, dim, keepdim=keepdim, correction=correction)
+    return Std.apply(a, normalize_dims("std", dim, a.ndim, a.shape), correction, keepdim)
 
 
 def _check_nonempty(op, a, dims):
@@ -393,18 +443,20 @@ def _check_nonempty(op, a, dims):
 def amax(a, dim=None, keepdim=False):
     dims = normalize_dims("amax", dim, a.ndim, a.shape)
     _check_nonempty("amax", a, dims)
-    return AMax.apply(a, dims, keepdim, False)
+    return AMax.apply(a, dims, keepdim, False, False)
 
 
 def amin(a, dim=None, keepdim=False):
     dims = normalize_dims("amin", dim, a.ndim, a.shape)
     _check_nonempty("amin", a, dims)
-    return AMax.apply(a, dims, keepdim, True)
+    return AMax.apply(a, dims, keepdim, True, False)
 
 
 def _max_min(op, a, dim, keepdim, is_min):
     if dim is None:
-        return amin(a) if is_min else amax(a)
+        dims = normalize_dims(op, None, a.ndim, a.shape)
+        _check_nonempty(op, a, dims)
+        return AMax.apply(a, dims, False, is_min, True)
     if a.ndim == 0:  # max(0-d, dim=0): the value itself and index 0 (PyTorch)
         normalize_dims(op, dim, 0)
         return _MinMax(MaxDim.apply(a.reshape(1), 0, False, is_min), Tensor._make(a._xp.zeros((), np.int64), None))
@@ -456,12 +508,17 @@ def argmin(a, dim=None, keepdim=False):
 
 
 def logsumexp(a, dim, keepdim=False):
+    a = to_float(a)
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(logsumexp, a, dim, keepdim)
-    m = amax(a, dim, keepdim=True).detach()
-    m = m.masked_fill(m.abs() == math.inf, 0)  # an infinite max would give inf - inf = NaN (PyTorch masks it too)
-    out = (a - m).exp().sum(dim, keepdim=True).log() + m
-    return out if keepdim else out.squeeze(dim)
+    dims = normalize_dims("logsumexp", dim, a.ndim, a.shape)
+    if a.array.size == 0:  # an empty sum: log(0) = -inf where the kept dims are non-empty (torch); no max to shift by
+        out = a.exp().sum(dims, keepdim=True).log()
+    else:
+        m = amax(a, dims, keepdim=True).detach()
+        m = m.masked_fill(m.abs() == math.inf, 0)  # an infinite max would give inf - inf = NaN (PyTorch masks it too)
+        out = (a - m).exp().sum(dims, keepdim=True).log() + m
+    return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in dims])
 
 
 # -------------------------------------------------------------------------------------------- scans, prod

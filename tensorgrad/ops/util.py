@@ -28,6 +28,15 @@ def unbroadcast(g, shape):
     return g
 
 
+def rows(x):
+    """x as a matrix of its last dim: (prod(leading dims), last). Spelled out rather than reshape(-1, n), which
+    NumPy refuses for an empty array (-1 is ambiguous when n == 0)."""
+    lead = 1
+    for s in x.shape[:-1]:
+        lead *= s
+    return x.reshape(lead, x.shape[-1])
+
+
 def to_float(a):
     """Integer and bool tensors become the default float dtype (as PyTorch) for ops whose result is a float."""
     return a if is_float(a.dtype) else a.to(get_default_dtype())
@@ -48,9 +57,10 @@ def normalize_dim(op, dim, ndim, shape=None):
     return dim % n
 
 
-def normalize_dims(op, dim, ndim, shape=None):
-    """None -> all dims; int or sequence -> sorted tuple of non-negative dims."""
-    if dim is None:
+def normalize_dims(op, dim, ndim, shape=None, empty_is_all=True):
+    """None -> all dims; int or sequence -> sorted tuple of non-negative dims. An empty sequence means all dims,
+    as in torch's sum/mean/amax/var/norm...; any/all pass empty_is_all=False (torch reduces nothing there)."""
+    if dim is None or (empty_is_all and isinstance(dim, (list, tuple)) and not dim):
         return tuple(range(ndim))
     if ndim == 0:  # a 0-d tensor accepts dim 0 / -1 (as PyTorch); reducing over it reduces nothing
         for d in (dim if isinstance(dim, (list, tuple)) else (dim,)):

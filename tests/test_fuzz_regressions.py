@@ -1,0 +1,260 @@
+"""One regression test per defect that differential fuzzing against PyTorch found (issue 17, items 1-10), each
+compared with torch or, where torch raises, checking that tensorgrad raises a clear error naming the op and shapes."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tensorgrad as tg
+import tensorgrad.nn.functional as F
+
+
+def same(a, b, rtol=1e-6, atol=1e-7):
+    a = np.asarray(a.detach()) if isinstance(a, tg.Tensor) else np.asarray(a)
+    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def both(fn, *arrays, grad=True):
+    """fn on tensorgrad and torch tensors made from ``arrays``; compares outputs and, with grad, input gradients."""
+    outs, grads = [], []
+    for lib in (tg, torch):
+        ts = [lib.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+        out = fn(lib, *ts)
+        if grad:
+            cot = np.random.default_rng(0).standard_normal(tuple(out.shape)).astype(np.asarray(arrays[0]).dtype)
+            out.backward(lib.tensor(cot))
+            grads.append([t.grad for t in ts if t.requires_grad])
+        outs.append(out)
+    same(*outs)
+    for a, b in zip(*grads):
+        same(a, b)
+
+
+def raises(exc, *patterns):
+    class _Ctx:
+        def __enter__(self):
+            self.ctx = pytest.raises(exc)
+            self.info = self.ctx.__enter__()
+            return self.info
+
+        def __exit__(self, *a):
+            r = self.ctx.__exit__(*a)
+            msg = str(self.info.value)
+            for p in patterns:
+                assert p in msg, f"{p!r} not in {msg!r}"
+            return r
+    return _Ctx()
+
+
+X24 = np.arange(24.0).reshape(2, 3, 4)
+
+
+# 1 ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("index", ["[0, :, I]", "[:, 0, I]", "[I, :, 0]", "[0, I]", "[0, :, I, None]",
+                                   "[0, None, :, I]", "[..., 0, I]", "[0, ..., I]", "[T0, :, I]", "[0, :, True]",
+                                   "[True, 0, :, I]", "[0, :, B]"])
+def test_int_and_index_tensor_follow_torch(index):
+    x = np.arange(120.0).reshape(2, 3, 4, 5)
+
+    def get(lib, t):
+        env = {"t": t, "I": lib.tensor([0, 1]), "T0": lib.tensor(0), "B": lib.tensor([True, False, True, True])}
+        return eval("t" + index, env)
+    both(get, x)
+    # setitem writes the same elements
+    outs = []
+    for lib in (tg, torch):
+        z = lib.zeros(2, 3, 4, 5, dtype=lib.float64)
+        v = get(lib, z)
+        env = {"z": z, "I": lib.tensor([0, 1]), "T0": lib.tensor(0), "B": lib.tensor([True, False, True, True]),
+               "val": lib.arange(v.numel(), dtype=lib.float64).reshape(v.shape) + 1}
+        exec("z" + index + " = val", env)
+        outs.append(z)
+    same(*outs)
+
+
+def test_int_and_index_tensor_square_values_not_transposed():
+    x = np.arange(27.0).reshape(3, 3, 3)
+    both(lambda lib, t: t[0, :, lib.tensor([0, 2, 1])], x)
+
+
+# 2 ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "var", "std", "norm"])
+@pytest.mark.parametrize("dim", [(), []])
+def test_empty_dim_list_reduces_all_dims(name, dim):
+    x = np.array([[1.0, 2.0, 7.0], [3.0, -4.0, 0.5]])
+    # torch's var/std backward with dim=() divides by n - 1 for n = 1 (inf) though its forward reduces every dim:
+    # there the gradient must equal dim=None's instead
+    both(lambda lib, t: getattr(t, name)(dim=dim), x, grad=name not in ("var", "std"))
+    a, b = tg.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    getattr(a, name)(dim=dim).backward()
+    getattr(b, name)().backward()
+    same(a.grad, b.grad)
+
+
+def test_empty_dim_list_logsumexp_reduces_all_dims():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    both(lambda lib, t: lib.logsumexp(t, dim=(), keepdim=True), x)  # torch's keepdim=False raises (its bug)
+    assert tg.logsumexp(tg.tensor(x), dim=()).shape == ()
+
+
+def test_empty_dim_list_any_all_reduce_nothing():
+    x = np.array([[1.0, 0.0], [3.0, 4.0]])
+    for name in ("any", "all"):
+        same(getattr(tg, name)(tg.tensor(x), dim=()), getattr(torch, name)(torch.tensor(x), dim=()))
+
+
+# 3 ------------------------------------------------------------------------------------------------------------
+def test_std_gradient_is_zero_where_std_is_zero():
+    both(lambda lib, t: t.std(dim=1), np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]))
+
+
+# 4 ------------------------------------------------------------------------------------------------------------
+def test_view_of_non_viewable_raises():
+    x = tg.zeros(2, 3)
+    with raises(RuntimeError, "view", "(3, 2)", "reshape"):
+        x.t().view(6)
+    with pytest.raises(RuntimeError):
+        torch.zeros(2, 3).t().view(6)
+    v = x.view(3, 2)  # a real view: writes reach x
+    with tg.no_grad():
+        v[0, 0] = 5.0
+    assert x[0, 0].item() == 5.0
+    same(tg.zeros(2, 3).t().view(3, 1, 2), torch.zeros(2, 3).t().view(3, 1, 2))
+
+
+# 5 ------------------------------------------------------------------------------------------------------------
+def test_grad_of_wrong_shape_refused_at_assignment():
+    w = tg.zeros(3, requires_grad=True)
+    with raises(RuntimeError, "grad", "(1,)", "(3,)"):
+        w.grad = tg.ones(1)
+    with pytest.raises(RuntimeError):
+        torch.zeros(3, requires_grad=True).grad = torch.ones(1)
+    with raises(RuntimeError, "dtype"):
+        w.grad = tg.ones(3, dtype=tg.float64)
+    with pytest.raises(TypeError):
+        w.grad = np.ones(3)
+    w.grad = tg.ones(3)
+    opt = tg.optim.SGD([w], lr=1.0)
+    opt.step()
+    same(w, np.full(3, -1.0))
+    w.grad = None
+
+
+# 6 ------------------------------------------------------------------------------------------------------------
+def test_binary_cross_entropy_input_out_of_range_raises():
+    with raises(RuntimeError, "binary_cross_entropy", "between 0 and 1", "(1,)"):
+        F.binary_cross_entropy(tg.tensor([1.5]), tg.tensor([1.0]))
+    with raises(RuntimeError, "target"):
+        F.binary_cross_entropy(tg.tensor([0.5]), tg.tensor([1.5]))
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
+
+
+def test_string_tensor_refused():
+    with raises(TypeError, "tensor", "<U1"):
+        tg.tensor(["a"])
+    with pytest.raises((TypeError, ValueError)):
+        torch.tensor(["a"])
+
+
+# 7 ------------------------------------------------------------------------------------------------------------
+def test_split_and_chunk_of_size_zero_dim():
+    for lib in (tg, torch):
+        x = lib.zeros(0, 3)
+        assert [tuple(p.shape) for p in x.split(2)] == [(0, 3)]
+        assert [tuple(p.shape) for p in x.chunk(3)] == [(0, 3)] * 3
+
+
+def test_clamp_tensor_bounds_tie_gradient_goes_to_input():
+    x, lo, hi = np.array([1.0, 2.0, 3.0, 0.5]), np.array([1.0, 1.0, 1.0, 2.0]), np.array([2.0, 2.0, 2.0, 1.0])
+    both(lambda lib, a, b, c: lib.clamp(a, min=b, max=c), x, lo, hi)
+    both(lambda lib, a, b: lib.clamp(a, min=b), x, lo)
+    both(lambda lib, a, c: lib.clamp(a, max=c), x, hi)
+
+
+def test_float32_std_of_large_values_does_not_overflow():
+    x = np.array([1e20, -1e20, 3e20], dtype=np.float32)
+    same(tg.tensor(x).std(), torch.tensor(x).std(), rtol=1e-6)
+
+
+# 8 ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shapes", [((1, 2, 3, 4), (1, 2, 0, 4), (1, 2, 0, 4)), ((1, 2, 0, 4), (1, 2, 3, 4), (1, 2, 3, 4)),
+                                    ((0, 2, 3, 4),) * 3, ((1, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 0)),
+                                    ((1, 2, 3, 0), (1, 2, 3, 0), (1, 2, 3, 4))])
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_on_empty_inputs(shapes, causal):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    both(lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal), *arrays)
+
+
+def test_packed_attention_and_encoder_layer_on_empty_inputs():
+    assert F.packed_attention(tg.randn(2, 0, 12), 2).shape == (2, 0, 4)
+    assert F.packed_attention(tg.randn(0, 3, 12), 2).shape == (0, 3, 4)
+    layer = tg.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    assert layer(tg.randn(2, 0, 8)).shape == (2, 0, 8)
+    assert layer(tg.randn(0, 3, 8)).shape == (0, 3, 8)
+
+
+# 9 ------------------------------------------------------------------------------------------------------------
+def test_size_zero_cases_torch_returns():
+    e = np.zeros((2, 0), np.float32)
+    both(lambda lib, t: lib.softmax(t, -1), e)
+    both(lambda lib, t: lib.log_softmax(t, -1), e)
+    both(lambda lib, t: lib.logsumexp(t, -1), e)
+    same(tg.zeros(0, 2, 3).flatten(1), torch.zeros(0, 2, 3).flatten(1))
+    both(lambda lib, a, b: a @ b, np.zeros((4, 2, 0), np.float32), np.zeros((0, 3), np.float32))
+    both(lambda lib, i, w: lib.nn.functional.embedding(i, w), np.array([0, 2]), np.zeros((3, 0), np.float32))
+    both(lambda lib, t: lib.nn.functional.layer_norm(t, (0,)), e)
+    assert tg.nn.Embedding(3, 0)(tg.tensor([1])).shape == (1, 0)
+
+
+def test_pow_with_inf_and_nan_exponent():
+    x = np.array([0.5, 1.0, 2.0, -2.0, 0.0], np.float32)
+    both(lambda lib, t: t ** float("inf"), x, grad=False)
+    both(lambda lib, t: t ** float("nan"), x, grad=False)
+    same(tg.tensor([0, 1, 2]) ** float("inf"), torch.tensor([0, 1, 2]) ** float("inf"))
+
+
+def test_embedding_padding_idx():
+    idx, w = np.array([0, 1, 1, 3]), np.arange(8.0).reshape(4, 2)
+    for p in (1, -1):
+        both(lambda lib, i, t: lib.nn.functional.embedding(i, t, padding_idx=p), idx, w)
+    m = tg.nn.Embedding(4, 2, padding_idx=1)
+    assert m.padding_idx == 1 and np.all(np.asarray(m.weight.detach())[1] == 0)
+    with raises(ValueError, "padding_idx"):
+        tg.nn.Embedding(4, 2, padding_idx=5)
+
+
+def test_floordiv_and_mod():
+    for a, b in [(np.array([5.0, -5.0, 7.5]), np.array([2.0, 3.0, -2.0])), (np.array([5, -5, 7]), np.array([2, 3, -2]))]:
+        same(tg.tensor(a) // tg.tensor(b), torch.tensor(a) // torch.tensor(b))
+        same(tg.tensor(a) % tg.tensor(b), torch.tensor(a) % torch.tensor(b))
+        same(7 // tg.tensor(b), 7 // torch.tensor(b))
+        same(tg.tensor(a) % 3, torch.tensor(a) % 3)
+    both(lambda lib, a, b: a % b, np.array([5.0, -5.0]), np.array([3.0, 3.0]))
+    with raises(RuntimeError, "ZeroDivisionError"):
+        tg.tensor([5]) // 0
+    with raises(RuntimeError, "floor_divide"):
+        (tg.tensor([5.0], requires_grad=True) // 2).sum().backward()
+
+
+# 10 -----------------------------------------------------------------------------------------------------------
+def test_clear_errors():
+    with raises(RuntimeError, "chunk", "0"):
+        tg.zeros(3).chunk(0)
+    with raises(RuntimeError, "add_", "(2, 3)", "single memory location"):
+        tg.zeros(3).expand(2, 3).add_(1)
+    with raises(RuntimeError, "setitem", "single memory location"):
+        tg.zeros(3).expand(2, 3)[0] = 1.0
+    with raises(RuntimeError, "eye", "-1"):
+        tg.eye(-1)
+    with raises(RuntimeError, "linspace", "-1"):
+        tg.linspace(0, 1, -1)
+    with raises(RuntimeError, "expand", "(3,)", "(-1, 3)"):
+        tg.zeros(3).expand(-1, 3)
+    with raises(RuntimeError, "cross_entropy", "(2, 3)", "(2, 4)"):
+        F.cross_entropy(tg.zeros(2, 3), tg.zeros(2, 4))
