@@ -258,3 +258,9 @@ def test_clear_errors():
         tg.zeros(3).expand(-1, 3)
     with raises(RuntimeError, "cross_entropy", "(2, 3)", "(2, 4)"):
         F.cross_entropy(tg.zeros(2, 3), tg.zeros(2, 4))
+
+
+def test_load_state_dict_with_a_string_value_names_the_parameter():
+    m = tg.nn.Linear(2, 2)
+    with pytest.raises(RuntimeError, match=r'parameter named "weight".*received str'):
+        m.load_state_dict({"weight": "abc", "bias": tg.zeros(2)})

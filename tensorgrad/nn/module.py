@@ -387,6 +387,10 @@ class Module:
             arr = v.array if isinstance(v, Tensor) else v
             if hasattr(arr, "detach") and hasattr(arr, "cpu") and not hasattr(arr, "get"):  # a torch tensor
                 arr = arr.detach().cpu().numpy()
+            if not hasattr(arr, "shape") and not isinstance(arr, (bool, int, float, np.number, list, tuple)):
+                errors.append(f'While copying the parameter named "{k}", expected a Tensor or array-like object from '
+                              f"checkpoint but received {type(v).__name__} ({t.shape} {t.dtype} in the model)")
+                continue
             shape = tuple(getattr(arr, "shape", np.shape(arr)))
             if shape != t.shape:
                 errors.append(f"size mismatch for {k}: copying a param with shape {shape} from checkpoint, "
