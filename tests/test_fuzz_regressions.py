@@ -264,3 +264,15 @@ def test_load_state_dict_with_a_string_value_names_the_parameter():
     m = tg.nn.Linear(2, 2)
     with pytest.raises(RuntimeError, match=r'parameter named "weight".*received str'):
         m.load_state_dict({"weight": "abc", "bias": tg.zeros(2)})
+
+
+def test_cat_skips_1d_empty_tensors_like_torch():
+    for shapes, dim in ((((0, 0), (0,)), 0), (((2, 3), (0,)), 0), (((0,), (2, 3)), 1), (((0,), (0,)), 1)):
+        got = tg.cat([tg.zeros(*s) for s in shapes], dim)
+        want = torch.cat([torch.zeros(*s) for s in shapes], dim)
+        assert got.shape == tuple(want.shape), (shapes, dim)
+    x = tg.randn(2, 3, requires_grad=True)
+    tg.cat([tg.zeros(0, dtype=tg.float64), x]).sum().backward()   # promotion still counts the skipped one
+    assert x.grad.shape == (2, 3)
+    assert str(tg.cat([tg.zeros(0, dtype=tg.float64), x]).dtype) == str(torch.cat(
+        [torch.zeros(0, dtype=torch.float64), torch.zeros(2, 3)]).dtype).replace("torch.", "")

@@ -434,14 +434,17 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    ref = tensors[0]
+    dt = result_type(*tensors)  # PyTorch's promotion: int64 + float32 -> float32 (numpy would say float64)
+    # torch's legacy rule: 1-D empty tensors (shape (0,)) are skipped, whatever the others' shapes and dim.
+    kept = [t for t in tensors if t.shape != (0,)]
+    if not kept:
+        return Cat.apply(*[t.to(dt) if t.dtype != dt else t for t in tensors], dim=0)
+    ref = kept[0]
     d = normalize_dim("cat", dim, ref.ndim, ref.shape)
-    for t in tensors[1:]:
+    for t in kept[1:]:
         if t.ndim != ref.ndim or any(s != r for i, (s, r) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise RuntimeError(f"cat: shapes {[tuple(x.shape) for x in tensors]} must match except in dim {dim}")
-    dt = result_type(*tensors)  # PyTorch's promotion: int64 + float32 -> float32 (numpy would say float64)
-    tensors = [t.to(dt) if t.dtype != dt else t for t in tensors]
-    return Cat.apply(*tensors, dim=d)
+    return Cat.apply(*[t.to(dt) if t.dtype != dt else t for t in kept], dim=d)
 
 
 def stack(tensors, dim=0):
