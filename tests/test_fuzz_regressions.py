@@ -276,3 +276,13 @@ def test_cat_skips_1d_empty_tensors_like_torch():
     assert x.grad.shape == (2, 3)
     assert str(tg.cat([tg.zeros(0, dtype=tg.float64), x]).dtype) == str(torch.cat(
         [torch.zeros(0, dtype=torch.float64), torch.zeros(2, 3)]).dtype).replace("torch.", "")
+
+
+def test_integer_tensor_to_negative_integer_tensor_powers_like_torch():
+    b, e = np.array([2, 1, -1, 0, -2, 3, -1, 5]), np.array([-1, -2, -3, -1, -2, 2, -4, 0])
+    got = tg.pow(tg.tensor(b), tg.tensor(e))
+    want = torch.pow(torch.tensor(b), torch.tensor(e))
+    np.testing.assert_array_equal(got.array, want.numpy())
+    np.testing.assert_array_equal(tg.pow(tg.tensor([2, 1]), tg.tensor(-1)).array, [0, 1])
+    with pytest.raises(ValueError, match="negative integer powers"):  # a Python int exponent: torch refuses too
+        tg.tensor([2]) ** -1

@@ -91,8 +91,6 @@ def op(name, gen, call, **kw):
 
 # Differences found at 200 examples per op and not fixed here: strict xfails, so a fix shows as XPASS
 XFAIL = {
-    "pow-mixed": "integer tensor ** negative integer tensor: NumPy raises 'Integers to negative integer powers', "
-                 "torch returns its integer result",
     "var": "var gradient where the count equals the correction (n - correction = 0): torch gives -0.0, here NaN",
     "prod": "prod gradient overflowing float: torch inf, the exclusive product here is finite",
     "F.normalize": "normalize of huge float32 values: torch's norm overflows to inf (output 0), here the norm is "

@@ -133,11 +133,30 @@ class Div(Function):
                 sum_to(-ga * self.output(out), self.shapes[1]) if nb else None)
 
 
+def _int_pow(a, b):
+    """Integer ** integer tensor with torch's C semantics where an exponent is negative (NumPy refuses): 1 ** -n = 1,
+    (-1) ** -n = +-1 by parity, anything else ** -n = 0 (the integer part of 1 / a ** n)."""
+    xp = xp_of(a)
+    neg = b < 0
+    pos = xp.where(neg, 0, b).astype(b.dtype, copy=False)
+    out = a ** pos
+    if neg.any():
+        one = a == 1
+        minus = a == -1
+        small = xp.where(one, 1, xp.where(minus, xp.where(b % 2 == 0, 1, -1), 0)).astype(out.dtype)
+        out = xp.where(neg, small, out)
+    return out
+
+
 class Pow(Function):
     """a ** b; d/da = b a^(b-1); d/db = a^b log a (defined as 0 where a == 0, like PyTorch for b > 0)."""
 
     def forward(self, a, b):
-        out = a ** b
+        if a.dtype.kind in "iu" and getattr(b, "dtype", None) is not None and b.dtype.kind == "i" \
+                and not isinstance(b, np.generic):  # a tensor exponent (a Python int one is refused, as torch)
+            out = _int_pow(a, b)
+        else:
+            out = a ** b
         self.save_for_backward(a, b, out)
         self.shapes = (shape_of(a), shape_of(b))
         return out
