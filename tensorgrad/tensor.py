@@ -34,6 +34,18 @@ def check_device_as(op, main, *others):
             check_same_device(op, (main,) + others)
 
 
+class _HookHandle:
+    """What register_*hook returns: remove() takes the hook off its list (again: nothing)."""
+
+    def __init__(self, hooks, hook):
+        hooks.append(hook)
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
 class Tensor:
     __slots__ = ("array", "_grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
                  "__weakref__")  # _post_hooks: set by register_post_accumulate_grad_hook only
@@ -319,13 +331,7 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             lst = self._hooks
-        lst.append(hook)
-
-        class _Handle:
-            def remove(self_inner):
-                if hook in lst:
-                    lst.remove(hook)
-        return _Handle()
+        return _HookHandle(lst, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """hook(tensor) -> None, called on a leaf after backward has accumulated its gradient into .grad (torch's;
@@ -338,14 +344,7 @@ class Tensor:
                                "require gradient")
         if getattr(self, "_post_hooks", None) is None:
             self._post_hooks = []
-        lst = self._post_hooks
-        lst.append(hook)
-
-        class _Handle:
-            def remove(self_inner):
-                if hook in lst:
-                    lst.remove(hook)
-        return _Handle()
+        return _HookHandle(self._post_hooks, hook)
 
     def retain_grad(self):
         if self.grad_fn is not None:

@@ -155,13 +155,19 @@ def gemm(a, b, bias=None, fill_rows=None):
     f = _gemm.get(a.dtype)
     if f is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype or (bias is not None and bias.dtype != a.dtype):
         return None
+    if 0 in a.shape or b.shape[1] == 0:
+        return None
+    return _gemm_2d(f, a, b, bias, fill_rows, a.dtype)
+
+
+def _gemm_2d(f, a, b, bias, fill_rows, out_dtype):
+    """c = a @ b (+ bias) through one CBLAS-style GEMM f into a new C-ordered out_dtype array: the bias is written
+    into c first (fill_rows when given) and the GEMM adds to it (beta = 1)."""
     m, k = a.shape
     n = b.shape[1]
-    if m == 0 or n == 0 or k == 0:
-        return None
     a, b = as_operand(a), as_operand(b)
     la, lb = _operand(a, m, k), _operand(b, k, n)
-    c = np.empty((m, n), a.dtype)
+    c = np.empty((m, n), out_dtype)
     if bias is not None:
         if fill_rows is not None and bias.ndim == 1 and bias.flags.c_contiguous:
             fill_rows(c, bias)
@@ -190,18 +196,9 @@ def gemm_half(a, b, bias=None, fill_rows=None):
     n = b.shape[1]
     if m == 0 or n == 0 or k == 0 or max(m, n, k) > _INT_MAX:
         return None
-    a, b = as_operand(a), as_operand(b)
-    la, lb = _operand(a, m, k), _operand(b, k, n)
-    c = np.empty((m, n), np.float32)
-    if bias is not None:
-        bias = bias if bias.dtype == np.float32 else bias.astype(np.float32)
-        if fill_rows is not None and bias.ndim == 1 and bias.flags.c_contiguous:
-            fill_rows(c, bias)
-        else:
-            c[...] = bias
-    f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
-      0.0 if bias is None else 1.0, c.ctypes.data, n)
-    return c
+    if bias is not None and bias.dtype != np.float32:
+        bias = bias.astype(np.float32)
+    return _gemm_2d(f, a, b, bias, fill_rows, np.float32)
 
 
 def gemm_half_batched(a, b):
