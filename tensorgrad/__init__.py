@@ -22,7 +22,7 @@ from .ops.elementwise import (add, sub, mul, div, pow, neg, exp, log, sqrt, rsqr
 from .ops.elementwise import clamp as clip
 from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, reciprocal, sign, floor, ceil, round,
                                    trunc, frac, square, lerp, logical_not, logical_and, logical_or, logical_xor,
-                                   addcmul, addcdiv)
+                                   addcmul, addcdiv, floor_divide, remainder)
 from .ops.reduce import (sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp, cumsum, cumprod,
                          logcumsumexp, prod, norm, median, allclose, equal, trace)
 from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsqueeze, flatten, cat, stack, split, chunk,
