@@ -18,8 +18,13 @@ _default = float32
 
 
 def is_float(dtype):
-    """Whether a dtype is floating point (the only kind that carries gradients); bfloat16 included."""
-    return dtype == bfloat16 or np.issubdtype(dtype, np.floating)
+    """Whether a dtype is floating point (the only kind that carries gradients); bfloat16 included. Called on every
+    op's dispatch, so the dtype's kind is read directly (np.issubdtype cost a microsecond per op)."""
+    kind = getattr(dtype, "kind", None)
+    if kind is None:  # a scalar type (np.float32) or a name rather than a dtype
+        dtype = np.dtype(dtype)
+        kind = dtype.kind
+    return kind == "f" or dtype == bfloat16
 
 
 def is_half(dtype):
