@@ -50,6 +50,21 @@ def _toposort(roots):
     return order
 
 
+def _call_backward(node, backward, g):
+    """One node's backward (the array one or its differentiable form) between the checks and hooks both walks run:
+    refused after the node was freed or when an array it saved was modified in place since; a tuple of gradients."""
+    if node.freed:
+        node.saved_tensors  # raises the clear "backward twice" error
+    if node.versions:
+        _check_versions(node, node.versions)
+    for h in _node_hooks:
+        h("pre", node)
+    in_grads = backward(g)
+    for h in _node_hooks:
+        h("post", node)
+    return in_grads if isinstance(in_grads, (tuple, list)) else (in_grads,)
+
+
 def _add(a, b):
     # Out of place: a backward may hand the same array to several inputs (Add returns g twice).
     return b if a is None else a + b
@@ -145,17 +160,7 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
             if capture is not None and id(node) in capture:
                 for i in capture[id(node)]:
                     captured[i] = g
-            if node.freed:
-                node.saved_tensors  # raises the clear "backward twice" error
-            if node.versions:
-                _check_versions(node, node.versions)  # an array it saved was modified in place since
-            for h in _node_hooks:
-                h("pre", node)
-            in_grads = node.backward(g)
-            for h in _node_hooks:
-                h("post", node)
-            if not isinstance(in_grads, (tuple, list)):
-                in_grads = (in_grads,)
+            in_grads = _call_backward(node, node.backward, g)
             if _grad_hooks:
                 for h in _grad_hooks:
                     h(node, g, in_grads)
@@ -218,17 +223,7 @@ def _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured
                     captured[i] = g
             if need is not None and node not in need:
                 continue
-            if node.freed:
-                node.saved_tensors  # raises the clear "backward twice" error
-            if node.versions:
-                _check_versions(node, node.versions)
-            for h in _node_hooks:
-                h("pre", node)
-            in_grads = node.backward_graph(g)
-            for h in _node_hooks:
-                h("post", node)
-            if not isinstance(in_grads, (tuple, list)):
-                in_grads = (in_grads,)
+            in_grads = _call_backward(node, node.backward_graph, g)
             if len(in_grads) != len(node.next):
                 raise RuntimeError(f"{node.name()}: backward_graph returned {len(in_grads)} gradients for "
                                    f"{len(node.next)} inputs (this is a bug in that op)")

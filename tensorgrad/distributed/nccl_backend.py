@@ -81,6 +81,14 @@ class NCCLBackend:
     def _contig(cp, a):
         return (a, None) if a.flags.c_contiguous else (cp.ascontiguousarray(a), a)
 
+    def _finish(self, buf, orig, divide):
+        """After a reduction into buf: AVG as SUM / size (NCCL has no average for every dtype), then the result
+        copied back into the caller's non-contiguous array if buf was a contiguous copy of it."""
+        if divide:
+            buf[...] = buf / self.size if buf.dtype.kind == "f" else buf // self.size
+        if orig is not None:
+            orig[...] = buf
+
     # ----------------------------------------------------------------------------------------- collectives
     def all_reduce(self, a, op, async_op, what="all_reduce"):
         cp = self.cp
@@ -89,10 +97,7 @@ class NCCLBackend:
         def launch(s):
             buf, orig = self._contig(cp, a)
             self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, self._type(buf), nop, s.ptr)
-            if divide:
-                buf[...] = buf / self.size if buf.dtype.kind == "f" else buf // self.size
-            if orig is not None:
-                orig[...] = buf
+            self._finish(buf, orig, divide)
             return [buf]
         return self._run(what, async_op, [a], launch)
 
@@ -104,10 +109,7 @@ class NCCLBackend:
             buf, orig = self._contig(cp, a)
             self.comm.reduce(buf.data.ptr, buf.data.ptr, buf.size, self._type(buf), nop, dst, s.ptr)
             if self.rank == dst:
-                if divide:
-                    buf[...] = buf / self.size if buf.dtype.kind == "f" else buf // self.size
-                if orig is not None:
-                    orig[...] = buf
+                self._finish(buf, orig, divide)
             return [buf]
         return self._run(what, async_op, [a], launch)
 
@@ -148,10 +150,7 @@ class NCCLBackend:
             sbuf, _ = self._contig(cp, a)
             rbuf, orig = self._contig(cp, out)
             self.comm.reduceScatter(sbuf.data.ptr, rbuf.data.ptr, rbuf.size, self._type(rbuf), nop, s.ptr)
-            if divide:
-                rbuf[...] = rbuf / self.size if rbuf.dtype.kind == "f" else rbuf // self.size
-            if orig is not None:
-                orig[...] = rbuf
+            self._finish(rbuf, orig, divide)
             return [sbuf, rbuf]
         return self._run(what, async_op, [a, out], launch)
 

@@ -415,24 +415,23 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     return Mean.apply(a, normalize_dims("mean", dim, a.ndim, a.shape), keepdim)
 
 
-def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
+def _spread(cls, fn, op, a, dim, unbiased, keepdim, correction):
+    """var / std: torch's unbiased/correction arguments, int inputs as the default float, bfloat16 in float32."""
     a, = cast_float32(a)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     a = to_float(a)
     if a.dtype == dtypes.bfloat16:
-        return _bf16_in_float32(var, a, dim, keepdim=keepdim, correction=correction)
-    return Var.apply(a, normalize_dims("var", dim, a.ndim, a.shape), correction, keepdim)
+        return _bf16_in_float32(fn, a, dim, keepdim=keepdim, correction=correction)
+    return cls.apply(a, normalize_dims(op, dim, a.ndim, a.shape), correction, keepdim)
+
+
+def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    return _spread(Var, var, "var", a, dim, unbiased, keepdim, correction)
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
-    a, = cast_float32(a)
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    a = to_float(a)
-    if a.dtype == dtypes.bfloat16:
-        return _bf16_in_float32(std, a, dim, keepdim=keepdim, correction=correction)
-    return Std.apply(a, normalize_dims("std", dim, a.ndim, a.shape), correction, keepdim)
+    return _spread(Std, std, "std", a, dim, unbiased, keepdim, correction)
 
 
 def _check_nonempty(op, a, dims):
