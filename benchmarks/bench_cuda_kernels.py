@@ -149,13 +149,13 @@ def main():
             dloss = cp.full(n_ce, 1.0 / n_ce, dtype=cp.float32)
             tl = T(logits).detach().clone().requires_grad_(True)
             tt, tdl = T(target), T(dloss).to(T(logits).dtype)
-            loss, lse = K.softmax_cross_entropy_forward(logits, target, -100, 0.0)
+            loss, stats = K.softmax_cross_entropy_forward(logits, target, -100, 0.0)
             diff = max_diff(cp, torch, loss, F.cross_entropy(tl.float(), tt, reduction="none"))
             name = f"cross_entropy fwd+bwd N={n_ce} V={v} {np.dtype(dt).name}"
 
             def ours_ce():
-                loss, lse = K.softmax_cross_entropy_forward(logits, target, -100, 0.0)
-                K.softmax_cross_entropy_backward(logits, target, lse, dloss, -100, 0.0)
+                loss, stats = K.softmax_cross_entropy_forward(logits, target, -100, 0.0)
+                K.softmax_cross_entropy_backward(logits, target, stats, dloss, -100, 0.0)
 
             def torch_ce():
                 tl.grad = None

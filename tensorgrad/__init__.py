@@ -3,7 +3,7 @@ from .backend.host import tune_malloc as _tune_malloc
 _tune_malloc()  # glibc keeps freed arrays in the heap: no page faults on every step (backend/host.py)
 from . import dtypes
 from .dtypes import (float16, half, bfloat16, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
-                     get_default_dtype, set_default_dtype)
+                     get_default_dtype, set_default_dtype, finfo, iinfo)
 from .dtypes import bool  # noqa: F401  (tensorgrad.bool, like torch.bool)
 from .dtypes import float, int, int16 as short  # noqa: F401  (torch.float, torch.int, torch.short)
 from .backend import Device, Device as device, cuda_available

@@ -67,5 +67,22 @@ def to_dtype(d):
         raise TypeError(f"unknown dtype {d!r}") from None
 
 
+def finfo(dtype=None):
+    """torch.finfo: bits, eps, max, min, tiny (smallest_normal), resolution of a floating dtype (the default dtype
+    when none is given); bfloat16's from ml_dtypes."""
+    d = _default if dtype is None else to_dtype(dtype)
+    if not is_float(d):
+        raise TypeError(f"finfo: expected a floating point dtype, got {d} (use iinfo for integer dtypes)")
+    return ml_dtypes.finfo(d)
+
+
+def iinfo(dtype):
+    """torch.iinfo: bits, max, min of an integer dtype (bool refused, as torch)."""
+    d = to_dtype(dtype)
+    if d.kind not in "iu":
+        raise TypeError(f"iinfo: expected an integer dtype, got {d} (use finfo for floating dtypes)")
+    return np.iinfo(d)
+
+
 def name(d):
     return {np.dtype(np.bool_): "bool"}.get(d, str(d))

@@ -83,13 +83,13 @@ def test_softmax_cross_entropy(dtype, n, v, label_smoothing, logit_scale):
         target[1::3] = -100  # ignored rows
     dloss = rng.standard_normal(n).astype(acc(dtype))
 
-    loss, lse = cpu.softmax_cross_entropy_forward(x, target, -100, label_smoothing)
-    rloss, rlse = ref.softmax_cross_entropy_forward(x, target, -100, label_smoothing)
-    assert loss.dtype == acc(dtype) and lse.dtype == acc(dtype)
+    loss, stats = cpu.softmax_cross_entropy_forward(x, target, -100, label_smoothing)
+    rloss, rstats = ref.softmax_cross_entropy_forward(x, target, -100, label_smoothing)
+    assert loss.dtype == acc(dtype) and stats.dtype == acc(dtype)
     close(loss, rloss, dtype)
-    close(lse, rlse, dtype)
-    dx = cpu.softmax_cross_entropy_backward(x, target, lse, dloss, -100, label_smoothing)
-    rdx = ref.softmax_cross_entropy_backward(x, target, rlse, dloss, -100, label_smoothing)
+    close(stats, rstats, dtype)
+    dx = cpu.softmax_cross_entropy_backward(x, target, stats, dloss, -100, label_smoothing)
+    rdx = ref.softmax_cross_entropy_backward(x, target, rstats, dloss, -100, label_smoothing)
     assert dx.dtype == dtype
     close(dx, rdx, dtype)
     assert np.all(dx[target == -100] == 0)
@@ -104,7 +104,7 @@ def test_softmax_cross_entropy(dtype, n, v, label_smoothing, logit_scale):
 def test_softmax_cross_entropy_other_ignore_index():
     x = np.random.default_rng(2).standard_normal((4, 5))
     target = np.array([0, 3, 3, 4])
-    loss, lse = cpu.softmax_cross_entropy_forward(x, target, 3, 0.0)
+    loss, stats = cpu.softmax_cross_entropy_forward(x, target, 3, 0.0)
     close(loss, ref.softmax_cross_entropy_forward(x, target, 3, 0.0)[0], np.float64)
     assert loss[1] == 0 and loss[2] == 0
 
@@ -331,14 +331,14 @@ def test_float16_inputs():
 
     target = rng.integers(0, 40, 9)
     target[0] = -100
-    loss, lse = cpu.softmax_cross_entropy_forward(x, target, -100, 0.1)
-    rloss, rlse = ref.softmax_cross_entropy_forward(x, target, -100, 0.1)
+    loss, stats = cpu.softmax_cross_entropy_forward(x, target, -100, 0.1)
+    rloss, rstats = ref.softmax_cross_entropy_forward(x, target, -100, 0.1)
     assert loss.dtype == np.float32
     close(loss, rloss, h)
     dl = rng.standard_normal(9).astype(np.float32)
-    dx = cpu.softmax_cross_entropy_backward(x, target, lse, dl, -100, 0.1)
+    dx = cpu.softmax_cross_entropy_backward(x, target, stats, dl, -100, 0.1)
     assert dx.dtype == h
-    close(dx, ref.softmax_cross_entropy_backward(x, target, rlse, dl, -100, 0.1), h)
+    close(dx, ref.softmax_cross_entropy_backward(x, target, rstats, dl, -100, 0.1), h)
 
     q, k, v, do = (rng.standard_normal((1, 2, 70, 16)).astype(h) for _ in range(4))
     o, l = cpu.attention_forward(q, k, v, True, 0.25)

@@ -139,15 +139,15 @@ def test_softmax_cross_entropy(cp, cu, dtype, n, v, ls, ignore, mag):
     check_all(got, reference.softmax_cross_entropy_forward(logits, target, -100, ls),
               reference.softmax_cross_entropy_forward(logits_np, target_np, -100, ls), tol, "ce_forward")
 
-    _, lse = reference.softmax_cross_entropy_forward(logits, target, -100, ls)
-    want_c = reference.softmax_cross_entropy_backward(logits, target, lse, dloss, -100, ls)
-    want_n = reference.softmax_cross_entropy_backward(logits_np, target_np, to_np(lse), dloss_np, -100, ls)
-    got = cu.softmax_cross_entropy_backward(logits, target, lse, dloss, -100, ls)
+    _, stats = reference.softmax_cross_entropy_forward(logits, target, -100, ls)
+    want_c = reference.softmax_cross_entropy_backward(logits, target, stats, dloss, -100, ls)
+    want_n = reference.softmax_cross_entropy_backward(logits_np, target_np, to_np(stats), dloss_np, -100, ls)
+    got = cu.softmax_cross_entropy_backward(logits, target, stats, dloss, -100, ls)
     check_all(got, want_c, want_n, tol, "ce_backward")
     assert got.data.ptr != logits.data.ptr
 
     buf = logits.copy()
-    got = cu.softmax_cross_entropy_backward(buf, target, lse, dloss, -100, ls, inplace=True)
+    got = cu.softmax_cross_entropy_backward(buf, target, stats, dloss, -100, ls, inplace=True)
     assert got.data.ptr == buf.data.ptr
     check_all(got, want_c, want_n, tol, "ce_backward inplace")
     if ignore:
@@ -158,9 +158,9 @@ def test_softmax_cross_entropy_scalar_dloss(cp, cu):
     r = rng(5)
     logits = cp.asarray(r.standard_normal((9, 31)).astype(F32))
     target = cp.asarray(r.integers(0, 31, 9).astype(np.int64))
-    _, lse = cu.softmax_cross_entropy_forward(logits, target, -100, 0.0)
-    got = cu.softmax_cross_entropy_backward(logits, target, lse, cp.float32(0.5), -100, 0.0)
-    want = reference.softmax_cross_entropy_backward(logits, target, lse, cp.full(9, 0.5, F32), -100, 0.0)
+    _, stats = cu.softmax_cross_entropy_forward(logits, target, -100, 0.0)
+    got = cu.softmax_cross_entropy_backward(logits, target, stats, cp.float32(0.5), -100, 0.0)
+    want = reference.softmax_cross_entropy_backward(logits, target, stats, cp.full(9, 0.5, F32), -100, 0.0)
     close(got, want, TOL[F32])
 
 

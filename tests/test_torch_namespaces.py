@@ -232,3 +232,27 @@ def test_distributed_and_parallel_import_as_torch():
         dist.get_rank()
 
 
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16", "float32", "float64"])
+def test_finfo_matches_torch(name):
+    ours, theirs = tg.finfo(getattr(tg, name)), torch.finfo(getattr(torch, name))
+    for field in ("bits", "eps", "max", "min", "tiny", "smallest_normal"):
+        assert float(getattr(ours, field)) == getattr(theirs, field), field
+    assert np.isclose(float(ours.resolution), theirs.resolution, rtol=1e-3)  # (rounded to the dtype here)
+    assert tg.finfo().eps == torch.finfo().eps  # the default dtype's
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_matches_torch(name):
+    ours, theirs = tg.iinfo(getattr(tg, name)), torch.iinfo(getattr(torch, name))
+    assert (ours.bits, ours.min, ours.max) == (theirs.bits, theirs.min, theirs.max)
+
+
+def test_finfo_and_iinfo_refuse_the_other_kind():
+    with pytest.raises(TypeError, match="finfo: expected a floating point dtype, got int64"):
+        tg.finfo(tg.int64)
+    with pytest.raises(TypeError, match="iinfo: expected an integer dtype, got float32"):
+        tg.iinfo(tg.float32)
+    with pytest.raises(TypeError, match="iinfo"):
+        tg.iinfo(tg.bool)

@@ -1,12 +1,14 @@
 // Softmax cross-entropy over rows of logits (N, V) with integer targets (N,), label smoothing and ignore_index.
 //
 // q_i = (1 - ls) * onehot(t_i) + ls / V
-// forward:  lse_i  = max_j x_ij + log sum_j exp(x_ij - max_j x_ij)                          written with `=`
-//           loss_i = (1 - ls) * (lse_i - x_i,t_i) + ls * (lse_i - mean_j x_ij), 0 if t_i == ignore_index
+// forward:  m_i = max_j x_ij, s_i = log sum_j exp(x_ij - m_i)
+//           stats (N, 2) = [m_i, s_i]: the row's logsumexp in two parts, because m_i + s_i rounds s_i away when
+//           |m_i| dwarfs it (float32 1e20 + 0.69 == 1e20) and torch's log_softmax keeps it     written with `=`
+//           loss_i = (1 - ls) * ((m_i - x_i,t_i) + s_i) + ls * ((m_i - mean_j x_ij) + s_i), 0 if t_i == ignore_index
 //                                                                                            written with `=`
-//           Only lse (one number per row) is saved for backward; the probabilities are never stored.
-// backward: dlogits_ij = (exp(x_ij - lse_i) - q_ij) * dloss_i, whole row 0 if ignored       written with `=`
-//           (p is recomputed from lse in the same pass that writes dlogits).
+//           Only stats is saved for backward; the probabilities are never stored.
+// backward: dlogits_ij = (exp((x_ij - m_i) - s_i) - q_ij) * dloss_i, whole row 0 if ignored  written with `=`
+//           (p is recomputed from stats in the same pass that writes dlogits).
 #include "tg_common.h"
 
 namespace tg {
@@ -37,7 +39,7 @@ static TG_INLINE void row_stats(const T* __restrict xi, int64_t V, T& mx, T& se,
 }
 
 template <class T>
-static bool ce_forward_impl(const T* x, const int64_t* target, T* loss, T* lse, int64_t N, int64_t V,
+static bool ce_forward_impl(const T* x, const int64_t* target, T* loss, T* stats, int64_t N, int64_t V,
                             int64_t ignore_index, T ls) {
     bool bad_target = false;
 #pragma omp parallel for schedule(static) num_threads(threads_for(N * V)) reduction(|| : bad_target)
@@ -45,8 +47,9 @@ static bool ce_forward_impl(const T* x, const int64_t* target, T* loss, T* lse, 
         const T* xi = x + i * V;
         T mx, se, sx;
         row_stats(xi, V, mx, se, sx);
-        const T l = mx + std::log(se);
-        lse[i] = l;
+        const T l = std::log(se);
+        stats[2 * i] = mx;
+        stats[2 * i + 1] = l;
         const int64_t t = target[i];
         if (t == ignore_index) {
             loss[i] = 0;
@@ -54,8 +57,8 @@ static bool ce_forward_impl(const T* x, const int64_t* target, T* loss, T* lse, 
             bad_target = true;
             loss[i] = 0;
         } else {
-            T li = (T(1) - ls) * (l - xi[t]);
-            if (ls != T(0)) li += ls * (l - sx / T(V));
+            T li = (T(1) - ls) * ((mx - xi[t]) + l);
+            if (ls != T(0)) li += ls * ((mx - sx / T(V)) + l);
             loss[i] = li;
         }
     }
@@ -63,7 +66,7 @@ static bool ce_forward_impl(const T* x, const int64_t* target, T* loss, T* lse, 
 }
 
 template <class T>
-static void ce_backward_impl(const T* x, const int64_t* target, const T* lse, const T* dloss, T* dx, int64_t N,
+static void ce_backward_impl(const T* x, const int64_t* target, const T* stats, const T* dloss, T* dx, int64_t N,
                              int64_t V, int64_t ignore_index, T ls) {
     const T smooth = ls / T(V);
 #pragma omp parallel for schedule(static) num_threads(threads_for(N * V))
@@ -75,9 +78,9 @@ static void ce_backward_impl(const T* x, const int64_t* target, const T* lse, co
             std::fill(di, di + V, T(0));
             continue;
         }
-        const T l = lse[i], g = dloss[i];
+        const T m = stats[2 * i], l = stats[2 * i + 1], g = dloss[i];
 #pragma omp simd
-        for (int64_t j = 0; j < V; ++j) di[j] = (exp_approx(xi[j] - l) - smooth) * g;
+        for (int64_t j = 0; j < V; ++j) di[j] = (exp_approx((xi[j] - m) - l) - smooth) * g;
         di[t] -= (T(1) - ls) * g;
     }
 }
@@ -100,28 +103,28 @@ static py::tuple softmax_cross_entropy_forward(py::array logits, py::array targe
     auto run = [&](auto tag) -> py::tuple {
         using T = decltype(tag);
         auto loss = empty<T>({N});
-        auto lse = empty<T>({N});
+        auto stats = empty<T>({N, 2});
         bool ok;
         {
             py::gil_scoped_release nogil;
-            ok = ce_forward_impl<T>(cptr<T>(logits), cptr<int64_t>(target), loss.mutable_data(), lse.mutable_data(), N,
+            ok = ce_forward_impl<T>(cptr<T>(logits), cptr<int64_t>(target), loss.mutable_data(), stats.mutable_data(), N,
                                     V, ignore_index, T(label_smoothing));
         }
         if (!ok) fail(K, "target holds a class index outside [0, " + std::to_string(V) + ") that is not ignore_index");
-        return py::make_tuple(loss, lse);
+        return py::make_tuple(loss, stats);
     };
     return dt == DType::F32 ? run(float()) : run(double());
 }
 
-static py::array softmax_cross_entropy_backward(py::array logits, py::array target, py::array lse, py::array dloss,
+static py::array softmax_cross_entropy_backward(py::array logits, py::array target, py::array stats, py::array dloss,
                                                 int64_t ignore_index, double label_smoothing) {
     const char* K = "softmax_cross_entropy_backward";
     const DType dt = dtype_of(logits, K, "logits");
     check(logits, K, "logits", {-1, -1});
     const int64_t N = logits.shape(0), V = logits.shape(1);
     check_target(target, N, K);
-    check(lse, K, "lse", {N});
-    check_same_dtype(lse, logits, K, "lse", "logits");
+    check(stats, K, "stats", {N, 2});
+    check_same_dtype(stats, logits, K, "stats", "logits");
     check(dloss, K, "dloss", {N});
     check_same_dtype(dloss, logits, K, "dloss", "logits");
     auto run = [&](auto tag) -> py::array {
@@ -129,7 +132,7 @@ static py::array softmax_cross_entropy_backward(py::array logits, py::array targ
         auto dx = empty<T>({N, V});
         {
             py::gil_scoped_release nogil;
-            ce_backward_impl<T>(cptr<T>(logits), cptr<int64_t>(target), cptr<T>(lse), cptr<T>(dloss),
+            ce_backward_impl<T>(cptr<T>(logits), cptr<int64_t>(target), cptr<T>(stats), cptr<T>(dloss),
                                 dx.mutable_data(), N, V, ignore_index, T(label_smoothing));
         }
         return dx;
@@ -139,10 +142,11 @@ static py::array softmax_cross_entropy_backward(py::array logits, py::array targ
 
 void register_softmax_cross_entropy(py::module_& m) {
     m.def("softmax_cross_entropy_forward", &softmax_cross_entropy_forward, py::arg("logits"), py::arg("target"),
-          py::arg("ignore_index"), py::arg("label_smoothing"), "Per-row loss and logsumexp: returns (loss, lse).");
+          py::arg("ignore_index"), py::arg("label_smoothing"),
+          "Per-row loss and logsumexp as (max, log sum exp(x - max)): returns (loss, stats (N, 2)).");
     m.def("softmax_cross_entropy_backward", &softmax_cross_entropy_backward, py::arg("logits"), py::arg("target"),
-          py::arg("lse"), py::arg("dloss"), py::arg("ignore_index"), py::arg("label_smoothing"),
-          "dlogits = (softmax(logits) - q) * dloss, recomputing softmax from lse.");
+          py::arg("stats"), py::arg("dloss"), py::arg("ignore_index"), py::arg("label_smoothing"),
+          "dlogits = (softmax(logits) - q) * dloss, recomputing softmax from stats.");
 }
 
 }  // namespace tg

@@ -93,9 +93,9 @@ def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing)
                                             float(label_smoothing))
 
 
-def softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, label_smoothing):
+def softmax_cross_entropy_backward(logits, target, stats, dloss, ignore_index, label_smoothing):
     ct = _compute_dtype("softmax_cross_entropy_backward", "logits", logits)
-    dx = _C.softmax_cross_entropy_backward(_c(logits, ct), _c(target, np.int64), _c(lse, ct), _c(dloss, ct),
+    dx = _C.softmax_cross_entropy_backward(_c(logits, ct), _c(target, np.int64), _c(stats, ct), _c(dloss, ct),
                                            int(ignore_index), float(label_smoothing))
     return _cast(dx, logits.dtype)
 

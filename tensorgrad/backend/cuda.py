@@ -245,29 +245,29 @@ def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing)
     logits, target = _ce_args(logits, target)
     n, v = logits.shape
     loss = cp.empty(n, dtype=cp.float32)
-    lse = cp.empty(n, dtype=cp.float32)
+    stats = cp.empty((n, 2), dtype=cp.float32)
     threads = min(1024, max(32, 32 * _ceil_div(_ceil_div(v, 16), 32)))   # ~16 logits per thread
     k = get_kernel("softmax_cross_entropy", "softmax_cross_entropy_forward_kernel_" + _SUFFIX[logits.dtype])
-    k((n,), (threads,), (logits, target, loss, lse, _i32(n), _i32(v), _i64(ignore_index), _f32(label_smoothing)))
-    return loss, lse
+    k((n,), (threads,), (logits, target, loss, stats, _i32(n), _i32(v), _i64(ignore_index), _f32(label_smoothing)))
+    return loss, stats
 
 
-def softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, label_smoothing, inplace=False):
+def softmax_cross_entropy_backward(logits, target, stats, dloss, ignore_index, label_smoothing, inplace=False):
     """As reference.softmax_cross_entropy_backward. inplace=True writes dlogits over the logits buffer
     (and returns it) when logits is C-contiguous: for callers that no longer need the logits."""
     cp = _cp()
-    # float64 and other dtypes, float64 lse, empty inputs: reference.
-    if not _supported(logits) or logits.ndim != 2 or logits.size == 0 or lse.dtype != cp.float32:
-        return reference.softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, label_smoothing)
+    # float64 and other dtypes, float64 stats, empty inputs: reference.
+    if not _supported(logits) or logits.ndim != 2 or logits.size == 0 or stats.dtype != cp.float32:
+        return reference.softmax_cross_entropy_backward(logits, target, stats, dloss, ignore_index, label_smoothing)
     logits, target = _ce_args(logits, target)
     n, v = logits.shape
-    lse = cp.ascontiguousarray(lse)
+    stats = cp.ascontiguousarray(stats)
     dloss = cp.ascontiguousarray(cp.broadcast_to(cp.asarray(dloss, dtype=cp.float32), (n,)))
     out = logits if inplace else cp.empty_like(logits)
     threads = 256 if v >= 256 else 32 * _ceil_div(v, 32)
     grid = (_ceil_div(v, threads * 4), min(n, 65535))
     k = get_kernel("softmax_cross_entropy", "softmax_cross_entropy_backward_kernel_" + _SUFFIX[logits.dtype])
-    k(grid, (threads,), (logits, target, lse, dloss, out, _i32(n), _i32(v), _i64(ignore_index), _f32(label_smoothing)))
+    k(grid, (threads,), (logits, target, stats, dloss, out, _i32(n), _i32(v), _i64(ignore_index), _f32(label_smoothing)))
     return out
 
 

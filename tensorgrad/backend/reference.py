@@ -51,32 +51,33 @@ def layernorm_backward(dy, x, weight, mean, rstd):
 
 # ------------------------------------------------------------------------------------ softmax cross-entropy
 def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing):
-    """logits: (N, V); target: (N,) int64. Returns per-row loss (N,) (0 where target == ignore_index)
-    and lse (N,), both in the accumulation dtype. Row loss = lse - sum_j q_j * logit_j with
-    q = (1 - ls) * onehot(target) + ls / V."""
+    """logits: (N, V); target: (N,) int64. Returns the per-row loss (N,) (0 where target == ignore_index) and
+    stats (N, 2) = [max_j x_j, log sum_j exp(x_j - max)], the row's logsumexp in two parts (their sum rounds the
+    second away when |max| dwarfs it: float32 1e20 + 0.69), both in the accumulation dtype.
+    Row loss = (max - sum_j q_j x_j) + log sum exp(x - max) with q = (1 - ls) * onehot(target) + ls / V."""
     xp = xp_of(logits)
     acc = _acc(logits.dtype)
     x = logits.astype(acc, copy=False)
     n, v = x.shape
     m = x.max(axis=1)
-    lse = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+    s = xp.log(xp.exp(x - m[:, None]).sum(axis=1))
     valid = target != ignore_index
     t = xp.where(valid, target, 0)
     xt = x[xp.arange(n), t]
-    loss = (1.0 - label_smoothing) * (lse - xt)
+    loss = (1.0 - label_smoothing) * ((m - xt) + s)
     if label_smoothing:
-        loss = loss + label_smoothing * (lse - x.mean(axis=1))
+        loss = loss + label_smoothing * ((m - x.mean(axis=1)) + s)
     loss = xp.where(valid, loss, 0).astype(acc, copy=False)
-    return loss, lse.astype(acc, copy=False)
+    return loss, xp.stack([m, s], axis=1).astype(acc, copy=False)
 
 
-def softmax_cross_entropy_backward(logits, target, lse, dloss, ignore_index, label_smoothing):
+def softmax_cross_entropy_backward(logits, target, stats, dloss, ignore_index, label_smoothing):
     """dlogits[i] = (softmax(logits[i]) - q_i) * dloss[i]; zero rows where ignored. Returns logits.dtype."""
     xp = xp_of(logits)
     acc = _acc(logits.dtype)
     x = logits.astype(acc, copy=False)
     n, v = x.shape
-    p = xp.exp(x - lse[:, None])
+    p = xp.exp((x - stats[:, :1]) - stats[:, 1:])
     if label_smoothing:
         p -= label_smoothing / v
     valid = target != ignore_index

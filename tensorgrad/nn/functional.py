@@ -99,8 +99,7 @@ def _vector_norm(op, x, p, dims, keepdim):
         raise ValueError(f"{op}: p must be positive, 0 or +-inf, got {p} (input of shape {tuple(x.shape)})")
     if p == 1:
         return x.abs().sum(dims, keepdim)
-    # The fused norm sums x^p in float64 for narrower floats (x * x of a float32 1e20 overflows) and gives
-    # torch's zero gradient where the norm is 0
+    # The fused norm gives torch's zero gradient where the norm is 0
     return _vector_norm_op(x, p, dims, keepdim, _op=op)
 
 

@@ -93,13 +93,13 @@ def log_softmax(a, dim=-1, dtype=None):
 
 # ------------------------------------------------------------------------------- softmax cross-entropy
 class SoftmaxCrossEntropy(Function):
-    """Fused log-softmax + NLL over rows of (N, V) logits: forward keeps only lse per row, backward
-    recomputes the probabilities (kernel: softmax_cross_entropy_forward / _backward)."""
+    """Fused log-softmax + NLL over rows of (N, V) logits: forward keeps only each row's logsumexp (as its max and
+    log sum exp(x - max)), backward recomputes the probabilities (kernel: softmax_cross_entropy_forward/_backward)."""
 
     def forward(self, logits, target, ignore_index, label_smoothing, reduction):
         fwd = kernels.get("softmax_cross_entropy_forward", _dev(logits))
-        loss, lse = fwd(logits, target, ignore_index, label_smoothing)
-        self.save_for_backward(logits, target, lse)
+        loss, stats = fwd(logits, target, ignore_index, label_smoothing)
+        self.save_for_backward(logits, target, stats)
         self.args = (ignore_index, label_smoothing, reduction)
         if reduction == "none":
             return loss.astype(logits.dtype, copy=False)
@@ -115,11 +115,11 @@ class SoftmaxCrossEntropy(Function):
                     else total / logits.dtype.type(self.count)).astype(logits.dtype)
 
     def backward(self, g):
-        logits, target, lse = self.saved_tensors
+        logits, target, stats = self.saved_tensors
         ignore_index, label_smoothing, reduction = self.args
         xp = xp_of(logits)
         n = logits.shape[0]
-        acc = lse.dtype
+        acc = stats.dtype
         if reduction == "none":
             dloss = g.astype(acc)
         elif reduction == "sum":
@@ -130,10 +130,10 @@ class SoftmaxCrossEntropy(Function):
         else:
             dloss = xp.full((n,), g / max(self.count, 1) if self.count else xp.nan, dtype=acc)
         bwd = kernels.get("softmax_cross_entropy_backward", _dev(logits))
-        return bwd(logits, target, lse, dloss, ignore_index, label_smoothing), None, None, None, None
+        return bwd(logits, target, stats, dloss, ignore_index, label_smoothing), None, None, None, None
 
     def backward_graph(self, g):
-        logits, target, lse = self.saved_tensors
+        logits, target, _ = self.saved_tensors
         ignore_index, smoothing, reduction = self.args
         if target.dtype.kind == "f":
             raise NotImplementedError(f"{self.name()}: no double backward with class-probability targets")

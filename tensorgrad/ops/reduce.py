@@ -50,12 +50,34 @@ class Mean(Function):
         return expand_back(g / self.n, self.in_shape, self.dims, self.keepdim), None, None
 
 
+def _dof_scale(n, correction, full):
+    """torch's var_backward factor 2 / (n - correction). Over given dims it is unclamped (2 / -1 times a zero xc is
+    -0.0, not NaN); over everything (dim=None or a 0-d input) with n <= correction there is none: the gradient is
+    NaN where x equals the mean and inf elsewhere, returned here as None."""
+    if n - correction <= 0 and full:
+        return None
+    with np.errstate(divide="ignore"):
+        return np.float64(2) / np.float64(n - correction)
+
+
+def _var_backward(gk, xc, scale, at_mean):
+    """var's input gradient for the expanded cotangent gk, on arrays (a Tensor gk: on the graph); at_mean is where
+    x equals its mean, read only where there is no scale."""
+    if scale is None:
+        degenerate = xp_of(at_mean).where(at_mean, np.float64(np.nan), np.float64(np.inf)).astype(xc.dtype)
+        return gk * (Tensor._make(degenerate, None) if isinstance(gk, Tensor) else degenerate)
+    return gk * (xc * (float(scale) if isinstance(xc, Tensor) else xc.dtype.type(scale)))
+
+
 class Var(Function):
-    def forward(self, a, dims, correction, keepdim):
+    def forward(self, a, dims, correction, keepdim, full):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
         n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
         self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
-        xc = a - a.mean(axis=dims, keepdims=True)
+        self.scale = _dof_scale(n, correction, full)
+        mean = a.mean(axis=dims, keepdims=True)
+        self.at_mean = a == mean if self.scale is None else None
+        xc = a - mean
         self.save_for_backward(xc)
         with np.errstate(divide="ignore", invalid="ignore"):
             return (xc * xc).sum(axis=dims, keepdims=keepdim) / a.dtype.type(self.denom)
@@ -63,27 +85,32 @@ class Var(Function):
     def backward(self, g):
         xc, = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _expand_back(g, self.in_shape, self.dims, self.keepdim) * (2 * xc / xc.dtype.type(self.denom)), None, None, None
+            gk = _expand_back(g, self.in_shape, self.dims, self.keepdim)
+            return _var_backward(gk, xc, self.scale, self.at_mean), None, None, None, None
 
     def backward_graph(self, g):
         # The centered input as a graph Tensor: Z carries xc but differentiates as the input; centering it again is
         # the same value with the right derivative (I - 1/n), and every derivative of var is shift-invariant.
         z = self.input(0, self.saved_tensors[0])
         xc = z - z.mean(dim=self.dims, keepdim=True)
-        return expand_back(g, self.in_shape, self.dims, self.keepdim) * (2 * xc / float(self.denom)), None, None, None
+        gk = expand_back(g, self.in_shape, self.dims, self.keepdim)
+        return _var_backward(gk, xc, self.scale, self.at_mean), None, None, None, None
 
 
 class Std(Function):
     """sqrt(var) as one op. The sum of squares is taken in float64 for narrower floats, as PyTorch's CPU kernel
     accumulates, so a std that fits the dtype is not lost to an overflowing variance (float32 [1e20, -1e20, 3e20]:
-    2e20, not inf). The gradient is xc / (denom * std), 0 where the std is 0 (torch's std_backward), not 0/0."""
+    2e20, not inf). The gradient is torch's std_backward: var's for grad / (2 std), that 0 where the std is 0."""
 
-    def forward(self, a, dims, correction, keepdim):
+    def forward(self, a, dims, correction, keepdim, full):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
         n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
         self.denom = n - correction if n > correction else 0
+        self.scale = _dof_scale(n, correction, full)
         wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
-        xc = wide - wide.mean(axis=dims, keepdims=True)
+        mean = wide.mean(axis=dims, keepdims=True)
+        self.at_mean = wide == mean if self.scale is None else None
+        xc = wide - mean
         with np.errstate(divide="ignore", invalid="ignore"):
             out = xp_of(a).sqrt((xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(self.denom))
         out = out.astype(a.dtype, copy=False)
@@ -94,8 +121,9 @@ class Std(Function):
         xc, out = self.saved_tensors
         xp = xp_of(g)
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = xp.where(out == 0, g.dtype.type(0), g / (out * g.dtype.type(self.denom)))
-        return _expand_back(scale, self.in_shape, self.dims, self.keepdim) * xc, None, None, None
+            gs = xp.where(out == 0, g.dtype.type(0), g / (out * g.dtype.type(2)))
+            gk = _expand_back(gs, self.in_shape, self.dims, self.keepdim)
+            return _var_backward(gk, xc, self.scale, self.at_mean), None, None, None, None
 
     def backward_graph(self, g):
         xc0, out = self.saved_tensors
@@ -104,8 +132,8 @@ class Std(Function):
         std = ((xc * xc).sum(dim=self.dims, keepdim=True) / float(self.denom)).sqrt()
         zero = Tensor._make(std.array == 0, None)
         gk = expand_back(g, self.in_shape, self.dims, self.keepdim)
-        scale = where(zero, 0.0, gk / (where(zero, 1.0, std) * float(self.denom)))
-        return scale * xc, None, None, None
+        gs = where(zero, 0.0, gk / (where(zero, 1.0, std) * 2.0))
+        return _var_backward(gs, xc, self.scale, self.at_mean), None, None, None, None
 
 
 class AMax(Function):
@@ -248,19 +276,27 @@ class LogCumSumExp(Function):
 
 
 class Prod(Function):
-    """The gradient of each element is the product of all the others in its reduced group, taken as an exclusive
-    prefix product times an exclusive suffix product: no division, so it is exact with one or several zeros."""
+    """torch's prod_backward: with no zero anywhere in the input, grad * (result / input), overflow and all (a
+    float32 product that overflows to inf gives inf gradients there too); with any zero, the product of all the
+    others in each reduced group, as an exclusive prefix times an exclusive suffix product (exact with zeros)."""
 
     def forward(self, a, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
-        self.save_for_backward(a)
-        return a.prod(axis=dims, keepdims=keepdim)
+        out = a.prod(axis=dims, keepdims=keepdim)
+        self.save_for_backward(a, out)
+        return out
 
     def backward(self, g):
-        a, = self.saved_tensors
+        a, out = self.saved_tensors
         xp = xp_of(g)
+        if a.ndim == 0:
+            return g, None, None
         if a.size == 0:
             return xp.zeros(a.shape, g.dtype), None, None
+        gk = _expand_back(g, a.shape, self.dims, self.keepdim)
+        if not bool((a == 0).any()):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return gk * (_expand_back(out, a.shape, self.dims, self.keepdim) / a), None, None
         rest = [i for i in range(a.ndim) if i not in self.dims]
         perm = rest + list(self.dims)
         n = int(np.prod([a.shape[i] for i in self.dims])) if self.dims else 1
@@ -269,7 +305,8 @@ class Prod(Function):
         before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
         after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[..., 1:], -1)], axis=-1), axis=-1), -1)
         others = (before * after).reshape([a.shape[i] for i in perm]).transpose(np.argsort(perm))
-        return _expand_back(g, a.shape, self.dims, self.keepdim) * others, None, None
+        with np.errstate(over="ignore", invalid="ignore"):
+            return gk * others, None, None
 
 
 class VectorNorm(Function):
@@ -277,12 +314,14 @@ class VectorNorm(Function):
     norm_backward rule by rule, including its choices where the norm is not differentiable: 0 where the norm is 0
     (p = 2 and p > 1), sign(x) for p = 1, the gradient split evenly among the tied extrema for +-inf, none for p = 0."""
 
-    def forward(self, a, p, dims, keepdim):
+    def forward(self, a, p, dims, keepdim, one):
         xp = xp_of(a)
         self.p, self.dims, self.keepdim = p, dims, keepdim
-        orig = a
-        if p not in (0, 1, math.inf, -math.inf) and a.dtype.itemsize < 8:
-            a = a.astype(np.float64)  # x^p of a float32 overflows long before the norm does (|1e20|: 1e40)
+        orig = a  # (taken in the input's dtype, as torch: a float32 norm of 1e20s overflows to inf there too)
+        if one and p != 0:  # torch's norm of one element is |x| (not sqrt(x * x), which overflows float32 1e20)
+            out = xp.abs(a) if keepdim else xp.abs(a).reshape([s for i, s in enumerate(a.shape) if i not in dims])
+            self.save_for_backward(orig, out)
+            return out
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if p == 2:
                 out = xp.sqrt((a * a).sum(axis=dims, keepdims=keepdim))
@@ -323,7 +362,7 @@ class VectorNorm(Function):
             else:
                 scaled = xp.sign(a) * xp.abs(a) ** (p - 1) if p < 2 else a * xp.abs(a) ** (p - 2)
                 ga = scaled * xp.where(out == 0, zero, g / out ** (p - 1))
-        return ga.astype(g.dtype, copy=False), None, None, None
+        return ga.astype(g.dtype, copy=False), None, None, None, None
 
     def backward_graph(self, g):
         a0, out0 = self.saved_tensors
@@ -331,20 +370,20 @@ class VectorNorm(Function):
         a = self.input(0, a0)
         gk = expand_back(g, a0.shape, dims, keep)
         if p == 0:
-            return gk * 0, None, None, None
+            return gk * 0, None, None, None, None
         if p == 1:
-            return gk * Tensor._make(((a0 > 0).astype(g.dtype) - (a0 < 0).astype(g.dtype)), None), None, None, None
+            return gk * Tensor._make(((a0 > 0).astype(g.dtype) - (a0 < 0).astype(g.dtype)), None), None, None, None, None
         if math.isinf(p):
             ab = xp_of(a0).abs(a0)
             o = out0 if keep else out0.reshape([1 if i in dims else s for i, s in enumerate(a0.shape)])
             mask = (ab == o) | xp_of(a0).isnan(ab)
             w = xp_of(a0).sign(a0) * mask / mask.sum(axis=dims, keepdims=True)
-            return gk * Tensor._make(w.astype(g.dtype), None), None, None, None
+            return gk * Tensor._make(w.astype(g.dtype), None), None, None, None, None
         if p == 2:
             out = (a * a).sum(dim=dims, keepdim=True).sqrt()
             zero = Tensor._make(out.array == 0, None)
-            return gk * where(zero, 0.0, a / where(zero, 1.0, out)), None, None, None
-        return vjp_by_recompute(lambda x: (x.abs() ** p).sum(dim=dims, keepdim=keep) ** (1.0 / p), [a], g) + (None, None, None)
+            return gk * where(zero, 0.0, a / where(zero, 1.0, out)), None, None, None, None
+        return vjp_by_recompute(lambda x: (x.abs() ** p).sum(dim=dims, keepdim=keep) ** (1.0 / p), [a], g) + (None, None, None, None)
 
 
 def _median_index(a, dim):
@@ -423,7 +462,7 @@ def _spread(cls, fn, op, a, dim, unbiased, keepdim, correction):
     a = to_float(a)
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(fn, a, dim, keepdim=keepdim, correction=correction)
-    return cls.apply(a, normalize_dims(op, dim, a.ndim, a.shape), correction, keepdim)
+    return cls.apply(a, normalize_dims(op, dim, a.ndim, a.shape), correction, keepdim, dim is None or a.ndim == 0)
 
 
 def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
@@ -584,7 +623,9 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.ve
     if (p < 0 or math.isinf(p)) and any(x.shape[d] == 0 for d in dims):
         raise RuntimeError(f"{_op}: cannot compute the {ord} norm over an empty dimension (shape {tuple(x.shape)}, "
                            f"dim={dim}): the reduction has no identity")
-    return VectorNorm.apply(x, p, dims, keepdim)
+    # torch reduces one element to |x|, except a 0-d input with a dim given (sqrt(x * x) there)
+    one = int(np.prod([x.shape[d] for d in dims])) == 1 and not (x.ndim == 0 and dim is not None)
+    return VectorNorm.apply(x, p, dims, keepdim, one)
 
 
 def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
