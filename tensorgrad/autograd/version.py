@@ -46,7 +46,7 @@ def _forget(key, ref, counters=_counters):
 
 def bump(a):
     """Record an in-place write into array a (and so into everything sharing its memory)."""
-    r = root(a)
+    r = a if a.base is None else root(a)
     k = id(r)
     e = _counters.get(k)
     if e is None:

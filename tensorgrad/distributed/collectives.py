@@ -39,6 +39,19 @@ def _result(pg, work, async_op, what, tensors):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """tensor <- op over all ranks of tensor (in place). AVG divides the sum by the group size."""
+    now = _state["all_reduce_now"]
+    if now is not None and group is None and tensor.__class__ is Tensor:
+        a = tensor.array  # (the common case's path: MPIBackend._make_all_reduce_now says why it is short)
+        if a.__class__ is np.ndarray:
+            work = now(a, op, async_op)
+            if work is not False:
+                if tensor._own_version is not None:  # Tensor._bump, inline
+                    tensor._own_version += 1
+                else:
+                    _versions.bump(a)
+                if work is not None:
+                    work._tensors = [tensor]  # (Work.result())
+                return work
     a = _arr(tensor, "all_reduce")
     pg = _state["world"] if group is None else _group(group, "all_reduce")
     if pg is None:

@@ -123,7 +123,8 @@ class GroupMember:
     NON_GROUP_MEMBER = object()
 
 
-_state = {"world": None, "excepthook": None}
+# all_reduce_now: the world's MPI all_reduce_now while the world has several ranks (collectives.all_reduce's fast path)
+_state = {"world": None, "excepthook": None, "all_reduce_now": None}
 
 
 def default_group(group=None, what="this call"):
@@ -194,6 +195,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     pg = ProcessGroup(MPIBackend(comm, MPI, watchdog), name or ("nccl" if _cuda_with_nccl() else "mpi"),
                       range(size), seconds)
     _state["world"] = pg
+    _state["all_reduce_now"] = pg.mpi.all_reduce_now if size > 1 else None
     GroupMember.WORLD = pg
     if size > 1 and _state["excepthook"] is None:
         _install_excepthook(MPI, me, size)
@@ -230,6 +232,7 @@ def destroy_process_group(group=None):
         pg.mpi.watchdog.stop()
     pg.close()
     _state["world"] = None
+    _state["all_reduce_now"] = None
     GroupMember.WORLD = None
 
 

@@ -84,6 +84,29 @@ assert lst == [0, "x"]
 dist.barrier()
 w = dist.barrier(async_op=True)
 w.wait()
+# all_reduce's short path (a float32/64 SUM): a write autograd notices, as any in-place op; .data's own counter
+# (torch's: the parameter's saved value is not flagged); a read-only array refused by name on both ranks
+for dtype in (np.float32, np.float64):
+    w = tg.tensor(np.ones(3, dtype), requires_grad=True)
+    x = tg.tensor(np.full(3, 2.0, dtype))
+    y = (w * x).sum()
+    dist.all_reduce(x)
+    assert (x.array == 4).all()
+    try:
+        y.backward()
+        raise AssertionError("all_reduce into a saved array must make backward refuse")
+    except RuntimeError as e:
+        assert "modified in place" in str(e), e
+    p = tg.tensor(np.ones(3, dtype), requires_grad=True)
+    y = (p * p).sum()
+    dist.all_reduce(p.data, op=dist.ReduceOp.AVG)
+    y.backward()
+    try:
+        dist.all_reduce(tg.tensor(np.ones(3, dtype)).expand(2, 3))
+        raise AssertionError("a read-only array must be refused")
+    except RuntimeError as e:
+        assert "read-only" in str(e), e
+
 g = dist.new_group([0, 1])
 t = tg.tensor(np.ones(3))
 dist.all_reduce(t, group=g)
