@@ -52,6 +52,44 @@ inline DType dtype_of(const py::array& a, const char* kernel, const char* name) 
                          describe(a));
 }
 
+// bfloat16 travels as its bits (uint16 arrays; the Python launchers view ml_dtypes.bfloat16 as uint16). Only the
+// kernels that say so take it (is_bf16_bits): dtype_of above still refuses uint16.
+inline bool is_bf16_bits(const py::array& a) { return a.dtype().is(py::dtype::of<uint16_t>()); }
+
+// bfloat16 bits -> float32: exact.
+TG_INLINE float bf16_to_float(uint16_t b) {
+    const uint32_t u = uint32_t(b) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// float32 -> bfloat16 bits: round to nearest, ties to even, subnormals kept (PyTorch's c10::BFloat16); NaN -> a
+// quiet NaN of the same sign (as ml_dtypes). Not _mm512_cvtneps_pbh (AVX512-BF16), which flushes subnormals to
+// zero where PyTorch does not; this integer form vectorizes to the same memory-bound loop (GCC, -march=native).
+TG_INLINE uint16_t float_to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    const uint16_t rne = uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+    return nan ? uint16_t((u >> 16) | 0x40u) : rne;
+}
+
+// Elementwise kernels templated on the stored type S compute in Elem<S>::C: float32 and float64 as themselves,
+// bfloat16 bits in float32 (PyTorch's opmath), converted on load and rounded once on store.
+template <class S>
+struct Elem {
+    using C = S;
+    static TG_INLINE C load(S v) { return v; }
+    static TG_INLINE S store(C v) { return v; }
+};
+template <>
+struct Elem<uint16_t> {
+    using C = float;
+    static TG_INLINE float load(uint16_t v) { return bf16_to_float(v); }
+    static TG_INLINE uint16_t store(float v) { return float_to_bf16(v); }
+};
+
 // Checks ndim, C-contiguity and (where want[i] >= 0) each extent, so that a bad call raises instead of reading
 // out of bounds.
 inline void check(const py::array& a, const char* kernel, const char* name, std::initializer_list<int64_t> want) {

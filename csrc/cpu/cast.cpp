@@ -6,8 +6,7 @@
 //                the same sign (u >> 16 | 0x40, as ml_dtypes). float64 is rounded to float32 first, as PyTorch's
 //                cast (static_cast<BFloat16>(double) goes through float).
 // from_bfloat16: u = b << 16 (exact).
-// Both write their output with `=`. Not _mm512_cvtneps_pbh (AVX512-BF16): it flushes subnormals to zero, which
-// PyTorch does not; the integer form vectorizes to the same memory-bound loop (GCC, -march=native).
+// Both write their output with `=`; the element conversions are tg_common.h's float_to_bf16 / bf16_to_float.
 #include "tg_common.h"
 
 namespace tg {
@@ -16,30 +15,18 @@ namespace tg {
 // (about 100 us of work at one thread; on 2 busy cores a parallel region could wait a scheduler slice, ~10 ms).
 inline int cast_threads(int64_t n) { return n < (int64_t(1) << 19) ? 1 : omp_get_max_threads(); }
 
-TG_INLINE uint16_t round_bf16(uint32_t u) {
-    const uint16_t rne = uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-    const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
-    return nan ? uint16_t((u >> 16) | 0x40u) : rne;
-}
-
 template <class T>
 static void to_bf16_impl(const T* __restrict x, uint16_t* __restrict y, int64_t n) {
 #pragma omp parallel for simd schedule(static) num_threads(cast_threads(n))
     for (int64_t i = 0; i < n; ++i) {
-        const float f = float(x[i]);
-        uint32_t u;
-        std::memcpy(&u, &f, 4);
-        y[i] = round_bf16(u);
+        y[i] = float_to_bf16(float(x[i]));
     }
 }
 
 static void from_bf16_impl(const uint16_t* __restrict x, float* __restrict y, int64_t n) {
 #pragma omp parallel for simd schedule(static) num_threads(cast_threads(n))
     for (int64_t i = 0; i < n; ++i) {
-        const uint32_t u = uint32_t(x[i]) << 16;
-        float f;
-        std::memcpy(&f, &u, 4);
-        y[i] = f;
+        y[i] = bf16_to_float(x[i]);
     }
 }
 

@@ -1,4 +1,5 @@
-// GELU, elementwise over any contiguous array; float32 or float64.
+// GELU, elementwise over any contiguous array; float32, float64, or bfloat16 bits (uint16) computed in float32 and
+// rounded once (PyTorch's bf16 GELU), so a bf16 activation is read and written at 2 bytes with no cast around it.
 //
 // 'none' (exact): y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt2));  dy/dx = Phi(x) + x phi(x),
 //                 phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
@@ -16,44 +17,48 @@ constexpr double kInvSqrt2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr double kCoef = 0.044715;
 
-template <class T>
-static void gelu_forward_impl(const T* __restrict x, T* __restrict y, int64_t n, bool tanh_form) {
+template <class S>
+static void gelu_forward_impl(const S* __restrict x, S* __restrict y, int64_t n, bool tanh_form) {
+    using E = Elem<S>;
+    using T = typename E::C;
     const T a = T(kSqrt2OverPi), c = T(kCoef), r2 = T(kInvSqrt2);
     if (tanh_form) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(4 * n))
         for (int64_t i = 0; i < n; ++i) {
-            const T xi = x[i];
-            y[i] = T(0.5) * xi * (T(1) + tanh_approx(a * (xi + c * xi * xi * xi)));
+            const T xi = E::load(x[i]);
+            y[i] = E::store(T(0.5) * xi * (T(1) + tanh_approx(a * (xi + c * xi * xi * xi))));
         }
         return;
     }
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(4 * n))
     for (int64_t i = 0; i < n; ++i) {
-        const T xi = x[i];
-        y[i] = T(0.5) * xi * (T(1) + erf_approx(xi * r2));
+        const T xi = E::load(x[i]);
+        y[i] = E::store(T(0.5) * xi * (T(1) + erf_approx(xi * r2)));
     }
 }
 
-template <class T>
-static void gelu_backward_impl(const T* __restrict dy, const T* __restrict x, T* __restrict dx, int64_t n,
+template <class S>
+static void gelu_backward_impl(const S* __restrict dy, const S* __restrict x, S* __restrict dx, int64_t n,
                                bool tanh_form) {
+    using E = Elem<S>;
+    using T = typename E::C;
     const T a = T(kSqrt2OverPi), c = T(kCoef), r2 = T(kInvSqrt2), ip = T(kInvSqrt2Pi);
     if (tanh_form) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(4 * n))
         for (int64_t i = 0; i < n; ++i) {
-            const T xi = x[i];
+            const T xi = E::load(x[i]);
             const T t = tanh_approx(a * (xi + c * xi * xi * xi));
             const T d = T(0.5) * (T(1) + t) + T(0.5) * xi * (T(1) - t * t) * a * (T(1) + T(3) * c * xi * xi);
-            dx[i] = dy[i] * d;
+            dx[i] = E::store(E::load(dy[i]) * d);
         }
         return;
     }
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(4 * n))
     for (int64_t i = 0; i < n; ++i) {
-        const T xi = x[i];
+        const T xi = E::load(x[i]);
         const T cdf = T(0.5) * (T(1) + erf_approx(xi * r2));
         const T d = cdf + xi * exp_approx(T(-0.5) * xi * xi) * ip;
-        dx[i] = dy[i] * d;
+        dx[i] = E::store(E::load(dy[i]) * d);
     }
 }
 
@@ -72,7 +77,8 @@ static void check_contig(const py::array& a, const char* K, const char* name) {
 
 static py::array gelu_forward(py::array x, const std::string& approximate) {
     const char* K = "gelu_forward";
-    const DType dt = dtype_of(x, K, "x");
+    const bool bf16 = is_bf16_bits(x);
+    const DType dt = bf16 ? DType::F32 : dtype_of(x, K, "x");
     check_contig(x, K, "x");
     const bool th = parse_approximate(approximate, K);
     const int64_t n = x.size();
@@ -85,12 +91,13 @@ static py::array gelu_forward(py::array x, const std::string& approximate) {
         }
         return y;
     };
-    return dt == DType::F32 ? run(float()) : run(double());
+    return bf16 ? run(uint16_t()) : dt == DType::F32 ? run(float()) : run(double());
 }
 
 static py::array gelu_backward(py::array dy, py::array x, const std::string& approximate) {
     const char* K = "gelu_backward";
-    const DType dt = dtype_of(x, K, "x");
+    const bool bf16 = is_bf16_bits(x);
+    const DType dt = bf16 ? DType::F32 : dtype_of(x, K, "x");
     check_contig(x, K, "x");
     check_contig(dy, K, "dy");
     check_same_dtype(dy, x, K, "dy", "x");
@@ -106,11 +113,12 @@ static py::array gelu_backward(py::array dy, py::array x, const std::string& app
         }
         return dx;
     };
-    return dt == DType::F32 ? run(float()) : run(double());
+    return bf16 ? run(uint16_t()) : dt == DType::F32 ? run(float()) : run(double());
 }
 
 void register_gelu(py::module_& m) {
-    m.def("gelu_forward", &gelu_forward, py::arg("x"), py::arg("approximate"), "GELU ('none' or 'tanh').");
+    m.def("gelu_forward", &gelu_forward, py::arg("x"), py::arg("approximate"),
+          "GELU ('none' or 'tanh'); float32, float64 or bfloat16 bits (uint16).");
     m.def("gelu_backward", &gelu_backward, py::arg("dy"), py::arg("x"), py::arg("approximate"),
           "dx = dy * GELU'(x).");
 }

@@ -137,12 +137,21 @@ def embedding_backward(idx, dy, num_embeddings):
 
 
 # ---------------------------------------------------------------------------------------------------- gelu
+def _bits(a):
+    """A bfloat16 array as the C-contiguous uint16 bits the bfloat16-native kernels take (0-d stays 0-d)."""
+    return (np.ascontiguousarray(a) if a.ndim else np.asarray(a)).view(np.uint16)
+
+
 def gelu_forward(x, approximate):
+    if x.dtype == _BF16:  # natively: read and written at 2 bytes, computed in float32 (no cast around the kernel)
+        return _C.gelu_forward(_bits(x), approximate).view(_BF16)
     ct = _compute_dtype("gelu_forward", "x", x)
     return _cast(_C.gelu_forward(_c(x, ct), approximate), x.dtype)
 
 
 def gelu_backward(dy, x, approximate):
+    if x.dtype == _BF16 and dy.dtype == _BF16:
+        return _C.gelu_backward(_bits(dy), _bits(x), approximate).view(_BF16)
     ct = _compute_dtype("gelu_backward", "x", x)
     return _cast(_C.gelu_backward(_c(dy, ct), _c(x, ct), approximate), x.dtype)
 
