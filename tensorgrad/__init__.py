@@ -3,7 +3,7 @@ from .backend.host import tune_malloc as _tune_malloc
 _tune_malloc()  # glibc keeps freed arrays in the heap: no page faults on every step (backend/host.py)
 from . import dtypes
 from .dtypes import (float16, half, bfloat16, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
-                     get_default_dtype, set_default_dtype, finfo, iinfo)
+                     get_default_dtype, set_default_dtype, finfo, iinfo, can_cast)
 from .dtypes import bool  # noqa: F401  (tensorgrad.bool, like torch.bool)
 from .dtypes import float, int, int16 as short  # noqa: F401  (torch.float, torch.int, torch.short)
 from .backend import Device, Device as device, cuda_available
@@ -35,7 +35,8 @@ from .ops.einsum import einsum
 from .ops.nn import softmax, log_softmax
 from .ops.composite import (topk, sort, argsort, multinomial, where, isnan, isinf, isfinite, isclose, any, all,
                             count_nonzero, clone, clamp_min, clamp_max, meshgrid, cartesian_prod, cdist, unique,
-                            unique_consecutive, bincount, searchsorted, bucketize, histc)
+                            unique_consecutive, bincount, searchsorted, bucketize, histc, nan_to_num, tensor_split,
+                            diff)
 from .ops import methods as _methods  # noqa: F401  (attaches Tensor's operators and op methods)
 from . import linalg
 from . import nn, optim, amp  # noqa: E402

@@ -67,6 +67,17 @@ def to_dtype(d):
         raise TypeError(f"unknown dtype {d!r}") from None
 
 
+def can_cast(from_, to):
+    """torch.can_cast: whether an op's result of dtype from_ may be written into a tensor of dtype to (in-place ops,
+    out=): not floating into integer or bool, not integer into bool; any float width into any float."""
+    f, t = to_dtype(from_), to_dtype(to)
+    if t == bool_:
+        return f == bool_
+    if is_float(f) and not is_float(t):
+        return False
+    return True
+
+
 def finfo(dtype=None):
     """torch.finfo: bits, eps, max, min, tiny (smallest_normal), resolution of a floating dtype (the default dtype
     when none is given); bfloat16's from ml_dtypes."""

@@ -153,6 +153,15 @@ for _n in ["neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu
     op(_n, unary_gen(), (lambda n: lambda m, x: getattr(x, n)())(_n))
 for _n in ["neg", "abs", "sign", "floor", "square", "relu"]:
     op(_n + "-int", unary_gen((I64,)), (lambda n: lambda m, x: getattr(x, n)())(_n), grad=False)
+# in-place variants on a tensor that does not require grad (int inputs: results that cannot be cast must raise)
+op("inplace-unary", st.tuples(unary_gen((F32, F64, I64)), st.sampled_from(
+    ["neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sin", "erf", "log1p", "reciprocal",
+     "sign", "floor", "round", "trunc", "frac", "square"])).map(lambda c: (c[0][0], {"name": c[1]})),
+   lambda m, x, name: getattr(x.clone(), name + "_")(), grad=False)
+op("nan_to_num", reduce_gen(keepdim=False, allow_none=False, extra=_kw(
+    nan=st.sampled_from([0.0, 1.5]), posinf=st.sampled_from([None, 7.0]), neginf=st.sampled_from([None, -7.0]))),
+   lambda m, x, dim, **k: m.nan_to_num(x, **k))
+op("nan_to_num-int", unary_gen((I64, BOOL)), lambda m, x: m.nan_to_num(x), grad=False)
 op("isnan", unary_gen(), lambda m, x: m.isnan(x), grad=False)
 op("isinf", unary_gen(), lambda m, x: m.isinf(x), grad=False)
 op("isfinite", unary_gen(), lambda m, x: m.isfinite(x), grad=False)
@@ -225,6 +234,12 @@ op("norm", reduce_gen(special=False, extra=_kw(p=st.sampled_from([1, 2, 3, math.
 op("vector_norm", reduce_gen(special=False, extra=_kw(ord=st.sampled_from([1, 2, math.inf, -math.inf, 0]))),
    lambda m, x, **k: m.linalg.vector_norm(x, **k))
 op("median", unary_gen(special=False), lambda m, x: m.median(x))
+op("tensor_split", reduce_gen((F32, F64, I64), keepdim=False, allow_tuple=False, allow_none=False, min_dims=1, extra=_kw(
+    spec=st.one_of(st.integers(-1, 5), st.lists(st.integers(-4, 5), max_size=3)))),
+   lambda m, x, dim, spec: m.tensor_split(x, spec, dim=dim))
+op("diff", reduce_gen((F32, F64, I64, BOOL), keepdim=False, allow_tuple=False, allow_none=False, min_dims=1,
+                      extra=_kw(n=st.integers(0, 3), pre=st.booleans())),
+   lambda m, x, dim, n, pre: m.diff(x, n=n, dim=dim, prepend=x[..., :1] if pre and dim in (-1, x.ndim - 1) else None))
 op("median-dim", reduce_gen(allow_tuple=False, allow_none=False, special=False),
    lambda m, x, **k: m.median(x, **k).values, grad=False)
 op("cumsum", reduce_gen((F32, F64, I64), keepdim=False, allow_tuple=False, allow_none=False),

@@ -256,3 +256,44 @@ def test_finfo_and_iinfo_refuse_the_other_kind():
         tg.iinfo(tg.float32)
     with pytest.raises(TypeError, match="iinfo"):
         tg.iinfo(tg.bool)
+
+
+def test_nan_to_num_tensor_split_diff_match_torch():
+    x = np.array([[np.nan, np.inf, -np.inf, 1.5], [2.0, -3.0, np.nan, 4.0]], np.float32)
+    for kw in ({}, {"nan": 2.0, "posinf": 9.0, "neginf": -9.0}):
+        np.testing.assert_array_equal(tg.nan_to_num(tg.tensor(x), **kw).numpy(), torch.nan_to_num(torch.tensor(x), **kw))
+    w = tg.tensor(x, requires_grad=True)
+    tw = torch.tensor(x, requires_grad=True)
+    tg.nan_to_num(w).sum().backward()
+    torch.nan_to_num(tw).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
+    a = np.arange(20.0).reshape(4, 5)
+    for spec in (3, 7, [1, 3], [-2], (0, 9)):
+        ours, theirs = tg.tensor(a).tensor_split(spec, dim=1), torch.tensor(a).tensor_split(spec, dim=1)
+        assert len(ours) == len(theirs)
+        for o, t_ in zip(ours, theirs):
+            np.testing.assert_array_equal(o.numpy(), t_.numpy())
+    for n, pre in ((1, None), (2, np.zeros((4, 1))), (3, None)):
+        ours = tg.diff(tg.tensor(a ** 2), n=n, dim=1, prepend=None if pre is None else tg.tensor(pre))
+        theirs = torch.diff(torch.tensor(a ** 2), n=n, dim=1, prepend=None if pre is None else torch.tensor(pre))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(RuntimeError, match="tensor_split: number of sections must be larger than 0"):
+        tg.tensor(a).tensor_split(0)
+
+
+def test_inplace_unary_methods_match_torch_and_refuse_what_torch_refuses():
+    a = np.array([0.25, 1.0, 4.0], np.float32)
+    for name in ("sqrt", "exp", "log", "neg", "sigmoid", "tanh", "reciprocal", "floor", "abs"):
+        x, tx = tg.tensor(a), torch.tensor(a)
+        assert getattr(x, name + "_")() is x
+        getattr(tx, name + "_")()
+        np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="sqrt_: result type float32 can't be cast to the desired output type int64"):
+        tg.tensor([1, 4]).sqrt_()
+    p = tg.tensor(a, requires_grad=True)
+    with pytest.raises(RuntimeError, match="exp_: in-place operation on a leaf tensor that requires grad"):
+        p.exp_()
+    with tg.no_grad():
+        p.exp_()
+    np.testing.assert_allclose(p.detach().numpy(), np.exp(a), rtol=1e-6)
+    assert tg.can_cast(tg.int64, tg.float32) and not tg.can_cast(tg.float32, tg.int64)

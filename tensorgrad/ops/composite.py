@@ -13,13 +13,13 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..dtypes import get_default_dtype
+from ..dtypes import finfo, get_default_dtype
 from ..random import default_generator
 from ..tensor import Tensor, tensor, check_device_as, check_same_device
 from .elementwise import abs as _abs, clamp, promote_types, sqrt, where as select
 from .indexing import Gather, nonzero
 from .matmul import matmul
-from .movement import expand, reshape, stack, unsqueeze
+from .movement import cat, expand, reshape, stack, unsqueeze
 from .reduce import amax, close_elements, sum as total, vector_norm
 from .util import is_float, normalize_dim, normalize_dims
 
@@ -200,6 +200,77 @@ def clamp_max(input, max):
     if max is None:
         raise TypeError(f"clamp_max: max must be a number or a Tensor, got None (input shape {tuple(input.shape)})")
     return clamp(input, max=max)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN -> nan, +inf -> posinf, -inf -> neginf (by default the dtype's largest and lowest finite values); an
+    integer or bool input comes back as a copy, as torch. The gradient passes where the value was kept, 0 where it
+    was replaced (torch's nan_to_num_backward)."""
+    _check_tensor("nan_to_num", input)
+    if not is_float(input.dtype):
+        return input.clone()
+    info = finfo(input.dtype)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    x = input.array
+    out = select(Tensor._make(x != x, None), float(nan), input)
+    out = select(Tensor._make(x == np.inf, None), float(posinf), out)
+    return select(Tensor._make(x == -np.inf, None), float(neginf), out)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Views of input along dim: n sections (the first size % n one longer, as torch; n may exceed the size: empty
+    pieces), or the pieces between the given indices (input[:i0], input[i0:i1], ..., Python slice rules)."""
+    _check_tensor("tensor_split", input)
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split: expected at least a 1-dimensional tensor, got a 0-d tensor")
+    d = normalize_dim("tensor_split", dim, input.ndim, input.shape)
+    spec = indices_or_sections
+    if isinstance(spec, Tensor):
+        if spec.dtype.kind not in "iu" or spec.ndim > 1:
+            raise RuntimeError(f"tensor_split: indices_or_sections must be a 0-d or 1-d integer tensor, got "
+                               f"{spec.dtype} of shape {tuple(spec.shape)}")
+        spec = int(spec.item()) if spec.ndim == 0 else [int(v) for v in spec.array.tolist()]
+    head = (slice(None),) * d
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        n, size = int(spec), input.shape[d]
+        if n <= 0:
+            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {n}")
+        q, r = divmod(size, n)
+        bounds = [i * q + min(i, r) for i in range(n + 1)]
+        return tuple(input[head + (slice(bounds[i], bounds[i + 1]),)] for i in range(n))
+    if not isinstance(spec, (list, tuple)) or [i for i in spec
+                                                if not isinstance(i, (int, np.integer)) or isinstance(i, bool)]:
+        raise TypeError(f"tensor_split: indices_or_sections must be an int, a list/tuple of ints or an integer "
+                        f"tensor, got {indices_or_sections!r}")
+    cuts = [None] + [int(i) for i in spec] + [None]
+    return tuple(input[head + (slice(a, b),)] for a, b in zip(cuts[:-1], cuts[1:]))
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along dim, after prepend/append are concatenated there (bool: !=, as torch)."""
+    _check_tensor("diff", input)
+    if input.ndim == 0:
+        raise RuntimeError("diff: expected at least a 1-dimensional tensor, got a 0-d tensor")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise RuntimeError(f"diff: order must be a non-negative int, got {n!r}")
+    d = normalize_dim("diff", dim, input.ndim, input.shape)
+    if n == 0:  # (torch: the input itself, prepend and append ignored)
+        return input
+    parts = [t for t in (prepend, input, append) if t is not None]
+    for t in parts:
+        _check_tensor("diff", t, "prepend/append")
+        if t.ndim != input.ndim:
+            raise RuntimeError(f"diff: prepend/append of shape {tuple(t.shape)} must have the input's number of "
+                               f"dimensions ({input.ndim}, shape {tuple(input.shape)})")
+    x = cat(parts, d) if len(parts) > 1 else input
+    head = (slice(None),) * d
+    for _ in range(int(n)):
+        if x.shape[d] == 0:
+            break
+        hi, lo = x[head + (slice(1, None),)], x[head + (slice(None, -1),)]
+        x = hi != lo if x.dtype == np.bool_ else hi - lo
+    return x
 
 
 def meshgrid(*tensors, indexing=None):

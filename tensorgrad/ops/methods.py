@@ -302,12 +302,40 @@ class _OpMethods:
     histc = _composite("histc")
     clamp_min = _composite("clamp_min")
     clamp_max = _composite("clamp_max")
+    nan_to_num = _composite("nan_to_num")
+    tensor_split = _composite("tensor_split")
+    diff = _composite("diff")
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self._inplace_assign(C.nan_to_num(self.detach(), nan, posinf, neginf).array, "nan_to_num_")
 
     def clamp_min_(self, min):
         return self.clamp_(min=min)
 
     def clamp_max_(self, max):
         return self.clamp_(max=max)
+
+
+def _unary_inplace(name):
+    """x.<name>_(): the out-of-place op's result written into x, as torch's in-place variant. Like the other in-place
+    methods here it refuses a tensor that requires grad while gradients are recorded, and a result dtype that
+    cannot be cast to x's (torch: "result type Float can't be cast to the desired output type Long")."""
+    def method(self, *args, **kwargs):
+        r = getattr(self.detach(), name)(*args, **kwargs)
+        if r.dtype != self.dtype and not dtypes.can_cast(r.dtype, self.dtype):
+            raise RuntimeError(f"{name}_: result type {dtypes.name(r.dtype)} can't be cast to the desired output type "
+                               f"{dtypes.name(self.dtype)} (tensor of shape {tuple(self.shape)})")
+        return self._inplace_assign(r.array.astype(self.dtype, copy=False), name + "_")
+    method.__name__ = name + "_"
+    return method
+
+
+_UNARY_INPLACE = ("abs", "neg", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sigmoid", "tanh",
+                  "sin", "cos", "floor", "ceil", "round", "trunc", "frac", "reciprocal", "sign", "erf", "square",
+                  "relu", "pow", "remainder", "lerp", "addcmul", "addcdiv")
+for _n in _UNARY_INPLACE:
+    if not hasattr(_OpMethods, _n + "_"):
+        setattr(_OpMethods, _n + "_", _unary_inplace(_n))
 
 
 def install():
