@@ -3,13 +3,19 @@
 tensor.py defines the class and imports no op; this module sits above every op module and copies the methods of
 ``_OpMethods`` onto Tensor, so ``a + b`` calls ops.elementwise.add directly with no import on the hot path.
 """
+import sys
+
 from .. import dtypes, factories
 from ..autograd import engine
+from ..autograd.grad_mode import is_grad_enabled
 from ..backend import Device, as_device
 from ..tensor import Tensor
 from . import composite as C
 from . import elementwise as E, elementwise_math as EM, reduce as R, movement as M, indexing as IX, matmul as MM
 from . import nn as NN
+
+
+_plain_copy_ = Tensor.copy_  # (tensor.py's, before install() puts _OpMethods.copy_ in its place)
 
 
 def _composite(name):
@@ -96,8 +102,7 @@ class _OpMethods:
         engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def _inplace(self, fn, other, op):
-        r = fn(self.detach() if self.requires_grad else self, other)
-        return self._inplace_assign(r.array.astype(self.dtype, copy=False), op)
+        return _apply_inplace(self, lambda s: fn(s, other), op)
 
     def __iadd__(self, o): return self._inplace(E.add, o, "add_ (+=)")
     def __isub__(self, o): return self._inplace(E.sub, o, "sub_ (-=)")
@@ -107,9 +112,17 @@ class _OpMethods:
     def sub_(self, o, alpha=1): return self._inplace(E.sub, o if alpha == 1 else o * alpha, "sub_")
     def mul_(self, o): return self._inplace(E.mul, o, "mul_")
     def div_(self, o): return self._inplace(E.div, o, "div_")
-    def clamp_(self, min=None, max=None): return self._inplace_assign(E.clamp(self.detach(), min, max).array, "clamp_")
+    def clamp_(self, min=None, max=None): return _apply_inplace(self, lambda s: E.clamp(s, min, max), "clamp_")
     def masked_fill_(self, mask, value):
-        return self._inplace_assign(M.masked_fill(self.detach(), mask, value).array, "masked_fill_")
+        return _apply_inplace(self, lambda s: M.masked_fill(s, mask, value), "masked_fill_")
+
+    def copy_(self, src, non_blocking=False):
+        if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():  # torch: self then has src's history
+            def copied(s):
+                v = src.to(device=s.device, dtype=s.dtype) if (src.device, src.dtype) != (s.device, s.dtype) else src
+                return v.expand(s.shape).clone()
+            return _apply_inplace(self, copied, "copy_")
+        return _plain_copy_(self, src)
 
     # ------------------------------------------------------------------------------- operators
     def __add__(self, o): return E.add(self, o)
@@ -307,7 +320,7 @@ class _OpMethods:
     diff = _composite("diff")
 
     def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
-        return self._inplace_assign(C.nan_to_num(self.detach(), nan, posinf, neginf).array, "nan_to_num_")
+        return _apply_inplace(self, lambda s: C.nan_to_num(s, nan, posinf, neginf), "nan_to_num_")
 
     def clamp_min_(self, min):
         return self.clamp_(min=min)
@@ -316,16 +329,58 @@ class _OpMethods:
         return self.clamp_(max=max)
 
 
-def _unary_inplace(name):
-    """x.<name>_(): the out-of-place op's result written into x, as torch's in-place variant. Like the other in-place
-    methods here it refuses a tensor that requires grad while gradients are recorded, and a result dtype that
-    cannot be cast to x's (torch: "result type Float can't be cast to the desired output type Long")."""
-    def method(self, *args, **kwargs):
-        r = getattr(self.detach(), name)(*args, **kwargs)
-        if r.dtype != self.dtype and not dtypes.can_cast(r.dtype, self.dtype):
-            raise RuntimeError(f"{name}_: result type {dtypes.name(r.dtype)} can't be cast to the desired output type "
+def _apply_inplace(self, compute, op):
+    """self <- compute(self), torch's in-place op. Without a gradient to record, the result is written into self's
+    memory. With one (self requires grad, or the result does, as in `acc += loss`), torch rebases self's history on
+    the op; here self takes the result's array and node, which is the same thing as long as nothing else sees self's
+    memory (a view of it, .data, from_numpy, an array saved for a gradient): then it raises instead. A leaf that
+    requires grad is refused, and a result dtype torch cannot cast into self's ("result type Float can't be cast to
+    the desired output type Long")."""
+    recording = is_grad_enabled()
+    if recording and self.requires_grad and self.grad_fn is None:
+        self._check_inplace(op)  # raises: a leaf that requires grad
+    shared = not _unshared(self)  # (before the op: its own node may keep the old array, as torch's original_self)
+    r = compute(self)
+    if r.dtype != self.dtype:
+        if not dtypes.can_cast(r.dtype, self.dtype):
+            raise RuntimeError(f"{op}: result type {dtypes.name(r.dtype)} can't be cast to the desired output type "
                                f"{dtypes.name(self.dtype)} (tensor of shape {tuple(self.shape)})")
-        return self._inplace_assign(r.array.astype(self.dtype, copy=False), name + "_")
+        r = r.to(self.dtype)
+    if not (recording and r.requires_grad):
+        return self._inplace_assign(r.array, op)
+    if tuple(r.shape) != tuple(self.shape):
+        raise RuntimeError(f"{op}: result of shape {tuple(r.shape)} can't be written in place into shape "
+                           f"{tuple(self.shape)}")
+    if shared:
+        raise RuntimeError(
+            f"{op}: in-place operation recording a gradient on a tensor (shape {tuple(self.shape)}) whose memory is "
+            "also seen elsewhere (a view of another tensor, a tensor with views, .data, from_numpy, or an array saved "
+            "for a gradient) is not supported: tensorgrad would have to rewrite the history of every alias, as torch "
+            "does; use the out-of-place form (y = x + ...) or clone() first")
+    a = r.array
+    if a is self.array or a.base is self.array:  # (a result that is a view of self: give self memory of its own)
+        a = a.copy()
+    self.array, self.grad_fn, self._requires_grad = a, r.grad_fn, True
+    return self
+
+
+def _unshared(t):
+    """Whether t's array and the arrays it views are held by nothing but t (and the views' .base links): then giving
+    t a new array is indistinguishable from writing into the old one."""
+    if sys.getrefcount(t.array) > 2:  # (t's slot, getrefcount's argument)
+        return False
+    b = t.array.base
+    while b is not None:
+        if not hasattr(b, "base") or sys.getrefcount(b) > 3:  # (the view's .base, the local b, the argument)
+            return False
+        b = b.base
+    return True
+
+
+def _unary_inplace(name):
+    """x.<name>_(): the out-of-place op's result in x (_apply_inplace)."""
+    def method(self, *args, **kwargs):
+        return _apply_inplace(self, lambda s: getattr(s, name)(*args, **kwargs), name + "_")
     method.__name__ = name + "_"
     return method
 

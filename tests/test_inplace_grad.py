@@ -1,0 +1,122 @@
+"""In-place ops when a gradient is recorded, against torch: `acc += loss` (a tensor that does not require grad taking
+a result that does), in-place ops on non-leaf tensors (torchvision's `out += identity`), copy_ from a tensor that
+requires grad, and what is refused: a leaf that requires grad (as torch), a result dtype torch cannot cast (as torch),
+and an in-place op recording a gradient on memory something else also sees (torch rewrites every alias's history;
+tensorgrad raises rather than give an alias a stale gradient)."""
+import numpy as np
+import pytest
+import torch
+
+import tensorgrad as tg
+
+
+def _both(fn, *arrays):
+    """fn(lib, *leaves) on both libraries; returns the leaves' gradients after out.sum().backward()."""
+    grads = []
+    for lib in (tg, torch):
+        leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+        out = fn(lib, *leaves)
+        out.sum().backward()
+        grads.append([None if leaf.grad is None else np.asarray(leaf.grad.detach() if lib is tg else leaf.grad)
+                      for leaf in leaves])
+    for ours, theirs in zip(*grads):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+A = np.array([0.5, 1.5, 2.0, 3.0])
+B = np.array([1.0, -2.0, 0.25, 4.0])
+
+
+def test_accumulating_into_a_plain_tensor_keeps_the_gradient():
+    def f(lib, w, v):
+        acc = lib.zeros(4, dtype=lib.float64)
+        acc += w * 2           # acc did not require grad: it now has w's history, as in torch
+        acc -= v
+        acc *= w
+        return acc + w
+    _both(f, A, B)
+
+
+@pytest.mark.parametrize("op", ["add_", "sub_", "mul_", "div_", "iadd", "imul", "itruediv", "clamp_", "sqrt_",
+                                "exp_", "sigmoid_", "tanh_", "relu_", "masked_fill_", "nan_to_num_", "pow_"])
+def test_inplace_on_a_non_leaf_matches_torch(op):
+    def f(lib, w, v):
+        h = w * 3 + 1          # a non-leaf
+        if op == "iadd":
+            h += v
+        elif op == "imul":
+            h *= v
+        elif op == "itruediv":
+            h /= (v.abs() + 1)
+        elif op in ("add_", "sub_", "mul_"):
+            getattr(h, op)(v)
+        elif op == "div_":
+            h.div_(v.abs() + 1)
+        elif op == "clamp_":
+            h.clamp_(min=3.0, max=9.0)
+        elif op == "masked_fill_":
+            h.masked_fill_(v > 0, 0.5)
+        elif op == "nan_to_num_":
+            h.nan_to_num_()
+        elif op == "pow_":
+            h.pow_(2)
+        else:
+            getattr(h, op)()
+        return h * w
+    _both(f, A, B)
+
+
+def test_resnet_style_residual_block():
+    def f(lib, x, w):
+        out = x * w + 1        # (a conv + batch norm there)
+        out += x               # torchvision's BasicBlock: out += identity
+        out = lib.nn.functional.relu(out, inplace=True)
+        return out
+    _both(f, A, B)
+
+
+def test_copy_from_a_tensor_that_requires_grad():
+    def f(lib, w, v):
+        buf = lib.zeros(4, dtype=lib.float64)
+        buf.copy_(w * v)
+        return buf * 2
+    _both(f, A, B)
+
+
+def test_the_op_keeps_the_value_it_saved():
+    """h *= w saves h's old value for w's gradient (torch's original_self); a later write must not change it."""
+    def f(lib, w, v):
+        h = w + v
+        h *= w
+        h += 10
+        return h
+    _both(f, A, B)
+
+
+def test_refusals():
+    w = tg.tensor(A, requires_grad=True)
+    with pytest.raises(RuntimeError, match="add_ \\(\\+=\\): in-place operation on a leaf tensor that requires grad"):
+        w += 1
+    with pytest.raises(RuntimeError, match="result type float32 can't be cast to the desired output type int64"):
+        i = tg.tensor([1, 2])
+        i += tg.tensor([0.5, 0.5])
+    h = w * 2
+    view = h[:2]
+    with pytest.raises(RuntimeError, match="whose memory is also seen elsewhere"):
+        h += w
+    assert view.shape == (2,)
+    y = w.exp()               # Exp saved its output: the write would change what its backward reads
+    with pytest.raises(RuntimeError, match="whose memory is also seen elsewhere"):
+        y += w
+    with tg.no_grad():        # nothing recorded: written into the memory, aliases see it
+        y += 1
+    np.testing.assert_allclose(y.detach().numpy(), np.exp(A) + 1)
+
+
+def test_without_grad_the_write_goes_into_the_memory():
+    base = tg.tensor(np.zeros(4))
+    view = base[1:3]
+    view += 5
+    np.testing.assert_array_equal(base.numpy(), [0, 5, 5, 0])
