@@ -465,3 +465,53 @@ def test_adamw_step_capturable_cpu_matches_reference(found_inf):
                 np.testing.assert_array_equal(x, x0)  # an overflowed step changes nothing
     if not found_inf:
         assert not np.array_equal(ours[0][0], state[0][0])
+
+
+# -------------------------------------------------------------------------------------------------- binary
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_binary_equals_numpy_bit_for_bit(dtype, op):
+    """The threaded kernel computes each element with NumPy's single IEEE operation: identical results, including
+    inf/NaN and division by zero, for same-shape operands and a scalar on either side."""
+    rng = np.random.default_rng(8)
+    n = (1 << 18) + 37  # past the threading threshold, not a multiple of the vector width
+    a, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    a[:6] = [np.inf, -np.inf, np.nan, 0.0, 1.0, -0.0]
+    b[:6] = [np.inf, 2.0, 1.0, 0.0, 0.0, 0.0]
+    with np.errstate(all="ignore"):
+        a2, b2 = a[:500 * 524].reshape(500, 524), b[:500 * 524].reshape(500, 524)
+        for x, y in ((a, b), (a2, b2), (dtype(1.5), b), (a, dtype(-0.0)), (np.asarray(dtype(3.0)), b2)):
+            got = cpu.binary(op, x, y)
+            want = ref.binary(op, x, y)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def test_binary_falls_back_to_numpy_where_the_kernel_does_not_apply():
+    from tensorgrad import _C
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((600, 500)).astype(np.float32)
+    cases = [(a, a[:1]),                      # broadcasting
+             (a.T, a.T),                      # not C-contiguous
+             (a, a.astype(np.float64)),       # mixed dtypes
+             (a.astype(np.int64), a.astype(np.int64))]
+    for x, y in cases:
+        np.testing.assert_array_equal(cpu.binary("mul", x, y), x * y)
+    with pytest.raises(ValueError, match="binary: op must be add, sub, mul or div"):
+        _C.binary("pow", a, a)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_where_equals_numpy(dtype):
+    rng = np.random.default_rng(10)
+    shape = (600, 500)
+    c = rng.random(shape) > 0.5
+    a, b = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    a[0, :3] = [np.nan, np.inf, -0.0]
+    for x, y in ((a, b), (dtype(2.5), b), (a, dtype(0.0)), (dtype(1.0), dtype(-1.0)), (np.asarray(dtype(7.0)), b)):
+        got, want = cpu.where(c, x, y), ref.where(c, x, y)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+    other = np.float64 if dtype == np.float32 else np.float32
+    for c2, x, y in ((c, a, b[:1]), (c.T, a.T, b.T), (c, a, b.astype(other))):
+        np.testing.assert_array_equal(cpu.where(c2, x, y), np.where(c2, x, y))   # NumPy's path

@@ -11,6 +11,8 @@ void register_adamw(py::module_& m);
 void register_linear(py::module_& m);
 void register_embedding(py::module_& m);
 void register_cast(py::module_& m);
+void register_binary(py::module_& m);
+void register_where(py::module_& m);
 }  // namespace tg
 
 PYBIND11_MODULE(_C, m) {
@@ -23,6 +25,8 @@ PYBIND11_MODULE(_C, m) {
     tg::register_linear(m);
     tg::register_embedding(m);
     tg::register_cast(m);
+    tg::register_binary(m);
+    tg::register_where(m);
     m.def("num_threads", []() { return omp_get_max_threads(); }, "OpenMP threads the kernels use.");
     m.def("set_num_threads", [](int n) { omp_set_num_threads(n); }, py::arg("n"));
 }

@@ -55,6 +55,34 @@ def _cast(a, dt):
     return a if a.dtype == dt else cast(a, dt)
 
 
+# -------------------------------------------------------------------------------------------------- binary
+def binary(op, a, b):
+    """reference.binary; C-contiguous float32/float64 operands of one dtype and one shape (or one of them a scalar
+    or 0-d) on _C's threads (csrc/cpu/binary.cpp), everything else through NumPy. Called for large operands only
+    (ops/elementwise.py): the pass is memory-bound and NumPy runs it on one thread."""
+    sa, sb = np.ndim(a) == 0, np.ndim(b) == 0
+    x = a if not sa else b
+    y = b if not sb else a
+    if (x.__class__ is np.ndarray and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous
+            and not (sa and sb) and np.result_type(a, b) == x.dtype
+            and (sa or sb or (y.__class__ is np.ndarray and y.dtype == x.dtype and y.shape == x.shape
+                              and y.flags.c_contiguous))):
+        return _C.binary(op, np.asarray(a, x.dtype), np.asarray(b, x.dtype))
+    return reference.binary(op, a, b)
+
+
+def where(cond, a, b):
+    """reference.where; a C-contiguous bool cond with float32/float64 a and b of one dtype, each of cond's shape
+    (C-contiguous) or 0-d, through _C.where (csrc/cpu/where.cpp: a branchless select, threaded), else NumPy."""
+    dt = a.dtype if np.ndim(a) else b.dtype if np.ndim(b) else np.result_type(a, b)
+    if (cond.__class__ is np.ndarray and cond.dtype == np.bool_ and cond.flags.c_contiguous
+            and (dt == _F32 or dt == _F64) and np.result_type(a, b) == dt
+            and all(np.ndim(x) == 0 or (x.__class__ is np.ndarray and x.shape == cond.shape and x.flags.c_contiguous)
+                    for x in (a, b))):
+        return _C.where(cond, np.asarray(a, dt), np.asarray(b, dt))
+    return reference.where(cond, a, b)
+
+
 # ---------------------------------------------------------------------------------------------------- cast
 def cast(a, dtype):
     """reference.cast (a new array, PyTorch's rounding); float32/float64 <-> bfloat16 through _C.to_bfloat16 /

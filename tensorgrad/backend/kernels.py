@@ -20,7 +20,7 @@ NAMES = (
     "gelu_forward", "gelu_backward",
     "embedding_backward",
     "adamw_step", "adamw_step_capturable",
-    "gemm", "scatter_add", "cast",
+    "gemm", "scatter_add", "cast", "binary", "where",
 )
 
 _cache = {}

@@ -296,6 +296,25 @@ def gemm(a, b, bias=None):
     return out
 
 
+def binary(op, a, b):
+    """a op b for op in add, sub, mul, div: the arrays' own operators (NumPy or CuPy; broadcasting, dtypes and IEEE
+    results as theirs). The CPU launcher runs large same-shape float operands on the kernel threads."""
+    if op == "add":
+        return a + b
+    if op == "sub":
+        return a - b
+    if op == "mul":
+        return a * b
+    if op == "div":
+        return a / b
+    raise ValueError(f"binary: op must be add, sub, mul or div, got {op!r}")
+
+
+def where(cond, a, b):
+    """cond ? a : b elementwise, with the array library's broadcasting and dtype rules."""
+    return xp_of(cond).where(cond, a, b)
+
+
 def cast(a, dtype):
     """a.astype(dtype), a new array, with PyTorch's rounding: to bfloat16, float64 and integers go through float32
     (c10's static_cast<BFloat16>(double) is BFloat16(float(x)): 1 + 2**-8 + 2**-30 becomes 1, not 1 + 2**-7)."""

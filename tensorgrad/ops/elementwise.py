@@ -64,10 +64,17 @@ def _promote(op, a, b):
 
 
 # ------------------------------------------------------------------------------------ binary arithmetic
+_ND, _BIG = np.ndarray, 1 << 18  # NumPy arrays from this many elements: the "binary" and "where" kernels (threaded)
+
+
+def _big(a, b):
+    return (a.__class__ is _ND and a.size >= _BIG) or (b.__class__ is _ND and b.size >= _BIG)
+
+
 class Add(Function):
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
-        return a + b
+        return kernels.get("binary")("add", a, b) if _big(a, b) else a + b
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -81,7 +88,7 @@ class Add(Function):
 class Sub(Function):
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
-        return a - b
+        return kernels.get("binary")("sub", a, b) if _big(a, b) else a - b
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -97,7 +104,7 @@ class Mul(Function):
         na, nb = self.needs_input_grad
         self.save_for_backward(a if nb else None, b if na else None)
         self.shapes = (shape_of(a), shape_of(b))
-        return a * b
+        return kernels.get("binary")("mul", a, b) if _big(a, b) else a * b
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -113,7 +120,7 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        out = a / b
+        out = kernels.get("binary")("div", a, b) if _big(a, b) else a / b
         self.save_for_backward(b, out if self.needs_input_grad[1] else None)
         self.shapes = (shape_of(a), shape_of(b))
         return out
@@ -484,6 +491,8 @@ class Where(Function):
     def forward(self, cond, a, b):
         self.save_for_backward(cond)
         self.shapes = (shape_of(a), shape_of(b))
+        if cond.__class__ is _ND and cond.size >= _BIG:
+            return kernels.get("where")(cond, a, b)
         return xp_of(cond).where(cond, a, b)
 
     def backward(self, g):
