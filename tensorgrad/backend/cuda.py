@@ -441,6 +441,12 @@ def gelu_backward(dy, x, approximate):
     return dx.reshape(shape)
 
 
+# --------------------------------------------------------------------------------------------- adamw
+_ADAMW_CHUNK = 32768          # elements per block (256 threads x 128)
+_ADAMW_THREADS = 256
+_adamw_table = {"key": None, "dev": None, "buf": None, "views": None}  # last table, reused while unchanged
+
+
 def _adamw_fusable(p, g, m, v):
     f32 = np.dtype(np.float32)
     return (p.dtype == f32 and m.dtype == f32 and v.dtype == f32 and g.dtype in _SUFFIX

@@ -13,7 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..dtypes import finfo, get_default_dtype
+from ..dtypes import finfo
 from ..random import default_generator
 from ..tensor import Tensor, tensor, check_device_as, check_same_device
 from .elementwise import abs as _abs, clamp, promote_types, sqrt, where as select
@@ -375,7 +375,7 @@ def _unique(op, input, sort, return_inverse, return_counts, dim):
             raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} has a size-0 dim besides dim {dim}, so "
                                "there are no slices along dim to compare")
         moved = xp.moveaxis(data, d, 0)
-        rows = moved.reshape(moved.shape[0], int(np.prod(moved.shape[1:])))
+        rows = moved.reshape(moved.shape[0], int(math.prod(moved.shape[1:])))
     n = rows.shape[0]
     order = None
     if sort:  # lexicographic and stable: one stable argsort per column, the least significant first

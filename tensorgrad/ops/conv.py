@@ -19,6 +19,8 @@ mode_pad is the 'reflect' / 'replicate' / 'circular' padding of the Conv modules
 import itertools
 from collections import namedtuple
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -88,7 +90,7 @@ def _col2im(cols, n, c, geom, batch_first):
 
 
 def _cols_shape(n, c, geom, batch_first):
-    k, nb = int(np.prod(geom.kernel)), int(np.prod(geom.blocks))
+    k, nb = int(math.prod(geom.kernel)), int(math.prod(geom.blocks))
     return (n, c * k, nb) if batch_first else (c * k, n * nb)
 
 
@@ -309,7 +311,7 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
                            f"kernel {kernel} with dilation {dilation} (spatial extent "
                            f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))})")
     geom = Geom(kernel, dilation, pads, stride, size, blocks)
-    nl = int(np.prod(size))
+    nl = int(math.prod(size))
     if all(k == 1 for k in kernel) and all(s == 1 for s in stride) and not any(lo or hi for lo, hi in pads):
         cols = x.reshape(n, c, nl).permute(1, 0, 2).reshape(c, n * nl)  # 1x1: the columns are the pixels themselves
     else:
@@ -366,7 +368,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
         raise RuntimeError(f"{op}: input of shape {_shape(input)}, weight of shape {_shape(weight)}, stride={stride}, "
                            f"padding={pad}, dilation={dilation}, output_padding={opad} give an output of spatial "
                            f"size {size}, which must be positive")
-    og, kk, nl = o // groups, int(np.prod(kernel)), int(np.prod(blocks))
+    og, kk, nl = o // groups, int(math.prod(kernel)), int(math.prod(blocks))
     xs = x.reshape(n, cin, nl).permute(1, 0, 2).reshape(cin, n * nl)  # (C_in, N*L)
     if groups == 1:
         cols = matmul(weight.reshape(cin, og * kk).t(), xs)

@@ -6,6 +6,8 @@ matmul: the subscripts both share and still need are batch dims, those they shar
 inner dim, the rest are the rows / columns (several subscripts reshaped into one). Size-1 dims broadcast as in
 PyTorch: batch dims through matmul's broadcasting, a contracted size-1 dim by summing the other side first.
 """
+import math
+
 import numpy as np
 
 from ..amp.autocast import cast_lower
@@ -158,9 +160,9 @@ def _contract(a, la, b, lb, keep):
             a = a.sum(la.index(x), keepdim=True)
     sa = dict(zip(la, a.shape))
     sb = dict(zip(lb, b.shape))
-    rows = int(np.prod([sa[x] for x in fa]))
-    cols = int(np.prod([sb[x] for x in fb]))
-    k = int(np.prod([sa[x] for x in inner]))
+    rows = int(math.prod([sa[x] for x in fa]))
+    cols = int(math.prod([sb[x] for x in fb]))
+    k = int(math.prod([sa[x] for x in inner]))
     a2 = a.permute([la.index(x) for x in batch + fa + inner]).reshape([sa[x] for x in batch] + [rows, k])
     b2 = b.permute([lb.index(x) for x in batch + inner + fb]).reshape([sb[x] for x in batch] + [k, cols])
     out = a2 @ b2

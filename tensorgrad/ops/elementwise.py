@@ -42,6 +42,8 @@ def _promote(op, a, b):
     """Bring a binary op's operands to a common dtype with PyTorch's rules:
     tensor-tensor -> result_type (casting via the differentiable Cast); a Python scalar keeps the
     tensor's dtype unless it is a float meeting an integer/bool tensor (-> the default float dtype)."""
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.array.dtype is b.array.dtype:
+        return a, b  # the common case first: two tensors of one dtype
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -194,7 +196,6 @@ class Pow(Function):
     def backward_graph(self, g):
         a, b, out = self.saved_tensors
         na, nb = self.needs_input_grad
-        xp = xp_of(g.array)
         A, B = self.input(0, a), self.input(1, b)
         ga = gb = None
         if na:

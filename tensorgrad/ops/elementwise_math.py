@@ -13,7 +13,6 @@ from ..backend.reference import _erf
 from .util import unbroadcast, shape_of, is_float, to_float
 from . import elementwise as E
 from ..tensor import Tensor, check_device_as
-from ..dtypes import get_default_dtype
 from .graph import sum_to
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)

@@ -13,7 +13,6 @@ import copy
 from ..autograd.function import Function
 from ..autograd.engine import grad as _grad
 from ..autograd.grad_mode import enable_grad
-from ..tensor import Tensor
 
 
 def sum_to(t, shape):

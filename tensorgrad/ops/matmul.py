@@ -1,4 +1,6 @@
 """matmul (1-D, 2-D, batched with broadcast batch dims) and linear (x @ W^T + b as one node)."""
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -214,7 +216,7 @@ def inner(a, b):
         raise RuntimeError(f"inner: the last dims must match, got shapes {_shapes(a, b)}")
     _check_float_same("inner", a, b)
     k = a.shape[-1]
-    rows_a, rows_b = int(np.prod(a.shape[:-1])), int(np.prod(b.shape[:-1]))
+    rows_a, rows_b = int(math.prod(a.shape[:-1])), int(math.prod(b.shape[:-1]))
     out = matmul(a.reshape(rows_a, k), b.reshape(rows_b, k).t())
     return out.reshape(a.shape[:-1] + b.shape[:-1])
 
@@ -240,9 +242,9 @@ def tensordot(a, b, dims=2):
     _check_float_same("tensordot", a, b)
     fa = [i for i in range(a.ndim) if i not in da]
     fb = [j for j in range(b.ndim) if j not in db]
-    k = int(np.prod([a.shape[i] for i in da]))
-    a2 = a.permute(fa + da).reshape(int(np.prod([a.shape[i] for i in fa])), k)
-    b2 = b.permute(db + fb).reshape(k, int(np.prod([b.shape[j] for j in fb])))
+    k = int(math.prod([a.shape[i] for i in da]))
+    a2 = a.permute(fa + da).reshape(int(math.prod([a.shape[i] for i in fa])), k)
+    b2 = b.permute(db + fb).reshape(k, int(math.prod([b.shape[j] for j in fb])))
     return matmul(a2, b2).reshape([a.shape[i] for i in fa] + [b.shape[j] for j in fb])
 
 

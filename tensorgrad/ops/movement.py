@@ -1,5 +1,7 @@
 """Shape and indexing ops: reshape, permute, expand, getitem, cat, tril/triu, masked_fill, contiguous, flip, roll,
 repeat/tile/repeat_interleave, unbind, narrow, broadcast_to (gather/scatter and friends: indexing.py)."""
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -172,7 +174,7 @@ def reshape(a, *shape):
     shape = _shape_arg(shape)
     n = a.array.size
     neg = [i for i, s in enumerate(shape) if s == -1]
-    known = int(np.prod([s for s in shape if s != -1])) if shape else 1
+    known = int(math.prod([s for s in shape if s != -1])) if shape else 1
     if len(neg) > 1 or (neg and (known == 0 or n % known)) or (not neg and known != n) or any(s < -1 for s in shape):
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of shape {tuple(a.shape)} ({n} elements)")
     if shape == a.shape:
@@ -185,7 +187,7 @@ def _view_strides(old_shape, old_strides, new_shape):
     view exists: PyTorch's computeStride, which reshapes each run of dims contiguous with one another."""
     if not old_shape:
         return [1] * len(new_shape)
-    numel = int(np.prod(old_shape))
+    numel = int(math.prod(old_shape))
     if numel == 0:
         return [0] * len(new_shape)  # any shape views no elements
     new_strides = [0] * len(new_shape)
@@ -294,7 +296,7 @@ def flatten(a, start_dim=0, end_dim=-1):
     if s > e:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {tuple(a.shape)})")
     # The flattened size spelled out: -1 is ambiguous when the tensor is empty (zeros(0, 2, 3).flatten(1): (0, 6))
-    return reshape(a, a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
+    return reshape(a, a.shape[:s] + (int(math.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
 
 
 def contiguous(a):

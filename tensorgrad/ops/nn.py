@@ -9,7 +9,6 @@ from ..backend import xp_of, kernels
 from .util import normalize_dim, is_float, write_back, to_float, rows
 from ..amp.autocast import cast_lower, cast_float32
 from .. import dtypes
-from ..dtypes import get_default_dtype
 from ..tensor import Tensor, check_device_as
 from ..random import default_generator
 from ..backend.capture import capturing_on
@@ -225,7 +224,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise TypeError(f"layer_norm: {name} dtype {p.dtype} differs from input dtype {x.dtype}")
     if not is_float(x.dtype):
         raise TypeError(f"layer_norm: input must be floating point, got {x.dtype} (shape {tuple(x.shape)})")
-    return LayerNorm.apply(x.contiguous(), weight, bias, float(eps), int(np.prod(normalized_shape)))
+    return LayerNorm.apply(x.contiguous(), weight, bias, float(eps), int(math.prod(normalized_shape)))
 
 
 # ----------------------------------------------------------------------------------------------- gelu
@@ -426,7 +425,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         # Dropout runs inside the kernels: the mask of element (b, h, i, j) is Philox at (seed, offset, (bh, i, j)),
         # bh counting the leading dims flattened.
         lead = q.shape[:-2]
-        b = int(np.prod(lead)) if lead else 1
+        b = int(math.prod(lead)) if lead else 1
         q4, k4, v4 = (x.contiguous().reshape(1, b, x.shape[-2], x.shape[-1]) for x in (q, k, v))
         out = Attention.apply(q4, k4, v4, bool(is_causal), scale,
                               *_attention_dropout("scaled_dot_product_attention", q, dropout_p))

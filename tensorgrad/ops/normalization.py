@@ -15,6 +15,8 @@ Running buffers are updated in place, as PyTorch: running = (1 - momentum) * run
 with the unbiased variance (n / (n - 1) times the biased one) for running_var."""
 import warnings
 
+import math
+
 import numpy as np
 
 from ..amp.autocast import cast_float32
@@ -190,7 +192,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     _check_momentum(op, momentum)
     c = input.shape[1]
     cshape = (1, c) + (1,) * (input.ndim - 2)
-    s = int(np.prod(input.shape[2:]))
+    s = int(math.prod(input.shape[2:]))
     if use_input_stats and s == 1:
         raise ValueError(f"{op}: expected more than 1 spatial element when training, got input of shape "
                          f"{tuple(input.shape)}")

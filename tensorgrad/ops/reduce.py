@@ -40,7 +40,7 @@ class Sum(Function):
 class Mean(Function):
     def forward(self, a, dims, keepdim):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        self.n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
+        self.n = int(math.prod([a.shape[d] for d in dims])) if dims else 1
         return a.mean(axis=dims, keepdims=keepdim)
 
     def backward(self, g):
@@ -72,7 +72,7 @@ def _var_backward(gk, xc, scale, at_mean):
 class Var(Function):
     def forward(self, a, dims, correction, keepdim, full):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
+        n = int(math.prod([a.shape[d] for d in dims])) if dims else 1
         self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
         self.scale = _dof_scale(n, correction, full)
         mean = a.mean(axis=dims, keepdims=True)
@@ -104,7 +104,7 @@ class Std(Function):
 
     def forward(self, a, dims, correction, keepdim, full):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        n = int(np.prod([a.shape[d] for d in dims])) if dims else 1
+        n = int(math.prod([a.shape[d] for d in dims])) if dims else 1
         self.denom = n - correction if n > correction else 0
         self.scale = _dof_scale(n, correction, full)
         wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
@@ -299,7 +299,7 @@ class Prod(Function):
                 return gk * (_expand_back(out, a.shape, self.dims, self.keepdim) / a), None, None
         rest = [i for i in range(a.ndim) if i not in self.dims]
         perm = rest + list(self.dims)
-        n = int(np.prod([a.shape[i] for i in self.dims])) if self.dims else 1
+        n = int(math.prod([a.shape[i] for i in self.dims])) if self.dims else 1
         x = a.transpose(perm).reshape([a.shape[i] for i in rest] + [n])
         ones = xp.ones(x.shape[:-1] + (1,), x.dtype)
         before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
@@ -624,7 +624,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.ve
         raise RuntimeError(f"{_op}: cannot compute the {ord} norm over an empty dimension (shape {tuple(x.shape)}, "
                            f"dim={dim}): the reduction has no identity")
     # torch reduces one element to |x|, except a 0-d input with a dim given (sqrt(x * x) there)
-    one = int(np.prod([x.shape[d] for d in dims])) == 1 and not (x.ndim == 0 and dim is not None)
+    one = int(math.prod([x.shape[d] for d in dims])) == 1 and not (x.ndim == 0 and dim is not None)
     return VectorNorm.apply(x, p, dims, keepdim, one)
 
 
