@@ -553,7 +553,7 @@ _sub = _bin(Sub, "sub")
 
 
 def sub(a, b):
-    if isinstance(a, Tensor) and a.dtype == np.bool_ or isinstance(b, Tensor) and b.dtype == np.bool_:
+    if isinstance(a, Tensor) and a.array.dtype == np.bool_ or isinstance(b, Tensor) and b.array.dtype == np.bool_:
         raise RuntimeError(f"sub: subtraction, the `-` operator, with a bool tensor is not supported (shapes "
                            f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]}); use ~ or logical_not() to "
                            "invert a mask")

@@ -1,6 +1,7 @@
 """Shape and indexing ops: reshape, permute, expand, getitem, cat, tril/triu, masked_fill, contiguous, flip, roll,
 repeat/tile/repeat_interleave, unbind, narrow, broadcast_to (gather/scatter and friends: indexing.py)."""
 import math
+import operator
 
 import numpy as np
 
@@ -164,20 +165,23 @@ class Roll(Function):
 
 
 # ------------------------------------------------------------------------------------ functional API
-def _shape_arg(shape):
+def _shape_arg(shape, op="reshape"):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+        shape = shape[0]
+    try:
+        return tuple(map(operator.index, shape))  # (ints, integer scalars, 0-d integer tensors)
+    except TypeError:
+        raise TypeError(f"{op}: sizes must be ints, got {tuple(shape)!r}") from None
 
 
 def reshape(a, *shape):
     shape = _shape_arg(shape)
     n = a.array.size
-    neg = [i for i, s in enumerate(shape) if s == -1]
-    known = int(math.prod([s for s in shape if s != -1])) if shape else 1
-    if len(neg) > 1 or (neg and (known == 0 or n % known)) or (not neg and known != n) or any(s < -1 for s in shape):
+    neg = shape.count(-1)
+    known = math.prod(shape) * (-1 if neg % 2 else 1)  # (the product of the other sizes when one is -1)
+    if neg > 1 or (neg and (known == 0 or n % known)) or (not neg and known != n) or (shape and min(shape) < -1):
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of shape {tuple(a.shape)} ({n} elements)")
-    if shape == a.shape:
+    if shape == a.array.shape:
         return a
     return Reshape.apply(a, shape)
 
@@ -217,6 +221,8 @@ def view(a, *shape):
                         "memory as another dtype (view(dtype)) is not supported")
     out = reshape(a, *shape)
     item = a.array.itemsize
+    if a.array.flags.c_contiguous:  # (every shape views contiguous memory)
+        return out
     if _view_strides(a.shape, [s // item for s in a.array.strides], out.shape) is None:
         raise RuntimeError(f"view: shape {list(out.shape)} is not compatible with the input's size and stride (shape "
                            f"{tuple(a.shape)}, strides {tuple(s // item for s in a.array.strides)}): at least one "
@@ -225,7 +231,7 @@ def view(a, *shape):
 
 
 def permute(a, *dims):
-    dims = _shape_arg(dims)
+    dims = _shape_arg(dims, "permute")
     if len(dims) != a.ndim or sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
         raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {a.ndim} dims of shape {tuple(a.shape)}")
     dims = tuple(d % a.ndim for d in dims)
@@ -252,7 +258,7 @@ def t(a):
 def expand(a, *shape):
     if not shape:
         raise TypeError(f"expand: missing the sizes to expand to (tensor of shape {tuple(a.shape)})")
-    shape = list(_shape_arg(shape))
+    shape = list(_shape_arg(shape, "expand"))
     if len(shape) < a.ndim:
         raise RuntimeError(f"expand: the number of sizes ({len(shape)}) must be >= the number of dims of shape {tuple(a.shape)}")
     lead = len(shape) - a.ndim
@@ -520,7 +526,7 @@ def masked_fill(a, mask, value):
 
 def _dims_arg(op, a, dims):
     """flip(0, 1) / flip((0, 1)) / flip([0, 1]) -> normalized, distinct dims."""
-    dims = _shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else tuple(dims)
+    dims = _shape_arg(dims, op) if dims and isinstance(dims[0], (tuple, list)) else tuple(dims)
     out = tuple(normalize_dim(op, d, a.ndim, a.shape) for d in dims)
     if len(set(out)) != len(out):
         raise RuntimeError(f"{op}: dims {list(dims)} name a dim more than once (shape {tuple(a.shape)})")
@@ -551,7 +557,7 @@ def roll(a, shifts, dims=None):
 def repeat(a, *sizes):
     """Tile ``a`` sizes[i] times along dim i (leading sizes add new dims): a broadcast view reshaped, so one copy
     forward and a sum backward (Expand's)."""
-    sizes = _shape_arg(sizes)
+    sizes = _shape_arg(sizes, "repeat")
     if len(sizes) < a.ndim:
         raise RuntimeError(f"repeat: got {len(sizes)} repeat sizes {list(sizes)} for a tensor of shape "
                            f"{tuple(a.shape)}; need at least one per dim")
@@ -566,7 +572,7 @@ def repeat(a, *sizes):
 
 
 def tile(a, *dims):
-    dims = _shape_arg(dims)
+    dims = _shape_arg(dims, "tile")
     return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
 
 
