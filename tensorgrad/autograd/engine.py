@@ -4,10 +4,15 @@ Iterative topological order (no recursion: a 100,000-op chain is fine), one pass
 per node, saved arrays freed right after a node's backward unless retain_graph, tensor hooks, and grad()
 for gradients without touching .grad.
 """
+import numpy as np
+
 from .function import Function
 from .version import check as _check_versions
 from .grad_mode import no_grad, enable_grad
 from ..tensor import Tensor
+from ..backend import kernels
+
+_ND, _BIG = np.ndarray, 1 << 18  # as ops/elementwise.py: NumPy arrays from this size add on the kernel's threads
 
 # Engine hooks: callables (event, node) called around every node's backward; the profiler
 # hangs here. event is "pre" or "post".
@@ -66,8 +71,13 @@ def _call_backward(node, backward, g):
 
 
 def _add(a, b):
-    # Out of place: a backward may hand the same array to several inputs (Add returns g twice).
-    return b if a is None else a + b
+    # Out of place: a backward may hand the same array to several inputs (Add returns g twice). Large NumPy
+    # gradients add on the "binary" kernel's threads (NumPy's add runs on one).
+    if a is None:
+        return b
+    if a.__class__ is _ND and a.size >= _BIG:
+        return kernels.get("binary")("add", a, b)
+    return a + b
 
 
 def _cast(g, dtype, shape, where):

@@ -73,6 +73,11 @@ def _big(a, b):
     return (a.__class__ is _ND and a.size >= _BIG) or (b.__class__ is _ND and b.size >= _BIG)
 
 
+def _times(a, b):
+    """a * b in a backward, on the kernel's threads for large NumPy operands as forward's."""
+    return kernels.get("binary")("mul", a, b) if _big(a, b) else a * b
+
+
 class Add(Function):
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
@@ -111,7 +116,8 @@ class Mul(Function):
     def backward(self, g):
         a, b = self.saved_tensors
         na, nb = self.needs_input_grad
-        return (unbroadcast(g * b, self.shapes[0]) if na else None, unbroadcast(g * a, self.shapes[1]) if nb else None)
+        return (unbroadcast(_times(g, b), self.shapes[0]) if na else None,
+                unbroadcast(_times(g, a), self.shapes[1]) if nb else None)
 
     def backward_graph(self, g):
         a, b = self.saved_tensors
@@ -130,9 +136,9 @@ class Div(Function):
     def backward(self, g):
         b, out = self.saved_tensors
         na, nb = self.needs_input_grad
-        ga = g / b
+        ga = kernels.get("binary")("div", g, b) if _big(g, b) else g / b
         return (unbroadcast(ga, self.shapes[0]) if na else None,
-                unbroadcast(-ga * out, self.shapes[1]) if nb else None)
+                unbroadcast(-_times(ga, out), self.shapes[1]) if nb else None)
 
     def backward_graph(self, g):
         b, out = self.saved_tensors
@@ -586,10 +592,14 @@ def pow(a, b):
 
 
 def _unary(cls, name, float_only=True):
+    apply = cls.apply
+
     def f(a):
-        if float_only and a.dtype == bfloat16:  # computed in float32 and rounded once, as PyTorch (sigmoid's
-            return cls.apply(a.float()).to(bfloat16)  # few ops would round at each step in bfloat16)
-        return cls.apply(to_float(a) if float_only else a)
+        if not float_only or (a.array.dtype.kind == "f" if a.__class__ is Tensor else False):
+            return apply(a)  # (the common case in one test: float16/32/64, or an op for every dtype)
+        if a.dtype == bfloat16:  # computed in float32 and rounded once, as PyTorch (sigmoid's
+            return apply(a.float()).to(bfloat16)  # few ops would round at each step in bfloat16)
+        return apply(to_float(a))
     f.__name__ = name
     return f
 
