@@ -16,6 +16,8 @@ from .autograd import version as _versions
 from .random import default_generator
 from ._tensor_str import tensor_repr
 
+_ndarray = np.ndarray
+
 
 def check_same_device(op, args):
     devs = [(tuple(a.shape), a.device) for a in args if isinstance(a, Tensor)]
@@ -84,7 +86,7 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, grad_fn):
-        if isinstance(data, np.generic):  # numpy turns 0-d results into scalars; keep arrays throughout
+        if data.__class__ is not _ndarray and isinstance(data, np.generic):  # numpy turns 0-d results into scalars
             data = np.asarray(data)
         t = object.__new__(cls)
         t.array = data

@@ -110,9 +110,19 @@ class Function:
                 if a._requires_grad:
                     any_grad = True
         if record and any_grad:
-            needs = [a._requires_grad if isinstance(a, Tensor) else False for a in args]
+            # needs_input_grad and the node's inputs in one pass (next is read only if the result joins the graph)
+            needs, nxt = [], []
+            for a in args:
+                if (a.__class__ is Tensor or isinstance(a, Tensor)) and a._requires_grad:
+                    needs.append(True)
+                    nxt.append(a if a.grad_fn is None else a.grad_fn)
+                else:
+                    needs.append(False)
+                    nxt.append(None)
+            ctx.next = nxt
         else:
-            needs = _no_grads(len(args))
+            n = len(args)
+            needs = _NO_GRADS[n] if n < 8 else _no_grads(n)
         ctx.needs_input_grad = needs
         try:
             out = ctx.forward(*raw, **kwargs)
@@ -123,7 +133,6 @@ class Function:
             raise RuntimeError(f"{cls.__name__.lower()}: tensors of shapes {shapes} cannot be broadcast together") from None
         # Only floating-point results join the graph (an integer/bool result, e.g. x.long(), has no gradient).
         if record and any_grad and is_float(out.dtype):
-            ctx.next = [(a.grad_fn if a.grad_fn is not None else a) if n else None for a, n in zip(args, needs)]
             ctx.out_dtype = out.dtype
             ctx.out_shape = out.shape
             t = _make(out, ctx)
@@ -151,3 +160,4 @@ def _no_grads(n):
 
 
 _make = Tensor._make
+_NO_GRADS = [(False,) * n for n in range(8)]  # (what _no_grads returns, indexed without a call)

@@ -547,9 +547,13 @@ class ToDevice(Function):
 
 # ------------------------------------------------------------------------------------ functional API
 def _bin(cls, name):
+    apply = cls.apply
+
     def f(a, b):
+        if a.__class__ is Tensor and b.__class__ is Tensor and a.array.dtype is b.array.dtype:
+            return apply(a, b)  # (_promote's first case, without its call)
         a, b = _promote(name, a, b)
-        return cls.apply(a, b)
+        return apply(a, b)
     f.__name__ = name
     return f
 
