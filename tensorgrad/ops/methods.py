@@ -125,13 +125,13 @@ class _OpMethods:
         return _plain_copy_(self, src)
 
     # ------------------------------------------------------------------------------- operators
-    def __add__(self, o): return E.add(self, o)
+    __add__ = E.add  # (the op itself, no extra frame: a + b calls add(a, b))
     def __radd__(self, o): return E.add(o, self)
-    def __sub__(self, o): return E.sub(self, o)
+    __sub__ = E.sub
     def __rsub__(self, o): return E.sub(o, self)
-    def __mul__(self, o): return E.mul(self, o)
+    __mul__ = E.mul
     def __rmul__(self, o): return E.mul(o, self)
-    def __truediv__(self, o): return E.div(self, o)
+    __truediv__ = E.div
     def __rtruediv__(self, o): return E.div(o, self)
     def __pow__(self, o): return E.pow(self, o)
     def __rpow__(self, o): return E.pow(o, self)
@@ -141,7 +141,7 @@ class _OpMethods:
     def __rmod__(self, o): return EM.remainder(o, self)
     def __matmul__(self, o): return MM.matmul(self, o)
     def __rmatmul__(self, o): return MM.matmul(o, self)
-    def __neg__(self): return E.neg(self)
+    __neg__ = E.neg
     def __pos__(self): return self
     def __abs__(self): return E.abs(self)
     def __eq__(self, o): return E.eq(self, o)
