@@ -120,3 +120,15 @@ def test_without_grad_the_write_goes_into_the_memory():
     view = base[1:3]
     view += 5
     np.testing.assert_array_equal(base.numpy(), [0, 5, 5, 0])
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "silu", "hardtanh", "elu"])
+def test_functional_inplace_on_a_non_leaf_changes_it_as_torch(act):
+    """F.<act>(h, inplace=True) with its result discarded: h itself holds the activation, with its gradient."""
+    def f(lib, w, v):
+        h = w * v + 0.5
+        fn = getattr(lib.nn.functional, act)
+        out = fn(h, inplace=True)
+        assert out is h
+        return h * w
+    _both(f, A, B)

@@ -7,6 +7,7 @@ import sys
 
 from .. import dtypes, factories
 from ..autograd import engine
+from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import Device, as_device
 from ..tensor import Tensor
@@ -115,6 +116,20 @@ class _OpMethods:
     def clamp_(self, min=None, max=None): return _apply_inplace(self, lambda s: E.clamp(s, min, max), "clamp_")
     def masked_fill_(self, mask, value):
         return _apply_inplace(self, lambda s: M.masked_fill(s, mask, value), "masked_fill_")
+
+    def _take_result(self, r):
+        """Give this non-leaf tensor the result r of an op on it (its array and node) when nothing else sees its memory
+        and r has its shape and dtype; False, changing nothing, otherwise (ops/util.write_back)."""
+        if self.grad_fn is None or r.dtype != self.dtype or tuple(r.shape) != tuple(self.shape):
+            return False
+        held = _saved_by(r, self.array, self.grad_fn)  # (silu's Mul keeps x: torch's original_self, never written)
+        if held is None or not _unshared(self, held):
+            return False
+        a = r.array
+        if a is self.array or a.base is self.array:
+            a = a.copy()
+        self.array, self.grad_fn, self._requires_grad = a, r.grad_fn, r.requires_grad
+        return True
 
     def copy_(self, src, non_blocking=False):
         if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():  # torch: self then has src's history
@@ -364,10 +379,11 @@ def _apply_inplace(self, compute, op):
     return self
 
 
-def _unshared(t):
-    """Whether t's array and the arrays it views are held by nothing but t (and the views' .base links): then giving
-    t a new array is indistinguishable from writing into the old one."""
-    if sys.getrefcount(t.array) > 2:  # (t's slot, getrefcount's argument)
+def _unshared(t, held=0):
+    """Whether t's array and the arrays it views are held by nothing but t (and the views' .base links, and ``held``
+    references the caller accounts for): then giving t a new array is indistinguishable from writing into the old
+    one."""
+    if sys.getrefcount(t.array) > 2 + held:  # (t's slot, getrefcount's argument)
         return False
     b = t.array.base
     while b is not None:
@@ -375,6 +391,23 @@ def _unshared(t):
             return False
         b = b.base
     return True
+
+
+def _saved_by(r, array, stop, limit=16):
+    """How many references to ``array`` the nodes between r and ``stop`` (the node that made array) hold in their
+    saved arrays and version records; None when the walk meets more than ``limit`` nodes (a result with a long
+    history of its own: the caller then treats the memory as shared)."""
+    count, seen, todo = 0, set(), [r.grad_fn]
+    while todo:
+        n = todo.pop()
+        if n is None or n is stop or id(n) in seen or not isinstance(n, Function):
+            continue
+        seen.add(id(n))
+        if len(seen) > limit:
+            return None
+        count += sum(1 for a in n.saved if a is array) + sum(1 for v in n.versions if v[0] is array)
+        todo.extend(n.next)
+    return count
 
 
 def _unary_inplace(name):

@@ -75,9 +75,12 @@ def normalize_dims(op, dim, ndim, shape=None, empty_is_all=True):
 
 
 def write_back(op, input, out, inplace):
-    """The result of an op called with inplace=True: written into ``input`` when no gradient is recorded for it;
-    tensorgrad records no in-place ops on tensors that require grad, so there the result is returned out of place
-    (what the caller uses in `y = F.relu(x, inplace=True)`)."""
-    if not inplace or out is input or (input.requires_grad and is_grad_enabled()):
+    """The result of an op called with inplace=True: written into ``input`` when no gradient is recorded for it. When
+    one is, a non-leaf input whose memory nothing else sees takes the result's array and node, torch's in-place
+    history (Tensor._take_result, ops/methods.py); otherwise the result comes back out of place, which is what the
+    caller uses in `y = F.relu(x, inplace=True)` (torch refuses a leaf that requires grad)."""
+    if not inplace or out is input:
         return out
+    if input.requires_grad and is_grad_enabled():
+        return input if input._take_result(out) else out
     return input._inplace_assign(out.array.reshape(input.shape), f"{op}(inplace=True)")
