@@ -31,6 +31,13 @@ inline int threads_for(int64_t work) {
     return work < kParallelMin ? 1 : omp_get_max_threads();
 }
 
+// Memory-bound passes (casts, elementwise arithmetic, select) are cheap per element: one thread until n elements
+// repay the fork (about 100 us of work at one thread; on 2 busy cores a parallel region could wait a scheduler
+// slice, ~10 ms). kElementwiseMin is also where tensorgrad/backend/kernels.py's THREADED_MIN sends arrays here.
+constexpr int64_t kElementwiseMin = 1 << 18;
+
+inline int threads_from(int64_t n, int64_t min_n) { return n < min_n ? 1 : omp_get_max_threads(); }
+
 // ------------------------------------------------------------------------------------------- checks
 inline std::string describe(const py::array& a) {
     std::string s = "(";

@@ -19,22 +19,19 @@ static TG_INLINE T apply_op(T x, T y) {
     return x / y;
 }
 
-// A memory-bound pass: one thread until the arrays are large enough to repay the fork (cast.cpp's rule).
-inline int binary_threads(int64_t n) { return n < (int64_t(1) << 18) ? 1 : omp_get_max_threads(); }
-
 // sa / sb: whether a / b is a single element broadcast over the other.
 template <class T, BinOp OP>
 static void binary_impl(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n, bool sa, bool sb) {
     if (sa) {
         const T x = a[0];
-#pragma omp parallel for simd schedule(static) num_threads(binary_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = apply_op<T, OP>(x, b[i]);
     } else if (sb) {
         const T z = b[0];
-#pragma omp parallel for simd schedule(static) num_threads(binary_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = apply_op<T, OP>(a[i], z);
     } else {
-#pragma omp parallel for simd schedule(static) num_threads(binary_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);
     }
 }

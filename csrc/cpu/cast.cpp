@@ -11,20 +11,18 @@
 
 namespace tg {
 
-// A conversion is memory-bound and cheap per element: one thread until the array is large enough to repay the fork
-// (about 100 us of work at one thread; on 2 busy cores a parallel region could wait a scheduler slice, ~10 ms).
-inline int cast_threads(int64_t n) { return n < (int64_t(1) << 19) ? 1 : omp_get_max_threads(); }
+constexpr int64_t kCastMin = 2 * kElementwiseMin;  // (2^19 elements: the casts' threshold since they were written)
 
 template <class T>
 static void to_bf16_impl(const T* __restrict x, uint16_t* __restrict y, int64_t n) {
-#pragma omp parallel for simd schedule(static) num_threads(cast_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kCastMin))
     for (int64_t i = 0; i < n; ++i) {
         y[i] = float_to_bf16(float(x[i]));
     }
 }
 
 static void from_bf16_impl(const uint16_t* __restrict x, float* __restrict y, int64_t n) {
-#pragma omp parallel for simd schedule(static) num_threads(cast_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kCastMin))
     for (int64_t i = 0; i < n; ++i) {
         y[i] = bf16_to_float(x[i]);
     }

@@ -8,26 +8,24 @@
 
 namespace tg {
 
-inline int where_threads(int64_t n) { return n < (int64_t(1) << 18) ? 1 : omp_get_max_threads(); }
-
 template <class T>
 static void where_impl(const uint8_t* __restrict c, const T* __restrict a, const T* __restrict b, T* __restrict y,
                        int64_t n, bool sa, bool sb) {
     // (sa, sb: a / b is a single element; four loops so each one vectorizes)
     if (!sa && !sb) {
-#pragma omp parallel for simd schedule(static) num_threads(where_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = c[i] ? a[i] : b[i];
     } else if (sa && !sb) {
         const T x = a[0];
-#pragma omp parallel for simd schedule(static) num_threads(where_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = c[i] ? x : b[i];
     } else if (!sa) {
         const T z = b[0];
-#pragma omp parallel for simd schedule(static) num_threads(where_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = c[i] ? a[i] : z;
     } else {
         const T x = a[0], z = b[0];
-#pragma omp parallel for simd schedule(static) num_threads(where_threads(n))
+#pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = c[i] ? x : z;
     }
 }

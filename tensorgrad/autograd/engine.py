@@ -12,7 +12,7 @@ from .grad_mode import no_grad, enable_grad
 from ..tensor import Tensor
 from ..backend import kernels
 
-_ND, _BIG = np.ndarray, 1 << 18  # as ops/elementwise.py: NumPy arrays from this size add on the kernel's threads
+_ND, _BIG = np.ndarray, kernels.THREADED_MIN
 
 # Engine hooks: callables (event, node) called around every node's backward; the profiler
 # hangs here. event is "pre" or "post".

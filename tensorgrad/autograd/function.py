@@ -122,7 +122,7 @@ class Function:
             ctx.next = nxt
         else:
             n = len(args)
-            needs = _NO_GRADS[n] if n < 8 else _no_grads(n)
+            needs = _NO_GRADS[n] if n < 8 else (False,) * n
         ctx.needs_input_grad = needs
         try:
             out = ctx.forward(*raw, **kwargs)
@@ -148,16 +148,5 @@ class Function:
         return t
 
 
-_no_grad_lists = {}
-
-
-def _no_grads(n):
-    """A shared all-False needs_input_grad of length n (ops read it, never write it)."""
-    lst = _no_grad_lists.get(n)
-    if lst is None:
-        lst = _no_grad_lists[n] = (False,) * n
-    return lst
-
-
 _make = Tensor._make
-_NO_GRADS = [(False,) * n for n in range(8)]  # (what _no_grads returns, indexed without a call)
+_NO_GRADS = [(False,) * n for n in range(8)]  # shared all-False needs_input_grad (ops read it, never write it)

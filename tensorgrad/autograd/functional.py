@@ -40,6 +40,13 @@ def _ret(t, single):
     return t[0] if single else t
 
 
+def _kept(out, create_graph):
+    """func's output as returned: on the graph with create_graph, else detached (a Tensor or a tuple of them)."""
+    if create_graph:
+        return out
+    return out.detach() if isinstance(out, Tensor) else tuple(o.detach() for o in out)
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     single = isinstance(inputs, Tensor)
     with enable_grad():
@@ -48,12 +55,11 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         outs = _tuple(out)
         vs = (None,) * len(outs) if v is None else _tuple(v)
         g = _grads(outs, ins, vs, create_graph, strict, "vjp")
-    out = out if create_graph else (out.detach() if isinstance(out, Tensor) else tuple(o.detach() for o in out))
+    out = _kept(out, create_graph)
     return out, _ret(g, single)
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
-    single = isinstance(inputs, Tensor)
     with enable_grad():
         ins = _prep(_tuple(inputs), create_graph)
         out = func(*ins)
@@ -65,7 +71,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         jv = _grad([p[0] for p in pairs], list(us), [p[1] for p in pairs], create_graph=create_graph,
                    allow_unused=True) if pairs else (None,) * len(us)
     jv = tuple(o.detach() * 0 if j is None else (j if create_graph else j.detach()) for j, o in zip(jv, outs))
-    out = out if create_graph else (out.detach() if isinstance(out, Tensor) else tuple(o.detach() for o in out))
+    out = _kept(out, create_graph)
     return out, (jv[0] if isinstance(out, Tensor) else jv)
 
 

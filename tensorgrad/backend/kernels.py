@@ -23,6 +23,10 @@ NAMES = (
     "gemm", "scatter_add", "cast", "binary", "where",
 )
 
+# NumPy arrays from this many elements go to the "binary" and "where" kernels, which run on the OpenMP threads (NumPy's
+# own loops run on one); csrc/common/tg_common.h's kElementwiseMin, the kernels' own threshold.
+THREADED_MIN = 1 << 18
+
 _cache = {}
 
 

@@ -66,7 +66,7 @@ def _promote(op, a, b):
 
 
 # ------------------------------------------------------------------------------------ binary arithmetic
-_ND, _BIG = np.ndarray, 1 << 18  # NumPy arrays from this many elements: the "binary" and "where" kernels (threaded)
+_ND, _BIG = np.ndarray, kernels.THREADED_MIN
 
 
 def _big(a, b):

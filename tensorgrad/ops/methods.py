@@ -125,10 +125,7 @@ class _OpMethods:
         held = _saved_by(r, self.array, self.grad_fn)  # (silu's Mul keeps x: torch's original_self, never written)
         if held is None or not _unshared(self, held):
             return False
-        a = r.array
-        if a is self.array or a.base is self.array:
-            a = a.copy()
-        self.array, self.grad_fn, self._requires_grad = a, r.grad_fn, r.requires_grad
+        _adopt(self, r)
         return True
 
     def copy_(self, src, non_blocking=False):
@@ -372,11 +369,16 @@ def _apply_inplace(self, compute, op):
             "also seen elsewhere (a view of another tensor, a tensor with views, .data, from_numpy, or an array saved "
             "for a gradient) is not supported: tensorgrad would have to rewrite the history of every alias, as torch "
             "does; use the out-of-place form (y = x + ...) or clone() first")
-    a = r.array
-    if a is self.array or a.base is self.array:  # (a result that is a view of self: give self memory of its own)
-        a = a.copy()
-    self.array, self.grad_fn, self._requires_grad = a, r.grad_fn, True
+    _adopt(self, r)
     return self
+
+
+def _adopt(t, r):
+    """t becomes the result r (its array and node): torch's in-place history, where nothing else sees t's memory."""
+    a = r.array
+    if a is t.array or a.base is t.array:  # (a result that is a view of t: give t memory of its own)
+        a = a.copy()
+    t.array, t.grad_fn, t._requires_grad = a, r.grad_fn, r.requires_grad
 
 
 def _unshared(t, held=0):

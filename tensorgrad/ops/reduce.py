@@ -18,6 +18,11 @@ from .elementwise import where
 from .graph import expand_back, linear_map, frozen_backward, vjp_by_recompute
 
 
+def _count(shape, dims):
+    """The number of elements a reduction over dims takes per output element (1 over no dims)."""
+    return math.prod(shape[d] for d in dims)
+
+
 def _expand_back(g, in_shape, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims."""
     if not keepdim:
@@ -40,7 +45,7 @@ class Sum(Function):
 class Mean(Function):
     def forward(self, a, dims, keepdim):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        self.n = int(math.prod([a.shape[d] for d in dims])) if dims else 1
+        self.n = _count(a.shape, dims)
         return a.mean(axis=dims, keepdims=keepdim)
 
     def backward(self, g):
@@ -72,7 +77,7 @@ def _var_backward(gk, xc, scale, at_mean):
 class Var(Function):
     def forward(self, a, dims, correction, keepdim, full):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        n = int(math.prod([a.shape[d] for d in dims])) if dims else 1
+        n = _count(a.shape, dims)
         self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
         self.scale = _dof_scale(n, correction, full)
         mean = a.mean(axis=dims, keepdims=True)
@@ -104,7 +109,7 @@ class Std(Function):
 
     def forward(self, a, dims, correction, keepdim, full):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        n = int(math.prod([a.shape[d] for d in dims])) if dims else 1
+        n = _count(a.shape, dims)
         self.denom = n - correction if n > correction else 0
         self.scale = _dof_scale(n, correction, full)
         wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
@@ -299,7 +304,7 @@ class Prod(Function):
                 return gk * (_expand_back(out, a.shape, self.dims, self.keepdim) / a), None, None
         rest = [i for i in range(a.ndim) if i not in self.dims]
         perm = rest + list(self.dims)
-        n = int(math.prod([a.shape[i] for i in self.dims])) if self.dims else 1
+        n = _count(a.shape, self.dims)
         x = a.transpose(perm).reshape([a.shape[i] for i in rest] + [n])
         ones = xp.ones(x.shape[:-1] + (1,), x.dtype)
         before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
@@ -624,7 +629,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.ve
         raise RuntimeError(f"{_op}: cannot compute the {ord} norm over an empty dimension (shape {tuple(x.shape)}, "
                            f"dim={dim}): the reduction has no identity")
     # torch reduces one element to |x|, except a 0-d input with a dim given (sqrt(x * x) there)
-    one = int(math.prod([x.shape[d] for d in dims])) == 1 and not (x.ndim == 0 and dim is not None)
+    one = _count(x.shape, dims) == 1 and not (x.ndim == 0 and dim is not None)
     return VectorNorm.apply(x, p, dims, keepdim, one)
 
 
