@@ -4,6 +4,8 @@ Iterative topological order (no recursion: a 100,000-op chain is fine), one pass
 per node, saved arrays freed right after a node's backward unless retain_graph, tensor hooks, and grad()
 for gradients without touching .grad.
 """
+import sys
+
 import numpy as np
 
 from .function import Function
@@ -154,7 +156,7 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
         for n, node in enumerate(order):
             for key in complete_after.get(n - 1, ()):
                 if key in leaf_grads:
-                    _finish_leaf(key, *leaf_grads.pop(key), capture, captured)
+                    _finish_leaf(key, leaf_grads.pop(key), capture, captured)
             g = node_grads.pop(node, None)
             if g is None:
                 continue
@@ -186,11 +188,12 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
                     ig = _cast(ig, nxt.array.dtype, nxt.array.shape, node.name())
                     prev = leaf_grads.get(id(nxt))
                     leaf_grads[id(nxt)] = [nxt, _add(prev[1] if prev else None, ig)]
+            in_grads = ig = prev = None  # leaf_grads alone references a leaf's gradient now (see _finish_leaf)
             if not retain_graph:
                 node.release()
 
-        for key, (leaf, g) in leaf_grads.items():
-            _finish_leaf(key, leaf, g, capture, captured)
+        for key in list(leaf_grads):
+            _finish_leaf(key, leaf_grads.pop(key), capture, captured)
 
 
 def _needed(order, capture):
@@ -215,7 +218,7 @@ def _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured
         for n, node in enumerate(order):
             for key in complete_after.get(n - 1, ()):
                 if key in leaf_grads:
-                    _finish_leaf(key, *leaf_grads.pop(key), capture, captured, True)
+                    _finish_leaf(key, leaf_grads.pop(key), capture, captured, True)
             g = node_grads.pop(node, None)
             if g is None:
                 continue
@@ -254,8 +257,8 @@ def _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured
             if not retain_graph:
                 node.release()
 
-        for key, (leaf, g) in leaf_grads.items():
-            _finish_leaf(key, leaf, g, capture, captured, True)
+        for key in list(leaf_grads):
+            _finish_leaf(key, leaf_grads.pop(key), capture, captured, True)
 
 
 def _cast_t(g, dtype, shape, where):
@@ -267,10 +270,42 @@ def _cast_t(g, dtype, shape, where):
     return g
 
 
-def _finish_leaf(key, leaf, g, capture, captured, graph=False):
+def _take(entry):
+    """entry[1] out of a [leaf, grad] pair, leaving the caller's name as its one other reference."""
+    g = entry[1]
+    entry[1] = None
+    return g, sys.getrefcount(g)
+
+
+def _base_refs(g):
+    return sys.getrefcount(g.base)
+
+
+def _owned(g, refs, dtype):
+    """Whether g (refs: its count from _take) can become a .grad as it is: a writeable array of the leaf's dtype that
+    nothing else references, owning its memory or a whole-array view (a backward's reshape) of a base only it holds."""
+    if refs != _SOLE_REFS or g.__class__ is not _ND or g.dtype != dtype or not g.flags.writeable:
+        return False
+    if g.base is None:
+        return True
+    base_refs = _base_refs(g)  # before `base` below adds a reference of its own
+    base = g.base
+    return base.__class__ is _ND and base.base is None and base.size == g.size and base_refs == _SOLE_BASE_REFS
+
+
+# The counts sys.getrefcount reports for an array only _take's caller holds, and for the base of a view only that
+# view holds (the counts differ between CPython versions, so they are measured here rather than assumed).
+_SOLE_REFS = _take([None, np.empty(1)])[1]
+_SOLE_BASE_REFS = _base_refs(np.empty(2).reshape(1, 2))
+
+
+def _finish_leaf(key, entry, capture, captured, graph=False):
     """A leaf's complete gradient: its hooks, then captured (grad()) or accumulated into .grad, then its
     post-accumulate-grad hooks (Tensor.register_post_accumulate_grad_hook)."""
+    leaf = entry[0]
+    g, refs = _take(entry)
     if leaf._hooks:
+        refs = None
         for h in leaf._hooks:
             r = h(g if graph else Tensor._make(g, None))
             if r is not None:
@@ -282,8 +317,13 @@ def _finish_leaf(key, leaf, g, capture, captured, graph=False):
     if graph:  # torch: with create_graph, .grad holds the differentiable gradient (out-of-place accumulation)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        # Copy: the same array may have been handed to several leaves by one backward.
-        leaf.grad = Tensor._make(g.astype(leaf.array.dtype, copy=True), None)
+        # torch's AccumulateGrad: a gradient array nothing else references (not the seed, not one array handed to
+        # several leaves, not part of another array) becomes .grad as it is; any other is copied, so .grad never aliases memory
+        # that something else can see or change. The copy of a (8192, 768) gradient cost 2.9 ms a step.
+        if _owned(g, refs, leaf.array.dtype):
+            leaf.grad = Tensor._make(g, None)
+        else:
+            leaf.grad = Tensor._make(g.astype(leaf.array.dtype, copy=True), None)
     else:
         leaf.grad.array += g
     post = getattr(leaf, "_post_hooks", None)  # a slot left unset until a hook is registered
