@@ -515,3 +515,65 @@ def test_where_equals_numpy(dtype):
     other = np.float64 if dtype == np.float32 else np.float32
     for c2, x, y in ((c, a, b[:1]), (c.T, a.T, b.T), (c, a, b.astype(other))):
         np.testing.assert_array_equal(cpu.where(c2, x, y), np.where(c2, x, y))   # NumPy's path
+
+
+# ---------------------------------------------------------------------------------------------- reduce_sum
+SUM_CASES = [((2500, 130), None), ((2500, 130), 0), ((2500, 130), 1), ((300, 40, 50), (1, 2)), ((300, 40, 50), (0, 1)),
+             ((4, 70000), 0), ((3, 100000), 1), ((2, 3, 60000), 1), ((70000, 5), 0), ((9, 50, 700), -2),
+             ((600, 0, 500), 1), ((2, 5000, 40), (0, 1))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", SUM_CASES)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reduce_sum_close_to_exact_and_thread_independent(dtype, shape, axis, keepdims):
+    """The threaded sum against the exact (float64 of float64, math.fsum-grade) result: within a float blocks' error,
+    never worse than a few ulps of NumPy's own error budget; the same bits at 1 and 2 threads."""
+    from tensorgrad.backend.host import set_num_threads
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal(shape) + 0.5).astype(dtype)
+    want = ref.reduce_sum(a.astype(np.float64), axis, keepdims)
+    got = cpu.reduce_sum(a, axis, keepdims)
+    assert got.dtype == a.dtype and got.shape == want.shape == np.sum(a, axis, keepdims=keepdims).shape
+    n = a.size // max(got.size, 1)
+    eps = np.finfo(dtype).eps
+    tol = eps * (4 + 2 * np.log2(max(n, 2))) * ref.reduce_sum(np.abs(a).astype(np.float64), axis, keepdims) + eps
+    assert np.all(np.abs(got - want) <= tol)
+    prev = set_num_threads(1)
+    try:
+        one = cpu.reduce_sum(a, axis, keepdims)
+    finally:
+        set_num_threads(prev)
+    np.testing.assert_array_equal(one.reshape(-1).view(np.uint8), got.reshape(-1).view(np.uint8))
+
+
+def test_reduce_sum_special_values_and_fallbacks():
+    from tensorgrad import _C
+    a = np.ones((600, 500), np.float32)
+    a[3, 7] = np.inf
+    assert cpu.reduce_sum(a) == np.inf and np.isinf(cpu.reduce_sum(a, 0)[7])
+    a[4, 8] = -np.inf
+    assert np.isnan(cpu.reduce_sum(a))
+    b = np.arange(600 * 500, dtype=np.float64).reshape(600, 500)
+    for x, axis in ((b.T, 0), (b, (0,)), (b.astype(np.int64), 1), (b[:, ::2], None)):   # strided / int: NumPy's path
+        np.testing.assert_array_equal(cpu.reduce_sum(x, axis), np.sum(x, axis))
+    c = np.ones((4, 5, 6, 7))
+    np.testing.assert_array_equal(cpu.reduce_sum(c, (0, 2)), np.sum(c, (0, 2)))             # not one run of dims
+    with pytest.raises(ValueError, match=r"reduce_sum: \(outer, n, inner\) = \(2, 2, 2\) does not match"):
+        _C.reduce_sum(b, 2, 2, 2)
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), ((0, 1), False)])
+def test_large_sum_and_mean_match_torch_with_grad(dim, keepdim):
+    import tensorgrad as tg
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((700, 600)).astype(np.float32)   # past the threading threshold
+    for name in ("sum", "mean"):
+        ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        kw = {} if dim is None else dict(dim=dim, keepdim=keepdim)
+        o, t = getattr(ours, name)(**kw), getattr(theirs, name)(**kw)
+        assert tuple(o.shape) == tuple(t.shape) and o.dtype == tg.float32
+        np.testing.assert_allclose(o.detach().numpy(), t.detach().numpy(), rtol=2e-5, atol=2e-4)
+        (o * o).sum().backward()
+        (t * t).sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=2e-5, atol=4e-4)  # 2 * a sum of 700

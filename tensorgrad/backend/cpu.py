@@ -6,6 +6,7 @@ such as mean/rstd/lse stay float32, as in the reference; bfloat16 <-> float32 th
 argument checks; the C++ side also checks shapes and
 raises ValueError/TypeError naming the kernel. float32 and float64 run natively.
 """
+import math
 import os
 
 import numpy as np
@@ -81,6 +82,27 @@ def where(cond, a, b):
                     for x in (a, b))):
         return _C.where(cond, np.asarray(a, dt), np.asarray(b, dt))
     return reference.where(cond, a, b)
+
+
+# ---------------------------------------------------------------------------------------------------- reduce_sum
+def reduce_sum(a, axis=None, keepdims=False):
+    """reference.reduce_sum; a C-contiguous float32/float64 array summed over one run of adjacent dims (all of them,
+    the last ones, the leading ones: a bias gradient) through _C.reduce_sum (csrc/cpu/reduce_sum.cpp, threaded, float
+    blocks into double accumulators), any other through NumPy. Called for large arrays only (ops/util.py's fsum)."""
+    nd = a.ndim
+    if a.__class__ is not np.ndarray or not (a.dtype == _F32 or a.dtype == _F64) or not a.flags.c_contiguous or nd == 0:
+        return reference.reduce_sum(a, axis, keepdims)
+    if axis is None:
+        axes = range(nd)
+    else:
+        axes = sorted(d % nd for d in ((axis,) if isinstance(axis, int) else axis))
+        if not axes or axes[-1] - axes[0] != len(axes) - 1 or len(set(axes)) != len(axes):
+            return reference.reduce_sum(a, axis, keepdims)
+    first, last = axes[0], axes[-1] + 1
+    shape = a.shape
+    out = _C.reduce_sum(a, math.prod(shape[:first]), math.prod(shape[first:last]), math.prod(shape[last:]))
+    kept = shape[:first] + (1,) * (last - first) + shape[last:] if keepdims else shape[:first] + shape[last:]
+    return out.reshape(kept)
 
 
 # ---------------------------------------------------------------------------------------------------- cast

@@ -20,10 +20,10 @@ NAMES = (
     "gelu_forward", "gelu_backward",
     "embedding_backward",
     "adamw_step", "adamw_step_capturable",
-    "gemm", "scatter_add", "cast", "binary", "where",
+    "gemm", "scatter_add", "cast", "binary", "where", "reduce_sum",
 )
 
-# NumPy arrays from this many elements go to the "binary" and "where" kernels, which run on the OpenMP threads (NumPy's
+# NumPy arrays from this many elements go to the "binary", "where" and "reduce_sum" kernels, which run on the OpenMP threads (NumPy's
 # own loops run on one); csrc/common/tg_common.h's kElementwiseMin, the kernels' own threshold.
 THREADED_MIN = 1 << 18
 

@@ -310,6 +310,11 @@ def binary(op, a, b):
     raise ValueError(f"binary: op must be add, sub, mul or div, got {op!r}")
 
 
+def reduce_sum(a, axis=None, keepdims=False):
+    """a.sum(axis, keepdims) in a's dtype (NumPy's or CuPy's own reduction and accumulation)."""
+    return a.sum(axis=axis, keepdims=keepdims)
+
+
 def where(cond, a, b):
     """cond ? a : b elementwise, with the array library's broadcasting and dtype rules."""
     return xp_of(cond).where(cond, a, b)

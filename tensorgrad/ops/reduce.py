@@ -6,8 +6,8 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import xp_of
-from .util import normalize_dim, normalize_dims, is_float, to_float
+from ..backend import xp_of, kernels
+from .util import normalize_dim, normalize_dims, is_float, to_float, fsum
 from ..amp.autocast import cast_float32, cast_float32_all
 from .. import dtypes
 from ..dtypes import get_default_dtype, to_dtype
@@ -33,7 +33,7 @@ def _expand_back(g, in_shape, dims, keepdim):
 class Sum(Function):
     def forward(self, a, dims, keepdim):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        return a.sum(axis=dims, keepdims=keepdim)
+        return fsum(a, dims, keepdim)
 
     def backward(self, g):
         return _expand_back(g, self.in_shape, self.dims, self.keepdim), None, None
@@ -46,6 +46,8 @@ class Mean(Function):
     def forward(self, a, dims, keepdim):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
         self.n = _count(a.shape, dims)
+        if a.__class__ is np.ndarray and a.size >= kernels.THREADED_MIN and a.dtype.kind == "f":
+            return fsum(a, dims, keepdim) / a.dtype.type(self.n)  # NumPy's mean: the sum, then one division
         return a.mean(axis=dims, keepdims=keepdim)
 
     def backward(self, g):

@@ -5,14 +5,19 @@ from ..dtypes import get_default_dtype, is_float, bfloat16, float32  # noqa: F40
 from ..backend import kernels
 from ..autograd.grad_mode import is_grad_enabled
 
+_ND, _BIG = np.ndarray, kernels.THREADED_MIN
+
 
 def fsum(x, axis=None, keepdims=False):
     """x.sum(axis) of a raw array with PyTorch's accumulation: bfloat16 is summed in float32 and rounded once
-    (ml_dtypes' own sum accumulates in bfloat16: 100,000 ones sum to 256)."""
-    if x.dtype != bfloat16:
-        return x.sum(axis=axis, keepdims=keepdims)
-    cast = kernels.get("cast", kernels.device_type(x))
-    return cast(cast(x, float32).sum(axis=axis, keepdims=keepdims), bfloat16)
+    (ml_dtypes' own sum accumulates in bfloat16: 100,000 ones sum to 256). Large NumPy arrays sum on the
+    "reduce_sum" kernel's threads (NumPy's reductions run on one)."""
+    if x.dtype == bfloat16:
+        cast = kernels.get("cast", kernels.device_type(x))
+        return cast(fsum(cast(x, float32), axis, keepdims), bfloat16)
+    if x.__class__ is _ND and x.size >= _BIG:
+        return kernels.get("reduce_sum")(x, axis, keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 def unbroadcast(g, shape):
