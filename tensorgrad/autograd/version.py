@@ -69,10 +69,15 @@ def record(arrays):
     out = []
     get = _counters.get
     for a in arrays:
-        if isinstance(a, _ndarray) or (a is not None and hasattr(a, "__cuda_array_interface__")):
+        if a.__class__ is _ndarray:  # the common cases inline (this runs for every op that saves arrays)
+            b = a.base
+            k = id(a) if b is None else id(b) if b.__class__ is _ndarray and b.base is None else id(root(a))
+        elif isinstance(a, _ndarray) or (a is not None and hasattr(a, "__cuda_array_interface__")):
             k = id(a if a.base is None else root(a))
-            e = get(k)
-            out.append((a, k, 0 if e is None else e[0]))
+        else:
+            continue
+        e = get(k)
+        out.append((a, k, 0 if e is None else e[0]))
     return out
 
 
