@@ -100,6 +100,17 @@ TG_PHILOX_FN unsigned int tg_dropout_threshold(double p) {
 // 1 / (1 - p), and 0 for p >= 1 (nothing is kept, and 0 * inf must not make NaN).
 TG_PHILOX_FN double tg_dropout_keep_scale(double p) { return p >= 1.0 ? 0.0 : 1.0 / (1.0 - p); }
 
+// Elementwise dropout (bias_dropout_add, the GPT's residual branches): flat element e of the tensor takes word e % 4 of
+// Philox(key = seed, counter = (e / 4, offset)), one call for four consecutive elements; keep iff (word >> 8) >= thr.
+TG_PHILOX_FN bool tg_elem_dropout_keep(unsigned long long seed, unsigned long long offset, unsigned long long e,
+                                       unsigned int thr) {
+    unsigned int w[4];
+    tg_philox(seed, offset, e >> 2, w);
+    const int r = (int)(e & 3);
+    const unsigned int x = r == 0 ? w[0] : r == 1 ? w[1] : r == 2 ? w[2] : w[3];
+    return (x >> 8) >= thr;
+}
+
 // The counter n of attention-dropout element (bh, i, j); its word is i % 4 (see the header comment).
 TG_PHILOX_FN unsigned long long tg_attn_dropout_counter(long long bh, long long i, long long j, long long Tq,
                                                         long long Tk) {

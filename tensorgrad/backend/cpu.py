@@ -206,6 +206,23 @@ def gelu_backward(dy, x, approximate):
     return _cast(_C.gelu_backward(_c(dy, ct), _c(x, ct), approximate), x.dtype)
 
 
+# -------------------------------------------------------------------------------------------- bias_dropout_add
+def bias_dropout_add_forward(x, h, bias, p, seed, offset):
+    """reference.bias_dropout_add_forward through _C (csrc/cpu/bias_dropout_add.cpp) for float32/float64 of one
+    dtype; others (bfloat16, float16, mixed) through the reference."""
+    if (h.dtype == _F32 or h.dtype == _F64) and x.dtype == h.dtype and (bias is None or bias.dtype == h.dtype) \
+            and x.shape == h.shape:
+        return _C.bias_dropout_add_forward(np.ascontiguousarray(x), np.ascontiguousarray(h),
+                                           None if bias is None else np.ascontiguousarray(bias), p, seed, offset)
+    return reference.bias_dropout_add_forward(x, h, bias, p, seed, offset)
+
+
+def bias_dropout_add_backward(g, p, seed, offset):
+    if g.dtype == _F32 or g.dtype == _F64:
+        return _C.bias_dropout_add_backward(np.ascontiguousarray(g), p, seed, offset)
+    return reference.bias_dropout_add_backward(g, p, seed, offset)
+
+
 # --------------------------------------------------------------------------------------------------- adamw
 def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
     """In place, like the reference. Arrays that are not C-contiguous are updated through a contiguous copy."""

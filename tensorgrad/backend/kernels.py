@@ -21,6 +21,7 @@ NAMES = (
     "embedding_backward",
     "adamw_step", "adamw_step_capturable",
     "gemm", "scatter_add", "cast", "binary", "where", "reduce_sum",
+    "bias_dropout_add_forward", "bias_dropout_add_backward",
 )
 
 # NumPy arrays from this many elements go to the "binary", "where" and "reduce_sum" kernels, which run on the OpenMP threads (NumPy's

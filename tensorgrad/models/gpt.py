@@ -64,11 +64,11 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
 
-    def forward(self, x):
+    def forward(self, x, residual=None):
         # One node from the fused projection to merged heads (no split / permute / copy nodes on the tape).
         y = F.packed_attention(self.c_attn(x), self.n_head, is_causal=True,
                                dropout_p=self.dropout if self.training else 0.0)
-        return self.resid_dropout(self.c_proj(y))
+        return _project(self.c_proj, self.resid_dropout, y, residual)
 
 
 class MLP(nn.Module):
@@ -79,8 +79,19 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x):
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+    def forward(self, x, residual=None):
+        return _project(self.c_proj, self.dropout, self.gelu(self.c_fc(x)), residual)
+
+
+def _project(proj, drop, y, residual):
+    """drop(proj(y)), plus residual when one is given. With dropout active the bias, the dropout and the residual add
+    run as one fused op after the projection's GEMM (F.bias_dropout_add: one pass, the mask regenerated in backward,
+    not stored); otherwise the projection's own fused Linear and an add."""
+    if residual is None:
+        return drop(proj(y))
+    if drop.training and drop.p > 0.0:
+        return F.bias_dropout_add(residual, F.linear(y, proj.weight), proj.bias, drop.p, True)
+    return residual + proj(y)
 
 
 class Block(nn.Module):
@@ -92,8 +103,8 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
+        x = self.attn(self.ln_1(x), residual=x)
+        return self.mlp(self.ln_2(x), residual=x)
 
 
 class GPT(nn.Module):

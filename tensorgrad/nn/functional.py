@@ -19,7 +19,7 @@ from ..ops.normalization import (batch_norm, instance_norm, group_norm, local_re
                                  dropout2d)
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold
 from ..ops.nn import (softmax, log_softmax, layer_norm, gelu, scaled_dot_product_attention, dropout, embedding,
-                      one_hot, packed_attention)
+                      one_hot, packed_attention, bias_dropout_add)
 from ..ops.util import is_float, normalize_dim, write_back
 from ..ops.reduce import vector_norm as _vector_norm_op
 from ..autograd.function import Function
@@ -539,7 +539,7 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_s
 
 
 __all__ = ["softmax", "log_softmax", "cross_entropy", "nll_loss", "layer_norm", "gelu", "scaled_dot_product_attention",
-           "dropout", "embedding", "one_hot", "packed_attention", "mse_loss", "binary_cross_entropy",
+           "dropout", "embedding", "one_hot", "packed_attention", "bias_dropout_add", "mse_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "linear", "relu", "sigmoid", "tanh", "silu", "leaky_relu", "elu",
            "selu", "celu", "softplus", "logsigmoid", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish",
            "softsign", "glu", "normalize", "rms_norm", "cosine_similarity", "pairwise_distance", "l1_loss",

@@ -6,14 +6,14 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import normalize_dim, is_float, write_back, to_float, rows
+from .util import normalize_dim, is_float, write_back, to_float, rows, fsum
 from ..amp.autocast import cast_lower, cast_float32
 from .. import dtypes
 from ..tensor import Tensor, check_device_as
 from ..random import default_generator
 from ..backend.capture import capturing_on
 from .graph import linear_map, frozen_backward, vjp_by_recompute
-from ..backend.reference import _dropout_scale
+from ..backend.reference import _dropout_scale, elem_dropout_scale
 
 
 def _dev(a):
@@ -481,6 +481,48 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = (keep * input.dtype.type(scale)).astype(input.dtype)
     return write_back("dropout", input, Dropout.apply(input, mask), inplace)
+
+
+class BiasDropoutAdd(Function):
+    """x + dropout_p(h + bias) in one kernel pass (the GPT's residual branches: h is the projection without its bias);
+    the mask is Philox at (seed, offset) (csrc/common/philox.h, tg_elem_dropout_keep), regenerated in backward."""
+
+    def forward(self, x, h, bias, p, seed, offset):
+        self.args = (p, seed, offset)
+        self.h_meta = (h.shape, h.dtype)
+        return kernels.get("bias_dropout_add_forward", _dev(h))(x, h, bias, p, seed, offset)
+
+    def backward(self, g):
+        nx, nh, nb = self.needs_input_grad[:3]
+        dh = kernels.get("bias_dropout_add_backward", _dev(g))(xp_of(g).ascontiguousarray(g), *self.args) \
+            if nh or nb else None
+        return (g if nx else None, dh if nh else None, fsum(rows(dh), 0) if nb else None, None, None, None)
+
+    def backward_graph(self, g):
+        nx, nh, nb = self.needs_input_grad[:3]
+        shape, dtype = self.h_meta
+        z = elem_dropout_scale(xp_of(g.array).zeros(shape, dtype), *self.args)  # the kernels' mask, as a constant
+        dh = g * Tensor._make(z, None)
+        return (g if nx else None, dh if nh else None, dh.reshape(-1, shape[-1]).sum(0) if nb else None,
+                None, None, None)
+
+
+def bias_dropout_add(x, h, bias=None, p=0.5, training=True, generator=None):
+    """x + dropout(h + bias, p, training): the residual add after a projection, fused (one pass, no mask stored) for
+    float tensors of one dtype, shape and device with bias (h.shape[-1],) or None; any other case is computed as
+    those ops (torch's promotion and broadcasting)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"bias_dropout_add: probability must be in [0, 1], got {p}")
+    y = h if bias is None else h + bias
+    if not training or p == 0.0:
+        return x + y
+    fused = (isinstance(x, Tensor) and x.dtype == h.dtype and tuple(x.shape) == tuple(h.shape) and h.ndim >= 1
+             and is_float(h.dtype) and (bias is None or (bias.dtype == h.dtype and tuple(bias.shape) == (h.shape[-1],)))
+             and generator is None and not capturing_on(h.array))
+    if not fused:
+        return x + dropout(y, p, True, generator=generator)
+    seed, offset = default_generator.philox_seed_offset()
+    return BiasDropoutAdd.apply(x.contiguous(), h.contiguous(), bias, p, seed, offset)
 
 
 class Embedding(Function):
