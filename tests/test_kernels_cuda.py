@@ -282,6 +282,27 @@ def test_gelu_unaligned_views(cp, cu, dtype):
     close(cu.gelu_backward(dy, x, "none"), reference.gelu_backward(dy, x, "none"), TOL[dtype])
 
 
+# ----------------------------------------------------------------------------------------- bias_dropout_add
+@pytest.mark.parametrize("dtype", [F32, F16])
+@pytest.mark.parametrize("shape", [(1,), (7, 5), (2, 3, 1029), (64, 384)])
+@pytest.mark.parametrize("p", [0.0, 0.2, 1.0])
+def test_bias_dropout_add(cp, cu, dtype, shape, p):
+    """The same Philox mask as the reference and the CPU kernel: forward with and without bias, backward."""
+    r = rng(13)
+    x_np, h_np, g_np = (r.standard_normal(shape).astype(dtype) for _ in range(3))
+    b_np = r.standard_normal(shape[-1]).astype(dtype)
+    x, h, g, b = (cp.asarray(a) for a in (x_np, h_np, g_np, b_np))
+    for bias, bias_np in ((None, None), (b, b_np)):
+        check_all(cu.bias_dropout_add_forward(x, h, bias, p, 123456789, 5),
+                  reference.bias_dropout_add_forward(x, h, bias, p, 123456789, 5),
+                  reference.bias_dropout_add_forward(x_np, h_np, bias_np, p, 123456789, 5), TOL[dtype],
+                  "bias_dropout_add_forward")
+    got = to_np(cu.bias_dropout_add_backward(g, p, 123456789, 5))
+    want = reference.bias_dropout_add_backward(g_np, p, 123456789, 5)
+    assert np.array_equal(got == 0, want == 0)          # the very same mask
+    close(cu.bias_dropout_add_backward(g, p, 123456789, 5), want, TOL[dtype])
+
+
 # --------------------------------------------------------------------------------------------- adamw
 @pytest.mark.parametrize("grad_dtype", [F32, F16])
 def test_adamw(cp, cu, grad_dtype):

@@ -26,7 +26,7 @@ _SOURCE_DIRS = (
     os.path.normpath(os.path.join(_HERE, "..", "cuda_src")),            # installed package
     os.path.normpath(os.path.join(_HERE, "..", "..", "csrc", "cuda")),  # source checkout
 )
-FILES = ("layernorm", "softmax_cross_entropy", "attention", "attention_tc", "gelu", "adamw")
+FILES = ("layernorm", "softmax_cross_entropy", "attention", "attention_tc", "gelu", "adamw", "bias_dropout_add")
 
 # NVRTC options. C++17 for `if constexpr`-era code; no --use_fast_math (it would also approximate
 # erff/tanhf/logf and flush denormals): the kernels call the fast intrinsics (__expf) explicitly where
@@ -126,7 +126,8 @@ def compile_all():
              "attention": "attention_forward_kernel_f32_d64",
              "attention_tc": "attention_forward_kernel_f16_tc_d64",
              "gelu": "gelu_forward_kernel_f32",
-             "adamw": "adamw_step_kernel"}
+             "adamw": "adamw_step_kernel",
+             "bias_dropout_add": "bias_dropout_add_forward_kernel_f32"}
     for f in FILES:
         get_kernel(f, first[f])
 
@@ -441,6 +442,42 @@ def gelu_backward(dy, x, approximate):
     return dx.reshape(shape)
 
 
+# ----------------------------------------------------------------------------------------- bias_dropout_add
+def _bda_grid(n):
+    return (max(1, min(_ceil_div(_ceil_div(n, 4), _GELU_THREADS), 65535 * 4)),)  # one thread per four elements
+
+
+def bias_dropout_add_forward(x, h, bias, p, seed, offset):
+    """bias_dropout_add.cu for float32/float16 tensors of one dtype and shape (bias (C,) or None); else the
+    reference, which draws the same Philox mask."""
+    cp = _cp()
+    if (not _supported(*((x, h) if bias is None else (x, h, bias))) or x.shape != h.shape or h.size == 0
+            or (bias is not None and bias.shape != h.shape[-1:])):
+        return reference.bias_dropout_add_forward(x, h, bias, p, seed, offset)
+    x, h = cp.ascontiguousarray(x), cp.ascontiguousarray(h)
+    b = None if bias is None else cp.ascontiguousarray(bias)
+    out = cp.empty_like(h)
+    scale, thr, s, o = _attn_dropout_args(p, seed, offset)
+    get_kernel("bias_dropout_add", "bias_dropout_add_forward_kernel_" + _SUFFIX[h.dtype])(
+        _bda_grid(h.size), (_GELU_THREADS,),
+        (x, h, b if b is not None else np.uint64(0), out,  # (a null bias pointer)
+         _i64(h.size), _i64(h.shape[-1] if h.ndim else 1), scale, thr,
+         s, o))
+    return out
+
+
+def bias_dropout_add_backward(g, p, seed, offset):
+    cp = _cp()
+    if not _supported(g) or g.size == 0:
+        return reference.bias_dropout_add_backward(g, p, seed, offset)
+    g = cp.ascontiguousarray(g)
+    dh = cp.empty_like(g)
+    scale, thr, s, o = _attn_dropout_args(p, seed, offset)
+    get_kernel("bias_dropout_add", "bias_dropout_add_backward_kernel_" + _SUFFIX[g.dtype])(
+        _bda_grid(g.size), (_GELU_THREADS,), (g, dh, _i64(g.size), scale, thr, s, o))
+    return dh
+
+
 # --------------------------------------------------------------------------------------------- adamw
 _ADAMW_CHUNK = 32768          # elements per block (256 threads x 128)
 _ADAMW_THREADS = 256
@@ -576,6 +613,6 @@ __all__ = [
     "layernorm_forward", "layernorm_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "attention_forward", "attention_backward",
-    "gelu_forward", "gelu_backward",
+    "gelu_forward", "gelu_backward", "bias_dropout_add_forward", "bias_dropout_add_backward",
     "adamw_step", "adamw_step_capturable", "gemm", "scatter_add", "configure_matmul", "compile_all", "get_kernel", "load_source", "source_dir",
 ]
