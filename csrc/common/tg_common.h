@@ -205,11 +205,21 @@ TG_INLINE double exp_approx(double x) { return exp_approx_f64<double, int64_t>(x
 // ------------------------------------------------------------------------------- explicit vectors
 // GCC vector types, for loops that GCC's auto-vectorizer handles badly: in the attention micro-kernels it kept
 // `omp simd` accumulator arrays on the stack (a store and a reload per FMA), and it compiled max reductions to a
-// scalar maxss chain. 64-byte vectors are AVX-512 registers; without AVX-512 GCC splits them into AVX2 pairs.
+// scalar maxss chain. Vectors are one register wide: 64 bytes with AVX-512, else 32 (AVX2). (64-byte vectors split
+// into AVX2 pairs doubled every micro-kernel's register count; the attention kernels spilled and ran ~10x slower.)
+// kBlockVecs: how many vectors of columns a register-blocked micro-kernel keeps per row (R rows x kBlockVecs
+// accumulators plus kBlockVecs loaded vectors fit the 32 AVX-512 or the 16 AVX2 registers).
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kBlockVecs = 4;
+#else
+constexpr int kVecBytes = 32;
+constexpr int kBlockVecs = 2;
+#endif
 template <class T>
 struct Vec {
-    typedef T type __attribute__((vector_size(64)));
-    static constexpr int N = 64 / sizeof(T);
+    typedef T type __attribute__((vector_size(kVecBytes)));
+    static constexpr int N = kVecBytes / sizeof(T);
 };
 template <class T>
 static TG_INLINE typename Vec<T>::type vload(const T* p) {
@@ -223,10 +233,10 @@ static TG_INLINE void vstore(T* p, typename Vec<T>::type v) { std::memcpy(p, &v,
 template <class T>
 static TG_INLINE typename Vec<T>::type vexp(typename Vec<T>::type x) {
     if constexpr (sizeof(T) == 4) {
-        typedef int32_t I __attribute__((vector_size(64)));
+        typedef int32_t I __attribute__((vector_size(kVecBytes)));
         return exp_approx_f32<typename Vec<T>::type, I>(x);
     } else {
-        typedef int64_t I __attribute__((vector_size(64)));
+        typedef int64_t I __attribute__((vector_size(kVecBytes)));
         return exp_approx_f64<typename Vec<T>::type, I>(x);
     }
 }

@@ -99,15 +99,27 @@ static TG_INLINE void dot_rows_n(const T* __restrict a, int64_t lda, const T* __
         for (int u = 0; u < NV; ++u) vstore(S + r * BK + u * W, acc[r][u]);
 }
 
-// Computes the first round_up(n, W) lanes of R rows; returns that lane count.
-template <class T, int DC, int R, int NV = BK / Vec<T>::N>
+// The last nv (< kBlockVecs) vectors of lanes.
+template <class T, int DC, int R, int NV = kBlockVecs - 1>
+static TG_INLINE void dot_rows_tail(const T* __restrict a, int64_t lda, const T* __restrict Kt, T* __restrict S,
+                                   int64_t Dr, int nv) {
+    if constexpr (NV > 0) {
+        if (nv == NV) return dot_rows_n<T, DC, R, NV>(a, lda, Kt, S, Dr);
+        dot_rows_tail<T, DC, R, NV - 1>(a, lda, Kt, S, Dr, nv);
+    }
+}
+
+// Computes the first round_up(n, W) lanes (at least W) of R rows, in blocks of at most kBlockVecs vectors (one block
+// of BK lanes with AVX-512, two with AVX2); returns that lane count.
+template <class T, int DC, int R>
 static TG_INLINE int dot_rows(const T* __restrict a, int64_t lda, const T* __restrict Kt, T* __restrict S, int64_t Dr,
                               int n) {
-    if constexpr (NV > 1) {
-        if (n <= (NV - 1) * Vec<T>::N) return dot_rows<T, DC, R, NV - 1>(a, lda, Kt, S, Dr, n);
-    }
-    dot_rows_n<T, DC, R, NV>(a, lda, Kt, S, Dr);
-    return NV * Vec<T>::N;
+    constexpr int W = Vec<T>::N;
+    const int nv = n > W ? (n + W - 1) / W : 1;
+    int v = 0;
+    for (; v + kBlockVecs <= nv; v += kBlockVecs) dot_rows_n<T, DC, R, kBlockVecs>(a, lda, Kt + v * W, S + v * W, Dr);
+    if (v < nv) dot_rows_tail<T, DC, R>(a, lda, Kt + v * W, S + v * W, Dr, nv - v);
+    return nv * W;
 }
 
 // One block of NV vectors of columns of update_rows: R x NV accumulators, each X vector loaded once for R rows.
@@ -141,7 +153,8 @@ static TG_INLINE void update_block(T* __restrict O, int64_t ldo, const T* __rest
 // O[r] = corr[r] * O[r] + sum_{j<n} S[r * so + j * sj] * X[j * ldx + 0:D] for R rows of O (row stride ldo);
 // corr == nullptr means 1. The forward's O update (S = P, X = V), and in the backward dq (S = dS, X = K) and,
 // with S read transposed (so = 1, sj = BK), dv (S = P, X = dout) and dk (S = dS, X = q).
-// Columns go in blocks of at most 4 vectors (R x 4 accumulators and 4 X vectors fit the 32 AVX-512 registers),
+// Columns go in blocks of at most kBlockVecs vectors (R x kBlockVecs accumulators and kBlockVecs X vectors fit the
+// registers: 4 of 64 bytes with AVX-512, 2 of 32 with AVX2),
 // so any head size runs blocked: D = 128 is two blocks, D = 48 one block of 3; a D % W tail is scalar. (A
 // row-at-a-time fallback for head sizes other than 16/32/64 ran 1.1-1.15x PyTorch's time at D = 48 and 128.)
 template <class T, int DC, int R>
@@ -150,8 +163,9 @@ static TG_INLINE void update_rows(T* __restrict O, int64_t ldo, const T* __restr
     constexpr int W = Vec<T>::N;
     const int64_t D = DC > 0 ? DC : Dr;
     int64_t c0 = 0;
-    for (; c0 + 4 * W <= D; c0 += 4 * W) update_block<T, R, 4>(O + c0, ldo, corr, S, so, sj, X + c0, ldx, n);
-    switch ((D - c0) / W) {
+    for (; c0 + kBlockVecs * W <= D; c0 += kBlockVecs * W)
+        update_block<T, R, kBlockVecs>(O + c0, ldo, corr, S, so, sj, X + c0, ldx, n);
+    switch ((D - c0) / W) {  // (fewer than kBlockVecs vectors left)
         case 3: update_block<T, R, 3>(O + c0, ldo, corr, S, so, sj, X + c0, ldx, n), c0 += 3 * W; break;
         case 2: update_block<T, R, 2>(O + c0, ldo, corr, S, so, sj, X + c0, ldx, n), c0 += 2 * W; break;
         case 1: update_block<T, R, 1>(O + c0, ldo, corr, S, so, sj, X + c0, ldx, n), c0 += W; break;
