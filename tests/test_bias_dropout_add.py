@@ -128,9 +128,8 @@ def test_fallbacks_and_identity_cases():
     b = rng.standard_normal(6)
     t = lambda a, dt=np.float32: tg.tensor(a.astype(dt))  # noqa: E731
     # eval / p = 0: exactly x + (h + b), as torch
-    np.testing.assert_allclose(F.bias_dropout_add(t(x), t(h), t(b), 0.5, False).numpy(),
-                               (torch.tensor(x, dtype=torch.float32) + (torch.tensor(h, dtype=torch.float32)
-                                                                         + torch.tensor(b, dtype=torch.float32))).numpy())
+    tx, th, tb = (torch.tensor(a, dtype=torch.float32) for a in (x, h, b))
+    np.testing.assert_allclose(F.bias_dropout_add(t(x), t(h), t(b), 0.5, False).numpy(), (tx + (th + tb)).numpy())
     # mixed dtypes and broadcasting take the composed path with torch's promotion
     out = F.bias_dropout_add(t(x, np.float64), t(h), t(b), 0.5, True)
     assert out.dtype == tg.float64 and tuple(out.shape) == (4, 6)

@@ -317,9 +317,9 @@ def _finish_leaf(key, entry, capture, captured, graph=False):
     if graph:  # torch: with create_graph, .grad holds the differentiable gradient (out-of-place accumulation)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        # torch's AccumulateGrad: a gradient array nothing else references (not the seed, not one array handed to
-        # several leaves, not part of another array) becomes .grad as it is; any other is copied, so .grad never aliases memory
-        # that something else can see or change. The copy of a (8192, 768) gradient cost 2.9 ms a step.
+        # torch's AccumulateGrad: a gradient array nothing else references (not the seed, not one array handed
+        # to several leaves, not part of another array) becomes .grad as it is; any other is copied, so .grad never
+        # aliases memory that something else can see or change. The copy of a (8192, 768) gradient cost 2.9 ms.
         if _owned(g, refs, leaf.array.dtype):
             leaf.grad = Tensor._make(g, None)
         else:
