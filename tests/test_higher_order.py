@@ -8,7 +8,7 @@ import torch
 import tensorgrad as tg
 from tensorgrad.autograd import functional as AF
 from tensorgrad.ops.graph import linear_map, vjp_by_recompute
-from helpers import gradgradcheck_op, double_backward_raises
+from helpers import check_op, gradcheck_op, gradgradcheck_op, double_backward_raises
 
 F = tg.nn.functional
 rng = np.random.default_rng(0)
@@ -113,6 +113,20 @@ def test_attention_dropout_graph_gradient_is_the_kernels(packed):
     np.testing.assert_allclose(outs[1], outs[0], rtol=1e-10, atol=1e-12)
     y0 = F.packed_attention(x, 2) if packed else F.scaled_dot_product_attention(x, x * 0.5, x * 2, is_causal=True)
     assert not np.allclose(outs[0], tg.autograd.grad((y0 * w).sum(), x)[0].numpy())  # the mask dropped something
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_backward_node_against_torch(approximate):
+    # GELU's gradient is a node of its own (GeluBackward, the fused kernel): its values and gradients against torch's
+    # second derivatives, gradcheck of it, and its own double backward (GELU's third derivative) by gradgradcheck
+    def dgelu(x, v):
+        lib, f = (tg, F) if isinstance(x, tg.Tensor) else (torch, torch.nn.functional)
+        with lib.enable_grad():  # (gradcheck evaluates its finite differences under no_grad)
+            return lib.autograd.grad((f.gelu(x, approximate=approximate) * v).sum(), x, create_graph=True)[0]
+    check_op(dgelu, inputs=[(4, 6), (4, 6)])
+    check_op(dgelu, inputs=[(3, 5), (3, 5)], dtype=np.float32)
+    gradcheck_op(dgelu, [(3, 4), (3, 4)])
+    gradgradcheck_op(dgelu, [T(3, 4), T(3, 4)])
 
 
 def test_cast_double_backward():
