@@ -577,3 +577,12 @@ def test_large_sum_and_mean_match_torch_with_grad(dim, keepdim):
         (o * o).sum().backward()
         (t * t).sum().backward()
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=2e-5, atol=4e-4)  # 2 * a sum of 700
+
+
+def test_large_float16_mean_keeps_numpy_float32_accumulation():
+    import tensorgrad as tg
+    a = (np.random.default_rng(13).random((600, 500)) * 4).astype(np.float16)   # past the threading threshold
+    for kw in ({}, {"dim": 0}):
+        ours, theirs = tg.tensor(a).mean(**kw).numpy(), torch.tensor(a).mean(**kw).numpy()
+        assert ours.dtype == np.float16
+        np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64), rtol=1e-3)

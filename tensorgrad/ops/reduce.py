@@ -46,8 +46,9 @@ class Mean(Function):
     def forward(self, a, dims, keepdim):
         self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
         self.n = _count(a.shape, dims)
-        if a.__class__ is np.ndarray and a.size >= kernels.THREADED_MIN and a.dtype.kind == "f":
-            return fsum(a, dims, keepdim) / a.dtype.type(self.n)  # NumPy's mean: the sum, then one division
+        if a.__class__ is np.ndarray and a.size >= kernels.THREADED_MIN and a.dtype in (np.float32, np.float64):
+            # NumPy's mean is the sum, then one division (float16 stays with NumPy: it sums those in float32)
+            return fsum(a, dims, keepdim) / a.dtype.type(self.n)
         return a.mean(axis=dims, keepdims=keepdim)
 
     def backward(self, g):
