@@ -319,7 +319,7 @@ def _attn_kernel_ok(q, k, v):
             and k.shape[:2] == (b, h) and k.shape[3] == d and b * h < 2 ** 31)
 
 
-def _attn_dropout_args(dropout_p, seed, offset):
+def _dropout_args(dropout_p, seed, offset):
     """The kernels' dropout arguments (keep_scale, drop_thr, seed, offset), csrc/common/philox.h's definitions."""
     p = float(dropout_p)
     thr = math.ceil(p * 16777216.0)
@@ -352,7 +352,7 @@ def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
         return reference.attention_forward(*dargs)
     out = cp.empty_like(q)
     lse = cp.empty((b, h, tq), dtype=cp.float32)
-    drop = _attn_dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
+    drop = _dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
     kern((b * h, _ceil_div(tq, bm)), (threads,),
          (q, k, v, out, lse, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))) + drop, shared_mem=smem)
     return out, lse
@@ -390,7 +390,7 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, se
     dq_acc = cp.zeros((b, h, tq, d), dtype=cp.float32)
     dk = cp.empty_like(k)
     dv = cp.empty_like(v)
-    drop = _attn_dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
+    drop = _dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
     kern((b * h, _ceil_div(tk, bn)), (threads,),
          (dout, q, k, v, lse, delta, dq_acc, dk, dv, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal)))
          + drop, shared_mem=smem)
@@ -457,7 +457,7 @@ def bias_dropout_add_forward(x, h, bias, p, seed, offset):
     x, h = cp.ascontiguousarray(x), cp.ascontiguousarray(h)
     b = None if bias is None else cp.ascontiguousarray(bias)
     out = cp.empty_like(h)
-    scale, thr, s, o = _attn_dropout_args(p, seed, offset)
+    scale, thr, s, o = _dropout_args(p, seed, offset)
     get_kernel("bias_dropout_add", "bias_dropout_add_forward_kernel_" + _SUFFIX[h.dtype])(
         _bda_grid(h.size), (_GELU_THREADS,),
         (x, h, b if b is not None else np.uint64(0), out,  # (a null bias pointer)
@@ -472,7 +472,7 @@ def bias_dropout_add_backward(g, p, seed, offset):
         return reference.bias_dropout_add_backward(g, p, seed, offset)
     g = cp.ascontiguousarray(g)
     dh = cp.empty_like(g)
-    scale, thr, s, o = _attn_dropout_args(p, seed, offset)
+    scale, thr, s, o = _dropout_args(p, seed, offset)
     get_kernel("bias_dropout_add", "bias_dropout_add_backward_kernel_" + _SUFFIX[g.dtype])(
         _bda_grid(g.size), (_GELU_THREADS,), (g, dh, _i64(g.size), scale, thr, s, o))
     return dh

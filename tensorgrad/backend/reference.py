@@ -112,37 +112,43 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+def _dropout_words(n, p, seed, offset):
+    """csrc/common/philox.h's draw for dropout: the four words of Philox at counters n (uint64: low, high 32 bits),
+    (offset low, high) under key seed, each shifted to its 24-bit uniform, and the keep threshold ceil(p * 2**24)
+    (kept iff uniform >= threshold)."""
+    seed, offset = int(seed) % 2 ** 64, int(offset) % 2 ** 64
+    words = philox4x32_10(n & np.uint64(_M32), n >> np.uint64(32), offset & _M32, offset >> 32, seed & _M32,
+                          seed >> 32)
+    return [w >> np.uint32(8) for w in words], math.ceil(p * 16777216.0)
+
+
+def _keep_scale(p):
+    """1 / (1 - p), and 0 for p >= 1 (philox.h's tg_dropout_keep_scale)."""
+    return 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+
+
 def attention_dropout_keep(xp, bh, tq, tk, p, seed, offset):
     """The attention-dropout keep mask (bh, tq, tk) (bool) for key ``seed`` and draw ``offset``, as
     csrc/common/philox.h defines it: element (h, i, j) takes word i % 4 of Philox at counter
     n = (h * ceil(tq / 4) + i // 4) * tk + j (low, high 32 bits), (offset low, high); kept iff
     (word >> 8) >= ceil(p * 2**24)."""
-    seed, offset = int(seed) % 2 ** 64, int(offset) % 2 ** 64
     g = (tq + 3) // 4
-    n = xp.arange(bh * g * tk, dtype=np.uint64)
-    words = philox4x32_10(n & np.uint64(_M32), n >> np.uint64(32), offset & _M32, offset >> 32, seed & _M32,
-                          seed >> 32)
-    thr = math.ceil(p * 16777216.0)
-    keep = xp.stack([(w >> np.uint32(8)).reshape(bh, g, tk) >= thr for w in words], axis=2)  # (bh, g, 4, tk)
+    words, thr = _dropout_words(xp.arange(bh * g * tk, dtype=np.uint64), p, seed, offset)
+    keep = xp.stack([u.reshape(bh, g, tk) >= thr for u in words], axis=2)  # (bh, g, 4, tk)
     return keep.reshape(bh, 4 * g, tk)[:, :tq]
 
 
 def elem_dropout_keep(xp, n, p, seed, offset):
     """The elementwise dropout keep mask (n,) (bool) of csrc/common/philox.h's tg_elem_dropout_keep: flat element e
     takes word e % 4 of Philox at counter (e // 4 low, high 32 bits, offset low, high) under key seed."""
-    seed, offset = int(seed) % 2 ** 64, int(offset) % 2 ** 64
-    c = xp.arange((n + 3) // 4, dtype=np.uint64)
-    words = philox4x32_10(c & np.uint64(_M32), c >> np.uint64(32), offset & _M32, offset >> 32, seed & _M32,
-                          seed >> 32)
-    thr = math.ceil(p * 16777216.0)
-    return (xp.stack(words, axis=1).reshape(-1)[:n] >> np.uint32(8)) >= thr
+    words, thr = _dropout_words(xp.arange((n + 3) // 4, dtype=np.uint64), p, seed, offset)
+    return xp.stack(words, axis=1).reshape(-1)[:n] >= thr
 
 
 def elem_dropout_scale(h, p, seed, offset):
     """keep / (1 - p) in h's dtype and shape (0 everywhere for p = 1): the factor bias_dropout_add applies."""
-    xp = xp_of(h)
-    keep = elem_dropout_keep(xp, h.size, p, seed, offset).reshape(h.shape)
-    return keep.astype(h.dtype) * h.dtype.type(0.0 if p >= 1.0 else 1.0 / (1.0 - p))
+    keep = elem_dropout_keep(xp_of(h), h.size, p, seed, offset).reshape(h.shape)
+    return keep.astype(h.dtype) * h.dtype.type(_keep_scale(p))
 
 
 def bias_dropout_add_forward(x, h, bias, p, seed, offset):
@@ -161,7 +167,7 @@ def _dropout_scale(xp, shape, p, seed, offset, acc):
     """Z = keep / (1 - p) over a (B, H, Tq, Tk) score grid, in the accumulation dtype (0 everywhere for p = 1)."""
     b, h, tq, tk = shape
     keep = attention_dropout_keep(xp, b * h, tq, tk, p, seed, offset).reshape(shape)
-    return keep.astype(acc) * acc(0.0 if p >= 1.0 else 1.0 / (1.0 - p))
+    return keep.astype(acc) * acc(_keep_scale(p))
 
 
 def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):

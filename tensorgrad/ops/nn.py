@@ -558,14 +558,13 @@ def bias_dropout_add(x, h, bias=None, p=0.5, training=True, generator=None):
     those ops (torch's promotion and broadcasting)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"bias_dropout_add: probability must be in [0, 1], got {p}")
-    y = h if bias is None else h + bias
-    if not training or p == 0.0:
-        return x + y
-    fused = (isinstance(x, Tensor) and x.dtype == h.dtype and tuple(x.shape) == tuple(h.shape) and h.ndim >= 1
-             and is_float(h.dtype) and (bias is None or (bias.dtype == h.dtype and tuple(bias.shape) == (h.shape[-1],)))
+    fused = (training and p > 0.0 and isinstance(x, Tensor) and x.dtype == h.dtype and tuple(x.shape) == tuple(h.shape)
+             and h.ndim >= 1 and is_float(h.dtype)
+             and (bias is None or (bias.dtype == h.dtype and tuple(bias.shape) == (h.shape[-1],)))
              and generator is None and not capturing_on(h.array))
-    if not fused:
-        return x + dropout(y, p, True, generator=generator)
+    if not fused:  # (the fused op adds the bias itself: h + bias exists only here)
+        y = h if bias is None else h + bias
+        return x + dropout(y, p, training, generator=generator)  # (y itself in eval or at p = 0)
     seed, offset = default_generator.philox_seed_offset()
     return BiasDropoutAdd.apply(x.contiguous(), h.contiguous(), bias, p, seed, offset)
 
