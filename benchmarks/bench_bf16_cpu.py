@@ -4,7 +4,8 @@
          shakespeare-char config (6L/6H/384d, block 256, batch 8): fp32 and bf16 (bf16 inputs, fp32 accumulation,
          bf16 output) in tensorgrad (the "gemm" kernel: MKL sgemm / cblas_gemm_bf16bf16f32) and torch (mm);
          plus float16 both ways tensorgrad could run it (upcast to an fp32 GEMM, today's path, vs MKL's
-         cblas_gemm_f16f16f32), which decides backend/cpu.py's float16 path.
+         cblas_gemm_f16f16f32), which decides backend/cpu.py's float16 path; tg_bf16 is the path tensorgrad
+         picks here (blas.bf16_gemm_path), tg_bf16_mkl MKL's bf16 GEMM, which decides that pick.
   step:  one training step (forward + backward + clip_grad_norm_ + AdamW + zero_grad) of the GPT under
          autocast("cpu", dtype=bfloat16) in tensorgrad and torch.autocast("cpu", dtype=torch.bfloat16) on the
          peer of benchmarks/torch_gpt.py, same weights and batches; tensorgrad fp32 for reference.
@@ -36,7 +37,7 @@ import torch  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
 from tensorgrad.amp import autocast  # noqa: E402
-from tensorgrad.backend import blas, kernels  # noqa: E402
+from tensorgrad.backend import blas, cpu, kernels  # noqa: E402
 from tensorgrad.backend.host import set_num_threads  # noqa: E402
 from tensorgrad.models import GPT, GPTConfig  # noqa: E402
 from tensorgrad.nn.utils import clip_grad_norm_  # noqa: E402
@@ -85,6 +86,8 @@ def bench_gemm():
             fns = {"tg_fp32": lambda: gemm(a32, w32), "tg_bf16": lambda: gemm(abf, wbf),
                    "torch_fp32": lambda: ta @ tw, "torch_bf16": lambda: tab @ twb,
                    "tg_fp16_upcast": lambda: gemm(a16, w16)}
+            if blas.has_half_gemm(tg.bfloat16):  # MKL's bf16 GEMM whichever path "tg_bf16" (auto) takes here
+                fns["tg_bf16_mkl"] = lambda: cpu.cast(blas.gemm_half(abf, wbf), tg.bfloat16)
             if blas.has_half_gemm(np.float16):
                 fns["mkl_f16f16f32"] = lambda: blas.gemm_half(a16, w16).astype(np.float16)
             r = _time(fns, args.gemm_reps)
@@ -158,6 +161,7 @@ def main():
     out = {
         "benchmark": "bench_bf16_cpu", "threads": args.threads, "iters": args.iters, "gemm_reps": args.gemm_reps,
         "blas": blas.backend(), "bf16_gemm": blas.has_half_gemm(tg.bfloat16),
+        "bf16_hardware": blas.bf16_hardware(), "bf16_gemm_path": blas.bf16_gemm_path(),
         "notes": "medians in ms over alternating rounds in one process; gemm: forward shapes, weight as a transposed "
                  "view; step = forward + backward + clip_grad_norm_ + AdamW + zero_grad under bf16 autocast",
         "gemm": gemm_rows, "step": steps,

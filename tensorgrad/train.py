@@ -280,6 +280,11 @@ def _setup_host(cfg):
             ncpu = os.cpu_count()
             _log(cfg, f"note: this machine is busy (other work is using {ncpu - free:.1f} of {ncpu} cores): "
                       f"computing with {n} thread(s); pass --threads N to override")
+    if cfg.dtype == "bfloat16" and str(cfg.device).startswith("cpu") and not blas.bf16_hardware():
+        how = ("as float32 GEMMs of the bf16 values" if blas.bf16_gemm_path() == "upcast"
+               else "through MKL's emulation (TENSORGRAD_BF16_GEMM=mkl)")
+        _log(cfg, f"note: this CPU has no bfloat16 instructions (AVX512-BF16/AMX): bf16 GEMMs run {how}; "
+                  "expect float32's speed or slower, not bf16's")
     tune_malloc()
 
 

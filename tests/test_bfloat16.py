@@ -156,17 +156,58 @@ def test_layer_norm_matmul_linear_equal_torch():
                  ulps=1)
 
 
-def test_bf16_gemm_through_mkl_matches_reference():
-    if not blas.has_half_gemm(BF):
+@pytest.mark.parametrize("path", ["mkl", "upcast"])
+def test_bf16_gemm_both_paths_match_reference_and_torch(path, monkeypatch):
+    """Both ways a bf16 GEMM can run on the CPU (MKL's bf16 GEMM; the upcast to sgemm that CPUs without bf16
+    hardware take) give torch's bf16 results: 2-D with a transposed weight view and a bias of either dtype,
+    C-ordered, and batched."""
+    if path == "mkl" and not blas.has_half_gemm(BF):
         pytest.skip("MKL's cblas_gemm_bf16bf16f32 is not loaded")
+    monkeypatch.setenv("TENSORGRAD_BF16_GEMM", path)
+    assert blas.bf16_gemm_path() == path
+    gemm = kernels.get("gemm", "cpu")
     rng = np.random.default_rng(0)
     a = rng.standard_normal((70, 33)).astype(BF)
-    b = rng.standard_normal((50, 33)).astype(BF).T  # a transposed view: read in place
-    bias = rng.standard_normal(50).astype(BF)
-    out = kernels.get("gemm", "cpu")(a, b, bias)
-    ref = reference.gemm(a, b, bias)
-    assert out.dtype == BF
-    np.testing.assert_allclose(out.astype(np.float32), ref.astype(np.float32), rtol=2 ** -7, atol=1e-6)
+    w = rng.standard_normal((50, 33)).astype(BF)
+    for b in (w.T, np.ascontiguousarray(w.T)):  # a Linear's weight.T view is read in place; C order too
+        for bias in (None, rng.standard_normal(50).astype(BF), rng.standard_normal(50).astype(np.float32)):
+            out = gemm(a, b, bias)
+            assert out.dtype == BF and out.shape == (70, 50)
+            ref = reference.gemm(a, b, bias)
+            np.testing.assert_allclose(out.astype(np.float32), ref.astype(np.float32), rtol=2 ** -7, atol=1e-6)
+            tb = torch.from_numpy(b.astype(np.float32)).bfloat16()
+            tt = torch.from_numpy(a.astype(np.float32)).bfloat16() @ tb
+            if bias is not None:
+                tt = TF.linear(torch.from_numpy(a.astype(np.float32)).bfloat16(), tb.T,
+                               torch.from_numpy(bias.astype(np.float32)).bfloat16())
+            np.testing.assert_allclose(out.astype(np.float32), tt.float().numpy(), rtol=2 ** -7, atol=1e-2)
+    x, y = rng.standard_normal((3, 16, 24)).astype(BF), rng.standard_normal((24, 20)).astype(BF)
+    out = gemm(x, y)
+    assert out.dtype == BF and out.shape == (3, 16, 20)
+    tt = torch.from_numpy(x.astype(np.float32)).bfloat16() @ torch.from_numpy(y.astype(np.float32)).bfloat16()
+    np.testing.assert_allclose(out.astype(np.float32), tt.float().numpy(), rtol=2 ** -7, atol=1e-2)
+
+
+def test_bf16_gemm_path_auto_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("TENSORGRAD_BF16_GEMM", raising=False)
+    monkeypatch.setattr(blas, "_bf16_hw", False)
+    assert blas.bf16_gemm_path() == "upcast"
+    monkeypatch.setattr(blas, "_bf16_hw", True)
+    assert blas.bf16_gemm_path() == ("mkl" if blas.has_half_gemm(BF) else "upcast")
+    monkeypatch.setenv("TENSORGRAD_BF16_GEMM", "fast")
+    with pytest.raises(ValueError, match="TENSORGRAD_BF16_GEMM must be auto, mkl or upcast, got 'fast'"):
+        blas.bf16_gemm_path()
+
+
+def test_train_notes_a_cpu_without_bf16_hardware(monkeypatch, tmp_path, capsys):
+    from tensorgrad.train import train
+    monkeypatch.delenv("TENSORGRAD_BF16_GEMM", raising=False)
+    for hw in (False, True):
+        monkeypatch.setattr(blas, "_bf16_hw", hw)
+        train(dtype="bfloat16", max_iters=0, n_layer=1, n_head=1, n_embd=8, block_size=8, batch_size=2,
+              eval_iters=1, out_dir=str(tmp_path / str(hw)), verbose=True, plot=False)
+        said = "this CPU has no bfloat16 instructions" in capsys.readouterr().out
+        assert said == (not hw)
 
 
 # ------------------------------------------------------------------------------------------------ autocast

@@ -33,6 +33,7 @@ _gemm_batch = {}     # dtype -> cblas_?gemm_batch_strided
 _gemm_half = {}      # bfloat16 / float16 -> cblas_gemm_bf16bf16f32 / cblas_gemm_f16f16f32 (float32 output)
 _gnu_openmp = False  # MKL's threads are libgomp's (the runtime of tensorgrad._C)
 _reason = "not loaded yet"
+_bf16_hw = None      # bf16_hardware(), once read
 
 
 def _candidates():
@@ -176,6 +177,38 @@ def _gemm_2d(f, a, b, bias, fill_rows, out_dtype):
     f(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
       0.0 if bias is None else 1.0, c.ctypes.data, n)
     return c
+
+
+def bf16_hardware():
+    """Whether this CPU computes in bfloat16: AVX512-BF16 or AMX-BF16 on x86 (NumPy's CPU feature table, then
+    /proc/cpuinfo), the BF16 extension on Arm (/proc/cpuinfo). Without it MKL's bf16 GEMM emulates."""
+    global _bf16_hw
+    if _bf16_hw is None:
+        feats = getattr(getattr(np, "_core", None), "_multiarray_umath", None)
+        found = bool(getattr(feats, "__cpu_features__", {}).get("AVX512BF16"))
+        if not found:
+            try:
+                with open("/proc/cpuinfo") as f:
+                    flags = set(" ".join(ln for ln in f if ln.startswith(("flags", "Features"))).split())
+                found = bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+            except OSError:
+                pass
+        _bf16_hw = found
+    return _bf16_hw
+
+
+def bf16_gemm_path():
+    """How a bfloat16 GEMM runs on the CPU: 'mkl' (cblas_gemm_bf16bf16f32) or 'upcast' (the bf16 operands widened
+    to float32, exactly, then sgemm; same products, same float32 accumulation). TENSORGRAD_BF16_GEMM=mkl|upcast
+    overrides 'auto', which takes MKL where the CPU has bf16 hardware and the upcast elsewhere: on a Xeon without
+    it (AVX-512, Ice Lake) MKL's bf16 GEMM took 1.2-1.45x sgemm's time at the GPT shapes, PyTorch's bf16 mm 4.5-5x
+    (benchmarks/bench_bf16_cpu.py, results/bf16_cpu_nobf16hw.json); with AMX it took 0.23-0.77x."""
+    choice = os.environ.get("TENSORGRAD_BF16_GEMM", "auto").strip().lower() or "auto"
+    if choice not in ("auto", "mkl", "upcast"):
+        raise ValueError(f"TENSORGRAD_BF16_GEMM must be auto, mkl or upcast, got {choice!r}")
+    if choice == "upcast" or not has_half_gemm(_BF16):
+        return "upcast"
+    return "mkl" if choice == "mkl" or bf16_hardware() else "upcast"
 
 
 def has_half_gemm(dtype):

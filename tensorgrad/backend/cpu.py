@@ -253,10 +253,12 @@ def gemm(a, b, bias=None):
     """2-D products through MKL (blas.gemm, the bias written by _C's threaded fill and added inside the GEMM),
     batched ones through its strided-batch GEMM where that pays, else NumPy with operands BLAS can read.
     bfloat16 through MKL's cblas_gemm_bf16bf16f32 (AMX / AVX512-BF16), float32 accumulation (the bias included)
-    rounded once; float16 as a float32 GEMM rounded once: MKL's cblas_gemm_f16f16f32 (no float16 matrix hardware
+    rounded once, or on a CPU without bf16 hardware as an sgemm of the widened operands (blas.bf16_gemm_path); float16 as a float32 GEMM rounded once: MKL's cblas_gemm_f16f16f32 (no float16 matrix hardware
     on this Xeon) was faster at 7 of the 10 GPT shapes but 5x slower at one and within the 2-core machine's noise
     elsewhere (benchmarks/bench_bf16_cpu.py), so float16 keeps the upcast until a quiet machine decides."""
     if a.dtype == _BF16 and b.dtype == _BF16:
+        if blas.bf16_gemm_path() == "upcast":
+            return cast(gemm(_widen_bf16(a), _widen_bf16(b), None if bias is None else _c(bias, _F32)), _BF16)
         if a.ndim == 2 and b.ndim == 2:
             out = blas.gemm_half(a, b, bias, _C.linear_bias_fill)
             if out is not None:
@@ -279,6 +281,14 @@ def gemm(a, b, bias=None):
     if bias is not None:
         out += bias
     return out
+
+
+def _widen_bf16(x):
+    """bfloat16 -> float32 (exact) in x's layout when that is C order or its transpose (a Linear's weight.T), so
+    the GEMM reads it in place as it would have read the bf16 operand."""
+    if x.ndim == 2 and not x.flags.c_contiguous and x.T.flags.c_contiguous:
+        return _C.from_bfloat16(x.T.view(np.uint16)).T
+    return cast(x, _F32)
 
 
 def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_inf, beta1, beta2, eps,
