@@ -126,9 +126,44 @@ def test_post_accumulate_grad_hook_and_queue_callback_order():
 
 # ------------------------------------------------------------------------------------------------ 2 processes
 @needs_mpi
-def test_collectives_results():
+@pytest.mark.parametrize("direct", ["1", "0"])
+def test_collectives_results(direct, monkeypatch):
+    """Both ways a float32/64 all_reduce can reach MPI: _C.MpiAllreduce (the default with this MPICH) and mpi4py."""
+    monkeypatch.setenv("TENSORGRAD_MPI_DIRECT", direct)
     out = mpirun(sys.executable, os.path.join(SCRIPTS, "collectives.py"))
     assert "OK rank 0" in out and "OK rank 1" in out
+    assert f"direct rank 0: {direct == '1'}" in out and f"direct rank 1: {direct == '1'}" in out
+
+
+@needs_mpi
+def test_mpi_allreduce_kernel_refuses_what_it_does_not_take():
+    """_C.MpiAllreduce on one rank (COMM_SELF): -1 without calling MPI for float16, integers, a strided or a
+    read-only array; float32/64 sums in place (one rank: unchanged); start / test / wait on its requests."""
+    from mpi4py import MPI
+    from tensorgrad.distributed.mpi_backend import _direct_allreduce
+    comm = MPI.COMM_SELF.Dup()
+    d = _direct_allreduce(comm, MPI)
+    assert d is not None
+    ro = np.ones(4)
+    ro.flags.writeable = False
+    for bad in (np.ones(4, np.float16), np.ones(4, np.int64), np.ones((4, 4))[:, ::2], ro):
+        before = bad.copy()
+        assert d(bad) == -1 and d.start(bad) == (-1, 0)
+        np.testing.assert_array_equal(bad, before)
+    for dtype in (np.float32, np.float64):
+        a = np.arange(5, dtype=dtype)
+        assert d(a) == 0 and (a == np.arange(5)).all()
+        rc, req = d.start(a)
+        assert rc == 0
+        while True:
+            rc, done = d.test(req)
+            assert rc == 0
+            if done:
+                break
+        assert (a == np.arange(5)).all()
+        rc, req = d.start(a)
+        assert rc == 0 and d.wait(req) == 0
+    comm.Free()
 
 
 @needs_mpi

@@ -113,6 +113,9 @@ class MPIBackend:
         in_place, mpi_sum, f32, f64 = MPI.IN_PLACE, MPI.SUM, MPI.FLOAT, MPI.DOUBLE
         wd, size, monotonic = self.watchdog, self.size, _monotonic
         SUM, AVG, F32, F64 = ReduceOp.SUM, ReduceOp.AVG, _F32, _F64
+        self.direct = direct = _direct_allreduce(self.comm, MPI)
+        if direct is not None:
+            return self._make_all_reduce_direct(MPI, direct)
 
         def all_reduce_now(a, op, async_op):
             dt = a.dtype
@@ -135,6 +138,41 @@ class MPIBackend:
             finally:
                 if wd is not None:
                     wd.blocking = None
+            if op is AVG:
+                a /= size
+            return None
+        return all_reduce_now
+
+    def _make_all_reduce_direct(self, MPI, direct):
+        """all_reduce_now through _C.MpiAllreduce (_direct_allreduce): the same MPI calls without mpi4py's
+        buffer parsing; it checks dtype, layout and writability itself (-1: not its case)."""
+        call, start, MPIException = direct, direct.start, MPI.Exception
+        wd, size, monotonic = self.watchdog, self.size, _monotonic
+        SUM, AVG = ReduceOp.SUM, ReduceOp.AVG
+
+        def all_reduce_now(a, op, async_op):
+            if op is not SUM and op is not AVG:
+                return False
+            if async_op:
+                rc, handle = start(a)
+                if rc:
+                    if rc == -1:
+                        return False
+                    raise MPIException(rc)
+                return _DirectRequestWork(direct, MPIException, handle, a, size if op is AVG else 0, wd)
+            if wd is not None:
+                wd.blocking_since = monotonic()
+                wd.blocking = "all_reduce"
+                try:
+                    rc = call(a)
+                finally:
+                    wd.blocking = None
+            else:
+                rc = call(a)
+            if rc:
+                if rc == -1:
+                    return False
+                raise MPIException(rc)
             if op is AVG:
                 a /= size
             return None
@@ -277,16 +315,58 @@ class MPIBackend:
         return CompletedWork(what)
 
 
+def _direct_allreduce(comm, MPI):
+    """A _C.MpiAllreduce bound to comm: MPI_Allreduce / MPI_Iallreduce of the one MPI library loaded in this
+    process (the one mpi4py uses; found in /proc/self/maps), with mpi4py's handles for comm, FLOAT, DOUBLE, SUM
+    and IN_PLACE. At 4 KB on two local ranks mpi4py's Allreduce spends ~0.5 us of ~4 us parsing its arguments,
+    and tensorgrad's checks came on top; this call does both in C. None (mpi4py's calls are used) without the
+    compiled kernels, with TENSORGRAD_MPI_DIRECT=0, with several or no MPI libraries loaded, with handles of an
+    unknown width, or when a first all-reduce of the rank count through it comes out wrong."""
+    import ctypes
+    import os
+    direct = None
+    if os.environ.get("TENSORGRAD_MPI_DIRECT", "1") != "0":
+        try:
+            from ..backend.cpu import _C
+            from ..backend.host import _loaded_libraries
+            handle_bytes = MPI._sizeof(MPI.Comm)
+            found = [lib for lib in (ctypes.CDLL(p) for p in _loaded_libraries()
+                                     if os.path.basename(p).startswith("libmpi"))
+                     if all(hasattr(lib, f) for f in ("MPI_Allreduce", "MPI_Iallreduce", "MPI_Wait", "MPI_Test"))]
+            if len(found) == 1 and handle_bytes in (4, 8):
+                bits = 8 * handle_bytes
+
+                def handle(obj):  # mpi4py gives handles unsigned (a dup'd MPICH comm: 0xFFFFFFFF84000000)
+                    h = MPI._handleof(obj) & ((1 << bits) - 1)
+                    return h - (1 << bits) if h >> (bits - 1) else h
+                addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+                lib = found[0]
+                direct = _C.MpiAllreduce(addr(lib.MPI_Allreduce), addr(lib.MPI_Iallreduce), addr(lib.MPI_Wait),
+                                         addr(lib.MPI_Test), handle(comm), handle(MPI.FLOAT), handle(MPI.DOUBLE),
+                                         handle(MPI.SUM), int(MPI.IN_PLACE), handle_bytes)
+        except Exception:  # (ImportError, OSError, AttributeError...): mpi4py's calls are always there
+            direct = None
+    # all ranks decide together: the probe is a collective, and a rank left out of it would hang the others
+    if comm.allreduce(int(direct is not None), op=MPI.MIN) == 0:
+        return None
+    probe = np.ones(1, np.float64)
+    ok = direct(probe) == 0 and probe[0] == comm.Get_size()
+    return direct if comm.allreduce(int(ok), op=MPI.MIN) == 1 else None
+
+
 class _RequestWork(Work):
     """The Work of all_reduce_now's MPI_Iallreduce, as short as the call: the watchdog watches wait(), where the
     process blocks, rather than the time in flight; AVG divides once the sum is in."""
+    _what, _done, _tensors = "all_reduce", False, ()  # (class defaults: one Work per gradient bucket and step)
 
     def __init__(self, req, a, divide_by, watchdog):
         self._req, self._a, self._divide_by, self._wd = req, a, divide_by, watchdog
-        self._what, self._done, self._tensors = "all_reduce", False, ()
 
     def _test(self):
         return self._req.Test()
+
+    def _wait_request(self):
+        self._req.Wait()
 
     def _complete(self):
         self._done = True
@@ -303,9 +383,46 @@ class _RequestWork(Work):
             wd.blocking_since = _monotonic()
             wd.blocking = "all_reduce (wait)"
         try:
-            self._req.Wait()
+            self._wait_request()
         finally:
             if wd is not None:
                 wd.blocking = None
         self._complete()
+        return True
+
+
+class _DirectRequestWork(_RequestWork):
+    """_RequestWork of a request _C.MpiAllreduce.start gave (an integer handle), waited and tested through it;
+    wait() in one piece, as it runs once per gradient bucket and step."""
+
+    def __init__(self, direct, error, req, a, divide_by, watchdog):
+        self._direct, self._error, self._req, self._a, self._divide_by, self._wd = (
+            direct, error, req, a, divide_by, watchdog)
+
+    def _test(self):
+        rc, done = self._direct.test(self._req)
+        if rc:
+            raise self._error(rc)
+        return done
+
+    def wait(self, timeout=None):
+        if self._done:
+            return True
+        if timeout is not None:
+            return Work.wait(self, timeout)
+        wd = self._wd
+        if wd is None:
+            rc = self._direct.wait(self._req)
+        else:
+            wd.blocking_since = _monotonic()
+            wd.blocking = "all_reduce (wait)"
+            try:
+                rc = self._direct.wait(self._req)
+            finally:
+                wd.blocking = None
+        if rc:
+            raise self._error(rc)
+        self._done = True
+        if self._divide_by:
+            self._a /= self._divide_by
         return True

@@ -7,6 +7,12 @@ import tensorgrad.distributed as dist
 dist.init_process_group("gloo")
 r, n = dist.get_rank(), dist.get_world_size()
 assert dist.is_initialized() and n == 2 and dist.get_backend() == "gloo"
+# the float32/64 SUM/AVG path calls the loaded MPI library's MPI_Allreduce itself unless told not to
+from tensorgrad.distributed.process_group import _state  # noqa: E402
+import os  # noqa: E402
+print(f"direct rank {r}: {_state['world'].mpi.direct is not None}", flush=True)
+if os.environ.get("TENSORGRAD_MPI_DIRECT") == "0":
+    assert _state["world"].mpi.direct is None
 vals = [np.arange(6.0).reshape(2, 3) + 10 * k for k in range(n)]  # rank k holds vals[k]
 mine = vals[r]
 
@@ -22,6 +28,22 @@ for op, want in ((dist.ReduceOp.SUM, sum(vals)), (dist.ReduceOp.AVG, sum(vals) /
                 assert w.wait() and w.is_completed()
             assert t.array is keep, "all_reduce must work in place on the tensor's array"
             np.testing.assert_allclose(t.array, want.astype(dtype), rtol=1e-3 if dtype == np.float16 else 1e-12)
+# the short path's cases: sizes 0 and 1, a large array, not-waited-yet async works completed in reverse order,
+# is_completed polling, float32 after float64 (one MpiAllreduce picks the MPI datatype per call)
+for size in (0, 1, 1 << 18):
+    for dtype in (np.float64, np.float32):
+        ts = [tg.tensor(np.full(size, r + 1.0 + k, dtype)) for k in range(3)]
+        works = [dist.all_reduce(t, async_op=True) for t in ts]
+        while not works[0].is_completed():
+            pass
+        for w in reversed(works):
+            assert w.wait()
+        for k, t in enumerate(ts):
+            assert t.array.dtype == dtype and t.array.shape == (size,)
+            assert (t.array == 3.0 + 2 * k).all()
+        t = tg.tensor(np.full(size, r + 1.0, dtype))
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)
+        assert (t.array == 1.5).all()
 # integers, a strided view, bitwise ops
 t = tg.tensor(mine.astype(np.int64))
 dist.all_reduce(t)
