@@ -7,6 +7,10 @@
 // dtypes, strides, small arrays) stays with NumPy: backend/cpu.py decides.
 #include "tg_common.h"
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace tg {
 
 enum class BinOp { Add, Sub, Mul, Div };
@@ -17,6 +21,74 @@ static TG_INLINE T apply_op(T x, T y) {
     if constexpr (OP == BinOp::Sub) return x - y;
     if constexpr (OP == BinOp::Mul) return x * y;
     return x / y;
+}
+
+// Outputs past the last-level cache are written with non-temporal stores: a plain store first reads the line it
+// writes (read-for-ownership), a fourth stream of memory traffic beside a, b and y that the result never needs.
+constexpr int64_t kStreamBytes = int64_t(8) << 20;
+
+template <class T, BinOp OP>
+static void binary_stream(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
+#pragma omp parallel num_threads(omp_get_max_threads())
+    {
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+        int64_t i = lo;
+#if defined(__AVX512F__) || defined(__AVX__)
+#if defined(__AVX512F__)
+        constexpr int64_t kAlign = 64;
+#else
+        constexpr int64_t kAlign = 32;
+#endif
+        constexpr int64_t W = kAlign / sizeof(T);
+        for (; i < hi && (reinterpret_cast<uintptr_t>(y + i) % kAlign) != 0; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);
+        for (; i + W <= hi; i += W) {
+#if defined(__AVX512F__)
+            if constexpr (sizeof(T) == 4) {
+                __m512 va = _mm512_loadu_ps(reinterpret_cast<const float*>(a + i));
+                __m512 vb = _mm512_loadu_ps(reinterpret_cast<const float*>(b + i));
+                __m512 r;
+                if constexpr (OP == BinOp::Add) r = _mm512_add_ps(va, vb);
+                else if constexpr (OP == BinOp::Sub) r = _mm512_sub_ps(va, vb);
+                else if constexpr (OP == BinOp::Mul) r = _mm512_mul_ps(va, vb);
+                else r = _mm512_div_ps(va, vb);
+                _mm512_stream_ps(reinterpret_cast<float*>(y + i), r);
+            } else {
+                __m512d va = _mm512_loadu_pd(reinterpret_cast<const double*>(a + i));
+                __m512d vb = _mm512_loadu_pd(reinterpret_cast<const double*>(b + i));
+                __m512d r;
+                if constexpr (OP == BinOp::Add) r = _mm512_add_pd(va, vb);
+                else if constexpr (OP == BinOp::Sub) r = _mm512_sub_pd(va, vb);
+                else if constexpr (OP == BinOp::Mul) r = _mm512_mul_pd(va, vb);
+                else r = _mm512_div_pd(va, vb);
+                _mm512_stream_pd(reinterpret_cast<double*>(y + i), r);
+            }
+#else
+            if constexpr (sizeof(T) == 4) {
+                __m256 va = _mm256_loadu_ps(reinterpret_cast<const float*>(a + i));
+                __m256 vb = _mm256_loadu_ps(reinterpret_cast<const float*>(b + i));
+                __m256 r;
+                if constexpr (OP == BinOp::Add) r = _mm256_add_ps(va, vb);
+                else if constexpr (OP == BinOp::Sub) r = _mm256_sub_ps(va, vb);
+                else if constexpr (OP == BinOp::Mul) r = _mm256_mul_ps(va, vb);
+                else r = _mm256_div_ps(va, vb);
+                _mm256_stream_ps(reinterpret_cast<float*>(y + i), r);
+            } else {
+                __m256d va = _mm256_loadu_pd(reinterpret_cast<const double*>(a + i));
+                __m256d vb = _mm256_loadu_pd(reinterpret_cast<const double*>(b + i));
+                __m256d r;
+                if constexpr (OP == BinOp::Add) r = _mm256_add_pd(va, vb);
+                else if constexpr (OP == BinOp::Sub) r = _mm256_sub_pd(va, vb);
+                else if constexpr (OP == BinOp::Mul) r = _mm256_mul_pd(va, vb);
+                else r = _mm256_div_pd(va, vb);
+                _mm256_stream_pd(reinterpret_cast<double*>(y + i), r);
+            }
+#endif
+        }
+        _mm_sfence();  // the streamed lines are visible before the array is handed back
+#endif
+        for (; i < hi; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);
+    }
 }
 
 // sa / sb: whether a / b is a single element broadcast over the other.
@@ -30,6 +102,8 @@ static void binary_impl(const T* __restrict a, const T* __restrict b, T* __restr
         const T z = b[0];
 #pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = apply_op<T, OP>(a[i], z);
+    } else if (n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes) {
+        binary_stream<T, OP>(a, b, y, n);
     } else {
 #pragma omp parallel for simd schedule(static) num_threads(threads_from(n, kElementwiseMin))
         for (int64_t i = 0; i < n; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);
