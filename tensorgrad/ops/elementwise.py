@@ -550,8 +550,17 @@ def _bin(cls, name):
     apply = cls.apply
 
     def f(a, b):
-        if a.__class__ is Tensor and b.__class__ is Tensor and a.array.dtype is b.array.dtype:
-            return apply(a, b)  # (_promote's first case, without its call)
+        # _promote's common cases without its call: two tensors of one dtype; a float tensor and a Python scalar,
+        # which takes the tensor's dtype
+        if a.__class__ is Tensor:
+            dt = a.array.dtype
+            if b.__class__ is Tensor:
+                if dt is b.array.dtype:
+                    return apply(a, b)
+            elif (b.__class__ is float or b.__class__ is int) and dt.kind == "f":
+                return apply(a, dt.type(b))
+        elif (a.__class__ is float or a.__class__ is int) and b.__class__ is Tensor and b.array.dtype.kind == "f":
+            return apply(b.array.dtype.type(a), b)
         a, b = _promote(name, a, b)
         return apply(a, b)
     f.__name__ = name
@@ -560,9 +569,14 @@ def _bin(cls, name):
 
 add = _bin(Add, "add")
 _sub = _bin(Sub, "sub")
+_sub_apply = Sub.apply
 
 
 def sub(a, b):
+    if a.__class__ is Tensor and b.__class__ is Tensor:
+        dt = a.array.dtype
+        if dt is b.array.dtype and dt.kind == "f":
+            return _sub_apply(a, b)  # (the common case, past both checks below)
     if isinstance(a, Tensor) and a.array.dtype == np.bool_ or isinstance(b, Tensor) and b.array.dtype == np.bool_:
         raise RuntimeError(f"sub: subtraction, the `-` operator, with a bool tensor is not supported (shapes "
                            f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]}); use ~ or logical_not() to "

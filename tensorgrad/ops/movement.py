@@ -175,6 +175,14 @@ def _shape_arg(shape, op="reshape"):
 
 
 def reshape(a, *shape):
+    if len(shape) == 1 and shape[0].__class__ is tuple:
+        shape = shape[0]
+    for s in shape:  # the common case first: sizes that are plain non-negative ints, no -1, the right count
+        if s.__class__ is not int or s < 0:
+            break
+    else:
+        if math.prod(shape) == a.array.size:
+            return a if shape == a.array.shape else Reshape.apply(a, shape)
     shape = _shape_arg(shape)
     n = a.array.size
     neg = shape.count(-1)
@@ -216,13 +224,13 @@ def _view_strides(old_shape, old_strides, new_shape):
 def view(a, *shape):
     """reshape that never copies: as torch, a shape the input's strides can't express is an error (writes through
     a copy would never reach the input)."""
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+    if len(shape) == 1 and shape[0].__class__ is not int and not isinstance(shape[0], (tuple, list, np.integer)):
         raise TypeError(f"view: expected a shape, got {shape[0]!r} (shape {tuple(a.shape)}); reinterpreting the "
                         "memory as another dtype (view(dtype)) is not supported")
     out = reshape(a, *shape)
-    item = a.array.itemsize
     if a.array.flags.c_contiguous:  # (every shape views contiguous memory)
         return out
+    item = a.array.itemsize
     if _view_strides(a.shape, [s // item for s in a.array.strides], out.shape) is None:
         raise RuntimeError(f"view: shape {list(out.shape)} is not compatible with the input's size and stride (shape "
                            f"{tuple(a.shape)}, strides {tuple(s // item for s in a.array.strides)}): at least one "
