@@ -115,6 +115,29 @@ def test_attention_dropout_graph_gradient_is_the_kernels(packed):
     assert not np.allclose(outs[0], tg.autograd.grad((y0 * w).sum(), x)[0].numpy())  # the mask dropped something
 
 
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("wrt", ["x", "weight", "bias"])
+def test_layer_norm_backward_node_against_torch(affine, wrt):
+    # layer norm's gradient with create_graph is LayerNormBackward (the fused kernel; its own derivative on arrays)
+    # plus recorded sums for weight and bias: each gradient's values and second derivatives against torch's, in
+    # float64 and float32, normalized over one dim and over two; gradcheck, and gradgradcheck of it (third order)
+    if not affine and wrt != "x":
+        pytest.skip("no weight or bias")
+
+    def dln(x, w, b, v):
+        lib, f = (tg, F) if isinstance(x, tg.Tensor) else (torch, torch.nn.functional)
+        shape = tuple(w.shape)
+        with lib.enable_grad():
+            y = f.layer_norm(x, shape, w if affine else None, b if affine else None, eps=1e-5)
+            return lib.autograd.grad((y * v).sum(), {"x": x, "weight": w, "bias": b}[wrt], create_graph=True)[0]
+    shapes = [(5, 6), (6,), (6,), (5, 6)]
+    check_op(dln, inputs=shapes)
+    check_op(dln, inputs=[(2, 3, 4, 5), (4, 5), (4, 5), (2, 3, 4, 5)])
+    check_op(dln, inputs=shapes, dtype=np.float32, atol=1e-4, rtol=1e-4)
+    gradcheck_op(dln, shapes)
+    gradgradcheck_op(dln, [T(4, 5), T(5), T(5), T(4, 5)])
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_backward_node_against_torch(approximate):
     # GELU's gradient is a node of its own (GeluBackward, the fused kernel): its values and gradients against torch's

@@ -72,14 +72,21 @@ def _call_backward(node, backward, g):
     return in_grads if isinstance(in_grads, (tuple, list)) else (in_grads,)
 
 
-def _add(a, b):
-    # Out of place: a backward may hand the same array to several inputs (Add returns g twice). Large NumPy
-    # gradients add on the "binary" kernel's threads (NumPy's add runs on one).
+def _add(a, b, fresh):
+    # A backward may hand the same array to several inputs (Add returns g twice), so the first sum is out of place;
+    # its result is the walk's own (its id in fresh while it waits in the walk's dicts), and later terms are added
+    # into it. Large NumPy gradients add on the "binary" kernel's threads (NumPy's add runs on one).
     if a is None:
         return b
     if a.__class__ is _ND and a.size >= _BIG:
-        return kernels.get("binary")("add", a, b)
-    return a + b
+        c = kernels.get("binary")("add", a, b)
+    elif id(a) in fresh:
+        a += b
+        return a
+    else:
+        c = a + b
+    fresh.add(id(c))
+    return c
 
 
 def _cast(g, dtype, shape, where):
@@ -104,9 +111,9 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
     for t, g in zip(tensors, grads):
         if t.grad_fn is None:
             if t.requires_grad:
-                leaf_grads[id(t)] = [t, _add(leaf_grads.get(id(t), [None, None])[1], g)]
+                leaf_grads[id(t)] = [t, _add(leaf_grads.get(id(t), [None, None])[1], g, set())]
             continue
-        node_grads[t.grad_fn] = _add(node_grads.get(t.grad_fn), g)
+        node_grads[t.grad_fn] = _add(node_grads.get(t.grad_fn), g, set())
         roots.append(t.grad_fn)
 
     capture = None
@@ -152,14 +159,19 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
 
 def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph):
     """Every node's backward in order; each leaf finished once the last node feeding it has run."""
+    fresh = set()  # ids of the sums _add made that wait in node_grads / leaf_grads (added into in place)
     with no_grad():
         for n, node in enumerate(order):
             for key in complete_after.get(n - 1, ()):
                 if key in leaf_grads:
-                    _finish_leaf(key, leaf_grads.pop(key), capture, captured)
+                    entry = leaf_grads.pop(key)
+                    fresh.discard(id(entry[1]))
+                    _finish_leaf(key, entry, capture, captured)
+                    entry = None
             g = node_grads.pop(node, None)
             if g is None:
                 continue
+            fresh.discard(id(g))  # (out of the walk's hands: hooks, retain_grad and capture may keep it)
             if node.hooks:
                 for h in node.hooks:
                     r = h(Tensor._make(g, None))
@@ -183,17 +195,21 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
                 if nxt is None or ig is None:
                     continue
                 if isinstance(nxt, Function):
-                    node_grads[nxt] = _add(node_grads.get(nxt), _cast(ig, nxt.out_dtype, nxt.out_shape, node.name()))
+                    node_grads[nxt] = _add(node_grads.get(nxt), _cast(ig, nxt.out_dtype, nxt.out_shape, node.name()),
+                                           fresh)
                 else:
                     ig = _cast(ig, nxt.array.dtype, nxt.array.shape, node.name())
                     prev = leaf_grads.get(id(nxt))
-                    leaf_grads[id(nxt)] = [nxt, _add(prev[1] if prev else None, ig)]
+                    leaf_grads[id(nxt)] = [nxt, _add(prev[1] if prev else None, ig, fresh)]
             in_grads = ig = prev = None  # leaf_grads alone references a leaf's gradient now (see _finish_leaf)
             if not retain_graph:
                 node.release()
 
         for key in list(leaf_grads):
-            _finish_leaf(key, leaf_grads.pop(key), capture, captured)
+            entry = leaf_grads.pop(key)
+            fresh.discard(id(entry[1]))
+            _finish_leaf(key, entry, capture, captured)
+            entry = None
 
 
 def _needed(order, capture):

@@ -10,6 +10,8 @@ Progress: MPI moves a nonblocking collective's data only inside MPI calls (no pr
 started with MPIR_CVAR_ASYNC_PROGRESS=1), so DistributedDataParallel pokes outstanding requests (``poke``) from
 its gradient hooks while backward runs, and barrier() waits politely (test, then sleep) rather than spinning.
 """
+import ctypes
+import os
 import time
 
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 _monotonic = time.monotonic
 
 from .. import dtypes
+from ..backend import host as _host  # (its .cpu: the compiled kernels, None without them)
 from .work import ReduceOp, Work, CompletedWork
 
 __all__ = ["MPIBackend"]
@@ -322,13 +325,10 @@ def _direct_allreduce(comm, MPI):
     and tensorgrad's checks came on top; this call does both in C. None (mpi4py's calls are used) without the
     compiled kernels, with TENSORGRAD_MPI_DIRECT=0, with several or no MPI libraries loaded, with handles of an
     unknown width, or when a first all-reduce of the rank count through it comes out wrong."""
-    import ctypes
-    import os
     direct = None
-    if os.environ.get("TENSORGRAD_MPI_DIRECT", "1") != "0":
+    if os.environ.get("TENSORGRAD_MPI_DIRECT", "1") != "0" and _host.cpu is not None:
         try:
-            from ..backend.cpu import _C
-            from ..backend.host import _loaded_libraries
+            _C, _loaded_libraries = _host.cpu._C, _host._loaded_libraries
             handle_bytes = MPI._sizeof(MPI.Comm)
             found = [lib for lib in (ctypes.CDLL(p) for p in _loaded_libraries()
                                      if os.path.basename(p).startswith("libmpi"))

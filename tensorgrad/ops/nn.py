@@ -14,6 +14,7 @@ from ..random import default_generator
 from ..backend.capture import capturing_on
 from .graph import linear_map, frozen_backward, vjp_by_recompute
 from ..backend.reference import _dropout_scale, elem_dropout_scale
+from .layernorm import LayerNorm, layer_norm  # noqa: F401 - ops.nn is where the fused ops are imported from
 
 
 def _dev(a):
@@ -152,79 +153,6 @@ class SoftmaxCrossEntropy(Function):
                 return loss
             return loss.sum() if reduction == "sum" else loss.sum() / keep.sum()
         return vjp_by_recompute(reference, [self.input(0, logits)], g) + (None, None, None, None)
-
-
-# ------------------------------------------------------------------------------------------ layernorm
-class LayerNorm(Function):
-    """Over the trailing dims of x flattened to (N, C); forward saves mean and rstd per row."""
-
-    def forward(self, x, weight, bias, eps, c):
-        if x.size == 0:  # nothing to normalize (torch returns the empty tensor); the kernels divide by c
-            self.shapes = (x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape)
-            self.empty = True
-            return x.copy()
-        self.empty = False
-        self.eps = eps
-        x2 = x.reshape(-1, c)
-        w2 = None if weight is None else weight.reshape(-1)
-        b2 = None if bias is None else bias.reshape(-1)
-        y, mean, rstd = kernels.get("layernorm_forward", _dev(x))(x2, w2, b2, eps)
-        self.save_for_backward(x2, w2, mean, rstd)
-        self.shapes = (x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape)
-        return y.reshape(x.shape)
-
-    def backward(self, g):
-        nx, nw, nb = self.needs_input_grad[:3]
-        if self.empty:
-            xp = xp_of(g)
-            return tuple(xp.zeros(s, g.dtype) if n else None for s, n in zip(self.shapes, (nx, nw, nb))) + (None, None)
-        x2, w2, mean, rstd = self.saved_tensors
-        dx, dw, db = kernels.get("layernorm_backward", _dev(x2))(g.reshape(x2.shape), x2, w2, mean, rstd)
-        xs, ws, bs = self.shapes
-        return (dx.reshape(xs) if nx else None,
-                dw.reshape(ws) if nw else None,
-                db.reshape(bs) if nb else None, None, None)
-
-    def backward_graph(self, g):
-        xs, ws, bs = self.shapes
-        if getattr(self, "empty", False):
-            return tuple(g.sum() * 0 + Tensor._make(xp_of(g.array).zeros(s, g.dtype), None) if n else None
-                         for s, n in zip(self.shapes, self.needs_input_grad[:3])) + (None, None)
-        x2, w2, mean, rstd = self.saved_tensors
-        c, eps = x2.shape[1], self.eps
-        x = self.input(0, x2.reshape(xs))
-        w = None if ws is None else self.input(1, w2.reshape(ws))
-        b = None if bs is None else self.input(2, xp_of(x2).zeros(bs, x2.dtype))  # enters linearly: value unused
-
-        def reference(x, w, b):
-            x2 = x.reshape(-1, c)
-            xc = x2 - x2.mean(dim=-1, keepdim=True)
-            y = xc * ((xc * xc).mean(dim=-1, keepdim=True) + eps).rsqrt()
-            if w is not None:
-                y = y * w.reshape(-1)
-            if b is not None:
-                y = y + b.reshape(-1)
-            return y.reshape(xs)
-        return vjp_by_recompute(reference, [x, w, b], g) + (None, None)
-
-
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    x, weight, bias = cast_float32(x, weight, bias)
-    if isinstance(normalized_shape, int):
-        normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(normalized_shape)
-    k = len(normalized_shape)
-    if tuple(x.shape[x.ndim - k:]) != normalized_shape or k == 0 or k > x.ndim:
-        raise RuntimeError(f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of "
-                           f"input shape {tuple(x.shape)}")
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and tuple(p.shape) != normalized_shape:
-            raise RuntimeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match normalized_shape {list(normalized_shape)}")
-        if p is not None and (p.dtype != x.dtype and not dtypes.is_half(x.dtype)):
-            raise TypeError(f"layer_norm: {name} dtype {p.dtype} differs from input dtype {x.dtype}")
-    if not is_float(x.dtype):
-        raise TypeError(f"layer_norm: input must be floating point, got {x.dtype} (shape {tuple(x.shape)})")
-    return LayerNorm.apply(x.contiguous(), weight, bias, float(eps), int(math.prod(normalized_shape)))
 
 
 # ----------------------------------------------------------------------------------------------- gelu
