@@ -16,7 +16,7 @@ from tensorgrad import _C
 from tensorgrad.autograd.gradcheck import gradcheck
 from tensorgrad.backend import cpu, cuda_available, kernels, reference as ref
 from tensorgrad.checkpoint import checkpoint
-from tensorgrad.ops.nn import Attention, PackedAttention
+from tensorgrad.ops.attention import Attention, PackedAttention
 from tensorgrad.random import default_generator
 
 F32, F64 = np.float32, np.float64

@@ -138,6 +138,34 @@ def test_layer_norm_backward_node_against_torch(affine, wrt):
     gradgradcheck_op(dln, [T(4, 5), T(5), T(5), T(4, 5)])
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_packed_attention_backward_node_against_torch(causal, kernel_mode):
+    # packed attention's gradient with create_graph is PackedAttentionBackward (the fused backward; its own
+    # derivative on arrays): second derivatives against torch's attention composed in plain ops, float64 and
+    # float32, with the packed kernels and with the reference (the split-heads path); gradcheck, and third order
+    import math
+    h = 2
+
+    def att(qkv):
+        if isinstance(qkv, tg.Tensor):
+            return F.packed_attention(qkv, h, is_causal=causal)
+        b, t, c3 = qkv.shape
+        q, k, v = qkv.reshape(b, t, 3, h, c3 // (3 * h)).permute(2, 0, 3, 1, 4)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(c3 // (3 * h))
+        if causal:
+            s = s.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(), float("-inf"))
+        return (s.softmax(-1) @ v).permute(0, 2, 1, 3).reshape(b, t, c3 // 3)
+
+    def datt(qkv, w):
+        lib = tg if isinstance(qkv, tg.Tensor) else torch
+        with lib.enable_grad():
+            return lib.autograd.grad((att(qkv) * w).sum(), qkv, create_graph=True)[0]
+    check_op(datt, inputs=[(2, 5, 12), (2, 5, 4)])
+    check_op(datt, inputs=[(1, 6, 24), (1, 6, 8)], dtype=np.float32, atol=1e-4, rtol=1e-4)
+    gradcheck_op(datt, [(1, 4, 12), (1, 4, 4)])
+    gradgradcheck_op(datt, [T(1, 4, 12), T(1, 4, 4)])
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_backward_node_against_torch(approximate):
     # GELU's gradient is a node of its own (GeluBackward, the fused kernel): its values and gradients against torch's

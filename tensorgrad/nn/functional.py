@@ -18,8 +18,9 @@ from ..ops.pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive
 from ..ops.normalization import (batch_norm, instance_norm, group_norm, local_response_norm, dropout1d,
                                  dropout2d)
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold
-from ..ops.nn import (softmax, log_softmax, layer_norm, gelu, scaled_dot_product_attention, dropout, embedding,
-                      one_hot, packed_attention, bias_dropout_add)
+from ..ops.nn import softmax, log_softmax, gelu, dropout, embedding, one_hot, bias_dropout_add
+from ..ops.layernorm import layer_norm
+from ..ops.attention import scaled_dot_product_attention, packed_attention
 from ..ops.util import is_float, normalize_dim, write_back
 from ..ops.reduce import vector_norm as _vector_norm_op
 from ..autograd.function import Function

@@ -79,7 +79,6 @@ class LayerNormBackward(Function):
     def backward(self, a):
         g, x, w, mean, rstd = self.saved_tensors
         n_g, n_x, n_w = self.needs_input_grad[:3]
-        xp = xp_of(x)
         acc = np.float64 if x.dtype == np.float64 else np.float32
         a, g, xf = a.astype(acc, copy=False), g.astype(acc, copy=False), x.astype(acc, copy=False)
         wf = None if w is None else w.astype(acc, copy=False)

@@ -1,4 +1,4 @@
-"""Neural-network ops. The fused ones (softmax-CE, layernorm, attention, gelu) call their kernel through
+"""Neural-network ops. The fused ones (softmax-CE, gelu here; layernorm.py, attention.py) call their kernel through
 backend.kernels, which resolves to csrc/cpu, csrc/cuda or the xp reference of the same name."""
 import math
 
@@ -7,14 +7,13 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
 from .util import normalize_dim, is_float, write_back, to_float, rows, fsum
-from ..amp.autocast import cast_lower, cast_float32
+from ..amp.autocast import cast_float32
 from .. import dtypes
 from ..tensor import Tensor, check_device_as
 from ..random import default_generator
 from ..backend.capture import capturing_on
 from .graph import linear_map, frozen_backward, vjp_by_recompute
-from ..backend.reference import _dropout_scale, elem_dropout_scale
-from .layernorm import LayerNorm, layer_norm  # noqa: F401 - ops.nn is where the fused ops are imported from
+from ..backend.reference import elem_dropout_scale
 
 
 def _dev(a):
@@ -225,206 +224,6 @@ def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return Gelu.apply(to_float(x).contiguous(), approximate)
-
-
-# ------------------------------------------------------------------------------------------ attention
-class Attention(Function):
-    """dropout_p(softmax(scale * Q K^T [causal])) V over (B, H, T, D); saves only lse (flash style). The dropout
-    mask is Philox at (seed, offset) (csrc/common/philox.h), drawn inside the kernels in forward and again in
-    backward, never stored; the wrappers take the pair from the Generator once per call."""
-
-    def forward(self, q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
-        self.args = (causal, scale, dropout_p, seed, offset)
-        out, lse = kernels.get("attention_forward", _dev(q))(q, k, v, *self.args)
-        self.save_for_backward(q, k, v, out, lse)
-        return out
-
-    def backward(self, g):
-        q, k, v, out, lse = self.saved_tensors
-        g = xp_of(g).ascontiguousarray(g)
-        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g, q, k, v, out, lse, *self.args)
-        return dq, dk, dv, None, None, None, None, None
-
-    def backward_graph(self, g):
-        q, k, v, out, lse = self.saved_tensors
-        causal, scale = self.args[:2]
-        z = _dropout_z(xp_of(q), q.shape[:-1] + k.shape[-2:-1], q.dtype, self.args)
-        fn = lambda q, k, v: _attention_math(q, k, v, causal, scale, z)  # noqa: E731
-        return vjp_by_recompute(fn, [self.input(i, a) for i, a in enumerate((q, k, v))], g) + (None,) * 5
-
-
-def _dropout_z(xp, shape, dtype, args):
-    """The kernels' attention-dropout scale Z = keep / (1 - p) over (B, H, Tq, Tk), materialized from the same Philox
-    stream (backend.reference.attention_dropout_keep, which the kernels are tested to draw bit for bit), or None."""
-    _, _, dropout_p, seed, offset = args
-    if dropout_p <= 0:
-        return None
-    return _dropout_scale(xp, tuple(shape), dropout_p, seed, offset, np.dtype(dtype).type)
-
-
-def _attention_math(q, k, v, causal, scale, z=None):
-    """Attention in differentiable ops (the math path): the fused kernels' double backward differentiates this.
-    z: the dropout scale (a constant array, _dropout_z) or None."""
-    s = (q @ k.transpose(-1, -2)) * scale
-    if causal:
-        tq, tk = s.shape[-2], s.shape[-1]
-        s = s.masked_fill(Tensor._make(~xp_of(s.array).tri(tq, tk, dtype=bool), None), -math.inf)
-    p = Softmax.apply(s, s.ndim - 1)
-    if z is not None:
-        p = p * Tensor._make(z, None)
-    return p @ v
-
-
-class PackedAttention(Function):
-    """Multi-head attention straight from a fused QKV projection (B, T, 3C) to merged heads (B, T, C).
-
-    Same kernels as Attention; the head split/merge happens inside this one node, so the tape holds no
-    split, permute or copy nodes and backward writes dq, dk, dv once into a single packed gradient. Where the
-    device has packed kernels (the CPU's: attention_forward_packed / attention_backward_packed) they read and write
-    these layouts in place, with no split or merge copies at all."""
-
-    def forward(self, qkv, n_head, causal, scale, dropout_p=0.0, seed=0, offset=0):
-        dev = _dev(qkv)
-        self.args = (causal, scale, dropout_p, seed, offset)
-        self.packed = kernels.which("attention_forward_packed", dev) == "kernel"
-        if self.packed:
-            out, lse = kernels.get("attention_forward_packed", dev)(qkv, n_head, *self.args)
-            self.n_head = n_head
-            self.save_for_backward(qkv, out, lse)
-            return out
-        xp = xp_of(qkv)
-        b, t, c3 = qkv.shape
-        c = c3 // 3
-        heads = xp.ascontiguousarray(qkv.reshape(b, t, 3, n_head, c // n_head).transpose(2, 0, 3, 1, 4))
-        q, k, v = heads[0], heads[1], heads[2]
-        out, lse = kernels.get("attention_forward", _dev(qkv))(q, k, v, *self.args)
-        self.save_for_backward(q, k, v, out, lse)
-        return out.transpose(0, 2, 1, 3).reshape(b, t, c)
-
-    def backward(self, g):
-        xp = xp_of(g)
-        nones = (None,) * 6
-        if self.packed:
-            qkv, out, lse = self.saved_tensors
-            dqkv = kernels.get("attention_backward_packed", _dev(qkv))(xp.ascontiguousarray(g), qkv, out, lse,
-                                                                        self.n_head, *self.args)
-            return (dqkv,) + nones
-        q, k, v, out, lse = self.saved_tensors
-        b, h, t, d = q.shape
-        g4 = xp.ascontiguousarray(g.reshape(b, t, h, d).transpose(0, 2, 1, 3))
-        dq, dk, dv = kernels.get("attention_backward", _dev(q))(g4, q, k, v, out, lse, *self.args)
-        dqkv = xp.empty((b, t, 3, h, d), dtype=dq.dtype)
-        for i, di in enumerate((dq, dk, dv)):
-            dqkv[:, :, i] = di.transpose(0, 2, 1, 3)
-        return (dqkv.reshape(b, t, 3 * h * d),) + nones
-
-    def backward_graph(self, g):
-        causal, scale = self.args[:2]
-        if self.packed:
-            qkv, out, lse = self.saved_tensors
-            h = self.n_head
-        else:
-            q, k, v, out, lse = self.saved_tensors
-            b, h, t, d = q.shape
-            qkv = xp_of(q).stack((q, k, v)).transpose(1, 3, 0, 2, 4).reshape(b, t, 3 * h * d)
-
-        b_, t_, _ = qkv.shape
-        z = _dropout_z(xp_of(qkv), (b_, h, t_, t_), qkv.dtype, self.args)
-
-        def fn(qkv):
-            b, t, c3 = qkv.shape
-            heads = qkv.reshape(b, t, 3, h, c3 // (3 * h)).permute(2, 0, 3, 1, 4)
-            o = _attention_math(heads[0], heads[1], heads[2], causal, scale, z)
-            return o.permute(0, 2, 1, 3).reshape(b, t, c3 // 3)
-        return vjp_by_recompute(fn, [self.input(0, qkv)], g) + (None,) * 6
-
-
-def packed_attention(qkv, n_head, is_causal=True, dropout_p=0.0, scale=None):
-    """Attention over the output of one QKV projection: qkv (B, T, 3C) laid out [q | k | v], each C split
-    into n_head heads (the nanoGPT / GPT-2 layout). Returns (B, T, C) with heads merged. Equivalent to
-    splitting q, k, v, calling scaled_dot_product_attention per head and merging, in one node."""
-    qkv, = cast_lower(qkv)
-    if qkv.ndim != 3 or qkv.shape[-1] % 3 or (qkv.shape[-1] // 3) % n_head:
-        raise RuntimeError(f"packed_attention: expected qkv of shape (B, T, 3C) with C divisible by n_head={n_head}, "
-                           f"got {tuple(qkv.shape)}")
-    b, t, c3 = qkv.shape
-    c = c3 // 3
-    d = c // n_head
-    scale = (1.0 / math.sqrt(d) if d else 1.0) if scale is None else float(scale)
-    # The fused kernels divide by the sizes (an empty input raised SIGFPE): compose from ordinary ops there.
-    if qkv.array.size == 0:
-        heads = qkv.reshape(b, t, 3, n_head, d).permute(2, 0, 3, 1, 4)
-        y = scaled_dot_product_attention(heads[0], heads[1], heads[2], dropout_p=dropout_p, is_causal=is_causal,
-                                         scale=scale)
-        return y.transpose(1, 2).reshape(b, t, c)
-    return PackedAttention.apply(qkv.contiguous(), n_head, bool(is_causal), scale,
-                                 *_attention_dropout("packed_attention", qkv, dropout_p))
-
-
-def _attention_dropout(name, x, p):
-    """(dropout_p, seed, offset) for the fused attention kernels: the Philox pair is drawn from the default
-    Generator once per call and saved on the node, so backward (and checkpoint's replay, which restores the
-    Generator) regenerates the very mask of forward; (0.0, 0, 0) without dropout."""
-    p = float(p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name}: dropout_p must be in [0, 1], got {p}")
-    if p == 0.0:
-        return 0.0, 0, 0
-    if capturing_on(x.array):
-        raise RuntimeError(f"{name}: dropout_p={p} on a tensor of shape {tuple(x.shape)} inside a CUDA graph capture: "
-                           "the dropout seed would be frozen into the graph and every replay would repeat one mask; "
-                           "capture with dropout=0 (or model.eval()), or run this step eagerly")
-    seed, offset = default_generator.philox_seed_offset()
-    return p, seed, offset
-
-
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
-    q, k, v = cast_lower(query, key, value)
-    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] \
-            or q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
-        raise RuntimeError(f"scaled_dot_product_attention: incompatible shapes query {tuple(q.shape)}, key {tuple(k.shape)}, "
-                           f"value {tuple(v.shape)} (expected (..., L, E), (..., S, E), (..., S, Ev))")
-    if len({q.dtype, k.dtype, v.dtype}) != 1:
-        raise TypeError(f"scaled_dot_product_attention: query/key/value dtypes differ: {q.dtype}, {k.dtype}, {v.dtype}")
-    if attn_mask is not None and is_causal:
-        raise RuntimeError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
-    # Head dim 0: every score is an empty dot product, 0, whatever the scale (torch attends uniformly), so any
-    # finite scale gives torch's result where 1/sqrt(0) would make 0 * inf = NaN.
-    scale = (1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else 1.0) if scale is None else float(scale)
-    # The kernels divide by the sizes: an empty query, key or value (or head dim 0) takes the composed path,
-    # which gives torch's empty or zero results instead of a SIGFPE.
-    empty = 0 in q.shape or 0 in k.shape or 0 in v.shape
-    if attn_mask is None and q.shape[-1] == v.shape[-1] and not empty:
-        # Dropout runs inside the kernels: the mask of element (b, h, i, j) is Philox at (seed, offset, (bh, i, j)),
-        # bh counting the leading dims flattened.
-        lead = q.shape[:-2]
-        b = int(math.prod(lead)) if lead else 1
-        q4, k4, v4 = (x.contiguous().reshape(1, b, x.shape[-2], x.shape[-1]) for x in (q, k, v))
-        out = Attention.apply(q4, k4, v4, bool(is_causal), scale,
-                              *_attention_dropout("scaled_dot_product_attention", q, dropout_p))
-        return out.reshape(lead + (q.shape[-2], v.shape[-1]))
-    # General path (masks, Ev != E, empty inputs): composed from ordinary ops, dropout as a Dropout node.
-    s = (q @ k.transpose(-2, -1)) * scale
-    if is_causal:
-        L, S = q.shape[-2], k.shape[-2]
-        keep = Tensor._make(q._xp.tril(q._xp.ones((L, S), dtype=bool)), None)
-        p = softmax(s.masked_fill(~keep, float("-inf")), -1)
-    elif attn_mask is not None:
-        if attn_mask.dtype == np.bool_:
-            s = s.masked_fill(~attn_mask, float("-inf"))
-        else:
-            s = s + attn_mask
-        # A query row whose keys are all masked attends to nothing: its output is 0 with zero gradients, as torch's
-        # _safe_softmax (a plain softmax gives 0/0 = NaN). The row's scores are zeroed first so that no NaN reaches
-        # the backward either; done for every row, without asking the device whether any such row exists (a host
-        # sync, and a CUDA graph capture would fail on it).
-        none = Tensor._make(q._xp.isneginf(s.array).all(-1, keepdims=True), None)
-        p = softmax(s.masked_fill(none, 0.0), -1).masked_fill(none, 0.0)
-    else:
-        p = softmax(s, -1)
-    if dropout_p > 0.0:
-        p = dropout(p, dropout_p, True)
-    return p @ v
 
 
 # -------------------------------------------------------------------------------------- dropout etc.
