@@ -75,16 +75,14 @@ def _call_backward(node, backward, g):
 def _add(a, b, fresh):
     # A backward may hand the same array to several inputs (Add returns g twice), so the first sum is out of place;
     # its result is the walk's own (its id in fresh while it waits in the walk's dicts), and later terms are added
-    # into it. Large NumPy gradients add on the "binary" kernel's threads (NumPy's add runs on one).
+    # into it (in place beats a threaded out-of-place sum: no new memory to fault in and write). A large first sum
+    # runs on the "binary" kernel's threads (NumPy's add runs on one).
     if a is None:
         return b
-    if a.__class__ is _ND and a.size >= _BIG:
-        c = kernels.get("binary")("add", a, b)
-    elif id(a) in fresh:
+    if id(a) in fresh:
         a += b
         return a
-    else:
-        c = a + b
+    c = kernels.get("binary")("add", a, b) if a.__class__ is _ND and a.size >= _BIG else a + b
     fresh.add(id(c))
     return c
 
