@@ -77,32 +77,43 @@ class LayerNormBackward(Function):
         return kernels.get("layernorm_backward", _dev(x))(g, x, w, mean, rstd)[0]
 
     def backward(self, a):
+        # Row-wise, with h = xhat, r = rstd, g' = g * weight and the row means m(.): dx = r (g' - m(g') - h m(g' h)).
+        # Its derivative for a cotangent A on dx, in closed form (the row means of d/dh and the r term folded in):
+        #   d/dg' = r (A - m(A) - h m(A h))
+        #   d/dx  = r^2 (c0 + c1 h - m(g' h) A - m(A h) g'),  c0 = m(A) m(g' h) + m(g') m(A h),
+        #           c1 = 3 m(g' h) m(A h) + m(g') m(A) - m(A g')
         g, x, w, mean, rstd = self.saved_tensors
         n_g, n_x, n_w = self.needs_input_grad[:3]
+        xp = xp_of(x)
         acc = np.float64 if x.dtype == np.float64 else np.float32
         a, g, xf = a.astype(acc, copy=False), g.astype(acc, copy=False), x.astype(acc, copy=False)
         wf = None if w is None else w.astype(acc, copy=False)
         r = rstd.astype(acc, copy=False)[:, None]
-        h = (xf - mean.astype(acc, copy=False)[:, None]) * r
-        gw = g if wf is None else g * wf                      # g' = g * weight
-        m_gh = (gw * h).mean(axis=1, keepdims=True)
-        m_a = a.mean(axis=1, keepdims=True)
-        m_ah = (a * h).mean(axis=1, keepdims=True)
-        d_gw = r * (a - m_a - h * m_ah)                       # through g' (the map is symmetric)
-        d_g = (d_gw if wf is None else d_gw * wf) if n_g else None
-        d_w = (d_gw * g).sum(axis=0) if n_w and w is not None else None
-        d_x = None
+        h = xf - mean.astype(acc, copy=False)[:, None]
+        h *= r
+        gw = g if wf is None else g * wf
+        inv_c = 1.0 / x.shape[1]
+
+        def m(u, v):  # row means of u * v, without the product array
+            return xp.einsum("ij,ij->i", u, v)[:, None] * inv_c
+        m_a, m_ah = a.mean(axis=1, keepdims=True), m(a, h)
+        d_g = d_w = d_x = None
+        if n_g or n_w:
+            d_gw = a - m_a
+            d_gw -= h * m_ah
+            d_gw *= r
+            d_g = (d_gw if wf is None else d_gw * wf).astype(x.dtype, copy=False) if n_g else None
+            d_w = (xp.einsum("ij,ij->j", d_gw, g).astype(w.dtype, copy=False) if n_w and w is not None else None)
         if n_x:
-            # through xhat with r held, then through r = (var + eps)^-1/2 (dr/dx = -r^2 xhat / C)
-            d_h = -r * (a * m_gh + gw * m_ah)
-            d_r = (a * (gw - gw.mean(axis=1, keepdims=True) - h * m_gh)).sum(axis=1, keepdims=True)
-            d_x = r * (d_h - d_h.mean(axis=1, keepdims=True) - h * (d_h * h).mean(axis=1, keepdims=True))
-            d_x -= d_r * r * r * h / x.shape[1]
+            m_g, m_gh, m_ag = gw.mean(axis=1, keepdims=True), m(gw, h), m(a, gw)
+            c0 = m_a * m_gh + m_g * m_ah
+            c1 = 3.0 * m_gh * m_ah + m_g * m_a - m_ag
+            d_x = h * c1
+            d_x += c0
+            d_x -= a * m_gh
+            d_x -= gw * m_ah
+            d_x *= r * r
             d_x = d_x.astype(x.dtype, copy=False)
-        if d_g is not None:
-            d_g = d_g.astype(x.dtype, copy=False)
-        if d_w is not None:
-            d_w = d_w.astype(w.dtype, copy=False)
         return d_g, d_x, d_w, None, None, None
 
     def backward_graph(self, a):
