@@ -148,40 +148,58 @@ class PackedAttentionBackward(Function):
         uq, uk, uv = uh[0], uh[1], uh[2]
         do = g.astype(acc, copy=False).reshape(b, t, h, d).transpose(0, 2, 1, 3)
         kt, vt = k.swapaxes(-1, -2), v.swapaxes(-1, -2)
-        s = (q @ kt) * scale
+        # (in place where an array is not needed again: each T x T pass costs as much as a small product here)
+        qs, ks, uqs, uks = q * scale, k * scale, uq * scale, uk * scale
+        p = qs @ kt                                             # S, then P in the same memory
         if causal:
-            s[..., ~xp.tri(t, t, dtype=bool)] = -xp.inf
-        p = xp.exp(s - s.max(axis=-1, keepdims=True))
+            p += xp.where(xp.tri(t, t, dtype=bool), acc(0), acc(-xp.inf))
+        p -= p.max(axis=-1, keepdims=True)
+        xp.exp(p, out=p)
         p /= p.sum(axis=-1, keepdims=True)
         z = _dropout_z(xp, (b, h, t, t), acc, self.args)
-        dpt = do @ vt                                           # dP~
-        dp = dpt if z is None else dpt * z
-        dd = (p * dp).sum(axis=-1, keepdims=True)               # D
-        ds = p * (dp - dd)
+        dp = do @ vt                                            # dP~, then dP
+        if z is not None:
+            dp *= z
+        e = dp - _rowdot(xp, p, dp)                             # dP - D
+        ds = e * p
         # through dQ = scale dS K, dK = scale dS^T Q and dV = P~^T dO
-        gds = (uq @ kt + q @ uk.swapaxes(-1, -2)) * scale
-        gq = (ds @ uk) * scale
-        gk = (ds.swapaxes(-1, -2) @ uq) * scale
+        gds = uqs @ kt
+        gds += qs @ uk.swapaxes(-1, -2)
+        gq = ds @ uks
+        gk = ds.swapaxes(-1, -2) @ uqs
+        del ds
         gp = do @ uv.swapaxes(-1, -2)
         if z is not None:
             gp *= z
         # through dS = P (dP - D) and D = rowsum(P dP)
-        gp += gds * (dp - dd)
-        gdp = gds * p
-        gD = -gdp.sum(axis=-1, keepdims=True)
-        gp += gD * dp
-        gdp += gD * p
+        e *= gds
+        gp += e
+        del e
+        gdp = gds
+        gdp *= p
+        gd = _rowdot(xp, gdp, None)                             # rowsum(gds P): the cotangent of D is -gd
+        dp *= gd
+        gp -= dp
+        del dp
+        gdp -= gd * p
         if z is not None:
             gdp *= z                                            # d/d(dP~)
-        gdo = gdp @ v + (p if z is None else p * z) @ uv
+        gdo = gdp @ v
+        gdo += (p if z is None else p * z) @ uv
         gv = gdp.swapaxes(-1, -2) @ do
+        del gdp
         # through P = softmax(S), S = scale Q K^T
-        gs = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
-        gq += (gs @ k) * scale
-        gk += (gs.swapaxes(-1, -2) @ q) * scale
+        gp -= _rowdot(xp, gp, p)
+        gp *= p                                                 # gS
+        gq += gp @ ks
+        gk += gp.swapaxes(-1, -2) @ qs
         dg = gdo.transpose(0, 2, 1, 3).reshape(b, t, h * d).astype(g.dtype, copy=False) if n_g else None
-        dqkv = (xp.stack((gq, gk, gv)).transpose(1, 3, 0, 2, 4).reshape(b, t, c3).astype(qkv.dtype, copy=False)
-                if n_qkv else None)
+        dqkv = None
+        if n_qkv:
+            dqkv = xp.empty((b, t, 3, h, d), qkv.dtype)
+            for i, gi in enumerate((gq, gk, gv)):
+                dqkv[:, :, i] = gi.transpose(0, 2, 1, 3)
+            dqkv = dqkv.reshape(b, t, c3)
         return dg, dqkv, None, None, None
 
     def backward_graph(self, u):
@@ -194,6 +212,13 @@ class PackedAttentionBackward(Function):
                 x = qkv if qkv.requires_grad else qkv.detach().requires_grad_()
                 return _grad(_packed_math(x, h, causal, scale, z), [x], g, create_graph=True)[0]
         return vjp_by_recompute(dqkv, [self.input(0, g), self.input(1, qkv)], u) + (None, None, None)
+
+
+def _rowdot(xp, a, b):
+    """Row sums of a * b (of a with b None) over the last axis, kept as a column, without the product array."""
+    if b is None:
+        return a.sum(axis=-1, keepdims=True)
+    return xp.einsum("...i,...i->...", a, b)[..., None]
 
 
 def _packed_math(qkv, h, causal, scale, z):
