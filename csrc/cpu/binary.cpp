@@ -27,64 +27,34 @@ static TG_INLINE T apply_op(T x, T y) {
 // writes (read-for-ownership), a fourth stream of memory traffic beside a, b and y that the result never needs.
 constexpr int64_t kStreamBytes = int64_t(8) << 20;
 
+// One vector register of T: unaligned loads, streaming (aligned) stores; GCC and Clang give the vector types the
+// arithmetic operators, so apply_op serves them as it serves scalars.
+#if defined(__AVX512F__)
+constexpr int64_t kStreamAlign = 64;
+TG_INLINE __m512 vload(const float* p) { return _mm512_loadu_ps(p); }
+TG_INLINE __m512d vload(const double* p) { return _mm512_loadu_pd(p); }
+TG_INLINE void vstream(float* p, __m512 v) { _mm512_stream_ps(p, v); }
+TG_INLINE void vstream(double* p, __m512d v) { _mm512_stream_pd(p, v); }
+#elif defined(__AVX__)
+constexpr int64_t kStreamAlign = 32;
+TG_INLINE __m256 vload(const float* p) { return _mm256_loadu_ps(p); }
+TG_INLINE __m256d vload(const double* p) { return _mm256_loadu_pd(p); }
+TG_INLINE void vstream(float* p, __m256 v) { _mm256_stream_ps(p, v); }
+TG_INLINE void vstream(double* p, __m256d v) { _mm256_stream_pd(p, v); }
+#endif
+
 template <class T, BinOp OP>
 static void binary_stream(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
 #pragma omp parallel num_threads(omp_get_max_threads())
     {
         const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-        int64_t i = lo;
+        const int64_t hi = n * (t + 1) / nt;
+        int64_t i = n * t / nt;
 #if defined(__AVX512F__) || defined(__AVX__)
-#if defined(__AVX512F__)
-        constexpr int64_t kAlign = 64;
-#else
-        constexpr int64_t kAlign = 32;
-#endif
-        constexpr int64_t W = kAlign / sizeof(T);
-        for (; i < hi && (reinterpret_cast<uintptr_t>(y + i) % kAlign) != 0; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);
-        for (; i + W <= hi; i += W) {
-#if defined(__AVX512F__)
-            if constexpr (sizeof(T) == 4) {
-                __m512 va = _mm512_loadu_ps(reinterpret_cast<const float*>(a + i));
-                __m512 vb = _mm512_loadu_ps(reinterpret_cast<const float*>(b + i));
-                __m512 r;
-                if constexpr (OP == BinOp::Add) r = _mm512_add_ps(va, vb);
-                else if constexpr (OP == BinOp::Sub) r = _mm512_sub_ps(va, vb);
-                else if constexpr (OP == BinOp::Mul) r = _mm512_mul_ps(va, vb);
-                else r = _mm512_div_ps(va, vb);
-                _mm512_stream_ps(reinterpret_cast<float*>(y + i), r);
-            } else {
-                __m512d va = _mm512_loadu_pd(reinterpret_cast<const double*>(a + i));
-                __m512d vb = _mm512_loadu_pd(reinterpret_cast<const double*>(b + i));
-                __m512d r;
-                if constexpr (OP == BinOp::Add) r = _mm512_add_pd(va, vb);
-                else if constexpr (OP == BinOp::Sub) r = _mm512_sub_pd(va, vb);
-                else if constexpr (OP == BinOp::Mul) r = _mm512_mul_pd(va, vb);
-                else r = _mm512_div_pd(va, vb);
-                _mm512_stream_pd(reinterpret_cast<double*>(y + i), r);
-            }
-#else
-            if constexpr (sizeof(T) == 4) {
-                __m256 va = _mm256_loadu_ps(reinterpret_cast<const float*>(a + i));
-                __m256 vb = _mm256_loadu_ps(reinterpret_cast<const float*>(b + i));
-                __m256 r;
-                if constexpr (OP == BinOp::Add) r = _mm256_add_ps(va, vb);
-                else if constexpr (OP == BinOp::Sub) r = _mm256_sub_ps(va, vb);
-                else if constexpr (OP == BinOp::Mul) r = _mm256_mul_ps(va, vb);
-                else r = _mm256_div_ps(va, vb);
-                _mm256_stream_ps(reinterpret_cast<float*>(y + i), r);
-            } else {
-                __m256d va = _mm256_loadu_pd(reinterpret_cast<const double*>(a + i));
-                __m256d vb = _mm256_loadu_pd(reinterpret_cast<const double*>(b + i));
-                __m256d r;
-                if constexpr (OP == BinOp::Add) r = _mm256_add_pd(va, vb);
-                else if constexpr (OP == BinOp::Sub) r = _mm256_sub_pd(va, vb);
-                else if constexpr (OP == BinOp::Mul) r = _mm256_mul_pd(va, vb);
-                else r = _mm256_div_pd(va, vb);
-                _mm256_stream_pd(reinterpret_cast<double*>(y + i), r);
-            }
-#endif
-        }
+        using V = decltype(vload(a));
+        constexpr int64_t W = kStreamAlign / sizeof(T);
+        for (; i < hi && reinterpret_cast<uintptr_t>(y + i) % kStreamAlign != 0; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);
+        for (; i + W <= hi; i += W) vstream(y + i, apply_op<V, OP>(vload(a + i), vload(b + i)));
         _mm_sfence();  // the streamed lines are visible before the array is handed back
 #endif
         for (; i < hi; ++i) y[i] = apply_op<T, OP>(a[i], b[i]);

@@ -392,8 +392,7 @@ class _RequestWork(Work):
 
 
 class _DirectRequestWork(_RequestWork):
-    """_RequestWork of a request _C.MpiAllreduce.start gave (an integer handle), waited and tested through it;
-    wait() in one piece, as it runs once per gradient bucket and step."""
+    """_RequestWork of a request _C.MpiAllreduce.start gave (an integer handle), waited and tested through it."""
 
     def __init__(self, direct, error, req, a, divide_by, watchdog):
         self._direct, self._error, self._req, self._a, self._divide_by, self._wd = (
@@ -405,24 +404,7 @@ class _DirectRequestWork(_RequestWork):
             raise self._error(rc)
         return done
 
-    def wait(self, timeout=None):
-        if self._done:
-            return True
-        if timeout is not None:
-            return Work.wait(self, timeout)
-        wd = self._wd
-        if wd is None:
-            rc = self._direct.wait(self._req)
-        else:
-            wd.blocking_since = _monotonic()
-            wd.blocking = "all_reduce (wait)"
-            try:
-                rc = self._direct.wait(self._req)
-            finally:
-                wd.blocking = None
+    def _wait_request(self):
+        rc = self._direct.wait(self._req)
         if rc:
             raise self._error(rc)
-        self._done = True
-        if self._divide_by:
-            self._a /= self._divide_by
-        return True
