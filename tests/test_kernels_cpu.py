@@ -432,6 +432,52 @@ def test_gemm_kernel_matches_reference(dtype, shapes, with_bias):
     np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
 
 
+def test_float16_gemm_rounds_once_with_the_bias_and_reads_a_transposed_weight():
+    # float16 GEMMs widen both operands exactly, add the bias in float32 and round once: bit for bit the reference,
+    # with a Linear's weight.T view as the second operand
+    from tensorgrad.backend import kernels, reference
+    r = np.random.default_rng(5)
+    a = r.standard_normal((33, 20)).astype(np.float16)
+    w = r.standard_normal((17, 20)).astype(np.float16)
+    bias = r.standard_normal(17).astype(np.float16)
+    for b in (w.T, np.ascontiguousarray(w.T)):
+        got, want = kernels.get("gemm", "cpu")(a, b, bias.copy()), reference.gemm(a, b, bias.copy())
+        assert got.dtype == np.float16
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-3, atol=1e-3)
+        assert np.mean(got == want) > 0.98  # (float32 sums in another order may round a few differently)
+
+
+@pytest.mark.skipif(not hasattr(cpu._C, "to_float16"), reason="this build's CPU has no F16C")
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 15, 16, 33, (1 << 19) + 13])
+def test_float16_casts_equal_numpy_bit_for_bit(n):
+    """_C's F16C / AVX-512 conversions (csrc/cpu/cast.cpp) against NumPy's astype, both ways: round to nearest even
+    (ties at the half-ulp), overflow to inf, float16 subnormals and underflow to zero, signed zeros, inf, NaN; every
+    length around the 8- and 16-wide vectors, and one long enough for two threads; 0-d arrays."""
+    from tensorgrad.backend.host import set_num_threads
+    r = np.random.default_rng(12)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 65504.0, 65520.0, 65519.996, 1e-8, -6e-8, 6.1e-5,
+                        5.96e-8, 2.98e-8, 1.0 + 2.0 ** -11, 1.0 + 3 * 2.0 ** -11, 2049.0, 2051.0], np.float32)
+    x = np.concatenate([special, (r.standard_normal(n) * np.exp2(r.integers(-30, 20, n))).astype(np.float32)])[:n]
+    prev = cpu._C.num_threads()
+    try:
+        for threads in (1, 2):
+            set_num_threads(threads)
+            with np.errstate(over="ignore"):
+                h = cpu.cast(x, np.float16)
+                want = x.astype(np.float16)
+            assert h.dtype == np.float16 and h.shape == x.shape
+            np.testing.assert_array_equal(h.view(np.uint16), want.view(np.uint16))
+            back = cpu.cast(want, np.float32)
+            assert back.dtype == np.float32
+            np.testing.assert_array_equal(back.view(np.uint32), want.astype(np.float32).view(np.uint32))
+            np.testing.assert_array_equal(cpu.cast(want, np.float64), want.astype(np.float64))
+    finally:
+        set_num_threads(prev)
+    z = np.array(np.float32(2049.0))
+    assert cpu.cast(z, np.float16).shape == () and cpu.cast(z, np.float16) == np.float16(2048.0)
+    assert cpu.cast(x[::2], np.float16).shape == x[::2].shape  # strided input: made contiguous first
+
+
 def test_gemm_kernel_reads_strided_operands():
     from tensorgrad.backend import kernels
     r = np.random.default_rng(4)

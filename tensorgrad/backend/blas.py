@@ -201,9 +201,10 @@ def bf16_gemm_path():
     """How a bfloat16 GEMM runs on the CPU: 'mkl' (cblas_gemm_bf16bf16f32) or 'upcast' (the bf16 operands widened
     to float32, exactly, then sgemm; same products, same float32 accumulation). TENSORGRAD_BF16_GEMM=mkl|upcast
     overrides 'auto', which takes MKL where the CPU has bf16 hardware and the upcast elsewhere: on a Xeon without
-    it (AVX-512, Ice Lake) MKL's bf16 GEMM took 1.2-1.55x sgemm's time at the GPT shapes and the upcast 0.85-0.96x
-    MKL's at the larger ones (1.02-1.17x at the smallest), PyTorch's bf16 mm 3.3-5.5x its sgemm
-    (benchmarks/bench_bf16_cpu.py, results/bf16_cpu_nobf16hw.json); with AMX MKL's took 0.23-0.77x sgemm's."""
+    it (AVX-512, Ice Lake; two runs) MKL's bf16 GEMM took 1.15-1.55x sgemm's time at the GPT shapes, the upcast
+    0.77-1.01x MKL's at the shakespeare-char ones and 0.81-1.22x at the baby config's smaller ones, where the casts
+    weigh more; PyTorch's bf16 mm took 2.5-5.7x its sgemm (benchmarks/bench_bf16_cpu.py,
+    results/bf16_cpu_nobf16hw.json). With AMX, MKL's took 0.23-0.77x sgemm's."""
     choice = os.environ.get("TENSORGRAD_BF16_GEMM", "auto").strip().lower() or "auto"
     if choice not in ("auto", "mkl", "upcast"):
         raise ValueError(f"TENSORGRAD_BF16_GEMM must be auto, mkl or upcast, got {choice!r}")

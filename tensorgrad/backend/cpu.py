@@ -116,7 +116,18 @@ def cast(a, dtype):
     if a.dtype == _BF16 and (dtype == _F32 or dtype == _F64):
         out = _C.from_bfloat16((np.ascontiguousarray(a) if a.ndim else a).view(np.uint16))
         return out if dtype == _F32 else out.astype(dtype)
+    if _HAVE_F16:  # float32 <-> float16 (float64 -> float16 rounds once from float64: NumPy's)
+        if dtype == _F16 and a.dtype == _F32:
+            return _C.to_float16(np.ascontiguousarray(a) if a.ndim else a)
+        if a.dtype == _F16 and (dtype == _F32 or dtype == _F64):
+            out = _C.from_float16(np.ascontiguousarray(a) if a.ndim else a)
+            return out if dtype == _F32 else out.astype(dtype)
     return reference.cast(a, dtype)
+
+
+# F16C / AVX-512 float16 conversions (csrc/cpu/cast.cpp): 0.58 vs 7.4 ms (NumPy's astype) for 2.4M floats to
+# float16 at one thread, 0.62 vs 3.2 ms back
+_HAVE_F16 = hasattr(_C, "to_float16")
 
 
 # ----------------------------------------------------------------------------------------------- layernorm
@@ -253,12 +264,15 @@ def gemm(a, b, bias=None):
     """2-D products through MKL (blas.gemm, the bias written by _C's threaded fill and added inside the GEMM),
     batched ones through its strided-batch GEMM where that pays, else NumPy with operands BLAS can read.
     bfloat16 through MKL's cblas_gemm_bf16bf16f32 (AMX / AVX512-BF16), float32 accumulation (the bias included)
-    rounded once, or on a CPU without bf16 hardware as an sgemm of the widened operands (blas.bf16_gemm_path); float16 as a float32 GEMM rounded once: MKL's cblas_gemm_f16f16f32 (no float16 matrix hardware
-    on this Xeon) was faster at 7 of the 10 GPT shapes but 5x slower at one and within the 2-core machine's noise
-    elsewhere (benchmarks/bench_bf16_cpu.py), so float16 keeps the upcast until a quiet machine decides."""
+    rounded once, or on a CPU without bf16 hardware as an sgemm of the widened operands (blas.bf16_gemm_path).
+    float16 as an sgemm of the widened operands, the bias added in float32, rounded once (as the reference): with
+    the F16C casts this took 1.02-1.41x sgemm's time at the shakespeare-char shapes on an Ice Lake Xeon (1.29-1.93x
+    at the baby config's), MKL's cblas_gemm_f16f16f32 (no float16 matrix hardware there, nor on the Sapphire Rapids
+    Xeon) 1.47-3.92x, and the same upcast through NumPy's casts 2.3-4.8x (benchmarks/bench_bf16_cpu.py,
+    results/bf16_cpu_nobf16hw.json)."""
     if a.dtype == _BF16 and b.dtype == _BF16:
         if blas.bf16_gemm_path() == "upcast":
-            return cast(gemm(_widen_bf16(a), _widen_bf16(b), None if bias is None else _c(bias, _F32)), _BF16)
+            return cast(gemm(_widen(a), _widen(b), None if bias is None else _c(bias, _F32)), _BF16)
         if a.ndim == 2 and b.ndim == 2:
             out = blas.gemm_half(a, b, bias, _C.linear_bias_fill)
             if out is not None:
@@ -269,8 +283,8 @@ def gemm(a, b, bias=None):
                 return cast(out, _BF16)
         return reference.gemm(a, b, bias)
     if a.dtype == _F16:
-        out = gemm(a.astype(_F32), b.astype(_F32)).astype(_F16)
-    elif a.ndim == 2 and b.ndim == 2:
+        return cast(gemm(_widen(a), _widen(b), None if bias is None else _c(bias, _F32)), _F16)
+    if a.ndim == 2 and b.ndim == 2:
         out = blas.gemm(a, b, bias, _C.linear_bias_fill)
         if out is not None:
             return out
@@ -283,11 +297,13 @@ def gemm(a, b, bias=None):
     return out
 
 
-def _widen_bf16(x):
-    """bfloat16 -> float32 (exact) in x's layout when that is C order or its transpose (a Linear's weight.T), so
-    the GEMM reads it in place as it would have read the bf16 operand."""
+def _widen(x):
+    """bfloat16 / float16 -> float32 (exact) in x's layout when that is C order or its transpose (a Linear's
+    weight.T), so the GEMM reads it in place as it would have read the half-precision operand."""
+    if x.dtype == _F32:
+        return x
     if x.ndim == 2 and not x.flags.c_contiguous and x.T.flags.c_contiguous:
-        return _C.from_bfloat16(x.T.view(np.uint16)).T
+        return cast(x.T, _F32).T
     return cast(x, _F32)
 
 
