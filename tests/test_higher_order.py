@@ -166,6 +166,24 @@ def test_packed_attention_backward_node_against_torch(causal, kernel_mode):
     gradgradcheck_op(datt, [T(1, 4, 12), T(1, 4, 4)])
 
 
+@pytest.mark.parametrize("causal,tq", [(True, 5), (False, 5), (False, 3), (True, 7)])
+def test_attention_backward_node_against_torch(causal, tq, kernel_mode):
+    # scaled_dot_product_attention's gradient with create_graph is AttentionBackward (the fused backward; its own
+    # derivative on arrays, shared with the packed form): second derivatives for q, k and v against torch's math
+    # path, self- and cross-attention (Tq != Tk, causal top-left as torch), float64 and float32; third order
+    def datt(q, k, v, w):
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        lib, f = (tg, F) if isinstance(q, tg.Tensor) else (torch, torch.nn.functional)
+        with lib.enable_grad(), sdpa_kernel(SDPBackend.MATH):  # (torch's fused CPU attention has no double backward)
+            y = f.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            return lib.cat(lib.autograd.grad((y * w).sum(), (q, k, v), create_graph=True), -2)
+    shapes = [(2, 2, tq, 4), (2, 2, 5, 4), (2, 2, 5, 4), (2, 2, tq, 4)]
+    check_op(datt, inputs=shapes)
+    check_op(datt, inputs=shapes, dtype=np.float32, atol=1e-4, rtol=1e-4)
+    gradcheck_op(datt, [(1, 1, tq, 3), (1, 1, 5, 3), (1, 1, 5, 3), (1, 1, tq, 3)])
+    gradgradcheck_op(datt, [T(1, 1, tq, 3), T(1, 1, 5, 3), T(1, 1, 5, 3), T(1, 1, tq, 3)])
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_backward_node_against_torch(approximate):
     # GELU's gradient is a node of its own (GeluBackward, the fused kernel): its values and gradients against torch's

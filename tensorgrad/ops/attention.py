@@ -1,6 +1,7 @@
 """Attention: the fused op (csrc/cpu/attention.cpp, csrc/cuda/attention.cu, backend/reference.py's
 attention_forward / attention_backward and their packed forms), its dropout, scaled_dot_product_attention and the
 packed form the GPT uses, with the packed gradient as an op of its own so that it is differentiable again."""
+import copy
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..random import default_generator
 from ..backend.capture import capturing_on
 from ..backend.reference import _dropout_scale
 from .graph import frozen_backward, vjp_by_recompute
+from .movement import cat
 from .nn import Softmax, softmax, dropout, _dev
 
 
@@ -36,11 +38,42 @@ class Attention(Function):
         return dq, dk, dv, None, None, None, None, None
 
     def backward_graph(self, g):
-        q, k, v, out, lse = self.saved_tensors
+        q, k, v = self.saved_tensors[:3]
+        f = copy.copy(self)  # (this node's backward, kept past the engine's release())
+        first = lambda g: xp_of(g).concatenate(f.backward(g)[:3], axis=-2)  # noqa: E731
+        cat = AttentionBackward.apply(g, *(self.input(i, a) for i, a in enumerate((q, k, v))), first, self.args)
+        tq, tk = q.shape[-2], k.shape[-2]
+        return (cat[..., :tq, :], cat[..., tq:tq + tk, :], cat[..., tq + tk:, :]) + (None,) * 5
+
+
+class AttentionBackward(Function):
+    """(dq, dk, dv) of attention, concatenated along the sequence axis, as a node of its own: Attention's
+    backward_graph records it and slices it apart, so a gradient taken with create_graph runs the fused backward
+    kernel, and its derivative is _attention_second's, on arrays (PackedAttentionBackward's docstring has the math)."""
+
+    def forward(self, g, q, k, v, first, args):
+        self.args = args
+        self.save_for_backward(g, q, k, v)
+        return first(g)
+
+    def backward(self, u):
+        g, q, k, v = self.saved_tensors
+        tq, tk = q.shape[-2], k.shape[-2]
+        gdo, gq, gk, gv = _attention_second(q, k, v, g, u[..., :tq, :], u[..., tq:tq + tk, :], u[..., tq + tk:, :],
+                                            self.args)
+        return tuple(x.astype(q.dtype, copy=False) if n else None
+                     for x, n in zip((gdo, gq, gk, gv), self.needs_input_grad[:4])) + (None, None)
+
+    def backward_graph(self, u):
+        g, q, k, v = self.saved_tensors
         causal, scale = self.args[:2]
         z = _dropout_z(xp_of(q), q.shape[:-1] + k.shape[-2:-1], q.dtype, self.args)
-        fn = lambda q, k, v: _attention_math(q, k, v, causal, scale, z)  # noqa: E731
-        return vjp_by_recompute(fn, [self.input(i, a) for i, a in enumerate((q, k, v))], g) + (None,) * 5
+
+        def dqkv(g, q, k, v):  # the first derivative through the math path, recorded (third derivatives and up)
+            with enable_grad():
+                xs = [x if x.requires_grad else x.detach().requires_grad_() for x in (q, k, v)]
+                return cat(_grad(_attention_math(*xs, causal, scale, z), xs, g, create_graph=True), -2)
+        return vjp_by_recompute(dqkv, [self.input(i, a) for i, a in enumerate((g, q, k, v))], u) + (None, None)
 
 
 def _dropout_z(xp, shape, dtype, args):
@@ -123,8 +156,8 @@ class PackedAttention(Function):
 class PackedAttentionBackward(Function):
     """dqkv of packed attention as a node of its own: what PackedAttention's backward_graph records, so a gradient
     taken with create_graph runs the fused backward kernel (first: PackedAttention's own backward), and the
-    derivative of that gradient is worked out on arrays below (torch's math path has one; its fused attention has
-    none) rather than by recomputing attention in recorded ops. Per head, with P = softmax(scale Q K^T [causal]),
+    derivative of that gradient is worked out on arrays (_attention_second; torch's math path has one, its fused
+    attention has none) rather than by recomputing attention in recorded ops. Per head, with P = softmax(scale Q K^T [causal]),
     the kernels' dropout scale Z (P~ = P Z) and g = dO:
         dV = P~^T dO,  dP = (dO V^T) Z,  D = rowsum(P dP),  dS = P (dP - D),  dQ = scale dS K,  dK = scale dS^T Q."""
 
@@ -137,62 +170,13 @@ class PackedAttentionBackward(Function):
         g, qkv = self.saved_tensors
         n_g, n_qkv = self.needs_input_grad[:2]
         xp = xp_of(qkv)
-        causal, scale = self.args[:2]
         b, t, c3 = qkv.shape
         h = self.n_head
         d = c3 // (3 * h)
-        acc = np.float64 if qkv.dtype == np.float64 else np.float32
-        heads = qkv.astype(acc, copy=False).reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
-        uh = u.astype(acc, copy=False).reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
-        q, k, v = heads[0], heads[1], heads[2]
-        uq, uk, uv = uh[0], uh[1], uh[2]
-        do = g.astype(acc, copy=False).reshape(b, t, h, d).transpose(0, 2, 1, 3)
-        kt, vt = k.swapaxes(-1, -2), v.swapaxes(-1, -2)
-        # (in place where an array is not needed again: each T x T pass costs as much as a small product here)
-        qs, ks, uqs, uks = q * scale, k * scale, uq * scale, uk * scale
-        p = qs @ kt                                             # S, then P in the same memory
-        if causal:
-            p += xp.where(xp.tri(t, t, dtype=bool), acc(0), acc(-xp.inf))
-        p -= p.max(axis=-1, keepdims=True)
-        xp.exp(p, out=p)
-        p /= p.sum(axis=-1, keepdims=True)
-        z = _dropout_z(xp, (b, h, t, t), acc, self.args)
-        dp = do @ vt                                            # dP~, then dP
-        if z is not None:
-            dp *= z
-        e = dp - _rowdot(xp, p, dp)                             # dP - D
-        ds = e * p
-        # through dQ = scale dS K, dK = scale dS^T Q and dV = P~^T dO
-        gds = uqs @ kt
-        gds += qs @ uk.swapaxes(-1, -2)
-        gq = ds @ uks
-        gk = ds.swapaxes(-1, -2) @ uqs
-        del ds
-        gp = do @ uv.swapaxes(-1, -2)
-        if z is not None:
-            gp *= z
-        # through dS = P (dP - D) and D = rowsum(P dP)
-        e *= gds
-        gp += e
-        del e
-        gdp = gds
-        gdp *= p
-        gd = _rowdot(xp, gdp, None)                             # rowsum(gds P): the cotangent of D is -gd
-        dp *= gd
-        gp -= dp
-        del dp
-        gdp -= gd * p
-        if z is not None:
-            gdp *= z                                            # d/d(dP~)
-        gdo = gdp @ v
-        gdo += (p if z is None else p * z) @ uv
-        gv = gdp.swapaxes(-1, -2) @ do
-        del gdp
-        # through P = softmax(S), S = scale Q K^T
-        gp -= _rowdot(xp, gp, p)
-        gp *= p                                                 # gS
-        gq += gp @ ks
-        gk += gp.swapaxes(-1, -2) @ qs
+        heads = qkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
+        uh = u.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
+        do = g.reshape(b, t, h, d).transpose(0, 2, 1, 3)
+        gdo, gq, gk, gv = _attention_second(heads[0], heads[1], heads[2], do, uh[0], uh[1], uh[2], self.args)
         dg = gdo.transpose(0, 2, 1, 3).reshape(b, t, h * d).astype(g.dtype, copy=False) if n_g else None
         dqkv = None
         if n_qkv:
@@ -212,6 +196,64 @@ class PackedAttentionBackward(Function):
                 x = qkv if qkv.requires_grad else qkv.detach().requires_grad_()
                 return _grad(_packed_math(x, h, causal, scale, z), [x], g, create_graph=True)[0]
         return vjp_by_recompute(dqkv, [self.input(0, g), self.input(1, qkv)], u) + (None, None, None)
+
+
+def _attention_second(q, k, v, do, uq, uk, uv, args):
+    """The derivative of attention's backward (dq, dk, dv) = B(dO, q, k, v) for cotangents (uq, uk, uv) of its
+    three outputs: (d/d dO, d/dq, d/dk, d/dv), over (..., Tq, D) queries and (..., Tk, D) keys and values (views
+    welcome), in float32 (float64 for float64). The math is in PackedAttentionBackward's docstring; in place where
+    an array is not needed again (each Tq x Tk pass costs as much as a small product here)."""
+    xp = xp_of(q)
+    causal, scale = args[:2]
+    acc = np.float64 if q.dtype == np.float64 else np.float32
+    q, k, v, do, uq, uk, uv = (x.astype(acc, copy=False) for x in (q, k, v, do, uq, uk, uv))
+    tq, tk = q.shape[-2], k.shape[-2]
+    kt, vt = k.swapaxes(-1, -2), v.swapaxes(-1, -2)
+    qs, ks, uqs, uks = q * scale, k * scale, uq * scale, uk * scale
+    p = qs @ kt                                             # S, then P in the same memory
+    if causal:
+        p += xp.where(xp.tri(tq, tk, dtype=bool), acc(0), acc(-xp.inf))
+    p -= p.max(axis=-1, keepdims=True)
+    xp.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    z = _dropout_z(xp, p.shape, acc, args)
+    dp = do @ vt                                            # dP~, then dP
+    if z is not None:
+        dp *= z
+    e = dp - _rowdot(xp, p, dp)                             # dP - D
+    ds = e * p
+    # through dQ = scale dS K, dK = scale dS^T Q and dV = P~^T dO
+    gds = uqs @ kt
+    gds += qs @ uk.swapaxes(-1, -2)
+    gq = ds @ uks
+    gk = ds.swapaxes(-1, -2) @ uqs
+    del ds
+    gp = do @ uv.swapaxes(-1, -2)
+    if z is not None:
+        gp *= z
+    # through dS = P (dP - D) and D = rowsum(P dP)
+    e *= gds
+    gp += e
+    del e
+    gdp = gds
+    gdp *= p
+    gd = _rowdot(xp, gdp, None)                             # rowsum(gds P): the cotangent of D is -gd
+    dp *= gd
+    gp -= dp
+    del dp
+    gdp -= gd * p
+    if z is not None:
+        gdp *= z                                            # d/d(dP~)
+    gdo = gdp @ v
+    gdo += (p if z is None else p * z) @ uv
+    gv = gdp.swapaxes(-1, -2) @ do
+    del gdp
+    # through P = softmax(S), S = scale Q K^T
+    gp -= _rowdot(xp, gp, p)
+    gp *= p                                                 # gS
+    gq += gp @ ks
+    gk += gp.swapaxes(-1, -2) @ qs
+    return gdo, gq, gk, gv
 
 
 def _rowdot(xp, a, b):
