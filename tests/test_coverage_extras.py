@@ -67,19 +67,23 @@ def _fd_check(fn, x0, eps=1e-6, rtol=1e-4, atol=1e-6):
 
 def test_graph_nodes_of_differentiable_backwards_against_torch():
     # A first derivative taken with create_graph=True is itself a function of x: compared with torch's (value and
-    # gradient) and checked by finite differences, it exercises LinearMap (indexing's backward), LayerNormBackward
-    # and _Identity (the recomputed backward of a fused op).
+    # gradient) and checked by finite differences, it exercises LinearMap (indexing's backward), LayerNormBackward,
+    # SoftmaxCrossEntropyBackward and _Identity (the recomputed backward of a fused op).
     def index_grad(x):
         return lib(x).autograd.grad((x[[0, 2, 2]] ** 3).sum(), x, create_graph=True)[0]
 
     def layer_norm_grad(x):
         return lib(x).autograd.grad((F(x).layer_norm(x, (3,)) * x).sum(), x, create_graph=True)[0]
 
-    def cross_entropy_grad(x):  # softmax-CE's double backward recomputes it in plain ops (vjp_by_recompute)
+    def cross_entropy_grad(x):
         return lib(x).autograd.grad(F(x).cross_entropy(x * x, lib(x).tensor([0, 2, 1, 1])), x, create_graph=True)[0]
 
-    for fn in (index_grad, layer_norm_grad, cross_entropy_grad):
+    def batch_norm_grad(x):  # batch norm's double backward recomputes it in plain ops (vjp_by_recompute)
+        return lib(x).autograd.grad((F(x).batch_norm(x, None, None, training=True) * x).sum(), x,
+                                    create_graph=True)[0]
+
+    for fn in (index_grad, layer_norm_grad, cross_entropy_grad, batch_norm_grad):
         check_op(fn, inputs=[unif(4, 3)])
         _fd_check(fn, np.random.default_rng(3).uniform(-1, 1, (4, 3)))
-    for name in ("LinearMap", "_Identity", "LayerNormBackward"):
+    for name in ("LinearMap", "_Identity", "LayerNormBackward", "SoftmaxCrossEntropyBackward"):
         assert name in COVERED["torch"] and name in COVERED["gradcheck"], name

@@ -132,26 +132,76 @@ class SoftmaxCrossEntropy(Function):
         return bwd(logits, target, stats, dloss, ignore_index, label_smoothing), None, None, None, None
 
     def backward_graph(self, g):
-        logits, target, _ = self.saved_tensors
+        logits, target, stats = self.saved_tensors
         ignore_index, smoothing, reduction = self.args
         if target.dtype.kind == "f":
             raise NotImplementedError(f"{self.name()}: no double backward with class-probability targets")
-        xp = xp_of(logits)
-        valid = target != ignore_index
-        rows_ = xp.arange(logits.shape[0])
-        pick = xp.where(valid, target, 0)
-        keep = Tensor._make(valid.astype(logits.dtype), None)
+        n = logits.shape[0]
+        keep = Tensor._make((target != ignore_index).astype(logits.dtype), None)
+        # each row's loss cotangent, recorded (so differentiable in g): g itself, or g spread over the rows / count
+        if reduction == "none":
+            dloss = g * keep
+        else:
+            dloss = g.reshape(1).expand(n) * keep
+            if reduction == "mean":
+                dloss = dloss / keep.sum()
+        return (SoftmaxCrossEntropyBackward.apply(self.input(0, logits), dloss, target, stats, ignore_index,
+                                                  smoothing),) + (None,) * 4
 
-        def reference(x):  # log_softmax + NLL (+ label smoothing) in differentiable ops: the fused kernel's math
-            ls = LogSoftmax.apply(x, 1)
-            loss = -ls[rows_, pick]
+
+class SoftmaxCrossEntropyBackward(Function):
+    """dlogits = (softmax(x) - q) * dloss per row (q: the one-hot target, smoothed; ignored rows 0) as a node of its
+    own: what SoftmaxCrossEntropy's backward_graph records, so a gradient taken with create_graph runs the fused
+    backward kernel, and its derivative is worked out on arrays below: for a cotangent U,
+    d/dx = dloss * p (U - <U, p>) and d/ddloss = <U, p - q>, row by row."""
+
+    def forward(self, logits, dloss, target, stats, ignore_index, smoothing):
+        self.args = (ignore_index, smoothing)
+        self.save_for_backward(logits, dloss, target, stats)
+        return kernels.get("softmax_cross_entropy_backward", _dev(logits))(logits, target, stats, dloss,
+                                                                           ignore_index, smoothing)
+
+    def backward(self, u):
+        logits, dloss, target, stats = self.saved_tensors
+        ignore_index, smoothing = self.args
+        n_x, n_d = self.needs_input_grad[:2]
+        xp = xp_of(logits)
+        acc = stats.dtype
+        n, v = logits.shape
+        u = u.astype(acc, copy=False)
+        p = xp.exp((logits.astype(acc, copy=False) - stats[:, :1]) - stats[:, 1:])
+        valid = (target != ignore_index).astype(acc)
+        up = xp.einsum("ij,ij->i", u, p)
+        dx = dd = None
+        if n_x:
+            dx = u - up[:, None]
+            dx *= p
+            dx *= (dloss.astype(acc, copy=False) * valid)[:, None]
+            dx = dx.astype(logits.dtype, copy=False)
+        if n_d:
+            # <U, p - q> with q = (1 - s) onehot(t) + s / V
+            t = xp.where(valid > 0, target, 0)
+            uq = (1.0 - smoothing) * u[xp.arange(n), t]
             if smoothing:
-                loss = (1 - smoothing) * loss - smoothing * ls.mean(dim=1)
-            loss = loss * keep
-            if reduction == "none":
-                return loss
-            return loss.sum() if reduction == "sum" else loss.sum() / keep.sum()
-        return vjp_by_recompute(reference, [self.input(0, logits)], g) + (None, None, None, None)
+                uq = uq + smoothing / v * u.sum(axis=1)
+            dd = ((up - uq) * valid).astype(dloss.dtype, copy=False)
+        return dx, dd, None, None, None, None
+
+    def backward_graph(self, u):
+        logits, dloss, target, _ = self.saved_tensors
+        ignore_index, smoothing = self.args
+        xp = xp_of(logits)
+        n, v = logits.shape
+        valid = target != ignore_index
+        q = xp.zeros((n, v), logits.dtype)
+        q[xp.arange(n), xp.where(valid, target, 0)] = 1.0 - smoothing
+        q += smoothing / v
+        q *= valid[:, None]
+        q_t, keep = Tensor._make(q, None), Tensor._make(valid.astype(logits.dtype)[:, None], None)
+
+        def dlogits(x, d):  # the kernel's math in recorded ops (third derivatives and up)
+            return (Softmax.apply(x, 1) * keep - q_t) * d.reshape(n, 1)
+        return vjp_by_recompute(dlogits, [self.input(0, logits), self.input(1, dloss)], u) + (None,) * 4
 
 
 # ----------------------------------------------------------------------------------------------- gelu
