@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace py = pybind11;
@@ -37,6 +38,13 @@ inline int threads_for(int64_t work) {
 constexpr int64_t kElementwiseMin = 1 << 18;
 
 inline int threads_from(int64_t n, int64_t min_n) { return n < min_n ? 1 : omp_get_max_threads(); }
+
+// Inside a parallel region: [lo, hi) of n items for the calling thread, one contiguous chunk each in thread order
+// (for loops that peel to an alignment or step by vectors, which `omp for` cannot split on their boundaries).
+inline std::pair<int64_t, int64_t> thread_chunk(int64_t n) {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    return {n * t / nt, n * (t + 1) / nt};
+}
 
 // ------------------------------------------------------------------------------------------- checks
 inline std::string describe(const py::array& a) {

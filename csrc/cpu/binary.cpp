@@ -47,9 +47,7 @@ template <class T, BinOp OP>
 static void binary_stream(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
 #pragma omp parallel num_threads(omp_get_max_threads())
     {
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t hi = n * (t + 1) / nt;
-        int64_t i = n * t / nt;
+        auto [i, hi] = thread_chunk(n);
 #if defined(__AVX512F__) || defined(__AVX__)
         using V = decltype(vload(a));
         constexpr int64_t W = kStreamAlign / sizeof(T);

@@ -45,9 +45,7 @@ static void from_bf16_impl(const uint16_t* __restrict x, float* __restrict y, in
 static void to_f16_impl(const float* __restrict x, uint16_t* __restrict y, int64_t n) {
 #pragma omp parallel num_threads(threads_from(n, kCastMin))
     {
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t hi = n * (t + 1) / nt;
-        int64_t i = n * t / nt;
+        auto [i, hi] = thread_chunk(n);
 #if defined(__AVX512F__)
         for (; i + 16 <= hi; i += 16)
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
@@ -63,9 +61,7 @@ static void to_f16_impl(const float* __restrict x, uint16_t* __restrict y, int64
 static void from_f16_impl(const uint16_t* __restrict x, float* __restrict y, int64_t n) {
 #pragma omp parallel num_threads(threads_from(n, kCastMin))
     {
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t hi = n * (t + 1) / nt;
-        int64_t i = n * t / nt;
+        auto [i, hi] = thread_chunk(n);
 #if defined(__AVX512F__)
         for (; i + 16 <= hi; i += 16)
             _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
