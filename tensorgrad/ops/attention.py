@@ -17,6 +17,7 @@ from ..backend.capture import capturing_on
 from ..backend.reference import _dropout_scale
 from .graph import frozen_backward, vjp_by_recompute
 from .movement import cat
+from .util import rowdot
 from .nn import Softmax, softmax, dropout, _dev
 
 
@@ -220,7 +221,7 @@ def _attention_second(q, k, v, do, uq, uk, uv, args):
     dp = do @ vt                                            # dP~, then dP
     if z is not None:
         dp *= z
-    e = dp - _rowdot(xp, p, dp)                             # dP - D
+    e = dp - rowdot(p, dp)                                  # dP - D
     ds = e * p
     # through dQ = scale dS K, dK = scale dS^T Q and dV = P~^T dO
     gds = uqs @ kt
@@ -237,7 +238,7 @@ def _attention_second(q, k, v, do, uq, uk, uv, args):
     del e
     gdp = gds
     gdp *= p
-    gd = _rowdot(xp, gdp, None)                             # rowsum(gds P): the cotangent of D is -gd
+    gd = gdp.sum(axis=-1, keepdims=True)                    # rowsum(gds P): the cotangent of D is -gd
     dp *= gd
     gp -= dp
     del dp
@@ -249,18 +250,11 @@ def _attention_second(q, k, v, do, uq, uk, uv, args):
     gv = gdp.swapaxes(-1, -2) @ do
     del gdp
     # through P = softmax(S), S = scale Q K^T
-    gp -= _rowdot(xp, gp, p)
+    gp -= rowdot(gp, p)
     gp *= p                                                 # gS
     gq += gp @ ks
     gk += gp.swapaxes(-1, -2) @ qs
     return gdo, gq, gk, gv
-
-
-def _rowdot(xp, a, b):
-    """Row sums of a * b (of a with b None) over the last axis, kept as a column, without the product array."""
-    if b is None:
-        return a.sum(axis=-1, keepdims=True)
-    return xp.einsum("...i,...i->...", a, b)[..., None]
 
 
 def _packed_math(qkv, h, causal, scale, z):

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import is_float
+from .util import is_float, rowdot
 from ..amp.autocast import cast_float32
 from .. import dtypes
 from ..tensor import Tensor
@@ -94,8 +94,8 @@ class LayerNormBackward(Function):
         gw = g if wf is None else g * wf
         inv_c = 1.0 / x.shape[1]
 
-        def m(u, v):  # row means of u * v, without the product array
-            return xp.einsum("ij,ij->i", u, v)[:, None] * inv_c
+        def m(u, v):  # row means of u * v
+            return rowdot(u, v) * inv_c
         m_a, m_ah = a.mean(axis=1, keepdims=True), m(a, h)
         d_g = d_w = d_x = None
         if n_g or n_w:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import normalize_dim, is_float, write_back, to_float, rows, fsum
+from .util import normalize_dim, is_float, write_back, to_float, rows, fsum, rowdot
 from ..amp.autocast import cast_float32
 from .. import dtypes
 from ..tensor import Tensor, check_device_as
@@ -171,10 +171,10 @@ class SoftmaxCrossEntropyBackward(Function):
         u = u.astype(acc, copy=False)
         p = xp.exp((logits.astype(acc, copy=False) - stats[:, :1]) - stats[:, 1:])
         valid = (target != ignore_index).astype(acc)
-        up = xp.einsum("ij,ij->i", u, p)
+        up = rowdot(u, p)
         dx = dd = None
         if n_x:
-            dx = u - up[:, None]
+            dx = u - up
             dx *= p
             dx *= (dloss.astype(acc, copy=False) * valid)[:, None]
             dx = dx.astype(logits.dtype, copy=False)
@@ -184,7 +184,7 @@ class SoftmaxCrossEntropyBackward(Function):
             uq = (1.0 - smoothing) * u[xp.arange(n), t]
             if smoothing:
                 uq = uq + smoothing / v * u.sum(axis=1)
-            dd = ((up - uq) * valid).astype(dloss.dtype, copy=False)
+            dd = ((up[:, 0] - uq) * valid).astype(dloss.dtype, copy=False)
         return dx, dd, None, None, None, None
 
     def backward_graph(self, u):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..dtypes import get_default_dtype, is_float, bfloat16, float32  # noqa: F401  (is_float re-exported: ops import it from here)
-from ..backend import kernels
+from ..backend import kernels, xp_of
 from ..autograd.grad_mode import is_grad_enabled
 
 _ND, _BIG = np.ndarray, kernels.THREADED_MIN
@@ -31,6 +31,12 @@ def unbroadcast(g, shape):
     if nlead:
         g = g.reshape(shape)
     return g
+
+
+def rowdot(a, b):
+    """Sums of a * b over the last axis, kept as a trailing axis of 1, without the product array (einsum): the row
+    dot products of the fused ops' double backwards (layer norm, softmax-CE, attention)."""
+    return xp_of(a).einsum("...i,...i->...", a, b)[..., None]
 
 
 def rows(x):
