@@ -12,8 +12,6 @@ from ..tensor import Tensor
 from .process_group import GroupMember, default_group, _state
 from .work import CompletedWork, as_op, ReduceOp, _RedOp
 
-_counter_of = _versions._counters.get
-
 __all__ = ["all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
            "reduce_scatter_tensor", "barrier", "send", "recv", "all_gather_object", "broadcast_object_list",
            "gather_object", "monitored_barrier"]
@@ -49,8 +47,6 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
             if work is not False:
                 if tensor._own_version is not None:  # Tensor._bump, inline
                     tensor._own_version += 1
-                elif a.base is None and (e := _counter_of(id(a))) is not None:  # version.bump's common case
-                    e[0] += 1
                 else:
                     _versions.bump(a)
                 if work is not None:
