@@ -158,14 +158,17 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, allow_unused=F
 def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, retain_graph):
     """Every node's backward in order; each leaf finished once the last node feeding it has run."""
     fresh = set()  # ids of the sums _add made that wait in node_grads / leaf_grads (added into in place)
+
+    def finish(key):  # (the entry goes with this frame: _finish_leaf's ownership count sees no extra reference)
+        entry = leaf_grads.pop(key)
+        fresh.discard(id(entry[1]))
+        _finish_leaf(key, entry, capture, captured)
+
     with no_grad():
         for n, node in enumerate(order):
             for key in complete_after.get(n - 1, ()):
                 if key in leaf_grads:
-                    entry = leaf_grads.pop(key)
-                    fresh.discard(id(entry[1]))
-                    _finish_leaf(key, entry, capture, captured)
-                    entry = None
+                    finish(key)
             g = node_grads.pop(node, None)
             if g is None:
                 continue
@@ -204,10 +207,7 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
                 node.release()
 
         for key in list(leaf_grads):
-            entry = leaf_grads.pop(key)
-            fresh.discard(id(entry[1]))
-            _finish_leaf(key, entry, capture, captured)
-            entry = None
+            finish(key)
 
 
 def _needed(order, capture):
