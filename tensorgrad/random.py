@@ -2,6 +2,7 @@
 import numpy as np
 
 from .backend import as_device, get_xp
+from .backend import capture as _capture
 
 
 class Generator:
@@ -14,9 +15,11 @@ class Generator:
 
     def __init__(self, device="cpu", seed=None):
         self.device = as_device(device)
+        self._graph = None  # (device state array, offset at capture start) while a CUDA graph capture uses this one
         self.manual_seed(np.random.SeedSequence().entropy % (2 ** 63) if seed is None else seed)
 
     def manual_seed(self, seed):
+        self._check_not_captured("manual_seed")
         seed = int(seed)
         self._seed = seed
         self._np = np.random.Generator(np.random.PCG64(seed))
@@ -32,27 +35,66 @@ class Generator:
     def _cuda(self, kind, shape, dtype, device, *args):
         """One CUDA draw: a new array of ``shape``/``dtype`` filled by the Philox kernel ``kind``."""
         cp = get_xp(device)
-        offset = self._cuda_offset
-        self._cuda_offset += 1
+        seed, offset = self.philox_seed_offset()
         with cp.cuda.Device(as_device(device).index):
             out = cp.empty(shape, dtype=dtype)
             if out.size:
-                _philox_kernels(cp)[kind](np.uint64(self._seed % 2 ** 64), np.uint64(offset), *args, out)
+                if isinstance(offset, _capture.GraphOffset):  # read (seed, base) from the graph's device state
+                    _philox_kernels(cp)[kind + "_graph"](offset.state, np.uint64(offset), *args, out)
+                else:
+                    _philox_kernels(cp)[kind](np.uint64(seed), np.uint64(offset), *args, out)
         return out
 
     def philox_seed_offset(self):
         """(seed, offset) of one counter-based Philox draw made inside a fused kernel (attention dropout, CPU and CUDA
         alike): the kernel fills element n from Philox4x32-10(key=seed, counter=(n, offset)), as the CUDA draws here
         (csrc/common/philox.h). It is one draw of the offset counter, so the next call gets a fresh stream, and
-        get_state()/set_state() (checkpoint's replay) reproduce the pair exactly."""
+        get_state()/set_state() (checkpoint's replay) reproduce the pair exactly. While a CUDA graph captures with
+        this generator, the offset is a GraphOffset (backend/capture.py) that replays resolve on the device."""
+        if self._graph is None and _capture.is_capturing():
+            raise RuntimeError(
+                "random draw inside a CUDA graph capture from a Generator the graph does not know: its (seed, offset) "
+                "would be frozen into the graph and every replay would repeat one draw; use the default generator "
+                "or call graph.register_generator_state(generator) before capturing")
         offset = self._cuda_offset
         self._cuda_offset += 1
+        if self._graph is not None:
+            return self._seed % 2 ** 64, _capture.GraphOffset(offset - self._graph[1], self._graph[0])
         return self._seed % 2 ** 64, offset
+
+    # CUDA graph capture (tensorgrad.cuda.graphs.CUDAGraph): draws made while capturing read (seed, base offset) from
+    # a device array that each replay's prologue rewrites, then the host counter advances by what the step consumed.
+    def _capture_begin(self, cp):
+        if self._graph is not None:
+            raise RuntimeError("CUDA graph capture: this Generator is already used by a capture in progress")
+        self._graph = (cp.zeros(2, dtype=cp.uint64), self._cuda_offset)
+
+    def _capture_end(self):
+        """Ends this generator's part in a capture: returns (device state, offsets the captured step consumes). The
+        counter goes back to where the capture began: the first replay makes the step's first real draws."""
+        state, base = self._graph
+        self._graph = None
+        consumed, self._cuda_offset = self._cuda_offset - base, base
+        return state, consumed
+
+    def _replay_prologue(self, cp, state, consumed):
+        """Before a replay: write this replay's (seed, base offset) into the graph's state with a kernel on the
+        current stream (ordered before the graph, no host synchronisation), then advance the counter."""
+        _philox_kernels(cp)["set_state"](np.uint64(self._seed % 2 ** 64), np.uint64(self._cuda_offset), state,
+                                         size=1)
+        self._cuda_offset += consumed
+
+    def _check_not_captured(self, what):
+        if getattr(self, "_graph", None) is not None:
+            raise RuntimeError(f"Generator.{what} inside a CUDA graph capture that draws from this generator: the "
+                               "captured step's offsets count from the capture's start; reseed before capturing")
 
     def get_state(self):
         return {"seed": self._seed, "cpu": self._np.bit_generator.state, "cuda": self._cuda_offset}
 
     def set_state(self, state):
+        if self._graph is not None and state["seed"] != self._seed:
+            self._check_not_captured("set_state (to another seed)")
         self._seed = state["seed"]
         self._np.bit_generator.state = state["cpu"]
         self._cuda_offset = int(state.get("cuda") or 0)
@@ -121,26 +163,32 @@ __device__ __forceinline__ float tg_u24(unsigned int a) { return (a >> 8) * (1.0
 _kernels = {}
 
 
+_DRAWS = {  # kind: (extra parameters, output, body after w[4] is filled)
+    "uniform": ("", "T y", "y = sizeof(T) == 4 ? (T)tg_u24(w[0]) : (T)tg_u53(w[0], w[1]);"),
+    "normal": ("", "T y",  # Box-Muller on two 53-bit uniforms; u1 in (0, 1]
+               "double u1 = 1.0 - tg_u53(w[0], w[1]), u2 = tg_u53(w[2], w[3]);"
+               "y = (T)(sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));"),
+    "integers": (", int64 low, uint64 span", "int64 y",  # low + (64 random bits mod span): bias <= span / 2**64
+                 "y = low + (long long)((((unsigned long long)w[0] << 32) | w[1]) % span);"),
+}
+
+
 def _philox_kernels(cp):
-    """The CUDA draws (compiled once, on first use): element i of draw ``offset`` uses counter (i, offset)."""
+    """The CUDA draws (compiled once, on first use): element i of draw ``offset`` uses counter (i, offset). Each kind
+    has a ``_graph`` twin for CUDA graph capture that reads (seed, base) from a device array and adds its offset."""
     if not _kernels:
         ek = cp.ElementwiseKernel
-        _kernels["uniform"] = ek(
-            "uint64 seed, uint64 offset", "T y",
-            "unsigned int w[4]; tg_philox(seed, offset, i, w);"
-            "y = sizeof(T) == 4 ? (T)tg_u24(w[0]) : (T)tg_u53(w[0], w[1]);",
-            "tensorgrad_philox_uniform", preamble=_PHILOX)
-        _kernels["normal"] = ek(  # Box-Muller on two 53-bit uniforms; u1 in (0, 1]
-            "uint64 seed, uint64 offset", "T y",
-            "unsigned int w[4]; tg_philox(seed, offset, i, w);"
-            "double u1 = 1.0 - tg_u53(w[0], w[1]), u2 = tg_u53(w[2], w[3]);"
-            "y = (T)(sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));",
-            "tensorgrad_philox_normal", preamble=_PHILOX)
-        _kernels["integers"] = ek(  # low + (64 random bits mod span): bias <= span / 2**64
-            "uint64 seed, uint64 offset, int64 low, uint64 span", "int64 y",
-            "unsigned int w[4]; tg_philox(seed, offset, i, w);"
-            "y = low + (long long)((((unsigned long long)w[0] << 32) | w[1]) % span);",
-            "tensorgrad_philox_integers", preamble=_PHILOX)
+        for kind, (params, out, body) in _DRAWS.items():
+            _kernels[kind] = ek("uint64 seed, uint64 offset" + params, out,
+                                "unsigned int w[4]; tg_philox(seed, offset, i, w);" + body,
+                                "tensorgrad_philox_" + kind, preamble=_PHILOX)
+            _kernels[kind + "_graph"] = ek(
+                "raw uint64 state, uint64 delta" + params, out,
+                "unsigned int w[4]; tg_philox(state[0], state[1] + delta, i, w);" + body,
+                "tensorgrad_philox_graph_" + kind, preamble=_PHILOX)
+        _kernels["set_state"] = ek("uint64 seed, uint64 offset", "raw uint64 state",
+                                   "if (i == 0) { state[0] = seed; state[1] = offset; }",
+                                   "tensorgrad_philox_set_state")
     return _kernels
 
 

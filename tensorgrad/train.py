@@ -265,7 +265,6 @@ def check_config(cfg):
     if cfg.cuda_graph:
         problems = [why for bad, why in (
             (not str(cfg.device).startswith("cuda"), f"--device cuda (got {cfg.device})"),
-            (cfg.dropout != 0, f"--dropout 0 (got {cfg.dropout}: a captured mask would repeat every step)"),
             (cfg.gradient_accumulation_steps != 1,
              f"--gradient-accumulation-steps 1 (got {cfg.gradient_accumulation_steps})")) if bad]
         if problems:

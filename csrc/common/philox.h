@@ -129,3 +129,16 @@ TG_PHILOX_FN bool tg_attn_dropout_keep(unsigned long long seed, unsigned long lo
     const unsigned int x = r == 0 ? w[0] : r == 1 ? w[1] : r == 2 ? w[2] : w[3];  // no dynamic index (CUDA)
     return (x >> 8) >= thr;
 }
+
+// CUDA-graph capture (tensorgrad/backend/capture.py, GraphOffset): a captured kernel cannot take the Philox pair as
+// launch arguments, since they would be frozen into the graph and every replay would draw one mask. Under capture the
+// launcher passes rng_state, a device array {seed, base offset} that the replay prologue rewrites from the Generator
+// before each launch, and `offset` is then the draw's position within the captured step: the kernel uses
+// (rng_state[0], rng_state[1] + offset). Eager launches pass a null rng_state and the pair itself.
+TG_PHILOX_FN void tg_philox_graph_state(const unsigned long long* rng_state, unsigned long long& seed,
+                                        unsigned long long& offset) {
+    if (rng_state) {
+        seed = rng_state[0];
+        offset += rng_state[1];
+    }
+}

@@ -33,7 +33,8 @@
 // (seed, offset), regenerated in backward. Forward: l sums the undropped P, P V uses P o keep, out = acc *
 // keep_scale / l. Backward: P^T tile holds (P o Z)^T for dV, dS^T = P^T o (Z o dP^T - delta) * scale with
 // Z = keep * keep_scale; delta = rowsum(dO * O) is unchanged. drop_thr = 0, keep_scale = 1: no dropout, same bits.
-// The tensor-core kernels (attention_tc.cu) take no dropout: the launcher runs these kernels when p > 0.
+// rng_state (null in eager launches) is the device-side Philox pair of a CUDA-graph capture (philox.h,
+// tg_philox_graph_state). The tensor-core kernels (attention_tc.cu) draw the same mask with the same arguments.
 //
 // These are CUDA-core (FFMA) kernels: exact float32 math, no tensor cores. They run float32, head dims
 // other than 64 / 128, and everything when TENSORGRAD_ATTN_TC=0; float16 with D == 64 or 128 runs the
@@ -353,14 +354,17 @@ __device__ void attention_backward_impl(const T* __restrict__ dout, const T* __r
     extern "C" __global__ void __launch_bounds__(256) attention_forward_kernel_##SUFFIX##_d##DP(      \
         const T* q, const T* k, const T* v, T* out, float* lse, int Tq, int Tk, int D, float scale,  \
         int causal, float keep_scale, unsigned int drop_thr, unsigned long long seed,                \
-        unsigned long long offset) {                                                                  \
+        unsigned long long offset, const unsigned long long* rng_state) {                             \
+        tg_philox_graph_state(rng_state, seed, offset);                                               \
         attention_forward_impl<T, DP, FBM, FBN>(q, k, v, out, lse, Tq, Tk, D, scale, causal,          \
                                                 keep_scale, drop_thr, seed, offset);                  \
     }                                                                                                 \
     extern "C" __global__ void __launch_bounds__(256) attention_backward_kernel_##SUFFIX##_d##DP(     \
         const T* dout, const T* q, const T* k, const T* v, const float* lse, const float* delta,     \
         float* dq_acc, T* dk, T* dv, int Tq, int Tk, int D, float scale, int causal, float keep_scale, \
-        unsigned int drop_thr, unsigned long long seed, unsigned long long offset) {                  \
+        unsigned int drop_thr, unsigned long long seed, unsigned long long offset,                    \
+        const unsigned long long* rng_state) {                                                        \
+        tg_philox_graph_state(rng_state, seed, offset);                                               \
         attention_backward_impl<T, DP, BBM, BBN>(dout, q, k, v, lse, delta, dq_acc, dk, dv, Tq, Tk,   \
                                                  D, scale, causal, keep_scale, drop_thr, seed, offset); \
     }

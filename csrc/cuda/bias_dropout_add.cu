@@ -5,6 +5,7 @@
 // Philox(key = seed, counter = (e / 4, offset)), as csrc/cpu/bias_dropout_add.cpp and backend/reference.py draw it,
 // so CPU, CUDA and reference agree bit for bit on the mask. One thread per group of four consecutive elements (one
 // Philox call), grid-stride; math in float32; T = float or __half. bias: (C,) over the last dim, or null.
+// rng_state: null in eager launches; under CUDA-graph capture the device-side Philox pair (philox.h).
 #include "common.cuh"
 #include "../common/philox.h"
 
@@ -32,12 +33,15 @@ __device__ __forceinline__ void bias_dropout_add_impl(const T* x, const T* h, co
 #define TG_BDA_INSTANTIATE(SUFFIX, T)                                                                           \
     extern "C" __global__ void __launch_bounds__(256) bias_dropout_add_forward_kernel_##SUFFIX(                 \
         const T* x, const T* h, const T* bias, T* out, long long n, long long C, float keep_scale,              \
-        unsigned int thr, unsigned long long seed, unsigned long long offset) {                                 \
+        unsigned int thr, unsigned long long seed, unsigned long long offset,                                   \
+        const unsigned long long* rng_state) {                                                                  \
+        tg_philox_graph_state(rng_state, seed, offset);                                                         \
         bias_dropout_add_impl<T>(x, h, bias, out, n, C, keep_scale, thr, seed, offset);                          \
     }                                                                                                           \
     extern "C" __global__ void __launch_bounds__(256) bias_dropout_add_backward_kernel_##SUFFIX(                \
         const T* g, T* dh, long long n, float keep_scale, unsigned int thr, unsigned long long seed,            \
-        unsigned long long offset) {                                                                            \
+        unsigned long long offset, const unsigned long long* rng_state) {                                       \
+        tg_philox_graph_state(rng_state, seed, offset);                                                         \
         bias_dropout_add_impl<T>(nullptr, g, nullptr, dh, n, 1, keep_scale, thr, seed, offset);                  \
     }
 

@@ -29,3 +29,26 @@ def begin(graph):
 
 def end():
     _capturing.pop()
+
+
+class GraphOffset(int):
+    """The offset of a Philox draw made while a CUDA graph is captured.
+
+    A captured kernel cannot take the draw's (seed, offset) as launch arguments: they would be frozen into the
+    graph and every replay would repeat one mask. So under capture the Generator hands out this int -- the draw's
+    position within the captured step, which flows through nodes, checkpoint's replay and the launchers like any
+    offset -- carrying ``state``, the device array {seed, base offset} that the graph's replay prologue rewrites
+    from the Generator before every launch. Kernels take (state[0], state[1] + offset) (csrc/common/philox.h,
+    tg_philox_graph_state); the reference path computes the same on arrays. Replay k thus draws exactly what an
+    eager step would from the Generator's state at that replay."""
+
+    def __new__(cls, delta, state):
+        if delta < 0:
+            raise RuntimeError(f"CUDA graph capture: a random draw at offset {delta} before the captured step's first "
+                               "draw (was the generator reseeded or its state set back during the capture?)")
+        self = super().__new__(cls, delta)
+        self.state = state
+        return self
+
+    def __reduce__(self):  # a pickled (saved) offset is a plain int: the device array means nothing elsewhere
+        return int, (int(self),)

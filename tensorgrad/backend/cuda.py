@@ -320,11 +320,15 @@ def _attn_kernel_ok(q, k, v):
 
 
 def _dropout_args(dropout_p, seed, offset):
-    """The kernels' dropout arguments (keep_scale, drop_thr, seed, offset), csrc/common/philox.h's definitions."""
+    """The kernels' dropout arguments (keep_scale, drop_thr, seed, offset, rng_state), csrc/common/philox.h's
+    definitions. rng_state is a null pointer, or under CUDA-graph capture (offset a capture.GraphOffset) the
+    device array the replay prologue fills with (seed, base offset)."""
     p = float(dropout_p)
     thr = math.ceil(p * 16777216.0)
     keep_scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
-    return (_f32(keep_scale), np.uint32(thr), np.uint64(int(seed) % 2 ** 64), np.uint64(int(offset) % 2 ** 64))
+    state = offset.state if isinstance(offset, capture.GraphOffset) and thr else _null_ptr()
+    return (_f32(keep_scale), np.uint32(thr), np.uint64(int(seed) % 2 ** 64), np.uint64(int(offset) % 2 ** 64),
+            state)
 
 
 def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
@@ -457,12 +461,10 @@ def bias_dropout_add_forward(x, h, bias, p, seed, offset):
     x, h = cp.ascontiguousarray(x), cp.ascontiguousarray(h)
     b = None if bias is None else cp.ascontiguousarray(bias)
     out = cp.empty_like(h)
-    scale, thr, s, o = _dropout_args(p, seed, offset)
     get_kernel("bias_dropout_add", "bias_dropout_add_forward_kernel_" + _SUFFIX[h.dtype])(
         _bda_grid(h.size), (_GELU_THREADS,),
-        (x, h, b if b is not None else np.uint64(0), out,  # (a null bias pointer)
-         _i64(h.size), _i64(h.shape[-1] if h.ndim else 1), scale, thr,
-         s, o))
+        (x, h, b if b is not None else _null_ptr(), out, _i64(h.size), _i64(h.shape[-1] if h.ndim else 1))
+        + _dropout_args(p, seed, offset))
     return out
 
 
@@ -472,9 +474,8 @@ def bias_dropout_add_backward(g, p, seed, offset):
         return reference.bias_dropout_add_backward(g, p, seed, offset)
     g = cp.ascontiguousarray(g)
     dh = cp.empty_like(g)
-    scale, thr, s, o = _dropout_args(p, seed, offset)
     get_kernel("bias_dropout_add", "bias_dropout_add_backward_kernel_" + _SUFFIX[g.dtype])(
-        _bda_grid(g.size), (_GELU_THREADS,), (g, dh, _i64(g.size), scale, thr, s, o))
+        _bda_grid(g.size), (_GELU_THREADS,), (g, dh, _i64(g.size)) + _dropout_args(p, seed, offset))
     return dh
 
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from . import xp_of
+from .capture import GraphOffset
 from ..dtypes import bfloat16 as _BF16
 
 
@@ -98,25 +99,32 @@ _M32 = 0xFFFFFFFF
 
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 (csrc/common/philox.h) on arrays of counter words c0..c3 (uint32, broadcast together) under the
-    key (k0, k1) (Python ints): returns its four uint32 output words, computed exactly as the C++ and CUDA."""
+    key (k0, k1) (Python ints, or uint64 arrays under CUDA-graph capture): returns its four uint32 output words,
+    computed exactly as the C++ and CUDA."""
     xp = xp_of(c0)
     u32, u64 = np.uint32, np.uint64
     c0, c1, c2, c3 = (xp.asarray(c, dtype=u32) for c in (c0, c1, c2, c3))
+    as32 = u32 if isinstance(k0, int) else (lambda k: k.astype(u32))
     for r in range(10):
         if r:
             k0, k1 = (k0 + 0x9E3779B9) & _M32, (k1 + 0xBB67AE85) & _M32
         p0 = c0.astype(u64) * u64(0xD2511F53)
         p1 = c2.astype(u64) * u64(0xCD9E8D57)
-        c0, c1, c2, c3 = ((p1 >> u64(32)).astype(u32) ^ c1 ^ u32(k0), p1.astype(u32),
-                          (p0 >> u64(32)).astype(u32) ^ c3 ^ u32(k1), p0.astype(u32))
+        c0, c1, c2, c3 = ((p1 >> u64(32)).astype(u32) ^ c1 ^ as32(k0), p1.astype(u32),
+                          (p0 >> u64(32)).astype(u32) ^ c3 ^ as32(k1), p0.astype(u32))
     return c0, c1, c2, c3
 
 
 def _dropout_words(n, p, seed, offset):
     """csrc/common/philox.h's draw for dropout: the four words of Philox at counters n (uint64: low, high 32 bits),
     (offset low, high) under key seed, each shifted to its 24-bit uniform, and the keep threshold ceil(p * 2**24)
-    (kept iff uniform >= threshold)."""
-    seed, offset = int(seed) % 2 ** 64, int(offset) % 2 ** 64
+    (kept iff uniform >= threshold). Under CUDA-graph capture (offset a GraphOffset) seed and offset are read on the
+    device from the graph's state array, as the kernels do (philox.h, tg_philox_graph_state)."""
+    if isinstance(offset, GraphOffset):
+        with np.errstate(over="ignore"):  # wraps modulo 2**64, as in the kernels
+            seed, offset = offset.state[0], offset.state[1] + np.uint64(int(offset))
+    else:
+        seed, offset = int(seed) % 2 ** 64, int(offset) % 2 ** 64
     words = philox4x32_10(n & np.uint64(_M32), n >> np.uint64(32), offset & _M32, offset >> 32, seed & _M32,
                           seed >> 32)
     return [w >> np.uint32(8) for w in words], math.ceil(p * 16777216.0)

@@ -12,7 +12,10 @@ What a replay assumes (the same rules as torch.cuda.graphs):
   * No host synchronisation inside the step (no .item(), no bool(tensor), no numpy round trip): those
     raise during capture. Values that change between steps (learning rate, Adam's step count, the loss
     scale) live in device memory: AdamW(capturable=True) and the GradScaler's device state do that.
-  * Random numbers drawn during capture would repeat on every replay, so dropout refuses to run then.
+  * Random draws (dropout, attention dropout, randn...) come from the default generator, or from generators
+    passed to register_generator_state: while capturing, their kernels read (seed, offset) from a device array
+    that each replay's prologue rewrites from the Generator, which then advances by what the step drew. So every
+    replay draws fresh masks, the ones an eager step would draw from the Generator's state at that replay.
 """
 import contextlib
 
@@ -20,6 +23,7 @@ from ..backend import cupy as _get_cupy
 from ..backend import capture as _capture_state
 from ..tensor import Tensor
 from ..backend.capture import is_capturing, keep_alive  # noqa: F401  (tensorgrad.cuda re-exports them)
+from ..random import Generator, default_generator
 
 def _cp():
     cp = _get_cupy()
@@ -41,6 +45,19 @@ class CUDAGraph:
         self._graph = None
         self._pool = None
         self._keep = []
+        self._generators = [default_generator]
+        self._rng = []            # (generator, device state, offsets one replay consumes), set by capture
+
+    def register_generator_state(self, generator):
+        """Let the captured step draw from ``generator`` too (the default generator always is); call before
+        capture(), as torch.cuda.CUDAGraph.register_generator_state."""
+        if not isinstance(generator, Generator):
+            raise TypeError(f"CUDAGraph.register_generator_state: expected a tensorgrad Generator, got "
+                            f"{type(generator).__name__}")
+        if self._graph is not None:
+            raise RuntimeError("CUDAGraph.register_generator_state: the graph was already captured")
+        if all(g is not generator for g in self._generators):
+            self._generators.append(generator)
 
     @contextlib.contextmanager
     def capture(self):
@@ -49,6 +66,15 @@ class CUDAGraph:
             raise RuntimeError("CUDAGraph.capture: this graph was already captured; make a new CUDAGraph")
         self._pool = cp.cuda.MemoryPool()
         stream = cp.cuda.Stream(non_blocking=True)
+        gens = []
+        try:
+            for gen in self._generators:      # their device states are allocated outside the graph's pool
+                gen._capture_begin(cp)
+                gens.append(gen)
+        except BaseException:
+            for gen in gens:
+                gen._capture_end()
+            raise
         # Work queued before the capture (parameter init, the warm-up steps) must be finished: the capture
         # stream does not wait for the default stream.
         cp.cuda.Device().synchronize()
@@ -75,6 +101,8 @@ class CUDAGraph:
                         f"on another stream; CUDA said: {e}") from e
         finally:
             _capture_state.end()
+            rng = [(gen,) + gen._capture_end() for gen in gens]
+        self._rng = [r for r in rng if r[2]]   # generators the step actually drew from
         self._graph = graph
         self._stream = stream
         if hasattr(graph, "upload"):
@@ -84,7 +112,10 @@ class CUDAGraph:
     def replay(self):
         if self._graph is None:
             raise RuntimeError("CUDAGraph.replay: nothing captured yet")
-        self._graph.launch(stream=_cp().cuda.get_current_stream())
+        cp = _cp()
+        for gen, state, consumed in self._rng:
+            gen._replay_prologue(cp, state, consumed)
+        self._graph.launch(stream=cp.cuda.get_current_stream())
 
     def pool_bytes(self):
         """Device memory held by the graph's private pool (its activations and temporaries)."""

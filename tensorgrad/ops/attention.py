@@ -13,7 +13,6 @@ from ..backend import xp_of, kernels
 from ..amp.autocast import cast_lower
 from ..tensor import Tensor
 from ..random import default_generator
-from ..backend.capture import capturing_on
 from ..backend.reference import _dropout_scale
 from .graph import frozen_backward, vjp_by_recompute
 from .movement import cat
@@ -295,10 +294,6 @@ def _attention_dropout(name, x, p):
         raise ValueError(f"{name}: dropout_p must be in [0, 1], got {p}")
     if p == 0.0:
         return 0.0, 0, 0
-    if capturing_on(x.array):
-        raise RuntimeError(f"{name}: dropout_p={p} on a tensor of shape {tuple(x.shape)} inside a CUDA graph capture: "
-                           "the dropout seed would be frozen into the graph and every replay would repeat one mask; "
-                           "capture with dropout=0 (or model.eval()), or run this step eagerly")
     seed, offset = default_generator.philox_seed_offset()
     return p, seed, offset
 

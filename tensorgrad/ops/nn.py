@@ -294,10 +294,6 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
-    if capturing_on(input.array):
-        raise RuntimeError(f"dropout: p={p} on a tensor of shape {tuple(input.shape)} inside a CUDA graph capture: "
-                           "the random mask would be frozen into the graph and repeat on every replay; "
-                           "capture with dropout=0 (or model.eval()), or run this step eagerly")
     gen = generator or default_generator
     keep = gen.random(input.shape, device=input.device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
@@ -338,7 +334,7 @@ def bias_dropout_add(x, h, bias=None, p=0.5, training=True, generator=None):
     fused = (training and p > 0.0 and isinstance(x, Tensor) and x.dtype == h.dtype and tuple(x.shape) == tuple(h.shape)
              and h.ndim >= 1 and is_float(h.dtype)
              and (bias is None or (bias.dtype == h.dtype and tuple(bias.shape) == (h.shape[-1],)))
-             and generator is None and not capturing_on(h.array))
+             and generator is None)
     if not fused:  # (the fused op adds the bias itself: h + bias exists only here)
         y = h if bias is None else h + bias
         return x + dropout(y, p, training, generator=generator)  # (y itself in eval or at p = 0)

@@ -26,7 +26,6 @@ from .indexing import pad as _pad
 from .pool import _strided_sum
 from .util import is_float, write_back
 from ..tensor import Tensor
-from ..backend.capture import capturing_on
 from .nn import Dropout
 from ..random import default_generator
 from .graph import vjp_by_recompute
@@ -264,9 +263,6 @@ def _channel_dropout(op, input, p, training):
     the default generator, as F.dropout's."""
     if not training or p == 0.0 or input.numel() == 0:
         return input
-    if capturing_on(input.array):
-        raise RuntimeError(f"{op}: p={p} on a tensor of shape {tuple(input.shape)} inside a CUDA graph capture: "
-                           "the random mask would be frozen into the graph and repeat on every replay")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
     keep = default_generator.random(shape, device=input.device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
