@@ -67,7 +67,7 @@ def _train_parser(sub):
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--device", default=d.device, help="cpu or cuda")
     g.add_argument("--cuda-graph", action="store_true",
-                   help="capture the training step in a CUDA graph and replay it (cuda, dropout 0, no accumulation)")
+                   help="capture the training step in a CUDA graph and replay it (cuda, no accumulation; dropout draws fresh masks every replay)")
     g.add_argument("--dtype", default=d.dtype, choices=["float32", "float16", "bfloat16", "float64"],
                    help="float16: fp16 autocast with fp32 master weights and dynamic loss scaling; bfloat16: bf16 "
                         "autocast (PyTorch's CPU policy, MKL's bf16 GEMM on the CPU), fp32 master weights, no scaling")
