@@ -1,14 +1,15 @@
-"""Training throughput on a GPU: tensorgrad vs PyTorch eager, fp32 and fp16 (AMP), in one run.
+"""Training throughput on a GPU: tensorgrad vs PyTorch eager, fp32, fp16 and bf16 (AMP), in one run.
 
 nanoGPT's shakespeare-char config: 6 layers, 6 heads, 384 dims, block 256, batch 64, vocabulary 65 (the
 character set of tiny Shakespeare; the tokens are random ids: throughput does not depend on the text).
-dropout = 0 on both sides: random masks cannot be captured in a CUDA graph (see tensorgrad.cuda.graphs).
+dropout 0 by default; --dropout 0.2 is nanoGPT's recipe (the captured steps draw fresh masks every replay from
+device-side Philox state, see tensorgrad.cuda.graphs).
 Both models start from the same weights (copied), see the same batches, and do the same step:
     forward + loss, backward, (fp16: unscale) clip_grad_norm_(1.0), AdamW step (two groups), zero_grad.
 Variants:
-    torch  fp32 / amp-fp16          eager, fused AdamW (as nanoGPT), SDPA attention
-    tensorgrad fp32 / fp16          eager
-    tensorgrad fp32 / fp16 + graph  the whole step captured once (tensorgrad.cuda.GraphedStep), replayed
+    torch  fp32 / amp / amp-bf16    eager, fused AdamW (as nanoGPT), SDPA attention (amp: fp16 with a GradScaler)
+    tensorgrad fp32 / fp16 / bf16   eager (bf16: autocast, no loss scaling)
+    tensorgrad ... + graph          the whole step captured once (tensorgrad.cuda.GraphedStep), replayed
 Each variant: --warmup steps, then --iters steps timed with CUDA events (one synchronisation at the end).
 tokens/s = iters * batch * block / seconds. The first losses of every variant are printed to show they
 train the same model. Writes benchmarks/results/train_cuda.json (GPU, machine, commit, every row).
@@ -35,7 +36,13 @@ import numpy as np  # noqa: E402
 
 from tensorgrad.provenance import write_result  # noqa: E402
 
-VARIANTS = ("torch-fp32", "torch-amp", "tg-fp32", "tg-fp16", "tg-fp32-graph", "tg-fp16-graph")
+VARIANTS = ("torch-fp32", "torch-amp", "torch-amp-bf16", "tg-fp32", "tg-fp16", "tg-bf16", "tg-fp32-graph",
+            "tg-fp16-graph", "tg-bf16-graph")
+
+
+def half_of(variant):
+    """None (fp32), "float16" or "bfloat16": the autocast dtype a variant name asks for."""
+    return "bfloat16" if "bf16" in variant else "float16" if ("fp16" in variant or variant == "torch-amp") else None
 
 
 def make_batches(n, B, T, vocab, seed=0):
@@ -43,19 +50,20 @@ def make_batches(n, B, T, vocab, seed=0):
     return [(rng.integers(0, vocab, (B, T)), rng.integers(0, vocab, (B, T))) for _ in range(n)]
 
 
-def run_torch(cfg, B, batches, amp, warmup, iters, tg_model):
+def run_torch(cfg, B, batches, half, warmup, iters, tg_model):
     import torch
     from torch_gpt import TGPT, copy_weights, torch_optimizer
     dev = "cuda"
     model = TGPT(**cfg).to(dev)
     copy_weights(tg_model, model)
     opt = torch_optimizer(model, fused=True)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    amp = half is not None
+    scaler = torch.amp.GradScaler("cuda", enabled=half == "float16")  # bf16 needs no loss scaling
     data = [(torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)) for x, y in batches]
     losses = []
 
     def step(x, y):
-        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+        with torch.autocast("cuda", dtype=getattr(torch, half or "float16"), enabled=amp):
             _, loss = model(x, y)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
@@ -87,13 +95,13 @@ def run_tensorgrad(cfg, B, batches, half, graph, warmup, iters, tg_model_state):
     model.load_state_dict(tg_model_state)
     model.to("cuda")
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), capturable=graph)
-    scaler = GradScaler(enabled=half)
+    scaler = GradScaler(enabled=half == "float16")
     data = [(tg.tensor(x, device="cuda"), tg.tensor(y, device="cuda")) for x, y in batches]
     losses = []
 
     def step(x, y):
         opt.zero_grad(set_to_none=True)
-        with autocast(dtype=tg.float16, enabled=half):
+        with autocast(dtype=getattr(tg, half or "float16"), enabled=half is not None):
             _, loss = model(x, y)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
@@ -144,6 +152,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--block", type=int, default=256)
+    ap.add_argument("--dropout", type=float, default=0.0, help="nanoGPT's shakespeare-char recipe uses 0.2")
     ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="profile each variant and report its N kernels with the most GPU time (see above)")
@@ -157,7 +166,7 @@ def main():
     import torch
     from tensorgrad.models import GPT, GPTConfig
 
-    cfg = dict(n_layer=6, n_head=6, n_embd=384, block_size=args.block, vocab_size=65, dropout=0.0, bias=True)
+    cfg = dict(n_layer=6, n_head=6, n_embd=384, block_size=args.block, vocab_size=65, dropout=args.dropout, bias=True)
     B, T = args.batch, args.block
     tg.manual_seed(1337)
     ref = GPT(GPTConfig(**cfg))
@@ -168,9 +177,9 @@ def main():
         t_start = time.time()
         try:
             if name.startswith("torch"):
-                call = lambda: run_torch(cfg, B, batches, name == "torch-amp", args.warmup, args.iters, ref)  # noqa: E731
+                call = lambda: run_torch(cfg, B, batches, half_of(name), args.warmup, args.iters, ref)  # noqa: E731
             else:
-                call = lambda: run_tensorgrad(cfg, B, batches, "fp16" in name, name.endswith("graph"),  # noqa: E731
+                call = lambda: run_tensorgrad(cfg, B, batches, half_of(name), name.endswith("graph"),  # noqa: E731
                                               args.warmup, args.iters, state)
             top = None
             if args.profile:
@@ -198,7 +207,8 @@ def main():
     by = {r["variant"]: r for r in rows if "ms_per_step" in r}
     ratios = {}
     for a, b in (("tg-fp16-graph", "torch-amp"), ("tg-fp16", "torch-amp"), ("tg-fp32", "torch-fp32"),
-                 ("tg-fp32-graph", "torch-fp32"), ("tg-fp16", "tg-fp32"), ("tg-fp16-graph", "tg-fp32-graph")):
+                 ("tg-fp32-graph", "torch-fp32"), ("tg-fp16", "tg-fp32"), ("tg-fp16-graph", "tg-fp32-graph"),
+                 ("tg-bf16-graph", "torch-amp-bf16"), ("tg-bf16", "torch-amp-bf16"), ("tg-bf16-graph", "tg-fp16-graph")):
         if a in by and b in by:
             ratios[f"{a} / {b} (tokens/s)"] = round(by[a]["tokens_per_s"] / by[b]["tokens_per_s"], 3)
     print(f"\n{'variant':<16}{'ms/step':>10}{'tokens/s':>12}  first losses")

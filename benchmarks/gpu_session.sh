@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device-machine call: build tensorgrad there, run the GPU tests and the GPU benchmarks, keep logs in $OUT.
-#   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [smoke] [profile]   (default: all but profile)
+#   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [recipe] [smoke] [profile]   (default: all but profile)
+# recipe: nanoGPT's dropout 0.2, graphed fp16/bf16 steps (captured dropout) vs PyTorch AMP fp16/bf16 (#18, #19).
 # profile: where the graphed fp16 step and torch AMP spend GPU time, kernel by kernel (bench_train_cuda --profile).
 # Built on the device in the same call because an extension built elsewhere (another Python) will not load.
 set -u
@@ -9,7 +10,7 @@ set -u
 export TENSORGRAD_COMMIT="${TENSORGRAD_COMMIT:-$(git rev-parse HEAD 2>/dev/null)}"
 OUT=${OUT:-/tmp/tg_out}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-steps=${*:-"tests kernels train smoke"}
+steps=${*:-"tests kernels train recipe smoke"}
 nvidia-smi -L
 python3 -c "import sys,cupy,torch,numpy;print('python',sys.version.split()[0],'cupy',cupy.__version__,'torch',torch.__version__,'numpy',numpy.__version__)"
 t0=$(date +%s)
@@ -25,6 +26,10 @@ for s in $steps; do
     train)   if [ -f benchmarks/bench_train_cuda.py ]; then
                timeout ${TRAIN_TIMEOUT:-300} python3 benchmarks/bench_train_cuda.py --out "$OUT/train_cuda.json" ${TRAIN_ARGS:-} >"$OUT/train.log" 2>&1
                echo "train rc=$?"; tail -25 "$OUT/train.log"; fi;;
+    recipe)  timeout ${RECIPE_TIMEOUT:-300} python3 benchmarks/bench_train_cuda.py --dropout 0.2 --iters ${RECIPE_ITERS:-30} \
+               --only torch-amp,tg-fp16-graph,torch-amp-bf16,tg-bf16-graph,tg-bf16 --out "$OUT/train_cuda_dropout.json" \
+               >"$OUT/recipe.log" 2>&1
+             echo "recipe rc=$?"; tail -12 "$OUT/recipe.log";;
     profile) timeout ${PROFILE_TIMEOUT:-300} python3 benchmarks/bench_train_cuda.py --only tg-fp16-graph,torch-amp \
                --iters 20 --profile ${PROFILE_TOP:-30} --out "$OUT/train_cuda_profile.json" >"$OUT/profile.log" 2>&1
              echo "profile rc=$?"; tail -70 "$OUT/profile.log";;
