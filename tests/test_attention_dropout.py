@@ -306,8 +306,8 @@ def gpu(fn):
 @pytest.mark.parametrize("causal", [False, True])
 @gpu
 def test_cuda_kernels_draw_the_cpu_mask(dtype, d, causal):
-    """The CUDA-core kernels (attention.cu) with dropout against the CPU kernels on the same (seed, offset); float16
-    with D = 64 would take the tensor-core kernels without dropout, and takes the CUDA-core ones with it."""
+    """The CUDA kernels with dropout against the CPU kernels on the same (seed, offset): float32 runs the CUDA-core
+    kernels (attention.cu), float16 with D = 64 the tensor-core ones (attention_tc.cu, which take dropout too)."""
     import cupy as cp
     from tensorgrad.backend import cuda
     rng = np.random.default_rng(10)

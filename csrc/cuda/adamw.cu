@@ -1,6 +1,6 @@
 // adamw.cu: multi-tensor AdamW: one launch updates every parameter of a model.
 //
-// For each element of each tensor k (p, m, v float32; g float32 or float16):
+// For each element of each tensor k (p, m, v float32; g float32, float16 or bfloat16):
 //   p *= 1 - lr * wd
 //   m  = b1 * m + (1 - b1) * g
 //   v  = b2 * v + (1 - b2) * g^2
@@ -10,7 +10,7 @@
 // Work table (built once per parameter list by the launcher, cached on the device):
 //   ptrs  (K, 4) uint64: p, g, m, v addresses of tensor k
 //   sizes (K,)   int64:  element count of tensor k
-//   gtype (K,)   int64:  0 = float32 grad, 1 = float16 grad
+//   gtype (K,)   int64:  0 = float32 grad, 1 = float16 grad, 2 = bfloat16 grad
 //   chunk_tensor (nchunks,) and chunk_start (nchunks,) int64: block b updates elements
 //   [chunk_start[b], min(chunk_start[b] + chunk, sizes[k])) of tensor k = chunk_tensor[b].
 // The launcher packs all five arrays into one int64 buffer (one host-to-device copy per new table).
@@ -34,7 +34,7 @@ __device__ __forceinline__ void adamw_step_impl(const unsigned long long* __rest
     const void* g = reinterpret_cast<const void*>(ptrs[4 * k + 1]);
     float* m = reinterpret_cast<float*>(ptrs[4 * k + 2]);
     float* v = reinterpret_cast<float*>(ptrs[4 * k + 3]);
-    const bool g_half = gtype[k] == 1;
+    const long long gt = gtype[k];
     const long long start = chunk_start[blockIdx.x];
     long long end = start + chunk;
     if (end > sizes[k]) end = sizes[k];
@@ -43,7 +43,9 @@ __device__ __forceinline__ void adamw_step_impl(const unsigned long long* __rest
     const float step_size = lr / bc1;
     const float inv_bc2 = 1.f / bc2;
     for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
-        const float gi = g_half ? __half2float(static_cast<const __half*>(g)[i]) : static_cast<const float*>(g)[i];
+        const float gi = gt == 1   ? tg_load(static_cast<const __half*>(g) + i)
+                         : gt == 2 ? tg_load(static_cast<const __nv_bfloat16*>(g) + i)
+                                   : static_cast<const float*>(g)[i];
         float mi = m[i], vi = v[i], pi = p[i];
         pi *= decay;
         mi = beta1 * mi + (1.f - beta1) * gi;

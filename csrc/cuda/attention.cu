@@ -1,6 +1,6 @@
 // attention.cu: flash attention (tiled, online softmax), forward and backward, causal or not.
 //
-// Shapes: q (B, H, Tq, D), k and v (B, H, Tk, D), all C-contiguous, T = float or __half; D <= 128.
+// Shapes: q (B, H, Tq, D), k and v (B, H, Tk, D), all C-contiguous, T = float, __half or __nv_bfloat16; D <= 128.
 // Causal follows PyTorch's is_causal: query i sees keys j <= i (top-left aligned), so every query row
 // sees key 0 and no row is fully masked.
 //
@@ -373,6 +373,8 @@ TG_ATTN_INSTANTIATE(f32, float, 64, 64, 32, 32, 64)
 TG_ATTN_INSTANTIATE(f32, float, 128, 32, 32, 32, 32)
 TG_ATTN_INSTANTIATE(f16, __half, 64, 64, 32, 32, 64)
 TG_ATTN_INSTANTIATE(f16, __half, 128, 32, 32, 32, 32)
+TG_ATTN_INSTANTIATE(bf16, __nv_bfloat16, 64, 64, 32, 32, 64)
+TG_ATTN_INSTANTIATE(bf16, __nv_bfloat16, 128, 32, 32, 32, 32)
 
 extern "C" __global__ void __launch_bounds__(256)
 attention_delta_kernel_f32(const float* dout, const float* out, float* delta, long long rows, int D) {
@@ -381,4 +383,8 @@ attention_delta_kernel_f32(const float* dout, const float* out, float* delta, lo
 extern "C" __global__ void __launch_bounds__(256)
 attention_delta_kernel_f16(const __half* dout, const __half* out, float* delta, long long rows, int D) {
     attention_delta_impl<__half>(dout, out, delta, rows, D);
+}
+extern "C" __global__ void __launch_bounds__(256)
+attention_delta_kernel_bf16(const __nv_bfloat16* dout, const __nv_bfloat16* out, float* delta, long long rows, int D) {
+    attention_delta_impl<__nv_bfloat16>(dout, out, delta, rows, D);
 }

@@ -38,7 +38,18 @@
 //   Shared memory: (2 BN (D + 8) + 4 BM (D + 8) + BN (BM + 8)) * 2 + 4 BM * 4 bytes
 //                  = 65536 (D = 64, BM = 64), 75264 (D = 128, BM = 32); both need the opt-in.
 // Tiles (D, BM, BN): forward (64, 64, 64), (128, 64, 64); backward (64, 64, 64), (128, 32, 64).
+//
+// Dropout (drop_thr > 0), as attention.cu and csrc/common/philox.h define it: element (bh, query i, key j) is kept iff
+// tg_attn_dropout_keep, so the mask is bit for bit the one of attention.cu, the CPU kernels and the reference.
+// Forward: l sums the undropped P, P V uses P o keep (fp16), out = O * keep_scale / l; lse is unchanged.
+// Backward: the mask is drawn again; dV += (P o keep)^T dO (dV * keep_scale at the end), dS = P o (Z o dP - delta)
+// * scale with Z = keep * keep_scale, so dK and dQ see Z through dS. One Philox call gives one key column of four
+// consecutive query rows (words i % 4): in forward those rows belong to the four lanes g = 4a..4a+3 of one t, each
+// drawing a quarter of the calls (tc_fwd_keep), in backward to the two lanes t, t ^ 1 of one g (tc_bwd_keep); the
+// lanes swap the words' keep bits by shuffles. The bits are drawn before the tile's first mma, while the S
+// accumulators are not yet live. drop_thr == 0 skips all of it and gives the bits of the dropout-free kernels.
 #include "common.cuh"
+#include "../common/philox.h"
 
 #define TG_TC_WARPS 4
 #define TG_TC_THREADS (TG_TC_WARPS * TG_WARP)
@@ -132,15 +143,78 @@ __device__ __forceinline__ void tc_load_tile(__half* dst, const __half* __restri
     }
 }
 
+// ------------------------------------------------------------------------------------------ dropout
+// Forward: keep bits of this thread's elements of a 64-key S tile (query rows row0, row0 + 8; keys k0 + 8n + 2t + b):
+// bit 8 (n % 4) + 4 h + 2 (n / 4) + b for s[n][2h + b]. Rows 4a..4a+3 (a = row / 4, the Philox call's four words) are
+// rows g = 4a'..4a'+3 of the warp (q0 and 16 warp are multiples of 4), held by lanes 4g + t, which share t: lane
+// r = g % 4 draws the columns of n-tiles n % 4 == r for all four (8 calls, not 32), puts the bit of word w (row % 4 ==
+// w) into byte w of `mine`, and each lane gathers byte r of its three partners' (and its own) word.
+__device__ __forceinline__ unsigned tc_fwd_keep(unsigned long long seed, unsigned long long offset, long long bh,
+                                                int row0, int k0, int Tq, int Tk, unsigned thr, int lane) {
+    asm volatile("" : "+r"(row0));   // keeps the counter's row part in the key loop: no registers across it
+    const int t = lane % 4, r = (lane / 4) % 4;
+    unsigned mine = 0;
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int nn = 0; nn < 2; ++nn)
+#pragma unroll
+            for (int b = 0; b < 2; ++b) {
+                unsigned w[4];
+                const int c = k0 + (4 * nn + r) * 8 + 2 * t + b;
+                tg_philox(seed, offset, tg_attn_dropout_counter(bh, row0 + 8 * h, c, Tq, Tk), w);
+#pragma unroll
+                for (int x = 0; x < 4; ++x) mine |= (unsigned)((w[x] >> 8) >= thr) << (8 * x + 4 * h + 2 * nn + b);
+            }
+    unsigned got[4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s) got[s] = __shfl_sync(TG_FULL_MASK, mine, 4 * s + t, 16);
+    const unsigned sel = r | ((r + 4) << 4);   // bytes r of two words -> bytes 0, 1
+    return __byte_perm(__byte_perm(got[0], got[1], sel), __byte_perm(got[2], got[3], sel), 0x5410);
+}
+__device__ __forceinline__ bool tc_fwd_kept(unsigned bits, int n, int e) {
+    return (bits >> (8 * (n % 4) + 4 * (e >> 1) + 2 * (n / 4) + (e & 1))) & 1u;
+}
+
+// Backward: keep bits of this thread's elements of the S^T tile (keys key0, key0 + 8; queries q0 + 8n + 2t + b, q0 a
+// multiple of 4): bit 16 h + 2n + b for st[n][2h + b]. Queries q0 + 8n + 4 (t / 2) + 0..3 (one call's words) are held
+// by lanes t and t ^ 1 of one g: lane t draws key key0 + 8 (t % 2) for both (SN calls, not 2 SN), keeps the bits of
+// its own queries (words 2 (t % 2) + b) and hands the partner's (words 2 - 2 (t % 2) + b) over in one shuffle.
+template <int SN>
+__device__ __forceinline__ unsigned tc_bwd_keep(unsigned long long seed, unsigned long long offset, long long bh,
+                                                int key0, int q0, int Tq, int Tk, unsigned thr, int lane) {
+    static_assert(SN <= 8, "16 bits per key row");
+    const int t = lane % 4, odd = t & 1;
+    unsigned own = 0, other = 0;
+#pragma unroll
+    for (int n = 0; n < SN; ++n) {
+        unsigned w[4];
+        tg_philox(seed, offset, tg_attn_dropout_counter(bh, q0 + 8 * n + 4 * (t / 2), key0 + 8 * odd, Tq, Tk), w);
+#pragma unroll
+        for (int b = 0; b < 2; ++b) {
+            own |= (unsigned)(((odd ? w[2 + b] : w[b]) >> 8) >= thr) << (2 * n + b);
+            other |= (unsigned)(((odd ? w[b] : w[2 + b]) >> 8) >= thr) << (2 * n + b);
+        }
+    }
+    const unsigned got = __shfl_xor_sync(TG_FULL_MASK, other, 1);
+    return odd ? (got | own << 16) : (own | got << 16);
+}
+__device__ __forceinline__ bool tc_bwd_kept(unsigned bits, int n, int e) {
+    return (bits >> (16 * (e >> 1) + 2 * n + (e & 1))) & 1u;
+}
+
 // ------------------------------------------------------------------------------------------ forward
 template <int D>
 __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __half* __restrict__ k,
                                           const __half* __restrict__ v, __half* __restrict__ out,
-                                          float* __restrict__ lse, int Tq, int Tk, float scale, int causal) {
+                                          float* __restrict__ lse, int Tq, int Tk, float scale, int causal,
+                                          float keep_scale, unsigned drop_thr, unsigned long long seed,
+                                          unsigned long long offset) {
     constexpr int BM = 16 * TG_TC_WARPS, BN = 64, LD = D + 8;
     constexpr int KD = D / 16;      // k16 slices of the head dim (S = Q K^T)
     constexpr int SN = BN / 8;      // n8 tiles of S
     constexpr int ON = D / 8;       // n8 tiles of O
+    static_assert(SN == 8, "tc_fwd_keep covers 64-key tiles");
     extern __shared__ __align__(16) unsigned char attn_tc_smem[];
     __half* Qs = reinterpret_cast<__half*>(attn_tc_smem);   // BM x LD
     __half* Ks = Qs + BM * LD;                              // BN x LD
@@ -184,6 +258,9 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
         }
         tc_load_tile<BN, D>(Vs, vb, k0, Tk);
         tc_cp_async_commit();
+
+        unsigned keep = 0;
+        if (drop_thr) keep = tc_fwd_keep(seed, offset, bh, row0, k0, Tq, Tk, drop_thr, lane);
 
         float s[SN][4];
 #pragma unroll
@@ -237,6 +314,13 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
                 l[e >> 1] += p;
             }
         }
+        if (drop_thr) {                          // l sums the undropped P; P V takes P o keep
+#pragma unroll
+            for (int n = 0; n < SN; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    if (!tc_fwd_kept(keep, n, e)) s[n][e] = 0.f;
+        }
 #pragma unroll
         for (int n = 0; n < ON; ++n) {
             o[n][0] *= alpha[0]; o[n][1] *= alpha[0];
@@ -271,7 +355,7 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
         l[h] += __shfl_xor_sync(TG_FULL_MASK, l[h], 2);
         const int r = row0 + h * 8;
         if (r >= Tq) continue;
-        const float inv = 1.f / l[h];
+        const float inv = (drop_thr ? keep_scale : 1.f) / l[h];
         __half* orow = out + (bh * Tq + r) * D + 2 * t;
 #pragma unroll
         for (int n = 0; n < ON; ++n) tc_store_half2(orow + n * 8, o[n][2 * h] * inv, o[n][2 * h + 1] * inv);
@@ -285,7 +369,9 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
                                            const __half* __restrict__ k, const __half* __restrict__ v,
                                            const float* __restrict__ lse, const float* __restrict__ delta,
                                            float* __restrict__ dq_acc, __half* __restrict__ dk,
-                                           __half* __restrict__ dv, int Tq, int Tk, float scale, int causal) {
+                                           __half* __restrict__ dv, int Tq, int Tk, float scale, int causal,
+                                           float keep_scale, unsigned drop_thr, unsigned long long seed,
+                                           unsigned long long offset) {
     constexpr int BN = 16 * TG_TC_WARPS, LD = D + 8, LDS = BM + 8;
     constexpr int KD = D / 16;                  // k16 slices of the head dim (S^T, dP^T)
     constexpr int SN = BM / 8;                  // n8 tiles of S^T (query columns)
@@ -360,6 +446,9 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
         const float* lse_b = lse_s + buf * BM;
         const float* dl_b = dl_s + buf * BM;
 
+        unsigned keep = 0;
+        if (drop_thr) keep = tc_bwd_keep<SN>(seed, offset, bh, key0, q0, Tq, Tk, drop_thr, lane);
+
         float st[SN][4], dpt[SN][4];            // S^T = K Q^T, dP^T = V dO^T: this warp's 16 keys x BM
 #pragma unroll
         for (int n = 0; n < SN; ++n)
@@ -384,7 +473,14 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
             }
         }
 
-        // P^T = exp(scale S^T - lse) (0 where masked), dS^T = P^T (dP^T - delta) scale; in place.
+        // P^T = exp(scale S^T - lse) (0 where masked), dS^T = P^T (dP^T - delta) scale; in place. Dropout:
+        // dP^T <- Z o dP^T first, and P^T <- P^T o keep (for dV) after dS^T.
+        if (drop_thr) {
+#pragma unroll
+            for (int n = 0; n < SN; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) dpt[n][e] = tc_bwd_kept(keep, n, e) ? dpt[n][e] * keep_scale : 0.f;
+        }
         const bool need_mask = q0 + BM > Tq || k0 + BN > Tk || (causal && k0 + warp * 16 + 15 > q0);
 #pragma unroll
         for (int n = 0; n < SN; ++n) {
@@ -399,6 +495,13 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
                 st[n][e] = p;
                 dpt[n][e] = p * (dpt[n][e] - dl_b[lq]) * scale;
             }
+        }
+        if (drop_thr) {
+#pragma unroll
+            for (int n = 0; n < SN; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    if (!tc_bwd_kept(keep, n, e)) st[n][e] = 0.f;
         }
         // dS^T -> shared (fp16) for dQ; rows = keys, columns = queries.
 #pragma unroll
@@ -461,6 +564,7 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
     // land before the block exits and its shared memory goes to the next block.
     tc_cp_async_wait_all();
 
+    const float dv_scale = drop_thr ? keep_scale : 1.f;   // dV = (P o keep)^T dO * keep_scale
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int c = key0 + h * 8;
@@ -470,7 +574,7 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
 #pragma unroll
         for (int n = 0; n < ON; ++n) {
             tc_store_half2(dkr + n * 8, dk_acc[n][2 * h], dk_acc[n][2 * h + 1]);
-            tc_store_half2(dvr + n * 8, dv_acc[n][2 * h], dv_acc[n][2 * h + 1]);
+            tc_store_half2(dvr + n * 8, dv_acc[n][2 * h] * dv_scale, dv_acc[n][2 * h + 1] * dv_scale);
         }
     }
 }
@@ -478,21 +582,26 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
 #define TG_ATTN_TC_INSTANTIATE(DH, BBM, FMINB, BMINB)                                                                \
     extern "C" __global__ void __launch_bounds__(TG_TC_THREADS, FMINB) attention_forward_kernel_f16_tc_d##DH( \
         const __half* q, const __half* k, const __half* v, __half* out, float* lse, int Tq, int Tk,   \
-        int D, float scale, int causal) {                                                             \
+        int D, float scale, int causal, float keep_scale, unsigned int drop_thr, unsigned long long seed, \
+        unsigned long long offset, const unsigned long long* rng_state) {                             \
         (void)D;                                                                                      \
-        attention_forward_tc_impl<DH>(q, k, v, out, lse, Tq, Tk, scale, causal);                      \
+        tg_philox_graph_state(rng_state, seed, offset);                                               \
+        attention_forward_tc_impl<DH>(q, k, v, out, lse, Tq, Tk, scale, causal, keep_scale, drop_thr, \
+                                      seed, offset);                                                  \
     }                                                                                                 \
     extern "C" __global__ void __launch_bounds__(TG_TC_THREADS, BMINB) attention_backward_kernel_f16_tc_d##DH( \
         const __half* dout, const __half* q, const __half* k, const __half* v, const float* lse,     \
         const float* delta, float* dq_acc, __half* dk, __half* dv, int Tq, int Tk, int D, float scale, \
-        int causal) {                                                                                 \
+        int causal, float keep_scale, unsigned int drop_thr, unsigned long long seed,                 \
+        unsigned long long offset, const unsigned long long* rng_state) {                             \
         (void)D;                                                                                      \
+        tg_philox_graph_state(rng_state, seed, offset);                                               \
         attention_backward_tc_impl<DH, BBM>(dout, q, k, v, lse, delta, dq_acc, dk, dv, Tq, Tk, scale, \
-                                            causal);                                                  \
+                                            causal, keep_scale, drop_thr, seed, offset);              \
     }
 
 // Minimum resident blocks per SM (launch bounds): the d64 forward fits 4 (<= 128 registers, no spills),
-// which hides the ex2 / shuffle latency of one warp behind another's mma. The others need ~230-245
-// registers, so 2; asking the d64 backward for 3 made ptxas spill.
+// which hides the ex2 / shuffle latency of one warp behind another's mma. The others need ~230-255
+// registers (nvcc 13, sm_80 / sm_90, with dropout), so 2; asking the d64 backward for 3 made ptxas spill.
 TG_ATTN_TC_INSTANTIATE(64, 64, 4, 2)
 TG_ATTN_TC_INSTANTIATE(128, 32, 2, 2)

@@ -4,7 +4,8 @@
 // The mask is csrc/common/philox.h's tg_elem_dropout_keep: flat element e takes word e % 4 of
 // Philox(key = seed, counter = (e / 4, offset)), as csrc/cpu/bias_dropout_add.cpp and backend/reference.py draw it,
 // so CPU, CUDA and reference agree bit for bit on the mask. One thread per group of four consecutive elements (one
-// Philox call), grid-stride; math in float32; T = float or __half. bias: (C,) over the last dim, or null.
+// Philox call), grid-stride; math in float32; T = float, __half or __nv_bfloat16. bias: (C,) over the last dim,
+// or null.
 // rng_state: null in eager launches; under CUDA-graph capture the device-side Philox pair (philox.h).
 #include "common.cuh"
 #include "../common/philox.h"
@@ -47,3 +48,4 @@ __device__ __forceinline__ void bias_dropout_add_impl(const T* x, const T* h, co
 
 TG_BDA_INSTANTIATE(f32, float)
 TG_BDA_INSTANTIATE(f16, __half)
+TG_BDA_INSTANTIATE(bf16, __nv_bfloat16)

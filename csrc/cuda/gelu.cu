@@ -6,9 +6,9 @@
 //                                dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 //
 // Writes (=): y (forward) or dx (backward), dtype T; math in float32.
-// Each thread handles 16 bytes of consecutive elements per step (4 float, 8 half); `vec` (set by the launcher
-// when every pointer is 16-byte aligned) turns those into one 16-byte load/store per array; the ragged tail and
-// unaligned arrays take the scalar path. Half used to move 8 bytes (4 elements) per access, and its forward ran at
+// Each thread handles 16 bytes of consecutive elements per step (4 float, 8 half or bfloat16); `vec` (set by the
+// launcher when every pointer is 16-byte aligned) turns those into one 16-byte load/store per array; the ragged tail
+// and unaligned arrays take the scalar path. Half used to move 8 bytes (4 elements) per access, and its forward ran at
 // 0.70x PyTorch's speed on an H100 (benchmarks/bench_cuda_kernels.py): one 16-byte access per thread keeps more
 // bytes in flight per instruction.
 #include "common.cuh"
@@ -37,7 +37,7 @@ __device__ __forceinline__ float gelu_grad_f(float x, int approximate) {
     return cdf + x * pdf;
 }
 
-// 16 bytes of elements as floats: 4 float or 8 half. The caller guarantees 16-byte alignment.
+// 16 bytes of elements as floats: 4 float or 8 half / bfloat16. The caller guarantees 16-byte alignment.
 __device__ __forceinline__ void tg_load16(const float* p, float v[4]) { tg_load4(p, v); }
 __device__ __forceinline__ void tg_store16(float* p, const float v[4]) { tg_store4(p, v); }
 __device__ __forceinline__ void tg_load16(const __half* p, float v[8]) {
@@ -55,6 +55,25 @@ __device__ __forceinline__ void tg_store16(__half* p, const float v[8]) {
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
         const __half2 h = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
+        w[k] = *reinterpret_cast<const unsigned int*>(&h);
+    }
+    *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+__device__ __forceinline__ void tg_load16(const __nv_bfloat16* p, float v[8]) {
+    const uint4 t = *reinterpret_cast<const uint4*>(p);
+    const unsigned int w[4] = {t.x, t.y, t.z, t.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[k]));
+        v[2 * k] = f.x;
+        v[2 * k + 1] = f.y;
+    }
+}
+__device__ __forceinline__ void tg_store16(__nv_bfloat16* p, const float v[8]) {
+    unsigned int w[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const __nv_bfloat162 h = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
         w[k] = *reinterpret_cast<const unsigned int*>(&h);
     }
     *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
@@ -106,3 +125,4 @@ __device__ void gelu_elementwise_impl(const T* __restrict__ x, const T* __restri
 
 TG_GELU_INSTANTIATE(f32, float)
 TG_GELU_INSTANTIATE(f16, __half)
+TG_GELU_INSTANTIATE(bf16, __nv_bfloat16)

@@ -13,7 +13,7 @@
 //   block (accumulated with shared-memory atomics inside the block). The launcher sums the partials
 //   over blocks (deterministic, no global atomics) and casts to the weight dtype.
 //
-// T = float or __half; w and b are always float32 (the launcher casts them, they are tiny).
+// T = float, __half or __nv_bfloat16; w and b are always float32 (the launcher casts them, they are tiny).
 // Shared memory for backward: 2 * C floats (dynamic).
 #include "common.cuh"
 
@@ -113,3 +113,4 @@ __device__ void layernorm_backward_impl(const T* __restrict__ dy, const T* __res
 
 TG_LN_INSTANTIATE(f32, float)
 TG_LN_INSTANTIATE(f16, __half)
+TG_LN_INSTANTIATE(bf16, __nv_bfloat16)

@@ -13,7 +13,7 @@
 //   Writes (=): dlogits (N, V) in T. dlogits may alias logits (in-place backward): each element is
 //   read and then written by the same thread, so the pointers are deliberately not __restrict__.
 //
-// T = float or __half; target is int64; stats and dloss are float32.
+// T = float, __half or __nv_bfloat16; target is int64; stats and dloss are float32.
 #include "common.cuh"
 
 template <typename T>
@@ -108,3 +108,4 @@ __device__ void softmax_cross_entropy_backward_impl(const T* logits, const long 
 
 TG_CE_INSTANTIATE(f32, float)
 TG_CE_INSTANTIATE(f16, __half)
+TG_CE_INSTANTIATE(bf16, __nv_bfloat16)

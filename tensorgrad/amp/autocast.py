@@ -9,7 +9,8 @@ to read the policy.
 PyTorch's CPU policy (torch.autocast("cpu", dtype=torch.bfloat16)) leaves that last group in the input's dtype:
 softmax, layer_norm or sum of a bfloat16 tensor return bfloat16, computed in float32 inside and rounded once. So
 cast_float32 passes CPU tensors through under bfloat16 autocast, and the ops themselves compute half inputs in float32
-(the fused kernels, reductions through ops/util). float16 autocast keeps its float32 upcasts on every device.
+(the fused kernels, reductions through ops/util). float16 autocast keeps its float32 upcasts on every device, and so
+does bfloat16 on CUDA (torch.autocast("cuda", dtype=torch.bfloat16) has the float16 policy).
 
 The casts are differentiable: parameters stay float32 (master weights) and their gradients come back float32
 through the cast's backward. Half-precision matmuls accumulate in float32 (cuBLAS compute type on CUDA; on the CPU
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
-from ..backend import cuda_available
+from ..backend import cuda_available, cupy as _get_cupy
 from ..tensor import Tensor
 
 _state = threading.local()
@@ -66,6 +67,9 @@ class autocast:
             warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling",
                           UserWarning, stacklevel=2)
             self.enabled = False
+        if self.enabled and self.device_type == "cuda" and self.dtype == dtypes.bfloat16 and not _cupy_takes_bf16():
+            # torch's error; a CuPy without ml_dtypes' bfloat16 (< 14) would fail later, at the first cast
+            raise RuntimeError("Current CUDA Device does not support bfloat16. Please switch dtype to float16.")
 
     def __enter__(self):
         if not hasattr(_state, "stack") or _state.stack is None:
@@ -83,6 +87,14 @@ class autocast:
             with autocast(self.device_type, dtype=self.dtype, enabled=self.enabled):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def _cupy_takes_bf16():
+    try:
+        _get_cupy().empty(0, dtype=dtypes.bfloat16)
+    except (TypeError, ValueError, NotImplementedError):
+        return False
+    return True
 
 
 def get_state():

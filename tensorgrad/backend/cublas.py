@@ -1,26 +1,35 @@
-"""2-D GEMM on cupy arrays through cuBLAS called directly (ctypes), so that matmuls can be captured in a CUDA
-graph: CuPy refuses any cuBLAS call while a stream is capturing (its setStream raises NotImplementedError),
-although cuBLAS itself supports capture once it has a user workspace (cublasSetWorkspace), which we give it.
+"""GEMMs on cupy arrays through cuBLAS called directly (ctypes), so that matmuls can be captured in a CUDA graph:
+CuPy refuses any cuBLAS call while a stream is capturing (its setStream raises NotImplementedError), although cuBLAS
+itself supports capture once it has a user workspace (cublasSetWorkspace), which we give it.
 
-    gemm(a, b) -> a @ b for 2-D a (M, K), b (K, N), both float16, float32 or float64, each C- or
-    F-contiguous (a transposed view is free). float16 runs cublasGemmEx with fp32 compute (tensor cores, fp32
-    accumulation), float32 full fp32 (no TF32), float64 fp64. Returns None for anything else (the caller falls
-    back to cupy's `@`).
+    gemm(a, b) -> a @ b for 2-D a (M, K), b (K, N) of one dtype: float16 or bfloat16 (cublasGemmEx with fp32
+    compute: tensor cores, fp32 accumulation, one rounding of the output), float32 full fp32 (no TF32), float64
+    fp64. Each operand C- or F-ordered, rows or columns possibly padded (a transposed view or a column slice is
+    free). Returns None for anything else (the caller falls back to cupy's `@`).
+    matmul(a, b, bias) -> a @ b (+ bias) with NumPy's matmul rules (1-D operands, broadcast batch dims): one
+    cublasGemmEx or cublasGemmStridedBatchedEx, the bias added inside the GEMM. backend/cuda.py's gemm sends every
+    bfloat16 product here, because CuPy's own batched matmul has no bfloat16 path.
 
 cuBLAS is column-major: a row-major C = A B is computed as the column-major C^T = B^T A^T, and a row-major
-C-contiguous matrix read column-major is its transpose, so no copy is ever needed for the two layouts above.
-One handle per device, bound to the current stream before each call (setStream drops the workspace, so the
-workspace is set again after it).
+C-ordered matrix read column-major is its transpose, so no copy is needed for the layouts above. How an operand is
+read (op, leading dimension, batch stride) is worked out from shapes and strides alone (_plan), so that it can be
+checked without a GPU. One handle per device, bound to the current stream before each call (setStream drops the
+workspace, so the workspace is set again after it).
 """
 import ctypes
+import math
 import threading
 
 import numpy as np
 
 from . import cupy as _get_cupy
+from ..dtypes import bfloat16 as _BF16
 
-_CUDA_R = {np.dtype(np.float16): 2, np.dtype(np.float32): 0, np.dtype(np.float64): 1}
-_COMPUTE = {np.dtype(np.float16): 68, np.dtype(np.float32): 68, np.dtype(np.float64): 70}  # CUBLAS_COMPUTE_32F/64F
+# cudaDataType: CUDA_R_16F, CUDA_R_16BF, CUDA_R_32F, CUDA_R_64F
+_CUDA_R = {np.dtype(np.float16): 2, _BF16: 14, np.dtype(np.float32): 0, np.dtype(np.float64): 1}
+# cublasComputeType_t: CUBLAS_COMPUTE_32F (half inputs accumulate in fp32; float32 without TF32), CUBLAS_COMPUTE_64F
+_COMPUTE = {np.dtype(np.float16): 68, _BF16: 68, np.dtype(np.float32): 68, np.dtype(np.float64): 70}
+_INT_MAX = 2 ** 31 - 1
 _OP_N, _OP_T = 0, 1
 _GEMM_DEFAULT = -1
 _WORKSPACE_BYTES = 32 << 20
@@ -65,6 +74,9 @@ def _load():
     lib.cublasSetWorkspace_v2.argtypes = [vp, vp, ctypes.c_size_t]
     lib.cublasGemmEx.argtypes = [vp, i32, i32, i32, i32, i32, vp, vp, i32, i32, vp, i32, i32, vp, vp, i32, i32,
                                  i32, i32]
+    i64 = ctypes.c_longlong
+    lib.cublasGemmStridedBatchedEx.argtypes = [vp, i32, i32, i32, i32, i32, vp, vp, i32, i32, i64, vp, i32, i32, i64,
+                                               vp, vp, i32, i32, i64, i32, i32, i32]
     _lib = lib
     return lib
 
@@ -97,16 +109,106 @@ def _handle(cp):
     return st["handle"]
 
 
-def _layout(x):
-    """True if a 2-D array is F-contiguous (column-major: the matrix itself), False if C-contiguous (column-major:
-    its transpose), None if neither."""
-    r, c = x.shape
-    item = x.itemsize
-    if x.strides == (c * item, item) or (r == 1 and x.strides[1] == item) or (c == 1 and x.strides[0] == item):
-        return False
-    if x.strides == (item, r * item):
-        return True
+def _layout(rows, cols, sr, sc):
+    """How cuBLAS (column-major) reads a row-major rows x cols matrix with element strides (sr, sc): (False, ld) when
+    its memory is the column-major cols x rows transpose (C order, rows ld apart), (True, ld) when it is the matrix
+    itself column-major (F order, columns ld apart); None when neither (a strided slice, negative strides, overlap).
+    A dimension of size 1 has no stride that matters."""
+    if (cols == 1 or sc == 1) and (rows == 1 or sr >= max(1, cols)):
+        return False, (sr if rows > 1 else max(1, cols))
+    if (rows == 1 or sr == 1) and (cols == 1 or sc >= max(1, rows)):
+        return True, (sc if cols > 1 else max(1, rows))
     return None
+
+
+def _uniform_stride(shape, strides):
+    """The one stride s that steps through dims `shape` flattened (C order), or None when they do not collapse; dims
+    of size 1 are skipped and broadcast dims (stride 0) collapse only with each other. 0 when nothing is left."""
+    s = expected = None
+    for size, st in zip(reversed(shape), reversed(strides)):
+        if size == 1:
+            continue
+        if s is None:
+            s = st
+        elif st != expected:
+            return None
+        expected = st * size
+    if s is None:
+        return 0
+    return s if s >= 0 else None
+
+
+def _plan(a_shape, a_strides, b_shape, b_strides, itemsize):
+    """cuBLAS arguments for a @ b over the broadcast batch dims, from shapes and byte strides (a (..., M, K) and
+    b (..., K, N), both at least 2-D, batch dims already broadcast to one shape): (opB, opA, n, m, k, ldB, strideB,
+    ldA, strideA, ldc, strideC, count), the output C-ordered (..., M, N), strides in elements. None when an operand's
+    layout cannot be read as strided matrices (the caller copies it) or a size passes cuBLAS's int range.
+    When b has no batch (stride 0) and a's batch and rows collapse into rows (a (B, T, C) @ W), the batch folds into
+    one GEMM of B*T rows."""
+    if any(st % itemsize for st in a_strides + b_strides):
+        return None
+    sa = tuple(st // itemsize for st in a_strides)
+    sb = tuple(st // itemsize for st in b_strides)
+    m, k = a_shape[-2:]
+    n = b_shape[-1]
+    batch = a_shape[:-2]
+    count = math.prod(batch)
+    stride_b = _uniform_stride(batch, sb[:-2])
+    if stride_b is None:
+        return None
+    la = None
+    if stride_b == 0 and count > 1:                       # fold a's batch into its rows
+        rows = _uniform_stride(batch + (m,), sa[:-1])
+        la = None if rows is None else _layout(count * m, k, rows, sa[-1])
+        if la is not None and not la[0]:
+            m, count, stride_a = count * m, 1, 0
+        else:
+            la = None
+    if la is None:
+        la = _layout(m, k, sa[-2], sa[-1])
+        stride_a = _uniform_stride(batch, sa[:-2])
+        if la is None or stride_a is None:
+            return None
+    lb = _layout(k, n, sb[-2], sb[-1])
+    if lb is None:
+        return None
+    if max(m, n, k, la[1], lb[1], count) > _INT_MAX:
+        return None
+    # Column-major C^T (n x m) = B^T (n x k) @ A^T (k x m): B in C order is B^T in memory (op N), in F order B
+    # itself (op T); likewise A.
+    op_b = _OP_T if lb[0] else _OP_N
+    op_a = _OP_T if la[0] else _OP_N
+    return op_b, op_a, n, m, k, lb[1], stride_b, la[1], stride_a, n, m * n, count
+
+
+def _readable(x):
+    """Whether _plan can read a stack of matrices as it is (else it needs a C-ordered copy)."""
+    if any(st % x.itemsize for st in x.strides):
+        return False
+    st = tuple(v // x.itemsize for v in x.strides)
+    return _layout(*x.shape[-2:], *st[-2:]) is not None and _uniform_stride(x.shape[:-2], st[:-2]) is not None
+
+
+def _scalars(dtype, beta):
+    if dtype == np.float64:
+        return ctypes.c_double(1.0), ctypes.c_double(beta)
+    return ctypes.c_float(1.0), ctypes.c_float(beta)
+
+
+def _run(cp, plan, a, b, out, beta):
+    """One cuBLAS call of a _plan into out (C-ordered); a and b as the plan read them (their first elements)."""
+    op_b, op_a, n, m, k, ldb, sb, lda, sa, ldc, sc, count = plan
+    alpha, beta = _scalars(a.dtype, beta)
+    dt, ct = _CUDA_R[a.dtype], _COMPUTE[a.dtype]
+    pb, pa, pc = (ctypes.c_void_p(x.data.ptr) for x in (b, a, out))
+    h = _handle(cp)
+    if count == 1:
+        _check(_lib.cublasGemmEx(h, op_b, op_a, n, m, k, ctypes.byref(alpha), pb, dt, ldb, pa, dt, lda,
+                                 ctypes.byref(beta), pc, dt, ldc, ct, _GEMM_DEFAULT), "cublasGemmEx")
+    else:
+        _check(_lib.cublasGemmStridedBatchedEx(h, op_b, op_a, n, m, k, ctypes.byref(alpha), pb, dt, ldb, sb, pa, dt,
+                                               lda, sa, ctypes.byref(beta), pc, dt, ldc, sc, count, ct, _GEMM_DEFAULT),
+               "cublasGemmStridedBatchedEx")
 
 
 def gemm(a, b):
@@ -119,24 +221,62 @@ def gemm(a, b):
         return None
     if k == 0:
         return cp.zeros((m, n), dtype=a.dtype)
-    la, lb = _layout(a), _layout(b)
-    if la is None or lb is None:
+    plan = _plan(a.shape, a.strides, b.shape, b.strides, a.itemsize)
+    if plan is None:
         return None
     out = cp.empty((m, n), dtype=a.dtype)
-    # Column-major C^T (n x m) = B^T (n x k) @ A^T (k x m). B C-contiguous: its memory is B^T (n x k), op N,
-    # ld n; F-contiguous: its memory is B (k x n), op T, ld k. Likewise A with (k x m) / (m x k).
-    tb, ta = lb, la
-    op1 = _OP_T if tb else _OP_N
-    op2 = _OP_T if ta else _OP_N
-    ld1 = k if tb else n
-    ld2 = m if ta else k
-    if a.dtype == np.float64:
-        alpha, beta = ctypes.c_double(1.0), ctypes.c_double(0.0)
-    else:
-        alpha, beta = ctypes.c_float(1.0), ctypes.c_float(0.0)
-    dt = _CUDA_R[a.dtype]
-    h = _handle(cp)
-    _check(_lib.cublasGemmEx(h, op1, op2, n, m, k, ctypes.byref(alpha), ctypes.c_void_p(b.data.ptr), dt, ld1,
-                             ctypes.c_void_p(a.data.ptr), dt, ld2, ctypes.byref(beta), ctypes.c_void_p(out.data.ptr),
-                             dt, n, _COMPUTE[a.dtype], _GEMM_DEFAULT), "cublasGemmEx")
+    _run(cp, plan, a, b, out, 0.0)
     return out
+
+
+def _prepare(xp, a, b):
+    """NumPy's matmul rules for xp arrays a and b: (shape, out_shape, a2, b2, plan), shape the (..., M, N) of the
+    product and out_shape the result's (1-D operands' dims dropped); a2 (..., M, K) and b2 (..., K, N) broadcast to
+    one batch shape, C-ordered copies where _plan cannot read them as they are; a2 = b2 = plan = None when there is
+    nothing to multiply (an empty product or K = 0); plan None alone past cuBLAS's int range. None when the shapes do
+    not multiply. Pure array handling, so that the CPU tests run it on NumPy."""
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    (m, k), (k2, n) = a2.shape[-2:], b2.shape[-2:]
+    if k != k2:
+        return None
+    try:
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+    except ValueError:
+        return None
+    shape = batch + (m, n)
+    out_shape = shape[:-2] + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    if 0 in shape or k == 0:
+        return shape, out_shape, None, None, None
+    a2 = xp.broadcast_to(a2, batch + (m, k))
+    b2 = xp.broadcast_to(b2, batch + (k, n))
+    plan = _plan(a2.shape, a2.strides, b2.shape, b2.strides, a.itemsize)
+    if plan is None:
+        a2, b2 = (x if _readable(x) else xp.ascontiguousarray(x) for x in (a2, b2))
+        plan = _plan(a2.shape, a2.strides, b2.shape, b2.strides, a.itemsize)
+    return shape, out_shape, a2, b2, plan
+
+
+def matmul(a, b, bias=None):
+    """a @ b (+ bias over the last dim) with NumPy's matmul rules, for a and b of one dtype of _CUDA_R; None for
+    other dtypes, shapes that do not multiply, or sizes past cuBLAS's int range. The output is pre-filled with the
+    bias and the GEMM run with beta = 1: one fp32 accumulation of products and bias, rounded once (as the
+    reference's half GEMMs). Operands whose layout cuBLAS cannot read (strided slices, batch dims that do not
+    collapse to one stride, such as a broadcast (1, H) against (B, H)) are copied first."""
+    cp = _get_cupy()
+    if a.dtype != b.dtype or a.dtype not in _CUDA_R or a.ndim == 0 or b.ndim == 0:
+        return None
+    prep = _prepare(cp, a, b)
+    if prep is None:
+        return None
+    shape, out_shape, a2, b2, plan = prep
+    if a2 is not None and plan is None:
+        return None
+    if bias is None:
+        out = (cp.zeros if a2 is None else cp.empty)(shape, dtype=a.dtype)
+    else:
+        out = cp.empty(shape, dtype=a.dtype)
+        out[...] = bias
+    if a2 is not None:
+        _run(cp, plan, a2, b2, out, 0.0 if bias is None else 1.0)
+    return out.reshape(out_shape)

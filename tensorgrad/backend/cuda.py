@@ -20,6 +20,7 @@ import numpy as np
 
 from . import cupy as _get_cupy
 from . import capture, cublas, reference
+from ..dtypes import bfloat16 as _BF16
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SOURCE_DIRS = (
@@ -30,10 +31,10 @@ FILES = ("layernorm", "softmax_cross_entropy", "attention", "attention_tc", "gel
 
 # NVRTC options. C++17 for `if constexpr`-era code; no --use_fast_math (it would also approximate
 # erff/tanhf/logf and flush denormals): the kernels call the fast intrinsics (__expf) explicitly where
-# they are safe. CuPy adds the CUDA include directory itself (for <cuda_fp16.h>).
+# they are safe. CuPy adds the CUDA include directory itself (for <cuda_fp16.h> and <cuda_bf16.h>).
 _OPTIONS = ("--std=c++17",)
 
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", _BF16: "bf16"}
 _SMEM_DEFAULT_LIMIT = 48 * 1024
 
 _lock = threading.Lock()
@@ -142,6 +143,7 @@ def configure_matmul(allow_tf32=False):
         (ndim > 2) casts fp16 operands to fp32 before calling cuBLAS: accurate, but it costs memory.
       - float32: COMPUTE_TYPE_TF32 (CUBLAS_COMPUTE_32F_FAST_TF32, Ampere+) when allow_tf32, else
         COMPUTE_TYPE_DEFAULT (full fp32). The environment variable CUPY_TF32=1 is CuPy's equivalent.
+      - bfloat16 never reaches CuPy's matmul (gemm sends it to backend.cublas: CUBLAS_COMPUTE_32F), so it has none.
     Returns {dtype name: compute type name} as CuPy reports them afterwards.
     """
     cp = _cp()
@@ -173,7 +175,8 @@ def _ceil_div(a, b):
 
 
 def _supported(*arrays):
-    """True when every array is float32 or float16 and they share one dtype."""
+    """True when every array is float32, float16 or bfloat16 (the dtypes every .cu file instantiates) and they share
+    one dtype."""
     dt = arrays[0].dtype
     return dt in _SUFFIX and all(a.dtype == dt for a in arrays)
 
@@ -310,7 +313,7 @@ def _attn_use_tc(*arrays):
 
 
 def _attn_kernel_ok(q, k, v):
-    """Shapes/dtypes the kernels cover: 4-D, one dtype in {float32, float16}, head dim 1..128,
+    """Shapes/dtypes the kernels cover: 4-D, one dtype in {float32, float16, bfloat16}, head dim 1..128,
     matching batch/heads/head dim, non-empty. Everything else (float64, D > 128, ...) -> reference."""
     if not _supported(q, k, v) or q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
         return False
@@ -332,7 +335,7 @@ def _dropout_args(dropout_p, seed, offset):
 
 
 def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
-    """Dropout (p > 0) runs in the CUDA-core kernels of attention.cu (the tensor-core ones take none)."""
+    """Dropout (p > 0) runs in whichever kernels apply (attention.cu or attention_tc.cu): both draw the same mask."""
     cp = _cp()
     dargs = (q, k, v, causal, scale, dropout_p, seed, offset)
     if not _attn_kernel_ok(q, k, v):
@@ -341,7 +344,7 @@ def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
     b, h, tq, d = q.shape
     tk = k.shape[2]
     kern = None
-    if _attn_use_tc(q, k, v) and not dropout_p > 0:
+    if _attn_use_tc(q, k, v):
         bm, bn = _ATTN_TC_TILES[d][0]
         smem = _attn_tc_smem_forward(d, bm, bn)
         kern = get_kernel("attention_tc", "attention_forward_kernel_f16_tc_d%d" % d, smem)
@@ -356,7 +359,7 @@ def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
         return reference.attention_forward(*dargs)
     out = cp.empty_like(q)
     lse = cp.empty((b, h, tq), dtype=cp.float32)
-    drop = _dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
+    drop = _dropout_args(dropout_p, seed, offset)
     kern((b * h, _ceil_div(tq, bm)), (threads,),
          (q, k, v, out, lse, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal))) + drop, shared_mem=smem)
     return out, lse
@@ -372,7 +375,7 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, se
     suffix = _SUFFIX[q.dtype]
     dout, q, k, v, out, lse = (cp.ascontiguousarray(a) for a in (dout, q, k, v, out, lse))
     kern = None
-    if _attn_use_tc(q, k, v, dout) and not dropout_p > 0:
+    if _attn_use_tc(q, k, v, dout):
         bm, bn = _ATTN_TC_TILES[d][1]
         smem = _attn_tc_smem_backward(d, bm, bn)
         kern = get_kernel("attention_tc", "attention_backward_kernel_f16_tc_d%d" % d, smem)
@@ -394,7 +397,7 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, se
     dq_acc = cp.zeros((b, h, tq, d), dtype=cp.float32)
     dk = cp.empty_like(k)
     dv = cp.empty_like(v)
-    drop = _dropout_args(dropout_p, seed, offset) if threads == _ATTN_THREADS else ()
+    drop = _dropout_args(dropout_p, seed, offset)
     kern((b * h, _ceil_div(tk, bn)), (threads,),
          (dout, q, k, v, lse, delta, dq_acc, dk, dv, _i32(tq), _i32(tk), _i32(d), _f32(scale), _i32(bool(causal)))
          + drop, shared_mem=smem)
@@ -413,13 +416,13 @@ def _approx_flag(approximate):
 
 
 def _gelu_grid(x):
-    # Each thread takes 16 bytes of elements per step (gelu.cu's EPT): 4 float, 8 half.
+    # Each thread takes 16 bytes of elements per step (gelu.cu's EPT): 4 float, 8 half or bfloat16.
     return (max(1, min(_ceil_div(x.size, _GELU_THREADS * (16 // x.itemsize)), 2 ** 31 - 1)),)
 
 
 def gelu_forward(x, approximate):
     cp = _cp()
-    if not _supported(x) or x.size == 0:              # float64 etc., empty: reference
+    if not _supported(x) or x.size == 0:   # float64 etc., empty: reference
         return reference.gelu_forward(x, approximate)
     flag = _approx_flag(approximate)
     shape = x.shape                                   # ascontiguousarray makes 0-d arrays 1-d
@@ -483,11 +486,12 @@ def bias_dropout_add_backward(g, p, seed, offset):
 _ADAMW_CHUNK = 32768          # elements per block (256 threads x 128)
 _ADAMW_THREADS = 256
 _adamw_table = {"key": None, "dev": None, "buf": None, "views": None}  # last table, reused while unchanged
+_ADAMW_GTYPE = {np.dtype(np.float32): 0, np.dtype(np.float16): 1, _BF16: 2}  # adamw.cu's gtype codes
 
 
 def _adamw_fusable(p, g, m, v):
     f32 = np.dtype(np.float32)
-    return (p.dtype == f32 and m.dtype == f32 and v.dtype == f32 and g.dtype in _SUFFIX
+    return (p.dtype == f32 and m.dtype == f32 and v.dtype == f32 and g.dtype in _ADAMW_GTYPE
             and p.size > 0 and p.size == g.size == m.size == v.size
             and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous)
 
@@ -506,7 +510,7 @@ def _adamw_build_table(items):
     chunk_start = (np.arange(nchunks, dtype=np.int64) - first_chunk) * _ADAMW_CHUNK
     ptrs = np.array([[p.data.ptr, g.data.ptr, m.data.ptr, v.data.ptr] for p, g, m, v in items],
                     dtype=np.uint64).view(np.int64).reshape(-1)
-    gtype = np.array([1 if g.dtype == np.float16 else 0 for _, g, _, _ in items], dtype=np.int64)
+    gtype = np.array([_ADAMW_GTYPE.get(g.dtype, 0) for _, g, _, _ in items], dtype=np.int64)
     host = np.concatenate([ptrs, sizes, gtype, chunk_tensor, chunk_start])
     buf = _to_device_capture_safe(host)               # one host-to-device copy
     o1, o2, o3, o4 = 4 * kcount, 5 * kcount, 6 * kcount, 6 * kcount + nchunks
@@ -554,7 +558,8 @@ def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_
     if rest:
         p = rest[0][0]
         raise TypeError(f"adamw_step (capturable): needs float32 parameters and moments, contiguous, with a "
-                        f"float32/float16 grad of the same size; got a parameter of shape {p.shape}, dtype {p.dtype}")
+                        f"float32/float16/bfloat16 grad of the same size; got a parameter of shape {p.shape}, "
+                        f"dtype {p.dtype}")
     if not fused:
         return
     ptrs, sizes, gtype, chunk_tensor, chunk_start, nchunks = _adamw_build_table(fused)
@@ -587,7 +592,11 @@ def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weig
 
 def gemm(a, b, bias=None):
     """2-D products call cuBLAS directly (backend.cublas: the only way a GEMM can be captured in a CUDA graph);
-    other shapes use CuPy's `@`, which cannot be captured."""
+    other shapes use CuPy's `@`, which cannot be captured. bfloat16 always goes to backend.cublas (its matmul):
+    CuPy 14.2's `@` fails on batched (ndim > 2) bfloat16, having no bf16 batched GEMM."""
+    if a.dtype == _BF16 and b.dtype == _BF16:
+        out = cublas.matmul(a, b, bias)
+        return out if out is not None else reference.gemm(a, b, bias)   # sizes past cuBLAS's int range
     out = cublas.gemm(a, b)
     if out is None:
         if capture.is_capturing():
