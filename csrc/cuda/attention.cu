@@ -37,8 +37,8 @@
 // tg_philox_graph_state). The tensor-core kernels (attention_tc.cu) draw the same mask with the same arguments.
 //
 // These are CUDA-core (FFMA) kernels: exact float32 math, no tensor cores. They run float32, head dims
-// other than 64 / 128, and everything when TENSORGRAD_ATTN_TC=0; float16 with D == 64 or 128 runs the
-// tensor-core kernels of attention_tc.cu (same signatures and outputs; the delta kernel here is shared).
+// other than 64 / 128, and everything when TENSORGRAD_ATTN_TC=0; float16 and bfloat16 with D == 64 or 128 run
+// the tensor-core kernels of attention_tc.cu (same signatures and outputs; the delta kernel here is shared).
 #include "common.cuh"
 #include "../common/philox.h"
 

@@ -1,11 +1,14 @@
-// attention_tc.cu: flash attention on tensor cores for float16 q, k, v with head dim D == 64 or 128.
+// attention_tc.cu: flash attention on tensor cores for float16 or bfloat16 q, k, v with head dim D == 64 or 128.
 //
-// Same math, layouts, outputs and entry-point signatures as the f16 kernels of attention.cu (read its
-// header for the algorithm); the launcher (tensorgrad/backend/cuda.py) uses these for float16 with
-// D in (64, 128) unless TENSORGRAD_ATTN_TC=0. The runtime D argument is only there to keep the
+// Same math, layouts, outputs and entry-point signatures as the f16 / bf16 kernels of attention.cu (read its
+// header for the algorithm); the launcher (tensorgrad/backend/cuda.py) uses these for float16 and bfloat16
+// with D in (64, 128) unless TENSORGRAD_ATTN_TC=0. The runtime D argument is only there to keep the
 // signatures identical: these kernels are compiled for D == DH and the launcher never passes another D.
 // Inputs must be 16-byte aligned (cp.async); the launcher checks and otherwise uses attention.cu.
 //
+// T = __half or __nv_bfloat16 (entry points _f16_ / _bf16_; "fp16" below means T). The two differ only in the
+// mma instruction (.f16 / .bf16 inputs, both sm_80+) and the float -> T pair conversion (tc_pack, tc_store2);
+// ldmatrix and cp.async move 16-bit words and do not care which.
 // Matmuls are mma.sync.m16n8k16 (fp16 inputs, fp32 accumulation), FlashAttention-2 style: accumulators
 // and softmax statistics stay in registers, and the fp32 C fragment of one mma is re-packed to fp16 in
 // registers as the A fragment of the next (S -> P for P V; S^T -> P^T, dS^T for dV, dK), which works
@@ -16,7 +19,8 @@
 // Shared tiles are fp16 with rows padded by 8 halves (16 B): the 8 row addresses of one ldmatrix then
 // fall in 8 different 16-byte bank groups (no conflicts) without an XOR swizzle.
 // Precision: P and dS are rounded to fp16 as mma inputs (as FlashAttention-2 does); every sum, the softmax
-// statistics and dQ are float32, so results differ from attention.cu only at fp16 rounding level.
+// statistics and dQ are float32, so results differ from attention.cu only at fp16 rounding level
+// (bf16: 8 significant bits, so about 8x the float16 differences).
 // mma fragment notation below: g = lane / 4, t = lane % 4; a thread holds C rows g and g + 8, columns
 // 2t and 2t + 1 of each n8 tile.
 //
@@ -77,31 +81,51 @@ __device__ __forceinline__ void tc_cp_async_commit() { asm volatile("cp.async.co
 __device__ __forceinline__ void tc_cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
 // Four 8x8 b16 matrices; lane l supplies the row address for matrix l / 8, row l % 8.
-__device__ __forceinline__ void tc_ldmatrix_x4(unsigned r[4], const __half* p) {
+__device__ __forceinline__ void tc_ldmatrix_x4(unsigned r[4], const void* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(tc_smem_addr(p))
                  : "memory");
 }
-__device__ __forceinline__ void tc_ldmatrix_x4_trans(unsigned r[4], const __half* p) {
+__device__ __forceinline__ void tc_ldmatrix_x4_trans(unsigned r[4], const void* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(tc_smem_addr(p))
                  : "memory");
 }
 
-// c (16x8 f32) += a (16x16 f16, row) * b (16x8 f16, col)
-__device__ __forceinline__ void tc_mma(float c[4], const unsigned a[4], unsigned b0, unsigned b1) {
+// c (16x8 f32) += a (16x16 T, row) * b (16x8 T, col)
+template <typename T>
+__device__ __forceinline__ void tc_mma(float c[4], const unsigned a[4], unsigned b0, unsigned b1);
+template <>
+__device__ __forceinline__ void tc_mma<__half>(float c[4], const unsigned a[4], unsigned b0, unsigned b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
         "{%0, %1, %2, %3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+template <>
+__device__ __forceinline__ void tc_mma<__nv_bfloat16>(float c[4], const unsigned a[4], unsigned b0, unsigned b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
 
-// Two floats -> one f16x2 register; x goes to the low half (the lower column index in a fragment).
-__device__ __forceinline__ unsigned tc_pack(float x, float y) {
+// Two floats -> one T x 2 register (round to nearest even); x goes to the low half (the lower column index in a
+// fragment).
+template <typename T>
+__device__ __forceinline__ unsigned tc_pack(float x, float y);
+template <>
+__device__ __forceinline__ unsigned tc_pack<__half>(float x, float y) {
     __half2 h = __floats2half2_rn(x, y);
+    return *reinterpret_cast<unsigned*>(&h);
+}
+template <>
+__device__ __forceinline__ unsigned tc_pack<__nv_bfloat16>(float x, float y) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
     return *reinterpret_cast<unsigned*>(&h);
 }
 
@@ -123,14 +147,18 @@ __device__ __forceinline__ void tc_atomic_add2(float* p, float a, float b) {
 #endif
 }
 
-__device__ __forceinline__ void tc_store_half2(__half* p, float x, float y) {
+// p[0] = x, p[1] = y (one 4-byte store).
+__device__ __forceinline__ void tc_store2(__half* p, float x, float y) {
     *reinterpret_cast<__half2*>(p) = __floats2half2_rn(x, y);
 }
+__device__ __forceinline__ void tc_store2(__nv_bfloat16* p, float x, float y) {
+    *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(x, y);
+}
 
-// ROWS x D tile of a (T, D) fp16 matrix starting at row r0 -> shared (row stride D + 8), rows >= nrows
+// ROWS x D tile of an (nrows, D) fp16 matrix starting at row r0 -> shared (row stride D + 8), rows >= nrows
 // zero-filled. Issued by all TG_TC_THREADS threads; the caller commits and waits.
-template <int ROWS, int D>
-__device__ __forceinline__ void tc_load_tile(__half* dst, const __half* __restrict__ src, int r0, int nrows) {
+template <int ROWS, int D, typename T>
+__device__ __forceinline__ void tc_load_tile(T* dst, const T* __restrict__ src, int r0, int nrows) {
     constexpr int CPR = D / 8;                             // 16-byte chunks per row
     constexpr int N = ROWS * CPR;
     static_assert(N % TG_TC_THREADS == 0, "tile chunks must split evenly over the block");
@@ -204,9 +232,9 @@ __device__ __forceinline__ bool tc_bwd_kept(unsigned bits, int n, int e) {
 }
 
 // ------------------------------------------------------------------------------------------ forward
-template <int D>
-__device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __half* __restrict__ k,
-                                          const __half* __restrict__ v, __half* __restrict__ out,
+template <typename T, int D>
+__device__ void attention_forward_tc_impl(const T* __restrict__ q, const T* __restrict__ k,
+                                          const T* __restrict__ v, T* __restrict__ out,
                                           float* __restrict__ lse, int Tq, int Tk, float scale, int causal,
                                           float keep_scale, unsigned drop_thr, unsigned long long seed,
                                           unsigned long long offset) {
@@ -216,17 +244,17 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
     constexpr int ON = D / 8;       // n8 tiles of O
     static_assert(SN == 8, "tc_fwd_keep covers 64-key tiles");
     extern __shared__ __align__(16) unsigned char attn_tc_smem[];
-    __half* Qs = reinterpret_cast<__half*>(attn_tc_smem);   // BM x LD
-    __half* Ks = Qs + BM * LD;                              // BN x LD
-    __half* Vs = Ks + BN * LD;                              // BN x LD
+    T* Qs = reinterpret_cast<T*>(attn_tc_smem);             // BM x LD
+    T* Ks = Qs + BM * LD;                                   // BN x LD
+    T* Vs = Ks + BN * LD;                                   // BN x LD
 
     const int warp = threadIdx.x / TG_WARP, lane = threadIdx.x % TG_WARP;
     const int g = lane / 4, t = lane % 4;
     const long long bh = blockIdx.x;
     const int q0 = (gridDim.y - 1 - blockIdx.y) * BM;      // heaviest (causal) tiles first
-    const __half* qb = q + bh * Tq * D;
-    const __half* kb = k + bh * Tk * D;
-    const __half* vb = v + bh * Tk * D;
+    const T* qb = q + bh * Tq * D;
+    const T* kb = k + bh * Tk * D;
+    const T* vb = v + bh * Tk * D;
     const float sl2 = scale * TG_TC_LOG2E;
 
     const int kv_end = causal ? min(Tk, q0 + BM) : Tk;
@@ -271,8 +299,8 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
             for (int np = 0; np < SN / 2; ++np) {
                 unsigned b[4];   // K rows np*16.., dims kd*16..: b for key tiles 2np (b[0..1]), 2np+1 (b[2..3])
                 tc_ldmatrix_x4(b, Ks + (np * 16 + lane % 8 + (lane / 16) * 8) * LD + kd * 16 + ((lane / 8) % 2) * 8);
-                tc_mma(s[2 * np], qf[kd], b[0], b[1]);
-                tc_mma(s[2 * np + 1], qf[kd], b[2], b[3]);
+                tc_mma<T>(s[2 * np], qf[kd], b[0], b[1]);
+                tc_mma<T>(s[2 * np + 1], qf[kd], b[2], b[3]);
             }
         }
 
@@ -336,15 +364,15 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
 
 #pragma unroll
         for (int kk = 0; kk < BN / 16; ++kk) {
-            const unsigned a[4] = {tc_pack(s[2 * kk][0], s[2 * kk][1]), tc_pack(s[2 * kk][2], s[2 * kk][3]),
-                                   tc_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                   tc_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+            const unsigned a[4] = {tc_pack<T>(s[2 * kk][0], s[2 * kk][1]), tc_pack<T>(s[2 * kk][2], s[2 * kk][3]),
+                                   tc_pack<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                   tc_pack<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
             for (int dp = 0; dp < ON / 2; ++dp) {
                 unsigned b[4];   // V stored key-major = k-major for P V: transpose while loading
                 tc_ldmatrix_x4_trans(b, Vs + (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * LD + dp * 16 + (lane / 16) * 8);
-                tc_mma(o[2 * dp], a, b[0], b[1]);
-                tc_mma(o[2 * dp + 1], a, b[2], b[3]);
+                tc_mma<T>(o[2 * dp], a, b[0], b[1]);
+                tc_mma<T>(o[2 * dp + 1], a, b[2], b[3]);
             }
         }
     }
@@ -356,20 +384,20 @@ __device__ void attention_forward_tc_impl(const __half* __restrict__ q, const __
         const int r = row0 + h * 8;
         if (r >= Tq) continue;
         const float inv = (drop_thr ? keep_scale : 1.f) / l[h];
-        __half* orow = out + (bh * Tq + r) * D + 2 * t;
+        T* orow = out + (bh * Tq + r) * D + 2 * t;
 #pragma unroll
-        for (int n = 0; n < ON; ++n) tc_store_half2(orow + n * 8, o[n][2 * h] * inv, o[n][2 * h + 1] * inv);
+        for (int n = 0; n < ON; ++n) tc_store2(orow + n * 8, o[n][2 * h] * inv, o[n][2 * h + 1] * inv);
         if (t == 0) lse[bh * Tq + r] = m[h] * TG_TC_LN2 + logf(l[h]);
     }
 }
 
 // ----------------------------------------------------------------------------------------- backward
-template <int D, int BM>
-__device__ void attention_backward_tc_impl(const __half* __restrict__ dout, const __half* __restrict__ q,
-                                           const __half* __restrict__ k, const __half* __restrict__ v,
+template <typename T, int D, int BM>
+__device__ void attention_backward_tc_impl(const T* __restrict__ dout, const T* __restrict__ q,
+                                           const T* __restrict__ k, const T* __restrict__ v,
                                            const float* __restrict__ lse, const float* __restrict__ delta,
-                                           float* __restrict__ dq_acc, __half* __restrict__ dk,
-                                           __half* __restrict__ dv, int Tq, int Tk, float scale, int causal,
+                                           float* __restrict__ dq_acc, T* __restrict__ dk,
+                                           T* __restrict__ dv, int Tq, int Tk, float scale, int causal,
                                            float keep_scale, unsigned drop_thr, unsigned long long seed,
                                            unsigned long long offset) {
     constexpr int BN = 16 * TG_TC_WARPS, LD = D + 8, LDS = BM + 8;
@@ -382,11 +410,11 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
     static_assert(TG_TC_WARPS % WM == 0 && DW % 16 == 0, "dQ tile must split over the warps");
     static_assert(2 * BM <= TG_TC_THREADS, "one thread per lse / delta element");
     extern __shared__ __align__(16) unsigned char attn_tc_smem[];
-    __half* Ks = reinterpret_cast<__half*>(attn_tc_smem);  // BN x LD
-    __half* Vs = Ks + BN * LD;                              // BN x LD
-    __half* Qs = Vs + BN * LD;                              // 2 x BM x LD
-    __half* dOs = Qs + 2 * BM * LD;                         // 2 x BM x LD
-    __half* dSs = dOs + 2 * BM * LD;                        // BN x LDS   dS^T (keys x queries)
+    T* Ks = reinterpret_cast<T*>(attn_tc_smem);            // BN x LD
+    T* Vs = Ks + BN * LD;                                   // BN x LD
+    T* Qs = Vs + BN * LD;                                   // 2 x BM x LD
+    T* dOs = Qs + 2 * BM * LD;                              // 2 x BM x LD
+    T* dSs = dOs + 2 * BM * LD;                             // BN x LDS   dS^T (keys x queries)
     float* lse_s = reinterpret_cast<float*>(dSs + BN * LDS);   // 2 x BM
     float* dl_s = lse_s + 2 * BM;                              // 2 x BM
 
@@ -394,10 +422,10 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
     const int g = lane / 4, t = lane % 4;
     const long long bh = blockIdx.x;
     const int k0 = blockIdx.y * BN;
-    const __half* qb = q + bh * Tq * D;
-    const __half* dob = dout + bh * Tq * D;
-    const __half* kb = k + bh * Tk * D;
-    const __half* vb = v + bh * Tk * D;
+    const T* qb = q + bh * Tq * D;
+    const T* dob = dout + bh * Tq * D;
+    const T* kb = k + bh * Tk * D;
+    const T* vb = v + bh * Tk * D;
     const float* lseb = lse + bh * Tq;
     const float* dlb = delta + bh * Tq;
     float* dqb = dq_acc + bh * Tq * D;
@@ -441,8 +469,8 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
             load_q_tile(q0 + BM, buf ^ 1);
             tc_cp_async_commit();
         }
-        const __half* Qb = Qs + buf * BM * LD;
-        const __half* dOb = dOs + buf * BM * LD;
+        const T* Qb = Qs + buf * BM * LD;
+        const T* dOb = dOs + buf * BM * LD;
         const float* lse_b = lse_s + buf * BM;
         const float* dl_b = dl_s + buf * BM;
 
@@ -465,11 +493,11 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
                 const int brow = (np * 16 + lane % 8 + (lane / 16) * 8) * LD + kd * 16 + ((lane / 8) % 2) * 8;
                 unsigned b[4];
                 tc_ldmatrix_x4(b, Qb + brow);
-                tc_mma(st[2 * np], ka, b[0], b[1]);
-                tc_mma(st[2 * np + 1], ka, b[2], b[3]);
+                tc_mma<T>(st[2 * np], ka, b[0], b[1]);
+                tc_mma<T>(st[2 * np + 1], ka, b[2], b[3]);
                 tc_ldmatrix_x4(b, dOb + brow);
-                tc_mma(dpt[2 * np], va, b[0], b[1]);
-                tc_mma(dpt[2 * np + 1], va, b[2], b[3]);
+                tc_mma<T>(dpt[2 * np], va, b[0], b[1]);
+                tc_mma<T>(dpt[2 * np + 1], va, b[2], b[3]);
             }
         }
 
@@ -507,29 +535,30 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
 #pragma unroll
         for (int n = 0; n < SN; ++n) {
             unsigned* d0 = reinterpret_cast<unsigned*>(dSs + (warp * 16 + g) * LDS + n * 8 + 2 * t);
-            d0[0] = tc_pack(dpt[n][0], dpt[n][1]);
-            d0[8 * LDS / 2] = tc_pack(dpt[n][2], dpt[n][3]);
+            d0[0] = tc_pack<T>(dpt[n][0], dpt[n][1]);
+            d0[8 * LDS / 2] = tc_pack<T>(dpt[n][2], dpt[n][3]);
         }
 
         // dV += P^T dO, dK += dS^T Q: A from this thread's registers, B = dO / Q (query-major = k-major).
 #pragma unroll
         for (int kk = 0; kk < BM / 16; ++kk) {
-            const unsigned pa[4] = {tc_pack(st[2 * kk][0], st[2 * kk][1]), tc_pack(st[2 * kk][2], st[2 * kk][3]),
-                                    tc_pack(st[2 * kk + 1][0], st[2 * kk + 1][1]),
-                                    tc_pack(st[2 * kk + 1][2], st[2 * kk + 1][3])};
-            const unsigned sa[4] = {tc_pack(dpt[2 * kk][0], dpt[2 * kk][1]), tc_pack(dpt[2 * kk][2], dpt[2 * kk][3]),
-                                    tc_pack(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
-                                    tc_pack(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
+            const unsigned pa[4] = {tc_pack<T>(st[2 * kk][0], st[2 * kk][1]), tc_pack<T>(st[2 * kk][2], st[2 * kk][3]),
+                                    tc_pack<T>(st[2 * kk + 1][0], st[2 * kk + 1][1]),
+                                    tc_pack<T>(st[2 * kk + 1][2], st[2 * kk + 1][3])};
+            const unsigned sa[4] = {tc_pack<T>(dpt[2 * kk][0], dpt[2 * kk][1]),
+                                    tc_pack<T>(dpt[2 * kk][2], dpt[2 * kk][3]),
+                                    tc_pack<T>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
+                                    tc_pack<T>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
 #pragma unroll
             for (int dp = 0; dp < ON / 2; ++dp) {
                 const int brow = (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * LD + dp * 16 + (lane / 16) * 8;
                 unsigned b[4];
                 tc_ldmatrix_x4_trans(b, dOb + brow);
-                tc_mma(dv_acc[2 * dp], pa, b[0], b[1]);
-                tc_mma(dv_acc[2 * dp + 1], pa, b[2], b[3]);
+                tc_mma<T>(dv_acc[2 * dp], pa, b[0], b[1]);
+                tc_mma<T>(dv_acc[2 * dp + 1], pa, b[2], b[3]);
                 tc_ldmatrix_x4_trans(b, Qb + brow);
-                tc_mma(dk_acc[2 * dp], sa, b[0], b[1]);
-                tc_mma(dk_acc[2 * dp + 1], sa, b[2], b[3]);
+                tc_mma<T>(dk_acc[2 * dp], sa, b[0], b[1]);
+                tc_mma<T>(dk_acc[2 * dp + 1], sa, b[2], b[3]);
             }
         }
         __syncthreads();                          // dS^T complete
@@ -547,8 +576,8 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
             for (int dp = 0; dp < QN / 2; ++dp) {
                 unsigned b[4];
                 tc_ldmatrix_x4_trans(b, Ks + (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * LD + dc0 + dp * 16 + (lane / 16) * 8);
-                tc_mma(dq[2 * dp], a, b[0], b[1]);
-                tc_mma(dq[2 * dp + 1], a, b[2], b[3]);
+                tc_mma<T>(dq[2 * dp], a, b[0], b[1]);
+                tc_mma<T>(dq[2 * dp + 1], a, b[2], b[3]);
             }
         }
 #pragma unroll
@@ -569,39 +598,41 @@ __device__ void attention_backward_tc_impl(const __half* __restrict__ dout, cons
     for (int h = 0; h < 2; ++h) {
         const int c = key0 + h * 8;
         if (c >= Tk) continue;
-        __half* dkr = dk + (bh * Tk + c) * D + 2 * t;
-        __half* dvr = dv + (bh * Tk + c) * D + 2 * t;
+        T* dkr = dk + (bh * Tk + c) * D + 2 * t;
+        T* dvr = dv + (bh * Tk + c) * D + 2 * t;
 #pragma unroll
         for (int n = 0; n < ON; ++n) {
-            tc_store_half2(dkr + n * 8, dk_acc[n][2 * h], dk_acc[n][2 * h + 1]);
-            tc_store_half2(dvr + n * 8, dv_acc[n][2 * h] * dv_scale, dv_acc[n][2 * h + 1] * dv_scale);
+            tc_store2(dkr + n * 8, dk_acc[n][2 * h], dk_acc[n][2 * h + 1]);
+            tc_store2(dvr + n * 8, dv_acc[n][2 * h] * dv_scale, dv_acc[n][2 * h + 1] * dv_scale);
         }
     }
 }
 
-#define TG_ATTN_TC_INSTANTIATE(DH, BBM, FMINB, BMINB)                                                                \
-    extern "C" __global__ void __launch_bounds__(TG_TC_THREADS, FMINB) attention_forward_kernel_f16_tc_d##DH( \
-        const __half* q, const __half* k, const __half* v, __half* out, float* lse, int Tq, int Tk,   \
-        int D, float scale, int causal, float keep_scale, unsigned int drop_thr, unsigned long long seed, \
-        unsigned long long offset, const unsigned long long* rng_state) {                             \
-        (void)D;                                                                                      \
-        tg_philox_graph_state(rng_state, seed, offset);                                               \
-        attention_forward_tc_impl<DH>(q, k, v, out, lse, Tq, Tk, scale, causal, keep_scale, drop_thr, \
-                                      seed, offset);                                                  \
-    }                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(TG_TC_THREADS, BMINB) attention_backward_kernel_f16_tc_d##DH( \
-        const __half* dout, const __half* q, const __half* k, const __half* v, const float* lse,     \
-        const float* delta, float* dq_acc, __half* dk, __half* dv, int Tq, int Tk, int D, float scale, \
-        int causal, float keep_scale, unsigned int drop_thr, unsigned long long seed,                 \
-        unsigned long long offset, const unsigned long long* rng_state) {                             \
-        (void)D;                                                                                      \
-        tg_philox_graph_state(rng_state, seed, offset);                                               \
-        attention_backward_tc_impl<DH, BBM>(dout, q, k, v, lse, delta, dq_acc, dk, dv, Tq, Tk, scale, \
-                                            causal, keep_scale, drop_thr, seed, offset);              \
+#define TG_ATTN_TC_INSTANTIATE(SFX, T, DH, BBM, FMINB, BMINB)                                                  \
+    extern "C" __global__ void __launch_bounds__(TG_TC_THREADS, FMINB) attention_forward_kernel_##SFX##_tc_d##DH(  \
+        const T* q, const T* k, const T* v, T* out, float* lse, int Tq, int Tk, int D, float scale, int causal,    \
+        float keep_scale, unsigned int drop_thr, unsigned long long seed, unsigned long long offset,              \
+        const unsigned long long* rng_state) {                                                                    \
+        (void)D;                                                                                                  \
+        tg_philox_graph_state(rng_state, seed, offset);                                                           \
+        attention_forward_tc_impl<T, DH>(q, k, v, out, lse, Tq, Tk, scale, causal, keep_scale, drop_thr, seed,     \
+                                         offset);                                                                 \
+    }                                                                                                             \
+    extern "C" __global__ void __launch_bounds__(TG_TC_THREADS, BMINB) attention_backward_kernel_##SFX##_tc_d##DH( \
+        const T* dout, const T* q, const T* k, const T* v, const float* lse, const float* delta, float* dq_acc,    \
+        T* dk, T* dv, int Tq, int Tk, int D, float scale, int causal, float keep_scale, unsigned int drop_thr,     \
+        unsigned long long seed, unsigned long long offset, const unsigned long long* rng_state) {                 \
+        (void)D;                                                                                                  \
+        tg_philox_graph_state(rng_state, seed, offset);                                                           \
+        attention_backward_tc_impl<T, DH, BBM>(dout, q, k, v, lse, delta, dq_acc, dk, dv, Tq, Tk, scale, causal,   \
+                                               keep_scale, drop_thr, seed, offset);                               \
     }
 
 // Minimum resident blocks per SM (launch bounds): the d64 forward fits 4 (<= 128 registers, no spills),
 // which hides the ex2 / shuffle latency of one warp behind another's mma. The others need ~230-255
 // registers (nvcc 13, sm_80 / sm_90, with dropout), so 2; asking the d64 backward for 3 made ptxas spill.
-TG_ATTN_TC_INSTANTIATE(64, 64, 4, 2)
-TG_ATTN_TC_INSTANTIATE(128, 32, 2, 2)
+// bfloat16 takes the same tiles and bounds (same register counts within a few, no spills: nvcc 13).
+TG_ATTN_TC_INSTANTIATE(f16, __half, 64, 64, 4, 2)
+TG_ATTN_TC_INSTANTIATE(f16, __half, 128, 32, 2, 2)
+TG_ATTN_TC_INSTANTIATE(bf16, __nv_bfloat16, 64, 64, 4, 2)
+TG_ATTN_TC_INSTANTIATE(bf16, __nv_bfloat16, 128, 32, 2, 2)

@@ -290,7 +290,7 @@ def _attn_smem_backward(dp, bm, bn):
     return (2 * bn * (dp + 1) + 2 * bm * (dp + 1) + 2 * bn * (bm + 1) + 2 * bm) * 4
 
 
-# Tensor-core kernels (csrc/cuda/attention_tc.cu): float16 with head dim exactly 64 or 128, 128 threads.
+# Tensor-core kernels (csrc/cuda/attention_tc.cu): float16 or bfloat16 with head dim exactly 64 or 128, 128 threads.
 # Head dim D -> (forward BM, BN), (backward BM, BN); mirrored from the kernel's constants.
 _ATTN_TC_TILES = {64: ((64, 64), (64, 64)), 128: ((64, 64), (32, 64))}
 _ATTN_TC_THREADS = 128
@@ -305,10 +305,10 @@ def _attn_tc_smem_backward(d, bm, bn):
 
 
 def _attn_use_tc(*arrays):
-    """True when the tensor-core kernels apply: float16, head dim 64 or 128, 16-byte aligned rows (cp.async),
-    and TENSORGRAD_ATTN_TC is not "0" (read on every call so a benchmark can flip it between runs)."""
+    """True when the tensor-core kernels apply: float16 or bfloat16, head dim 64 or 128, 16-byte aligned rows
+    (cp.async), and TENSORGRAD_ATTN_TC is not "0" (read on every call so a benchmark can flip it between runs)."""
     q = arrays[0]
-    return (q.dtype == np.float16 and q.shape[-1] in _ATTN_TC_TILES
+    return (q.dtype in (np.float16, _BF16) and q.shape[-1] in _ATTN_TC_TILES
             and os.environ.get("TENSORGRAD_ATTN_TC", "1") != "0" and _aligned(16, *arrays))
 
 
@@ -347,7 +347,7 @@ def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
     if _attn_use_tc(q, k, v):
         bm, bn = _ATTN_TC_TILES[d][0]
         smem = _attn_tc_smem_forward(d, bm, bn)
-        kern = get_kernel("attention_tc", "attention_forward_kernel_f16_tc_d%d" % d, smem)
+        kern = get_kernel("attention_tc", "attention_forward_kernel_%s_tc_d%d" % (_SUFFIX[q.dtype], d), smem)
         threads = _ATTN_TC_THREADS
     if kern is None:                                  # float32, other D, TENSORGRAD_ATTN_TC=0: FFMA kernels
         dp = 64 if d <= 64 else 128
@@ -378,7 +378,7 @@ def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, se
     if _attn_use_tc(q, k, v, dout):
         bm, bn = _ATTN_TC_TILES[d][1]
         smem = _attn_tc_smem_backward(d, bm, bn)
-        kern = get_kernel("attention_tc", "attention_backward_kernel_f16_tc_d%d" % d, smem)
+        kern = get_kernel("attention_tc", "attention_backward_kernel_%s_tc_d%d" % (_SUFFIX[q.dtype], d), smem)
         threads = _ATTN_TC_THREADS
     if kern is None:                                  # float32, other D, TENSORGRAD_ATTN_TC=0: FFMA kernels
         dp = 64 if d <= 64 else 128
