@@ -67,7 +67,9 @@ class Generator:
     def _capture_begin(self, cp):
         if self._graph is not None:
             raise RuntimeError("CUDA graph capture: this Generator is already used by a capture in progress")
-        self._graph = (cp.zeros(2, dtype=cp.uint64), self._cuda_offset)
+        state = cp.zeros(2, dtype=cp.uint64)
+        _compile_graph_draws(cp, state)
+        self._graph = (state, self._cuda_offset)
 
     def _capture_end(self):
         """Ends this generator's part in a capture: returns (device state, offsets the captured step consumes). The
@@ -190,6 +192,18 @@ def _philox_kernels(cp):
                                    "if (i == 0) { state[0] = seed; state[1] = offset; }",
                                    "tensorgrad_philox_set_state")
     return _kernels
+
+
+def _compile_graph_draws(cp, state):
+    """Compile (by running once, on one element) the _graph draw kernels and the replay prologue before a capture:
+    the eager warm-up steps only ever compiled the eager kernels, and loading a module inside a capture is not
+    something to count on."""
+    ks = _philox_kernels(cp)
+    for kind, dtypes in (("uniform", (cp.float32, cp.float64)), ("normal", (cp.float32, cp.float64))):
+        for dt in dtypes:
+            ks[kind + "_graph"](state, np.uint64(0), cp.empty(1, dtype=dt))
+    ks["integers_graph"](state, np.uint64(0), np.int64(0), np.uint64(1), cp.empty(1, dtype=cp.int64))
+    ks["set_state"](np.uint64(0), np.uint64(0), state, size=1)
 
 
 default_generator = Generator(seed=0)

@@ -61,8 +61,12 @@ def _fake_capture(gen, monkeypatch):
     def set_state(seed, offset, state, size):
         assert size == 1
         state[0], state[1] = seed, offset
-    monkeypatch.setattr(tgr, "_philox_kernels", lambda cp: {"set_state": set_state})
+    compiled = []
+    kernels = {k + "_graph": (lambda k: lambda *a: compiled.append(k))(k) for k in ("uniform", "normal", "integers")}
+    monkeypatch.setattr(tgr, "_philox_kernels", lambda cp: dict(kernels, set_state=set_state))
     gen._capture_begin(np)
+    # the draw kernels a capture may launch are compiled (run once) before it starts
+    assert sorted(set(compiled)) == ["integers", "normal", "uniform"]
 
 
 def test_generator_bookkeeping_replays_draw_the_eager_offsets(monkeypatch):
