@@ -93,3 +93,57 @@ def test_sole_gradient_taken_not_copied(monkeypatch):
         torch.tensor(seed))
     np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
     _distinct(x.grad.array, w.grad.array, b.grad.array, seed)
+
+
+# ------------------------------------------------------------------------------- sums inside the walk
+# Two gradient terms for one node are summed into the first in place when nothing else references it; a term the
+# user, a saved tensor or another gradient still holds (or a view of one) is never written to.
+SHARED = np.full(6, 2.0)
+
+
+class _Returns(tg.autograd.Function):
+    """y = x; backward hands out what `make(g)` returns (a fresh array, a module-level one, a view of one...)."""
+
+    def forward(self, x, make):
+        self.make = make
+        return x.copy()
+
+    def backward(self, g):
+        return self.make(g), None
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda g: SHARED, "a module-level array"),
+    (lambda g: SHARED[:], "a view of one"),
+    (lambda g: SHARED.reshape(2, 3).reshape(6), "a whole-array view of one"),
+    (lambda g: g, "the incoming gradient itself"),
+    (lambda g: g * 1.0, "a fresh array"),
+])
+def test_sums_in_the_walk_never_write_to_shared_arrays(make, name):
+    before = SHARED.copy()
+    x = tg.tensor(np.arange(6.0), requires_grad=True)
+    h = x * 3.0                                       # the node both terms meet at
+    out = _Returns.apply(h, make) + _Returns.apply(h, make)
+    seed = tg.tensor(np.full(6, 2.0))
+    out.backward(seed)
+    np.testing.assert_array_equal(SHARED, before, err_msg=name)
+    np.testing.assert_array_equal(seed.array, 2.0, err_msg=name)
+    np.testing.assert_array_equal(x.grad.array, 12.0, err_msg=name)   # (2 + 2) * 3
+
+
+def test_sums_in_the_walk_go_in_place_for_arrays_only_the_walk_holds(monkeypatch):
+    from tensorgrad.autograd import engine
+    seen = []
+    real = engine._add
+
+    def spy(a, b, fresh):
+        r = real(a, b, fresh)
+        seen.append(a is not None and r is a)
+        return r
+    monkeypatch.setattr(engine, "_add", spy)
+    monkeypatch.setattr(engine, "_SOLE_ADD_REFS", engine._SOLE_ADD_REFS + 1)   # (the spy's own reference)
+    x = tg.tensor(np.arange(6.0), requires_grad=True)
+    h = x * 3.0
+    (h * 2.0 + h * 5.0).sum().backward()              # Mul's backward makes fresh arrays: the sum reuses the first
+    assert True in seen
+    np.testing.assert_array_equal(x.grad.array, 21.0)
