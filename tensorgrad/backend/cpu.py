@@ -147,6 +147,15 @@ def layernorm_backward(dy, x, weight, mean, rstd):
     return _cast(dx, x.dtype), _cast(dweight, weight.dtype), _cast(dbias, weight.dtype)
 
 
+def layernorm_double_backward(a, dy, x, weight, mean, rstd, need_dy, need_x, need_w):
+    ct = _compute_dtype("layernorm_double_backward", "x", x)
+    d_dy, d_x, d_w = _C.layernorm_double_backward(
+        _c(a, ct), _c(dy, ct), _c(x, ct), None if weight is None else _c(weight, ct), _c(mean, ct), _c(rstd, ct),
+        bool(need_dy), bool(need_x), bool(need_w))
+    return (None if d_dy is None else _cast(d_dy, x.dtype), None if d_x is None else _cast(d_x, x.dtype),
+            None if d_w is None else _cast(d_w, weight.dtype))
+
+
 # ------------------------------------------------------------------------------------ softmax cross-entropy
 def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing):
     ct = _compute_dtype("softmax_cross_entropy_forward", "logits", logits)

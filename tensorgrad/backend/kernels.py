@@ -13,7 +13,7 @@ import numpy as np
 from . import reference
 
 NAMES = (
-    "layernorm_forward", "layernorm_backward",
+    "layernorm_forward", "layernorm_backward", "layernorm_double_backward",
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "attention_forward", "attention_backward",
     "attention_forward_packed", "attention_backward_packed",

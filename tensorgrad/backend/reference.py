@@ -50,6 +50,47 @@ def layernorm_backward(dy, x, weight, mean, rstd):
     return dx.astype(x.dtype, copy=False), dweight, dbias.astype(x.dtype if weight is None else weight.dtype, copy=False)
 
 
+def layernorm_double_backward(a, dy, x, weight, mean, rstd, need_dy, need_x, need_w):
+    """The derivative of layernorm_backward's dx for a cotangent ``a`` on it (torch's layer_norm_double_backward):
+    (d/ddy, d/dx, d/dweight), each None where not needed (d/dweight also without a weight). Row-wise, with h = xhat,
+    r = rstd, g' = dy * weight and row means m(.), dx = r (g' - m(g') - h m(g' h)); in closed form:
+        d/dg' = r (a - m(a) - h m(a h))             (d/ddy = weight d/dg', d/dweight = sum over rows of dy d/dg')
+        d/dx  = r^2 (c0 + c1 h - m(g' h) a - m(a h) g'),  c0 = m(a) m(g' h) + m(g') m(a h),
+                c1 = 3 m(g' h) m(a h) + m(g') m(a) - m(a g')"""
+    xp = xp_of(x)
+    acc = _acc(x.dtype)
+    a, g, xf = a.astype(acc, copy=False), dy.astype(acc, copy=False), x.astype(acc, copy=False)
+    wf = None if weight is None else weight.astype(acc, copy=False)
+    r = rstd.astype(acc, copy=False)[:, None]
+    h = xf - mean.astype(acc, copy=False)[:, None]
+    h *= r
+    gw = g if wf is None else g * wf
+    inv_c = 1.0 / max(x.shape[1], 1)
+
+    def m(u, v):  # row means of u * v, without the product array
+        return xp.einsum("ij,ij->i", u, v)[:, None] * inv_c
+    m_a, m_ah = a.mean(axis=1, keepdims=True), m(a, h)
+    d_g = d_w = d_x = None
+    need_w = need_w and weight is not None
+    if need_dy or need_w:
+        d_gw = a - m_a
+        d_gw -= h * m_ah
+        d_gw *= r
+        d_g = (d_gw if wf is None else d_gw * wf).astype(x.dtype, copy=False) if need_dy else None
+        d_w = xp.einsum("ij,ij->j", d_gw, g).astype(weight.dtype, copy=False) if need_w else None
+    if need_x:
+        m_g, m_gh, m_ag = gw.mean(axis=1, keepdims=True), m(gw, h), m(a, gw)
+        c0 = m_a * m_gh + m_g * m_ah
+        c1 = 3.0 * m_gh * m_ah + m_g * m_a - m_ag
+        d_x = h * c1
+        d_x += c0
+        d_x -= a * m_gh
+        d_x -= gw * m_ah
+        d_x *= r * r
+        d_x = d_x.astype(x.dtype, copy=False)
+    return d_g, d_x, d_w
+
+
 # ------------------------------------------------------------------------------------ softmax cross-entropy
 def softmax_cross_entropy_forward(logits, target, ignore_index, label_smoothing):
     """logits: (N, V); target: (N,) int64. Returns the per-row loss (N,) (0 where target == ignore_index) and

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import is_float, rowdot
+from .util import is_float
 from ..amp.autocast import cast_float32
 from .. import dtypes
 from ..tensor import Tensor
@@ -77,43 +77,11 @@ class LayerNormBackward(Function):
         return kernels.get("layernorm_backward", _dev(x))(g, x, w, mean, rstd)[0]
 
     def backward(self, a):
-        # Row-wise, with h = xhat, r = rstd, g' = g * weight and the row means m(.): dx = r (g' - m(g') - h m(g' h)).
-        # Its derivative for a cotangent A on dx, in closed form (the row means of d/dh and the r term folded in):
-        #   d/dg' = r (A - m(A) - h m(A h))
-        #   d/dx  = r^2 (c0 + c1 h - m(g' h) A - m(A h) g'),  c0 = m(A) m(g' h) + m(g') m(A h),
-        #           c1 = 3 m(g' h) m(A h) + m(g') m(A) - m(A g')
+        # Its derivative on arrays in closed form: the fused kernel layernorm_double_backward (csrc/cpu/layernorm.cpp;
+        # the math in reference.layernorm_double_backward).
         g, x, w, mean, rstd = self.saved_tensors
         n_g, n_x, n_w = self.needs_input_grad[:3]
-        xp = xp_of(x)
-        acc = np.float64 if x.dtype == np.float64 else np.float32
-        a, g, xf = a.astype(acc, copy=False), g.astype(acc, copy=False), x.astype(acc, copy=False)
-        wf = None if w is None else w.astype(acc, copy=False)
-        r = rstd.astype(acc, copy=False)[:, None]
-        h = xf - mean.astype(acc, copy=False)[:, None]
-        h *= r
-        gw = g if wf is None else g * wf
-        inv_c = 1.0 / x.shape[1]
-
-        def m(u, v):  # row means of u * v
-            return rowdot(u, v) * inv_c
-        m_a, m_ah = a.mean(axis=1, keepdims=True), m(a, h)
-        d_g = d_w = d_x = None
-        if n_g or n_w:
-            d_gw = a - m_a
-            d_gw -= h * m_ah
-            d_gw *= r
-            d_g = (d_gw if wf is None else d_gw * wf).astype(x.dtype, copy=False) if n_g else None
-            d_w = (xp.einsum("ij,ij->j", d_gw, g).astype(w.dtype, copy=False) if n_w and w is not None else None)
-        if n_x:
-            m_g, m_gh, m_ag = gw.mean(axis=1, keepdims=True), m(gw, h), m(a, gw)
-            c0 = m_a * m_gh + m_g * m_ah
-            c1 = 3.0 * m_gh * m_ah + m_g * m_a - m_ag
-            d_x = h * c1
-            d_x += c0
-            d_x -= a * m_gh
-            d_x -= gw * m_ah
-            d_x *= r * r
-            d_x = d_x.astype(x.dtype, copy=False)
+        d_g, d_x, d_w = kernels.get("layernorm_double_backward", _dev(x))(a, g, x, w, mean, rstd, n_g, n_x, n_w)
         return d_g, d_x, d_w, None, None, None
 
     def backward_graph(self, a):
