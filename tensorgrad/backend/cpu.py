@@ -226,6 +226,12 @@ def gelu_backward(dy, x, approximate):
     return _cast(_C.gelu_backward(_c(dy, ct), _c(x, ct), approximate), x.dtype)
 
 
+def gelu_double_backward(gg, dy, x, approximate, need_dy, need_x):
+    ct = _compute_dtype("gelu_double_backward", "x", x)   # (bfloat16 and float16 in float32)
+    d_dy, d_x = _C.gelu_double_backward(_c(gg, ct), _c(dy, ct), _c(x, ct), approximate, bool(need_dy), bool(need_x))
+    return (None if d_dy is None else _cast(d_dy, x.dtype)), (None if d_x is None else _cast(d_x, x.dtype))
+
+
 # -------------------------------------------------------------------------------------------- bias_dropout_add
 def bias_dropout_add_forward(x, h, bias, p, seed, offset):
     """reference.bias_dropout_add_forward through _C (csrc/cpu/bias_dropout_add.cpp) for float32/float64 of one

@@ -17,7 +17,7 @@ NAMES = (
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
     "attention_forward", "attention_backward",
     "attention_forward_packed", "attention_backward_packed",
-    "gelu_forward", "gelu_backward",
+    "gelu_forward", "gelu_backward", "gelu_double_backward",
     "embedding_backward",
     "adamw_step", "adamw_step_capturable",
     "gemm", "scatter_add", "cast", "binary", "where", "reduce_sum",

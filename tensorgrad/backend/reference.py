@@ -346,6 +346,30 @@ def gelu_backward(dy, x, approximate):
     return (dy.astype(d.dtype, copy=False) * d).astype(x.dtype, copy=False)
 
 
+def gelu_double_backward(gg, dy, x, approximate, need_dy, need_x):
+    """GELU's gradient dy * GELU'(x) differentiated for a cotangent gg: (gg GELU'(x), gg dy GELU''(x)), None where
+    not needed, in x's dtype. GELU''(x) = phi(x) (2 - x^2) exactly; with tanh, t = tanh u, u = k (x + c x^3):
+    (1 - t^2) (u' - x t u'^2 + 3 k c x^2)."""
+    xp = xp_of(x)
+    xf = x.astype(_acc(x.dtype), copy=False)
+    ggf = gg.astype(xf.dtype, copy=False)
+    d_dy = gelu_backward(ggf, xf, approximate).astype(x.dtype, copy=False) if need_dy else None
+    d_x = None
+    if need_x:
+        if approximate == "tanh":
+            k, c = _SQRT_2_OVER_PI, 0.044715
+            u = k * (xf + c * xf * xf * xf)
+            e = xp.exp(-2 * xp.abs(u))
+            t = xp.tanh(u)
+            du = k * (1 + 3 * c * xf * xf)
+            # 1 - t^2 as sech^2 u = 4 e / (1 + e)^2: the difference cancels near |t| = 1, where x u'^2 is large
+            second = 4 * e / (1 + e) ** 2 * (du - xf * t * du * du + 3 * k * c * xf * xf)
+        else:
+            second = xp.exp(-0.5 * xf * xf) * (1.0 / math.sqrt(2.0 * math.pi)) * (2 - xf * xf)
+        d_x = (ggf * dy.astype(xf.dtype, copy=False) * second).astype(x.dtype, copy=False)
+    return d_dy, d_x
+
+
 # --------------------------------------------------------------------------------------------------- adamw
 def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
     """In place over lists of same-shaped arrays (float32 or float64 master weights):

@@ -225,20 +225,6 @@ class Gelu(Function):
 _K_TANH, _C_TANH, _INV_SQRT_2PI = math.sqrt(2.0 / math.pi), 0.044715, 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _gelu_second(x, approximate):
-    """GELU''(x) on arrays, computed in float32/float64 and returned in x's dtype.
-    exact: phi(x) (2 - x^2);  tanh: (1 - t^2) (u' - x t u'^2 + x u'' / 2), t = tanh u, u = k (x + c x^3)."""
-    xp = xp_of(x)
-    xf = x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
-    if approximate == "tanh":
-        t = xp.tanh(_K_TANH * (xf + _C_TANH * xf * xf * xf))
-        du = _K_TANH * (1 + 3 * _C_TANH * xf * xf)
-        out = (1 - t * t) * (du - xf * t * du * du + 3 * _K_TANH * _C_TANH * xf * xf)
-    else:
-        out = xp.exp(-0.5 * xf * xf) * _INV_SQRT_2PI * (2 - xf * xf)
-    return out.astype(x.dtype, copy=False)
-
-
 def _gelu_first_graph(x, approximate):
     """GELU'(x) in differentiable ops (for third and higher derivatives)."""
     if approximate == "tanh":
@@ -248,8 +234,8 @@ def _gelu_first_graph(x, approximate):
 
 
 class GeluBackward(Function):
-    """g * GELU'(x), GELU's gradient as a node of its own (its double backward): d/dg = GELU'(x) (the fused
-    gelu_backward kernel again), d/dx = g * GELU''(x)."""
+    """g * GELU'(x), GELU's gradient as a node of its own: its backward, d/dg = gg GELU'(x) and d/dx = gg g GELU''(x),
+    is the fused gelu_double_backward kernel (one pass for both)."""
 
     def forward(self, g, x, approximate):
         self.approximate = approximate
@@ -259,9 +245,7 @@ class GeluBackward(Function):
     def backward(self, gg):
         g, x = self.saved_tensors
         ng, nx = self.needs_input_grad[:2]
-        dg = kernels.get("gelu_backward", _dev(x))(gg, x, self.approximate) if ng else None
-        dx = gg * g * _gelu_second(x, self.approximate) if nx else None
-        return dg, dx, None
+        return kernels.get("gelu_double_backward", _dev(x))(gg, g, x, self.approximate, ng, nx) + (None,)
 
     def backward_graph(self, gg):
         g, x = self.saved_tensors
