@@ -20,6 +20,8 @@ import tensorgrad.nn.functional as F
 from tensorgrad.amp import autocast
 from tensorgrad.backend import cublas, cuda as cu, cuda_available, reference
 
+from helpers import train_tiny_gpt
+
 BF = tg.bfloat16
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
 
@@ -472,37 +474,12 @@ def test_cuda_bf16_autocast_output_dtypes_follow_policy(name):
         assert w.grad is not None
 
 
-def _train_tiny_gpt(bf16, steps=300, seed=0):
-    from tensorgrad.models.gpt import GPT, GPTConfig
-    tg.manual_seed(seed)
-    model = GPT(GPTConfig(block_size=16, vocab_size=32, n_layer=1, n_head=2, n_embd=32))
-    model.to("cuda")
-    opt = model.configure_optimizers(0.0, 3e-3, (0.9, 0.95))
-    rng = np.random.default_rng(seed)
-    # tests/test_bfloat16.py's noisy periodic sequence: the loss levels off near 1.1-1.3, not at 0
-    text = np.tile(rng.integers(0, 32, 97), 30)
-    flip = rng.random(len(text)) < 0.1
-    text[flip] = rng.integers(0, 32, int(flip.sum()))
-    losses = []
-    for _ in range(steps):
-        ix = rng.integers(0, len(text) - 17, 8)
-        x = tg.tensor(np.stack([text[i:i + 16] for i in ix]), device="cuda")
-        y = tg.tensor(np.stack([text[i + 1:i + 17] for i in ix]), device="cuda")
-        with autocast("cuda", dtype=BF, enabled=bf16):
-            logits, loss = model(x, y)
-        if bf16:
-            assert logits.dtype == BF and loss.dtype == tg.float32
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-    return float(np.mean(losses[-20:])), model
-
-
 @gpu
 def test_tiny_gpt_cuda_bf16_autocast_loss_close_to_fp32():
-    fp32, _ = _train_tiny_gpt(False)
-    bf16, model = _train_tiny_gpt(True)
+    def dtypes(logits, loss):
+        assert logits.dtype == BF and loss.dtype == tg.float32
+    fp32, _ = train_tiny_gpt(device="cuda")
+    bf16, model = train_tiny_gpt(BF, device="cuda", on_step=dtypes)
     assert all(p.dtype == tg.float32 for p in model.parameters())
     assert fp32 < 1.5                                  # it learned (ln 32 = 3.47 at the start)
     assert abs(bf16 - fp32) <= 0.03 * fp32, (bf16, fp32)

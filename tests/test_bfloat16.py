@@ -15,7 +15,8 @@ from tensorgrad import io
 from tensorgrad.amp import autocast, GradScaler
 from tensorgrad.backend import blas, kernels, reference
 from tensorgrad.backend.host import set_num_threads
-from tensorgrad.models.gpt import GPT, GPTConfig
+
+from helpers import train_tiny_gpt
 
 BF = tg.bfloat16
 
@@ -293,38 +294,12 @@ def test_safetensors_bf16_roundtrip_and_torch_interop():
 
 
 # ------------------------------------------------------------------------------------------------ training
-def _train_tiny_gpt(bf16, steps=300, seed=0):
-    tg.manual_seed(seed)
-    cfg = GPTConfig(block_size=16, vocab_size=32, n_layer=1, n_head=2, n_embd=32)
-    model = GPT(cfg)
-    opt = model.configure_optimizers(0.0, 3e-3, (0.9, 0.95))
-    rng = np.random.default_rng(seed)
-    # A learnable periodic sequence with 10% of its tokens replaced at random: the loss levels off near 1.1-1.3
-    # instead of going to 0, where a relative tolerance would measure noise (without the noise, fp32 ends at 0.21
-    # and a change of MKL build moved bf16 from inside 2% to 2.5% away).
-    text = np.tile(rng.integers(0, 32, 97), 30)
-    flip = rng.random(len(text)) < 0.1
-    text[flip] = rng.integers(0, 32, int(flip.sum()))
-    losses = []
-    for _ in range(steps):
-        ix = rng.integers(0, len(text) - 17, 8)
-        x = tg.tensor(np.stack([text[i:i + 16] for i in ix]))
-        y = tg.tensor(np.stack([text[i + 1:i + 17] for i in ix]))
-        with autocast("cpu", dtype=tg.bfloat16, enabled=bf16):
-            _, loss = model(x, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-    return float(np.mean(losses[-20:])), model
-
-
 def test_tiny_gpt_bf16_autocast_loss_within_2pct_of_fp32():
     # one thread: tiny matrices, and on a loaded 2-core machine 2 threads made each step ~50x slower
     prev = set_num_threads(1)
     try:
-        fp32, _ = _train_tiny_gpt(False)
-        bf16, model = _train_tiny_gpt(True)
+        fp32, _ = train_tiny_gpt()
+        bf16, model = train_tiny_gpt(tg.bfloat16)
     finally:
         set_num_threads(prev)
     assert all(p.dtype == tg.float32 for p in model.parameters())

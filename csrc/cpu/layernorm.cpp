@@ -199,10 +199,10 @@ static py::tuple layernorm_forward(py::array x, py::object weight, py::object bi
     return dt == DType::F32 ? run(float()) : run(double());
 }
 
-static py::tuple layernorm_backward(py::array dy, py::array x, py::object weight, py::array mean, py::array rstd) {
-    const char* K = "layernorm_backward";
-    const DType dt = dtype_of(x, K, "x");
-    check(x, K, "x", {-1, -1});
+// The arguments both backwards take beside x (N, C): dy (N, C), mean and rstd (N,), weight (C,) or None, all of x's
+// dtype. Returns the weight as an array (empty for None).
+static py::array check_backward_args(const char* K, const py::array& x, const py::array& dy, const py::array& mean,
+                                     const py::array& rstd, const py::object& weight) {
     const int64_t N = x.shape(0), C = x.shape(1);
     check(dy, K, "dy", {N, C});
     check_same_dtype(dy, x, K, "dy", "x");
@@ -216,6 +216,15 @@ static py::tuple layernorm_backward(py::array dy, py::array x, py::object weight
         check(w, K, "weight", {C});
         check_same_dtype(w, x, K, "weight", "x");
     }
+    return w;
+}
+
+static py::tuple layernorm_backward(py::array dy, py::array x, py::object weight, py::array mean, py::array rstd) {
+    const char* K = "layernorm_backward";
+    const DType dt = dtype_of(x, K, "x");
+    check(x, K, "x", {-1, -1});
+    const int64_t N = x.shape(0), C = x.shape(1);
+    const py::array w = check_backward_args(K, x, dy, mean, rstd, weight);
     auto run = [&](auto tag) -> py::tuple {
         using T = decltype(tag);
         auto dx = empty<T>({N, C});
@@ -246,18 +255,7 @@ static py::tuple layernorm_double_backward(py::array a, py::array dy, py::array 
     const int64_t N = x.shape(0), C = x.shape(1);
     check(a, K, "a", {N, C});
     check_same_dtype(a, x, K, "a", "x");
-    check(dy, K, "dy", {N, C});
-    check_same_dtype(dy, x, K, "dy", "x");
-    check(mean, K, "mean", {N});
-    check_same_dtype(mean, x, K, "mean", "x");
-    check(rstd, K, "rstd", {N});
-    check_same_dtype(rstd, x, K, "rstd", "x");
-    py::array w;
-    if (!weight.is_none()) {
-        w = weight.cast<py::array>();
-        check(w, K, "weight", {C});
-        check_same_dtype(w, x, K, "weight", "x");
-    }
+    const py::array w = check_backward_args(K, x, dy, mean, rstd, weight);
     need_w = need_w && !weight.is_none();
     auto run = [&](auto tag) -> py::tuple {
         using T = decltype(tag);
