@@ -208,7 +208,9 @@ def _attention_second(q, k, v, do, uq, uk, uv, args):
     acc = np.float64 if q.dtype == np.float64 else np.float32
     q, k, v, do, uq, uk, uv = (x.astype(acc, copy=False) for x in (q, k, v, do, uq, uk, uv))
     tq, tk = q.shape[-2], k.shape[-2]
-    kt, vt = k.swapaxes(-1, -2), v.swapaxes(-1, -2)
+    # Right operands transposed into C order first: NumPy's stacked matmul ran X @ Y.swapaxes 2.5x slower than the
+    # copy and the product together ((48, 64, 32) x (48, 32, 64): 0.34 vs 0.13 ms).
+    kt, vt, ukt, uvt = (xp.ascontiguousarray(a.swapaxes(-1, -2)) for a in (k, v, uk, uv))
     qs, ks, uqs, uks = q * scale, k * scale, uq * scale, uk * scale
     p = qs @ kt                                             # S, then P in the same memory
     if causal:
@@ -224,11 +226,11 @@ def _attention_second(q, k, v, do, uq, uk, uv, args):
     ds = e * p
     # through dQ = scale dS K, dK = scale dS^T Q and dV = P~^T dO
     gds = uqs @ kt
-    gds += qs @ uk.swapaxes(-1, -2)
+    gds += qs @ ukt
     gq = ds @ uks
     gk = ds.swapaxes(-1, -2) @ uqs
     del ds
-    gp = do @ uv.swapaxes(-1, -2)
+    gp = do @ uvt
     if z is not None:
         gp *= z
     # through dS = P (dP - D) and D = rowsum(P dP)
