@@ -319,3 +319,24 @@ def train_tiny_gpt(half=None, device="cpu", steps=300, seed=0, on_step=None):
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
     return float(np.mean(losses[-20:])), model
+
+
+_PTX = {}
+
+
+def ptx_entries(file):
+    """{entry name: [PTX parameter types ('.u64', '.f32', ...)]} of csrc/cuda/<file>.cu as nvcc compiles it for
+    sm_80: the kernels RawModule.get_function can find and what each takes. Skips the test without nvcc."""
+    if file not in _PTX:
+        import shutil
+        import subprocess
+        nvcc = shutil.which("nvcc") or next((p for p in ("/usr/local/cuda/bin/nvcc",) if os.path.exists(p)), None)
+        if nvcc is None:
+            pytest.skip("nvcc not installed")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        ptx = subprocess.run([nvcc, "-std=c++17", "-arch=sm_80", "-I" + os.path.join(root, "csrc", "cuda"), "-ptx",
+                              "-o", "-", os.path.join(root, "csrc", "cuda", file + ".cu")],
+                             capture_output=True, text=True, check=True).stdout
+        _PTX[file] = {m.group(1): re.findall(r"\.param\s+(\.\w+)", m.group(2))
+                      for m in re.finditer(r"\.entry\s+(\w+)\s*\(([^)]*)\)", ptx)}
+    return _PTX[file]

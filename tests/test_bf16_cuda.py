@@ -8,8 +8,6 @@ autocast's refusal on a CuPy without bfloat16. The GPU tests (@pytest.mark.gpu) 
 """
 import importlib
 import os
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ import tensorgrad.nn.functional as F
 from tensorgrad.amp import autocast
 from tensorgrad.backend import cublas, cuda as cu, cuda_available, reference
 
-from helpers import train_tiny_gpt
+from helpers import ptx_entries, train_tiny_gpt
 
 BF = tg.bfloat16
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
@@ -142,17 +140,9 @@ def test_cublas_dtype_tables_cover_bfloat16():
 
 
 # ---------------------------------------------------------------------------------- dispatch tables (CPU)
-def _ptx_entries(name, cache={}):
+def _ptx_entries(name):
     """The extern "C" kernel names nvcc emits for csrc/cuda/<name>.cu (what RawModule.get_function can find)."""
-    if name not in cache:
-        nvcc = shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc" if os.path.exists("/usr/local/cuda/bin/nvcc") else None)
-        if nvcc is None:
-            pytest.skip("nvcc not installed")
-        out = subprocess.run([nvcc, "-std=c++17", "-arch=sm_80", "-I" + os.path.join(ROOT, "csrc", "cuda"), "-ptx",
-                              "-o", "-", os.path.join(ROOT, "csrc", "cuda", name + ".cu")],
-                             capture_output=True, text=True, check=True).stdout
-        cache[name] = {line.split()[-1].rstrip("(") for line in out.splitlines() if ".entry" in line}
-    return cache[name]
+    return set(ptx_entries(name))
 
 
 def test_launchers_accept_bfloat16_only_where_the_kernels_exist(monkeypatch):
