@@ -2,6 +2,9 @@
 # One device-machine call: build tensorgrad there, run the GPU tests and the GPU benchmarks, keep logs in $OUT.
 #   bash benchmarks/gpu_session.sh [tests] [kernels] [train] [recipe] [smoke] [profile]   (default: all but profile)
 # recipe: nanoGPT's dropout 0.2, graphed fp16/bf16 steps (captured dropout) vs PyTorch AMP fp16/bf16 (#18, #19).
+# Device time is short (15 min a task, start-up included; 10 min a call): all steps at their timeouts need ~22 min.
+# In order of what a session needs most: `tests` (correctness of every GPU path, ~5 min with the build), then
+# `recipe` (RECIPE_ITERS=20), then `kernels train` if time is left; TESTS=<files> narrows the test step.
 # profile: where the graphed fp16 step and torch AMP spend GPU time, kernel by kernel (bench_train_cuda --profile).
 # Built on the device in the same call because an extension built elsewhere (another Python) will not load.
 set -u
