@@ -311,3 +311,20 @@ def test_functional_against_torch():
                                .detach().numpy(), 48.0)
     out, fn = tg.func.vjp(g, X)
     np.testing.assert_allclose(fn(V)[0].detach().numpy(), torch.func.vjp(g, Xt)[1](Vt)[0].numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("causal,tq,tk,p", [(True, 9, 9, 0.0), (False, 7, 11, 0.0), (True, 12, 12, 0.3),
+                                            (False, 5, 8, 0.25)])
+def test_attention_second_from_the_forward_lse_equals_the_recomputed_softmax(causal, tq, tk, p):
+    """The double backward builds P from the forward's saved lse (no row max and sum): the same numbers as the
+    softmax recomputed from scratch, with and without dropout."""
+    from tensorgrad.backend import reference as R
+    from tensorgrad.ops.attention import _attention_second
+    rng = np.random.default_rng(7)
+    q, do, uq = (rng.standard_normal((2, 3, tq, 8)) for _ in range(3))
+    k, v, uk, uv = (rng.standard_normal((2, 3, tk, 8)) for _ in range(4))
+    args = (causal, 0.35, p, 11, 4)
+    _, lse = R.attention_forward(q, k, v, *args)
+    for a, b in zip(_attention_second(q, k, v, do, uq, uk, uv, args),
+                    _attention_second(q, k, v, do, uq, uk, uv, args, lse)):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)

@@ -41,7 +41,8 @@ class Attention(Function):
         q, k, v = self.saved_tensors[:3]
         f = copy.copy(self)  # (this node's backward, kept past the engine's release())
         first = lambda g: xp_of(g).concatenate(f.backward(g)[:3], axis=-2)  # noqa: E731
-        cat = AttentionBackward.apply(g, *(self.input(i, a) for i, a in enumerate((q, k, v))), first, self.args)
+        cat = AttentionBackward.apply(g, *(self.input(i, a) for i, a in enumerate((q, k, v))), first, self.args,
+                                      self.saved_tensors[4])
         tq, tk = q.shape[-2], k.shape[-2]
         return (cat[..., :tq, :], cat[..., tq:tq + tk, :], cat[..., tq + tk:, :]) + (None,) * 5
 
@@ -51,8 +52,8 @@ class AttentionBackward(Function):
     backward_graph records it and slices it apart, so a gradient taken with create_graph runs the fused backward
     kernel, and its derivative is _attention_second's, on arrays (PackedAttentionBackward's docstring has the math)."""
 
-    def forward(self, g, q, k, v, first, args):
-        self.args = args
+    def forward(self, g, q, k, v, first, args, lse):
+        self.args, self.lse = args, lse
         self.save_for_backward(g, q, k, v)
         return first(g)
 
@@ -60,9 +61,9 @@ class AttentionBackward(Function):
         g, q, k, v = self.saved_tensors
         tq, tk = q.shape[-2], k.shape[-2]
         gdo, gq, gk, gv = _attention_second(q, k, v, g, u[..., :tq, :], u[..., tq:tq + tk, :], u[..., tq + tk:, :],
-                                            self.args)
+                                            self.args, self.lse)
         return tuple(x.astype(q.dtype, copy=False) if n else None
-                     for x, n in zip((gdo, gq, gk, gv), self.needs_input_grad[:4])) + (None, None)
+                     for x, n in zip((gdo, gq, gk, gv), self.needs_input_grad[:4])) + (None, None, None)
 
     def backward_graph(self, u):
         g, q, k, v = self.saved_tensors
@@ -73,7 +74,7 @@ class AttentionBackward(Function):
             with enable_grad():
                 xs = [x if x.requires_grad else x.detach().requires_grad_() for x in (q, k, v)]
                 return cat(_grad(_attention_math(*xs, causal, scale, z), xs, g, create_graph=True), -2)
-        return vjp_by_recompute(dqkv, [self.input(i, a) for i, a in enumerate((g, q, k, v))], u) + (None, None)
+        return vjp_by_recompute(dqkv, [self.input(i, a) for i, a in enumerate((g, q, k, v))], u) + (None, None, None)
 
 
 def _dropout_z(xp, shape, dtype, args):
@@ -149,7 +150,8 @@ class PackedAttention(Function):
             b, h, t, d = q.shape
             qkv = xp_of(q).stack((q, k, v)).transpose(1, 3, 0, 2, 4).reshape(b, t, 3 * h * d)
         n_head = self.n_head if self.packed else q.shape[1]
-        dqkv = PackedAttentionBackward.apply(g, self.input(0, qkv), frozen_backward(self, 0), n_head, self.args)
+        lse = self.saved_tensors[2 if self.packed else 4]
+        dqkv = PackedAttentionBackward.apply(g, self.input(0, qkv), frozen_backward(self, 0), n_head, self.args, lse)
         return (dqkv,) + (None,) * 6
 
 
@@ -161,8 +163,8 @@ class PackedAttentionBackward(Function):
     the kernels' dropout scale Z (P~ = P Z) and g = dO:
         dV = P~^T dO,  dP = (dO V^T) Z,  D = rowsum(P dP),  dS = P (dP - D),  dQ = scale dS K,  dK = scale dS^T Q."""
 
-    def forward(self, g, qkv, first, n_head, args):
-        self.n_head, self.args = n_head, args
+    def forward(self, g, qkv, first, n_head, args, lse):
+        self.n_head, self.args, self.lse = n_head, args, lse
         self.save_for_backward(g, qkv)
         return first(g)
 
@@ -176,7 +178,7 @@ class PackedAttentionBackward(Function):
         heads = qkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
         uh = u.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
         do = g.reshape(b, t, h, d).transpose(0, 2, 1, 3)
-        gdo, gq, gk, gv = _attention_second(heads[0], heads[1], heads[2], do, uh[0], uh[1], uh[2], self.args)
+        gdo, gq, gk, gv = _attention_second(heads[0], heads[1], heads[2], do, uh[0], uh[1], uh[2], self.args, self.lse)
         dg = gdo.transpose(0, 2, 1, 3).reshape(b, t, h * d).astype(g.dtype, copy=False) if n_g else None
         dqkv = None
         if n_qkv:
@@ -184,7 +186,7 @@ class PackedAttentionBackward(Function):
             for i, gi in enumerate((gq, gk, gv)):
                 dqkv[:, :, i] = gi.transpose(0, 2, 1, 3)
             dqkv = dqkv.reshape(b, t, c3)
-        return dg, dqkv, None, None, None
+        return dg, dqkv, None, None, None, None
 
     def backward_graph(self, u):
         g, qkv = self.saved_tensors
@@ -195,14 +197,15 @@ class PackedAttentionBackward(Function):
             with enable_grad():
                 x = qkv if qkv.requires_grad else qkv.detach().requires_grad_()
                 return _grad(_packed_math(x, h, causal, scale, z), [x], g, create_graph=True)[0]
-        return vjp_by_recompute(dqkv, [self.input(0, g), self.input(1, qkv)], u) + (None, None, None)
+        return vjp_by_recompute(dqkv, [self.input(0, g), self.input(1, qkv)], u) + (None, None, None, None)
 
 
-def _attention_second(q, k, v, do, uq, uk, uv, args):
+def _attention_second(q, k, v, do, uq, uk, uv, args, lse=None):
     """The derivative of attention's backward (dq, dk, dv) = B(dO, q, k, v) for cotangents (uq, uk, uv) of its
     three outputs: (d/d dO, d/dq, d/dk, d/dv), over (..., Tq, D) queries and (..., Tk, D) keys and values (views
     welcome), in float32 (float64 for float64). The math is in PackedAttentionBackward's docstring; in place where
-    an array is not needed again (each Tq x Tk pass costs as much as a small product here)."""
+    an array is not needed again (each Tq x Tk pass costs as much as a small product here). lse (..., Tq), the
+    forward's row log-sum-exp, gives P as exp(S - lse) without the row max and sum passes."""
     xp = xp_of(q)
     causal, scale = args[:2]
     acc = np.float64 if q.dtype == np.float64 else np.float32
@@ -215,9 +218,13 @@ def _attention_second(q, k, v, do, uq, uk, uv, args):
     p = qs @ kt                                             # S, then P in the same memory
     if causal:
         p += xp.where(xp.tri(tq, tk, dtype=bool), acc(0), acc(-xp.inf))
-    p -= p.max(axis=-1, keepdims=True)
-    xp.exp(p, out=p)
-    p /= p.sum(axis=-1, keepdims=True)
+    if lse is not None:
+        p -= lse.astype(acc, copy=False)[..., None]
+        xp.exp(p, out=p)
+    else:
+        p -= p.max(axis=-1, keepdims=True)
+        xp.exp(p, out=p)
+        p /= p.sum(axis=-1, keepdims=True)
     z = _dropout_z(xp, p.shape, acc, args)
     dp = do @ vt                                            # dP~, then dP
     if z is not None:
