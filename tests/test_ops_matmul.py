@@ -232,3 +232,11 @@ def test_autocast_policy_of_new_ops(name, fn, expected):
     a, h = tg.ones(3, 3), tg.ones(3, 3, dtype=tg.float16)  # mixed dtypes: autocast makes them one
     with autocast(dtype=tg.float16):
         assert fn(a, h).dtype == expected, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batched_matmul_with_a_transposed_right_operand(dtype):
+    """q @ k.transpose(-2, -1) at sizes NumPy multiplies (below MKL's batch call): the right operand is copied into
+    C order first (backend/cpu.py gemm); values and both gradients as torch's."""
+    check_op(lambda q, k: q @ k.transpose(-2, -1), inputs=[(6, 20, 24), (6, 30, 24)], dtype=dtype)
+    check_op(lambda q, k: q @ k.transpose(-2, -1), inputs=[(2, 3, 33, 16), (2, 3, 40, 16)], dtype=dtype)
