@@ -320,3 +320,31 @@ def test_norms_of_huge_float32_values_as_torch(x, dim):
     both(lambda m, a: m.linalg.vector_norm(a, dim=dim), x)
     same(tg.linalg.vector_norm(tg.tensor(np.float32(1e20)), dim=0), torch.linalg.vector_norm(torch.tensor(1e20), dim=0))
     same(tg.tensor(np.float32(1e20)).norm(), torch.tensor(1e20).norm())
+
+
+# Found by a 1,500-example fuzz run (session 5): torch's CPU scans carry float32 in float64, and its prod() of
+# everything has a zero gradient when two or more inputs are 0.
+def test_float32_scans_accumulate_like_torch():
+    x = np.array([1e8, 1, -1e8], np.float32)
+    both(lambda m, t: m.cumsum(t, 0), x)
+    same(tg.cumprod(tg.tensor(np.array([1e20, 1e20, 0], np.float32)), 0),
+         torch.cumprod(torch.tensor([1e20, 1e20, 0]), 0))
+
+
+def test_prod_of_all_with_several_zeros_has_zero_gradient():
+    both(lambda m, t: t.prod(), np.array([[0, 0], [0, np.inf]], np.float32))
+    both(lambda m, t: t.prod(), np.array([[0, 2], [3, np.inf]], np.float32))  # one zero: the others' product
+    both(lambda m, t: t.prod(dim=1), np.array([[0, 2], [0, 3]], np.float32))
+
+
+def test_float32_var_centres_on_the_float64_mean():
+    # (torch's CPU var accumulates in float64 too, but its backward centres on the float32 mean: the float64
+    # result is the oracle here)
+    x = np.array([1e8, 1, -1e8, 3], np.float32)
+    t = tg.tensor(x, requires_grad=True)
+    w = torch.tensor(x.astype(np.float64), requires_grad=True)
+    out, ref = t.var(correction=0), w.var(correction=0)
+    out.backward()
+    ref.backward()
+    same(out, ref.float(), rtol=1e-6)
+    same(t.grad, w.grad.float(), rtol=1e-6)

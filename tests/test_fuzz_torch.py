@@ -203,13 +203,16 @@ op("clamp_max-tensor", binary_gen(), lambda m, a, b: m.clamp(a, max=b))
 op("isclose", binary_gen(), lambda m, a, b: m.isclose(a, b), grad=False)
 
 # reductions -------------------------------------------------------------------------------------------------
+# sum, mean and var: tolerances scaled by sum |x|, the bound of any float summation order (neither side fixes one):
+# in float32, 1 + 1e20 - 1e20 sums to 0 in NumPy's order and to 1 in torch's (found by a 1,500-example run)
 op("sum", reduce_gen((F32, F64, I64, BOOL)), lambda m, x, **k: m.sum(x, **({"dim": k["dim"], "keepdim": k["keepdim"]}
-                                                                           if k["dim"] is not None else {})))
-op("mean", reduce_gen(), lambda m, x, **k: x.mean(**k) if k["dim"] is not None else x.mean())
+                                                                           if k["dim"] is not None else {})),
+   tol="scaled")
+op("mean", reduce_gen(), lambda m, x, **k: x.mean(**k) if k["dim"] is not None else x.mean(), tol="scaled")
 # torch's var/std backward with dim=() divides by the count of no dims (its forward reduces all): dim=() is
 # covered by test_fuzz_regressions instead
 op("var", reduce_gen(allow_empty_tuple=False, extra=_kw(correction=st.sampled_from([0, 1, 2]))),
-   lambda m, x, **k: x.var(**k) if k["dim"] is not None else x.var(correction=k["correction"]))
+   lambda m, x, **k: x.var(**k) if k["dim"] is not None else x.var(correction=k["correction"]), tol="scaled")
 op("std", reduce_gen(allow_empty_tuple=False, extra=_kw(correction=st.sampled_from([0, 1]))),
    lambda m, x, **k: x.std(**k) if k["dim"] is not None else x.std(correction=k["correction"]))
 op("amax", reduce_gen(), lambda m, x, **k: m.amax(x, **({} if k["dim"] is None else k)))
@@ -546,8 +549,9 @@ def _leaves(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
-def _run(m, arrays, kw, spec, cot_seed):
-    """(outcome, outputs as arrays, grads as arrays or an exception name)."""
+def _run(m, arrays, kw, spec, cot_seed, cot_round=None):
+    """(outcome, outputs as arrays, grads as arrays or an exception name); cot_round: a dtype the cotangents are
+    rounded to first, so a float64 run takes the float32 run's cotangent values."""
     ts = [_as_tensor(m, a) for a in arrays]
     if spec.grad:
         for t in ts:
@@ -565,7 +569,8 @@ def _run(m, arrays, kw, spec, cot_seed):
     diff = [(o, v) for o, v in zip(outs, vals) if o.requires_grad]
     if spec.grad and diff and any(t.requires_grad for t in ts):
         rng = np.random.default_rng(cot_seed)
-        cots = [_as_tensor(m, rng.standard_normal(tuple(o.shape)).astype(v.dtype)) for o, v in diff]
+        cots = [_as_tensor(m, rng.standard_normal(tuple(o.shape)).astype(cot_round or v.dtype).astype(v.dtype))
+                for o, v in diff]
         for t in ts:
             t.grad = None
         try:
@@ -608,6 +613,30 @@ def reproducer(name, arrays, kw):
     return f"run_case({name!r}, [{', '.join(_fmt(a) for a in arrays)}], {kw!r})"
 
 
+def _reference(spec, arrays, kw, cot_seed):
+    """torch in float64 on the same float32 inputs and cotangents: the value both float32 results approximate."""
+    wide = [np.asarray(a).astype(F64) if np.asarray(a).dtype == F32 else a for a in arrays]
+    kind, out, grad = _run(torch, wide, kw, spec, cot_seed, cot_round=F32)
+    return (out, grad if isinstance(grad, list) else None) if kind == "returns" else (None, None)
+
+
+def _no_less_accurate(t, g, ref, scale):
+    """Where float32 rounding is amplified by the problem's conditioning (the layer norm of a constant row, whose
+    rstd is 1/sqrt(eps); the normalize of a tiny vector), the exact answer can be 0 and both float32 results are noise
+    around it that cannot agree. Then tensorgrad passes when it is, element by element, no further from torch's
+    float64 result than about torch's own float32 result is. The NaN and inf patterns must still match exactly."""
+    if ref is None or t.dtype != F32 or ref.shape != t.shape:
+        return False
+    if not (np.array_equal(np.isnan(t), np.isnan(g)) and np.array_equal(np.isinf(t), np.isinf(g))
+            and np.array_equal(t[np.isinf(t)], g[np.isinf(g)])):
+        return False
+    m = np.isfinite(t) & np.isfinite(ref)
+    rtol, atol = TOL[F32]
+    err_t = np.abs(t[m].astype(F64) - ref[m])
+    err_g = np.abs(g[m].astype(F64) - ref[m])
+    return bool(np.all(err_g <= 2 * err_t + atol * scale + rtol * np.abs(ref[m])))
+
+
 def compare(spec, arrays, kw, cot_seed=0):
     """None when torch and tensorgrad agree, else a description of the first difference."""
     with np.errstate(all="ignore"):
@@ -622,13 +651,16 @@ def compare(spec, arrays, kw, cot_seed=0):
         return f"torch gives {len(t_out)} outputs, tensorgrad {len(g_out)}"
     mags = [np.abs(a[np.isfinite(a)]).astype(np.float64) for a in arrays if np.asarray(a).dtype.kind == "f"]
     scale = (1.0 + max((float(x.sum()) for x in mags), default=0.0)) if spec.tol == "scaled" else 1.0
+    ref = None
     for i, (a, b) in enumerate(zip(t_out, g_out)):
         if a.dtype != b.dtype:
             return f"output {i}: dtype torch {a.dtype}, tensorgrad {b.dtype}"
         if a.shape != b.shape:
             return f"output {i}: shape torch {a.shape}, tensorgrad {b.shape}"
         if not _close(a, b, a.dtype, scale):
-            return f"output {i}: values differ: torch {a.tolist()} tensorgrad {b.tolist()}"
+            ref = ref or _reference(spec, arrays, kw, cot_seed)
+            if not _no_less_accurate(a, b, ref[0][i] if ref[0] else None, scale):
+                return f"output {i}: values differ: torch {a.tolist()} tensorgrad {b.tolist()}"
     if isinstance(t_grad, str) or isinstance(g_grad, str):
         if isinstance(t_grad, str) != isinstance(g_grad, str):
             return f"backward: torch {t_grad if isinstance(t_grad, str) else 'ok'}, tensorgrad " \
@@ -639,8 +671,12 @@ def compare(spec, arrays, kw, cot_seed=0):
     for i, (a, b) in enumerate(zip(t_grad or [], g_grad or [])):
         if a is None or b is None:
             continue
-        if a.shape != b.shape or not _close(a, b, a.dtype, scale, spec.tol == "loose"):
-            return f"grad of input {i}: torch {a.tolist()} tensorgrad {b.tolist()}"
+        if a.shape != b.shape:
+            return f"grad of input {i}: shape torch {a.shape}, tensorgrad {b.shape}"
+        if not _close(a, b, a.dtype, scale, spec.tol == "loose"):
+            ref = ref or _reference(spec, arrays, kw, cot_seed)
+            if not _no_less_accurate(a, b, ref[1][i] if ref[1] and ref[1][i] is not None else None, scale):
+                return f"grad of input {i}: torch {a.tolist()} tensorgrad {b.tolist()}"
     return None
 
 
@@ -675,3 +711,13 @@ def test_matches_torch(spec):
 def test_table_covers_the_public_ops():
     """The coverage gate: every op family the README lists has fuzz cases here."""
     assert len({s.name.split("-")[0] for s in OPS}) >= 100
+
+
+def test_float64_fallback_still_catches_wrong_results():
+    """The no-less-accurate fallback accepts noise around an exact 0, not an error torch's float32 does not make."""
+    ref = np.array([0.0, 1.0, -2.0])
+    t = np.array([1.2e-4, 1.0, -2.0], np.float32)
+    assert _no_less_accurate(t, np.array([-4e-5, 1.0, -2.0], np.float32), ref, 1.0)
+    assert not _no_less_accurate(t, np.array([0.0, 1.01, -2.0], np.float32), ref, 1.0)
+    assert not _no_less_accurate(t, np.array([0.0, 1.0, np.nan], np.float32), ref, 1.0)
+    assert not _no_less_accurate(t, np.array([3e-4, 1.0, -2.0], np.float32), ref, 1.0)

@@ -83,12 +83,15 @@ class Var(Function):
         n = _count(a.shape, dims)
         self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
         self.scale = _dof_scale(n, correction, full)
-        mean = a.mean(axis=dims, keepdims=True)
-        self.at_mean = a == mean if self.scale is None else None
-        xc = a - mean
-        self.save_for_backward(xc)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (xc * xc).sum(axis=dims, keepdims=keepdim) / a.dtype.type(self.denom)
+        # float64 for narrower floats, as Std (and PyTorch's CPU kernel): a float32 mean of [1, 3e30, -3e30] is 0
+        wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
+        mean = wide.mean(axis=dims, keepdims=True)
+        self.at_mean = wide == mean if self.scale is None else None
+        xc = wide - mean
+        self.save_for_backward(xc.astype(a.dtype, copy=False))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = (xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(self.denom)
+            return out.astype(a.dtype, copy=False)
 
     def backward(self, g):
         xc, = self.saved_tensors
@@ -208,12 +211,21 @@ def _rev_cumsum(xp, g, dim):
     return xp.flip(xp.cumsum(xp.flip(g, dim), axis=dim), dim)
 
 
+def _scan_dtype(a):
+    """PyTorch's CPU scans carry a float32 running sum or product in float64 (its acc_type): float32 [1e8, 1, -1e8]
+    cumsums to 1 at the end, not 0, and [1e20, 1e20, 0] cumprods to 0 there, not inf * 0 = NaN."""
+    return np.float64 if a.dtype.kind == "f" and a.dtype.itemsize < 8 and xp_of(a) is np else None
+
+
 class CumSum(Function):
     def forward(self, a, dim):
         self.dim = dim
-        return xp_of(a).cumsum(a, axis=dim)
+        return np.cumsum(a, axis=dim, dtype=_scan_dtype(a)).astype(a.dtype, copy=False) if _scan_dtype(a) \
+            else xp_of(a).cumsum(a, axis=dim)
 
     def backward(self, g):
+        if _scan_dtype(g):
+            return _rev_cumsum(np, g.astype(np.float64), self.dim).astype(g.dtype), None
         return _rev_cumsum(xp_of(g), g, self.dim), None
 
     def backward_graph(self, g):
@@ -228,7 +240,8 @@ class CumProd(Function):
     with x_z replaced by 1 in y; after z it is 0 (every product contains x_z). No host sync decides the case."""
 
     def forward(self, a, dim):
-        out = xp_of(a).cumprod(a, axis=dim)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = xp_of(a).cumprod(a, axis=dim, dtype=_scan_dtype(a)).astype(a.dtype, copy=False)
         self.dim = dim
         self.save_for_backward(a, out)
         return out
@@ -286,10 +299,12 @@ class LogCumSumExp(Function):
 class Prod(Function):
     """torch's prod_backward: with no zero anywhere in the input, grad * (result / input), overflow and all (a
     float32 product that overflows to inf gives inf gradients there too); with any zero, the product of all the
-    others in each reduced group, as an exclusive prefix times an exclusive suffix product (exact with zeros)."""
+    others in each reduced group, as an exclusive prefix times an exclusive suffix product (exact with zeros),
+    except that a product of everything (dim=None) with two or more zeros has zero gradient throughout, as torch's
+    first-order rule says (the products of the others would be 0 * inf = NaN beside an inf)."""
 
-    def forward(self, a, dims, keepdim):
-        self.dims, self.keepdim = dims, keepdim
+    def forward(self, a, dims, keepdim, full=False):
+        self.dims, self.keepdim, self.full = dims, keepdim, full
         out = a.prod(axis=dims, keepdims=keepdim)
         self.save_for_backward(a, out)
         return out
@@ -298,23 +313,27 @@ class Prod(Function):
         a, out = self.saved_tensors
         xp = xp_of(g)
         if a.ndim == 0:
-            return g, None, None
-        if a.size == 0:
-            return xp.zeros(a.shape, g.dtype), None, None
+            return g, None, None, None
+        zeros = int((a == 0).sum())
+        if a.size == 0 or (self.full and zeros > 1):
+            return xp.zeros(a.shape, g.dtype), None, None, None
         gk = _expand_back(g, a.shape, self.dims, self.keepdim)
-        if not bool((a == 0).any()):
+        if not zeros:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                return gk * (_expand_back(out, a.shape, self.dims, self.keepdim) / a), None, None
+                return gk * (_expand_back(out, a.shape, self.dims, self.keepdim) / a), None, None, None
         rest = [i for i in range(a.ndim) if i not in self.dims]
         perm = rest + list(self.dims)
         n = _count(a.shape, self.dims)
         x = a.transpose(perm).reshape([a.shape[i] for i in rest] + [n])
         ones = xp.ones(x.shape[:-1] + (1,), x.dtype)
-        before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
-        after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[..., 1:], -1)], axis=-1), axis=-1), -1)
+        wide = _scan_dtype(x)  # (each scan as torch's: in float64 on the CPU, then rounded)
+        with np.errstate(over="ignore", invalid="ignore"):
+            before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1, dtype=wide).astype(x.dtype)
+            after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[..., 1:], -1)], axis=-1), axis=-1,
+                                       dtype=wide).astype(x.dtype), -1)
         others = (before * after).reshape([a.shape[i] for i in perm]).transpose(np.argsort(perm))
         with np.errstate(over="ignore", invalid="ignore"):
-            return gk * others, None, None
+            return gk * others, None, None, None
 
 
 class VectorNorm(Function):
@@ -607,7 +626,7 @@ def prod(a, dim=None, keepdim=False, dtype=None):
     a = _int_accumulate(a, dtype)
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(prod, a, dim, keepdim)
-    return Prod.apply(a, normalize_dims("prod", dim, a.ndim, a.shape), keepdim)
+    return Prod.apply(a, normalize_dims("prod", dim, a.ndim, a.shape), keepdim, dim is None)
 
 
 # --------------------------------------------------------------------------------------------------- norms
