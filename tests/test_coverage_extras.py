@@ -39,13 +39,6 @@ def test_floor_divide_against_torch_and_its_missing_derivative():
     COVERED["gradgradcheck"].update(ran)
 
 
-def test_binary_cross_entropy_has_no_double_backward():
-    double_backward_raises(lambda a: tg.nn.functional.binary_cross_entropy(a.sigmoid(), tg.tensor([0.0, 1.0, 1.0],
-                                                                                                   dtype=tg.float64)),
-                           [tg.tensor([0.3, -0.2, 0.5], dtype=tg.float64, requires_grad=True)], "BinaryCrossEntropy")
-    COVERED["gradgradcheck"].add("_BinaryCrossEntropy")
-
-
 def _fd_check(fn, x0, eps=1e-6, rtol=1e-4, atol=1e-6):
     """Float64 central differences of w . fn(x) against its autograd gradient (gradcheck_op cannot be used: fn takes
     a gradient itself, so it must run with grad recording on)."""

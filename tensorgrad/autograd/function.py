@@ -9,7 +9,7 @@ tensors, so activations not explicitly saved are freed as soon as Python drops t
 from .grad_mode import _state as _grad_state
 from .version import record as _record_versions
 from ..tensor import Tensor, check_same_device
-from ..dtypes import is_float
+from ..dtypes import bfloat16 as _bfloat16
 
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
 # Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
@@ -98,7 +98,9 @@ class Function:
         record = _grad_state.__dict__.get("enabled", True)
         raw = list(args)
         first_cls = None
-        any_grad = False
+        needs = None
+        # One pass: unwrap Tensors, check they share a device, and (only once an input requires grad while
+        # recording) fill needs_input_grad and the node's inputs, which stay all-False/None for the args before it
         for i, a in enumerate(args):
             if a.__class__ is Tensor or isinstance(a, Tensor):
                 arr = a.array
@@ -107,18 +109,14 @@ class Function:
                 elif arr.__class__ is not first_cls:
                     check_same_device(cls.__name__, args)
                 raw[i] = arr
-                if a._requires_grad:
-                    any_grad = True
-        if record and any_grad:
-            # needs_input_grad and the node's inputs in one pass (next is read only if the result joins the graph)
-            needs, nxt = [], []
-            for a in args:
-                if (a.__class__ is Tensor or isinstance(a, Tensor)) and a._requires_grad:
-                    needs.append(True)
-                    nxt.append(a if a.grad_fn is None else a.grad_fn)
-                else:
-                    needs.append(False)
-                    nxt.append(None)
+                if a._requires_grad and record:
+                    if needs is None:
+                        needs = [False] * len(args)
+                        nxt = [None] * len(args)
+                    needs[i] = True
+                    nxt[i] = a if a.grad_fn is None else a.grad_fn
+        any_grad = needs is not None
+        if any_grad:
             ctx.next = nxt
         else:
             n = len(args)
@@ -132,7 +130,7 @@ class Function:
             shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
             raise RuntimeError(f"{cls.__name__.lower()}: tensors of shapes {shapes} cannot be broadcast together") from None
         # Only floating-point results join the graph (an integer/bool result, e.g. x.long(), has no gradient).
-        if record and any_grad and is_float(out.dtype):
+        if any_grad and (out.dtype.kind == "f" or out.dtype == _bfloat16):
             ctx.out_dtype = out.dtype
             ctx.out_shape = out.shape
             t = _make(out, ctx)

@@ -369,6 +369,49 @@ class _BinaryCrossEntropy(Function):
             gt = (g * (xp.log1p(-x) - xp.log(x))).astype(g.dtype) if nt else None
         return gx, gt
 
+    def backward_graph(self, g):
+        x, t, _, _ = self.saved_tensors
+        nx, nt = self.needs_input_grad
+        xg, tg_ = self.input(0, x), self.input(1, t)
+        gx = _BinaryCrossEntropyGrad.apply(g, xg, tg_) if nx else None
+        gt = g * ((-xg).log1p() - xg.log()) if nt else None
+        return gx, gt
+
+
+class _BinaryCrossEntropyGrad(Function):
+    """binary_cross_entropy's input gradient g (x - t) / max(x (1 - x), 1e-12) as an op of its own (torch's
+    binary_cross_entropy_backward), so that its derivatives are torch's double-backward formulas with their eps
+    where torch puts it: written in plain ops, the clamp would make x = t = 0 give 1e12 where torch gives 0."""
+
+    def forward(self, g, x, t):
+        self.save_for_backward(g, x, t)
+        return (g * (x - t) / xp_of(x).maximum((1 - x) * x, x.dtype.type(1e-12))).astype(x.dtype, copy=False)
+
+    def backward(self, gg):
+        g, x, t = self.saved_tensors
+        xp = xp_of(x)
+        eps = x.dtype.type(1e-12)
+        denom = xp.maximum((1 - x) * x, eps)
+        ng, nx, nt = self.needs_input_grad
+        d_g = gg * (x - t) / denom if ng else None
+        d_x = gg * g * (x * x - 2 * x * t + t) / ((x + eps) ** 2 * (1 - x + eps) ** 2) if nx else None
+        d_t = -gg * g / denom if nt else None
+        return (*(None if v is None else v.astype(x.dtype, copy=False) for v in (d_g, d_x, d_t)),)
+
+    def backward_graph(self, gg):
+        # the same formulas on graph Tensors (third order and up; the clamp's eps is not differentiated, as torch's
+        # in-place clamp_min_ under no_grad)
+        g0, x0, t0 = self.saved_tensors
+        g, x, t = self.input(0, g0), self.input(1, x0), self.input(2, t0)
+        ng, nx, nt = self.needs_input_grad
+        eps = 1e-12
+        small = Tensor._make(((1 - x0) * x0) < eps, None)
+        denom = where(small, eps, (1 - x) * x)
+        d_g = gg * (x - t) / denom if ng else None
+        d_x = gg * g * (x * x - 2 * x * t + t) / ((x + eps) ** 2 * (1 - x + eps) ** 2) if nx else None
+        d_t = -gg * g / denom if nt else None
+        return d_g, d_x, d_t
+
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)

@@ -98,9 +98,10 @@ class Linear(Function):
     def backward_graph(self, g):
         x, w = self.saved_tensors
         nx, nw, nb = self.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
+        rows_ = math.prod(self.x_shape[:-1])  # (not -1: ambiguous when a dim is 0)
+        g2 = g.reshape(rows_, g.shape[-1])
         gx = (g2 @ self.input(1, w)).reshape(self.x_shape) if nx else None
-        gw = g2.transpose(0, 1) @ self.input(0, x).reshape(-1, self.x_shape[-1]) if nw else None
+        gw = g2.transpose(0, 1) @ self.input(0, x).reshape(rows_, self.x_shape[-1]) if nw else None
         gb = g2.sum(dim=0) if nb else None
         return gx, gw, gb
 

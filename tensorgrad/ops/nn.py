@@ -143,8 +143,8 @@ class SoftmaxCrossEntropy(Function):
             dloss = g * keep
         else:
             dloss = g.reshape(1).expand(n) * keep
-            if reduction == "mean":
-                dloss = dloss / keep.sum()
+            if reduction == "mean":  # (every row ignored: keep is all 0, and so is dloss, not 0/0, as torch)
+                dloss = dloss / keep.sum().clamp(min=1.0)
         return (SoftmaxCrossEntropyBackward.apply(self.input(0, logits), dloss, target, stats, ignore_index,
                                                   smoothing),) + (None,) * 4
 

@@ -14,8 +14,9 @@ from ..dtypes import get_default_dtype, to_dtype
 from ..tensor import Tensor, check_same_device
 from .elementwise import maximum, minimum, promote_types, eq
 from .indexing import Gather, diagonal
+from .movement import cat, stack
 from .elementwise import where
-from .graph import expand_back, linear_map, frozen_backward, vjp_by_recompute
+from .graph import expand_back, linear_map, frozen_backward
 
 
 def _count(shape, dims):
@@ -140,10 +141,11 @@ class Std(Function):
         xc0, out = self.saved_tensors
         z = self.input(0, xc0)  # see Var.backward_graph
         xc = z - z.mean(dim=self.dims, keepdim=True)
-        std = ((xc * xc).sum(dim=self.dims, keepdim=True) / float(self.denom)).sqrt()
-        zero = Tensor._make(std.array == 0, None)
+        var = (xc * xc).sum(dim=self.dims, keepdim=True) / float(self.denom)
+        zero = Tensor._make(var.array == 0, None)
         gk = expand_back(g, self.in_shape, self.dims, self.keepdim)
-        gs = where(zero, 0.0, gk / (where(zero, 1.0, std) * 2.0))
+        # (the sqrt of the masked var: sqrt's derivative at 0 is inf, and 0 * inf would leak NaN through the where)
+        gs = where(zero, 0.0, gk / (where(zero, 1.0, var).sqrt() * 2.0))
         return _var_backward(gs, xc, self.scale, self.at_mean), None, None, None, None
 
 
@@ -233,6 +235,10 @@ class CumSum(Function):
         return linear_map(g, lambda x: _rev_cumsum(xp_of(x), x, d), lambda x: xp_of(x).cumsum(x, axis=d)), None
 
 
+def _rev_cumsum_graph(t, d):
+    return t.flip(d).cumsum(d).flip(d)
+
+
 class CumProd(Function):
     """out_k = prod_{i<=k} x_i. The gradient of x_j is sum_{k>=j} g_k prod_{i<=k, i!=j} x_i; it is split (as
     PyTorch's cumprod_backward) by the position of the first zero z along dim: before z it is
@@ -258,6 +264,31 @@ class CumProd(Function):
             g_before = _rev_cumsum(xp, xp.where(before, g * out, zero), d) / xp.where(before, a, 1)
         g_first = _rev_cumsum(xp, g * xp.cumprod(xp.where(first, 1, a), axis=d), d)
         return xp.where(before, g_before, xp.where(first, g_first, zero)), None
+
+    def backward_graph(self, g):
+        # Without zeros, rev_cumsum(g * out) / x. With one, backward's masked cases are right in value but not in
+        # derivative: past the first zero x_z every gradient is 0, yet its derivative in x_z is not. So, as
+        # torch's cumprod_backward under grad mode, each position k takes sum_{j>=k} g_j prod_{i<=j, i!=k} x_i
+        # from the products before and after it: n steps, in differentiable ops.
+        a, out = self.saved_tensors
+        d = self.dim
+        x = self.input(0, a)
+        if not bool((a == 0).any()):
+            return _rev_cumsum_graph(g * self.output(out), d) / x, None
+        n = a.shape[d]
+        if n == 1:
+            return g, None
+        ones = Tensor._make(xp_of(a).ones([1 if i == d else s for i, s in enumerate(a.shape)], a.dtype), None)
+        cols = []
+        for k in range(n):
+            pre = x.narrow(d, 0, k).prod(d, keepdim=True) if k else ones
+            if k < n - 1:
+                after = x.narrow(d, k + 1, n - k - 1).cumprod(d)
+                omitted = cat([pre, pre * after] if k else [ones, after], d)
+            else:
+                omitted = pre
+            cols.append((g.narrow(d, k, n - k) * omitted).sum(d))
+        return stack(cols, d), None
 
 
 def _logcumsumexp(xp, a, dim):
@@ -294,6 +325,22 @@ class LogCumSumExp(Function):
             pos = xp.exp(rev_lcse(xp.where(g > 0, log_abs, lowest) - out) + a)
             neg = xp.exp(rev_lcse(xp.where(g < 0, log_abs, lowest) - out) + a)
         return (pos - neg).astype(g.dtype, copy=False), None
+
+    def backward_graph(self, g):
+        # the same positive/negative split on graph Tensors; log |g| is taken of 1 where g is 0 (then replaced by the
+        # lowest float), so the derivative through the masked branch is 0, not 0 * inf
+        a, out = self.saved_tensors
+        d = self.dim
+        lowest = float(np.finfo(g.dtype).min)
+        x, y = self.input(0, a), self.output(out)
+        pos, neg = Tensor._make(g.array > 0, None), Tensor._make(g.array < 0, None)
+        log_abs = where(pos | neg, g.abs(), 1.0).log()
+
+        def part(mask):
+            v = where(mask, log_abs, lowest) - y
+            return (v.flip(d).logcumsumexp(d).flip(d) + x).exp()
+
+        return part(pos) - part(neg), None
 
 
 class Prod(Function):
@@ -334,6 +381,28 @@ class Prod(Function):
         others = (before * after).reshape([a.shape[i] for i in perm]).transpose(np.argsort(perm))
         with np.errstate(over="ignore", invalid="ignore"):
             return gk * others, None, None, None
+
+    def backward_graph(self, g):
+        # torch under grad mode: result / input without zeros, else the exclusive products (through cumprod's
+        # differentiable backward) for every zero count, two or more included
+        a, out = self.saved_tensors
+        if a.ndim == 0:
+            return g, None, None, None
+        gk = expand_back(g, a.shape, self.dims, self.keepdim)
+        x = self.input(0, a)
+        if a.size == 0:
+            return gk * 0.0, None, None, None
+        if not bool((a == 0).any()):
+            return gk * (expand_back(self.output(out), a.shape, self.dims, self.keepdim) / x), None, None, None
+        rest = [i for i in range(a.ndim) if i not in self.dims]
+        perm = rest + list(self.dims)
+        n = _count(a.shape, self.dims)
+        flat = x.permute(perm).reshape([a.shape[i] for i in rest] + [n])
+        ones = Tensor._make(xp_of(a).ones(flat.shape[:-1] + (1,), a.dtype), None)
+        before = cat([ones, flat[..., :-1]], -1).cumprod(-1)
+        after = cat([ones, flat[..., 1:].flip(-1)], -1).cumprod(-1).flip(-1)
+        others = (before * after).reshape([a.shape[i] for i in perm]).permute(tuple(int(i) for i in np.argsort(perm)))
+        return gk * others, None, None, None
 
 
 class VectorNorm(Function):
@@ -406,11 +475,20 @@ class VectorNorm(Function):
             mask = (ab == o) | xp_of(a0).isnan(ab)
             w = xp_of(a0).sign(a0) * mask / mask.sum(axis=dims, keepdims=True)
             return gk * Tensor._make(w.astype(g.dtype), None), None, None, None, None
+        # torch's norm_backward in differentiable ops; the root is taken of the masked sum, so that its infinite
+        # derivative at a zero norm never meets the where's 0 (0 * inf = NaN)
+        s = (a * a if p == 2 else a.abs() ** p).sum(dim=dims, keepdim=True)
+        zero = Tensor._make(s.array == 0, None)
+        norm = where(zero, 1.0, s) ** (1.0 / p) if p != 2 else where(zero, 1.0, s).sqrt()
         if p == 2:
-            out = (a * a).sum(dim=dims, keepdim=True).sqrt()
-            zero = Tensor._make(out.array == 0, None)
-            return gk * where(zero, 0.0, a / where(zero, 1.0, out)), None, None, None, None
-        return vjp_by_recompute(lambda x: (x.abs() ** p).sum(dim=dims, keepdim=keep) ** (1.0 / p), [a], g) + (None, None, None, None)
+            return gk * where(zero, 0.0, a / norm), None, None, None, None
+        sgn = Tensor._make(xp_of(a0).sign(a0).astype(g.dtype), None)
+        if p < 1:
+            nz = Tensor._make(a0 != 0, None)
+            return gk * (sgn * where(nz, where(nz, a.abs(), 1.0) ** (p - 1), 0.0)) * norm ** (1 - p), \
+                None, None, None, None
+        scaled = sgn * a.abs() ** (p - 1) if p < 2 else a * a.abs() ** (p - 2)
+        return gk * where(zero, 0.0, scaled / norm ** (p - 1)), None, None, None, None
 
 
 def _median_index(a, dim):
