@@ -26,7 +26,7 @@ from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, rec
 from .ops.reduce import (sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp, cumsum, cumprod,
                          logcumsumexp, prod, norm, median, allclose, equal, trace)
 from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsqueeze, flatten, cat, stack, split, chunk,
-                           tril, triu, masked_fill, flip, roll, tile, unbind, narrow, broadcast_to)
+                           tril, triu, masked_fill, flip, roll, tile, unbind, narrow, select, broadcast_to)
 from .ops.indexing import (gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_select, nonzero,
                            argwhere, diag, diagonal, diag_embed, repeat_interleave)
 from .ops.matmul import (matmul, mm, bmm, mv, dot, vdot, outer, ger, inner, tensordot, addmm, addmv, baddbmm, addbmm,

@@ -48,6 +48,49 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
+def _ptr(a):
+    return a.data.ptr if hasattr(a.data, "ptr") else a.__array_interface__["data"][0]
+
+
+def _strides(a):
+    # (a size-1 dim's stride is never used; NumPy and torch choose it differently)
+    return tuple(st for n, st in zip(a.shape, a.strides) if n != 1)
+
+
+def same_memory(a, b):
+    """Whether arrays a and b are the same elements of the same memory (pointer, shape, strides and dtype)."""
+    if a.shape != b.shape or _strides(a) != _strides(b) or a.dtype != b.dtype:
+        return False
+    return _ptr(a) == _ptr(b)
+
+
+def _dense(a):
+    """torch's is_non_overlapping_and_dense: some order of the dims lays the elements out with no gap or repeat."""
+    expect = a.itemsize
+    for st, n in sorted((st, n) for n, st in zip(a.shape, a.strides) if n != 1):
+        if st != expect:
+            return False
+        expect *= n
+    return True
+
+
+def check_no_partial_overlap(op, out, inp):
+    """torch's assert_no_partial_overlap between the array an in-place op writes and one it reads: the same memory
+    in the same layout (x.add_(x)) or disjoint memory is fine; memory shared any other way (x[1:].copy_(x[:-1]),
+    x.unsqueeze(0).add_(x)) is refused, as in torch, where the result would depend on the kernel's order. Layouts
+    torch calls too hard to decide (non-dense, e.g. stepped slices) pass, as in torch."""
+    if out.size == 0 or inp.size == 0 or out.__class__ is not inp.__class__ or not (_dense(out) and _dense(inp)):
+        return
+    a0, b0 = _ptr(out), _ptr(inp)
+    a1, b1 = a0 + out.size * out.itemsize, b0 + inp.size * inp.itemsize
+    full = a0 == b0 and a1 == b1 and out.ndim == inp.ndim and _strides(out) == _strides(inp)
+    if full or not (a0 < b1 and b0 < a1):
+        return
+    raise RuntimeError(f"{op}: unsupported operation: some elements of the input tensor (shape {tuple(inp.shape)}) and "
+                       f"the written-to tensor (shape {tuple(out.shape)}) refer to a single memory location. Please "
+                       "clone() the tensor before performing the operation.")
+
+
 class Tensor:
     __slots__ = ("array", "_grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
                  "__weakref__")  # _post_hooks: set by register_post_accumulate_grad_hook only
@@ -353,10 +396,11 @@ class Tensor:
             self.grad_fn.retain = weakref.ref(self)
 
     def zero_(self):
-        return self._inplace_assign(self._xp.zeros_like(self.array), "zero_")
+        return self._inplace_assign(self._xp.zeros_like(self.array), "zero_", overlap_ok=True)
 
     def fill_(self, value):
-        return self._inplace_assign(self._xp.full_like(self.array, value), "fill_")
+        # (one value everywhere: an expanded view may take it, as in torch)
+        return self._inplace_assign(self._xp.full_like(self.array, value), "fill_", overlap_ok=True)
 
     # ------------------------------------------------------------------------------- in-place
     @property
@@ -387,9 +431,10 @@ class Tensor:
                                f"{self.shape}, an expanded view) refers to a single memory location. Please clone() "
                                "the tensor before performing the operation.")
 
-    def _inplace_assign(self, new, op):
+    def _inplace_assign(self, new, op, overlap_ok=False):
         self._check_inplace(op)
-        self._check_no_overlap(op)
+        if not overlap_ok:
+            self._check_no_overlap(op)
         if tuple(new.shape) != self.shape:
             raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {self.shape}")
         self.array[...] = new
@@ -398,7 +443,12 @@ class Tensor:
 
     def copy_(self, src):
         s = src.array if isinstance(src, Tensor) else src
-        return self._inplace_assign(self._xp.broadcast_to(self._xp.asarray(s, dtype=self.dtype), self.shape), "copy_")
+        if isinstance(src, Tensor):
+            if same_memory(src.array, self.array):  # torch's early exit: a copy onto itself writes nothing
+                return self
+            check_no_partial_overlap("copy_", self.array, src.array)
+        new = self._xp.broadcast_to(self._xp.asarray(s, dtype=self.dtype), self.shape)
+        return self._inplace_assign(new, "copy_")
     def normal_(self, mean=0.0, std=1.0, generator=None):
         g = (generator or default_generator).normal(self.shape, self.dtype, self.device)
         return self._inplace_assign(g * std + mean, "normal_")

@@ -56,8 +56,10 @@ class MPIBackend:
 
     @staticmethod
     def _writable(a, what):
-        if not a.flags.writeable:
-            raise RuntimeError(f"{what}: the tensor's array is read-only (an expanded view?); clone() it first")
+        overlapping = a.size > 1 and any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides))
+        if overlapping or not a.flags.writeable:
+            raise RuntimeError(f"{what}: the tensor (shape {a.shape}) is read-only or an expanded view, where more than "
+                               "one element refers to a single memory location; clone() it first")
 
     @staticmethod
     def _staged(a, reduce):

@@ -158,13 +158,18 @@ def _write_diagonal(xp, out, values, offset, d1, d2):
 
 
 class Diagonal(Function):
-    """The diagonal ``offset`` over dims (d1, d2), moved to the last dim. A (read-only) view like torch's
-    diagonal unless ``copy`` (torch.diag returns new memory). Backward writes g into a zero tensor's diagonal."""
+    """The diagonal ``offset`` over dims (d1, d2), moved to the last dim. A view like torch's diagonal unless
+    ``copy`` (torch.diag returns new memory), writable where the input is (NumPy hands out diagonals read-only;
+    torch's x.diagonal().fill_(0) writes into x). Backward writes g into a zero tensor's diagonal."""
 
     def forward(self, a, offset, d1, d2, copy):
         self.in_shape, self.args = a.shape, (offset, d1, d2)
         out = xp_of(a).diagonal(a, offset, d1, d2)
-        return out.copy() if copy else out
+        if copy:
+            return out.copy()
+        if isinstance(out, np.ndarray) and a.flags.writeable:
+            out.flags.writeable = True
+        return out
 
     def backward(self, g):
         xp = xp_of(g)

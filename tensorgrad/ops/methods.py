@@ -10,7 +10,7 @@ from ..autograd import engine
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import Device, as_device
-from ..tensor import Tensor
+from ..tensor import Tensor, check_no_partial_overlap, _dense
 from . import composite as C
 from . import elementwise as E, elementwise_math as EM, reduce as R, movement as M, indexing as IX, matmul as MM
 from . import nn as NN
@@ -31,7 +31,11 @@ def _composite(name):
 
 class _OpMethods:
     def clone(self):
-        return E.Add.apply(self, self.dtype.type(0)) if self.requires_grad else Tensor._make(self.array.copy(), None)
+        # a dense input keeps its layout, as torch's preserve_format (so a clone of x.mT is not contiguous, and its
+        # .contiguous() is a copy, not the clone itself); anything else (an expanded view) comes out in C order
+        if self.requires_grad:
+            return E.Add.apply(self, self.dtype.type(0))
+        return Tensor._make(self.array.copy(order="K" if _dense(self.array) else "C"), None)
 
     def to(self, *args, dtype=None, device=None, copy=False):
         for a in args:
@@ -103,6 +107,8 @@ class _OpMethods:
         engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def _inplace(self, fn, other, op):
+        if other.__class__ is Tensor:
+            check_no_partial_overlap(op, self.array, other.array)
         return _apply_inplace(self, lambda s: fn(s, other), op)
 
     def __iadd__(self, o): return self._inplace(E.add, o, "add_ (+=)")
@@ -129,6 +135,8 @@ class _OpMethods:
         return True
 
     def copy_(self, src, non_blocking=False):
+        if src is self:  # torch returns at once: no write, so no overlap to refuse on an expanded tensor
+            return self
         if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():  # torch: self then has src's history
             def copied(s):
                 v = src.to(device=s.device, dtype=s.dtype) if (src.device, src.dtype) != (s.device, s.dtype) else src
@@ -246,6 +254,7 @@ class _OpMethods:
     repeat_interleave = IX.repeat_interleave
     unbind = M.unbind
     narrow = M.narrow
+    select = M.select
     broadcast_to = M.broadcast_to
     gather = IX.gather
     take_along_dim = IX.take_along_dim

@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import kernels, xp_of
 from .util import unbroadcast, normalize_dim
-from ..tensor import Tensor, check_same_device, check_device_as
+from ..tensor import Tensor, check_same_device, check_device_as, same_memory, check_no_partial_overlap
 from ..autograd.grad_mode import is_grad_enabled
 from .elementwise import result_type
 from .graph import sum_to, linear_map, frozen_backward
@@ -41,7 +41,12 @@ class Permute(Function):
 class Expand(Function):
     def forward(self, a, shape):
         self.in_shape = a.shape
-        return xp_of(a).broadcast_to(a, shape)
+        out = xp_of(a).broadcast_to(a, shape)
+        if isinstance(out, np.ndarray) and a.flags.writeable:
+            # a view of a's memory, writable as torch's: fill_/zero_ and a write to one row of it reach a (the
+            # writes with no single answer are refused by Tensor._check_no_overlap, as torch refuses them)
+            out.flags.writeable = True
+        return out
 
     def backward(self, g):
         return unbroadcast(g, self.in_shape), None
@@ -65,13 +70,22 @@ def _scatter_add(xp, out, index, g):
     kernels.get("scatter_add", "cpu" if xp is np else "cuda")(out, index, g)
 
 
+def _index(arr, idx, advanced):
+    """arr[idx], where basic indexing down to one element is a 0-d view as in torch, not NumPy's scalar copy
+    (x[0].fill_(1) must write into x, and v = x[0] must see later writes to x)."""
+    out = arr[idx]
+    if not advanced and isinstance(out, np.generic):
+        out = arr[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+    return out
+
+
 class GetItem(Function):
     """Basic indexing gives a view; advanced (integer-array / mask) indexing scatter-adds in backward so
     repeated indices accumulate."""
 
     def forward(self, a, index, advanced):
         self.in_shape, self.in_dtype, self.index, self.advanced = a.shape, a.dtype, index, advanced
-        return a[index]
+        return _index(a, index, advanced)
 
     def backward(self, g):
         xp = xp_of(g)
@@ -392,7 +406,7 @@ def getitem(a, index):
 
 def _getitem(a, idx, advanced):
     if not a.requires_grad:
-        return Tensor._make(a.array[idx], None)
+        return Tensor._make(_index(a.array, idx, advanced), None)
     return GetItem.apply(a, idx, advanced)
 
 
@@ -405,8 +419,22 @@ def setitem(a, index, value):
         raise RuntimeError(f"setitem: the assigned value (shape {tuple(value.shape)}) requires grad but the target "
                            f"(shape {tuple(a.shape)}) is not part of the graph, so its gradient would be lost; build "
                            "the result with cat/stack/where instead, or assign value.detach()")
-    idx, _ = _convert_index(a, index, "setitem")
-    a._check_no_overlap("setitem")
+    idx, advanced = _convert_index(a, index, "setitem")
+    if not advanced:  # (torch checks the region written, so x.expand(2, 3)[0] = v is fine; index_put_ is unchecked)
+        region = _index(a.array, idx, False)
+        if isinstance(value, Tensor) and value.array.__class__ is region.__class__:
+            # torch's copy_to: the value without its leading 1s, expanded to the region; the same memory is no write
+            v = value.array
+            v = v.reshape(v.shape[next((i for i, n in enumerate(v.shape) if n != 1), v.ndim):])
+            try:
+                v = a._xp.broadcast_to(v, region.shape)
+            except ValueError:
+                v = None  # (not broadcastable: the write below raises the error)
+            if v is not None and same_memory(v, region):
+                return
+            if v is not None:
+                check_no_partial_overlap("setitem", region, v)
+        Tensor._make(region, None)._check_no_overlap("setitem")
     if isinstance(value, Tensor) and value.array.__class__ is not a.array.__class__:
         if a._xp is np:  # a CUDA value into a CPU tensor: an error (no silent device-to-host read)
             check_same_device("setitem", (a, value))
@@ -606,6 +634,17 @@ def narrow(a, dim, start, length):
         raise RuntimeError(f"narrow: start ({start}) + length ({length}) is out of range for dim {dim} of size {n} "
                            f"(shape {tuple(a.shape)})")
     return getitem(a, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(a, dim, index):
+    """torch.select: the view at ``index`` of dim, that dim removed (a[:, ..., index])."""
+    if a.ndim == 0:
+        raise IndexError("select: cannot be applied to a 0-d tensor")
+    d = normalize_dim("select", dim, a.ndim, a.shape)
+    n, index = a.shape[d], int(index)
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} out of range for dim {dim} of size {n} (shape {tuple(a.shape)})")
+    return getitem(a, (slice(None),) * d + (index % n,))
 
 
 def broadcast_to(a, *shape):
