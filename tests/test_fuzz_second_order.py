@@ -94,8 +94,10 @@ def test_second_order_matches_torch(spec):
     def check(case, seed):
         arrays, kw = case
         arrays = [np.asarray(a).astype(F64) if np.asarray(a).dtype == F32 else np.asarray(a) for a in arrays]
-        # moderate finite values: second derivatives of 1e20s overflow on both sides in orders neither fixes
-        assume(all(np.isfinite(a).all() and (np.abs(a) < 1e6).all() for a in arrays if a.dtype == F64))
+        # moderate finite values: second derivatives of 1e20s overflow on both sides in orders neither fixes, and
+        # those of 1e-5s (normalize's 1 / x^2) magnify float64 rounding past any fixed tolerance; 0 stays
+        assume(all(np.isfinite(a).all() and (np.abs(a) < 1e6).all() and ((a == 0) | (np.abs(a) >= 1e-3)).all()
+                   for a in arrays if a.dtype == F64))
         if spec.name in AT_ZERO_UNDEFINED:
             assume(all((a != 0).all() for a in arrays if a.dtype == F64))
         diff = compare2(spec, arrays, kw, seed)

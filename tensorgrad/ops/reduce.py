@@ -475,13 +475,15 @@ class VectorNorm(Function):
             mask = (ab == o) | xp_of(a0).isnan(ab)
             w = xp_of(a0).sign(a0) * mask / mask.sum(axis=dims, keepdims=True)
             return gk * Tensor._make(w.astype(g.dtype), None), None, None, None, None
-        # torch's norm_backward in differentiable ops; the root is taken of the masked sum, so that its infinite
-        # derivative at a zero norm never meets the where's 0 (0 * inf = NaN)
-        s = (a * a if p == 2 else a.abs() ** p).sum(dim=dims, keepdim=True)
+        # torch's norm_backward in differentiable ops; for p != 2 the root is taken of the masked sum, so that its
+        # infinite derivative at a zero norm never meets the where's 0 (0 * inf = NaN), as torch gives 0 there
+        if p == 2:  # (the root of the unmasked sum: at a zero norm torch's second derivative is NaN, and so is ours)
+            out = (a * a).sum(dim=dims, keepdim=True).sqrt()
+            zero = Tensor._make(out.array == 0, None)
+            return gk * where(zero, 0.0, a / where(zero, 1.0, out)), None, None, None, None
+        s = (a.abs() ** p).sum(dim=dims, keepdim=True)
         zero = Tensor._make(s.array == 0, None)
-        norm = where(zero, 1.0, s) ** (1.0 / p) if p != 2 else where(zero, 1.0, s).sqrt()
-        if p == 2:
-            return gk * where(zero, 0.0, a / norm), None, None, None, None
+        norm = where(zero, 1.0, s) ** (1.0 / p)
         sgn = Tensor._make(xp_of(a0).sign(a0).astype(g.dtype), None)
         if p < 1:
             nz = Tensor._make(a0 != 0, None)
