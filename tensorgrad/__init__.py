@@ -23,8 +23,9 @@ from .ops.elementwise import clamp as clip
 from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, reciprocal, sign, floor, ceil, round,
                                    trunc, frac, square, lerp, logical_not, logical_and, logical_or, logical_xor,
                                    addcmul, addcdiv, floor_divide, remainder)
-from .ops.reduce import (sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp, cumsum, cumprod,
-                         logcumsumexp, prod, norm, median, allclose, equal, trace)
+from .ops.reduce import (sum, mean, var, std, amax, amin, max, min, argmax, argmin, logsumexp, norm, median, allclose,
+                         equal, trace)
+from .ops.scan import cumsum, cumprod, logcumsumexp, prod
 from .ops.movement import (reshape, permute, transpose, t, expand, squeeze, unsqueeze, flatten, cat, stack, split, chunk,
                            tril, triu, masked_fill, flip, roll, tile, unbind, narrow, select, broadcast_to)
 from .ops.indexing import (gather, take_along_dim, scatter, scatter_add, index_select, index_add, masked_select, nonzero,

@@ -12,7 +12,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..backend import Device, as_device
 from ..tensor import Tensor, check_no_partial_overlap, _dense
 from . import composite as C
-from . import elementwise as E, elementwise_math as EM, reduce as R, movement as M, indexing as IX, matmul as MM
+from . import elementwise as E, elementwise_math as EM, reduce as R, scan as S, movement as M, indexing as IX, matmul as MM
 from . import nn as NN
 
 
@@ -224,10 +224,10 @@ class _OpMethods:
     baddbmm = MM.baddbmm
     addbmm = MM.addbmm
     addr = MM.addr
-    cumsum = R.cumsum
-    cumprod = R.cumprod
-    logcumsumexp = R.logcumsumexp
-    prod = R.prod
+    cumsum = S.cumsum
+    cumprod = S.cumprod
+    logcumsumexp = S.logcumsumexp
+    prod = S.prod
     norm = R.norm
     median = R.median
     allclose = R.allclose
