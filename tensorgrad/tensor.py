@@ -49,7 +49,8 @@ class _HookHandle:
 
 
 def _ptr(a):
-    return a.data.ptr if hasattr(a.data, "ptr") else a.__array_interface__["data"][0]
+    # (not a.data on NumPy: a buffer of an ml_dtypes bfloat16 array cannot be made)
+    return a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
 
 
 def _strides(a):

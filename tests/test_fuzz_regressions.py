@@ -410,3 +410,14 @@ def test_clone_keeps_a_dense_layout():
         z = y.contiguous()  # y is not contiguous (torch's preserve_format), so z is a copy
         y.add_(1)
         assert z.tolist() == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]], lib
+
+
+def test_overlap_checks_take_bfloat16_arrays():
+    # (NumPy cannot make a buffer of an ml_dtypes array: the checks read the address from the array interface)
+    x, y = tg.zeros(3, dtype=tg.bfloat16), tg.ones(3, dtype=tg.bfloat16)
+    x.copy_(y)
+    x.add_(y)
+    x[1:] = y[:2]
+    assert x.float().tolist() == [2.0, 1.0, 1.0]
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x[1:] = x[:2]

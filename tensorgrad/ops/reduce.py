@@ -83,7 +83,7 @@ class Var(Function):
         n = _count(a.shape, dims)
         self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
         self.scale = _dof_scale(n, correction, full)
-        # float64 for narrower floats, as Std (and PyTorch's CPU kernel): a float32 mean of [1, 3e30, -3e30] is 0
+        # float64 for narrower floats, as Std and PyTorch's CPU kernel: float32 [1e8, 1, -1e8, 3] has mean 0.75, not 1
         wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
         mean = wide.mean(axis=dims, keepdims=True)
         self.at_mean = wide == mean if self.scale is None else None
