@@ -191,12 +191,13 @@ def _write(lib, t, other, op, val, idx):
 def _order_dependent(t, other):
     """A write reading memory it also writes, in a layout torch's overlap check calls too hard (non-dense): torch's
     result then depends on its kernel's loop order, tensorgrad's reads the operand first. Not compared."""
-    a, b = (np.asarray(x.detach().numpy() if isinstance(x, torch.Tensor) else x.array) for x in (t, other))
+    a, b = (np.asarray((x.detach().view(torch.int16) if x.dtype == torch.bfloat16 else x.detach()).numpy()
+                       if isinstance(x, torch.Tensor) else x.array) for x in (t, other))
     return np.shares_memory(a, b) and not (_dense(a) and _dense(b))
 
 
-def _run(lib, steps):
-    base = lib.tensor(np.arange(24, dtype=np.float64).reshape(3, 4, 2) / 7 - 1)
+def _run(lib, steps, dtype="float64"):
+    base = lib.tensor(np.arange(24, dtype=np.float64).reshape(3, 4, 2) / 7 - 1).to(getattr(lib, dtype))
     pool = [base]
     states = []
     for kind, src, arg in steps:
@@ -216,14 +217,16 @@ def _run(lib, steps):
         except Exception as e:  # noqa: BLE001 - the outcome kind is compared
             states.append(("raises", type(e).__name__))
             return states
-        states.append([np.array(p.detach().numpy() if lib is torch else np.asarray(p)) for p in pool])
+        states.append([np.array(p.detach().double().numpy() if lib is torch else np.asarray(p.double()))
+                       for p in pool])
     return states
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
 @given(steps=programs())
 @SETTINGS_A
-def test_views_and_inplace_writes_match_torch(steps):
-    ours, theirs = _run(tg, steps), _run(torch, steps)
+def test_views_and_inplace_writes_match_torch(steps, dtype):
+    ours, theirs = _run(tg, steps, dtype), _run(torch, steps, dtype)
     for k, (a, b) in enumerate(zip(theirs, ours)):
         if a == ("order-dependent",) == b:
             return
