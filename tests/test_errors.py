@@ -269,13 +269,21 @@ def test_error_leaves_no_partial_state():
     assert y.tolist() == [1.0, 1.0]
 
 
-def test_setitem_value_requiring_grad_is_refused():
+def test_setitem_records_a_gradient_as_torch():
+    # buf[:2] = v with v requiring grad gives buf v's history (torch's index_put_); into a non-leaf that requires
+    # grad, the overwritten values get a zero gradient; a leaf that requires grad is refused by name
     import tensorgrad as tg
-    buf = tg.zeros(4, 3)
-    v = tg.ones(2, 3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"setitem.*\(2, 3\).*requires grad.*\(4, 3\)"):
+    import torch
+    grads = []
+    for lib in (tg, torch):
+        buf = lib.zeros(4, 3)
+        v = lib.ones(2, 3, requires_grad=True)
         buf[:2] = v
-    buf[:2] = v.detach()  # explicit detach is the documented way
-    with tg.no_grad():
-        buf[2:] = v
-    assert float(buf.sum().item()) == 12.0
+        leaf = lib.ones(4, 3, requires_grad=True)
+        h = leaf * 3.0
+        h[1:3, 0] = buf[:2, 1] * 2.0
+        (h * lib.arange(12.0).reshape(4, 3)).sum().backward()
+        grads.append((v.grad.tolist(), leaf.grad.tolist(), h.tolist()))
+        with pytest.raises(RuntimeError, match="leaf"):
+            leaf[0] = 1.0
+    assert grads[0] == grads[1]

@@ -132,3 +132,40 @@ def test_functional_inplace_on_a_non_leaf_changes_it_as_torch(act):
         assert out is h
         return h * w
     _both(f, A, B)
+
+
+def _put_basic(x, v):
+    h = x * 1.0
+    h[1:3, 0] = v
+    return h
+
+
+def _put_advanced(x, v):
+    h = x * 1.0
+    h[[2, 0], 1:] = v
+    return h
+
+
+def _put_repeated(x, v):
+    h = x * 1.0
+    h[[0, 2, 0], 1:] = v  # a repeated row: each value gets that position's gradient, as torch (not a derivative)
+    return h
+
+
+def _put_mixed(x, v):
+    h = x * 1.0
+    h[0, [2, 1]] = v[0]  # torch's order: the int selects first
+    return h
+
+
+@pytest.mark.parametrize("fn, v_shape", [(_put_basic, (2,)), (_put_basic, ()), (_put_advanced, (2, 2)),
+                                         (_put_advanced, (1, 2)), (_put_mixed, (1, 2)), (_put_repeated, (3, 2))])
+def test_setitem_under_autograd_against_torch_and_gradchecked(fn, v_shape):
+    from helpers import check_op, gradcheck_op, gradgradcheck_op
+    check_op(fn, inputs=[(3, 3), v_shape])
+    if fn is _put_repeated:
+        return
+    gradcheck_op(fn, [(3, 3), v_shape])
+    rng = np.random.default_rng(0)
+    gradgradcheck_op(lambda x, v: fn(x, v) ** 2, [tg.tensor(rng.standard_normal((3, 3)), requires_grad=True),
+                                                   tg.tensor(rng.standard_normal(v_shape), requires_grad=True)])

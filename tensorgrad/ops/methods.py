@@ -14,9 +14,16 @@ from ..tensor import Tensor, check_no_partial_overlap, _dense
 from . import composite as C
 from . import elementwise as E, elementwise_math as EM, reduce as R, scan as S, movement as M, indexing as IX, matmul as MM
 from . import nn as NN
+from . import assign as A
 
 
 _plain_copy_ = Tensor.copy_  # (tensor.py's, before install() puts _OpMethods.copy_ in its place)
+_plain_fill_ = Tensor.fill_
+_plain_zero_ = Tensor.zero_
+
+
+def _everywhere(t):
+    return Tensor._make(t._xp.ones(t.shape, dtype=bool), None)
 
 
 def _composite(name):
@@ -137,12 +144,25 @@ class _OpMethods:
     def copy_(self, src, non_blocking=False):
         if src is self:  # torch returns at once: no write, so no overlap to refuse on an expanded tensor
             return self
-        if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():  # torch: self then has src's history
+        if is_grad_enabled() and ((isinstance(src, Tensor) and src.requires_grad) or self.requires_grad):
+            # torch: self then has src's history (none for a constant src: its old values get a zero gradient)
             def copied(s):
-                v = src.to(device=s.device, dtype=s.dtype) if (src.device, src.dtype) != (s.device, s.dtype) else src
-                return v.expand(s.shape).clone()
+                v = src if isinstance(src, Tensor) else Tensor._make(s._xp.asarray(src), None)
+                v = v.to(device=s.device, dtype=s.dtype) if (v.device, v.dtype) != (s.device, s.dtype) else v
+                return E.where(_everywhere(s), v.expand(s.shape), s) if s.requires_grad else v.expand(s.shape).clone()
             return _apply_inplace(self, copied, "copy_")
         return _plain_copy_(self, src)
+
+    def fill_(self, value):
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            # as torch: the old values' gradient is 0 (a where over all of self keeps the node's shape and dtype)
+            return _apply_inplace(self, lambda s: E.where(_everywhere(s), value, s), "fill_")
+        return _plain_fill_(self, value.item() if isinstance(value, Tensor) else value)
+
+    def zero_(self):
+        if is_grad_enabled() and self.requires_grad:
+            return _apply_inplace(self, lambda s: E.where(_everywhere(s), 0.0, s), "zero_")
+        return _plain_zero_(self)
 
     # ------------------------------------------------------------------------------- operators
     __add__ = E.add  # (the op itself, no extra frame: a + b calls add(a, b))
@@ -172,7 +192,12 @@ class _OpMethods:
     def __ge__(self, o): return E.ge(self, o)
 
     def __getitem__(self, index): return M.getitem(self, index)
-    def __setitem__(self, index, value): M.setitem(self, index, value)
+    def __setitem__(self, index, value):
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            # torch's index_put_ / CopySlices: self takes the history of the out-of-place result
+            _apply_inplace(self, lambda s: A.index_put(s, index, value), "setitem")
+        else:
+            A.setitem(self, index, value)
 
     # ------------------------------------------------------------------------------- methods
     add = E.add

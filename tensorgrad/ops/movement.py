@@ -8,8 +8,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import kernels, xp_of
 from .util import unbroadcast, normalize_dim
-from ..tensor import Tensor, check_same_device, check_device_as, same_memory, check_no_partial_overlap
-from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor, check_same_device, check_device_as
 from .elementwise import result_type
 from .graph import sum_to, linear_map, frozen_backward
 
@@ -408,48 +407,6 @@ def _getitem(a, idx, advanced):
     if not a.requires_grad:
         return Tensor._make(_index(a.array, idx, advanced), None)
     return GetItem.apply(a, idx, advanced)
-
-
-def setitem(a, index, value):
-    if a.requires_grad and is_grad_enabled():
-        raise RuntimeError(f"setitem: in-place assignment into a tensor that requires grad (shape {tuple(a.shape)}) "
-                           "is not supported; do it under tensorgrad.no_grad() or build a new tensor (e.g. with where)")
-    if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
-        # Writing it into a tensor outside the graph would silently drop the value's gradient.
-        raise RuntimeError(f"setitem: the assigned value (shape {tuple(value.shape)}) requires grad but the target "
-                           f"(shape {tuple(a.shape)}) is not part of the graph, so its gradient would be lost; build "
-                           "the result with cat/stack/where instead, or assign value.detach()")
-    idx, advanced = _convert_index(a, index, "setitem")
-    if not advanced:  # (torch checks the region written, so x.expand(2, 3)[0] = v is fine; index_put_ is unchecked)
-        region = _index(a.array, idx, False)
-        if isinstance(value, Tensor) and value.array.__class__ is region.__class__:
-            # torch's copy_to: the value without its leading 1s, expanded to the region; the same memory is no write
-            v = value.array
-            v = v.reshape(v.shape[next((i for i, n in enumerate(v.shape) if n != 1), v.ndim):])
-            try:
-                v = a._xp.broadcast_to(v, region.shape)
-            except ValueError:
-                v = None  # (not broadcastable: the write below raises the error)
-            if v is not None and same_memory(v, region):
-                return
-            if v is not None:
-                check_no_partial_overlap("setitem", region, v)
-        Tensor._make(region, None)._check_no_overlap("setitem")
-    if isinstance(value, Tensor) and value.array.__class__ is not a.array.__class__:
-        if a._xp is np:  # a CUDA value into a CPU tensor: an error (no silent device-to-host read)
-            check_same_device("setitem", (a, value))
-        v = a._xp.asarray(value.array)  # a CPU value into a CUDA tensor: copied over, as in PyTorch
-    else:
-        v = value.array if isinstance(value, Tensor) else value
-    steps = _torch_order(idx)
-    try:
-        if steps is not None:
-            a.array[steps[0]][steps[1]] = v  # the basic step is a view, so the write reaches a
-        else:
-            a.array[idx] = v
-    except IndexError as e:
-        raise IndexError(f"setitem: index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
-    a._bump()
 
 
 def movedim(a, source, destination):
