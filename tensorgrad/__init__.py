@@ -50,6 +50,9 @@ from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
 from . import func  # noqa: E402  (torch.func: grad, grad_and_value, vjp, jacrev, hessian)
 from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
 
+from . import out_arg as _out_arg  # noqa: E402
+_out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.add(a, b, out=c))
+
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
                     "cuda", "utils", "distributed", "compat")
