@@ -421,3 +421,28 @@ def test_overlap_checks_take_bfloat16_arrays():
     assert x.float().tolist() == [2.0, 1.0, 1.0]
     with pytest.raises(RuntimeError, match="single memory location"):
         x[1:] = x[:2]
+
+
+# Found by the module fuzz (tests/test_fuzz_modules.py).
+def test_max_pool_window_wholly_in_padding_is_minus_inf():
+    # kernel 2, dilation 2, padding 1 on a 1x1 input: the window reads positions -1 and 1, both padding. torch's
+    # forward gives -inf (its backward then writes outside the input, so only the forward is compared); tensorgrad
+    # gave the clipped position's value
+    x = np.random.default_rng(0).standard_normal((1, 2, 1, 3))
+    for cm in (False, True):
+        same(F.max_pool2d(tg.tensor(x), 2, 2, 1, 2, cm), torch.nn.functional.max_pool2d(torch.tensor(x), 2, 2, 1, 2, cm))
+    t = tg.tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(t, 2, 2, 1, 2, True, return_indices=True)
+    out.clamp(min=-1).sum().backward()
+    # (along H every window reads rows -1 and 1 of a 1-row input: all of them are empty)
+    assert np.isneginf(np.asarray(out.detach())).all() and (np.asarray(idx) == -1).all()
+    assert (np.asarray(t.grad) == 0).all()
+
+
+def test_group_norm_of_one_value_per_group_raises_as_torch():
+    for shape, g in [((1, 1, 1), 1), ((1, 2, 1), 2), ((1, 2), 2)]:
+        with raises(ValueError, "group_norm", "more than 1 value"):
+            F.group_norm(tg.zeros(*shape), g)
+        with pytest.raises(ValueError):
+            torch.nn.functional.group_norm(torch.zeros(*shape), g)
+    F.group_norm(tg.zeros(1, 4, 1), 2)

@@ -223,6 +223,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"{op}: the {c} channels of the input of shape {tuple(input.shape)} are not divisible "
                            f"into num_groups={num_groups!r} groups")
     _check_per_channel(op, input, weight=weight, bias=bias)
+    if n * c // int(num_groups) * math.prod(input.shape[2:]) == 1:  # torch's check (_verify_batch_size)
+        raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape "
+                         f"{tuple(input.shape)} in {num_groups} groups")
     x = _compute(input)
     if input.numel() == 0:
         return _empty(x, weight, bias, (1, c) + (1,) * (input.ndim - 2)).to(input.dtype)

@@ -166,9 +166,18 @@ def _max_pool(x, nd, tables, outs, return_indices):
     xp = x._xp
     lead, spatial = tuple(x.shape[:-nd]), tuple(x.shape[-nd:])
     planes, size = math.prod(lead), math.prod(spatial)
-    arg = _first_max(x.array.reshape(planes, size), *_flat_tables(tables, spatial))
+    flat, valid = _flat_tables(tables, spatial)
+    arg = _first_max(x.array.reshape(planes, size), flat, valid)
     where_in_input = (xp.arange(planes, dtype=np.int64)[:, None] * size + arg).reshape(-1)
     values = Gather.apply(x.reshape(-1), where_in_input, 0).reshape(lead + outs)
+    empty = ~valid.any(axis=0) if valid.size else np.zeros(0, bool)
+    if empty.any():
+        # a window wholly in the padding (possible with dilation): the maximum of nothing, -inf as torch's forward,
+        # with no input to send a gradient to (torch's backward writes outside the input there); index -1
+        low = -np.inf if is_float(x.dtype) else np.iinfo(x.dtype).min
+        mask = Tensor._make(xp.asarray(np.broadcast_to(empty.reshape(outs), lead + outs)), None)
+        values = where(mask, low, values)
+        arg = xp.where(xp.asarray(empty)[None, :], -1, arg)
     if return_indices:
         return values, Tensor._make(arg.reshape(lead + outs), None)
     return values
