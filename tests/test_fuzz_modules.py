@@ -1,7 +1,8 @@
 """Differential fuzzing of nn modules against PyTorch: hypothesis draws a module's constructor arguments (kernel,
 stride, padding in all its spellings, dilation, groups, bias, padding_mode; pooling's ceil_mode, padding and
-count_include_pad; recurrent layers' layers, directions, batch_first, proj_size; attention's kdim/vdim, masks and
-weight averaging; normalization's affine, running stats and train/eval) and an input shape. Both libraries build the
+count_include_pad, adaptive output sizes; recurrent layers' layers, directions, batch_first, proj_size; attention's
+kdim/vdim, masks and weight averaging; transformer encoder/decoder layers' norm_first, activation and bias;
+batch/instance/group/layer norm's affine, running stats and train/eval) and an input shape. Both libraries build the
 module (tensorgrad's parameters copied into torch's, names and order checked), run it in float64, and must agree on
 the outcome (both raise, or neither), every output, the input's gradient and every parameter's gradient."""
 import numpy as np
@@ -107,11 +108,60 @@ def norm(draw, kind):
     return kw, shape, {"train": draw(st.booleans())}
 
 
+@st.composite
+def layer_norm(draw):
+    d = draw(st.integers(1, 4))
+    shape = tuple(draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2)))) + (d,)
+    ns = d if draw(st.booleans()) else (shape[-2:] if len(shape) >= 2 and draw(st.booleans()) else (d,))
+    return dict(normalized_shape=ns, elementwise_affine=draw(st.booleans()), bias=draw(st.booleans()),
+                eps=draw(st.sampled_from([1e-5, 0.1]))), shape, {}
+
+
+@st.composite
+def instance_norm(draw, nd):
+    c = draw(st.integers(1, 3))
+    kw = dict(num_features=c, affine=draw(st.booleans()), track_running_stats=draw(st.booleans()))
+    shape = (draw(st.integers(1, 2)), c) + tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    return kw, shape, {"train": draw(st.booleans())}
+
+
+@st.composite
+def pool1d(draw, kind):
+    k = draw(st.integers(1, 3))
+    kw = dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])), padding=draw(st.integers(0, k // 2)),
+              ceil_mode=draw(st.booleans()))
+    if kind == "AvgPool1d":
+        kw["count_include_pad"] = draw(st.booleans())
+    return kw, (draw(st.integers(1, 2)), 2, draw(st.integers(1, 7))), {}
+
+
+@st.composite
+def adaptive(draw, nd):
+    out = draw(st.integers(1, 4)) if nd == 1 or draw(st.booleans()) else \
+        tuple(draw(st.one_of(st.integers(1, 4), st.none())) for _ in range(nd))
+    return dict(output_size=out), (1, 2) + tuple(draw(st.integers(1, 7)) for _ in range(nd)), {}
+
+
+@st.composite
+def encoder_layer(draw, decoder):
+    heads = draw(st.integers(1, 2))
+    d = heads * draw(st.integers(1, 3))
+    kw = dict(d_model=d, nhead=heads, dim_feedforward=draw(st.integers(1, 5)), dropout=0.0,
+              activation=draw(st.sampled_from(["relu", "gelu"])), batch_first=draw(st.booleans()),
+              norm_first=draw(st.booleans()), bias=draw(st.booleans()))
+    n, t = draw(st.integers(1, 2)), draw(st.integers(1, 4))
+    return kw, ((n, t, d) if kw["batch_first"] else (t, n, d)), {"decoder": decoder, "lk": draw(st.integers(1, 4))}
+
+
 SPECS = {
     "Conv1d": conv(1, False), "Conv2d": conv(2, False), "ConvTranspose1d": conv(1, True),
     "ConvTranspose2d": conv(2, True), "MaxPool2d": pool("MaxPool2d"), "AvgPool2d": pool("AvgPool2d"),
     "RNN": rnn("RNN"), "LSTM": rnn("LSTM"), "GRU": rnn("GRU"), "MultiheadAttention": mha(),
     "BatchNorm1d": norm("BatchNorm1d"), "BatchNorm2d": norm("BatchNorm2d"), "GroupNorm": norm("GroupNorm"),
+    "LayerNorm": layer_norm(), "InstanceNorm1d": instance_norm(1), "InstanceNorm2d": instance_norm(2),
+    "MaxPool1d": pool1d("MaxPool1d"), "AvgPool1d": pool1d("AvgPool1d"), "AdaptiveAvgPool1d": adaptive(1),
+    "AdaptiveAvgPool2d": adaptive(2), "AdaptiveMaxPool2d": adaptive(2),
+    "TransformerEncoderLayer": encoder_layer(False), "TransformerDecoderLayer": encoder_layer(True),
 }
 
 
@@ -153,6 +203,11 @@ def _run(lib, name, kw, shape, call, state=None):
                 extra["key_padding_mask"] = lib.tensor(pm)
             out = m(x, k, v, need_weights=call["need_weights"], average_attn_weights=call["average_attn_weights"],
                     **extra)
+        elif name == "TransformerDecoderLayer":
+            lead = shape[:-1]
+            mem_shape = ((lead[0], call["lk"]) if kw["batch_first"] else (call["lk"], lead[1])) + (shape[-1],)
+            memory = lib.tensor(rng.standard_normal(mem_shape), requires_grad=True)
+            out = m(x, memory)
         else:
             out = m(x)
         outs = [o for o in _flat(out) if o.dtype in (lib.float64,)]
