@@ -48,16 +48,16 @@ def _window_in_padding(n, k, s, p, d, ceil_mode):
 
 
 @st.composite
-def pool(draw, kind):
+def pool(draw, kind, nd=2):
     k = draw(st.integers(1, 3))
     kw = dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])), padding=draw(st.integers(0, k // 2)),
               ceil_mode=draw(st.booleans()))
-    if kind == "MaxPool2d":
-        kw["dilation"] = draw(st.integers(1, 2))
+    if kind.startswith("Max"):
+        kw["dilation"] = draw(st.integers(1, 2)) if nd == 2 else 1
     else:
         kw["count_include_pad"] = draw(st.booleans())
-    shape = (draw(st.integers(1, 2)), 2, draw(st.integers(1, 7)), draw(st.integers(1, 7)))
-    if kind == "MaxPool2d":
+    shape = (draw(st.integers(1, 2)), 2) + tuple(draw(st.integers(1, 7)) for _ in range(nd))
+    if kind.startswith("Max"):
         assume(not any(_window_in_padding(n, k, kw["stride"] or k, kw["padding"], kw["dilation"], kw["ceil_mode"])
                        for n in shape[2:]))
     return kw, shape, {}
@@ -126,16 +126,6 @@ def instance_norm(draw, nd):
 
 
 @st.composite
-def pool1d(draw, kind):
-    k = draw(st.integers(1, 3))
-    kw = dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])), padding=draw(st.integers(0, k // 2)),
-              ceil_mode=draw(st.booleans()))
-    if kind == "AvgPool1d":
-        kw["count_include_pad"] = draw(st.booleans())
-    return kw, (draw(st.integers(1, 2)), 2, draw(st.integers(1, 7))), {}
-
-
-@st.composite
 def adaptive(draw, nd):
     out = draw(st.integers(1, 4)) if nd == 1 or draw(st.booleans()) else \
         tuple(draw(st.one_of(st.integers(1, 4), st.none())) for _ in range(nd))
@@ -159,7 +149,7 @@ SPECS = {
     "RNN": rnn("RNN"), "LSTM": rnn("LSTM"), "GRU": rnn("GRU"), "MultiheadAttention": mha(),
     "BatchNorm1d": norm("BatchNorm1d"), "BatchNorm2d": norm("BatchNorm2d"), "GroupNorm": norm("GroupNorm"),
     "LayerNorm": layer_norm(), "InstanceNorm1d": instance_norm(1), "InstanceNorm2d": instance_norm(2),
-    "MaxPool1d": pool1d("MaxPool1d"), "AvgPool1d": pool1d("AvgPool1d"), "AdaptiveAvgPool1d": adaptive(1),
+    "MaxPool1d": pool("MaxPool1d", 1), "AvgPool1d": pool("AvgPool1d", 1), "AdaptiveAvgPool1d": adaptive(1),
     "AdaptiveAvgPool2d": adaptive(2), "AdaptiveMaxPool2d": adaptive(2),
     "TransformerEncoderLayer": encoder_layer(False), "TransformerDecoderLayer": encoder_layer(True),
 }
