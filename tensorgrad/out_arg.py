@@ -45,8 +45,7 @@ def with_out(fn, op):
     def f(*args, out=None, **kwargs):
         if out is None:
             return fn(*args, **kwargs)
-        if is_grad_enabled() and any(t.requires_grad for t in _tensors(args, kwargs) if t is not out) or (
-                isinstance(out, Tensor) and out.requires_grad and is_grad_enabled()):
+        if is_grad_enabled() and any(t.requires_grad for t in _tensors(args + (out,), kwargs)):
             raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
                                "but one of the arguments requires grad.")
         with no_grad():

@@ -65,6 +65,20 @@ def same_memory(a, b):
     return _ptr(a) == _ptr(b)
 
 
+def internal_overlap(a):
+    """Whether several elements of array a share one memory location (an expanded view: stride 0 over a dim > 1)."""
+    return a.size > 1 and any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides))
+
+
+def check_no_internal_overlap(op, a):
+    """An expanded view has several elements on one memory location; a write into it has no single answer
+    (NumPy refuses with "read-only", CuPy would write whichever comes last), so refuse it as torch does."""
+    if internal_overlap(a):
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor (shape "
+                           f"{tuple(a.shape)}, an expanded view) refers to a single memory location. Please clone() "
+                           "the tensor before performing the operation.")
+
+
 def _dense(a):
     """torch's is_non_overlapping_and_dense: some order of the dims lays the elements out with no gap or repeat."""
     expect = a.itemsize
@@ -424,18 +438,10 @@ class Tensor:
             raise RuntimeError(f"{op}: in-place operation on {what} (shape {self.shape}, {self.dtype}) is not allowed "
                                "while recording gradients; use tensorgrad.no_grad() or an out-of-place op")
 
-    def _check_no_overlap(self, op):
-        """An expanded view has several elements on one memory location; a write into it has no single answer
-        (NumPy refuses with "read-only", CuPy would write whichever comes last), so refuse it as torch does."""
-        if self.array.size > 1 and any(st == 0 and n > 1 for n, st in zip(self.array.shape, self.array.strides)):
-            raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor (shape "
-                               f"{self.shape}, an expanded view) refers to a single memory location. Please clone() "
-                               "the tensor before performing the operation.")
-
     def _inplace_assign(self, new, op, overlap_ok=False):
         self._check_inplace(op)
         if not overlap_ok:
-            self._check_no_overlap(op)
+            check_no_internal_overlap(op, self.array)
         if tuple(new.shape) != self.shape:
             raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {self.shape}")
         self.array[...] = new

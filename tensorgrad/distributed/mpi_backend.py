@@ -19,6 +19,7 @@ import numpy as np
 _monotonic = time.monotonic
 
 from .. import dtypes
+from ..tensor import internal_overlap
 from ..backend import host as _host  # (its .cpu: the compiled kernels, None without them)
 from .work import ReduceOp, Work, CompletedWork
 
@@ -56,8 +57,7 @@ class MPIBackend:
 
     @staticmethod
     def _writable(a, what):
-        overlapping = a.size > 1 and any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides))
-        if overlapping or not a.flags.writeable:
+        if internal_overlap(a) or not a.flags.writeable:
             raise RuntimeError(f"{what}: the tensor (shape {a.shape}) is read-only or an expanded view, where more than "
                                "one element refers to a single memory location; clone() it first")
 

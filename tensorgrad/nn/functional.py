@@ -347,6 +347,21 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+def _bce_denom(x):
+    # torch's max(x (1 - x), eps) of binary_cross_entropy_backward and its double backward
+    return xp_of(x).maximum((1 - x) * x, x.dtype.type(1e-12))
+
+
+def _bce_grad_derivatives(gg, g, x, t, denom, needs):
+    """The derivatives of g (x - t) / denom for the cotangent gg, in g, x and t (torch's
+    binary_cross_entropy_double_backward formulas): on arrays or graph Tensors alike."""
+    eps = 1e-12
+    ng, nx, nt = needs
+    return (gg * (x - t) / denom if ng else None,
+            gg * g * (x * x - 2 * x * t + t) / ((x + eps) ** 2 * (1 - x + eps) ** 2) if nx else None,
+            -gg * g / denom if nt else None)
+
+
 class _BinaryCrossEntropy(Function):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does so that x in {0, 1} gives a finite
     loss; the gradients are torch's formulas, (x - t) / max(x (1 - x), 1e-12) for x, so x = t = 0 gives 0 where the
@@ -364,7 +379,7 @@ class _BinaryCrossEntropy(Function):
         x, t, lx, l1x = self.saved_tensors
         xp = xp_of(g)
         nx, nt = self.needs_input_grad
-        gx = (g * (x - t) / xp.maximum((1 - x) * x, x.dtype.type(1e-12))).astype(g.dtype) if nx else None
+        gx = (g * (x - t) / _bce_denom(x)).astype(g.dtype) if nx else None
         with np.errstate(divide="ignore", invalid="ignore"):  # torch's target gradient uses the unclamped logs
             gt = (g * (xp.log1p(-x) - xp.log(x))).astype(g.dtype) if nt else None
         return gx, gt
@@ -385,32 +400,20 @@ class _BinaryCrossEntropyGrad(Function):
 
     def forward(self, g, x, t):
         self.save_for_backward(g, x, t)
-        return (g * (x - t) / xp_of(x).maximum((1 - x) * x, x.dtype.type(1e-12))).astype(x.dtype, copy=False)
+        return (g * (x - t) / _bce_denom(x)).astype(x.dtype, copy=False)
 
     def backward(self, gg):
         g, x, t = self.saved_tensors
-        xp = xp_of(x)
-        eps = x.dtype.type(1e-12)
-        denom = xp.maximum((1 - x) * x, eps)
-        ng, nx, nt = self.needs_input_grad
-        d_g = gg * (x - t) / denom if ng else None
-        d_x = gg * g * (x * x - 2 * x * t + t) / ((x + eps) ** 2 * (1 - x + eps) ** 2) if nx else None
-        d_t = -gg * g / denom if nt else None
-        return (*(None if v is None else v.astype(x.dtype, copy=False) for v in (d_g, d_x, d_t)),)
+        ds = _bce_grad_derivatives(gg, g, x, t, _bce_denom(x), self.needs_input_grad)
+        return tuple(None if v is None else v.astype(x.dtype, copy=False) for v in ds)
 
     def backward_graph(self, gg):
         # the same formulas on graph Tensors (third order and up; the clamp's eps is not differentiated, as torch's
         # in-place clamp_min_ under no_grad)
         g0, x0, t0 = self.saved_tensors
         g, x, t = self.input(0, g0), self.input(1, x0), self.input(2, t0)
-        ng, nx, nt = self.needs_input_grad
-        eps = 1e-12
-        small = Tensor._make(((1 - x0) * x0) < eps, None)
-        denom = where(small, eps, (1 - x) * x)
-        d_g = gg * (x - t) / denom if ng else None
-        d_x = gg * g * (x * x - 2 * x * t + t) / ((x + eps) ** 2 * (1 - x + eps) ** 2) if nx else None
-        d_t = -gg * g / denom if nt else None
-        return d_g, d_x, d_t
+        small = Tensor._make(((1 - x0) * x0) < 1e-12, None)
+        return _bce_grad_derivatives(gg, g, x, t, where(small, 1e-12, (1 - x) * x), self.needs_input_grad)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from .util import unbroadcast
-from ..tensor import Tensor, check_same_device, same_memory, check_no_partial_overlap
+from ..tensor import Tensor, check_same_device, same_memory, check_no_partial_overlap, check_no_internal_overlap
 from .graph import sum_to
 from .movement import _convert_index, _index, _torch_order, _getitem
 
@@ -92,19 +92,15 @@ def setitem(a, index, value):
                 return
             if v is not None:
                 check_no_partial_overlap("setitem", region, v)
-        Tensor._make(region, None)._check_no_overlap("setitem")
+        check_no_internal_overlap("setitem", region)
     if isinstance(value, Tensor) and value.array.__class__ is not a.array.__class__:
         if a._xp is np:  # a CUDA value into a CPU tensor: an error (no silent device-to-host read)
             check_same_device("setitem", (a, value))
         v = a._xp.asarray(value.array)  # a CPU value into a CUDA tensor: copied over, as in PyTorch
     else:
         v = value.array if isinstance(value, Tensor) else value
-    steps = _torch_order(idx)
     try:
-        if steps is not None:
-            a.array[steps[0]][steps[1]] = v  # the basic step is a view, so the write reaches a
-        else:
-            a.array[idx] = v
+        _write(a.array, idx, _torch_order(idx), v)
     except IndexError as e:
         raise IndexError(f"setitem: index {index!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
     a._bump()

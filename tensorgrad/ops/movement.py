@@ -43,7 +43,7 @@ class Expand(Function):
         out = xp_of(a).broadcast_to(a, shape)
         if isinstance(out, np.ndarray) and a.flags.writeable:
             # a view of a's memory, writable as torch's: fill_/zero_ and a write to one row of it reach a (the
-            # writes with no single answer are refused by Tensor._check_no_overlap, as torch refuses them)
+            # writes with no single answer are refused by tensor.check_no_internal_overlap, as torch refuses them)
             out.flags.writeable = True
         return out
 

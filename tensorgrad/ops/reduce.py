@@ -77,21 +77,29 @@ def _var_backward(gk, xc, scale, at_mean):
     return gk * (xc * (float(scale) if isinstance(xc, Tensor) else xc.dtype.type(scale)))
 
 
+def _spread_forward(ctx, a, dims, correction, keepdim, full):
+    """Var's and Std's forward up to the variance: sets the ctx fields both backwards read and returns (the centered
+    input in a's dtype, the variance). Mean and sum of squares are taken in float64 for narrower floats, as PyTorch's
+    CPU kernel accumulates: float32 [1e8, 1, -1e8, 3] has mean 0.75 in float32, 1 in float64, and a std that fits
+    the dtype is not lost to an overflowing variance (float32 [1e20, -1e20, 3e20]: 2e20, not inf)."""
+    ctx.in_shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
+    n = _count(a.shape, dims)
+    ctx.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
+    ctx.scale = _dof_scale(n, correction, full)
+    wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
+    mean = wide.mean(axis=dims, keepdims=True)
+    ctx.at_mean = wide == mean if ctx.scale is None else None
+    xc = wide - mean
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        var = (xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(ctx.denom)
+    return xc.astype(a.dtype, copy=False), var
+
+
 class Var(Function):
     def forward(self, a, dims, correction, keepdim, full):
-        self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        n = _count(a.shape, dims)
-        self.denom = n - correction if n > correction else 0  # (not max(): this module shadows it)
-        self.scale = _dof_scale(n, correction, full)
-        # float64 for narrower floats, as Std and PyTorch's CPU kernel: float32 [1e8, 1, -1e8, 3] has mean 0.75, not 1
-        wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
-        mean = wide.mean(axis=dims, keepdims=True)
-        self.at_mean = wide == mean if self.scale is None else None
-        xc = wide - mean
-        self.save_for_backward(xc.astype(a.dtype, copy=False))
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = (xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(self.denom)
-            return out.astype(a.dtype, copy=False)
+        xc, var = _spread_forward(self, a, dims, correction, keepdim, full)
+        self.save_for_backward(xc)
+        return var.astype(a.dtype, copy=False)
 
     def backward(self, g):
         xc, = self.saved_tensors
@@ -109,23 +117,14 @@ class Var(Function):
 
 
 class Std(Function):
-    """sqrt(var) as one op. The sum of squares is taken in float64 for narrower floats, as PyTorch's CPU kernel
-    accumulates, so a std that fits the dtype is not lost to an overflowing variance (float32 [1e20, -1e20, 3e20]:
-    2e20, not inf). The gradient is torch's std_backward: var's for grad / (2 std), that 0 where the std is 0."""
+    """sqrt(var) as one op (its forward is var's, _spread_forward). The gradient is torch's std_backward: var's for
+    grad / (2 std), that 0 where the std is 0."""
 
     def forward(self, a, dims, correction, keepdim, full):
-        self.in_shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        n = _count(a.shape, dims)
-        self.denom = n - correction if n > correction else 0
-        self.scale = _dof_scale(n, correction, full)
-        wide = a.astype(np.float64) if a.dtype.itemsize < 8 else a
-        mean = wide.mean(axis=dims, keepdims=True)
-        self.at_mean = wide == mean if self.scale is None else None
-        xc = wide - mean
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = xp_of(a).sqrt((xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(self.denom))
-        out = out.astype(a.dtype, copy=False)
-        self.save_for_backward(xc.astype(a.dtype, copy=False), out)
+        xc, var = _spread_forward(self, a, dims, correction, keepdim, full)
+        with np.errstate(invalid="ignore"):
+            out = xp_of(a).sqrt(var).astype(a.dtype, copy=False)
+        self.save_for_backward(xc, out)
         return out
 
     def backward(self, g):

@@ -27,8 +27,8 @@ def _scan_dtype(a):
 class CumSum(Function):
     def forward(self, a, dim):
         self.dim = dim
-        return np.cumsum(a, axis=dim, dtype=_scan_dtype(a)).astype(a.dtype, copy=False) if _scan_dtype(a) \
-            else xp_of(a).cumsum(a, axis=dim)
+        wide = _scan_dtype(a)
+        return np.cumsum(a, axis=dim, dtype=wide).astype(a.dtype, copy=False) if wide else xp_of(a).cumsum(a, axis=dim)
 
     def backward(self, g):
         if _scan_dtype(g):
@@ -161,6 +161,14 @@ class Prod(Function):
         self.save_for_backward(a, out)
         return out
 
+    def _layout(self, shape):
+        """Both backwards move the reduced dims last, flattened into one: (the permutation, the (..., n) shape, the
+        permuted shape, the inverse permutation)."""
+        rest = [i for i in range(len(shape)) if i not in self.dims]
+        perm = rest + list(self.dims)
+        return (perm, [shape[i] for i in rest] + [_count(shape, self.dims)], [shape[i] for i in perm],
+                tuple(int(i) for i in np.argsort(perm)))
+
     def backward(self, g):
         a, out = self.saved_tensors
         xp = xp_of(g)
@@ -173,17 +181,15 @@ class Prod(Function):
         if not zeros:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return gk * (_expand_back(out, a.shape, self.dims, self.keepdim) / a), None, None, None
-        rest = [i for i in range(a.ndim) if i not in self.dims]
-        perm = rest + list(self.dims)
-        n = _count(a.shape, self.dims)
-        x = a.transpose(perm).reshape([a.shape[i] for i in rest] + [n])
+        perm, grouped, permuted, inverse = self._layout(a.shape)
+        x = a.transpose(perm).reshape(grouped)
         ones = xp.ones(x.shape[:-1] + (1,), x.dtype)
         wide = _scan_dtype(x)  # (each scan as torch's: in float64 on the CPU, then rounded)
         with np.errstate(over="ignore", invalid="ignore"):
             before = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1, dtype=wide).astype(x.dtype)
             after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[..., 1:], -1)], axis=-1), axis=-1,
                                        dtype=wide).astype(x.dtype), -1)
-        others = (before * after).reshape([a.shape[i] for i in perm]).transpose(np.argsort(perm))
+        others = (before * after).reshape(permuted).transpose(inverse)
         with np.errstate(over="ignore", invalid="ignore"):
             return gk * others, None, None, None
 
@@ -199,14 +205,12 @@ class Prod(Function):
             return gk * 0.0, None, None, None
         if not bool((a == 0).any()):
             return gk * (expand_back(self.output(out), a.shape, self.dims, self.keepdim) / x), None, None, None
-        rest = [i for i in range(a.ndim) if i not in self.dims]
-        perm = rest + list(self.dims)
-        n = _count(a.shape, self.dims)
-        flat = x.permute(perm).reshape([a.shape[i] for i in rest] + [n])
+        perm, grouped, permuted, inverse = self._layout(a.shape)
+        flat = x.permute(perm).reshape(grouped)
         ones = Tensor._make(xp_of(a).ones(flat.shape[:-1] + (1,), a.dtype), None)
         before = cat([ones, flat[..., :-1]], -1).cumprod(-1)
         after = cat([ones, flat[..., 1:].flip(-1)], -1).cumprod(-1).flip(-1)
-        others = (before * after).reshape([a.shape[i] for i in perm]).permute(tuple(int(i) for i in np.argsort(perm)))
+        others = (before * after).reshape(permuted).permute(inverse)
         return gk * others, None, None, None
 
 
