@@ -36,6 +36,45 @@ def check_device_as(op, main, *others):
             check_same_device(op, (main,) + others)
 
 
+def note_view(t, args):
+    """Record that the op result t views the memory of a Tensor in ``args`` (torch's differentiable views: t._base is
+    the root Tensor whose memory it views; the root keeps weak references to its views in _views). An in-place write
+    recording a gradient on one of them rewrites the histories of all (ops/view_history.py). Called for results
+    whose array has a .base, with grad mode on; views of a leaf that requires grad are not listed on it, since no
+    in-place write with a gradient may reach that leaf."""
+    a = t.array
+    r = a.base  # (NumPy collapses view chains: the base is nearly always the owner itself)
+    if r.base is not None or r.__class__ is not a.__class__:
+        r = _versions.root(a)
+    for x in args:
+        if x.__class__ is Tensor or isinstance(x, Tensor):
+            xa = x.array
+            if xa is r or xa.base is r or (xa.base is not None and _versions.root(xa) is r):
+                break
+    else:
+        return
+    if xa.dtype != a.dtype or not (a.dtype.kind == "f" or is_float(a.dtype)):
+        return
+    base = getattr(x, "_base", None)
+    if base is None:
+        base = x
+    t._base = base
+    if base.grad_fn is None and base._requires_grad:
+        return
+    views = getattr(base, "_views", None)
+    if views is None:
+        base._views = views = _Views()
+    elif len(views) >= views.limit:  # (dead views are dropped when the list has doubled since: amortized O(1))
+        views[:] = [w for w in views if w() is not None]
+        views.limit = max(16, 2 * len(views))
+    views.append(weakref.ref(t))
+
+
+class _Views(list):
+    """A root's weak references to its views (note_view)."""
+    limit = 16
+
+
 class _HookHandle:
     """What register_*hook returns: remove() takes the hook off its list (again: nothing)."""
 
@@ -107,9 +146,16 @@ def check_no_partial_overlap(op, out, inp):
 
 
 class Tensor:
+    # _post_hooks: set by register_post_accumulate_grad_hook only; _base / _views: set by note_view only (read them
+    # with getattr(t, "_base", None)): torch's view tracking, which in-place writes under autograd need
     __slots__ = ("array", "_grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
-                 "__weakref__")  # _post_hooks: set by register_post_accumulate_grad_hook only
+                 "_base", "_views", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
+
+    def __getstate__(self):
+        # (pickle and deepcopy: the array is copied, so the copy views nothing; weak references cannot be pickled)
+        return None, {k: getattr(self, k) for k in Tensor.__slots__
+                      if k not in ("_base", "_views", "__weakref__") and hasattr(self, k)}
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         dtype = dtypes.to_dtype(dtype)

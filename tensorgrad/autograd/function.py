@@ -8,7 +8,7 @@ tensors, so activations not explicitly saved are freed as soon as Python drops t
 """
 from .grad_mode import _state as _grad_state
 from .version import record as _record_versions
-from ..tensor import Tensor, check_same_device
+from ..tensor import Tensor, check_same_device, note_view
 from ..dtypes import bfloat16 as _bfloat16
 
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
@@ -28,6 +28,9 @@ class Function:
     hooks = None
     retain = None
     freed = False
+    # A result that views an input's memory is recorded as its view (tensor.note_view), for in-place writes
+    # under autograd; the nodes that rewrite those histories (ops/view_history.py) turn it off
+    track_views = True
 
     # -- to override -------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
@@ -134,11 +137,15 @@ class Function:
             ctx.out_dtype = out.dtype
             ctx.out_shape = out.shape
             t = _make(out, ctx)
+            if out.base is not None and cls.track_views:
+                note_view(t, args)
             if _forward_hooks:
                 for h in _forward_hooks:
                     h(ctx, args, t, True)
             return t
         t = _make(out, None)  # (ctx, and the arrays its forward saved, go with this frame)
+        if record and out.base is not None and cls.track_views:
+            note_view(t, args)
         if _forward_hooks:
             ctx.saved = ctx.versions = ()  # (a hook may keep ctx: not the arrays)
             for h in _forward_hooks:

@@ -10,11 +10,12 @@ from ..autograd import engine
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import Device, as_device
-from ..tensor import Tensor, check_no_partial_overlap, _dense
+from ..tensor import Tensor, check_no_partial_overlap, check_no_internal_overlap, _dense
 from . import composite as C
 from . import elementwise as E, elementwise_math as EM, reduce as R, scan as S, movement as M, indexing as IX, matmul as MM
 from . import nn as NN
 from . import assign as A
+from . import view_history as VH
 
 
 _plain_copy_ = Tensor.copy_  # (tensor.py's, before install() puts _OpMethods.copy_ in its place)
@@ -136,8 +137,16 @@ class _OpMethods:
         if self.grad_fn is None or r.dtype != self.dtype or tuple(r.shape) != tuple(self.shape):
             return False
         held = _saved_by(r, self.array, self.grad_fn)  # (silu's Mul keeps x: torch's original_self, never written)
-        if held is None or not _unshared(self, held):
+        if held is None:
             return False
+        if not _unshared(self, held):
+            # views share the memory: write it and rewrite their histories, when r's nodes saved none of it
+            root = VH.family(self) if held == 0 else None
+            if root is None:
+                return False
+            VH.check_rebase(self, root, "inplace=True")
+            VH.rebase(self, r, root)
+            return True
         _adopt(self, r)
         return True
 
@@ -146,6 +155,8 @@ class _OpMethods:
             return self
         if is_grad_enabled() and ((isinstance(src, Tensor) and src.requires_grad) or self.requires_grad):
             # torch: self then has src's history (none for a constant src: its old values get a zero gradient)
+            if isinstance(src, Tensor) and src.array.__class__ is self.array.__class__:
+                check_no_partial_overlap("copy_", self.array, src.array)
             def copied(s):
                 v = src if isinstance(src, Tensor) else Tensor._make(s._xp.asarray(src), None)
                 v = v.to(device=s.device, dtype=s.dtype) if (v.device, v.dtype) != (s.device, s.dtype) else v
@@ -156,6 +167,8 @@ class _OpMethods:
     def fill_(self, value):
         if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             # as torch: the old values' gradient is 0 (a where over all of self keeps the node's shape and dtype)
+            if isinstance(value, Tensor) and value.requires_grad:
+                check_no_internal_overlap("fill_", self.array)  # (one value at several places: whose gradient?)
             return _apply_inplace(self, lambda s: E.where(_everywhere(s), value, s), "fill_")
         return _plain_fill_(self, value.item() if isinstance(value, Tensor) else value)
 
@@ -194,6 +207,11 @@ class _OpMethods:
     def __getitem__(self, index): return M.getitem(self, index)
     def __setitem__(self, index, value):
         if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            if not _unshared(self) and VH.family(self) is not None and not M._convert_index(self, index, "setitem")[1]:
+                # views share the memory: a copy_ into the region's view, which writes only the region (an expanded
+                # tensor's other elements on the same memory must keep the value written)
+                _setitem_region(self, index, value)
+                return
             # torch's index_put_ / CopySlices: self takes the history of the out-of-place result
             _apply_inplace(self, lambda s: A.index_put(s, index, value), "setitem")
         else:
@@ -386,7 +404,14 @@ def _apply_inplace(self, compute, op):
     if recording and self.requires_grad and self.grad_fn is None:
         self._check_inplace(op)  # raises: a leaf that requires grad
     shared = not _unshared(self)  # (before the op: its own node may keep the old array, as torch's original_self)
-    r = compute(self)
+    root = VH.family(self) if shared and recording else None
+    src = self
+    if root is not None:
+        # The result is computed from a copy, torch's original_self: its nodes must not save the memory written
+        VH.check_rebase(self, root, op)
+        src = Tensor._make(self.array.copy(), self.grad_fn)
+        src._requires_grad = self._requires_grad
+    r = compute(src)
     if r.dtype != self.dtype:
         if not dtypes.can_cast(r.dtype, self.dtype):
             raise RuntimeError(f"{op}: result type {dtypes.name(r.dtype)} can't be cast to the desired output type "
@@ -397,6 +422,9 @@ def _apply_inplace(self, compute, op):
     if tuple(r.shape) != tuple(self.shape):
         raise RuntimeError(f"{op}: result of shape {tuple(r.shape)} can't be written in place into shape "
                            f"{tuple(self.shape)}")
+    if root is not None:
+        VH.rebase(self, r, root)
+        return self
     if shared:
         raise RuntimeError(
             f"{op}: in-place operation recording a gradient on a tensor (shape {tuple(self.shape)}) whose memory is "
@@ -405,6 +433,16 @@ def _apply_inplace(self, compute, op):
             "does; use the out-of-place form (y = x + ...) or clone() first")
     _adopt(self, r)
     return self
+
+
+def _setitem_region(t, index, value):
+    region = M.getitem(t, index)
+    if isinstance(value, Tensor):
+        shape = value.shape  # (NumPy's rule: value may have leading 1s beyond the region's dims)
+        lead = next((i for i, n in enumerate(shape) if n != 1), len(shape))
+        if len(shape) > region.ndim:
+            value = value.reshape(shape[min(lead, len(shape) - region.ndim):])
+    region.copy_(value)
 
 
 def _adopt(t, r):

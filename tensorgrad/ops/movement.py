@@ -8,7 +8,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import kernels, xp_of
 from .util import unbroadcast, normalize_dim
-from ..tensor import Tensor, check_same_device, check_device_as
+from ..tensor import Tensor, check_same_device, check_device_as, note_view
+from ..autograd.grad_mode import _state as _grad_state
 from .elementwise import result_type
 from .graph import sum_to, linear_map, frozen_backward
 
@@ -405,7 +406,10 @@ def getitem(a, index):
 
 def _getitem(a, idx, advanced):
     if not a.requires_grad:
-        return Tensor._make(_index(a.array, idx, advanced), None)
+        t = Tensor._make(_index(a.array, idx, advanced), None)
+        if not advanced and _grad_state.__dict__.get("enabled", True):
+            note_view(t, (a,))
+        return t
     return GetItem.apply(a, idx, advanced)
 
 

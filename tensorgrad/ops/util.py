@@ -88,8 +88,10 @@ def normalize_dims(op, dim, ndim, shape=None, empty_is_all=True):
 def write_back(op, input, out, inplace):
     """The result of an op called with inplace=True: written into ``input`` when no gradient is recorded for it. When
     one is, a non-leaf input whose memory nothing else sees takes the result's array and node, torch's in-place
-    history (Tensor._take_result, ops/methods.py); otherwise the result comes back out of place, which is what the
-    caller uses in `y = F.relu(x, inplace=True)` (torch refuses a leaf that requires grad)."""
+    history (Tensor._take_result, ops/methods.py), as does one whose memory views share (written there, and the
+    views' histories rewritten: ops/view_history.py); otherwise (.data, an array saved for a gradient) the result
+    comes back out of place, which is what the caller uses in `y = F.relu(x, inplace=True)` (torch refuses a leaf
+    that requires grad)."""
     if not inplace or out is input:
         return out
     if input.requires_grad and is_grad_enabled():
