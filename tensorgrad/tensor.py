@@ -55,13 +55,13 @@ def note_view(t, args):
         return
     if xa.dtype != a.dtype or not (a.dtype.kind == "f" or is_float(a.dtype)):
         return
-    base = getattr(x, "_base", None)
+    base = x._base
     if base is None:
         base = x
     t._base = base
     if base.grad_fn is None and base._requires_grad:
         return
-    views = getattr(base, "_views", None)
+    views = base._views
     if views is None:
         base._views = views = _Views()
     elif len(views) >= views.limit:  # (dead views are dropped when the list has doubled since: amortized O(1))
@@ -146,16 +146,17 @@ def check_no_partial_overlap(op, out, inp):
 
 
 class Tensor:
-    # _post_hooks: set by register_post_accumulate_grad_hook only; _base / _views: set by note_view only (read them
-    # with getattr(t, "_base", None)): torch's view tracking, which in-place writes under autograd need
+    # _post_hooks: set by register_post_accumulate_grad_hook only; _base / _views: torch's view tracking, which
+    # in-place writes under autograd need (note_view)
     __slots__ = ("array", "_grad", "_requires_grad", "grad_fn", "_hooks", "name", "_own_version", "_post_hooks",
                  "_base", "_views", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators (np_array * tensor -> Tensor)
 
     def __getstate__(self):
         # (pickle and deepcopy: the array is copied, so the copy views nothing; weak references cannot be pickled)
-        return None, {k: getattr(self, k) for k in Tensor.__slots__
-                      if k not in ("_base", "_views", "__weakref__") and hasattr(self, k)}
+        state = {k: getattr(self, k) for k in Tensor.__slots__ if k != "__weakref__" and hasattr(self, k)}
+        state["_base"] = state["_views"] = None
+        return None, state
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         dtype = dtypes.to_dtype(dtype)
@@ -185,6 +186,7 @@ class Tensor:
         self.name = None
         self._requires_grad = False
         self._own_version = None
+        self._base = self._views = None
         if requires_grad:
             self.requires_grad = True
 
@@ -200,6 +202,7 @@ class Tensor:
         t._hooks = None
         t.name = None
         t._own_version = None
+        t._base = t._views = None
         return t
 
     # ------------------------------------------------------------------------------- properties

@@ -181,5 +181,5 @@ def test_views_pickle_and_deepcopy_as_plain_tensors():
     x = tg.arange(6.0)
     v = x[1:3]
     for c in (pickle.loads(pickle.dumps(v)), copy.deepcopy(v), pickle.loads(pickle.dumps(x))):
-        assert getattr(c, "_base", None) is None and getattr(c, "_views", None) is None
+        assert c._base is None and c._views is None
     assert pickle.loads(pickle.dumps(v)).tolist() == [1.0, 2.0]

@@ -125,9 +125,9 @@ class CopySlices(Function):
 def family(t):
     """The root Tensor whose histories an in-place write into t's memory must rewrite, when t's memory is shared
     through recorded views (t views a root, or t is a root with live views) that rebase can describe; else None."""
-    base = getattr(t, "_base", None)
+    base = t._base
     r = t if base is None else base
-    if base is None and not any(w() is not None for w in getattr(t, "_views", ())):
+    if base is None and not any(w() is not None for w in t._views or ()):
         return None
     a = r.array
     if not a.flags.c_contiguous or (base is not None and _geometry(r, t) is None):
@@ -164,7 +164,7 @@ def rebase(t, result, r):
     else:
         r.grad_fn = CopySlices.apply(r, result, _geometry(r, t)).grad_fn
         r._requires_grad = True
-    views = getattr(r, "_views", None) or []
+    views = r._views or []
     live = []
     for w in views:
         v = w()
