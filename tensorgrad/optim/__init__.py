@@ -1,4 +1,4 @@
-"""tensorgrad.optim: Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam and
+"""tensorgrad.optim: Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, LBFGS and
 lr_scheduler (PyTorch's API)."""
 from . import lr_scheduler
 from .optimizer import Optimizer
@@ -10,6 +10,7 @@ from .adamax import Adamax
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .lbfgs import LBFGS
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "RMSprop",
-           "lr_scheduler"]
+           "LBFGS", "lr_scheduler"]
