@@ -512,17 +512,7 @@ class Tensor:
         g = (generator or default_generator).random(self.shape, self.dtype, self.device)
         return self._inplace_assign(g * (b - a) + a, "uniform_")
 
-    def _logical(self, o, fn, op):
-        check_device_as(op, self, o)
-        o = o.array if isinstance(o, Tensor) else o
-        if self.dtype != np.bool_:
-            raise TypeError(f"{op}: expects bool tensors, got {self.dtype}")
-        return Tensor._make(fn(self.array, o), None)
-
-    def __and__(self, o): return self._logical(o, lambda a, b: a & b, "and")
-    def __or__(self, o): return self._logical(o, lambda a, b: a | b, "or")
-    def __xor__(self, o): return self._logical(o, lambda a, b: a ^ b, "xor")
-
+    # (& | ^ << >>: ops/special.py's bitwise ops, attached by ops/methods.py)
     def __invert__(self):
         if self.dtype != np.bool_ and not np.issubdtype(self.dtype, np.integer):
             raise TypeError(f"invert (~): expects a bool or integer tensor, got {self.dtype}")

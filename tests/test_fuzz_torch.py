@@ -202,6 +202,34 @@ op("clamp-tensor2", binary_gen(special=False), lambda m, a, b: m.clamp(a, min=b,
 op("clamp_max-tensor", binary_gen(), lambda m, a, b: m.clamp(a, max=b))
 op("isclose", binary_gen(), lambda m, a, b: m.isclose(a, b), grad=False)
 
+# ops/special.py: trigonometric, hyperbolic, special functions; binary extras; bitwise; sign tests
+for _n in ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "lgamma", "logit",
+           "deg2rad", "rad2deg", "arcsin", "arctan"]:
+    op(_n, unary_gen(), (lambda n: lambda m, x: getattr(x, n)())(_n))
+# (at digamma's poles, 0 and the negative integers, torch's float32 trigamma is a large finite number, not inf:
+# positive arguments here, negative ones in test_ops_special)
+op("digamma", unary_gen(lo=0.0625, hi=8.0, special=False), lambda m, x: x.digamma())
+for _n in ["tan", "sinh", "erfinv", "deg2rad"]:
+    op(_n + "-int", unary_gen((I64, BOOL)), (lambda n: lambda m, x: getattr(m, n)(x))(_n), grad=False)
+# (no NaN: torch's gradient at a NaN is 0 from its vectorized loop and NaN from its scalar one)
+op("logit-eps", unary_gen(special=False), lambda m, x: m.logit(x, eps=0.2))
+op("polygamma", st.tuples(unary_gen(lo=0.125, hi=6.0, special=False), st.integers(1, 2)).map(
+    lambda c: (c[0][0], {"n": c[1]})), lambda m, x, n: m.polygamma(n, x))
+for _n in ["atan2", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "fmax", "fmin", "arctan2"]:
+    op(_n, binary_gen(), (lambda n: lambda m, a, b: getattr(m, n)(a, b))(_n))
+op("fmod", binary_gen(special=False), lambda m, a, b: m.fmod(a, b))
+op("fmod-scalar", scalar_gen((F32, F64, I64), special=False), lambda m, x, s: m.fmod(x, s) if s != 0 else x,
+   grad=False)
+for _n in ["fmod", "fmax", "fmin", "atan2", "hypot"]:
+    op(_n + "-mixed", binary_gen((F32, F64, I64, BOOL), mixed=True, special=False),
+       (lambda n: lambda m, a, b: getattr(m, n)(a, b) if n != "fmod" or (b != 0).all() else a)(_n), grad=False)
+for _n in ["bitwise_and", "bitwise_or", "bitwise_xor"]:
+    op(_n, binary_gen((I64, BOOL), mixed=True), (lambda n: lambda m, a, b: getattr(m, n)(a, b))(_n), grad=False)
+op("bitwise-operators", binary_gen((I64, BOOL)), lambda m, a, b: (a & b, a | b, a ^ b, ~a), grad=False)
+op("bitwise-float", binary_gen((F32,)), lambda m, a, b: a & b, grad=False)
+for _n in ["signbit", "isposinf", "isneginf", "bitwise_not"]:
+    op(_n, unary_gen((F32, F64, I64, BOOL)), (lambda n: lambda m, x: getattr(m, n)(x))(_n), grad=False)
+
 # reductions -------------------------------------------------------------------------------------------------
 # sum, mean and var: tolerances scaled by sum |x|, the bound of any float summation order (neither side fixes one):
 # in float32, 1 + 1e20 - 1e20 sums to 0 in NumPy's order and to 1 in torch's (found by a 1,500-example run)

@@ -32,7 +32,8 @@ import tensorgrad
 __all__ = ["install", "uninstall", "is_installed", "main"]
 
 # torch.X (and everything below it) that maps to tensorgrad.X
-_NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random")
+_NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
+               "accelerator")
 _HOW = "this 'torch' is tensorgrad, aliased by tensorgrad.compat"
 
 

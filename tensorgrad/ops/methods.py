@@ -16,6 +16,7 @@ from . import elementwise as E, elementwise_math as EM, reduce as R, scan as S, 
 from . import nn as NN
 from . import assign as A
 from . import view_history as VH
+from . import special as SP
 
 
 _plain_copy_ = Tensor.copy_  # (tensor.py's, before install() puts _OpMethods.copy_ in its place)
@@ -319,6 +320,43 @@ class _OpMethods:
     log_softmax = NN.log_softmax
     sin = EM.sin
     cos = EM.cos
+    tan = SP.tan
+    asin = arcsin = SP.asin
+    acos = arccos = SP.acos
+    atan = arctan = SP.atan
+    sinh = SP.sinh
+    cosh = SP.cosh
+    asinh = arcsinh = SP.asinh
+    acosh = arccosh = SP.acosh
+    atanh = arctanh = SP.atanh
+    erfinv = SP.erfinv
+    lgamma = SP.lgamma
+    digamma = SP.digamma
+    def polygamma(self, n): return SP.polygamma(n, self)
+    logit = SP.logit
+    deg2rad = SP.deg2rad
+    rad2deg = SP.rad2deg
+    atan2 = arctan2 = SP.atan2
+    hypot = SP.hypot
+    logaddexp = SP.logaddexp
+    logaddexp2 = SP.logaddexp2
+    xlogy = SP.xlogy
+    fmod = SP.fmod
+    copysign = SP.copysign
+    fmax = SP.fmax
+    fmin = SP.fmin
+    bitwise_and = __and__ = SP.bitwise_and
+    bitwise_or = __or__ = SP.bitwise_or
+    bitwise_xor = __xor__ = SP.bitwise_xor
+    bitwise_left_shift = __lshift__ = SP.bitwise_left_shift
+    bitwise_right_shift = __rshift__ = SP.bitwise_right_shift
+    def __rand__(self, o): return SP.bitwise_and(o, self)
+    def __ror__(self, o): return SP.bitwise_or(o, self)
+    def __rxor__(self, o): return SP.bitwise_xor(o, self)
+    bitwise_not = SP.bitwise_not
+    signbit = SP.signbit
+    isposinf = SP.isposinf
+    isneginf = SP.isneginf
     erf = EM.erf
     log1p = EM.log1p
     expm1 = EM.expm1
@@ -494,7 +532,11 @@ def _unary_inplace(name):
 
 _UNARY_INPLACE = ("abs", "neg", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sigmoid", "tanh",
                   "sin", "cos", "floor", "ceil", "round", "trunc", "frac", "reciprocal", "sign", "erf", "square",
-                  "relu", "pow", "remainder", "lerp", "addcmul", "addcdiv")
+                  "relu", "pow", "remainder", "lerp", "addcmul", "addcdiv", "tan", "asin", "acos", "atan", "sinh",
+                  "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+                  "erfinv", "lgamma", "digamma", "polygamma", "logit", "deg2rad", "rad2deg", "atan2", "arctan2", "hypot",
+                  "xlogy", "fmod", "copysign", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+                  "bitwise_left_shift", "bitwise_right_shift")
 for _n in _UNARY_INPLACE:
     if not hasattr(_OpMethods, _n + "_"):
         setattr(_OpMethods, _n + "_", _unary_inplace(_n))
