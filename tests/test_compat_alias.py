@@ -92,6 +92,22 @@ def test_missing_torch_features_are_named(tmp_path):
         assert msg.startswith(what + ": a torch feature tensorgrad does not provide"), line
 
 
+def test_import_only_namespaces_fail_at_use(tmp_path):
+    # `import torch.onnx` at the top of a script that exports only on request (pytorch/examples'
+    # word_language_model): the import works, using it fails naming the feature; torch.accelerator is mapped
+    out = _alias_stdout("""
+        import torch
+        import torch.onnx
+        print(torch.accelerator.is_available(), torch.accelerator.device_count())
+        try:
+            torch.onnx.export(None, (), "m.onnx")
+        except AttributeError as e:
+            print(e)
+    """, tmp_path)
+    assert out.splitlines() == ["False 0", "torch.onnx.export: a torch feature tensorgrad does not provide (this "
+                                           "'torch' is tensorgrad, aliased by tensorgrad.compat)"], out
+
+
 def test_script_errors_exit_nonzero_with_traceback(tmp_path):
     path = tmp_path / "bad.py"
     path.write_text("import torch\nraise ValueError('boom')\n")

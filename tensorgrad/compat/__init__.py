@@ -31,6 +31,9 @@ import tensorgrad
 
 __all__ = ["install", "uninstall", "is_installed", "main"]
 
+# torch.X that imports but whose every attribute fails naming it: scripts import these at the top for an optional
+# step (word_language_model's `import torch.onnx`, used only with --onnx-export), which tensorgrad cannot do
+_IMPORT_ONLY = ("onnx",)
 # torch.X (and everything below it) that maps to tensorgrad.X
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator")
@@ -84,7 +87,7 @@ class _Alias(types.ModuleType):
     def __setattr__(self, name, value):
         # the import system binds each imported submodule on its parent: the alias of a submodule stays on the
         # parent alias, never on tensorgrad's module (which keeps its own submodule)
-        if (name.startswith("__") and name.endswith("__")) or isinstance(value, _Alias):
+        if (name.startswith("__") and name.endswith("__")) or isinstance(value, (_Alias, _ImportOnly)):
             object.__setattr__(self, name, value)
         else:
             setattr(self.__dict__["_tensorgrad_module"], name, value)
@@ -97,6 +100,23 @@ class _Alias(types.ModuleType):
 
     def __repr__(self):
         return f"<module {self.__name__!r}: tensorgrad's {self.__dict__['_tensorgrad_module'].__name__} ({_HOW})>"
+
+
+class _ImportOnly(types.ModuleType):
+    """A torch namespace tensorgrad lacks (_IMPORT_ONLY): importing it works, using anything in it raises."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(_unsupported(f"{self.__name__}.{name}"), name=name, obj=self)
+
+
+class _ImportOnlyLoader(importlib.abc.Loader):
+    def create_module(self, spec):
+        return _ImportOnly(spec.name, f"{spec.name}: {_unsupported(spec.name)}")
+
+    def exec_module(self, module):
+        pass
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -114,6 +134,8 @@ class _TorchFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "torch" and not fullname.startswith("torch."):
             return None
+        if fullname.split(".")[1:2] and fullname.split(".")[1] in _IMPORT_ONLY and fullname.count(".") == 1:
+            return importlib.machinery.ModuleSpec(fullname, _ImportOnlyLoader())
         name = _target(fullname)
         if name is None:
             # name unset: `from torch.nn import missing` reports this message instead of Python's generic one
