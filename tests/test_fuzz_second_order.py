@@ -27,6 +27,7 @@ AT_ZERO_UNDEFINED = {
     "F.selu": "as F.elu",
     "F.celu": "as F.elu",
     "F.cosine_similarity": "zero vectors: torch NaN from the norm's derivative at 0, tensorgrad finite through eps",
+    "F.prelu": "the kink at 0: torch's first derivative takes x <= 0 (the weight's side), its double backward x >= 0",
     "atan2": "(0, 0): the first derivative is 0 there in both (torch masks 1 / r^2); torch's second is NaN, "
              "tensorgrad's 0 (the mask's stand-in is differentiated)",
     "arctan2": "as atan2",

@@ -559,6 +559,72 @@ def pad_gen(draw):
 
 
 op("F.pad", pad_gen(), lambda m, x, pad: _F(m).pad(x, pad, value=1.5))
+
+
+@st.composite
+def pad_mode_gen(draw):
+    k = draw(st.integers(1, 3))
+    dt = draw(st.sampled_from([F32, F64]))
+    x = draw(arrays(dt, draw(shapes(min_dims=k + 1, max_dims=k + 2, min_side=1, max_side=4)), special=False))
+    mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+    # (too large: both refuse. Crops (-1) only where 1 or more entries stay: torch's check of an empty result
+    # depends on the dim; circular crops then wraps, and with nothing left torch reads uninitialized memory, so
+    # its crops are tested in test_ops_resample instead)
+    pad = draw(st.lists(st.integers(0 if mode == "circular" else -1, 4), min_size=2 * k, max_size=2 * k))
+    pad = tuple(0 if p < 0 and x.shape[x.ndim - 1 - i // 2] < 3 else p for i, p in enumerate(pad))
+    return [x], {"pad": pad, "mode": mode}
+
+
+op("F.pad-modes", pad_mode_gen(), lambda m, x, pad, mode: _F(m).pad(x, pad, mode=mode))
+
+
+@st.composite
+def interpolate_gen(draw):
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]))
+    nd = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode) or draw(st.integers(1, 2 if mode == "area"
+                                                                                                   else 3))
+    dt = draw(st.sampled_from([F32, F64]))
+    x = draw(arrays(dt, (draw(st.integers(1, 2)), draw(st.integers(1, 2))) +  # (no 1e30s: area sums in any order)
+                    tuple(draw(st.integers(1, 5)) for _ in range(nd)), special=False, big=False))
+    kw = {"mode": mode}
+    if draw(st.booleans()):
+        kw["size"] = tuple(draw(st.integers(1, 7)) for _ in range(nd))
+    else:
+        # (area to an empty output: torch's forward returns, its backward raises; no scale below 1 for it)
+        kw["scale_factor"] = draw(st.sampled_from([1.0, 1.5, 2.0] if mode == "area" else
+                                                  [0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0]))
+        if mode != "area":
+            kw["recompute_scale_factor"] = draw(st.sampled_from([None, True]))
+    if mode in ("linear", "bilinear", "bicubic", "trilinear"):
+        kw["align_corners"] = draw(st.sampled_from([False, True]))
+    return [x], kw
+
+
+op("F.interpolate", interpolate_gen(), lambda m, x, **k: _F(m).interpolate(x, **k))
+
+
+@st.composite
+def shuffle_gen(draw):
+    r = draw(st.integers(1, 3))
+    lead = tuple(draw(st.integers(1, 2)) for _ in range(draw(st.integers(0, 2))))
+    c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    x = draw(arrays(F64, lead + (c * r * r, h, w), special=False))
+    return [x], {"r": r}
+
+
+op("F.pixel_shuffle", shuffle_gen(), lambda m, x, r: _F(m).pixel_unshuffle(_F(m).pixel_shuffle(x, r) * 2, r))
+
+
+@st.composite
+def prelu_gen(draw):
+    dt = draw(st.sampled_from([F32, F64]))
+    x = draw(arrays(dt, draw(shapes(min_dims=1, min_side=1)), special=True))
+    c = x.shape[1] if x.ndim >= 2 and draw(st.booleans()) else (x.shape[0] if x.ndim == 1 and draw(st.booleans())
+                                                                 else 1)
+    return [x, draw(arrays(dt, (c,), special=False))], {}
+
+
+op("F.prelu", prelu_gen(), lambda m, x, w: _F(m).prelu(x, w))
 op("F.dropout-eval", unary_gen(), lambda m, x: _F(m).dropout(x, 0.5, training=False))
 
 

@@ -1,6 +1,7 @@
 """Activation modules (PyTorch's names, arguments, defaults and reprs); the math is in nn.functional."""
 from . import functional as F
-from .module import Module
+from .module import Module, Parameter
+from ..factories import full
 
 
 def _inplace_repr(inplace):
@@ -29,6 +30,21 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}{_inplace_repr(self.inplace)}"
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with a learned (one value, or one per channel: num_parameters)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(full((num_parameters,), init, device=device, dtype=dtype))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class ELU(Module):

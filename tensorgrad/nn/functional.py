@@ -12,7 +12,7 @@ from ..backend.capture import capturing_on
 from ..ops import nn as NN
 from ..ops.elementwise import relu as _relu, sigmoid, tanh, where, clamp, result_type
 from ..ops.matmul import linear
-from ..ops.indexing import pad
+from ..ops.resample import pad, interpolate, pixel_shuffle, pixel_unshuffle, prelu
 from ..ops.pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
                         adaptive_max_pool1d, adaptive_max_pool2d)
 from ..ops.normalization import (batch_norm, instance_norm, group_norm, local_response_norm, dropout1d,
@@ -590,8 +590,22 @@ __all__ = ["softmax", "log_softmax", "cross_entropy", "nll_loss", "layer_norm", 
            "binary_cross_entropy_with_logits", "linear", "relu", "sigmoid", "tanh", "silu", "leaky_relu", "elu",
            "selu", "celu", "softplus", "logsigmoid", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish",
            "softsign", "glu", "normalize", "rms_norm", "cosine_similarity", "pairwise_distance", "l1_loss",
-           "smooth_l1_loss", "huber_loss", "kl_div", "pad"]
+           "smooth_l1_loss", "huber_loss", "kl_div", "pad", "interpolate", "upsample", "upsample_nearest",
+           "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle", "prelu"]
 __all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 __all__ += ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
             "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "instance_norm", "group_norm",
             "local_response_norm", "dropout1d", "dropout2d"]
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """torch's deprecated name for interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
