@@ -43,8 +43,8 @@ def note_view(t, args):
     whose array has a .base, with grad mode on; views of a leaf that requires grad are not listed on it, since no
     in-place write with a gradient may reach that leaf."""
     a = t.array
-    r = a.base  # (NumPy collapses view chains: the base is nearly always the owner itself)
-    if r.base is not None or r.__class__ is not a.__class__:
+    r = a.base  # (NumPy collapses view chains: the base is nearly always the owner itself; else, e.g. a buffer)
+    if r.__class__ is not a.__class__ or r.base is not None:
         r = _versions.root(a)
     for x in args:
         if x.__class__ is Tensor or isinstance(x, Tensor):
