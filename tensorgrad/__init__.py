@@ -45,6 +45,8 @@ from .ops.composite import (topk, sort, argsort, multinomial, where, isnan, isin
                             unique_consecutive, bincount, searchsorted, bucketize, histc, nan_to_num, tensor_split,
                             diff)
 from .ops import methods as _methods  # noqa: F401  (attaches Tensor's operators and op methods)
+from .legacy import LEGACY as _LEGACY
+globals().update(_LEGACY)  # torch.FloatTensor, torch.LongTensor, ... (tensorgrad/legacy.py)
 from . import linalg
 from . import nn, optim, amp  # noqa: E402
 from .amp.autocast import autocast  # noqa: E402  (torch.autocast(device_type, dtype=..., enabled=...))

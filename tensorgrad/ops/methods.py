@@ -5,7 +5,7 @@ tensor.py defines the class and imports no op; this module sits above every op m
 """
 import sys
 
-from .. import dtypes, factories
+from .. import dtypes, factories, legacy
 from ..autograd import engine
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -90,8 +90,13 @@ class _OpMethods:
     def bool(self):
         return self.to(dtypes.bool_)
 
-    def type(self, dtype=None):
-        return str(self.dtype) if dtype is None else self.to(dtype)
+    def type(self, dtype=None, non_blocking=False):
+        """torch's: no argument gives the legacy type name ('torch.FloatTensor'); a dtype, a legacy class or its
+        name converts."""
+        if dtype is None:
+            return legacy.type_name(self)
+        converted = legacy.from_name(self, dtype)
+        return self.to(dtype) if converted is None else converted
 
     def type_as(self, other):
         return self.to(other)  # torch's "type" names the device too (torch.cuda.FloatTensor)

@@ -1,0 +1,39 @@
+"""torch's legacy typed-tensor constructors and type names (tensorgrad/legacy.py) against torch: sizes or data,
+isinstance, x.type() and conversion by class or name, and the refusals."""
+import numpy as np
+import pytest
+import torch
+
+import tensorgrad as tg
+
+NAMES = ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor", "CharTensor", "ShortTensor",
+         "IntTensor", "LongTensor", "BoolTensor"]
+
+
+def _dt(t):
+    return str(t.dtype).replace("torch.", "")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constructors_and_isinstance_as_torch(name):
+    ours, theirs = getattr(tg, name), getattr(torch, name)
+    for args in [(), (2, 3), ([1, 0, 2],), (np.arange(4).reshape(2, 2),)]:
+        a, b = ours(*args), theirs(*args)
+        assert tuple(a.shape) == tuple(b.shape) and _dt(a) == _dt(b), (name, args)
+        if args and not isinstance(args[0], int):
+            np.testing.assert_array_equal(np.asarray(a.float()), b.float().numpy())
+        assert isinstance(a, ours) and a.type() == b.type() == f"torch.{name}"
+    other = tg.LongTensor if name != "LongTensor" else tg.FloatTensor
+    assert not isinstance(ours(2), other)
+
+
+def test_type_converts_by_class_and_name():
+    for m in (tg, torch):
+        x = m.tensor([1.5, -2.0])
+        assert _dt(x.type(m.LongTensor)) == "int64" and x.type(m.LongTensor).tolist() == [1, -2]
+        assert _dt(x.type("torch.DoubleTensor")) == "float64"
+        assert _dt(x.type(m.int32)) == "int32"
+    with pytest.raises(ValueError, match="type: invalid type 'torch.NoSuchTensor'"):
+        tg.ones(2).type("torch.NoSuchTensor")
+    with pytest.raises(TypeError, match=r"LongTensor\(\): expects sizes"):
+        tg.LongTensor([1], 2)
