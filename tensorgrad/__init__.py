@@ -23,7 +23,7 @@ from .ops.elementwise import clamp as clip
 from .ops.elementwise_math import (sin, cos, erf, log1p, expm1, log2, log10, reciprocal, sign, floor, ceil, round,
                                    trunc, frac, square, lerp, logical_not, logical_and, logical_or, logical_xor,
                                    addcmul, addcdiv, floor_divide, remainder)
-from .ops.special import (tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erfinv, lgamma, digamma, polygamma,
+from .ops.special import (erfc, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erfinv, lgamma, digamma, polygamma,
                           logit, deg2rad, rad2deg, atan2, hypot, logaddexp, logaddexp2, xlogy, fmod, copysign, fmax,
                           fmin, bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift,
                           bitwise_right_shift, signbit, isposinf, isneginf)
@@ -63,7 +63,7 @@ _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.a
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
-                    "cuda", "utils", "distributed", "compat", "accelerator")
+                    "cuda", "utils", "distributed", "compat", "accelerator", "special")
 
 
 def __getattr__(name):

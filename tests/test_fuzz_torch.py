@@ -203,7 +203,7 @@ op("clamp_max-tensor", binary_gen(), lambda m, a, b: m.clamp(a, max=b))
 op("isclose", binary_gen(), lambda m, a, b: m.isclose(a, b), grad=False)
 
 # ops/special.py: trigonometric, hyperbolic, special functions; binary extras; bitwise; sign tests
-for _n in ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "lgamma", "logit",
+for _n in ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "erfc", "lgamma", "logit",
            "deg2rad", "rad2deg", "arcsin", "arctan"]:
     op(_n, unary_gen(), (lambda n: lambda m, x: getattr(x, n)())(_n))
 # (at digamma's poles, 0 and the negative integers, torch's float32 trigamma is a large finite number, not inf:

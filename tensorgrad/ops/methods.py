@@ -335,6 +335,7 @@ class _OpMethods:
     acosh = arccosh = SP.acosh
     atanh = arctanh = SP.atanh
     erfinv = SP.erfinv
+    erfc = SP.erfc
     lgamma = SP.lgamma
     digamma = SP.digamma
     def polygamma(self, n): return SP.polygamma(n, self)
@@ -539,7 +540,7 @@ _UNARY_INPLACE = ("abs", "neg", "exp", "expm1", "log", "log1p", "log2", "log10",
                   "sin", "cos", "floor", "ceil", "round", "trunc", "frac", "reciprocal", "sign", "erf", "square",
                   "relu", "pow", "remainder", "lerp", "addcmul", "addcdiv", "tan", "asin", "acos", "atan", "sinh",
                   "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
-                  "erfinv", "lgamma", "digamma", "polygamma", "logit", "deg2rad", "rad2deg", "atan2", "arctan2", "hypot",
+                  "erfinv", "erfc", "lgamma", "digamma", "polygamma", "logit", "deg2rad", "rad2deg", "atan2", "arctan2", "hypot",
                   "xlogy", "fmod", "copysign", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
                   "bitwise_left_shift", "bitwise_right_shift")
 for _n in _UNARY_INPLACE:

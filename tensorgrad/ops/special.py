@@ -20,6 +20,7 @@ from . import elementwise as E
 from . import composite as C
 
 _ERR = dict(divide="ignore", invalid="ignore", over="ignore")
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 def _special(xp):
@@ -72,6 +73,8 @@ Asinh = _unary("Asinh", lambda xp, a: xp.arcsinh(a), lambda xp, a, y: 1 / xp.sqr
 Acosh = _unary("Acosh", lambda xp, a: xp.arccosh(a), lambda xp, a, y: 1 / xp.sqrt(a * a - 1),
                lambda a, y: (a * a - 1).rsqrt())
 Atanh = _unary("Atanh", lambda xp, a: xp.arctanh(a), lambda xp, a, y: 1 / (1 - a * a), lambda a, y: 1 / (1 - a * a))
+Erfc = _unary("Erfc", lambda xp, a: _special(xp).erfc(a).astype(a.dtype, copy=False),
+               lambda xp, a, y: -_TWO_OVER_SQRT_PI * xp.exp(-a * a), lambda a, y: -_TWO_OVER_SQRT_PI * (-a * a).exp())
 _HALF_SQRT_PI = math.sqrt(math.pi) / 2
 Erfinv = _unary("Erfinv", lambda xp, a: _special(xp).erfinv(a).astype(a.dtype, copy=False),
                 lambda xp, a, y: _HALF_SQRT_PI * xp.exp(y * y), lambda a, y: _HALF_SQRT_PI * (y * y).exp())
@@ -115,6 +118,7 @@ tan, asin, acos, atan = (_float_unary(c, n) for c, n in ((Tan, "tan"), (Asin, "a
 sinh, cosh = _float_unary(Sinh, "sinh"), _float_unary(Cosh, "cosh")
 asinh, acosh, atanh = _float_unary(Asinh, "asinh"), _float_unary(Acosh, "acosh"), _float_unary(Atanh, "atanh")
 erfinv, lgamma = _float_unary(Erfinv, "erfinv"), _float_unary(Lgamma, "lgamma")
+erfc = _float_unary(Erfc, "erfc")  # (SciPy's: 1 - erf(x) would lose every digit where erf(x) rounds to 1)
 
 
 def polygamma(n, input):
