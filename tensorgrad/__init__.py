@@ -63,7 +63,7 @@ _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.a
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
-                    "cuda", "utils", "distributed", "compat", "accelerator", "special")
+                    "cuda", "utils", "distributed", "compat", "accelerator", "special", "testing")
 
 
 def __getattr__(name):
