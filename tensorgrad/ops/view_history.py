@@ -20,7 +20,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.version import root
 from ..backend import xp_of
-from ..tensor import Tensor, _ptr, internal_overlap
+from ..tensor import _ptr, internal_overlap
 from .graph import linear_map, frozen_backward
 
 
