@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from .indexing import index_select, pad as _constant_pad
 from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 from .elementwise import where
+from .util import is_float
 
 _MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2,
           "area": None}
@@ -117,12 +118,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if input.ndim == 5:
             raise NotImplementedError(f"{op}: mode 'area' on a 5-d input is not supported")
         return (adaptive_avg_pool1d if input.ndim == 3 else adaptive_avg_pool2d)(input, tuple(sizes))
-    x = input if input.dtype.kind == "f" or str(input.dtype) == "bfloat16" else None
-    if x is None:
-        if mode.startswith("nearest"):
-            x = input
-        else:
-            raise RuntimeError(f"{op}: mode {mode!r} needs a floating point input, got {input.dtype}")
+    if not is_float(input.dtype) and not mode.startswith("nearest"):
+        raise RuntimeError(f"{op}: mode {mode!r} needs a floating point input, got {input.dtype}")
+    x = input
     t = np.float64 if x.dtype == np.float64 else np.float32
     for k, (out_size, scale) in enumerate(zip(sizes, scales)):
         d = k + 2

@@ -18,9 +18,9 @@ from .util import is_float, to_float, shape_of, unbroadcast
 from .graph import sum_to
 from . import elementwise as E
 from . import composite as C
+from .elementwise_math import _TWO_OVER_SQRT_PI, _check_tensor, _float_unary
 
 _ERR = dict(divide="ignore", invalid="ignore", over="ignore")
-_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 def _special(xp):
@@ -105,15 +105,6 @@ class Polygamma(Function):
         return g * polygamma(self.n + 1, self.input(0, self.saved_tensors[0])), None
 
 
-def _float_unary(cls, name):
-    def f(input):
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
-        return cls.apply(to_float(input))
-    f.__name__ = name
-    return f
-
-
 tan, asin, acos, atan = (_float_unary(c, n) for c, n in ((Tan, "tan"), (Asin, "asin"), (Acos, "acos"), (Atan, "atan")))
 sinh, cosh = _float_unary(Sinh, "sinh"), _float_unary(Cosh, "cosh")
 asinh, acosh, atanh = _float_unary(Asinh, "asinh"), _float_unary(Acosh, "acosh"), _float_unary(Atanh, "atanh")
@@ -124,8 +115,7 @@ erfc = _float_unary(Erfc, "erfc")  # (SciPy's: 1 - erf(x) would lose every digit
 def polygamma(n, input):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise RuntimeError(f"polygamma: n must be a non-negative int, got {n!r}")
-    if not isinstance(input, Tensor):
-        raise TypeError(f"polygamma: input must be a Tensor, got {type(input).__name__}")
+    _check_tensor("polygamma", input)
     return Polygamma.apply(to_float(input), int(n))
 
 
@@ -164,8 +154,7 @@ class Logit(Function):
 
 
 def logit(input, eps=None):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"logit: input must be a Tensor, got {type(input).__name__}")
+    _check_tensor("logit", input)
     return Logit.apply(to_float(input), None if eps is None else float(eps))
 
 
