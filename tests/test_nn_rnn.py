@@ -205,13 +205,22 @@ def test_input_projection_is_one_matmul_per_layer_and_direction():
         calls.append(tuple(a[0].shape))
         return orig(*a, **k)
     MM.Linear.apply = spy
+    from tensorgrad.autograd import function as FN
+    layers = []
+    hook = lambda ctx, args, out, recorded: layers.append(type(ctx).__name__)  # noqa: E731
+    FN._forward_hooks.append(hook)
     try:
-        nn.LSTM(I, H, 2, bidirectional=True)(tg.randn(L, N, I))
+        nn.LSTM(I, H, 2, bidirectional=True)(tg.randn(L, N, I, requires_grad=True))
+        with tg.autocast("cpu", dtype=tg.bfloat16):  # under autocast the steps run as ops, one GEMM each
+            nn.GRU(I, H)(tg.randn(L, N, I))
     finally:
         MM.Linear.apply = orig
+        FN._forward_hooks.remove(hook)
     big = [s for s in calls if len(s) == 3]
-    assert big == [(L, N, I), (L, N, I), (L, N, 2 * H), (L, N, 2 * H)]
-    assert len(calls) - len(big) == 2 * 2 * L  # one hidden projection per step, layer and direction
+    assert big == [(L, N, I), (L, N, I), (L, N, 2 * H), (L, N, 2 * H), (L, N, I)]
+    # the hidden projections run inside one RecurrentLayer node per layer and direction (and per step under autocast)
+    assert layers.count("RecurrentLayer") == 2 * 2
+    assert len(calls) - len(big) == L
 
 
 # --------------------------------------------------------------------------------------------------- cells

@@ -12,7 +12,7 @@ from .function import Function
 from .version import check as _check_versions
 from .grad_mode import no_grad, enable_grad
 from ..tensor import Tensor
-from ..backend import kernels
+from ..backend import kernels, xp_of
 
 _ND, _BIG = np.ndarray, kernels.THREADED_MIN
 
@@ -212,6 +212,11 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
             if capture is not None and id(node) in capture:
                 for i in capture[id(node)]:
                     captured[i] = g
+            if node.slab is not None and not _node_hooks and not _grad_hooks:
+                _add_slab(node, g, node_grads, leaf_grads, fresh)
+                if not retain_graph:
+                    node.release()
+                continue
             in_grads = _call_backward(node, node.backward, g)
             if _grad_hooks:
                 for h in _grad_hooks:
@@ -235,6 +240,28 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
 
         for key in list(leaf_grads):
             finish(key)
+
+
+def _add_slab(node, g, node_grads, leaf_grads, fresh):
+    """A basic-index view's gradient g added into its input's at node.slab (Function.slab), in place into a sum this
+    walk owns; otherwise into a new zero array (or a copy of the gradient already there)."""
+    nxt = node.next[0]
+    if nxt is None:
+        return
+    if isinstance(nxt, Function):
+        acc, dtype, shape = node_grads.get(nxt), nxt.out_dtype, nxt.out_shape
+    else:
+        prev = leaf_grads.get(id(nxt))
+        acc, dtype, shape = (prev[1] if prev else None), nxt.array.dtype, nxt.array.shape
+    if acc is None or id(acc) not in fresh:
+        xp = np if g.__class__ is _ND else xp_of(g)
+        acc = xp.zeros(shape, dtype) if acc is None else acc.astype(dtype, copy=True)
+        fresh.add(id(acc))
+    acc[node.slab] += g
+    if isinstance(nxt, Function):
+        node_grads[nxt] = acc
+    else:
+        leaf_grads[id(nxt)] = [nxt, acc]
 
 
 def _needed(order, capture):

@@ -31,6 +31,10 @@ class Function:
     # A result that views an input's memory is recorded as its view (tensor.note_view), for in-place writes
     # under autograd; the nodes that rewrite those histories (ops/view_history.py) turn it off
     track_views = True
+    # A basic index when the node is a plain getitem view (ops/movement.py's GetItem): the array walk then writes the
+    # node's gradient into its input's gradient at that index instead of calling backward, which would build a
+    # zero array of the whole input for every slice (L slices of one tensor cost O(L^2) memory traffic that way)
+    slab = None
 
     # -- to override -------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract

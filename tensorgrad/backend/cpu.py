@@ -232,6 +232,39 @@ def gelu_double_backward(gg, dy, x, approximate, need_dy, need_x):
     return (None if d_dy is None else _cast(d_dy, x.dtype)), (None if d_x is None else _cast(d_x, x.dtype))
 
 
+# ------------------------------------------------------------------------------------------------ rnn cells
+def _native(*arrays):
+    """float32 or float64, one dtype for all: the dtypes csrc/cpu/rnn_cell.cpp computes in."""
+    dt = arrays[0].dtype
+    return (dt == _F32 or dt == _F64) and all(a.dtype == dt for a in arrays)
+
+
+def lstm_cell_forward(xw, hw, c):
+    if not _native(xw, hw, c):
+        return reference.lstm_cell_forward(xw, hw, c)
+    return _C.lstm_cell_forward(_c(xw, c.dtype), _c(hw, c.dtype), _c(c, c.dtype))
+
+
+def lstm_cell_backward(dhc, act, c, c_new):
+    if not _native(dhc, act, c, c_new):
+        return reference.lstm_cell_backward(dhc, act, c, c_new)
+    dt = c.dtype
+    return _C.lstm_cell_backward(_c(dhc, dt), _c(act, dt), _c(c, dt), _c(c_new, dt))
+
+
+def gru_cell_forward(xw, hw, h):
+    if not _native(xw, hw, h):
+        return reference.gru_cell_forward(xw, hw, h)
+    return _C.gru_cell_forward(_c(xw, h.dtype), _c(hw, h.dtype), _c(h, h.dtype))
+
+
+def gru_cell_backward(dh_new, act, hw, h):
+    if not _native(dh_new, act, hw, h):
+        return reference.gru_cell_backward(dh_new, act, hw, h)
+    dt = h.dtype
+    return _C.gru_cell_backward(_c(dh_new, dt), _c(act, dt), _c(hw, dt), _c(h, dt))
+
+
 # -------------------------------------------------------------------------------------------- bias_dropout_add
 def bias_dropout_add_forward(x, h, bias, p, seed, offset):
     """reference.bias_dropout_add_forward through _C (csrc/cpu/bias_dropout_add.cpp) for float32/float64 of one

@@ -22,6 +22,7 @@ NAMES = (
     "adamw_step", "adamw_step_capturable",
     "gemm", "scatter_add", "cast", "binary", "where", "reduce_sum",
     "bias_dropout_add_forward", "bias_dropout_add_backward",
+    "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
 )
 
 # NumPy arrays from this many elements go to the "binary", "where" and "reduce_sum" kernels, which run on the OpenMP threads (NumPy's
@@ -31,8 +32,21 @@ THREADED_MIN = 1 << 18
 _cache = {}
 
 
+# get() runs on every fused op, and os.environ.get (key encoding, value decoding) was a tenth of an LSTM step's
+# Python time: the raw environment dict is read instead, still on every call, since tests switch modes at run time.
+_ENV_DATA = getattr(os.environ, "_data", None)
+try:
+    _ENV_KEY = os.environ.encodekey("TENSORGRAD_KERNELS")
+except AttributeError:  # pragma: no cover - an os.environ without CPython's internals
+    _ENV_DATA = None
+
+
 def mode():
     return os.environ.get("TENSORGRAD_KERNELS", "auto")
+
+
+def _raw_mode():
+    return _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else mode()
 
 
 def _backend_module(device_type):
@@ -45,7 +59,7 @@ def _backend_module(device_type):
 
 def get(name, device_type="cpu"):
     """The launcher for kernel ``name`` on ``device_type`` ('cpu' or 'cuda')."""
-    key = (name, device_type, mode())
+    key = (name, device_type, _raw_mode())
     fn = _cache.get(key)
     if fn is None:
         fn = getattr(reference, name)

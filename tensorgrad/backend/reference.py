@@ -370,6 +370,73 @@ def gelu_double_backward(gg, dy, x, approximate, need_dy, need_x):
     return d_dy, d_x
 
 
+# ------------------------------------------------------------------------------------------------ rnn cells
+# One LSTM / GRU step's pointwise part after its two GEMMs (xw = W_ih x + b_ih, hw = W_hh h + b_hh); the formulas
+# are csrc/cpu/rnn_cell.cpp's header. Inputs share one float dtype; half precision is computed in float32 and every
+# output (act included) cast back.
+def _sigmoid(xp, a):
+    return 1.0 / (1.0 + xp.exp(-a))
+
+
+def _up(*arrays):
+    acc = _acc(arrays[-1].dtype)
+    return [a.astype(acc, copy=False) for a in arrays]
+
+
+def _down(dtype, *arrays):
+    return tuple(a.astype(dtype, copy=False) for a in arrays)
+
+
+def lstm_cell_forward(xw, hw, c):
+    """xw, hw: (N, 4H) pre-activations in gate order i, f, g, o; c: (N, H). Returns hc = [h'; c'] (2, N, H) and
+    act = [i f g o] (N, 4H), the activated gates backward reads."""
+    xp, dt = xp_of(c), c.dtype
+    xw, hw, c = _up(xw, hw, c)
+    H = c.shape[1]
+    a = xw + hw
+    act = xp.concatenate([_sigmoid(xp, a[:, :2 * H]), xp.tanh(a[:, 2 * H:3 * H]), _sigmoid(xp, a[:, 3 * H:])], 1)
+    i, f, g, o = (act[:, k * H:(k + 1) * H] for k in range(4))
+    cn = f * c + i * g
+    return _down(dt, xp.stack([o * xp.tanh(cn), cn]), act)
+
+
+def lstm_cell_backward(dhc, act, c, c_new):
+    """dhc = [dh'; dc'] (2, N, H). Returns (d pre-activations (N, 4H), dc (N, H))."""
+    xp, dt = xp_of(c), c.dtype
+    dhc, act, c_new, c = _up(dhc, act, c_new, c)
+    H = c.shape[1]
+    i, f, g, o = (act[:, k * H:(k + 1) * H] for k in range(4))
+    dh, dcn = dhc[0], dhc[1]
+    t = xp.tanh(c_new)
+    dC = dcn + dh * o * (1 - t * t)
+    da = xp.concatenate([dC * g * i * (1 - i), dC * c * f * (1 - f), dC * i * (1 - g * g), dh * t * o * (1 - o)], 1)
+    return _down(dt, da, dC * f)
+
+
+def gru_cell_forward(xw, hw, h):
+    """xw, hw: (N, 3H) in gate order r, z, n (hw includes b_hh: r gates its n part); h: (N, H). Returns
+    (h' (N, H), act = [r z n] (N, 3H))."""
+    xp, dt = xp_of(h), h.dtype
+    xw, hw, h = _up(xw, hw, h)
+    H = h.shape[1]
+    rz = _sigmoid(xp, xw[:, :2 * H] + hw[:, :2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    n = xp.tanh(xw[:, 2 * H:] + r * hw[:, 2 * H:])
+    return _down(dt, n + z * (h - n), xp.concatenate([rz, n], 1))
+
+
+def gru_cell_backward(dh_new, act, hw, h):
+    """Returns (dxw (N, 3H), dhw (N, 3H), dh (N, H))."""
+    xp, dt = xp_of(h), h.dtype
+    dh_new, act, hw, h = _up(dh_new, act, hw, h)
+    H = h.shape[1]
+    r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
+    dn = dh_new * (1 - z) * (1 - n * n)
+    dz = dh_new * (h - n) * z * (1 - z)
+    dr = dn * hw[:, 2 * H:] * r * (1 - r)
+    return _down(dt, xp.concatenate([dr, dz, dn], 1), xp.concatenate([dr, dz, dn * r], 1), dh_new * z)
+
+
 # --------------------------------------------------------------------------------------------------- adamw
 def adamw_step(params, grads, exp_avgs, exp_avg_sqs, lr, beta1, beta2, eps, weight_decay, step):
     """In place over lists of same-shaped arrays (float32 or float64 master weights):

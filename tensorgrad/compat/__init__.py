@@ -50,7 +50,7 @@ def _target(fullname):
     name = "tensorgrad." + ".".join(parts[1:])
     try:
         found = importlib.util.find_spec(name)
-    except ModuleNotFoundError:  # a parent on the way is a plain module (tensorgrad.nn.utils.rnn) or missing
+    except ModuleNotFoundError:  # a parent on the way is a plain module, not a package, or missing
         return None
     return name if found is not None else None
 

@@ -2,7 +2,8 @@
 proj_size) and the single-step cells RNNCell, LSTMCell, GRUCell, with PyTorch's constructor arguments, parameter
 names / shapes / order (torch state_dicts load as they are), initialisation and forward semantics.
 
-Everything is a composite of differentiable ops. The input projection W_ih x + b_ih of a layer and direction is one
+Everything is a composite of differentiable ops; the pointwise part of an LSTM or GRU step is one fused node
+(ops/rnn_cell.py). The input projection W_ih x + b_ih of a layer and direction is one
 matmul over all time steps before the time loop; only the hidden projection W_hh h runs per step. Gate order is
 torch's: i, f, g, o for LSTM and r, z, n for GRU with n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
 import math
@@ -10,28 +11,26 @@ import numbers
 import warnings
 
 from .. import factories
-from ..ops.elementwise import relu, sigmoid, tanh
+from ..ops.elementwise import relu, tanh
 from ..ops.matmul import linear
 from ..ops.movement import cat, stack
+from ..amp.autocast import is_autocast_enabled
+from ..ops.rnn_cell import gru_cell, lstm_cell, recurrent_layer
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .layers import _empty
 from .module import Module, Parameter
+from .rnn_packed import run_packed
+from .utils.rnn import PackedSequence
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
 # ------------------------------------------------------------------------------------------------ one step
 def _steps(xw):
-    """xw (L, ...) as L per-step slices. Each slice's backward (GetItem) writes into a zero array of its parent's
-    full size, so unbinding all L steps at once costs O(L^2) in backward; unbinding blocks of about sqrt(L)
-    steps first brings that to O(L^1.5)."""
-    L = xw.shape[0]
-    block = max(1, math.isqrt(L))
-    if block < 4:
-        return xw.unbind(0)
-    return [s for part in xw.split(block, 0) for s in part.unbind(0)]
+    """xw (L, ...) as L per-step views; the walk adds each one's gradient into xw's at its index (Function.slab)."""
+    return xw.unbind(0)
 
 
 # xw is the precomputed input projection W_ih x + b_ih for this step; the cells and the layers share these.
@@ -40,18 +39,12 @@ def _rnn_step(xw, h, w_hh, b_hh, act):
 
 
 def _lstm_step(xw, h, c, w_hh, b_hh, w_hr):
-    i, f, g, o = (xw + linear(h, w_hh, b_hh)).chunk(4, -1)
-    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    h = sigmoid(o) * tanh(c)
+    h, c = lstm_cell(xw, linear(h, w_hh, b_hh), c)
     return (h if w_hr is None else linear(h, w_hr)), c
 
 
 def _gru_step(xw, h, w_hh, b_hh):
-    hw = linear(h, w_hh, b_hh)
-    H = h.shape[-1]
-    r, z = sigmoid(xw[..., :2 * H] + hw[..., :2 * H]).chunk(2, -1)
-    n = tanh(xw[..., 2 * H:] + r * hw[..., 2 * H:])
-    return n + z * (h - n)
+    return gru_cell(xw, linear(h, w_hh, b_hh), h)
 
 
 def _act(nonlinearity, owner):
@@ -174,11 +167,15 @@ class RNNBase(Module):
         w_hr = getattr(self, "weight_hr" + suffix) if self.proj_size > 0 else None
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), w_hr
 
-    def _check_input(self, x):
+    def _check_input(self, x, packed=False):
+        """x is the input, or a PackedSequence's data when packed."""
         name = self._name()
         if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__} (PackedSequence is not "
-                            "supported)")
+            what = "a PackedSequence's data" if packed else "input"
+            raise TypeError(f"{name}: {what} must be a Tensor or a PackedSequence, got {type(x).__name__}")
+        if packed and x.ndim != 2:
+            raise RuntimeError(f"{name}: a PackedSequence's data must be 2-D (packed steps, input_size), got shape "
+                               f"{tuple(x.shape)}")
         if x.ndim not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D input of shape "
                              f"{tuple(x.shape)} instead")
@@ -190,9 +187,9 @@ class RNNBase(Module):
                                f"{tuple(x.shape)}")
         _check_dtype(name, x, self.weight_ih_l0)
 
-    def _hidden(self, hx, x, batched, n, size, label):
+    def _hidden(self, hx, x, batched, n, size, label, packed=False):
         """hx checked against (layers * dirs, N, size) -- or (layers * dirs, size) for unbatched input -- and
-        returned batched; zeros when None."""
+        returned batched; zeros when None. x is the input, or a PackedSequence's data when packed."""
         name = self._name()
         rows = self.num_layers * (2 if self.bidirectional else 1)
         if hx is None:
@@ -200,53 +197,81 @@ class RNNBase(Module):
         if not isinstance(hx, Tensor):
             raise TypeError(f"{name}: {label} must be a Tensor, got {type(hx).__name__}")
         if hx.ndim != (3 if batched else 2):
-            raise RuntimeError(f"{name}: for {'batched 3' if batched else 'unbatched 2'}-D input of shape "
-                               f"{tuple(x.shape)}, {label} should be {3 if batched else 2}-D, got shape "
+            what = (f"a PackedSequence of {n} sequences" if packed else
+                    f"{'batched 3' if batched else 'unbatched 2'}-D input of shape {tuple(x.shape)}")
+            raise RuntimeError(f"{name}: for {what}, {label} should be {3 if batched else 2}-D, got shape "
                                f"{tuple(hx.shape)}")
         _check_hidden(name, label, hx, (rows, n, size) if batched else (rows, size))
         if hx.dtype != x.dtype:
             raise ValueError(f"{name}: {label} dtype {hx.dtype} does not match input dtype {x.dtype}")
         return hx if batched else hx.unsqueeze(1)
 
-    def _run_direction(self, x, layer, d, h, c):
-        """One layer, one direction over the time-major sequence x (L, N, *); returns (outputs (L, N, H_out), h, c)."""
+    def _direction(self, x, layer, d):
+        """(the input projection W_ih x + b_ih of x for one layer and direction, its step (xw_t, h, c) -> (h, c),
+        c being None but for LSTM)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._params(layer, d)
-        lstm_or_rnn = self.mode != "GRU"
-        if lstm_or_rnn and b_ih is not None:
+        if self.mode != "GRU" and b_ih is not None:
             # both biases add to the same pre-activation, so they ride along with the one big input matmul
             b_ih, b_hh = b_ih + b_hh, None
-        xw = _steps(linear(x, w_ih, b_ih))
-        steps = range(len(xw) - 1, -1, -1) if d else range(len(xw))
         act = relu if self.mode == "RNN_RELU" else tanh
+        if self.mode == "LSTM":
+            step = lambda xw, h, c: _lstm_step(xw, h, c, w_hh, b_hh, w_hr)  # noqa: E731
+        elif self.mode == "GRU":
+            step = lambda xw, h, c: (_gru_step(xw, h, w_hh, b_hh), None)  # noqa: E731
+        else:
+            step = lambda xw, h, c: (_rnn_step(xw, h, w_hh, b_hh, act), None)  # noqa: E731
+        return linear(x, w_ih, b_ih), step
+
+    def _run_direction(self, x, layer, d, h, c):
+        """One layer, one direction over the time-major sequence x (L, N, *); returns (outputs (L, N, H_out), h, c)."""
+        xw, step = self._direction(x, layer, d)
+        if not is_autocast_enabled():   # (under autocast each step's GEMMs cast, so the steps run as ops)
+            _, w_hh, _, b_hh, w_hr = self._params(layer, d)
+            return recurrent_layer(self.mode, xw, h, c, w_hh, b_hh if self.mode == "GRU" else None, w_hr, bool(d))
+        xw = _steps(xw)
         out = [None] * len(xw)
-        for t in steps:
-            if self.mode == "LSTM":
-                h, c = _lstm_step(xw[t], h, c, w_hh, b_hh, w_hr)
-            elif self.mode == "GRU":
-                h = _gru_step(xw[t], h, w_hh, b_hh)
-            else:
-                h = _rnn_step(xw[t], h, w_hh, b_hh, act)
+        for t in (range(len(xw) - 1, -1, -1) if d else range(len(xw))):
+            h, c = step(xw[t], h, c)
             out[t] = h
         return stack(out, 0), h, c
 
+    def _run_packed_direction(self, x, batch_sizes, layer, d, h, c):
+        """_run_direction over a PackedSequence's rows x (sum(batch_sizes), *), h / c holding the sorted batch:
+        each sequence runs for its own length only (rnn_packed.run_packed)."""
+        xw, step = self._direction(x, layer, d)
+        return run_packed(step, xw, batch_sizes, h, c, reverse=bool(d))
+
     def forward(self, input, hx=None):
-        self._check_input(input)
-        batched = input.ndim == 3
-        x = input if not batched else input.transpose(0, 1) if self.batch_first else input
-        if not batched:
-            x = x.unsqueeze(1)
-        n = x.shape[1]
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            # packed rows are already time-major; hx and h_n are in the caller's batch order, the loop's in the
+            # sorted order, so sorted_indices / unsorted_indices permute them on the way in and out
+            x, batch_sizes, sorted_indices, unsorted_indices = input
+            self._check_input(x, packed=True)
+            batched, n = True, int(batch_sizes[0])
+            run = lambda x, layer, d, h, c: self._run_packed_direction(x, batch_sizes, layer, d, h, c)  # noqa: E731
+        else:
+            self._check_input(input)
+            batched = input.ndim == 3
+            x = input if not batched else input.transpose(0, 1) if self.batch_first else input
+            if not batched:
+                x = x.unsqueeze(1)
+            n, run = x.shape[1], self._run_direction
+        ref = x if packed else input
         out_size = self.proj_size if self.proj_size > 0 else self.hidden_size
         lstm = self.mode == "LSTM"
         if lstm:
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
-            h0 = self._hidden(None if hx is None else hx[0], input, batched, n, out_size, "h_0")
-            c0 = self._hidden(None if hx is None else hx[1], input, batched, n, self.hidden_size, "c_0")
+            h0 = self._hidden(None if hx is None else hx[0], ref, batched, n, out_size, "h_0", packed)
+            c0 = self._hidden(None if hx is None else hx[1], ref, batched, n, self.hidden_size, "c_0", packed)
         else:
             if isinstance(hx, (tuple, list)):
                 raise TypeError(f"{self._name()}: hx must be a Tensor, got {type(hx).__name__}")
-            h0, c0 = self._hidden(hx, input, batched, n, out_size, "hx"), None
+            h0, c0 = self._hidden(hx, ref, batched, n, out_size, "hx", packed), None
+        if packed and hx is not None and sorted_indices is not None:
+            h0 = h0.index_select(1, sorted_indices)
+            c0 = c0.index_select(1, sorted_indices) if lstm else None
         num_dirs = 2 if self.bidirectional else 1
         hs, cs = [], []
         for layer in range(self.num_layers):
@@ -255,13 +280,19 @@ class RNNBase(Module):
             outs = []
             for d in range(num_dirs):
                 k = layer * num_dirs + d
-                o, h, c = self._run_direction(x, layer, d, h0[k], c0[k] if lstm else None)
+                o, h, c = run(x, layer, d, h0[k], c0[k] if lstm else None)
                 outs.append(o)
                 hs.append(h)
                 cs.append(c)
             x = outs[0] if num_dirs == 1 else cat(outs, -1)
         h_n = stack(hs, 0)
         c_n = stack(cs, 0) if lstm else None
+        if packed:
+            if unsorted_indices is not None:
+                h_n = h_n.index_select(1, unsorted_indices)
+                c_n = c_n.index_select(1, unsorted_indices) if lstm else None
+            out = PackedSequence(x, batch_sizes, sorted_indices, unsorted_indices)
+            return out, ((h_n, c_n) if lstm else h_n)
         if not batched:
             x, h_n = x.squeeze(1), h_n.squeeze(1)
             c_n = c_n.squeeze(1) if lstm else None

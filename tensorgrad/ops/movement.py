@@ -85,6 +85,8 @@ class GetItem(Function):
 
     def forward(self, a, index, advanced):
         self.in_shape, self.in_dtype, self.index, self.advanced = a.shape, a.dtype, index, advanced
+        if not advanced:
+            self.slab = index
         return _index(a, index, advanced)
 
     def backward(self, g):

@@ -1,10 +1,12 @@
-"""Gradient clipping and flat-vector helpers (torch.nn.utils names and math)."""
+"""Gradient clipping and flat-vector helpers (torch.nn.utils names and math); the rnn submodule holds
+PackedSequence and the pad / pack helpers."""
 import math
 
-from ..autograd.grad_mode import no_grad
-from ..backend import blas
-from ..tensor import Tensor
-from ..factories import zeros
+from ...autograd.grad_mode import no_grad
+from ...backend import blas
+from ...tensor import Tensor
+from ...factories import zeros
+from . import rnn  # noqa: F401  (torch.nn.utils.rnn is an attribute of torch.nn.utils once it is imported)
 
 
 def zero_grad_(parameters, set_to_none=True):
