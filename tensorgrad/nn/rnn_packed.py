@@ -4,21 +4,13 @@ Packed rows are time-major with the sequences sorted by decreasing length, so at
 the first batch_sizes[t] rows of the batch: the hidden state shrinks from the bottom as sequences end (forward
 direction) or grows at the bottom as they start (reverse direction, which begins at each sequence's own last
 step). A row leaving the state is that sequence's final state; h_n gathers them back in batch order."""
-import math
-
 from ..ops.movement import cat, split
 
 
 def packed_steps(xw, batch_sizes):
-    """xw (sum(batch_sizes), *) as its per-step row blocks. Slicing in blocks of about sqrt(T) steps first keeps
-    backward at O(T^1.5), not O(T^2), wherever a slice's backward builds a zero array of its parent's size."""
-    T = len(batch_sizes)
-    block = max(1, math.isqrt(T))
-    if block < 4:
-        return split(xw, batch_sizes, 0)
-    starts = range(0, T, block)
-    parts = split(xw, [sum(batch_sizes[s:s + block]) for s in starts], 0)
-    return [x for s, part in zip(starts, parts) for x in split(part, batch_sizes[s:s + block], 0)]
+    """xw (sum(batch_sizes), *) as its per-step row blocks (views; the walk adds each block's gradient into xw's
+    at its rows, Function.slab)."""
+    return split(xw, batch_sizes, 0)
 
 
 def run_packed(step, xw, batch_sizes, h0, c0, reverse):
