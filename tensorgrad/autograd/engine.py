@@ -257,7 +257,7 @@ def _add_slab(node, g, node_grads, leaf_grads, fresh):
         xp = np if g.__class__ is _ND else xp_of(g)
         acc = xp.zeros(shape, dtype) if acc is None else acc.astype(dtype, copy=True)
         fresh.add(id(acc))
-    acc[node.slab] += g
+    acc[node.slab] += g if g.dtype == dtype else g.astype(dtype)   # (a seed gradient may come in another dtype)
     if isinstance(nxt, Function):
         node_grads[nxt] = acc
     else:
