@@ -292,3 +292,28 @@ def test_slab_with_hooks_and_shared_gradient():
     want[1] += 3
     want[2:] += 1
     np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+# ------------------------------------------------------------------------------------------------ on CUDA
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("tensorgrad.backend", fromlist=["cuda_available"]).cuda_available(),
+                    reason="needs CuPy and a CUDA GPU")
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_layers_on_cuda_equal_cpu(mode):
+    """nn.LSTM / GRU / RNN on CUDA (RecurrentLayer and the cells through the xp reference kernels on CuPy) equal the
+    CPU run: outputs, final states and every gradient."""
+    tg.manual_seed(0)
+    m = getattr(tg.nn, mode)(5, 6, 2, bidirectional=True)
+    x = np.random.default_rng(17).standard_normal((7, 3, 5)).astype(np.float32)
+    results = []
+    for dev in ("cpu", "cuda"):
+        mm = m.to(dev)
+        mm.zero_grad()
+        xx = tg.tensor(x, device=dev, requires_grad=True)
+        out, h = mm(xx)
+        h = h[0] if isinstance(h, tuple) else h
+        (out.sum() + (h * h).sum()).backward()
+        results.append([out.cpu().numpy(), h.cpu().numpy(), xx.grad.cpu().numpy()]
+                       + [p.grad.cpu().numpy() for p in mm.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
