@@ -232,6 +232,14 @@ def gelu_double_backward(gg, dy, x, approximate, need_dy, need_x):
     return (None if d_dy is None else _cast(d_dy, x.dtype)), (None if d_x is None else _cast(d_x, x.dtype))
 
 
+def pack_b(b, m):
+    """reference.pack_b with b packed once by MKL (blas.PackedB) where it can be; else products through gemm."""
+    packed = blas.pack_b(b, m)
+    if packed is None:
+        return lambda a, bias=None: gemm(a, b, bias)
+    return lambda a, bias=None: packed.matmul(a, bias, _C.linear_bias_fill)
+
+
 # ------------------------------------------------------------------------------------------------ rnn cells
 def _native(*arrays):
     """float32 or float64, one dtype for all: the dtypes csrc/cpu/rnn_cell.cpp computes in."""

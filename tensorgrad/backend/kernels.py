@@ -20,7 +20,7 @@ NAMES = (
     "gelu_forward", "gelu_backward", "gelu_double_backward",
     "embedding_backward",
     "adamw_step", "adamw_step_capturable",
-    "gemm", "scatter_add", "cast", "binary", "where", "reduce_sum",
+    "gemm", "pack_b", "scatter_add", "cast", "binary", "where", "reduce_sum",
     "bias_dropout_add_forward", "bias_dropout_add_backward",
     "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
 )

@@ -472,6 +472,12 @@ def gemm(a, b, bias=None):
     return out
 
 
+def pack_b(b, m):
+    """b (k, n) prepared for many products a (m, k) @ b (+ bias): a callable (a, bias=None) -> array. The reference
+    prepares nothing; the CPU backend packs b once in MKL's layout (blas.PackedB)."""
+    return lambda a, bias=None: gemm(a, b, bias)
+
+
 def binary(op, a, b):
     """a op b for op in add, sub, mul, div: the arrays' own operators (NumPy or CuPy; broadcasting, dtypes and IEEE
     results as theirs). The CPU launcher runs large same-shape float operands on the kernel threads."""

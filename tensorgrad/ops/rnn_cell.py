@@ -148,6 +148,11 @@ def _mm(a, b, bias=None):
     return kernels.get("gemm", _dev(a))(a, b, bias)
 
 
+def _packed(b, m):
+    """b prepared once for the step loop's m-row products (the "pack_b" kernel: MKL-packed on the CPU)."""
+    return kernels.get("pack_b", _dev(b))(b, m)
+
+
 def _order(L, reverse):
     return range(L - 1, -1, -1) if reverse else range(L)
 
@@ -181,19 +186,21 @@ class RecurrentLayer(Function):
         ys = out[:L * N * Hout].reshape(L, N, Hout)
         h, c = h0, c0
         saved = ()
+        hh = _packed(w_hh.T, N)
         if lstm:
             cell = kernels.get("lstm_cell_forward", dev)
             acts, cs = xp.empty((L, N, 4 * H), xw.dtype), xp.empty((L, N, H), xw.dtype)
             hraw = None if w_hr is None else xp.empty((L, N, H), xw.dtype)
+            hr = None if w_hr is None else _packed(w_hr.T, N)
             for t in _order(L, reverse):
-                hc, acts[t] = cell(xw[t], _mm(h, w_hh.T, b_hh), c)
+                hc, acts[t] = cell(xw[t], hh(h, b_hh), c)
                 cs[t] = hc[1]
                 c = cs[t]
                 if w_hr is None:
                     ys[t] = hc[0]
                 else:
                     hraw[t] = hc[0]
-                    ys[t] = _mm(hc[0], w_hr.T)
+                    ys[t] = hr(hc[0])
                 h = ys[t]
             out[L * N * Hout:] = c.reshape(-1)
             saved = (acts, cs, hraw)
@@ -201,13 +208,13 @@ class RecurrentLayer(Function):
             cell = kernels.get("gru_cell_forward", dev)
             acts, hws = xp.empty((L, N, 3 * H), xw.dtype), xp.empty((L, N, 3 * H), xw.dtype)
             for t in _order(L, reverse):
-                hws[t] = _mm(h, w_hh.T, b_hh)
+                hws[t] = hh(h, b_hh)
                 ys[t], acts[t] = cell(xw[t], hws[t], h)
                 h = ys[t]
             saved = (acts, hws)
         else:
             for t in _order(L, reverse):
-                pre = xw[t] + _mm(h, w_hh.T, b_hh)
+                pre = xw[t] + hh(h, b_hh)
                 ys[t] = xp.tanh(pre) if mode == "RNN_TANH" else xp.maximum(pre, 0)
                 h = ys[t]
         self.save_for_backward(xw, h0, c0, w_hh, b_hh, w_hr, ys, *saved)
@@ -222,6 +229,7 @@ class RecurrentLayer(Function):
         dxw = xp.empty_like(xw)
         dh = xp.zeros_like(h0)
         dc = None
+        hh = _packed(w_hh, N)
         if mode == "LSTM":
             acts, cs, hraw = saved
             H = cs.shape[2]
@@ -229,17 +237,18 @@ class RecurrentLayer(Function):
             dc = g[L * N * Hout:].reshape(N, H)
             dhc = xp.empty((2, N, H), xw.dtype)
             dhs = None if w_hr is None else xp.empty_like(ys)
+            hr = None if w_hr is None else _packed(w_hr, N)
             for t in _order(L, not reverse):
                 dh = gy[t] + dh
                 if w_hr is None:
                     dhc[0] = dh
                 else:
                     dhs[t] = dh
-                    dhc[0] = _mm(dh, w_hr)
+                    dhc[0] = hr(dh)
                 dhc[1] = dc
                 c_prev = c0 if t == (L - 1 if reverse else 0) else cs[t + 1 if reverse else t - 1]
                 dxw[t], dc = cell(dhc, acts[t], c_prev, cs[t])
-                dh = _mm(dxw[t], w_hh)
+                dh = hh(dxw[t])
             dgates = dxw
         elif mode == "GRU":
             acts, hws = saved
@@ -248,12 +257,12 @@ class RecurrentLayer(Function):
             hprev = _previous(ys, h0, reverse)
             for t in _order(L, not reverse):
                 dxw[t], dgates[t], dh_direct = cell(gy[t] + dh, acts[t], hws[t], hprev[t])
-                dh = dh_direct + _mm(dgates[t], w_hh)
+                dh = dh_direct + hh(dgates[t])
         else:
             for t in _order(L, not reverse):
                 d = gy[t] + dh
                 dxw[t] = d * (1 - ys[t] * ys[t]) if mode == "RNN_TANH" else d * (ys[t] > 0)
-                dh = _mm(dxw[t], w_hh)
+                dh = hh(dxw[t])
             dgates = dxw
         nxw, nh0, nc0, nw, nb, nr = self.needs_input_grad[:6]
         hprev = _previous(ys, h0, reverse) if nw else None
