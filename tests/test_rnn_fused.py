@@ -317,3 +317,23 @@ def test_layers_on_cuda_equal_cpu(mode):
                        + [p.grad.cpu().numpy() for p in mm.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- packed weights
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_packed_weight_products_equal_gemm(dtype, transposed):
+    """The "pack_b" kernel (MKL's packed GEMM on the CPU, the reference elsewhere): a @ b (+ bias) equal to gemm's."""
+    from tensorgrad.backend import blas, kernels
+    rng = np.random.default_rng(18)
+    w = rng.standard_normal((24, 10)).astype(dtype)
+    b = w.T if transposed else w.T.copy()     # a transposed view, or C order
+    a, bias = rng.standard_normal((5, 10)).astype(dtype), rng.standard_normal(24).astype(dtype)
+    for pack in (kernels.get("pack_b", "cpu"), reference.pack_b):
+        f = pack(b, 5)
+        np.testing.assert_allclose(f(a), a @ b, rtol=1e-5 if dtype == np.float32 else 1e-13)
+        np.testing.assert_allclose(f(a, bias), a @ b + bias, rtol=1e-5 if dtype == np.float32 else 1e-13)
+    if blas.pack_b(b, 5) is not None:
+        with raises(ValueError, "PackedB.matmul", r"\(6, 10\)"):
+            blas.pack_b(b, 5).matmul(rng.standard_normal((6, 10)).astype(dtype))
+    assert blas.pack_b(b.astype(np.float16), 5) is None and blas.pack_b(np.zeros((0, 3), dtype), 5) is None
