@@ -45,10 +45,30 @@ from .ops.composite import (topk, sort, argsort, multinomial, where, isnan, isin
                             unique_consecutive, bincount, searchsorted, bucketize, histc, nan_to_num, tensor_split,
                             diff)
 from .ops import methods as _methods  # noqa: F401  (attaches Tensor's operators and op methods)
+# torch functions composed of the ops above (ops/extra_*.py); extra_methods attaches their Tensor methods
+from .ops.extra_shape import (hstack, vstack, row_stack, column_stack, dstack, hsplit, vsplit, dsplit, atleast_1d,
+                              atleast_2d, atleast_3d, block_diag, combinations, tril_indices, triu_indices, vander,
+                              rot90, fliplr, flipud, unflatten, ravel, swapaxes, swapaxes as swapdims, take,
+                              narrow_copy, select_scatter, slice_scatter, diagonal_scatter)
+from .ops.movement import movedim, movedim as moveaxis  # noqa: E402
+from .ops.extra_stats import (nansum, nanmean, std_mean, var_mean, aminmax, kthvalue, mode, msort, cummax, cummin,
+                              nanmedian, quantile, nanquantile, cov, corrcoef, dist, pdist, renorm, trapezoid, trapz,
+                              cumulative_trapezoid, gradient, histogram)
+from .ops.extra_math import (absolute, negative, divide, true_divide, multiply, subtract, greater, greater_equal, less,
+                             less_equal, not_equal, fix, sgn, sinc, heaviside, nextafter, frexp, ldexp, isin, logspace,
+                             is_floating_point, promote_types, result_type)
+from .ops.extra_index import index_fill, index_copy, index_put, masked_scatter, scatter_reduce
+from .ops.extra_random import normal, bernoulli, poisson, randint_like
+from .ops import extra_methods as _extra_methods  # noqa: F401
+from ._tensor_str import set_printoptions
 from .legacy import LEGACY as _LEGACY
 globals().update(_LEGACY)  # torch.FloatTensor, torch.LongTensor, ... (tensorgrad/legacy.py)
 from . import linalg
+# torch's top-level spellings of the linalg ops and their Tensor methods (ops/linalg_methods.py; norm gains 'nuc')
+from .ops.linalg_methods import (inverse, det, logdet, slogdet, pinverse, cholesky, qr, svd, matrix_power,  # noqa: E402
+                                 matrix_exp, cross, triangular_solve, cholesky_solve, cholesky_inverse, norm)
 from . import nn, optim, amp  # noqa: E402
+from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.* spells them too)
 from .amp.autocast import autocast  # noqa: E402  (torch.autocast(device_type, dtype=..., enabled=...))
 from . import backends  # noqa: E402
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402

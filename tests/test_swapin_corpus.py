@@ -37,6 +37,7 @@ CORPUS = [
     ("gan_bn_cnn.py", ["--gan-steps", "20", "--cnn-epochs", "4"]),
     # (L-BFGS iterates part at 1e-4 after ~90 evaluations of a float64 fit: 3 steps, 68 evaluations, agree)
     ("upscale_lbfgs.py", ["--sr-steps", "30", "--lbfgs-steps", "3"]),
+    ("text_classify.py", []),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")

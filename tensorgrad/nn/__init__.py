@@ -13,6 +13,10 @@ from .activations import (ReLU, PReLU, LeakyReLU, ELU, CELU, SELU, GELU, SiLU, M
 from .losses import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, KLDivLoss, NLLLoss, CrossEntropyLoss, BCELoss,
                      BCEWithLogitsLoss)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Unfold, Fold
+from .conv import Conv3d, ConvTranspose3d
+from .pool import (MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, LPPool1d, LPPool2d, LPPool3d,
+                   MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, FractionalMaxPool2d, FractionalMaxPool3d)
+from .norm import BatchNorm3d, InstanceNorm3d, Dropout3d
 from .resample import (Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle,
                        ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d, ReflectionPad1d,
                        ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
@@ -20,6 +24,15 @@ from .resample import (Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, Pixe
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                           TransformerEncoder, TransformerDecoder, Transformer)
+from . import parameter
+from .buffer import Buffer
+from .activations_extra import (Softmin, Softshrink, Hardshrink, Tanhshrink, Threshold, RReLU, Softmax2d,
+                                AlphaDropout, FeatureAlphaDropout, ChannelShuffle)
+from .losses_extra import (MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddingLoss, SoftMarginLoss,
+                           MultiLabelSoftMarginLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginLoss,
+                           TripletMarginWithDistanceLoss, PoissonNLLLoss, GaussianNLLLoss)
+from .layers_extra import Bilinear, EmbeddingBag, ParameterDict
+from .lazy import UninitializedParameter, LazyLinear, LazyConv1d, LazyConv2d
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Embedding", "LayerNorm",
            "RMSNorm", "Dropout", "Flatten", "Unflatten", "CosineSimilarity", "PairwiseDistance", "Sequential",
@@ -38,3 +51,12 @@ __all__ += ["PReLU", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", 
             "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
             "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
             "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d"]
+__all__ += ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d",
+            "LPPool1d", "LPPool2d", "LPPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d",
+            "FractionalMaxPool3d", "BatchNorm3d", "InstanceNorm3d", "Dropout3d"]
+__all__ += ["Buffer", "Softmin", "Softshrink", "Hardshrink", "Tanhshrink", "Threshold", "RReLU", "Softmax2d",
+            "AlphaDropout", "FeatureAlphaDropout", "ChannelShuffle", "MarginRankingLoss", "HingeEmbeddingLoss",
+            "CosineEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss",
+            "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "PoissonNLLLoss",
+            "GaussianNLLLoss", "Bilinear", "EmbeddingBag", "ParameterDict", "UninitializedParameter", "LazyLinear",
+            "LazyConv1d", "LazyConv2d"]

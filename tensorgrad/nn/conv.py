@@ -1,11 +1,13 @@
 """Convolution layers (PyTorch's names, arguments, parameter shapes, default initialisation and repr): Conv1d,
-Conv2d, ConvTranspose1d, ConvTranspose2d, and the Unfold / Fold modules. The math is in ops/conv.py."""
+Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, and the Unfold / Fold modules. The math is in
+ops/conv.py (3-D: ops/volumetric.py)."""
 import math
 
 from .. import factories
 from . import init
 from .module import Module, Parameter
 from ..ops import conv as C
+from ..ops import volumetric as V
 
 
 def _ntuple(v, n):
@@ -118,6 +120,12 @@ class Conv2d(_Conv):
     _fn = staticmethod(C.conv2d)
 
 
+class Conv3d(_Conv):
+    """Input (N, C_in, D, H, W) or (C_in, D, H, W), weight (C_out, C_in / groups, kd, kh, kw)."""
+    _nd = 3
+    _fn = staticmethod(V.conv3d)
+
+
 class _ConvTranspose(_ConvNd):
     _fn = None
 
@@ -168,6 +176,12 @@ class ConvTranspose2d(_ConvTranspose):
     _fn = staticmethod(C.conv_transpose2d)
 
 
+class ConvTranspose3d(_ConvTranspose):
+    """Input (N, C_in, D, H, W) or (C_in, D, H, W), weight (C_in, C_out / groups, kd, kh, kw)."""
+    _nd = 3
+    _fn = staticmethod(V.conv_transpose3d)
+
+
 class Unfold(Module):
     """F.unfold as a module: sliding blocks of (N, C, H, W) as columns (N, C*kh*kw, L)."""
 
@@ -199,4 +213,4 @@ class Fold(Module):
                 f"padding={self.padding}, stride={self.stride}")
 
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Unfold", "Fold"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Unfold", "Fold"]

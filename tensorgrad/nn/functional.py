@@ -18,6 +18,14 @@ from ..ops.pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive
 from ..ops.normalization import (batch_norm, instance_norm, group_norm, local_response_norm, dropout1d,
                                  dropout2d)
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold
+from ..ops.volumetric import (conv3d, conv_transpose3d, max_pool3d, avg_pool3d, adaptive_avg_pool3d,  # noqa: F401
+                              adaptive_max_pool3d, max_pool1d_with_indices, max_pool2d_with_indices,
+                              max_pool3d_with_indices, adaptive_max_pool1d_with_indices,
+                              adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices, lp_pool1d, lp_pool2d,
+                              lp_pool3d, max_unpool1d, max_unpool2d, max_unpool3d, fractional_max_pool2d,
+                              fractional_max_pool3d, fractional_max_pool2d_with_indices,
+                              fractional_max_pool3d_with_indices, dropout3d)
+from ..ops.sampling import affine_grid, grid_sample
 from ..ops.nn import softmax, log_softmax, gelu, dropout, embedding, one_hot, bias_dropout_add
 from ..ops.layernorm import layer_norm
 from ..ops.attention import scaled_dot_product_attention, packed_attention
@@ -596,6 +604,9 @@ __all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold"
 __all__ += ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
             "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "instance_norm", "group_norm",
             "local_response_norm", "dropout1d", "dropout2d"]
+__all__ += ["conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+            "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+            "fractional_max_pool2d", "fractional_max_pool3d", "dropout3d", "affine_grid", "grid_sample"]
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -609,3 +620,12 @@ def upsample_nearest(input, size=None, scale_factor=None):
 
 def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# softmin, the shrinks, rrelu, alpha dropouts, gumbel_softmax, bilinear, embedding_bag, the margin / NLL losses, ...
+from .functional_extra import *  # noqa: E402,F401,F403
+from .functional_losses import *  # noqa: E402,F401,F403
+from .functional_extra import _inplace_variant, __all__ as _extra_all  # noqa: E402
+from .functional_losses import __all__ as _losses_all  # noqa: E402
+elu_, celu_, selu_, leaky_relu_, hardtanh_ = map(_inplace_variant, (elu, celu, selu, leaky_relu, hardtanh))
+__all__ += _extra_all + _losses_all + ["elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_"]

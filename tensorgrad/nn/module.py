@@ -15,6 +15,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend import Device, as_device, to_device, xp_of
 from ..tensor import Tensor
 from .utils import zero_grad_
+from .buffer import Buffer
 
 
 class Parameter(Tensor):
@@ -116,6 +117,8 @@ class Module:
             self._check_init(name)
             self._discard(name, keep="_parameters")
             d["_parameters"][name] = value
+        elif isinstance(value, Buffer):  # nn.Buffer: registered as a buffer, persistent as it says
+            self.register_buffer(name, value, value.persistent)
         elif isinstance(value, Module):
             self._check_init(name)
             self._discard(name, keep="_modules")

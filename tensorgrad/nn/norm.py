@@ -1,6 +1,6 @@
-"""Normalization modules over channels (BatchNorm1d/2d, InstanceNorm1d/2d, GroupNorm, LocalResponseNorm) and the
-channel-wise dropouts (Dropout1d/2d), with PyTorch's arguments, parameters, buffers, state_dict keys and reprs; the
-work is in ops/normalization.py."""
+"""Normalization modules over channels (BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, GroupNorm, LocalResponseNorm) and
+the channel-wise dropouts (Dropout1d/2d/3d), with PyTorch's arguments, parameters, buffers, state_dict keys and
+reprs; the work is in ops/normalization.py (dropout3d: ops/volumetric.py)."""
 import warnings
 
 import numpy as np
@@ -94,6 +94,11 @@ class BatchNorm2d(_BatchNorm):
     _ndims = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    """Over (N, C, D, H, W) input."""
+    _ndims = (5,)
+
+
 class _InstanceNorm(_NormBase):
     _ndim = 0  # the rank of an unbatched input
 
@@ -128,6 +133,11 @@ class InstanceNorm1d(_InstanceNorm):
 class InstanceNorm2d(_InstanceNorm):
     """Over (N, C, H, W) or unbatched (C, H, W) input."""
     _ndim = 3
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Over (N, C, D, H, W) or unbatched (C, D, H, W) input."""
+    _ndim = 4
 
 
 class GroupNorm(Module):
@@ -191,3 +201,10 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class Dropout3d(_DropoutNd):
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) input in training mode."""
+
+    def forward(self, input):
+        return F.dropout3d(input, self.p, self.training, self.inplace)

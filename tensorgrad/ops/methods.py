@@ -17,6 +17,7 @@ from . import nn as NN
 from . import assign as A
 from . import view_history as VH
 from . import special as SP
+from . import shrink as SH
 
 
 _plain_copy_ = Tensor.copy_  # (tensor.py's, before install() puts _OpMethods.copy_ in its place)
@@ -240,6 +241,7 @@ class _OpMethods:
     tanh = E.tanh
     sigmoid = E.sigmoid
     relu = E.relu
+    hardshrink = SH.hardshrink
     clamp = E.clamp
     clip = E.clamp
     eq = E.eq
