@@ -228,8 +228,13 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
         hi = xp.where(nan_count > 0, n - 1, hi)
         frac = xp.where(nan_count > 0, 0.0, frac)
     vlo = Gather.apply(s, _const(input, lo), s.ndim - 1)
-    vhi = Gather.apply(s, _const(input, hi), s.ndim - 1)
-    out = vlo + (vhi - vlo) * _const(input, frac.astype(input.dtype))
+    if interpolation in ("lower", "higher", "nearest"):
+        out = vlo   # (a pick, no arithmetic: inf stays inf)
+    else:
+        # torch's lerp, which switches form at 1/2 (so [1, inf] at q = 0.5 is NaN, as torch's)
+        vhi = Gather.apply(s, _const(input, hi), s.ndim - 1)
+        w = _const(input, frac.astype(input.dtype))
+        out = where(_const(input, frac < 0.5), vlo + (vhi - vlo) * w, vhi - (vhi - vlo) * (1 - w))
     out = movedim(out, -1, 0)  # (nq, ...)
     if dim is None:
         out = reshape(out, (qs.size,) + ((1,) * input.ndim if keepdim else ()))

@@ -43,6 +43,14 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
+    # torch's 3-D average pool (unlike its 1-D/2-D ones and max_pool3d) refuses an input smaller than the kernel in
+    # any spatial dim, padding or not (found by tests/test_fuzz_new_ops.py)
+    if isinstance(input, Tensor) and input.ndim in (4, 5):
+        k = (kernel_size,) * 3 if isinstance(kernel_size, int) else tuple(kernel_size)
+        sp = tuple(input.shape[-3:])
+        if len(k) == 3 and any(n < kk for n, kk in zip(sp, k)):
+            raise RuntimeError(f"avg_pool3d: input image (T: {sp[0]} H: {sp[1]} W: {sp[2]}) smaller than kernel size "
+                               f"(kT: {k[0]} kH: {k[1]} kW: {k[2]}) (input shape {tuple(input.shape)})")
     return _avg_pool_nd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                         divisor_override)
 
