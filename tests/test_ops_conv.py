@@ -291,7 +291,9 @@ def test_unfold_fold_modules():
 
 
 @pytest.mark.parametrize("cls,args", [("Conv2d", (6, 8, (3, 5))), ("Conv1d", (4, 6, 3)),
-                                      ("ConvTranspose2d", (6, 4, 3)), ("Conv2d", (4, 4, 3, 1, 0, 1, 2))])
+                                      ("ConvTranspose2d", (6, 4, 3)), ("Conv2d", (4, 4, 3, 1, 0, 1, 2)),
+                                      ("Conv3d", (4, 6, (3, 2, 2))), ("ConvTranspose3d", (6, 4, 3)),
+                                      ("Conv3d", (4, 4, 3, 1, 0, 1, 2))])
 def test_module_init_and_attributes(cls, args):
     """Parameter shapes, dtypes, attributes as torch; weights inside kaiming_uniform(a=sqrt(5))'s bound
     1/sqrt(fan_in) (and filling it), bias inside 1/sqrt(fan_in) with fan_in from the weight, as torch computes it."""

@@ -2,7 +2,6 @@
 weight and bias (float64 tight, float32), strides, int / tuple / 'same' / 'valid' padding, dilation, groups,
 output_padding, unbatched and empty-batch input, the padding modes, output_size in forward, reprs, state_dict keys,
 parameter init, float64 gradchecks and errors."""
-import math
 
 import numpy as np
 import pytest
@@ -122,24 +121,6 @@ def test_conv_transpose3d_module_output_size():
         m(x, output_size=(7, 5, 5))
     with pytest.raises(ValueError, match="output_size must have 3 or 5 elements"):
         m(x, output_size=(5, 5))
-
-
-@pytest.mark.parametrize("cls,args", [("Conv3d", (4, 6, (3, 2, 2))), ("ConvTranspose3d", (6, 4, 3)),
-                                      ("Conv3d", (4, 4, 3, 1, 0, 1, 2))])
-def test_module_init_and_attributes(cls, args):
-    m, tm = getattr(nn, cls)(*args), getattr(torch.nn, cls)(*args)
-    for k in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "transposed",
-              "output_padding", "groups", "padding_mode"):
-        assert getattr(m, k) == getattr(tm, k), k
-    assert [(k, tuple(v.shape)) for k, v in m.named_parameters()] == [
-        (k, tuple(v.shape)) for k, v in tm.named_parameters()]
-    assert m.weight.dtype == tg.float32 and m.weight.requires_grad
-    w = m.weight.detach().numpy()
-    bound = 1 / math.sqrt(w[0].size)
-    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
-    assert np.abs(m.bias.detach().numpy()).max() <= bound
-    m64 = getattr(nn, cls)(*args, bias=False, dtype=tg.float64)
-    assert m64.weight.dtype == tg.float64 and m64.bias is None and "bias=False" in repr(m64)
 
 
 # ------------------------------------------------------------------------------------------------- errors
