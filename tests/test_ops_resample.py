@@ -22,6 +22,7 @@ INTERP = [
     ((1, 1, 4, 5), dict(size=(6, 9), mode="bicubic", align_corners=False)),
     ((1, 1, 3, 4, 2), dict(scale_factor=(2.0, 1.5, 2.5), mode="trilinear", align_corners=False)),
     ((2, 3, 6, 5), dict(size=(3, 2), mode="area")),
+    ((1, 2, 4, 6, 5), dict(size=(2, 3, 4), mode="area")),
     ((1, 2, 7, 7), dict(scale_factor=0.6, mode="bilinear", recompute_scale_factor=True)),
 ]
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..tensor import Tensor
 from .indexing import index_select, pad as _constant_pad
 from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+from .volumetric import adaptive_avg_pool3d
 from .elementwise import where
 from .util import is_float
 
@@ -115,9 +116,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode != "area" and any(s <= 0 for s in sizes):
         raise ValueError(f"{op}: output size {tuple(sizes)} must be positive (input shape {tuple(input.shape)})")
     if mode == "area":
-        if input.ndim == 5:
-            raise NotImplementedError(f"{op}: mode 'area' on a 5-d input is not supported")
-        return (adaptive_avg_pool1d if input.ndim == 3 else adaptive_avg_pool2d)(input, tuple(sizes))
+        pool = {3: adaptive_avg_pool1d, 4: adaptive_avg_pool2d, 5: adaptive_avg_pool3d}[input.ndim]
+        return pool(input, tuple(sizes))
     if not is_float(input.dtype) and not mode.startswith("nearest"):
         raise RuntimeError(f"{op}: mode {mode!r} needs a floating point input, got {input.dtype}")
     x = input
