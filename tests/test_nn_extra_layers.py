@@ -259,7 +259,8 @@ def test_lazy_load_state_dict():
     np.testing.assert_array_equal(m.weight.detach().numpy(), src.weight.detach().numpy())
 
 
-@pytest.mark.parametrize("cls,shape", [("LazyConv1d", (2, 3, 9)), ("LazyConv1d", (3, 9)), ("LazyConv2d", (2, 4, 6, 5))])
+@pytest.mark.parametrize("cls,shape", [("LazyConv1d", (2, 3, 9)), ("LazyConv1d", (3, 9)), ("LazyConv2d", (2, 4, 6, 5)),
+                                       ("LazyConv3d", (2, 3, 4, 5, 4))])
 def test_lazy_conv(cls, shape):
     m = getattr(nn, cls)(6, 3, stride=2, padding=1)
     assert repr(m) == repr(getattr(torch.nn, cls)(6, 3, stride=2, padding=1))

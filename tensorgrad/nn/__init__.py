@@ -32,7 +32,7 @@ from .losses_extra import (MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddin
                            MultiLabelSoftMarginLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginLoss,
                            TripletMarginWithDistanceLoss, PoissonNLLLoss, GaussianNLLLoss)
 from .layers_extra import Bilinear, EmbeddingBag, ParameterDict
-from .lazy import UninitializedParameter, LazyLinear, LazyConv1d, LazyConv2d
+from .lazy import UninitializedParameter, LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Embedding", "LayerNorm",
            "RMSNorm", "Dropout", "Flatten", "Unflatten", "CosineSimilarity", "PairwiseDistance", "Sequential",
@@ -59,4 +59,4 @@ __all__ += ["Buffer", "Softmin", "Softshrink", "Hardshrink", "Tanhshrink", "Thre
             "CosineEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss",
             "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "Bilinear", "EmbeddingBag", "ParameterDict", "UninitializedParameter", "LazyLinear",
-            "LazyConv1d", "LazyConv2d"]
+            "LazyConv1d", "LazyConv2d", "LazyConv3d"]

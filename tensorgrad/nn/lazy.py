@@ -1,11 +1,11 @@
-"""Lazy modules: LazyLinear, LazyConv1d, LazyConv2d, whose input size is read from the first input. Until then their
+"""Lazy modules: LazyLinear, LazyConv1d/2d/3d, whose input size is read from the first input. Until then their
 parameters are UninitializedParameters (no data; a size-0 array keeps the dtype and device to materialize with);
-the first call materializes them, runs reset_parameters and turns the module into its plain class (Linear, Conv1d,
-Conv2d), as torch's LazyModuleMixin does. load_state_dict into a lazy module materializes from the saved shapes."""
+the first call materializes them, runs reset_parameters and turns the module into its plain class (Linear,
+Conv1d/2d/3d), as torch's LazyModuleMixin does. load_state_dict into a lazy module materializes from the saved shapes."""
 from ..autograd.grad_mode import no_grad
 from ..backend import get_xp
 from .. import dtypes
-from .conv import Conv1d, Conv2d
+from .conv import Conv1d, Conv2d, Conv3d
 from .layers import Linear
 from .module import Parameter
 
@@ -129,3 +129,7 @@ class LazyConv1d(_LazyConv, Conv1d):
 
 class LazyConv2d(_LazyConv, Conv2d):
     cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConv, Conv3d):
+    cls_to_become = Conv3d
