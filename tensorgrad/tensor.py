@@ -529,12 +529,21 @@ class Tensor:
 
 
 def _infer(arr, data, xp):
-    """PyTorch's inference for Python data: floats -> default dtype, ints -> int64, bools -> bool."""
-    if arr.dtype.kind == "f" and arr.dtype != dtypes.get_default_dtype():
-        return arr.astype(dtypes.get_default_dtype())
-    if arr.dtype.kind in "iu" and arr.dtype != np.int64:
+    """PyTorch's inference for Python data: floats -> default dtype, ints -> int64, bools -> bool, and a NumPy
+    scalar among them counts with its own dtype, torch promoting over the elements ([np.float64(1), 2.0] is float64,
+    [np.float16(1)] float16, [np.int32(3)] int32). NumPy's asarray already gives a dtype narrower than float64 /
+    int64 only for NumPy scalars alone; float64 needs a look for np.float64 scalars."""
+    default = dtypes.get_default_dtype()
+    if arr.dtype == np.float64 and default != np.float64:
+        if not any(isinstance(x, np.floating) and x.dtype == np.float64 for x in _flat_data(data)):
+            return arr.astype(default)
+    elif arr.dtype == np.uint64:   # (Python ints past int64's range)
         return arr.astype(np.int64)
     return arr
+
+
+def _flat_data(data):
+    return _flat(data) if isinstance(data, (list, tuple)) else (data,)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
