@@ -6,11 +6,11 @@ dtypes, values, every input's gradient for a random cotangent); ``run_case(name,
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import strategies as st
 
 import tensorgrad as tg
-from test_fuzz_torch import (F32, F64, Op, SETTINGS, _kw, _run, arrays, binary_gen, compare, reduce_gen,
-                             reproducer, shapes, unary_gen)
+import test_fuzz_torch as _fuzz
+from test_fuzz_torch import F32, F64, Op, _kw, arrays, binary_gen, reduce_gen, shapes, unary_gen
 
 OPS = []
 
@@ -256,23 +256,13 @@ assert len(SPECS) == len(OPS), "op names in the table must be unique"
 
 
 def run_case(name, arrays, kw):
-    """The reproducer: compare torch and tensorgrad on one case and print both sides."""
-    spec = SPECS[name]
-    print("torch:     ", _run(torch, arrays, kw, spec, 0))
-    print("tensorgrad:", _run(tg, arrays, kw, spec, 0))
-    return compare(spec, arrays, kw)
+    """The reproducer for this table (test_fuzz_torch.run_case)."""
+    return _fuzz.run_case(name, arrays, kw, SPECS)
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in OPS])
 def test_matches_torch(spec):
-    @SETTINGS
-    @given(case=spec.gen, cot_seed=st.integers(0, 2 ** 16))
-    def check(case, cot_seed):
-        arrays_, kw = case
-        diff = compare(spec, arrays_, kw, cot_seed)
-        assert diff is None, f"{spec.name}: {diff}\n  reproduce: {reproducer(spec.name, arrays_, kw)}"
-
-    check()
+    _fuzz.check_against_torch(spec)
 
 
 def test_det_gradient_where_torchs_is_zero():

@@ -778,9 +778,10 @@ SPECS = {s.name: s for s in OPS}
 assert len(SPECS) == len(OPS), "op names in the table must be unique"
 
 
-def run_case(name, arrays, kw):
-    """The reproducer: compare torch and tensorgrad on one case and print both sides."""
-    spec = SPECS[name]
+def run_case(name, arrays, kw, specs=SPECS):
+    """The reproducer: compare torch and tensorgrad on one case and print both sides (specs: the table holding
+    name, this module's or another fuzz file's)."""
+    spec = specs[name]
     print("torch:     ", _run(torch, arrays, kw, spec, 0))
     print("tensorgrad:", _run(tg, arrays, kw, spec, 0))
     return compare(spec, arrays, kw)
@@ -792,6 +793,11 @@ def _params():
 
 @pytest.mark.parametrize("spec", _params())
 def test_matches_torch(spec):
+    check_against_torch(spec)
+
+
+def check_against_torch(spec):
+    """Hypothesis draws spec's cases; each must compare equal (compare), else the failure prints a reproducer."""
     @SETTINGS
     @given(case=spec.gen, cot_seed=st.integers(0, 2 ** 16))
     def check(case, cot_seed):

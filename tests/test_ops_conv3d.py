@@ -9,10 +9,10 @@ import torch
 
 import tensorgrad as tg
 from tensorgrad import nn
-from helpers import check_op, gradcheck_op, gradgradcheck_op, F, FLOATS, copy_to_torch, assert_param_grads_match
+from helpers import check_op, gradcheck_op, gradgradcheck_op, F, FLOATS
+from test_ops_conv import check_module  # (the same-weights module check, its tolerances included)
 
 torch.set_num_threads(1)
-TDT = {np.float64: torch.float64, np.float32: torch.float32}
 
 # (input shape, weight shape, bias, stride, padding, dilation, groups)
 CONV3D = [
@@ -73,23 +73,6 @@ def test_conv_transpose3d_is_the_input_gradient_of_conv3d():
 
 
 # ------------------------------------------------------------------------------------------------ modules
-def check_module(m, tm, xs, dtype=np.float64, **call):
-    """Same weights (copied), same input: output, input gradient and every parameter gradient vs torch."""
-    m.to(dtype)
-    tm.to(TDT[dtype])
-    copy_to_torch(m, tm)
-    t = 1e-10 if dtype == np.float64 else 1e-4
-    data = np.random.default_rng(0).standard_normal(xs).astype(dtype)
-    x, tx = tg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
-    y, ty = m(x, **call), tm(tx, **call)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=t, atol=t)
-    c = np.random.default_rng(1).standard_normal(ty.shape).astype(dtype)
-    (y * tg.tensor(c)).sum().backward()
-    (ty * torch.tensor(c)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=t, atol=t, err_msg="input")
-    assert_param_grads_match(m, tm, t, t)
-
-
 MODULES = [
     ("Conv3d", (3, 4, 3), {}, (2, 3, 4, 5, 5)),
     ("Conv3d", (4, 6, (3, 2, 2)), dict(stride=(2, 1, 1), padding=1, dilation=(1, 2, 1), groups=2, bias=False),

@@ -9,6 +9,7 @@ from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .layers import padding_index
 from .module import Module, Parameter
 
 
@@ -49,12 +50,7 @@ class EmbeddingBag(Module):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"EmbeddingBag: padding_idx must be within num_embeddings ({num_embeddings}), got "
-                                 f"{padding_idx}")
-            padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
+        self.padding_idx = padding_index("EmbeddingBag", padding_idx, num_embeddings)
         if _weight is None:
             self.weight = Parameter(factories.empty(num_embeddings, embedding_dim, dtype=dtype, device=device))
             self.reset_parameters()

@@ -230,6 +230,8 @@ class RecurrentLayer(Function):
         dh = xp.zeros_like(h0)
         dc = None
         hh = _packed(w_hh, N)
+        # the state each step read: the GRU's step backward takes it, and so does the weight gradient
+        hprev = _previous(ys, h0, reverse) if mode == "GRU" or self.needs_input_grad[3] else None
         if mode == "LSTM":
             acts, cs, hraw = saved
             H = cs.shape[2]
@@ -254,7 +256,6 @@ class RecurrentLayer(Function):
             acts, hws = saved
             cell = kernels.get("gru_cell_backward", dev)
             dgates = xp.empty_like(hws)
-            hprev = _previous(ys, h0, reverse)
             for t in _order(L, not reverse):
                 dxw[t], dgates[t], dh_direct = cell(gy[t] + dh, acts[t], hws[t], hprev[t])
                 dh = dh_direct + hh(dgates[t])
@@ -265,7 +266,6 @@ class RecurrentLayer(Function):
                 dh = hh(dxw[t])
             dgates = dxw
         nxw, nh0, nc0, nw, nb, nr = self.needs_input_grad[:6]
-        hprev = _previous(ys, h0, reverse) if nw else None
         dw = _mm(_rows(dgates).T, _rows(hprev)) if nw else None
         db = dgates.sum((0, 1)) if nb else None
         dr = _mm(_rows(dhs).T, _rows(saved[2])) if nr else None
