@@ -36,7 +36,7 @@ __all__ = ["install", "uninstall", "is_installed", "main"]
 _IMPORT_ONLY = ("onnx",)
 # torch.X (and everything below it) that maps to tensorgrad.X
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
-               "accelerator", "special", "testing")
+               "accelerator", "special", "testing", "distributions", "sparse")
 _HOW = "this 'torch' is tensorgrad, aliased by tensorgrad.compat"
 
 
