@@ -11,6 +11,7 @@ from .backend import Device, Device as device, cuda_available
 # on Tensor; entering through the autograd package loads them in the one order that works.
 from . import autograd
 from .tensor import Tensor, tensor
+from ._size import Size
 from .factories import (zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like, randn, rand, randint,
                         randn_like, rand_like, randperm, arange, linspace, eye, from_numpy, from_dlpack,
                         as_tensor)

@@ -66,7 +66,7 @@ class _Encoder:
     def _store(self, x, arr, path):
         arr = np.asarray(arr)
         if arr.dtype not in _STORABLE:
-            raise TypeError(f"tensorgrad.save: {_where(path)} has dtype {arr.dtype} (shape {arr.shape}), which the "
+            raise TypeError(f"tensorgrad.save: {_where(path)} has dtype {arr.dtype} (shape {tuple(arr.shape)}), which the "
                             f"safetensors format cannot hold; supported: "
                             f"{', '.join(sorted(str(d) for d in _STORABLE))}")
         key = str(len(self.arrays))

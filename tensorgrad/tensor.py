@@ -15,6 +15,7 @@ from .autograd.grad_mode import is_grad_enabled
 from .autograd import version as _versions
 from .random import default_generator
 from ._tensor_str import tensor_repr
+from ._size import Size, make_size as _make_size
 
 _ndarray = np.ndarray
 
@@ -222,7 +223,7 @@ class Tensor:
                             f".array. Wrap it first: t.data = tensorgrad.tensor(arr)")
         if value.shape != self.shape or value.device != self.device:
             raise RuntimeError(f"data: the new value must have this tensor's shape and device: got shape "
-                               f"{value.shape} on {value.device} ({value.dtype}) for a tensor of shape {self.shape} "
+                               f"{tuple(value.shape)} on {value.device} ({value.dtype}) for a tensor of shape {tuple(self.shape)} "
                                f"on {self.device} ({self.dtype})")
         if self._requires_grad and not is_float(value.dtype):
             raise RuntimeError(f"data: a tensor that requires grad must stay floating point; got {value.dtype}")
@@ -238,16 +239,16 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"grad: assigned grad expected to be a Tensor or None but got grad of type "
-                                f"{type(value).__name__} (tensor of shape {self.shape}, {self.dtype})")
+                                f"{type(value).__name__} (tensor of shape {tuple(self.shape)}, {self.dtype})")
             if value.shape != self.shape:
-                raise RuntimeError(f"grad: attempting to assign a gradient of shape {value.shape} to a tensor of shape "
-                                   f"{self.shape}; the gradient and the tensor must be the same size")
+                raise RuntimeError(f"grad: attempting to assign a gradient of shape {tuple(value.shape)} to a tensor of shape "
+                                   f"{tuple(self.shape)}; the gradient and the tensor must be the same size")
             if value.array.dtype != self.array.dtype:
                 raise RuntimeError(f"grad: attempting to assign a gradient with dtype {value.dtype} to a tensor with "
-                                   f"dtype {self.dtype} (shape {self.shape}); they must match")
+                                   f"dtype {self.dtype} (shape {tuple(self.shape)}); they must match")
             if value.array.__class__ is not self.array.__class__ or value.device != self.device:
                 raise RuntimeError(f"grad: assigned grad has data located on {value.device}, a different device from "
-                                   f"the tensor's ({self.device}, shape {self.shape})")
+                                   f"the tensor's ({self.device}, shape {tuple(self.shape)})")
         self._grad = value
 
     @property
@@ -269,10 +270,10 @@ class Tensor:
 
     @property
     def shape(self):
-        return tuple(self.array.shape)
+        return _make_size(Size, self.array.shape)
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return _make_size(Size, self.array.shape) if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self):
@@ -346,7 +347,7 @@ class Tensor:
 
     def item(self):
         if self.array.size != 1:
-            raise RuntimeError(f"item: only a tensor with one element can be converted to a Python scalar, got shape {self.shape}")
+            raise RuntimeError(f"item: only a tensor with one element can be converted to a Python scalar, got shape {tuple(self.shape)}")
         return self.array.reshape(()).item() if isinstance(self.array, np.ndarray) else self.array.get().reshape(()).item()
 
     def tolist(self):
@@ -360,12 +361,12 @@ class Tensor:
 
     def __bool__(self):
         if self.array.size != 1:
-            raise RuntimeError(f"bool: the truth value of a tensor with more than one element is ambiguous (shape {self.shape})")
+            raise RuntimeError(f"bool: the truth value of a tensor with more than one element is ambiguous (shape {tuple(self.shape)})")
         return bool(self.item())
 
     def __index__(self):
         if self.array.size != 1 or not np.issubdtype(self.dtype, np.integer):
-            raise TypeError(f"only integer tensors of a single element can be converted to an index (shape {self.shape}, {self.dtype})")
+            raise TypeError(f"only integer tensors of a single element can be converted to an index (shape {tuple(self.shape)}, {self.dtype})")
         return int(self.item())
 
     def __format__(self, spec):
@@ -484,7 +485,7 @@ class Tensor:
     def _check_inplace(self, op):
         if self.requires_grad and is_grad_enabled():
             what = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor that requires grad"
-            raise RuntimeError(f"{op}: in-place operation on {what} (shape {self.shape}, {self.dtype}) is not allowed "
+            raise RuntimeError(f"{op}: in-place operation on {what} (shape {tuple(self.shape)}, {self.dtype}) is not allowed "
                                "while recording gradients; use tensorgrad.no_grad() or an out-of-place op")
 
     def _inplace_assign(self, new, op, overlap_ok=False):
@@ -492,7 +493,7 @@ class Tensor:
         if not overlap_ok:
             check_no_internal_overlap(op, self.array)
         if tuple(new.shape) != self.shape:
-            raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {self.shape}")
+            raise RuntimeError(f"{op}: result of shape {tuple(new.shape)} can't be written in place into shape {tuple(self.shape)}")
         self.array[...] = new
         self._bump()
         return self

@@ -221,7 +221,7 @@ class PackedB:
     def matmul(self, a, bias=None, fill_rows=None):
         """a (m, k) @ b (+ bias over rows) as a new C-ordered array."""
         if a.shape != (self.m, self.k) or a.dtype != self.dtype:
-            raise ValueError(f"PackedB.matmul: a {a.shape} {a.dtype} does not fit b packed for ({self.m}, {self.k}) "
+            raise ValueError(f"PackedB.matmul: a {tuple(a.shape)} {a.dtype} does not fit b packed for ({self.m}, {self.k}) "
                              f"{self.dtype}")
         a = as_operand(a)
         la = _operand(a, self.m, self.k)

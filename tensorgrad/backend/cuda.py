@@ -558,7 +558,7 @@ def adamw_step_capturable(params, grads, exp_avgs, exp_avg_sqs, lr, step, found_
     if rest:
         p = rest[0][0]
         raise TypeError(f"adamw_step (capturable): needs float32 parameters and moments, contiguous, with a "
-                        f"float32/float16/bfloat16 grad of the same size; got a parameter of shape {p.shape}, "
+                        f"float32/float16/bfloat16 grad of the same size; got a parameter of shape {tuple(p.shape)}, "
                         f"dtype {p.dtype}")
     if not fused:
         return
@@ -600,7 +600,7 @@ def gemm(a, b, bias=None):
     out = cublas.gemm(a, b)
     if out is None:
         if capture.is_capturing():
-            raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} ({a.dtype}, {b.dtype}) inside a CUDA graph "
+            raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} ({a.dtype}, {b.dtype}) inside a CUDA graph "
                                "capture: only 2-D products of one float dtype can be captured (CuPy's batched matmul "
                                "calls cuBLAS in a way that refuses capture)")
         out = a @ b

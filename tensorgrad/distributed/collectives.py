@@ -117,8 +117,8 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     outs = [_arr(t, "all_gather") for t in tensor_list]
     for i, o in enumerate(outs):
         if o.size != a.size or o.dtype != a.dtype:
-            raise ValueError(f"all_gather: tensor_list[{i}] has shape {o.shape} and dtype {o.dtype}; each must match "
-                             f"the input's {a.shape} {a.dtype}")
+            raise ValueError(f"all_gather: tensor_list[{i}] has shape {tuple(o.shape)} and dtype {o.dtype}; each must match "
+                             f"the input's {tuple(a.shape)} {a.dtype}")
     flat = tensor._xp.empty((n,) + tuple(a.shape), dtype=a.dtype)
 
     def scatter():

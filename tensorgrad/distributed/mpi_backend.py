@@ -58,7 +58,7 @@ class MPIBackend:
     @staticmethod
     def _writable(a, what):
         if internal_overlap(a) or not a.flags.writeable:
-            raise RuntimeError(f"{what}: the tensor (shape {a.shape}) is read-only or an expanded view, where more than "
+            raise RuntimeError(f"{what}: the tensor (shape {tuple(a.shape)}) is read-only or an expanded view, where more than "
                                "one element refers to a single memory location; clone() it first")
 
     @staticmethod

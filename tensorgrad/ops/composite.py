@@ -35,7 +35,7 @@ def _order(t, dim, descending, k, op):
     d = normalize_dim(op, dim, t.ndim, t.shape)
     n = data.shape[d]
     if k is not None and not 0 <= k <= n:
-        raise RuntimeError(f"{op}: k={k} is out of range for dim {dim} of size {n} (shape {t.shape})")
+        raise RuntimeError(f"{op}: k={k} is out of range for dim {dim} of size {n} (shape {tuple(t.shape)})")
     if t.ndim == 0:
         k = None  # torch returns the element for k=0 as well as for k=1
     xp = t._xp
@@ -81,7 +81,7 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
     """Sample indices from each row of non-negative (unnormalized) weights, 1-D or 2-D."""
     gen = generator or default_generator
     if probs.ndim not in (1, 2):
-        raise RuntimeError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
+        raise RuntimeError(f"multinomial: probs must be 1-D or 2-D, got shape {tuple(probs.shape)}")
     p = np.asarray(probs, dtype=np.float64)
     p2 = p.reshape(-1, p.shape[-1])
     if (p2 < 0).any() or not np.isfinite(p2).all() or (p2.sum(axis=1) <= 0).any():
@@ -90,7 +90,7 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
         raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement from {p2.shape[1]} categories")
     if not replacement and num_samples > int((p2 > 0).sum(axis=1).min()):
         raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement: a row has only "
-                           f"{int((p2 > 0).sum(axis=1).min())} categories with non-zero probability (shape {probs.shape})")
+                           f"{int((p2 > 0).sum(axis=1).min())} categories with non-zero probability (shape {tuple(probs.shape)})")
     rng = gen._gen("cpu")
     out = np.empty((p2.shape[0], num_samples), dtype=np.int64)
     for i, row in enumerate(p2):

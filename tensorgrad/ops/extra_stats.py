@@ -190,7 +190,7 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
     if not scalar_q and q.dtype != input.dtype:
         raise RuntimeError(f"{op}: q tensor must be same dtype as the input tensor ({q.dtype} vs {input.dtype})")
     if qa.ndim > 1:
-        raise RuntimeError(f"{op}: q must be a scalar or 1D tensor, got shape {qa.shape}")
+        raise RuntimeError(f"{op}: q must be a scalar or 1D tensor, got shape {tuple(qa.shape)}")
     if qa.size and ((qa < 0).any() or (qa > 1).any()):
         raise RuntimeError(f"{op}: q values must be in the range [0, 1], got {qa.tolist()}")
     if input.numel() == 0:
@@ -440,7 +440,7 @@ def _grad_1d(x, d, h, edge_order):
     if isinstance(h, Tensor):  # coordinates: numpy's non-uniform formulas
         c = np.asarray(h.detach()).astype(np.float64)
         if c.ndim != 1 or c.shape[0] != n:
-            raise RuntimeError(f"gradient: a coordinate tensor must be 1-d with {n} entries, got shape {c.shape}")
+            raise RuntimeError(f"gradient: a coordinate tensor must be 1-d with {n} entries, got shape {tuple(c.shape)}")
         dx = np.diff(c)
         h1, h2 = dx[:-1], dx[1:]
         a = -h2 / (h1 * (h1 + h2))

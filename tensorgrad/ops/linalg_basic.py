@@ -47,7 +47,7 @@ def _solve_batch(op, a, b, check, singular_msg):
     if check:
         bad = int(np.flatnonzero(info)[0])
         where_ = f"(Batch element {bad}): " if a.ndim > 2 else ""
-        raise LinAlgError(f"{op}: {where_}{singular_msg(int(info[bad]))} (shape {a.shape}, {a.dtype})")
+        raise LinAlgError(f"{op}: {where_}{singular_msg(int(info[bad]))} (shape {tuple(a.shape)}, {a.dtype})")
     return unflat(out, a.shape[:-2]), info.reshape(a.shape[:-2])
 
 

@@ -163,7 +163,7 @@ def _potrf_info(op, a, check):
         where_ = f"(Batch element {bad}): " if a.ndim > 2 else ""
         raise LinAlgError(f"{op}: {where_}The factorization could not be completed because the input is not "
                           f"positive-definite (the leading minor of order {int(info[bad])} is not positive-definite; "
-                          f"shape {a.shape}, {a.dtype})")
+                          f"shape {tuple(a.shape)}, {a.dtype})")
     return unflat(out, batch_shape(a)), info.reshape(batch_shape(a))
 
 
@@ -224,7 +224,7 @@ class Qr(Function):
                                "through linalg.qr.")
         if self.mode == "complete" and m > n:
             raise RuntimeError(f"linalg.qr: The QR decomposition is not differentiable when mode='complete' and "
-                               f"nrows > ncols (shape {a.shape})")
+                               f"nrows > ncols (shape {tuple(a.shape)})")
 
     def backward(self, g):
         if self.mode == "r":

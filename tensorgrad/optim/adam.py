@@ -75,7 +75,7 @@ class Adam(Optimizer):
         for p in live:
             if p.array.dtype != np.float32 or (p.device.type == "cuda") != (live[0].device.type == "cuda"):
                 raise TypeError(f"{type(self).__name__}(capturable=True): needs float32 parameters on one device "
-                                f"type; got shape {p.shape}, dtype {p.dtype} on {p.device}")
+                                f"type; got shape {tuple(p.shape)}, dtype {p.dtype} on {p.device}")
         xp = xp_of(live[0].array)
         if id(group) not in self._lr_dev:
             self._lr_dev[id(group)] = xp.full((), group["lr"], dtype=np.float32)

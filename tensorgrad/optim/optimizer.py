@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad, enable_grad
 from ..backend import to_device
 from ..tensor import Tensor
-from ..nn.utils import zero_grad_
+from ..nn.grads import zero_grad_
 
 
 class _Required:
@@ -29,7 +29,7 @@ class Optimizer:
         self.param_groups = []
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or dicts, got a Tensor "
-                            f"(shape {params.shape}); pass [tensor] or model.parameters()")
+                            f"(shape {tuple(params.shape)}); pass [tensor] or model.parameters()")
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -51,7 +51,7 @@ class Optimizer:
                                 f"{type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor (params[{i}], shape "
-                                 f"{p.shape}); optimize the leaf it was computed from")
+                                 f"{tuple(p.shape)}); optimize the leaf it was computed from")
         if len({id(p) for p in ps}) != len(ps):
             raise ValueError(f"{type(self).__name__}: a parameter group contains the same parameter twice")
         group["params"] = ps
