@@ -14,7 +14,7 @@ from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..backend import Device, as_device, to_device, xp_of
 from ..tensor import Tensor
-from .utils import zero_grad_
+from .grads import zero_grad_
 from .buffer import Buffer
 
 

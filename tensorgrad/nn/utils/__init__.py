@@ -1,23 +1,20 @@
-"""Gradient clipping and flat-vector helpers (torch.nn.utils names and math); the rnn submodule holds
-PackedSequence and the pad / pack helpers."""
+"""Gradient clipping and flat-vector helpers (torch.nn.utils names and math), and torch.nn.utils' submodules: rnn
+(PackedSequence and the pad / pack helpers), parametrize / parametrizations, the hook-based weight_norm and
+spectral_norm, fusion (conv/linear + BatchNorm folding), stateless.functional_call and skip_init."""
 import math
+import warnings
 
 from ...autograd.grad_mode import no_grad
 from ...backend import blas
 from ...tensor import Tensor
 from ...factories import zeros
+from ..grads import zero_grad_  # noqa: F401  (its home before nn.utils grew modules that build on Module)
 from . import rnn  # noqa: F401  (torch.nn.utils.rnn is an attribute of torch.nn.utils once it is imported)
-
-
-def zero_grad_(parameters, set_to_none=True):
-    """Drop (set_to_none) or zero the .grad of each parameter: Module.zero_grad and Optimizer.zero_grad."""
-    for p in parameters:
-        if p.grad is None:
-            continue
-        if set_to_none:
-            p.grad = None
-        else:
-            p.grad.array[...] = 0
+from . import parametrize, parametrizations, stateless, fusion  # noqa: F401
+from .weight_norm import weight_norm, remove_weight_norm
+from .spectral_norm import spectral_norm, remove_spectral_norm
+from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
+from .init import skip_init
 
 
 def _grads(parameters):
@@ -26,36 +23,61 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Scale all gradients together so that their joint norm is at most max_norm:
-    total = ||(||g_1||, ..., ||g_n||)||, coef = min(max_norm / (total + 1e-6), 1), g *= coef.
-    Returns the total norm (before clipping) as a 0-d Tensor, left on the gradients' device."""
-    grads = _grads(parameters)
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of the norms of ``tensors`` (usually gradients): ||(||t_1||, ..., ||t_n||)||, a 0-d Tensor on
+    the tensors' device (0.0 for none)."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     norm_type = float(norm_type)
-    if not grads:
+    if not tensors:
         return zeros(())
     with no_grad():
-        xp = grads[0]._xp
+        xp = tensors[0]._xp
         # Folded pairwise instead of xp.stack(norms): on CUDA, stacking 0-d arrays copies a pointer table from the
         # host, which a CUDA graph capture does not allow.
+        total = None
         if math.isinf(norm_type):
-            total = None
-            for g in grads:
-                n = xp.abs(g.array).max()
-                total = n if total is None else xp.maximum(total, n)
+            for t in tensors:
+                n = xp.abs(t.array).max() if norm_type > 0 else xp.abs(t.array).min()
+                total = n if total is None else (xp.maximum if norm_type > 0 else xp.minimum)(total, n)
         else:
-            total = None
-            for g in grads:
-                n = _vector_norm(xp, g.array, norm_type) ** norm_type
+            for t in tensors:
+                n = _vector_norm(xp, t.array, norm_type) ** norm_type
                 total = n if total is None else total + n
             total = total ** (1.0 / norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
                                "(nan or inf), so it cannot be clipped; pass error_if_nonfinite=False to skip this check")
+    return Tensor._make(xp.asarray(total), None)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale every gradient by min(max_norm / (total_norm + 1e-6), 1), total_norm given (get_total_norm's)."""
+    grads = _grads(parameters)
+    if not grads:
+        return
+    with no_grad():
+        xp = grads[0]._xp
+        total = total_norm.array if isinstance(total_norm, Tensor) else xp.asarray(total_norm)
         coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
         for g in grads:
             g.array *= coef.astype(g.array.dtype)
-    return Tensor._make(xp.asarray(total), None)
+            g._bump()
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale all gradients together so that their joint norm is at most max_norm:
+    total = ||(||g_1||, ..., ||g_n||)||, coef = min(max_norm / (total + 1e-6), 1), g *= coef.
+    Returns the total norm (before clipping) as a 0-d Tensor, left on the gradients' device."""
+    parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite, foreach)
+    clip_grads_with_norm_(parameters, max_norm, total, foreach)
+    return total
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+                  FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
 def _vector_norm(xp, a, p):
