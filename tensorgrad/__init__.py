@@ -78,7 +78,6 @@ from .backends import set_float32_matmul_precision, get_float32_matmul_precision
 from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
 from . import func  # noqa: E402  (torch.func: grad, grad_and_value, vjp, jacrev, hessian)
 from . import distributions  # noqa: E402  (torch.distributions: Normal, Categorical, kl_divergence, ...)
-from . import distributions  # noqa: E402  (torch.distributions: Normal, Categorical, kl_divergence, ...)
 from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
 
 from . import out_arg as _out_arg  # noqa: E402
