@@ -33,6 +33,7 @@ from .losses_extra import (MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddin
                            TripletMarginWithDistanceLoss, PoissonNLLLoss, GaussianNLLLoss)
 from .layers_extra import Bilinear, EmbeddingBag, ParameterDict
 from .lazy import UninitializedParameter, LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d
+from .data_parallel import DataParallel, SyncBatchNorm
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Embedding", "LayerNorm",
            "RMSNorm", "Dropout", "Flatten", "Unflatten", "CosineSimilarity", "PairwiseDistance", "Sequential",
@@ -60,3 +61,4 @@ __all__ += ["Buffer", "Softmin", "Softshrink", "Hardshrink", "Tanhshrink", "Thre
             "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "PoissonNLLLoss",
             "GaussianNLLLoss", "Bilinear", "EmbeddingBag", "ParameterDict", "UninitializedParameter", "LazyLinear",
             "LazyConv1d", "LazyConv2d", "LazyConv3d"]
+__all__ += ["DataParallel", "SyncBatchNorm"]
