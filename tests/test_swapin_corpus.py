@@ -38,6 +38,7 @@ CORPUS = [
     # (L-BFGS iterates part at 1e-4 after ~90 evaluations of a float64 fit: 3 steps, 68 evaluations, agree)
     ("upscale_lbfgs.py", ["--sr-steps", "30", "--lbfgs-steps", "3"]),
     ("text_classify.py", []),
+    ("distributions_fit.py", ["--steps", "80"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
