@@ -23,6 +23,8 @@ EPS = st.sampled_from([1e-8, 1e-3])
 
 def _hyper(name):
     common = dict(lr=LR, weight_decay=WD, maximize=st.booleans())
+    if name == "Rprop":  # torch's Rprop has no weight decay: only the gradients' signs count
+        del common["weight_decay"]
     extra = {
         "SGD": dict(momentum=st.sampled_from([0.0, 0.9]), dampening=st.sampled_from([0.0, 0.1]),
                     nesterov=st.booleans()),
@@ -37,6 +39,10 @@ def _hyper(name):
         "Adagrad": dict(lr_decay=st.sampled_from([0.0, 0.01]), eps=EPS,
                         initial_accumulator_value=st.sampled_from([0.0, 0.1])),
         "Adadelta": dict(rho=st.sampled_from([0.9, 0.5]), eps=EPS, lr=st.sampled_from([1.0, 0.1])),
+        "Rprop": dict(etas=st.tuples(st.sampled_from([0.5, 0.3]), st.sampled_from([1.2, 2.0])),
+                      step_sizes=st.tuples(st.sampled_from([1e-6, 1e-2]), st.sampled_from([50.0, 0.05]))),
+        "ASGD": dict(lambd=st.sampled_from([1e-4, 0.1]), alpha=st.sampled_from([0.75, 0.5]),
+                     t0=st.sampled_from([1e6, 1.0, 2.0])),  # a small t0 starts the averaging within the steps
     }[name]
     return st.fixed_dictionaries({**common, **extra})
 
@@ -73,7 +79,7 @@ def _run(lib, name, hyper, shapes, group2, steps, none_at):
     return "returns", history, state
 
 
-NAMES = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta"]
+NAMES = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "Rprop", "ASGD"]
 
 
 @pytest.mark.parametrize("name", NAMES)

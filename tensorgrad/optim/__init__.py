@@ -1,5 +1,5 @@
-"""tensorgrad.optim: Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, LBFGS and
-lr_scheduler (PyTorch's API)."""
+"""tensorgrad.optim: Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, LBFGS, Rprop, ASGD,
+lr_scheduler and swa_utils (PyTorch's API)."""
 from . import lr_scheduler
 from .optimizer import Optimizer
 from .sgd import SGD
@@ -11,6 +11,9 @@ from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
 from .lbfgs import LBFGS
+from .rprop import Rprop
+from .asgd import ASGD
+from . import swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "RMSprop",
-           "LBFGS", "lr_scheduler"]
+           "LBFGS", "lr_scheduler", "Rprop", "ASGD", "swa_utils"]
