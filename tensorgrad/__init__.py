@@ -61,6 +61,18 @@ from .ops.extra_math import (absolute, negative, divide, true_divide, multiply, 
 from .ops.extra_index import index_fill, index_copy, index_put, masked_scatter, scatter_reduce
 from .ops.extra_random import normal, bernoulli, poisson, randint_like
 from .ops import extra_methods as _extra_methods  # noqa: F401
+from .ops.extra_compat import (exp2, float_power, positive, gcd, lcm, kron, diagflat, broadcast_shapes,  # noqa: E402
+                               broadcast_tensors, unravel_index, split_with_sizes, unsafe_split, unsafe_chunk,
+                               unsafe_split_with_sizes, chain_matmul, scalar_tensor, asarray, hann_window,
+                               hamming_window, blackman_window, bartlett_window, kaiser_window, is_signed, is_complex,
+                               is_same_size, typename)
+from .ops.extra_compat import range_ as range  # noqa: E402,A001  (torch.range: deprecated, inclusive)
+from .settings import (set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads,  # noqa
+                       use_deterministic_algorithms, are_deterministic_algorithms_enabled,
+                       is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
+                       get_deterministic_debug_mode, set_default_device, get_default_device)
+import math as _math  # noqa: E402
+inf, nan, pi, e, newaxis = _math.inf, _math.nan, _math.pi, _math.e, None
 from ._tensor_str import set_printoptions
 from .legacy import LEGACY as _LEGACY
 globals().update(_LEGACY)  # torch.FloatTensor, torch.LongTensor, ... (tensorgrad/legacy.py)
@@ -70,6 +82,13 @@ from .ops.linalg_methods import (inverse, det, logdet, slogdet, pinverse, choles
                                  matrix_exp, cross, triangular_solve, cholesky_solve, cholesky_inverse, norm)
 from . import nn, optim, amp  # noqa: E402
 from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.* spells them too)
+# torch.* spellings of functionals whose torch.* signature is F's (the ATen ones with other signatures, such as
+# torch.embedding(weight, input) or the losses' integer reduction, are left out rather than given F's meaning)
+from .nn.functional import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,  # noqa
+                            pixel_shuffle, pixel_unshuffle, prelu, selu, celu, rrelu, threshold, hardshrink,
+                            max_pool1d, max_pool2d, max_pool3d, avg_pool1d, adaptive_avg_pool1d, bilinear,
+                            channel_shuffle, dropout, alpha_dropout, feature_alpha_dropout, layer_norm, group_norm,
+                            relu_, selu_, celu_, threshold_, rrelu_)
 from .amp.autocast import autocast  # noqa: E402  (torch.autocast(device_type, dtype=..., enabled=...))
 from . import backends  # noqa: E402
 from .backends import set_float32_matmul_precision, get_float32_matmul_precision  # noqa: E402
@@ -85,7 +104,7 @@ _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.a
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
-                    "cuda", "utils", "distributed", "compat", "accelerator", "special", "testing")
+                    "cuda", "utils", "distributed", "compat", "accelerator", "special", "testing", "jit")
 
 
 def __getattr__(name):

@@ -76,7 +76,7 @@ def test_missing_torch_features_are_named(tmp_path):
     out = _alias_stdout("""
         import torch
         for stmt in ["import torch.fx", "torch.fft", "torch.profiler", "from torch.nn import NoSuchLayer",
-                     "from torch.nn.functional import no_such_fn", "import torch.nn.utils.parametrizations",
+                     "from torch.nn.functional import no_such_fn", "import torch.nn.utils.no_such_module",
                      "torch.nn.NoSuch"]:
             try:
                 exec(stmt)
@@ -87,7 +87,7 @@ def test_missing_torch_features_are_named(tmp_path):
     lines = out.strip().splitlines()
     assert len(lines) == 7, out
     for line, what in zip(lines, ["torch.fx", "torch.fft", "torch.profiler", "torch.nn.NoSuchLayer",
-                                  "torch.nn.functional.no_such_fn", "torch.nn.utils.parametrizations",
+                                  "torch.nn.functional.no_such_fn", "torch.nn.utils.no_such_module",
                                   "torch.nn.NoSuch"]):
         kind, msg = line.split(" | ")
         assert kind in ("ModuleNotFoundError", "AttributeError"), line

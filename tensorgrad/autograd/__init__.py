@@ -4,6 +4,8 @@ from .engine import backward, grad
 from .gradcheck import gradcheck, gradgradcheck
 from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 from . import functional
+from .variable import Variable
+from .grad_mode import inference_mode
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward", "grad", "gradcheck", "gradgradcheck",
-           "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
+           "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "Variable", "inference_mode"]

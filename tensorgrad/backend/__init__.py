@@ -61,13 +61,33 @@ class Device:
     def __repr__(self):
         return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
 
+    # `with tensorgrad.device("cuda"):` makes it the default device of the factories inside, as torch's does
+    def __enter__(self):
+        _entered.append(_default_device[0])
+        _default_device[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        _default_device[0] = _entered.pop()
+
 
 CPU = Device("cpu")
+# The device factories use when given none (torch.set_default_device); the saved defaults of open `with device:`
+_default_device = [CPU]
+_entered = []
+
+
+def set_default_device(device):
+    _default_device[0] = CPU if device is None else as_device(device)
+
+
+def get_default_device():
+    return _default_device[0]
 
 
 def as_device(device):
     if device is None:
-        return CPU
+        return _default_device[0]
     return device if isinstance(device, Device) else Device(device)
 
 

@@ -19,7 +19,7 @@ import threading
 import numpy as np
 
 from . import cupy as _get_cupy
-from . import capture, cublas, reference
+from . import capture, cublas, determinism, reference
 from ..dtypes import bfloat16 as _BF16
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -208,9 +208,10 @@ def layernorm_forward(x, weight, bias, eps):
 
 def layernorm_backward(dy, x, weight, mean, rstd):
     cp = _cp()
-    # float64 and other dtypes, float64 statistics, empty inputs: reference.
+    # float64 and other dtypes, float64 statistics, empty inputs: reference. So is deterministic mode: the kernel sums
+    # dweight/dbias with shared-memory atomics, whose order varies from run to run.
     if (not _supported(x, dy) or x.ndim != 2 or x.size == 0
-            or mean.dtype != cp.float32 or rstd.dtype != cp.float32):
+            or mean.dtype != cp.float32 or rstd.dtype != cp.float32 or determinism.enabled()):
         return reference.layernorm_backward(dy, x, weight, mean, rstd)
     n, c = x.shape
     threads = 512                                     # 16 warps, one row each at a time
@@ -368,7 +369,9 @@ def attention_forward(q, k, v, causal, scale, dropout_p=0.0, seed=0, offset=0):
 def attention_backward(dout, q, k, v, out, lse, causal, scale, dropout_p=0.0, seed=0, offset=0):
     cp = _cp()
     dargs = (dout, q, k, v, out, lse, causal, scale, dropout_p, seed, offset)
-    if not _attn_kernel_ok(q, k, v) or lse.dtype != cp.float32 or dout.dtype != q.dtype or out.dtype != q.dtype:
+    # (deterministic mode: the kernels accumulate dQ with float atomics, so the composed reference runs instead)
+    if (not _attn_kernel_ok(q, k, v) or lse.dtype != cp.float32 or dout.dtype != q.dtype or out.dtype != q.dtype
+            or determinism.enabled()):
         return reference.attention_backward(*dargs)
     b, h, tq, d = q.shape
     tk = k.shape[2]
@@ -610,7 +613,20 @@ def gemm(a, b, bias=None):
 
 
 def scatter_add(out, index, values):
-    """out[index] += values with repeated indices accumulating: CuPy's atomic scatter."""
+    """out[index] += values with repeated indices accumulating: CuPy's atomic scatter. Its float sums come in the
+    order the atomics land; in deterministic mode (torch.use_deterministic_algorithms) the sum runs on the host in
+    index order instead, as torch's deterministic index_put_/index_add_ do in sorted order (slower: a round trip)."""
+    if determinism.enabled() and out.dtype.kind == "f":
+        cp = _cp()
+        if capture.is_capturing():
+            determinism.alert("scatter_add / index_add on CUDA inside graph capture (atomic accumulation)")
+        else:
+            host = cp.asnumpy(out)
+            idx = tuple(cp.asnumpy(i) if isinstance(i, cp.ndarray) else i for i in index) \
+                if isinstance(index, tuple) else (cp.asnumpy(index) if isinstance(index, cp.ndarray) else index)
+            np.add.at(host, idx, cp.asnumpy(values))
+            out[...] = cp.asarray(host)
+            return
     _cupyx().scatter_add(out, index, values)
 
 

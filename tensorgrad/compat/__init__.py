@@ -36,7 +36,8 @@ __all__ = ["install", "uninstall", "is_installed", "main"]
 _IMPORT_ONLY = ("onnx",)
 # torch.X (and everything below it) that maps to tensorgrad.X
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
-               "accelerator", "special", "testing", "distributions", "sparse")
+               "accelerator", "special", "testing", "distributions", "sparse",
+               "jit")
 _HOW = "this 'torch' is tensorgrad, aliased by tensorgrad.compat"
 
 

@@ -140,7 +140,7 @@ def install():
         "byte": lambda self: self.to(dtypes.uint8), "char": lambda self: self.to(dtypes.int8),
         "short": lambda self: self.to(dtypes.int16),
         "ndimension": lambda self: self.ndim, "stride": _stride, "data_ptr": lambda self: int(_ptr(self.array)),
-        "get_device": _get_device, "is_nonzero": _is_nonzero, "is_shared": lambda self: False,
+        "get_device": _get_device, "is_nonzero": _is_nonzero,
         "storage_offset": lambda self: int((_ptr(self.array) - _ptr(root(self.array))) // self.array.itemsize),
     }
     for k, v in extra.items():
