@@ -9,6 +9,7 @@ import torch
 import tensorgrad as tg
 from tensorgrad.backend import cuda_available
 import tensorgrad.nn.data_parallel as DP
+import tensorgrad.nn.parallel as parallel
 
 RNG = np.random.default_rng(2)
 no_gpu = pytest.mark.skipif(cuda_available(), reason="torch here is a CPU build: compared without a GPU")
@@ -43,7 +44,7 @@ def test_data_parallel_wraps_like_torch_on_a_cpu():
     bare = _net(tg)
     bare.load_state_dict(gm.module.state_dict())
     np.testing.assert_array_equal(_np(bare[0].weight), _np(gm.module[0].weight))
-    assert tg.nn.parallel.DataParallel is tg.nn.DataParallel
+    assert parallel.DataParallel is tg.nn.DataParallel
 
 
 def test_data_parallel_refuses_several_devices(monkeypatch):
