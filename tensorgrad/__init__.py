@@ -98,6 +98,9 @@ from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
 from . import func  # noqa: E402  (torch.func: grad, grad_and_value, vjp, jacrev, hessian)
 from . import distributions  # noqa: E402  (torch.distributions: Normal, Categorical, kl_divergence, ...)
 from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
+from . import sparse  # noqa: E402  (sparse COO tensors: tensorgrad/sparse/, torch.sparse)
+from .sparse.api import sparse_coo_tensor, spmm  # noqa: E402
+from .backend.sparse_coo import sparse_coo, strided  # noqa: E402  (torch's layouts: Tensor.layout)
 
 from . import out_arg as _out_arg  # noqa: E402
 _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.add(a, b, out=c))

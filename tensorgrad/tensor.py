@@ -15,6 +15,7 @@ from .autograd.grad_mode import is_grad_enabled
 from .autograd import version as _versions
 from .random import default_generator
 from ._tensor_str import tensor_repr
+from .backend.sparse_coo import SparseCOO, sparse_repr
 from ._size import Size, make_size as _make_size
 
 _ndarray = np.ndarray
@@ -159,7 +160,18 @@ class Tensor:
         state["_base"] = state["_views"] = None
         return None, state
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+    def __init__(self, data, dtype=None, device=None, requires_grad=False, *more_sizes):
+        if data.__class__ is int and dtype.__class__ is int:
+            # torch.Tensor(2, 3): the legacy sizes form (gcn's nn.Parameter(torch.Tensor(n_in, n_out))), zero-filled
+            # where torch leaves the memory uninitialized, as legacy.py's FloatTensor(2, 3)
+            sizes = [data, dtype]
+            for x in (device, requires_grad) + more_sizes:
+                if x is None or x is False:  # (the parameters' defaults: no more sizes)
+                    continue
+                if x.__class__ is not int:
+                    raise TypeError(f"Tensor(): expects sizes (ints) after the first two, got {x!r}")
+                sizes.append(x)
+            data, dtype, device, requires_grad = np.zeros(sizes, dtypes.get_default_dtype()), None, None, False
         dtype = dtypes.to_dtype(dtype)
         if isinstance(data, Tensor):
             data = data.array
@@ -295,7 +307,8 @@ class Tensor:
 
     @property
     def device(self):
-        return device_of(self.array)
+        a = self.array
+        return device_of(a.values if a.__class__ is SparseCOO else a)
 
     @property
     def is_cuda(self):
@@ -521,6 +534,8 @@ class Tensor:
 
     # ------------------------------------------------------------------------------- repr
     def __repr__(self):
+        if self.array.__class__ is SparseCOO:
+            return sparse_repr(self, tensor_repr, dtypes.name, dtypes.get_default_dtype())
         return tensor_repr(np.asarray(self), dtypes.name(self.dtype), dtypes.get_default_dtype(),
                            device=None if self.device.type == "cpu" else self.device,
                            grad_fn_name=None if self.grad_fn is None else self.grad_fn.name(),

@@ -10,6 +10,11 @@ from .grad_mode import _state as _grad_state
 from .version import record as _record_versions
 from ..tensor import Tensor, check_same_device, note_view
 from ..dtypes import bfloat16 as _bfloat16
+from ..backend.sparse_coo import SparseCOO as _SparseCOO, unsupported as _sparse_unsupported
+
+# Function class -> what it means on sparse COO inputs (filled by tensorgrad/sparse/dispatch.py): a callable taking
+# apply's arguments. A Function given a sparse input runs that instead of its dense forward, or is refused by name.
+sparse_handlers = {}
 
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
 # Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
@@ -17,6 +22,7 @@ _forward_hooks = []
 
 
 class Function:
+    takes_sparse = False  # a Function of the sparse package, whose forward computes on SparseCOO arrays itself
     # Set per node by apply(): next (per positional arg: None, a leaf Tensor or a Function node),
     # needs_input_grad, the output's shape/dtype (to shape incoming grads), hooks, and saved arrays.
     # versions: (array, owner id, version) per saved array, checked before backward (autograd/version.py).
@@ -114,7 +120,10 @@ class Function:
                 if first_cls is None:
                     first_cls = arr.__class__
                 elif arr.__class__ is not first_cls:
-                    check_same_device(cls.__name__, args)
+                    if arr.__class__ is _SparseCOO:  # (first_cls marks a sparse input from here on)
+                        first_cls = _SparseCOO
+                    elif first_cls is not _SparseCOO:
+                        check_same_device(cls.__name__, args)
                 raw[i] = arr
                 if a._requires_grad and record:
                     if needs is None:
@@ -122,6 +131,8 @@ class Function:
                         nxt = [None] * len(args)
                     needs[i] = True
                     nxt[i] = a if a.grad_fn is None else a.grad_fn
+        if first_cls is _SparseCOO and not cls.takes_sparse:
+            return _sparse_apply(cls, args, kwargs)
         any_grad = needs is not None
         if any_grad:
             ctx.next = nxt
@@ -155,6 +166,15 @@ class Function:
             for h in _forward_hooks:
                 h(ctx, args, t, False)
         return t
+
+
+def _sparse_apply(cls, args, kwargs):
+    handler = sparse_handlers.get(cls)
+    if handler is None:
+        shapes = ", ".join(f"{tuple(a.shape)} {'sparse' if a.array.__class__ is _SparseCOO else 'dense'}"
+                           for a in args if isinstance(a, Tensor))
+        raise _sparse_unsupported(f"{cls.__name__.lower()} (inputs {shapes})")
+    return handler(*args, **kwargs)
 
 
 _make = Tensor._make
