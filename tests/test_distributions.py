@@ -53,7 +53,8 @@ UNIVARIATE = {
     "Normal": ((real, pos), lambda d, a, b: d.Normal(a, b), real),
     "Laplace": ((real, pos), lambda d, a, b: d.Laplace(a, b), real),
     "Cauchy": ((real, pos), lambda d, a, b: d.Cauchy(a, b), real),
-    "Uniform": ((lambda s: Arg(s, "uniform", -0.05, 0.05), pos), lambda d, a, w: d.Uniform(a - w, a + w), lambda s: Arg(s, "uniform", -0.4, 0.4)),
+    "Uniform": ((lambda s: Arg(s, "uniform", -0.05, 0.05), pos), lambda d, a, w: d.Uniform(a - w, a + w),
+                lambda s: Arg(s, "uniform", -0.4, 0.4)),
     "Bernoulli(probs)": ((unit,), lambda d, p: d.Bernoulli(probs=p), lambda s: Arg(s, "bool")),
     "Bernoulli(logits)": ((real,), lambda d, lg: d.Bernoulli(logits=lg), lambda s: Arg(s, "bool")),
 }
@@ -405,6 +406,9 @@ def test_shapes_expand_repr_support():
                          repr(type(dist).support) if not isinstance(type(dist).support, property) else "dep"))
         pairs.append(rows)
     assert pairs[0] == pairs[1]
+    n = tg.distributions.Normal(tg.zeros(3, 1), 1.0)
+    for shape in (n.batch_shape, n.event_shape, n.expand((2, 3, 1)).batch_shape, n._extended_shape((4,))):
+        assert type(shape) is type(tg.zeros(1).shape)  # a Size, as torch's torch.Size
     u = tg.distributions.Uniform(tg.tensor([0.0]), tg.tensor([2.0]))
     assert repr(u.support).startswith("Interval(lower_bound=tensor([0.]), upper_bound=tensor([2.]")
     assert tg.distributions.constraints.is_dependent(tg.distributions.Uniform.support)

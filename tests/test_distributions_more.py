@@ -107,7 +107,8 @@ def _transformed(d, loc, scale, which):
 
 
 TRANSFORM_VALUES = {"tanh": lambda s: Arg(s, "uniform", -0.9, 0.9), "sigmoid": unit, "affine": real,
-                    "exp-affine": lambda s: Arg(s, "uniform", -10.0, 1.5), "compose": lambda s: Arg(s, "uniform", -0.5, 0.5),
+                    "exp-affine": lambda s: Arg(s, "uniform", -10.0, 1.5),
+                    "compose": lambda s: Arg(s, "uniform", -0.5, 0.5),
                     "softplus": pos, "power": pos, "affine-event": real}
 
 

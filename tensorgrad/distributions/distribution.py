@@ -7,6 +7,7 @@ Validation is torch's: on by default (off under ``python -O``, or by ``set_defau
 to log_prob / cdf against the shapes and the ``support``, raising ValueError."""
 import warnings
 
+from .._size import Size
 from ..autograd import no_grad
 from ..tensor import Tensor
 from . import constraints
@@ -15,8 +16,8 @@ from .utils import lazy_property
 
 def _shape(shape):
     if isinstance(shape, int):
-        return (shape,)
-    return tuple(int(s) for s in shape)
+        return Size((shape,))
+    return Size(tuple(int(s) for s in shape))
 
 
 class Distribution:
@@ -121,7 +122,7 @@ class Distribution:
         return self.entropy().exp()
 
     def _extended_shape(self, sample_shape=()):
-        return _shape(sample_shape) + self._batch_shape + self._event_shape
+        return Size(_shape(sample_shape) + self._batch_shape + self._event_shape)
 
     def _validate_sample(self, value):
         """ValueError unless value's rightmost dimensions match event_shape, the rest broadcast with batch_shape, and

@@ -12,7 +12,6 @@ from numbers import Number
 import numpy as np
 from scipy import special as sp
 
-from ..autograd import no_grad
 from ..dtypes import finfo
 from ..factories import full_like, zeros_like
 from ..nn.functional import one_hot
