@@ -39,6 +39,7 @@ CORPUS = [
     ("upscale_lbfgs.py", ["--sr-steps", "30", "--lbfgs-steps", "3"]),
     ("text_classify.py", []),
     ("distributions_fit.py", ["--steps", "80"]),
+    ("gcn_sparse.py", ["--epochs", "30"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
