@@ -12,6 +12,7 @@ from .backend import Device, Device as device, cuda_available
 from . import autograd
 from .tensor import Tensor, tensor
 from ._size import Size
+from ._memory_format import memory_format, contiguous_format, channels_last, channels_last_3d, preserve_format
 from .factories import (zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like, randn, rand, randint,
                         randn_like, rand_like, randperm, arange, linspace, eye, from_numpy, from_dlpack,
                         as_tensor)

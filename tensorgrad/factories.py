@@ -7,6 +7,7 @@ from . import dtypes
 from .backend import as_device, get_xp
 from .tensor import Tensor, tensor
 from .random import default_generator
+from . import _memory_format as _mf
 
 
 def _shape(size):
@@ -49,28 +50,41 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
                                        dtype=_dt(dtype)), requires_grad)
 
 
+def _formatted(t, out, fmt):
+    """A *_like result in the memory format asked for (torch's preserve_format keeps a dense t's strides); None keeps
+    it row-major."""
+    if _mf.check(fmt, "*_like") is None or fmt is _mf.contiguous_format:
+        return out
+    if fmt is not _mf.preserve_format:
+        _mf.check_rank(fmt, t.ndim, "*_like")
+    if out.array.__class__ is not t.array.__class__:  # (another device: row-major, as torch's copy there)
+        return out
+    out.array = _mf.like_array(t.array, out.array, fmt)
+    return out
+
+
 def _like(t, dtype, device):
     return (dtypes.to_dtype(dtype) or t.dtype), (device if device is not None else t.device)
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False):
+def zeros_like(t, dtype=None, device=None, requires_grad=False, *, memory_format=None):
     d, dev = _like(t, dtype, device)
-    return zeros(t.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _formatted(t, zeros(t.shape, dtype=d, device=dev, requires_grad=requires_grad), memory_format)
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False):
+def ones_like(t, dtype=None, device=None, requires_grad=False, *, memory_format=None):
     d, dev = _like(t, dtype, device)
-    return ones(t.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _formatted(t, ones(t.shape, dtype=d, device=dev, requires_grad=requires_grad), memory_format)
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, memory_format=None):
     d, dev = _like(t, dtype, device)
-    return full(t.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+    return _formatted(t, full(t.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad), memory_format)
 
 
-def empty_like(t, dtype=None, device=None, requires_grad=False):
+def empty_like(t, dtype=None, device=None, requires_grad=False, *, memory_format=None):
     d, dev = _like(t, dtype, device)
-    return empty(t.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _formatted(t, empty(t.shape, dtype=d, device=dev, requires_grad=requires_grad), memory_format)
 
 
 def _gen(generator):
@@ -120,14 +134,18 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _finish(perm.astype(d, copy=False), requires_grad)
 
 
-def randn_like(t, dtype=None, device=None, requires_grad=False, generator=None):
+def randn_like(t, dtype=None, device=None, requires_grad=False, generator=None, *,
+              memory_format=None):
     d, dev = _like(t, dtype, device)
-    return randn(t.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator)
+    return _formatted(t, randn(t.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator),
+                      memory_format)
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False, generator=None):
+def rand_like(t, dtype=None, device=None, requires_grad=False, generator=None, *,
+              memory_format=None):
     d, dev = _like(t, dtype, device)
-    return rand(t.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator)
+    return _formatted(t, rand(t.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator),
+                      memory_format)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

@@ -17,6 +17,7 @@ from .random import default_generator
 from ._tensor_str import tensor_repr
 from .backend.sparse_coo import SparseCOO, sparse_repr
 from ._size import Size, make_size as _make_size
+from . import _memory_format
 
 _ndarray = np.ndarray
 
@@ -337,12 +338,9 @@ class Tensor:
         return dtypes.is_float(self.array.dtype)
 
     def is_contiguous(self, memory_format=None):
-        """Whether the elements lie in row-major order without gaps (torch's contiguous_format; size-1 dims do not
-        count, as in torch). tensorgrad has no other memory formats."""
-        if memory_format is not None:
-            raise NotImplementedError(f"is_contiguous(memory_format={memory_format!r}): tensorgrad has only the "
-                                      "row-major (contiguous) memory format")
-        return bool(self.array.flags.c_contiguous)
+        """Whether the elements lie in the memory format's order without gaps (row-major by default: torch's
+        contiguous_format; channels_last: NHWC; size-1 dims do not count, as in torch)."""
+        return _memory_format.is_contiguous_as(self.array, _memory_format.check(memory_format, "is_contiguous"))
 
     @property
     def nbytes(self):

@@ -430,5 +430,6 @@ def test_is_contiguous_and_is_floating_point_like_torch():
     for name in ["float16", "bfloat16", "float32", "float64", "int64", "int32", "uint8", "bool"]:
         assert tg.zeros(2, dtype=getattr(tg, name)).is_floating_point() == \
             torch.zeros(2, dtype=getattr(torch, name)).is_floating_point(), name
-    with pytest.raises(NotImplementedError, match="memory format"):
+    # (memory formats: tests/test_memory_format.py); a string is not one, as in torch
+    with pytest.raises(TypeError, match="memory_format must be a torch.memory_format"):
         tg.zeros(1, 2, 3, 4).is_contiguous(memory_format="channels_last")

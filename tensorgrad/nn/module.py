@@ -12,8 +12,9 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
-from ..backend import Device, as_device, to_device, xp_of
+from ..backend import Device, as_device, get_xp, to_device, xp_of
 from ..tensor import Tensor
+from .. import _memory_format
 from .grads import zero_grad_
 from .buffer import Buffer
 
@@ -306,7 +307,7 @@ class Module:
         zero_grad_(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------------------- device / dtype
-    def to(self, *args, device=None, dtype=None, non_blocking=False):
+    def to(self, *args, device=None, dtype=None, non_blocking=False, memory_format=None):
         """Move/cast parameters and buffers in place: Parameter objects keep their identity (so optimizers
         built on them stay valid); only floating-point tensors are cast to ``dtype``."""
         for a in args:
@@ -314,10 +315,13 @@ class Module:
                 device, dtype = a.device, a.dtype
             elif isinstance(a, Device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
                 device = a
+            elif isinstance(a, int) and not isinstance(a, bool):  # a CUDA device index, as torch
+                device = f"cuda:{a}"
             else:
                 dtype = a
         dev = None if device is None else as_device(device)
         dt = None if dtype is None else dtypes.to_dtype(dtype)
+        fmt = _memory_format.check(memory_format, "Module.to")
         if dt is not None and not dtypes.is_float(dt):
             raise TypeError(f"Module.to: only floating point dtypes are accepted, got {dt}")
 
@@ -326,6 +330,9 @@ class Module:
                 arr = to_device(arr, dev)
             if dt is not None and dtypes.is_float(arr.dtype) and arr.dtype != dt:
                 arr = arr.astype(np.float32).astype(dt) if dt == dtypes.bfloat16 else arr.astype(dt)
+            # a memory format reaches the tensors of its rank (4-d for channels_last), as torch's Module.to
+            if fmt is not None and arr.ndim == _memory_format._RANK.get(fmt, arr.ndim + 1):
+                arr = _memory_format.layout_array(arr, fmt, force=True)
             return arr
 
         with no_grad():
@@ -343,6 +350,14 @@ class Module:
 
     def cuda(self, device=None):
         return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+
+    def to_empty(self, *, device=None, recurse=True):
+        """torch's: parameters and buffers moved to device with unset values (here: zeros)."""
+        with no_grad():
+            for t in itertools.chain(self.parameters(recurse=recurse), self.buffers(recurse=recurse)):
+                t.array = get_xp(device).zeros(t.array.shape, t.array.dtype)
+                t._bump()
+        return self
 
     def float(self):
         return self.to(dtype=dtypes.float32)
@@ -392,12 +407,12 @@ class Module:
                 arr = arr.detach().cpu().numpy()
             if not hasattr(arr, "shape") and not isinstance(arr, (bool, int, float, np.number, list, tuple)):
                 errors.append(f'While copying the parameter named "{k}", expected a Tensor or array-like object from '
-                              f"checkpoint but received {type(v).__name__} ({t.shape} {t.dtype} in the model)")
+                              f"checkpoint but received {type(v).__name__} ({tuple(t.shape)} {t.dtype} in the model)")
                 continue
             shape = tuple(getattr(arr, "shape", np.shape(arr)))
             if shape != t.shape:
                 errors.append(f"size mismatch for {k}: copying a param with shape {shape} from checkpoint, "
-                              f"the shape in current model is {t.shape}.")
+                              f"the shape in current model is {tuple(t.shape)}.")
                 continue
             todo.append((t, arr))
         if strict:

@@ -185,9 +185,10 @@ def where(condition, input=None, other=None):
 
 # ---------------------------------------------------------------------------------------- small composites
 def clone(input, *, memory_format=None):
-    """A copy with its own memory; the gradient flows back to input. memory_format is accepted and ignored."""
+    """A copy with its own memory, laid out as memory_format asks (the input's own order by default); the gradient
+    flows back to input."""
     _check_tensor("clone", input)
-    return input.clone()
+    return input.clone(memory_format=memory_format)
 
 
 def clamp_min(input, min):

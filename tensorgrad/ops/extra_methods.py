@@ -101,13 +101,16 @@ def _fill_diagonal_(self, fill_value, wrap=False):
 
 
 def _stride(self, dim=None):
-    """Strides in elements (torch's: a size-1 dim's stride is what a C-contiguous layout would give it)."""
+    """Strides in elements. A size-1 dim keeps the stride NumPy gives it, which is torch's wherever the array came
+    from a layout (a C-ordered or channels_last copy, a transpose of one), except NumPy's 0 for an inserted axis
+    (x[:, None]): that one gets what a C-contiguous layout would give it, as torch's unsqueeze."""
     a = self.array
     item = a.itemsize
     out, expect = [], 1
     for n, s in zip(reversed(a.shape), reversed(a.strides)):
-        out.append(expect if n == 1 else s // item)
-        expect = (expect if n == 1 else s // item) * n
+        st = expect if n == 1 and s == 0 else s // item
+        out.append(st)
+        expect = st * max(n, 1)
     out = tuple(reversed(out))
     return out if dim is None else out[dim]
 

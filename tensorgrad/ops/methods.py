@@ -6,6 +6,7 @@ tensor.py defines the class and imports no op; this module sits above every op m
 import sys
 
 from .. import dtypes, factories, legacy
+from .. import _memory_format as MF
 from ..autograd import engine
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -40,21 +41,38 @@ def _composite(name):
 
 
 class _OpMethods:
-    def clone(self):
+    def clone(self, memory_format=None):
         # a dense input keeps its layout, as torch's preserve_format (so a clone of x.mT is not contiguous, and its
         # .contiguous() is a copy, not the clone itself); anything else (an expanded view) comes out in C order
+        fmt = MF.check(memory_format, "clone")
         if self.requires_grad:
-            return E.Add.apply(self, self.dtype.type(0))
-        return Tensor._make(self.array.copy(order="K" if _dense(self.array) else "C"), None)
+            out = E.Add.apply(self, self.dtype.type(0))
+        else:
+            out = Tensor._make(self.array.copy(order="K" if _dense(self.array) else "C"), None)
+        if fmt is not None and fmt is not MF.preserve_format and not MF.is_contiguous_as(out.array, fmt):
+            out = out.contiguous(memory_format=fmt)
+        return out
 
-    def to(self, *args, dtype=None, device=None, copy=False):
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
+        """torch's three forms: to(device, dtype), to(dtype), to(other tensor); then non_blocking and copy, also
+        positionally (x.to(dev, dtype, True)). non_blocking changes nothing here: a copy between host and GPU is
+        complete when it returns. copy=True gives a new tensor even when nothing changes; memory_format lays the
+        result out as asked."""
+        flags = []
         for a in args:
-            if isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+            if isinstance(a, bool):
+                flags.append(a)
+            elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
                 device = a
+            elif isinstance(a, int):  # a CUDA device index, as torch
+                device = f"cuda:{a}"
             elif isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
             else:
                 dtype = a
+        if len(flags) > 2:
+            raise TypeError(f"to: too many positional booleans {flags} (expected non_blocking, copy)")
+        copy = flags[1] if len(flags) == 2 else copy
         out = self
         if device is not None and as_device(device) != self.device:
             out = E.ToDevice.apply(out, as_device(device))
@@ -62,13 +80,45 @@ class _OpMethods:
             dt = dtypes.to_dtype(dtype)
             if dt != out.dtype:
                 out = E.Cast.apply(out, dt)
+        if copy and out is self:
+            out = self.clone()
+        fmt = MF.check(memory_format, "to")
+        if fmt is not None and fmt is not MF.preserve_format:
+            MF.check_rank(fmt, out.ndim, "to")
+            out = out._relaid(fmt, force=True)
         return out
 
-    def cpu(self):
-        return self.to("cpu")
+    def cpu(self, memory_format=None):
+        return self.to("cpu", memory_format=memory_format)
 
-    def cuda(self, device=None):
-        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device,
+                       memory_format=memory_format)
+
+    def contiguous(self, memory_format=None):
+        """Itself when its memory already is in the format's order, else a copy laid out so (the gradient flows
+        back unchanged: a memory format changes strides, never values)."""
+        fmt = MF.check(memory_format, "contiguous")
+        if fmt is None or fmt is MF.contiguous_format:
+            return M.contiguous(self)
+        if fmt is MF.preserve_format:
+            if self.array.flags.c_contiguous:
+                return self
+            raise RuntimeError("contiguous: preserve memory format is unsupported by the contiguous operator")
+        MF.check_rank(fmt, self.ndim, "contiguous")
+        return self._relaid(fmt, force=False)
+
+    def _relaid(self, fmt, force):
+        """Itself when its memory is in fmt's order (force: with fmt's own strides), else a copy laid out so; the
+        gradient flows back unchanged (a memory format changes strides, never values)."""
+        new = MF.layout_array(self.array, fmt, force)
+        if new is self.array:
+            return self
+        if self.requires_grad and is_grad_enabled():
+            out = E.Add.apply(self, new.dtype.type(0))  # (an identity node: the gradient passes through)
+            out.array = new  # the same values, in fmt's strides
+            return out
+        return Tensor._make(new, None)
 
     def float(self):
         return self.to(dtypes.float32)
@@ -292,7 +342,6 @@ class _OpMethods:
     squeeze = M.squeeze
     unsqueeze = M.unsqueeze
     flatten = M.flatten
-    contiguous = M.contiguous
     split = M.split
     chunk = M.chunk
     tril = M.tril
