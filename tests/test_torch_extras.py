@@ -469,3 +469,21 @@ def test_top_level_inplace_functionals():
         getattr(torch, name)(t)
         _eq(x, t)
     assert F(tg.ones(1)) is tg.nn.functional
+
+
+def test_func_functional_call_as_torch():
+    import torch.func
+    a = RNG.standard_normal((3, 4)).astype(np.float32)
+    w, b = RNG.standard_normal((2, 4)).astype(np.float32), RNG.standard_normal(2).astype(np.float32)
+    outs = []
+    for m, fc in ((tg, tg.func.functional_call), (torch, torch.func.functional_call)):
+        lin = m.nn.Linear(4, 2)
+        params = {"weight": m.tensor(w, requires_grad=True)}
+        out = fc(lin, (params, {"bias": m.tensor(b)}), (m.tensor(a),))
+        out.square().sum().backward()
+        outs.append((out.detach().numpy(), params["weight"].grad.numpy(), lin.weight.grad))
+        with pytest.raises(ValueError, match="appeared in multiple dictionaries"):
+            fc(lin, (params, params), (m.tensor(a),))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-5)
+    assert outs[0][2] is None and outs[1][2] is None  # the module's own weight was not used

@@ -5,6 +5,7 @@ from ..autograd.engine import grad as _grad
 from ..autograd.grad_mode import enable_grad
 from ..autograd import functional as _F
 from ..tensor import Tensor
+from ..nn.utils.stateless import _functional_call as _stateless_call
 
 
 def _args(args, argnums):
@@ -75,3 +76,18 @@ def hessian(func, argnums=0):
 
 
 __all__ = ["grad", "grad_and_value", "vjp", "jacrev", "hessian"]
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
+    """module(*args, **kwargs) with its named parameters / buffers replaced by the given tensors for this call (one
+    dict, or several whose keys must not repeat), as torch.func.functional_call."""
+    if isinstance(parameter_and_buffer_dicts, (tuple, list)):
+        merged = {}
+        for d in parameter_and_buffer_dicts:
+            repeated = sorted(merged.keys() & d.keys())
+            if repeated:
+                raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of functional call is "
+                                 "ambiguous")
+            merged.update(d)
+        parameter_and_buffer_dicts = merged
+    return _stateless_call(module, parameter_and_buffer_dicts, args, kwargs, tie_weights=tie_weights, strict=strict)
