@@ -39,6 +39,7 @@ CORPUS = [
     ("upscale_lbfgs.py", ["--sr-steps", "30", "--lbfgs-steps", "3"]),
     ("text_classify.py", []),
     ("distributions_fit.py", ["--steps", "80"]),
+    ("custom_function.py", ["--steps", "12"]),
     ("gcn_sparse.py", ["--epochs", "30"]),
 ]
 

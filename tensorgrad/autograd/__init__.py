@@ -1,4 +1,5 @@
 from .function import Function
+from . import custom_function  # noqa: F401  (sets up Function subclasses written in torch's style)
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .engine import backward, grad
 from .gradcheck import gradcheck, gradgradcheck

@@ -6,7 +6,11 @@ forward. ``apply`` unwraps Tensors, runs forward, and -- when grad is recorded -
 the tape. A node points to the *nodes* of its inputs (or the leaf Tensors themselves), not to the input
 tensors, so activations not explicitly saved are freed as soon as Python drops them.
 """
+import functools
+import inspect
+
 from .grad_mode import _state as _grad_state
+from .grad_mode import no_grad, is_grad_enabled
 from .version import record as _record_versions
 from ..tensor import Tensor, check_same_device, note_view
 from ..dtypes import bfloat16 as _bfloat16
@@ -19,6 +23,11 @@ sparse_handlers = {}
 # Forward hooks: callables (ctx, args, out, recorded) called after every op's forward (out: the result
 # Tensor; recorded: whether ctx joined the tape). Empty unless a profiler is active: one truthiness test.
 _forward_hooks = []
+
+
+# Function subclasses written in torch's style are set up by custom_function.py, which builds on this module (its nodes
+# are Functions) and so cannot be imported here: it puts its set-up function in this list when the package loads.
+_torch_style = []
 
 
 class Function:
@@ -41,6 +50,13 @@ class Function:
     # node's gradient into its input's gradient at that index instead of calling backward, which would build a
     # zero array of the whole input for every slice (L slices of one tensor cost O(L^2) memory traffic that way)
     slab = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # torch's style (a static forward on Tensors, or forward + setup_context) is told apart once, here: such a
+        # class gets its own apply (custom_function.py), and the ops' apply below keeps its one path
+        if isinstance(inspect.getattr_static(cls, "forward"), staticmethod) or hasattr(cls, "setup_context"):
+            _torch_style[0](cls)
 
     # -- to override -------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
@@ -179,3 +195,60 @@ def _sparse_apply(cls, args, kwargs):
 
 _make = Tensor._make
 _NO_GRADS = [(False,) * n for n in range(8)]  # shared all-False needs_input_grad (ops read it, never write it)
+
+
+class FunctionCtx:
+    """torch's ctx API for Functions in torch's style (custom_function.py, whose nodes are their ctx): forward or
+    setup_context tells apply what to save and how to treat the outputs; apply reads these attributes afterwards."""
+    __slots__ = ()
+
+    def save_for_backward(self, *tensors):
+        self.to_save = tensors
+
+    def save_for_forward(self, *tensors):
+        self.saved_for_forward = tensors
+
+    def mark_dirty(self, *args):
+        self.dirty_tensors = args
+
+    def mark_non_differentiable(self, *args):
+        self.non_differentiable = args
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+
+class DelayedError(Function):
+    """What once_differentiable puts between a backward and the gradients it returned under create_graph (torch's
+    DelayedError): the gradients join the graph, and differentiating them again raises, naming the Function."""
+
+    def forward(self, a, fn_name):
+        self.fn_name = fn_name
+        return a
+
+    def backward(self, g):
+        raise RuntimeError(f"{self.fn_name}: trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
+
+    backward_graph = backward
+
+
+def once_differentiable(fn):
+    """torch.autograd.function.once_differentiable: the backward runs without recording; under create_graph, when a
+    gradient flowing in requires grad, what it returns may be used but not differentiated again (DelayedError)."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not is_grad_enabled() or not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+            return outputs
+        name = ctx.name()
+
+        def delayed(o):
+            if not isinstance(o, Tensor) or not (o.array.dtype.kind == "f" or o.array.dtype == _bfloat16):
+                return o
+            leaf = _make(o.array, None)
+            leaf._requires_grad = True
+            return DelayedError.apply(leaf, fn_name=name)
+        return tuple(delayed(o) for o in outputs) if isinstance(outputs, tuple) else delayed(outputs)
+    return wrapper
