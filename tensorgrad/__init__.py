@@ -1,6 +1,12 @@
 """tensorgrad: a small, hackable reverse-mode autodiff tensor framework with a PyTorch-like API."""
 from .backend.host import tune_malloc as _tune_malloc
 _tune_malloc()  # glibc keeps freed arrays in the heap: no page faults on every step (backend/host.py)
+import warnings as _warnings
+# NumPy's floating-point warnings (1/0, 0/0, overflow) raised inside tensorgrad's own ops: torch computes inf / nan
+# silently, so a script's output must not gain them. Only warnings whose frame is a tensorgrad module are filtered
+# (the user's own NumPy calls still warn), and nothing is paid until one is raised (np.errstate costs ~1.3 us per op).
+_warnings.filterwarnings("ignore", message=r"(divide by zero|invalid value|overflow) encountered",
+                         category=RuntimeWarning, module=r"tensorgrad\.")
 from . import dtypes
 from .dtypes import (float16, half, bfloat16, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
                      get_default_dtype, set_default_dtype, finfo, iinfo, can_cast)

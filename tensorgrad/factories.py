@@ -10,7 +10,13 @@ from .random import default_generator
 from . import _memory_format as _mf
 
 
-def _shape(size):
+def _shape(size, keyword=None):
+    if keyword is not None:  # torch.zeros(size=(2, 3)): the sizes as a keyword instead of positionally
+        if size:
+            raise TypeError(f"sizes given both positionally {tuple(size)} and as size={keyword!r}")
+        if not isinstance(keyword, (tuple, list)):
+            raise TypeError(f"argument 'size' must be tuple of ints, not {type(keyword).__name__}")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
@@ -31,16 +37,16 @@ def _dt(dtype, default=None):
     return d if d is not None else (default or dtypes.get_default_dtype())
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(get_xp(device).zeros(_shape(size), dtype=_dt(dtype)), requires_grad)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(get_xp(device).zeros(_shape(sizes, size), dtype=_dt(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(get_xp(device).ones(_shape(size), dtype=_dt(dtype)), requires_grad)
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(get_xp(device).ones(_shape(sizes, size), dtype=_dt(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(get_xp(device).empty(_shape(size), dtype=_dt(dtype)), requires_grad)
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(get_xp(device).empty(_shape(sizes, size), dtype=_dt(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -91,18 +97,18 @@ def _gen(generator):
     return generator or default_generator
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
     if not dtypes.is_float(d):
         raise TypeError(f"randn: dtype must be floating point, got {d}")
-    return _finish(_gen(generator).normal(_shape(size), d, as_device(device)), requires_grad)
+    return _finish(_gen(generator).normal(_shape(sizes, size), d, as_device(device)), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
     if not dtypes.is_float(d):
         raise TypeError(f"rand: dtype must be floating point, got {d}")
-    return _finish(_gen(generator).random(_shape(size), d, as_device(device)), requires_grad)
+    return _finish(_gen(generator).random(_shape(sizes, size), d, as_device(device)), requires_grad)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, generator=None):

@@ -487,3 +487,32 @@ def test_func_functional_call_as_torch():
     np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5)
     np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-5)
     assert outs[0][2] is None and outs[1][2] is None  # the module's own weight was not used
+
+
+@pytest.mark.parametrize("fn", ["zeros", "ones", "empty", "rand", "randn"])
+def test_factories_take_size_keyword(fn):
+    for size in ((2, 3), [4], (), tg.Size([1, 2])):
+        a = getattr(tg, fn)(size=size)
+        b = getattr(torch, fn)(size=tuple(size))
+        assert tuple(a.shape) == tuple(b.shape)
+    for m in (tg, torch):
+        with pytest.raises(TypeError, match="argument 'size' must be tuple of ints, not int"):
+            getattr(m, fn)(size=5)
+    with pytest.raises(TypeError):
+        getattr(tg, fn)(2, size=(3,))
+
+
+def test_no_numpy_float_warnings_from_ops():
+    # torch computes inf and nan silently; tensorgrad's ops must not add NumPy's RuntimeWarnings to a script's
+    # output, while the user's own NumPy calls still warn (a fresh interpreter: pytest rewrites warning filters)
+    code = ("import tensorgrad as tg, numpy as np\n"
+            "x = tg.tensor([0.0, 1.0, -1.0])\n"
+            "(1 / x, x / x, x.log(), x.sqrt(), tg.tensor([1e30]) * 1e30)\n"
+            "try:\n    np.array([0.0]) / 0\nexcept RuntimeWarning:\n    print('user numpy warns')\n")
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(tg.__file__)))
+    r = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0 and r.stdout == "user numpy warns\n", r.stderr
