@@ -152,3 +152,44 @@ def test_install_refuses_when_real_torch_is_loaded():
 def test_importing_tensorgrad_leaves_torch_alone():
     r = _run(["-c", "import sys, tensorgrad, tensorgrad.compat; print('torch' in sys.modules)"])
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_torchvision_resolves_to_tensorgrad_vision(tmp_path):
+    out = _alias_stdout("""
+        import tensorgrad, tensorgrad.vision
+        import torch, torchvision
+        from torchvision import datasets, transforms, models
+        import torchvision.transforms.functional as TF
+        from torchvision.utils import save_image
+        from torchvision.models import resnet18
+        from torchvision.datasets.mnist import MNIST
+        pairs = [(transforms.ToTensor, tensorgrad.vision.transforms.ToTensor), (datasets.MNIST, MNIST),
+                 (TF.resize, tensorgrad.vision.transforms.functional.resize), (resnet18, models.resnet18),
+                 (save_image, tensorgrad.vision.utils.save_image), (torchvision.models.ResNet,
+                                                                   tensorgrad.vision.models.ResNet)]
+        print(all(a is b for a, b in pairs), torchvision.__name__, transforms.__name__)
+        x = transforms.ToTensor()(__import__("numpy").zeros((2, 3, 1), "uint8"))
+        print(isinstance(x, torch.Tensor), tuple(x.shape))
+    """, tmp_path)
+    assert out.split() == ["True", "torchvision", "torchvision.transforms", "True", "(1,", "2,", "3)"]
+
+
+def test_missing_torchvision_features_are_named(tmp_path):
+    out = _alias_stdout("""
+        import torchvision
+        for stmt in ["import torchvision.io", "from torchvision.transforms import v2", "torchvision.ops.nms",
+                     "from torchvision.datasets import ImageNet", "import torchvision.models.detection"]:
+            try:
+                exec(stmt)
+                print("no error:", stmt)
+            except (ImportError, AttributeError) as e:
+                print(type(e).__name__, "|", e)
+    """, tmp_path)
+    lines = out.strip().splitlines()
+    assert len(lines) == 5, out
+    for line, what in zip(lines, ["torchvision.io", "torchvision.transforms.v2", "torchvision.ops.nms",
+                                  "torchvision.datasets.ImageNet", "torchvision.models.detection"]):
+        kind, msg = line.split(" | ")
+        assert kind in ("ModuleNotFoundError", "AttributeError", "ImportError"), line
+        assert msg.startswith(what + ": a torchvision feature tensorgrad does not provide (this 'torchvision' is "
+                                     "tensorgrad.vision"), line

@@ -38,17 +38,25 @@ _IMPORT_ONLY = ("onnx",)
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator", "special", "testing", "distributions", "sparse",
                "jit")
-_HOW = "this 'torch' is tensorgrad, aliased by tensorgrad.compat"
+# each aliased library: the tensorgrad package it stands for; torch maps only _NAMESPACES, torchvision all of it
+_ROOTS = {"torch": "tensorgrad", "torchvision": "tensorgrad.vision"}
+_HOW = {"torch": "this 'torch' is tensorgrad, aliased by tensorgrad.compat",
+        "torchvision": "this 'torchvision' is tensorgrad.vision, aliased by tensorgrad.compat"}
+
+
+def _root(fullname):
+    return fullname.split(".", 1)[0]
 
 
 def _target(fullname):
-    """The tensorgrad module that the torch module ``fullname`` stands for, or None if tensorgrad has none."""
-    if fullname == "torch":
-        return "tensorgrad"
+    """The tensorgrad module that the torch (or torchvision) module ``fullname`` stands for, or None if tensorgrad
+    has none."""
     parts = fullname.split(".")
-    if parts[1] not in _NAMESPACES:
+    if len(parts) == 1:
+        return _ROOTS[fullname]
+    if parts[0] == "torch" and parts[1] not in _NAMESPACES:
         return None
-    name = "tensorgrad." + ".".join(parts[1:])
+    name = _ROOTS[parts[0]] + "." + ".".join(parts[1:])
     try:
         found = importlib.util.find_spec(name)
     except ModuleNotFoundError:  # a parent on the way is a plain module, not a package, or missing
@@ -57,7 +65,7 @@ def _target(fullname):
 
 
 def _unsupported(what):
-    return f"{what}: a torch feature tensorgrad does not provide ({_HOW})"
+    return f"{what}: a {_root(what)} feature tensorgrad does not provide ({_HOW[_root(what)]})"
 
 
 class _Alias(types.ModuleType):
@@ -100,7 +108,8 @@ class _Alias(types.ModuleType):
         return dir(self.__dict__["_tensorgrad_module"])
 
     def __repr__(self):
-        return f"<module {self.__name__!r}: tensorgrad's {self.__dict__['_tensorgrad_module'].__name__} ({_HOW})>"
+        return (f"<module {self.__name__!r}: tensorgrad's {self.__dict__['_tensorgrad_module'].__name__} "
+                f"({_HOW[_root(self.__name__)]})>")
 
 
 class _ImportOnly(types.ModuleType):
@@ -133,9 +142,9 @@ class _AliasLoader(importlib.abc.Loader):
 
 class _TorchFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "torch" and not fullname.startswith("torch."):
+        if _root(fullname) not in _ROOTS:
             return None
-        if fullname.split(".")[1:2] and fullname.split(".")[1] in _IMPORT_ONLY and fullname.count(".") == 1:
+        if _root(fullname) == "torch" and fullname.count(".") == 1 and fullname.split(".")[1] in _IMPORT_ONLY:
             return importlib.machinery.ModuleSpec(fullname, _ImportOnlyLoader())
         name = _target(fullname)
         if name is None:
@@ -152,8 +161,9 @@ def is_installed():
 
 
 def install():
-    """Make ``import torch`` (and torch.nn, torch.optim, torch.utils.data, torch.cuda, ...) import tensorgrad, in
-    this process, until uninstall(). Call it before the first ``import torch``."""
+    """Make ``import torch`` (and torch.nn, torch.optim, torch.utils.data, torch.cuda, ...) import tensorgrad, and
+    ``import torchvision`` import tensorgrad.vision, in this process, until uninstall(). Call it before the first
+    ``import torch``."""
     if is_installed():
         return
     real = sys.modules.get("torch")

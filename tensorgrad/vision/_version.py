@@ -1,0 +1,2 @@
+# the torchvision release whose Python API this package follows
+__version__ = "0.29.1+tensorgrad"
