@@ -34,6 +34,7 @@ from .losses_extra import (MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddin
 from .layers_extra import Bilinear, EmbeddingBag, ParameterDict
 from .lazy import UninitializedParameter, LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d
 from .data_parallel import DataParallel, SyncBatchNorm
+from .losses_ctc import CTCLoss, NLLLoss2d
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Embedding", "LayerNorm",
            "RMSNorm", "Dropout", "Flatten", "Unflatten", "CosineSimilarity", "PairwiseDistance", "Sequential",
@@ -62,3 +63,4 @@ __all__ += ["Buffer", "Softmin", "Softshrink", "Hardshrink", "Tanhshrink", "Thre
             "GaussianNLLLoss", "Bilinear", "EmbeddingBag", "ParameterDict", "UninitializedParameter", "LazyLinear",
             "LazyConv1d", "LazyConv2d", "LazyConv3d"]
 __all__ += ["DataParallel", "SyncBatchNorm"]
+__all__ += ["CTCLoss", "NLLLoss2d"]

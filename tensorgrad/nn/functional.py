@@ -29,6 +29,7 @@ from ..ops.sampling import affine_grid, grid_sample
 from ..ops.nn import softmax, log_softmax, gelu, dropout, embedding, one_hot, bias_dropout_add
 from ..ops.layernorm import layer_norm
 from ..ops.attention import scaled_dot_product_attention, packed_attention
+from ..ops.ctc import ctc_loss
 from ..ops.util import is_float, normalize_dim, write_back
 from ..ops.reduce import vector_norm as _vector_norm_op
 from ..autograd.function import Function
@@ -628,4 +629,4 @@ from .functional_losses import *  # noqa: E402,F401,F403
 from .functional_extra import _inplace_variant, __all__ as _extra_all  # noqa: E402
 from .functional_losses import __all__ as _losses_all  # noqa: E402
 elu_, celu_, selu_, leaky_relu_, hardtanh_ = map(_inplace_variant, (elu, celu, selu, leaky_relu, hardtanh))
-__all__ += _extra_all + _losses_all + ["elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_"]
+__all__ += _extra_all + _losses_all + ["elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_", "ctc_loss"]
