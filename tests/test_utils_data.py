@@ -190,10 +190,12 @@ class _TorchStream(TD.IterableDataset):
     __iter__, __len__, __init__ = _Stream.__iter__, _Stream.__len__, _Stream.__init__
 
 
-def test_num_workers_warns_and_loads_in_process():
-    with pytest.warns(UserWarning, match="num_workers=2 is not supported"):
-        loader = D.DataLoader(_tensors(tg, D), batch_size=4, num_workers=2, pin_memory=True, prefetch_factor=2)
-    same(list(loader), list(TD.DataLoader(_tensors(torch, TD), batch_size=4)))
+def test_num_workers_loads_in_workers():
+    # (tests/test_dataloader_workers.py tests the workers themselves)
+    loader = D.DataLoader(_tensors(tg, D), batch_size=4, num_workers=2, pin_memory=True, prefetch_factor=2)
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no accelerator is found"):
+        batches = list(loader)
+    same(batches, list(TD.DataLoader(_tensors(torch, TD), batch_size=4)))
     assert D.get_worker_info() is None
 
 
@@ -213,7 +215,7 @@ def test_loader_errors():
             TD.DataLoader(_tensors(torch, TD), **kw)
     with pytest.raises(ValueError, match="IterableDataset: expected unspecified shuffle"):
         D.DataLoader(_Stream(3), shuffle=True)
-    with pytest.raises(TypeError, match="RandomSampler: generator must be a tensorgrad.Generator"):
+    with pytest.raises(TypeError, match="DataLoader: generator must be a tensorgrad.Generator"):
         list(D.DataLoader(ds, shuffle=True, generator=torch.Generator()))
 
 
