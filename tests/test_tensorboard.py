@@ -106,6 +106,21 @@ def test_scalar_values_steps_and_kinds(tmp_path):
         assert scalars(a, tag) == scalars(b, tag), tag
 
 
+def test_scalar_of_a_graph_tensor_with_tensor_step_and_walltime(tmp_path):
+    w0 = np.array([1.5, -2.0], np.float32)
+
+    def log(w, T):
+        p = T(w0).requires_grad_()
+        loss = (p * p).sum()  # logged without .item(): the writer detaches it
+        w.add_scalar("loss", loss, T(np.array(7)), walltime=1234.5)
+        w.add_histogram("p", p, T(np.array(8)), walltime=99.0)
+    a, b = both(tmp_path, log)
+    assert scalars(a, "loss") == scalars(b, "loss") == [(7, pytest.approx(6.25))]
+    assert a.Scalars("loss")[0].wall_time == b.Scalars("loss")[0].wall_time == 1234.5
+    assert (a.Histograms("p")[0].step, a.Histograms("p")[0].wall_time) == (8, 99.0)
+    assert a.Histograms("p")[0].histogram_value == b.Histograms("p")[0].histogram_value
+
+
 def test_scalar_new_style_and_double_precision(tmp_path):
     def log(w, T):
         w.add_scalar("f", 1 / 3, 1, new_style=True)
