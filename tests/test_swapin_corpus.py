@@ -41,6 +41,9 @@ CORPUS = [
     ("distributions_fit.py", ["--steps", "80"]),
     ("custom_function.py", ["--steps", "12"]),
     ("gcn_sparse.py", ["--epochs", "30"]),
+    # torchvision under the alias (tensorgrad.vision) against the same computation in plain torch (real torchvision
+    # cannot be imported beside this torch: the program falls back to plain torch code there)
+    ("vision_transforms.py", ["--steps", "6"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
