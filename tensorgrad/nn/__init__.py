@@ -35,6 +35,12 @@ from .layers_extra import Bilinear, EmbeddingBag, ParameterDict
 from .lazy import UninitializedParameter, LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d
 from .data_parallel import DataParallel, SyncBatchNorm
 from .losses_ctc import CTCLoss, NLLLoss2d
+from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .lazy_extra import (UninitializedBuffer, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d,
+                         LazyInstanceNorm2d, LazyInstanceNorm3d, LazyConvTranspose1d, LazyConvTranspose2d,
+                         LazyConvTranspose3d)
+from .legacy_modules import CrossMapLRN2d, Container
+from . import attention
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Identity", "Linear", "Embedding", "LayerNorm",
            "RMSNorm", "Dropout", "Flatten", "Unflatten", "CosineSimilarity", "PairwiseDistance", "Sequential",
@@ -63,4 +69,6 @@ __all__ += ["Buffer", "Softmin", "Softshrink", "Hardshrink", "Tanhshrink", "Thre
             "GaussianNLLLoss", "Bilinear", "EmbeddingBag", "ParameterDict", "UninitializedParameter", "LazyLinear",
             "LazyConv1d", "LazyConv2d", "LazyConv3d"]
 __all__ += ["DataParallel", "SyncBatchNorm"]
-__all__ += ["CTCLoss", "NLLLoss2d"]
+__all__ += ["CTCLoss", "NLLLoss2d", "AdaptiveLogSoftmaxWithLoss", "UninitializedBuffer", "LazyBatchNorm1d",
+            "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "CrossMapLRN2d", "Container"]

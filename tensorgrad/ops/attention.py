@@ -14,6 +14,7 @@ from ..amp.autocast import cast_lower
 from ..tensor import Tensor
 from ..random import default_generator
 from ..backend.reference import _dropout_scale
+from ..backends.cuda import _state as _sdp_switches
 from .graph import frozen_backward, vjp_by_recompute
 from .movement import cat
 from .util import rowdot
@@ -307,8 +308,21 @@ def _attention_dropout(name, x, p):
     return p, seed, offset
 
 
+def _check_sdp_backend(q):
+    """torch's refusal when the sdpa_kernel / enable_*_sdp switches leave no kernel for the device (the CPU has only
+    math and flash). Any enabled one lets tensorgrad's kernel run: all compute the same exact attention
+    (nn/attention/__init__.py says why a selection is not honoured path by path)."""
+    s = _sdp_switches
+    if not (s["math"] or s["flash"] or (q.array.__class__ is not np.ndarray and (s["mem_efficient"] or s["cudnn_sdp"]))):
+        raise RuntimeError("scaled_dot_product_attention: No viable backend for scaled_dot_product_attention was "
+                           "found. This is likely due to turning off both the math kernel and the fused kernels "
+                           f"(enabled: {sorted(k for k, on in s.items() if on and k != 'allow_tf32')}, "
+                           f"{'cpu' if q.array.__class__ is np.ndarray else 'cuda'} tensors)")
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
     q, k, v = cast_lower(query, key, value)
+    _check_sdp_backend(q)
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] \
             or q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
         raise RuntimeError(f"scaled_dot_product_attention: incompatible shapes query {tuple(q.shape)}, key {tuple(k.shape)}, "
