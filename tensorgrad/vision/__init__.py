@@ -21,4 +21,4 @@ def get_video_backend():
     raise NotImplementedError("get_video_backend: tensorgrad.vision has no video support")
 
 
-__all__ = ["datasets", "models", "transforms", "utils", "get_image_backend", "set_image_backend", "__version__"]
+__all__ = ["datasets", "models", "ops", "transforms", "utils", "get_image_backend", "set_image_backend", "__version__"]

@@ -57,8 +57,8 @@ def grid_plain(batch, nrow, padding):
     grid = batch.new_full((c, rows * (h + padding) + padding, cols * (w + padding) + padding), 0.0)
     for k in range(n):
         r, q = divmod(k, cols)
-        grid[:, r * (h + padding) + padding:(r + 1) * (h + padding), q * (w + padding) + padding:(q + 1) * (w + padding)] \
-            = batch[k]
+        y0, x0 = r * (h + padding) + padding, q * (w + padding) + padding
+        grid[:, y0:y0 + h, x0:x0 + w] = batch[k]
     return grid
 
 

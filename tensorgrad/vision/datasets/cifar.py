@@ -49,8 +49,8 @@ class CIFAR10(VisionDataset):
         if download:
             self.download()
         if not self._check_integrity():
-            raise RuntimeError(f"Dataset not found or corrupted in {os.path.join(self.root, self.base_folder)}. You can "
-                               f"use download=True to download it")
+            where = os.path.join(self.root, self.base_folder)
+            raise RuntimeError(f"Dataset not found or corrupted in {where}. You can use download=True to download it")
         data, self.targets = [], []
         for name, _ in self.train_list if train else self.test_list:
             entry = load_batch(os.path.join(self.root, self.base_folder, name))

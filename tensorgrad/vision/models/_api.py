@@ -23,11 +23,11 @@ def check_weights(builder, weights, kwargs):
             weights = weights or f"{legacy}=True"
     if weights is not None:
         raise NotImplementedError(
-            f"{builder}: pretrained weights ({weights!r}) are not available in tensorgrad.vision: torchvision downloads "
-            f"them as torch pickles, which tensorgrad does not load. Build the model with weights=None, and to use "
-            f"torchvision's trained weights save them with real torch as safetensors "
-            f"(safetensors.torch.save_file(model.state_dict(), path)) and load_state_dict(tensorgrad.load(path)); the "
-            f"state_dict keys are the same")
+            f"{builder}: pretrained weights ({weights!r}) are not available in tensorgrad.vision: torchvision "
+            f"downloads them as torch pickles, which tensorgrad does not load. Build the model with weights=None; to "
+            f"use torchvision's trained weights, save them with real torch as safetensors "
+            f"(safetensors.torch.save_file(model.state_dict(), path)) and load_state_dict(tensorgrad.load(path)); "
+            f"the state_dict keys are the same")
     kwargs.pop("progress", None)
     return kwargs
 
