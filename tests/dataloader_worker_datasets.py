@@ -105,3 +105,16 @@ class Failing:
                 os._exit(3)
             raise self.exc_type(f"bad item {i}")
         return i
+
+
+class Big:
+    """Samples of 192 KiB (a batch of 4 is 768 KiB: shared memory's side of the threshold) and their index."""
+
+    def __len__(self):
+        return self.n
+
+    def __init__(self, n):
+        self.n = n
+
+    def __getitem__(self, i):
+        return np.full((3, 128, 128), i, np.float32), i

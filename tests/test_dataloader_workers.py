@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.utils.data as TD
-from dataloader_worker_datasets import Failing, Indexed, Kinds, Randomness, sharded_stream
+from dataloader_worker_datasets import Big, Failing, Indexed, Kinds, Randomness, sharded_stream
 from test_utils_data import same
 
 import tensorgrad as tg
@@ -256,6 +256,26 @@ def test_no_process_left_after_the_loader_goes():
     assert _no_children_left() and not any(_alive(p) for p in pids)
     list(loader)  # a full epoch shuts its workers down at its end
     assert _no_children_left()
+
+
+def _shm_files():
+    return {f for f in os.listdir("/dev/shm") if f.startswith("tensorgrad_dataloader_")} if os.path.isdir(
+        "/dev/shm") else set()
+
+
+def test_large_batches_through_shared_memory():
+    before = _shm_files()
+    ds = Big(8)
+    ours = list(D.DataLoader(ds, batch_size=4, num_workers=2))
+    same(ours, list(TD.DataLoader(ds, batch_size=4)))
+    x = ours[1][0]
+    assert x.array.nbytes > 1 << 16 and x.array.flags.writeable
+    np.testing.assert_array_equal((x + x).numpy(), 2 * x.numpy())  # (tensorgrad's C kernels take its dtype)
+    np.testing.assert_array_equal((ours[0][1] + 1).numpy(), [1, 2, 3, 4])  # a small one, through the pipe
+    it = iter(D.DataLoader(ds, batch_size=2, num_workers=2))
+    next(it)
+    del it  # batches still in flight: received at shutdown, so their files go
+    assert _no_children_left() and _shm_files() == before
 
 
 _SCRIPT = """

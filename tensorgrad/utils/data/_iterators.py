@@ -12,7 +12,9 @@ import atexit
 import multiprocessing
 import multiprocessing.connection
 import signal
+import time
 import warnings
+import weakref
 
 from ...random import Generator, default_generator
 from ._utils.fetch import create_fetcher
@@ -22,6 +24,15 @@ from ._utils.worker import (MP_STATUS_CHECK_INTERVAL, ExceptionWrapper, _Iterabl
 __all__ = []
 
 _python_exiting = [False]
+_live_iterators = weakref.WeakSet()
+_exit_hook = []
+
+
+def _shutdown_live_iterators():
+    # Registered after multiprocessing's own exit hook, so it runs first: workers still alive (persistent ones,
+    # an unfinished epoch) end cleanly and the batches in flight are received, which frees their shared memory.
+    for it in list(_live_iterators):
+        it._shutdown_workers()
 
 
 @atexit.register
@@ -136,6 +147,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             self._workers.append(w)
             self._workers_status.append(True)
         self._data_queue = self._worker_result_queue
+        _live_iterators.add(self)
+        if not _exit_hook:
+            _exit_hook.append(atexit.register(_shutdown_live_iterators))
         self._reset(loader, first_iter=True)
 
     def _reset(self, loader, first_iter=False):
@@ -170,7 +184,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             for i, _ in failed:
                 self._mark_worker_as_unavailable(i)
             pids = ", ".join(str(w.pid) for _, w in failed)
-            self._shutdown_workers()  # the epoch cannot complete: do not leave the others waiting on the user's gc
+            # the epoch cannot complete: end the others now (not at the user's gc), and without waiting for them
+            # to flush (one may be blocked on the result queue's lock, which the dead worker held) or reading what
+            # is left (a message the dead worker was writing is torn); batches in flight may leave their
+            # shared-memory files behind here
+            self._shutdown_workers(abort=True)
             raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from _death_cause(failed[0][1])
         return False, None
 
@@ -252,18 +270,19 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._index_queues[worker_id].put(None)  # the worker ends its loop when it reads this
         self._workers_status[worker_id] = False
 
-    def _shutdown_workers(self):
+    def _shutdown_workers(self, abort=False):
         if _python_exiting[0] or self._shutdown:
             return
         self._shutdown = True
         try:
+            if abort:
+                return  # (the finally clause terminates them)
             if self._workers:
                 self._workers_done_event.set()  # workers skip the tasks still queued
             for worker_id in range(len(self._workers)):
                 if self._persistent_workers or self._workers_status[worker_id]:
                     self._mark_worker_as_unavailable(worker_id, shutdown=True)
-            for w in self._workers:
-                w.join(timeout=MP_STATUS_CHECK_INTERVAL)
+            self._join_workers_draining(MP_STATUS_CHECK_INTERVAL)
             for q in self._index_queues:
                 q.cancel_join_thread()
                 q.close()
@@ -272,6 +291,30 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 if w.is_alive():
                     w.terminate()
                     w.join(timeout=MP_STATUS_CHECK_INTERVAL)
+
+    def _join_workers_draining(self, timeout):
+        """Wait for the workers to end, receiving what they still send meanwhile (they flush their result queue
+        before exiting)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._drain_results()
+            alive = [w for w in self._workers if w.is_alive()]
+            left = deadline - time.monotonic()
+            if not alive or left <= 0:
+                break
+            multiprocessing.connection.wait([self._worker_result_queue._reader] + [w.sentinel for w in alive], left)
+        self._drain_results()
+
+    def _drain_results(self):
+        """Receive what the workers sent and no one will read: a batch in shared memory frees its file when it is
+        unpickled."""
+        if not self._workers:
+            return
+        try:
+            while self._worker_result_queue._reader.poll(0):
+                self._worker_result_queue.get()
+        except Exception:  # a worker killed mid-send leaves a torn message: nothing more to receive
+            pass
 
     def __del__(self):
         self._shutdown_workers()

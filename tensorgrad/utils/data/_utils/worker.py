@@ -15,6 +15,7 @@ import numpy as np
 
 from ....random import manual_seed
 from ....settings import set_num_threads
+from . import shared_memory
 from .fetch import create_fetcher
 
 __all__ = ["WorkerInfo", "get_worker_info"]
@@ -127,8 +128,10 @@ def _worker_loop(dataset_kind, dataset, index_queue, data_queue, done_event, aut
     """The body of worker process ``worker_id`` (see the module docstring). Seeds as torch's worker does:
     `random` and tensorgrad's default generator with base_seed + worker_id, NumPy's legacy global RNG with
     _generate_state(base_seed, worker_id); one compute thread, so workers do not oversubscribe the cores."""
+    manager_pid = os.getppid()
     try:
         set_num_threads(1)
+        shared_memory.install()
         seed = base_seed + worker_id
         random.seed(seed)
         manual_seed(seed)
@@ -146,7 +149,6 @@ def _worker_loop(dataset_kind, dataset, index_queue, data_queue, done_event, aut
 
         # iteration_end: this worker's stream ended; it skips tasks until a _ResumeIteration or the final None
         iteration_end = False
-        manager_pid = os.getppid()
         while os.getppid() == manager_pid:  # a worker outliving its parent (killed) ends here
             try:
                 r = index_queue.get(timeout=_WORKER_POLL_INTERVAL)
@@ -179,7 +181,8 @@ def _worker_loop(dataset_kind, dataset, index_queue, data_queue, done_event, aut
             del data, idx, index, r  # a batch is not kept alive while the next is fetched
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the main process raises it
         pass
-    if done_event.is_set():
-        # the main process may no longer read: do not block exiting on flushing what is queued
+    if os.getppid() != manager_pid:
+        # the main process is gone: do not block exiting on flushing what is queued. Otherwise flush it: the
+        # main process drains the results while it shuts workers down (a batch in shared memory is freed so).
         data_queue.cancel_join_thread()
-        data_queue.close()
+    data_queue.close()
