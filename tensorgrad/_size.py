@@ -3,8 +3,8 @@
 A tuple subclass, so that everything written for tuples (``x.shape == (2, 3)``, unpacking, ``np.zeros(x.shape)``,
 hashing as the equal tuple) keeps working, while public PyTorch code that builds one (``torch.Size([2, 3])``), asks
 ``isinstance(s, torch.Size)``, calls ``s.numel()`` or prints a shape sees torch's. It prints as ``torch.Size([2, 3])``
-under the torch alias (tensorgrad.compat), where scripts' printed output is compared with torch's, and as
-``tensorgrad.Size([2, 3])`` otherwise.
+under the torch alias (tensorgrad.compat), where a script's output should be torch's, and as the tuple ``(2, 3)``
+otherwise (tensorgrad's own messages, which format shapes freely, read as before).
 """
 import operator
 import sys
@@ -55,7 +55,9 @@ class Size(tuple):
     __rmul__ = __mul__
 
     def __repr__(self):
-        return f"{_prefix()}.Size({list(self)})"
+        if _aliased():
+            return f"torch.Size({list(self)})"
+        return tuple.__repr__(self)
 
     __str__ = __repr__
 
@@ -63,9 +65,9 @@ class Size(tuple):
         return (Size, (tuple(self),))
 
 
-def _prefix():
+def _aliased():
     compat = sys.modules.get("tensorgrad.compat")
-    return "torch" if compat is not None and compat.is_installed() else "tensorgrad"
+    return compat is not None and compat.is_installed()
 
 
 # The shape property's constructor: array shapes are tuples of ints already, so no per-item check
