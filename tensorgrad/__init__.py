@@ -65,6 +65,7 @@ from .ops.extra_stats import (nansum, nanmean, std_mean, var_mean, aminmax, kthv
 from .ops.extra_math import (absolute, negative, divide, true_divide, multiply, subtract, greater, greater_equal, less,
                              less_equal, not_equal, fix, sgn, sinc, heaviside, nextafter, frexp, ldexp, isin, logspace,
                              is_floating_point, promote_types, result_type)
+from .ops.extra_math import divide as div  # noqa: E402,F811  (torch.div takes rounding_mode, as divide)
 from .ops.extra_index import index_fill, index_copy, index_put, masked_scatter, scatter_reduce
 from .ops.extra_random import normal, bernoulli, poisson, randint_like
 from .ops import extra_methods as _extra_methods  # noqa: F401

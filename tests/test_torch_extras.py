@@ -516,3 +516,16 @@ def test_no_numpy_float_warnings_from_ops():
     r = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code], capture_output=True, text=True,
                        env=env)
     assert r.returncode == 0 and r.stdout == "user numpy warns\n", r.stderr
+
+
+@pytest.mark.parametrize("mode", [None, "floor", "trunc"])
+def test_div_rounding_mode(mode):
+    a, b = RNG.standard_normal((3, 4)) * 5, RNG.standard_normal((4,))
+    x, t = _both(a)
+    _eq(tg.div(x, tg.tensor(b), rounding_mode=mode), torch.div(t, torch.tensor(b), rounding_mode=mode))
+    _eq(x.div(2, rounding_mode=mode), t.div(2, rounding_mode=mode))
+    _eq(x.clone().div_(3, rounding_mode=mode), t.clone().div_(3, rounding_mode=mode))
+    xi, ti = _both(np.array([7, -7, 3]))
+    _eq(xi.div(2, rounding_mode=mode), ti.div(2, rounding_mode=mode), exact=True)
+    if mode is None:
+        check_op(lambda u, v: u.div(v.abs() + 0.5, rounding_mode=None), inputs=[(3,), (3,)])

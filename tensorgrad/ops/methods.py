@@ -19,6 +19,7 @@ from . import assign as A
 from . import view_history as VH
 from . import special as SP
 from . import shrink as SH
+from . import extra_math as XM
 
 
 _plain_copy_ = Tensor.copy_  # (tensor.py's, before install() puts _OpMethods.copy_ in its place)
@@ -183,7 +184,10 @@ class _OpMethods:
     def add_(self, o, alpha=1): return self._inplace(E.add, o if alpha == 1 else o * alpha, "add_")
     def sub_(self, o, alpha=1): return self._inplace(E.sub, o if alpha == 1 else o * alpha, "sub_")
     def mul_(self, o): return self._inplace(E.mul, o, "mul_")
-    def div_(self, o): return self._inplace(E.div, o, "div_")
+    def div_(self, o, *, rounding_mode=None):
+        if rounding_mode is None:
+            return self._inplace(E.div, o, "div_")
+        return self._inplace(lambda a, b: XM.divide(a, b, rounding_mode=rounding_mode), o, "div_")
     def clamp_(self, min=None, max=None): return _apply_inplace(self, lambda s: E.clamp(s, min, max), "clamp_")
     def masked_fill_(self, mask, value):
         return _apply_inplace(self, lambda s: M.masked_fill(s, mask, value), "masked_fill_")
@@ -278,7 +282,8 @@ class _OpMethods:
     add = E.add
     sub = E.sub
     mul = E.mul
-    div = E.div
+    def div(self, other, *, rounding_mode=None):
+        return E.div(self, other) if rounding_mode is None else XM.divide(self, other, rounding_mode=rounding_mode)
     pow = E.pow
     maximum = E.maximum
     minimum = E.minimum
