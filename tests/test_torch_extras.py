@@ -529,3 +529,14 @@ def test_div_rounding_mode(mode):
     _eq(xi.div(2, rounding_mode=mode), ti.div(2, rounding_mode=mode), exact=True)
     if mode is None:
         check_op(lambda u, v: u.div(v.abs() + 0.5, rounding_mode=None), inputs=[(3,), (3,)])
+
+
+def test_range_as_an_index():
+    a = RNG.standard_normal((4, 5))
+    for idx in ((range(4), [0, 1, 2, 3]), (range(1, 3),), (slice(None), range(0, 5, 2)), (range(3, 0, -1),)):
+        x, t = _both(a.copy())
+        _eq(x[idx], t[idx])
+        x[idx] = 7.0
+        t[idx] = 7.0
+        _eq(x, t)
+    check_op(lambda v: v[range(3), [0, 2, 1]] * 2, inputs=[(3, 4)])

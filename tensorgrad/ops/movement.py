@@ -355,6 +355,9 @@ def _convert_index(a, index, op="getitem"):
         elif isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__cuda_array_interface__")):
             ix = a._xp.asarray(ix)
             advanced = True
+        elif isinstance(ix, range):  # torch takes a range as the list of its ints (x[range(n), y])
+            ix = a._xp.arange(ix.start, ix.stop, ix.step, dtype=np.int64)
+            advanced = True
         elif isinstance(ix, bool):
             advanced = True
         elif not (ix is None or ix is Ellipsis or isinstance(ix, (int, np.integer, slice))):
