@@ -655,3 +655,18 @@ def test_large_float16_mean_keeps_numpy_float32_accumulation():
         ours, theirs = tg.tensor(a).mean(**kw).numpy(), torch.tensor(a).mean(**kw).numpy()
         assert ours.dtype == np.float16
         np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64), rtol=1e-3)
+
+
+def test_kernels_take_unpickled_arrays():
+    # an unpickled array (a tensor a DataLoader worker sent, pickle.loads) carries its own float32 dtype object, equal
+    # to NumPy's but not the same one: the kernels compare dtypes by value, not identity
+    import pickle
+    x = pickle.loads(pickle.dumps(tg.tensor(np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32))))
+    y = x + x
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(x) * 2)
+    w = tg.where(x > 0, x, x * 0)
+    np.testing.assert_array_equal(np.asarray(w), np.maximum(np.asarray(x), 0))
+    t = pickle.loads(pickle.dumps(tg.tensor(np.arange(512) % 7)))
+    loss = tg.nn.functional.cross_entropy(x, t)
+    ref = tg.nn.functional.cross_entropy(tg.tensor(np.asarray(x)), tg.tensor(np.arange(512) % 7))
+    assert float(loss) == float(ref)

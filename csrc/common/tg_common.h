@@ -60,16 +60,25 @@ inline std::string describe(const py::array& a) {
 
 enum class DType { F32, F64 };
 
+// A dtype equal to T's in native byte order. Identity (dtype.is) is not enough: an unpickled array (a tensor sent by a
+// DataLoader worker, pickle.loads) carries its own float32 dtype object, equal to NumPy's but not the same one.
+inline bool dtype_equal(const py::dtype& d, const py::dtype& want) {
+    return d.is(want) || (d.num() == want.num() && d.byteorder() != '>' && want.byteorder() != '>');
+}
+
+template <typename T>
+inline bool dtype_is(const py::array& a) { return dtype_equal(a.dtype(), py::dtype::of<T>()); }
+
 inline DType dtype_of(const py::array& a, const char* kernel, const char* name) {
-    if (a.dtype().is(py::dtype::of<float>())) return DType::F32;
-    if (a.dtype().is(py::dtype::of<double>())) return DType::F64;
+    if (dtype_is<float>(a)) return DType::F32;
+    if (dtype_is<double>(a)) return DType::F64;
     throw py::type_error(std::string("tensorgrad._C.") + kernel + ": " + name + " must be float32 or float64, got " +
                          describe(a));
 }
 
 // bfloat16 travels as its bits (uint16 arrays; the Python launchers view ml_dtypes.bfloat16 as uint16). Only the
 // kernels that say so take it (is_bf16_bits): dtype_of above still refuses uint16.
-inline bool is_bf16_bits(const py::array& a) { return a.dtype().is(py::dtype::of<uint16_t>()); }
+inline bool is_bf16_bits(const py::array& a) { return dtype_is<uint16_t>(a); }
 
 // bfloat16 bits -> float32: exact.
 TG_INLINE float bf16_to_float(uint16_t b) {
@@ -128,7 +137,7 @@ inline void check(const py::array& a, const char* kernel, const char* name, std:
 
 inline void check_same_dtype(const py::array& a, const py::array& ref, const char* kernel, const char* name,
                              const char* refname) {
-    if (!a.dtype().is(ref.dtype()))
+    if (!dtype_equal(a.dtype(), ref.dtype()))
         throw py::type_error(std::string("tensorgrad._C.") + kernel + ": " + name + " " + describe(a) +
                              " must have the dtype of " + refname + " " + describe(ref));
 }

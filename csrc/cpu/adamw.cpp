@@ -62,7 +62,7 @@ static void adamw_step(py::list params, py::list grads, py::list exp_avgs, py::l
         for (int r = 0; r < 4; ++r) {
             const std::string nm = std::string(names[r]) + "[" + std::to_string(t) + "]";
             if (!(a[r].flags() & py::array::c_style)) fail(K, nm + " must be C-contiguous, got " + describe(a[r]));
-            if (!a[r].dtype().is(a[0].dtype()) || a[r].size() != a[0].size())
+            if (!dtype_equal(a[r].dtype(), a[0].dtype()) || a[r].size() != a[0].size())
                 fail(K, nm + " " + describe(a[r]) + " must match params[" + std::to_string(t) + "] " +
                             describe(a[0]));
             if (r != 1 && !a[r].writeable()) fail(K, nm + " must be writeable");

@@ -92,7 +92,7 @@ static py::array to_bfloat16(py::array x) {
 
 static py::array from_bfloat16(py::array x) {
     const char* K = "from_bfloat16";
-    if (!x.dtype().is(py::dtype::of<uint16_t>())) fail(K, "x must be bfloat16 bits (uint16), got " + describe(x));
+    if (!dtype_is<uint16_t>(x)) fail(K, "x must be bfloat16 bits (uint16), got " + describe(x));
     if (!(x.flags() & py::array::c_style)) fail(K, "x must be C-contiguous, got " + describe(x));
     py::array_t<float> y(shape_vec(x));
     const int64_t n = x.size();
@@ -106,7 +106,7 @@ static py::array from_bfloat16(py::array x) {
 #if defined(TG_HAVE_F16)
 static py::array to_float16(py::array x) {
     const char* K = "to_float16";
-    if (!x.dtype().is(py::dtype::of<float>())) fail(K, "x must be float32, got " + describe(x));
+    if (!dtype_is<float>(x)) fail(K, "x must be float32, got " + describe(x));
     if (!(x.flags() & py::array::c_style)) fail(K, "x must be C-contiguous, got " + describe(x));
     py::array y(py::dtype("float16"), shape_vec(x));
     const int64_t n = x.size();
@@ -119,7 +119,7 @@ static py::array to_float16(py::array x) {
 
 static py::array from_float16(py::array x) {
     const char* K = "from_float16";
-    if (!x.dtype().is(py::dtype("float16"))) fail(K, "x must be float16, got " + describe(x));
+    if (!dtype_equal(x.dtype(), py::dtype("float16"))) fail(K, "x must be float16, got " + describe(x));
     if (!(x.flags() & py::array::c_style)) fail(K, "x must be C-contiguous, got " + describe(x));
     py::array_t<float> y(shape_vec(x));
     const int64_t n = x.size();

@@ -88,7 +88,7 @@ static void ce_backward_impl(const T* x, const int64_t* target, const T* stats, 
 // ------------------------------------------------------------------------------------------- bindings
 static void check_target(const py::array& target, int64_t N, const char* K) {
     check(target, K, "target", {N});
-    if (!target.dtype().is(py::dtype::of<int64_t>()))
+    if (!dtype_is<int64_t>(target))
         throw py::type_error(std::string("tensorgrad._C.") + K + ": target must be int64, got " + describe(target));
 }
 

@@ -33,7 +33,7 @@ static void where_impl(const uint8_t* __restrict c, const T* __restrict a, const
 // ------------------------------------------------------------------------------------------- bindings
 static py::array where(py::array cond, py::array a, py::array b) {
     const char* K = "where";
-    if (!cond.dtype().is(py::dtype::of<bool>())) fail(K, "cond must be bool, got " + describe(cond));
+    if (!dtype_is<bool>(cond)) fail(K, "cond must be bool, got " + describe(cond));
     const DType dt = dtype_of(a, K, "a");
     check_same_dtype(b, a, K, "b", "a");
     for (const py::array* x : {&cond, &a, &b})
