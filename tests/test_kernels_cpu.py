@@ -661,6 +661,8 @@ def test_kernels_take_unpickled_arrays():
     # an unpickled array (a tensor a DataLoader worker sent, pickle.loads) carries its own float32 dtype object, equal
     # to NumPy's but not the same one: the kernels compare dtypes by value, not identity
     import pickle
+
+    import tensorgrad as tg
     x = pickle.loads(pickle.dumps(tg.tensor(np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32))))
     y = x + x
     np.testing.assert_array_equal(np.asarray(y), np.asarray(x) * 2)
