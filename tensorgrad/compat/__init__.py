@@ -37,7 +37,7 @@ _IMPORT_ONLY = ("onnx",)
 # torch.X (and everything below it) that maps to tensorgrad.X
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator", "special", "testing", "distributions", "sparse",
-               "jit")
+               "jit", "multiprocessing")
 # each aliased library: the tensorgrad package it stands for; torch maps only _NAMESPACES, torchvision all of it
 _ROOTS = {"torch": "tensorgrad", "torchvision": "tensorgrad.vision"}
 _HOW = {"torch": "this 'torch' is tensorgrad, aliased by tensorgrad.compat",

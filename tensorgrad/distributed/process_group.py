@@ -13,6 +13,7 @@ Launch with ``mpiexec -n N python script.py`` (see tensorgrad.distributed); torc
 WORLD_SIZE without an MPI launcher) cannot join processes into an MPI job, and init_process_group says so.
 """
 import datetime
+import multiprocessing
 import os
 import sys
 
@@ -166,6 +167,11 @@ def _install_excepthook(MPI, rank, size):
     _state["excepthook"] = previous
 
 
+def _starter():
+    return ("Python's multiprocessing (torch.multiprocessing.spawn / Process)" if multiprocessing.parent_process()
+            is not None else "hand, without mpiexec")
+
+
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
                        group_name="", pg_options=None, device_id=None):
     """Join this process to the job mpiexec started (torch's signature; init_method / store are accepted and
@@ -185,6 +191,14 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                            "not part of an MPI job: tensorgrad's process groups run on MPI, so start the processes "
                            f"with mpiexec (mpiexec -n {env.world_size} python script.py; tensorgrad train --nproc "
                            f"{env.world_size}), not torchrun")
+    if size == 1 and world_size not in (None, -1) and int(world_size) > 1:
+        # torch's mp.spawn(main_worker, nprocs=N) + init_process_group(rank=i, world_size=N) launch: processes that
+        # multiprocessing (or a shell) started are N separate one-process MPI jobs, which no init_method can join
+        raise RuntimeError(f"init_process_group: world_size={world_size}, but this process is not part of an MPI job "
+                           f"of that size (it was started by {_starter()}). tensorgrad's process groups run on MPI, "
+                           f"whose processes mpiexec starts: launch `mpiexec -n {world_size} python script.py` and "
+                           "call init_process_group in each process (its rank is dist.get_rank(); RANK / "
+                           "LOCAL_RANK are set), instead of torch.multiprocessing.spawn / mp.Process")
     if world_size not in (None, -1) and int(world_size) != size:
         raise ValueError(f"init_process_group: world_size={world_size} but mpiexec started {size} processes")
     if rank not in (None, -1) and int(rank) != me:

@@ -345,6 +345,16 @@ class Module:
                     t.grad.array = conv(t.grad.array)
         return self
 
+    def share_memory(self):
+        """torch's: every parameter and buffer (and a gradient already there) moved into shared memory in place
+        (Tensor.share_memory_), so that processes given this module (forked after this, or sent through
+        torch.multiprocessing) train the same values. A gradient made later is each process's own."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            t.share_memory_()
+            if t.grad is not None:
+                t.grad.share_memory_()
+        return self
+
     def cpu(self):
         return self.to("cpu")
 

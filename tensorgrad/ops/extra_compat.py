@@ -15,6 +15,8 @@ from .. import dtypes
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, tensor
 from ..backend import as_device
+from ..backend.shared_memory import new_segment, segment_of
+from ..autograd import version as _versions
 from .._size import Size
 from ..autograd.grad_mode import is_grad_enabled
 from ..factories import arange, empty, from_numpy, full, zeros
@@ -337,15 +339,30 @@ def _new(self, *args, dtype=None, device=None):
 
 
 def _share_memory_(self):
-    """Move the data into anonymous shared memory, so that processes forked after this see and make the same writes
-    (torch.multiprocessing's Hogwild pattern with the fork start method). A CUDA tensor is left as it is, as torch."""
-    if self.device.type != "cpu" or _is_shared(self):
+    """Move the data into shared memory in place (tensorgrad.backend.shared_memory, of the current sharing
+    strategy), as torch moves the storage: processes that get this tensor afterwards (forked, or pickled to a spawned
+    child or through a torch.multiprocessing queue) read and write the same memory. The whole memory the array views
+    moves, and the views autograd tracks on it (x._base / x._views) are re-pointed to the new copy; a tensor made
+    with .data or from_numpy is not tracked and keeps the old memory. A CUDA tensor is left as it is, as torch."""
+    if self.device.type != "cpu" or segment_of(self.array) is not None:
         return self
-    a = self.array
-    buf = mmap.mmap(-1, max(a.nbytes, 1))
-    shared = np.frombuffer(buf, dtype=a.dtype, count=a.size).reshape(a.shape)
-    shared[...] = a
-    self.array = shared
+    owner = self._base
+    if owner is None or segment_of(owner.array) is not None:  # (a view its owner's move left behind moves alone)
+        owner = self
+    memory = _versions.root(owner.array)
+    if not memory.flags.c_contiguous:  # (an owner NumPy cannot copy as bytes: only this tensor's elements move)
+        owner, memory = self, np.ascontiguousarray(self.array)
+    seg = new_segment(memory.nbytes)
+    np.frombuffer(seg, np.uint8, count=memory.nbytes)[:] = memory.reshape(-1).view(np.uint8)
+    start = memory.__array_interface__["data"][0]
+    for t in [w() for w in owner._views or ()] + [owner, self]:
+        a = None if t is None else t.array
+        if a is None or segment_of(a) is not None or not (a is memory or _versions.root(a) is memory):
+            continue
+        off = a.__array_interface__["data"][0] - start
+        t.array = np.ndarray(a.shape, a.dtype, buffer=seg, offset=off, strides=a.strides)
+    if segment_of(self.array) is None:  # (memory is a copy of this tensor's elements)
+        self.array = np.ndarray(memory.shape, memory.dtype, buffer=seg)
     return self
 
 
@@ -357,7 +374,7 @@ def _is_shared(self):
         base = base.base
     if isinstance(base, memoryview):  # np.frombuffer's chain ends at a memoryview of the mmap
         base = base.obj
-    return isinstance(base, mmap.mmap)
+    return isinstance(base, mmap.mmap)  # (a Segment, or a DataLoader worker's batch in a mapped /dev/shm file)
 
 
 def _apply_(self, fn):
