@@ -1,5 +1,6 @@
-"""CTC loss on the CPU: tensorgrad (ops/ctc.py, a NumPy loop over frames) vs PyTorch's CPU ctc_loss kernel, same
-process, same inputs, alternating rounds.
+"""CTC loss on the CPU: tensorgrad (ops/ctc.py through the kernels ctc_loss_forward / ctc_loss_backward: the compiled
+csrc/cpu/ctc.cpp, or under TENSORGRAD_KERNELS=reference the NumPy loop over frames in backend/reference_ctc.py) vs
+PyTorch's CPU ctc_loss kernel, same process, same inputs, alternating rounds.
 
     python benchmarks/bench_ctc_cpu.py [--threads 1] [--rounds 7] [--quick] [--out PATH] [--label NAME]
 
@@ -8,7 +9,9 @@ milliseconds per step, median over rounds, which framework goes first alternatin
   speech-T200   T=200 frames, batch 16, 30 classes (characters + blank), padded targets up to 40 labels, input
                 lengths 150..200 and target lengths 20..40 drawn at random (a character-level ASR batch)
   short-T50     T=50, batch 32, 20 classes, targets up to 10 labels (a small handwriting / keyword batch)
-Results go under runs[<label>] of the JSON file (machine, device, commit stamped); other labels are kept.
+Results go under runs[<label>] of the JSON file (machine, device, commit stamped); other labels are kept. Each run
+records which implementation ran ("kernel" or "reference"). Runs: numpy-logspace (the NumPy recursion, before the
+kernel), fused-cpp-1t and fused-cpp-2t (csrc/cpu/ctc.cpp at 1 and 2 threads, torch at the same count).
 """
 import argparse
 import gc
@@ -27,6 +30,7 @@ sys.path.insert(0, os.environ.get("TG_ROOT", ROOT))
 import torch  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
+from tensorgrad.backend import kernels  # noqa: E402
 from tensorgrad.provenance import write_result  # noqa: E402
 from tensorgrad.train import set_num_threads  # noqa: E402
 
@@ -74,7 +78,8 @@ def main():
     set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     rows = []
-    print(f"threads {args.threads}, ms per forward+backward, median of {rounds} rounds")
+    impl = kernels.which("ctc_loss_forward", "cpu")
+    print(f"threads {args.threads}, tensorgrad's {impl}, ms per forward+backward, median of {rounds} rounds")
     print(f"{'case':<16}{'tensorgrad':>12}{'torch':>10}{'ratio':>8}")
     for name, make in CASES.items():
         run_tg, run_torch = make()
@@ -92,13 +97,13 @@ def main():
     if os.path.exists(args.out):
         with open(args.out) as f:
             runs = json.load(f).get("runs", {})
-    runs[args.label] = dict(threads=args.threads, rounds=rounds, reps=args.reps, rows=rows,
+    runs[args.label] = dict(threads=args.threads, implementation=impl, rounds=rounds, reps=args.reps, rows=rows,
                             load_average_at_end=os.getloadavg())
     write_result(args.out, dict(
         benchmark="CTC loss, forward + backward, tensorgrad vs PyTorch CPU (float32)",
         method="ms per F.ctc_loss(...).backward() (reduction 'mean'): median over rounds of reps-call loops, the two "
                "frameworks alternating first; ratio = tensorgrad / torch",
-        command="python benchmarks/bench_ctc_cpu.py --label " + args.label,
+        command=f"python benchmarks/bench_ctc_cpu.py --threads {args.threads} --label {args.label}",
         torch_version=torch.__version__, numpy_version=np.__version__, runs=runs), device="cpu")
 
 

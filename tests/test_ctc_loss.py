@@ -228,3 +228,132 @@ def test_masked_classes_give_torch_nan_gradient():
     x[1, 0, 2] = -np.inf
     lp = torch.tensor(x).log_softmax(-1).numpy()
     check_op(_ctc(reduction="sum"), inputs=[lp, np.array([[1, 2], [3, 3]]), np.array([5, 4]), np.array([2, 2])])
+
+
+# ------------------------------------------------------------------------------ compiled kernel == reference
+# csrc/cpu/ctc.cpp against backend/reference_ctc.py (the NumPy recursion it replaced). Both compute in float64; the
+# kernel's logsumexp of three is hi + log(1 + e^(lo-hi) + e^(mid-hi)) with its own vectorized exp and log, the
+# reference's two nested np.logaddexp, so they differ by a few ulp per frame: float64 results to ~1e-12, float32
+# ones (rounded once from float64 in both) to a couple of ulp.
+def _kernel_problem(seed, T, N, C, S, dtype, masked=False, short=False):
+    """Extended labels (N, 2S+1) built as ops/ctc.py builds them, random lengths including 0 and T, a random blank,
+    repeated labels; short: some input lengths below what their target needs (impossible alignments)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, N, C)) * 2
+    lp = (x - np.log(np.exp(x).sum(-1, keepdims=True))).astype(dtype)
+    if masked:
+        lp[rng.random(lp.shape) < 0.1] = -np.inf
+    blank = int(rng.integers(0, C))
+    tl = rng.integers(0, S + 1, N)
+    tl[0] = 0
+    tl[-1] = S
+    il = rng.integers(0 if short else min(T, 2 * S + 1), T + 1, N)
+    il[-1] = T
+    if short:
+        il[0] = 0  # no frames and no labels: -0.0
+        if N >= 3 and S > 0:
+            tl[1], il[1] = S, S - 1  # one frame fewer than the target's labels: impossible
+    picked = np.where(np.arange(S)[None] < tl[:, None], rng.integers(0, C, (N, S)), blank)
+    if S >= 2:
+        picked[-1, 1] = picked[-1, 0]
+    labels = np.full((N, 2 * S + 1), blank, dtype=np.int64)
+    labels[:, 1::2] = picked
+    return lp, labels, il.astype(np.int64), tl.astype(np.int64), rng.standard_normal(N)
+
+
+_KERNEL_SHAPES = [  # (T, N, C, S): T = 1, empty targets only, a batch of one, and two past the kernel's threading
+    (1, 3, 4, 2), (1, 2, 3, 0), (5, 1, 2, 0), (7, 4, 5, 3), (13, 5, 6, 5), (30, 3, 9, 12),
+    (120, 8, 12, 20), (200, 6, 30, 40)]
+
+
+@pytest.fixture
+def kernel_threads():
+    """Sets tensorgrad._C's OpenMP thread count for one test and restores it."""
+    from tensorgrad.backend import cpu
+    prev = cpu._C.num_threads()
+    yield cpu._C.set_num_threads
+    cpu._C.set_num_threads(prev)
+
+
+def _assert_same_nan(a, b):
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_array_equal(np.isinf(a) & (a > 0), np.isinf(b) & (b > 0))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", _KERNEL_SHAPES)
+@pytest.mark.parametrize("variant", ["plain", "masked", "short"])
+def test_kernel_matches_reference(dtype, shape, variant, kernel_threads):
+    from tensorgrad.backend import cpu, reference
+    lp, labels, il, tl, g = _kernel_problem(sum(shape) + len(variant), *shape, dtype, masked=variant == "masked",
+                                            short=variant == "short")
+    args = (lp, labels, il, tl)
+    nll_r, alpha_r = reference.ctc_loss_forward(*args)
+    runs = []
+    for threads in (1, 2):
+        kernel_threads(threads)
+        nll_k, alpha_k = cpu.ctc_loss_forward(*args)
+        grads = [cpu.ctc_loss_backward(g, lp, alpha_k, nll_k, labels, il, tl, zi) for zi in (False, True)]
+        runs.append((nll_k, alpha_k, grads))
+    for a, b in zip(runs[0][:2] + tuple(runs[0][2]), runs[1][:2] + tuple(runs[1][2])):
+        np.testing.assert_array_equal(a, b)  # one sample per thread: the thread count changes no bit
+    nll_k, alpha_k, grads = runs[0]
+    assert nll_k.dtype == alpha_k.dtype == np.float64 and alpha_k.shape == alpha_r.shape
+    _assert_same_nan(nll_k, nll_r)
+    np.testing.assert_array_equal(np.signbit(nll_k), np.signbit(nll_r))  # -0.0 for no frames and no labels
+    np.testing.assert_allclose(nll_k, nll_r, rtol=1e-12, atol=0)
+    if dtype == np.float32:  # the loss the op returns: float64 rounded to float32
+        finite = np.isfinite(nll_r)
+        np.testing.assert_array_max_ulp(nll_k[finite].astype(dtype), nll_r[finite].astype(dtype), maxulp=2)
+    tol = dict(rtol=2 ** -22, atol=1e-12) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for zi, got in zip((False, True), grads):
+        want = reference.ctc_loss_backward(g, lp, alpha_r, nll_r, labels, il, tl, zi)
+        assert got.dtype == want.dtype == dtype and got.shape == want.shape
+        _assert_same_nan(got, want)
+        np.testing.assert_allclose(got, want, **tol)
+        # alpha is a contract between the two: either backward reads the other's forward
+        np.testing.assert_allclose(reference.ctc_loss_backward(g, lp, alpha_k, nll_k, labels, il, tl, zi), want,
+                                   **tol)
+    if variant == "short" and shape[1] >= 3 and shape[3] > 0:
+        assert np.isinf(nll_r[1]) and np.isnan(grads[0][:, 1]).any() and (grads[1][:, 1] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_op_kernel_and_reference_paths_agree(dtype, reduction, monkeypatch):
+    """F.ctc_loss reaches the compiled kernel by default and the reference under TENSORGRAD_KERNELS=reference, with
+    the same loss and gradient (also for an impossible sample under zero_infinity, and concatenated targets)."""
+    from tensorgrad.backend import kernels
+    lp, labels, il, tl, _ = _kernel_problem(11, 40, 5, 7, 8, dtype, short=True)
+    targets = np.concatenate([labels[i, 1:2 * tl[i]:2] for i in range(len(tl))])
+    out = {}
+    for mode in ("auto", "reference"):
+        monkeypatch.setenv("TENSORGRAD_KERNELS", mode)
+        assert kernels.which("ctc_loss_forward") == ("kernel" if mode == "auto" else "reference")
+        x = tg.tensor(lp, requires_grad=True)
+        loss = F(x).ctc_loss(x, tg.tensor(targets), tg.tensor(il), tg.tensor(tl), blank=int(labels[0, 0]),
+                             reduction=reduction, zero_infinity=True)
+        loss.sum().backward()
+        out[mode] = (loss.detach().numpy(), x.grad.numpy())
+    for a, b in zip(out["auto"], out["reference"]):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=1e-12 if dtype == np.float64 else 2 ** -22, atol=1e-12)
+
+
+def test_kernel_refuses_bad_arguments():
+    """The compiled kernels index by labels and lengths: out-of-range values raise, naming the kernel."""
+    from tensorgrad.backend import cpu
+    lp, labels, il, tl, _ = _kernel_problem(0, 6, 2, 4, 2, np.float64)
+    with raises(ValueError, "ctc_loss_forward", r"labels must be in \[0, 4\)", "9"):
+        cpu.ctc_loss_forward(lp, np.where(labels == labels[0, 1], 9, labels), il, tl)
+    with raises(ValueError, "ctc_loss_forward", "input_lengths", r"\[0, 6\]", "7"):
+        cpu.ctc_loss_forward(lp, labels, np.array([7, 6]), tl)
+    with raises(ValueError, "ctc_loss_forward", "target_lengths", "3"):
+        cpu.ctc_loss_forward(lp, labels, il, np.array([3, 1]))
+    with raises(ValueError, "ctc_loss_forward", "labels", r"\(2, 4\)"):
+        cpu.ctc_loss_forward(lp, labels[:, :4], il, tl)
+    nll, alpha = cpu.ctc_loss_forward(lp, labels, il, tl)
+    with raises(ValueError, "ctc_loss_backward", "alpha", r"\(6, 2, 5\)"):
+        cpu.ctc_loss_backward(np.ones(2), lp, alpha[:5], nll, labels, il, tl, False)
+    with raises(TypeError, "ctc_loss_forward", "log_probs", "float32 or float64"):
+        cpu._C.ctc_loss_forward(lp.astype(np.float16), labels, il, tl)

@@ -17,6 +17,7 @@ void register_reduce_sum(py::module_& m);
 void register_bias_dropout_add(py::module_& m);
 void register_mpi_allreduce(py::module_& m);
 void register_rnn_cell(py::module_& m);
+void register_ctc(py::module_& m);
 }  // namespace tg
 
 PYBIND11_MODULE(_C, m) {
@@ -35,6 +36,7 @@ PYBIND11_MODULE(_C, m) {
     tg::register_bias_dropout_add(m);
     tg::register_mpi_allreduce(m);
     tg::register_rnn_cell(m);
+    tg::register_ctc(m);
     m.def("num_threads", []() { return omp_get_max_threads(); }, "OpenMP threads the kernels use.");
     m.def("set_num_threads", [](int n) { omp_set_num_threads(n); }, py::arg("n"));
 }

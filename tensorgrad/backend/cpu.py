@@ -273,6 +273,29 @@ def gru_cell_backward(dh_new, act, hw, h):
     return _C.gru_cell_backward(_c(dh_new, dt), _c(act, dt), _c(hw, dt), _c(h, dt))
 
 
+# ------------------------------------------------------------------------------------------------------ ctc
+def _i64(a):
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def ctc_loss_forward(log_probs, labels, input_lengths, target_lengths):
+    """reference.ctc_loss_forward through _C (csrc/cpu/ctc.cpp) for float32/float64 log_probs; others through the
+    reference (ops/ctc.py passes only these two)."""
+    if not (log_probs.dtype == _F32 or log_probs.dtype == _F64):
+        return reference.ctc_loss_forward(log_probs, labels, input_lengths, target_lengths)
+    return _C.ctc_loss_forward(np.ascontiguousarray(log_probs), _i64(labels), _i64(input_lengths),
+                               _i64(target_lengths))
+
+
+def ctc_loss_backward(grad, log_probs, alpha, nll, labels, input_lengths, target_lengths, zero_infinity):
+    if not (log_probs.dtype == _F32 or log_probs.dtype == _F64):
+        return reference.ctc_loss_backward(grad, log_probs, alpha, nll, labels, input_lengths, target_lengths,
+                                           zero_infinity)
+    return _C.ctc_loss_backward(np.ascontiguousarray(grad, dtype=_F64), np.ascontiguousarray(log_probs),
+                                np.ascontiguousarray(alpha, dtype=_F64), np.ascontiguousarray(nll, dtype=_F64),
+                                _i64(labels), _i64(input_lengths), _i64(target_lengths), bool(zero_infinity))
+
+
 # -------------------------------------------------------------------------------------------- bias_dropout_add
 def bias_dropout_add_forward(x, h, bias, p, seed, offset):
     """reference.bias_dropout_add_forward through _C (csrc/cpu/bias_dropout_add.cpp) for float32/float64 of one

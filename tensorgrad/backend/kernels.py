@@ -23,6 +23,7 @@ NAMES = (
     "gemm", "pack_b", "scatter_add", "cast", "binary", "where", "reduce_sum",
     "bias_dropout_add_forward", "bias_dropout_add_backward",
     "lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward",
+    "ctc_loss_forward", "ctc_loss_backward",
 )
 
 # NumPy arrays from this many elements go to the "binary", "where" and "reduce_sum" kernels, which run on the OpenMP threads (NumPy's

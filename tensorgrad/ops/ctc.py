@@ -11,27 +11,22 @@ and beta the same recursion run backwards from t = T_b-1. The gradient is torch'
 and 0 for t >= T_b: torch's kernel assumes log_probs = log_softmax(x) and adds exp(lp), which log_softmax's backward
 removes again (it subtracts softmax * sum_c grad, and the added terms sum to 1 at every t); the gradient reaching x is
 the true one either way. The second term is the occupancy probability of each class (alpha + beta + nll - lp <= 0),
-summed with one bincount. An impossible alignment (nll = inf) gives NaN for t < T_b as torch's exp(-inf + inf), or 0
-under zero_infinity, which also zeroes its loss; so does a log-probability of -inf (a masked class) as in torch.
+summed over the states of that class. An impossible alignment (nll = inf) gives NaN for t < T_b as torch's
+exp(-inf + inf), or 0 under zero_infinity, which also zeroes its loss; so does a log-probability of -inf (a masked
+class) as in torch.
 
-The recursion runs over the whole batch at once, one step per t (a loop over T in NumPy), in float64 whatever the
-input's dtype, and rounds the results to it. States past 2S_b of a shorter target never reach the ones read (the
-recursion only moves up in s), so padding l' with blanks needs no mask in alpha; beta starts at -inf there.
+The recursions run in the kernels ctc_loss_forward / ctc_loss_backward (backend/kernels.py): csrc/cpu/ctc.cpp on
+the CPU (one sample per thread, a frame's states vectorized), the NumPy reference in backend/reference_ctc.py
+otherwise; both compute in float64 whatever the input's dtype, and round the results to it.
 torch has no double backward for ctc_loss (its backward is not differentiable), nor has this op.
 """
 import numpy as np
 
 from ..amp.autocast import cast_float32_all
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import kernels, xp_of
 from .. import dtypes
 from ..tensor import Tensor
-
-_NEG_INF = -np.inf
-
-
-def _lse3(a, b, c):
-    return np.logaddexp(np.logaddexp(a, b), c)
 
 
 class CTCLoss(Function):
@@ -39,70 +34,21 @@ class CTCLoss(Function):
 
     def forward(self, log_probs, labels, input_lengths, target_lengths, zero_infinity):
         xp = xp_of(log_probs)
-        lp = np.asarray(log_probs if xp is np else log_probs.get(), dtype=np.float64)
-        T, N, _ = lp.shape
-        L = labels.shape[1]
-        lpl = np.take_along_axis(lp, labels[None], axis=2)  # (T, N, L): lp of each extended state's label
-        skip = np.zeros((N, L), dtype=bool)  # the s-2 -> s transition is allowed (a label differing from l'_{s-2})
-        skip[:, 2:] = (labels[:, 2:] != labels[:, :1]) & (labels[:, 2:] != labels[:, :-2])  # (l'_0 is the blank)
-        # two -inf columns in front, so the s-1 and s-2 neighbours are views; the skip mask as an additive 0 / -inf
-        pad = np.full((T, N, L + 2), _NEG_INF)
-        skip_add = np.where(skip, 0.0, _NEG_INF)
-        pad[0, :, 2:4] = lpl[0, :, :2]
-        for t in range(1, T):
-            prev = pad[t - 1]
-            pad[t, :, 2:] = lpl[t] + _lse3(prev[:, 2:], prev[:, 1:-1], prev[:, :-2] + skip_add)
-        alpha = pad[:, :, 2:]
-        b = np.arange(N)
-        last = np.maximum(input_lengths - 1, 0)
-        end = alpha[last, b, 2 * target_lengths]
-        end_1 = np.where(target_lengths > 0, alpha[last, b, np.maximum(2 * target_lengths - 1, 0)], _NEG_INF)
-        nll = -np.logaddexp(end, end_1)
-        # no input frames: the empty path explains only an empty target (torch's -0.0 for it)
-        nll = np.where(input_lengths == 0, np.where(target_lengths == 0, -0.0, np.inf), nll)
-        impossible = np.isinf(nll) & (nll > 0)
-        self.alpha, self.lpl, self.lp, self.labels, self.skip = alpha, lpl, lp, labels, skip
-        self.lengths, self.nll, self.impossible = (input_lengths, target_lengths), nll, impossible
-        self.zero_infinity, self.out_dtype_ = zero_infinity, log_probs.dtype
+        dev = kernels.device_type(log_probs)
+        nll, alpha = kernels.get("ctc_loss_forward", dev)(log_probs, labels, input_lengths, target_lengths)
+        self.save_for_backward(log_probs, alpha, nll)
+        self.problem = (labels, input_lengths, target_lengths)
+        self.zero_infinity = zero_infinity
         if zero_infinity:
-            nll = np.where(impossible, 0.0, nll)
-        return xp.asarray(nll.astype(log_probs.dtype))
+            nll = xp.where(xp.isposinf(nll), 0.0, nll)
+        return nll.astype(log_probs.dtype)
 
     def backward(self, grad):
-        xp = xp_of(grad)
-        g = np.asarray(grad if xp is np else grad.get(), dtype=np.float64)
-        alpha, lpl, lp, labels, skip = self.alpha, self.lpl, self.lp, self.labels, self.skip
-        input_lengths, target_lengths = self.lengths
-        T, N, C = lp.shape
-        L = labels.shape[1]
-        s = np.arange(L)
-        two_s = 2 * target_lengths[:, None]
-        start = (s == two_s) | ((s == two_s - 1) & (two_s > 0))  # beta's first states: the last label or blank
-        skip_up = np.full((N, L), _NEG_INF)  # s -> s+2 is allowed where s+2's own skip is (additive 0 / -inf)
-        skip_up[:, :-2] = np.where(skip[:, 2:], 0.0, _NEG_INF)
-        start = np.where(start, 0.0, _NEG_INF)
-        pad = np.full((T + 1, N, L + 2), _NEG_INF)  # two -inf columns behind, and a row of -inf after t = T-1
-        for t in range(T - 1, -1, -1):
-            nxt = pad[t + 1]
-            rec = lpl[t] + _lse3(nxt[:, :-2], nxt[:, 1:-1], nxt[:, 2:] + skip_up)
-            pad[t, :, :-2] = np.where((t == input_lengths - 1)[:, None], lpl[t] + start,
-                                      np.where((t >= input_lengths)[:, None], _NEG_INF, rec))
-        with np.errstate(invalid="ignore"):
-            occupancy = np.exp(alpha + pad[:T, :, :-2] + self.nll[None, :, None] - lpl)
-        flat = (np.arange(T * N)[:, None] * C + np.broadcast_to(labels, (T, N, L)).reshape(T * N, L)).ravel()
-        occ = np.bincount(flat, weights=np.nan_to_num(occupancy, nan=0.0).ravel(), minlength=T * N * C)
-        out = np.exp(lp) - occ.reshape(T, N, C)
-        live = np.arange(T)[:, None] < input_lengths[None, :]  # (T, N)
-        # torch's exp(-inf + inf) = NaN: for a log-probability of -inf (a masked class), and wherever an impossible
-        # sample had frames, unless zero_infinity zeroes that sample
-        out[np.isneginf(lp)] = np.nan
-        if self.zero_infinity:
-            out[:, self.impossible] = 0.0
-        else:
-            out[live & self.impossible[None, :]] = np.nan
-        out[~live] = 0.0
-        out *= g[None, :, None]
-        return xp.asarray(out.astype(self.out_dtype_)), None, None, None, None
+        log_probs, alpha, nll = self.saved_tensors
+        labels, input_lengths, target_lengths = self.problem
+        out = kernels.get("ctc_loss_backward", kernels.device_type(log_probs))(
+            grad.astype(np.float64), log_probs, alpha, nll, labels, input_lengths, target_lengths, self.zero_infinity)
+        return out, None, None, None, None
 
 
 def _lengths(op, name, v):
