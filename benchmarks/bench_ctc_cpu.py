@@ -11,7 +11,8 @@ milliseconds per step, median over rounds, which framework goes first alternatin
   short-T50     T=50, batch 32, 20 classes, targets up to 10 labels (a small handwriting / keyword batch)
 Results go under runs[<label>] of the JSON file (machine, device, commit stamped); other labels are kept. Each run
 records which implementation ran ("kernel" or "reference"). Runs: numpy-logspace (the NumPy recursion, before the
-kernel), fused-cpp-1t and fused-cpp-2t (csrc/cpu/ctc.cpp at 1 and 2 threads, torch at the same count).
+kernel, on a busier machine), fused-cpp-1t and fused-cpp-2t (csrc/cpu/ctc.cpp at 1 and 2 threads, torch at the same
+count), numpy-reference-1t (the same NumPy recursion under TENSORGRAD_KERNELS=reference, run right after them).
 """
 import argparse
 import gc
