@@ -193,3 +193,19 @@ def test_missing_torchvision_features_are_named(tmp_path):
         assert kind in ("ModuleNotFoundError", "AttributeError", "ImportError"), line
         assert msg.startswith(what + ": a torchvision feature tensorgrad does not provide (this 'torchvision' is "
                                      "tensorgrad.vision"), line
+
+
+def test_module_dict_lists_functions_and_classes(tmp_path):
+    # pytorch/examples' imagenet: model_names = sorted(n for n in models.__dict__ if n.islower() and callable(...))
+    out = _alias_stdout("""
+        import torch, torch.nn as nn, torch.nn.functional as F
+        names = sorted(n for n in nn.__dict__ if not n.startswith("_") and callable(nn.__dict__[n]))
+        print("Linear" in names, "Conv2d" in names, "relu" in F.__dict__)
+        orig = F.relu
+        F.relu = lambda x: x * 0
+        print(float(F.relu(torch.ones(1))), F.__dict__["relu"] is F.relu)
+        F.relu = orig
+        torch.backends.cudnn.benchmark = True
+        print(torch.backends.cudnn.benchmark)
+    """, tmp_path)
+    assert out.split() == ["True", "True", "True", "0.0", "True", "True"], out

@@ -75,6 +75,12 @@ class _Alias(types.ModuleType):
         super().__init__(name, target.__doc__)
         object.__setattr__(self, "_tensorgrad_module", target)
         self.__path__ = []  # a package, so that `from torch.X import missing` comes to the finder and its message
+        # Scripts also read a module's __dict__ (pytorch/examples' imagenet lists its architectures as the callables in
+        # models.__dict__): the target's public functions and classes are mirrored here, as they never change after
+        # import; plain values stay reads through __getattr__, so a setting changed on tensorgrad's module is seen.
+        for k, v in list(target.__dict__.items()):
+            if not k.startswith("_") and callable(v) and not isinstance(v, types.ModuleType):
+                object.__setattr__(self, k, v)
 
     def __getattr__(self, name):
         target = self.__dict__["_tensorgrad_module"]
@@ -100,9 +106,12 @@ class _Alias(types.ModuleType):
             object.__setattr__(self, name, value)
         else:
             setattr(self.__dict__["_tensorgrad_module"], name, value)
+            if name in self.__dict__:  # (a mirrored function replaced: torch.nn.functional.gelu = my_gelu)
+                object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
         delattr(self.__dict__["_tensorgrad_module"], name)
+        self.__dict__.pop(name, None)
 
     def __dir__(self):
         return dir(self.__dict__["_tensorgrad_module"])
