@@ -540,3 +540,16 @@ def test_range_as_an_index():
         t[idx] = 7.0
         _eq(x, t)
     check_op(lambda v: v[range(3), [0, 2, 1]] * 2, inputs=[(3, 4)])
+
+
+def test_set_num_threads_under_the_alias(tmp_path):
+    # under the alias torch.set_num_threads is tensorgrad's, which also sets real torch's pools when torch is loaded:
+    # it must not call itself (a DataLoader worker calls torch.set_num_threads(1))
+    import os
+    import subprocess
+    import sys
+    code = ("import tensorgrad.compat as c; c.install(); import torch; n = torch.get_num_threads(); "
+            "torch.set_num_threads(1); print(torch.get_num_threads())")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(tg.__file__)))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr[-2000:]

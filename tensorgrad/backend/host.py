@@ -86,8 +86,11 @@ def set_num_threads(n):
     for _, fset, fget in thread_pools():
         prev = max(prev, int(fget()))
         fset(ctypes.c_int(int(n)))
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(int(n))
+    torch = sys.modules.get("torch")
+    # real torch's pools too (benchmarks); under the torch alias "torch" is tensorgrad itself, whose set_num_threads
+    # lands here (a DataLoader worker calls torch.set_num_threads(1), as torch's worker loop does)
+    if torch is not None and "_tensorgrad_module" not in vars(torch):
+        torch.set_num_threads(int(n))
     return prev or None
 
 
