@@ -204,7 +204,7 @@ def unflatten_optimizer_state(arrays, js):
         st = {}
         for k, v in entry.items():
             if isinstance(v, dict) and "__tensor__" in v:
-                st[k] = Tensor(np.array(arrays[v["__tensor__"]]))
+                st[k] = Tensor._from(np.array(arrays[v["__tensor__"]]))
             else:
                 st[k] = v
         state[int(pid)] = st

@@ -20,6 +20,7 @@ from ._size import Size, make_size as _make_size
 from . import _memory_format
 
 _ndarray = np.ndarray
+_NO_DATA = object()  # Tensor() with no data: torch's empty (0,) tensor
 
 
 def check_same_device(op, args):
@@ -161,18 +162,36 @@ class Tensor:
         state["_base"] = state["_views"] = None
         return None, state
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False, *more_sizes):
-        if data.__class__ is int and dtype.__class__ is int:
-            # torch.Tensor(2, 3): the legacy sizes form (gcn's nn.Parameter(torch.Tensor(n_in, n_out))), zero-filled
-            # where torch leaves the memory uninitialized, as legacy.py's FloatTensor(2, 3)
-            sizes = [data, dtype]
-            for x in (device, requires_grad) + more_sizes:
+    def __init__(self, data=_NO_DATA, dtype=None, device=None, requires_grad=False, *more_sizes):
+        # torch.Tensor's legacy sizes forms: Tensor(3), Tensor(2, 3) (gcn's nn.Parameter(torch.Tensor(n_in, n_out))),
+        # Tensor(size), Tensor(): zero-filled where torch leaves the memory uninitialized, as legacy.py's
+        # FloatTensor(2, 3). tensorgrad.tensor(3) is the 0-d value: it goes to _init directly.
+        if data is _NO_DATA:
+            data, dtype = np.zeros(0, dtypes.get_default_dtype()), None
+        elif data.__class__ is Size or (data.__class__ is int and (dtype is None or dtype.__class__ is int)):
+            sizes = list(data) if data.__class__ is Size else [data]
+            for x in (dtype, device, requires_grad) + more_sizes:
                 if x is None or x is False:  # (the parameters' defaults: no more sizes)
                     continue
-                if x.__class__ is not int:
-                    raise TypeError(f"Tensor(): expects sizes (ints) after the first two, got {x!r}")
+                if x.__class__ is not int or data.__class__ is Size:
+                    raise TypeError(f"Tensor(): expects sizes (ints), got {x!r} after {data!r}")
                 sizes.append(x)
+            if any(n < 0 for n in sizes):
+                raise RuntimeError(f"Tensor(): negative dimension in {tuple(sizes)}")
             data, dtype, device, requires_grad = np.zeros(sizes, dtypes.get_default_dtype()), None, None, False
+        elif dtype is None and not isinstance(data, Tensor):
+            dtype = dtypes.get_default_dtype()  # torch.Tensor(data) is the default float type, whatever the data
+        self._init(data, dtype, device, requires_grad)
+
+    @classmethod
+    def _from(cls, data, dtype=None, device=None, requires_grad=False):
+        """A tensor of data as tensorgrad.tensor makes it, without the copy: the package's own constructor (Tensor(...)
+        is torch's legacy one: sizes, and the default float dtype)."""
+        t = cls.__new__(cls)
+        t._init(data, dtype, device, requires_grad)
+        return t
+
+    def _init(self, data, dtype, device, requires_grad):
         dtype = dtypes.to_dtype(dtype)
         if isinstance(data, Tensor):
             data = data.array
@@ -567,7 +586,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         data = data.copy()
     elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
         data = [np.asarray(x) if isinstance(x, Tensor) else x for x in data]
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    return Tensor._from(data, dtype, device, requires_grad)
 
 
 def _flat(seq):

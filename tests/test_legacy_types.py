@@ -37,3 +37,14 @@ def test_type_converts_by_class_and_name():
         tg.ones(2).type("torch.NoSuchTensor")
     with pytest.raises(TypeError, match=r"LongTensor\(\): expects sizes"):
         tg.LongTensor([1], 2)
+
+
+def test_tensor_constructor_sizes_forms_as_torch():
+    # torch.Tensor(3) is a tensor of 3 elements (uninitialized in torch, zeros here), unlike torch.tensor(3)
+    for args in ((3,), (2, 3), (), ([3],), ([1.5, 2],), (2, 0, 4)):
+        assert tuple(tg.Tensor(*args).shape) == tuple(torch.Tensor(*args).shape), args
+    assert tuple(tg.Tensor(tg.Size([2, 5])).shape) == tuple(torch.Tensor(torch.Size([2, 5])).shape) == (2, 5)
+    assert tg.Tensor([1, 2]).dtype == tg.float32 and tg.Tensor(4).dtype == tg.float32
+    assert tg.tensor(3).shape == () and float(tg.tensor(3)) == 3.0
+    with pytest.raises(TypeError):
+        tg.Tensor(2, "a")

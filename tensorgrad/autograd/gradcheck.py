@@ -28,7 +28,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     def project(os_):
         return sum(float((o.detach().numpy().astype(np.float64) * c).sum()) for o, c in zip(os_, cots))
 
-    pairs = [(o, Tensor(c)) for o, c in zip(outs, cots) if o.requires_grad]
+    pairs = [(o, Tensor._from(c)) for o, c in zip(outs, cots) if o.requires_grad]
     analytic = autograd_grad([p[0] for p in pairs], diff, grad_outputs=[p[1] for p in pairs], allow_unused=True)
     for i, (x, ga) in enumerate(zip(diff, analytic)):
         ga = np.zeros(x.shape) if ga is None else ga.detach().numpy()
@@ -64,7 +64,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
     outs = [o for o in (outs if isinstance(outs, (tuple, list)) else [outs]) if o.requires_grad]
     rng = np.random.default_rng(seed + 1)
     if grad_outputs is None:
-        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+        grad_outputs = [Tensor._from(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
     else:
         grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
     n = len(inputs)

@@ -30,7 +30,7 @@ class BatchSampler:
         xy = d[ix[:, None] + self._offsets]  # (B, T+1) in one gather
         x, y = np.ascontiguousarray(xy[:, :-1]), np.ascontiguousarray(xy[:, 1:])
         if self.device != "cpu":
-            return Tensor(x, device=self.device), Tensor(y, device=self.device)
+            return Tensor._from(x, device=self.device), Tensor._from(y, device=self.device)
         return Tensor._make(x, None), Tensor._make(y, None)
 
     def get_state(self):

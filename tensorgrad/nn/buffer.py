@@ -13,8 +13,8 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         if data is None:  # torch.empty(0)
-            data = Tensor(np.empty((0,), dtype=dtypes.get_default_dtype()))
+            data = Tensor._from(np.empty((0,), dtype=dtypes.get_default_dtype()))
         if not isinstance(data, Tensor):
             raise TypeError(f"nn.Buffer: data must be a Tensor, got {type(data).__name__}")
-        Tensor.__init__(self, data.array, requires_grad=data.requires_grad)
+        Tensor._init(self, data.array, None, None, data.requires_grad)
         self.persistent = persistent

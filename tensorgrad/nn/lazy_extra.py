@@ -23,8 +23,8 @@ class UninitializedBuffer(Tensor):
 
     def __init__(self, requires_grad=False, device=None, dtype=None):
         xp = get_xp(device or "cpu")
-        Tensor.__init__(self, xp.empty((0,), dtype=dtypes.to_dtype(dtype) or dtypes.get_default_dtype()),
-                        requires_grad=requires_grad)
+        Tensor._init(self, xp.empty((0,), dtype=dtypes.to_dtype(dtype) or dtypes.get_default_dtype()), None, None,
+                     requires_grad)
 
     def materialize(self, shape, device=None, dtype=None):
         shape = (shape,) if isinstance(shape, int) else tuple(shape)

@@ -33,7 +33,7 @@ class Parameter(Tensor):
             data = np.empty((0,), dtype=dtypes.get_default_dtype())
         if isinstance(data, Tensor):
             data = data.array
-        Tensor.__init__(self, data, requires_grad=requires_grad)
+        Tensor._init(self, data, None, None, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + Tensor.__repr__(self)

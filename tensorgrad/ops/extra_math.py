@@ -138,7 +138,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
         raise RuntimeError(f"logspace: number of steps must be non-negative, got {steps}")
     dt = dtypes.to_dtype(dtype) or get_default_dtype()
     vals = np.power(float(base), np.linspace(float(start), float(end), int(steps)))
-    t = Tensor(vals.astype(dt), dtype=dt, device=device)
+    t = Tensor._from(vals.astype(dt), dtype=dt, device=device)
     if requires_grad:
         t.requires_grad = True
     return t

@@ -61,9 +61,9 @@ def default_collate(batch):
             return _stack([Tensor._make(np.asarray(b), None) for b in batch])
         return Tensor._make(np.asarray(batch), None)  # numpy scalars keep their dtype
     if isinstance(elem, float):
-        return Tensor(batch, dtype=dtypes.float64)
+        return Tensor._from(batch, dtype=dtypes.float64)
     if isinstance(elem, int):
-        return Tensor(batch)
+        return Tensor._from(batch)
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
