@@ -12,8 +12,8 @@ Each alias is a module object of its own, named as torch names it, that reads an
 module, so that what tensorgrad lacks is reported as a torch feature, at the line that uses it:
 ``import torch.fx`` raises ModuleNotFoundError and ``torch.fft`` (or ``from torch.nn import RNNBase``) raises
 AttributeError (ImportError), each saying that tensorgrad does not provide that torch feature. tensorgrad modules
-that are not torch's API (tensorgrad.profiler is a memory profiler, not torch.profiler; ops, models, ...) are not
-exposed under torch's names.
+that are not torch's API (tensorgrad.profiler is a memory profiler; ops, models, ...) are not exposed under torch's
+names; torch.profiler (and torch.autograd.profiler) is tensorgrad.profiler.torch_api (_REMAP).
 
 Nothing happens on import of this module: real torch stays untouched unless install() is called, and install()
 refuses to run once real torch is imported (the two would mix in one process).
@@ -38,6 +38,10 @@ _IMPORT_ONLY = ("onnx",)
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator", "special", "testing", "distributions", "sparse",
                "jit", "multiprocessing")
+# torch modules that tensorgrad provides under another name (tensorgrad.profiler is its memory profiler; torch's
+# profiler API is a module of it)
+_REMAP = {"torch.profiler": "tensorgrad.profiler.torch_api",
+          "torch.autograd.profiler": "tensorgrad.profiler.torch_api"}
 # each aliased library: the tensorgrad package it stands for; torch maps only _NAMESPACES, torchvision all of it
 _ROOTS = {"torch": "tensorgrad", "torchvision": "tensorgrad.vision"}
 _HOW = {"torch": "this 'torch' is tensorgrad, aliased by tensorgrad.compat",
@@ -51,6 +55,8 @@ def _root(fullname):
 def _target(fullname):
     """The tensorgrad module that the torch (or torchvision) module ``fullname`` stands for, or None if tensorgrad
     has none."""
+    if fullname in _REMAP:
+        return _REMAP[fullname]
     parts = fullname.split(".")
     if len(parts) == 1:
         return _ROOTS[fullname]
@@ -84,6 +90,8 @@ class _Alias(types.ModuleType):
 
     def __getattr__(self, name):
         target = self.__dict__["_tensorgrad_module"]
+        if f"{self.__name__}.{name}" in _REMAP:  # (tensorgrad's module of that name is another thing)
+            return importlib.import_module(f"{self.__name__}.{name}")
         try:
             value = getattr(target, name)
         except AttributeError:
