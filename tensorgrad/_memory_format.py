@@ -5,9 +5,8 @@ x.contiguous(memory_format=torch.channels_last)``, ``model.to(memory_format=torc
 the strides and ``is_contiguous(memory_format=...)`` torch reports, and computes what torch computes. NumPy's
 elementwise ops keep their input's order ('K'), as torch's do for channels_last; tensorgrad's kernels take any
 strides (copying where they need rows)."""
-import sys
-
 from .backend import xp_of
+from ._size import torch_alias_installed
 
 
 class memory_format:  # noqa: N801 - torch's name
@@ -17,8 +16,7 @@ class memory_format:  # noqa: N801 - torch's name
         self.name = name
 
     def __repr__(self):
-        compat = sys.modules.get("tensorgrad.compat")
-        return ("torch." if compat is not None and compat.is_installed() else "tensorgrad.") + self.name
+        return ("torch." if torch_alias_installed() else "tensorgrad.") + self.name
 
     def __reduce__(self):
         return (_by_name, (self.name,))
@@ -106,14 +104,13 @@ def _own_strides(array, fmt):
 
 
 def dense(array):
-    """Non-overlapping and dense: some order of the dims walks the memory with no gap (torch keeps such a tensor's
-    strides under preserve_format)."""
-    item, expected = array.itemsize, 1
-    dims = sorted(((s, n) for n, s in zip(array.shape, array.strides) if n != 1))
-    for s, n in dims:
-        if s != expected * item:
+    """torch's is_non_overlapping_and_dense: some order of the dims lays the elements out with no gap or repeat
+    (torch keeps such a tensor's strides under preserve_format; in-place overlap checks, tensor.py, ask it too)."""
+    expect = array.itemsize
+    for st, n in sorted((st, n) for n, st in zip(array.shape, array.strides) if n != 1):
+        if st != expect:
             return False
-        expected *= n
+        expect *= n
     return True
 
 

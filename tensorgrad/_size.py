@@ -55,7 +55,7 @@ class Size(tuple):
     __rmul__ = __mul__
 
     def __repr__(self):
-        if _aliased():
+        if torch_alias_installed():
             return f"torch.Size({list(self)})"
         return tuple.__repr__(self)
 
@@ -65,7 +65,9 @@ class Size(tuple):
         return (Size, (tuple(self),))
 
 
-def _aliased():
+def torch_alias_installed():
+    """Whether tensorgrad.compat's torch alias is on in this process (looked up, not imported: compat is a layer above),
+    which decides how Size and memory formats print."""
     compat = sys.modules.get("tensorgrad.compat")
     return compat is not None and compat.is_installed()
 

@@ -40,6 +40,12 @@ LEGACY = {name: _LegacyType(name, (), {"dtype": dt}) for name, dt in _TYPES.item
 _BY_DTYPE = {np.dtype(dt): name for name, dt in _TYPES.items()}
 
 
+def scalar_type_name(dtype):
+    """torch's name of a dtype in its error messages ('Float', 'Long', ...): its legacy class name without 'Tensor'."""
+    name = _BY_DTYPE.get(np.dtype(dtype))
+    return name[:-len("Tensor")] if name is not None else str(dtype)
+
+
 def type_name(t):
     """torch's x.type(): 'torch.FloatTensor', 'torch.cuda.LongTensor', ..."""
     name = _BY_DTYPE.get(np.dtype(t.dtype))

@@ -18,6 +18,7 @@ from ._tensor_str import tensor_repr
 from .backend.sparse_coo import SparseCOO, sparse_repr
 from ._size import Size, make_size as _make_size
 from . import _memory_format
+from ._memory_format import dense as _dense  # (torch's is_non_overlapping_and_dense)
 
 _ndarray = np.ndarray
 _NO_DATA = object()  # Tensor() with no data: torch's empty (0,) tensor
@@ -120,16 +121,6 @@ def check_no_internal_overlap(op, a):
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor (shape "
                            f"{tuple(a.shape)}, an expanded view) refers to a single memory location. Please clone() "
                            "the tensor before performing the operation.")
-
-
-def _dense(a):
-    """torch's is_non_overlapping_and_dense: some order of the dims lays the elements out with no gap or repeat."""
-    expect = a.itemsize
-    for st, n in sorted((st, n) for n, st in zip(a.shape, a.strides) if n != 1):
-        if st != expect:
-            return False
-        expect *= n
-    return True
 
 
 def check_no_partial_overlap(op, out, inp):

@@ -32,7 +32,8 @@ def rebuild_tensor(cls, handle, nbytes, dtype, shape, strides, offset, requires_
         seg = attach_fd(fd, nbytes)
     else:
         seg = attach_name(h, nbytes)
-    # pickle makes a new dtype object, and tensorgrad's C kernels recognize float32 / float64 by identity
+    # pickle makes a new dtype object; NumPy's own keeps the fast paths that compare dtypes by identity
+    # (elementwise._promote's same-dtype shortcut)
     arr = np.ndarray(shape, np.dtype(dtype.type), buffer=seg, offset=offset, strides=strides)
     t = Tensor._make(arr, None)
     if cls is Parameter:

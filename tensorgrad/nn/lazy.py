@@ -25,6 +25,8 @@ class UninitializedParameter(Parameter):
                            requires_grad)
 
     def materialize(self, shape, device=None, dtype=None):
+        """Data of ``shape`` (uninitialized, as torch's), and the class cls_to_become (lazy_extra's
+        UninitializedBuffer materializes the same way)."""
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         xp = get_xp(device) if device is not None else self._xp
         self.array = xp.empty(shape, dtype=self.dtype if dtype is None else dtypes.to_dtype(dtype))

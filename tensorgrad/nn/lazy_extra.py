@@ -20,18 +20,14 @@ class UninitializedBuffer(Tensor):
     """A buffer whose shape is not known yet; materialize(shape) gives it (uninitialized) data and makes it a plain
     Tensor."""
     __slots__ = ()
+    cls_to_become = Tensor
 
     def __init__(self, requires_grad=False, device=None, dtype=None):
         xp = get_xp(device or "cpu")
         Tensor._init(self, xp.empty((0,), dtype=dtypes.to_dtype(dtype) or dtypes.get_default_dtype()), None, None,
                      requires_grad)
 
-    def materialize(self, shape, device=None, dtype=None):
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        xp = get_xp(device) if device is not None else self._xp
-        self.array = xp.empty(shape, dtype=self.dtype if dtype is None else dtypes.to_dtype(dtype))
-        self._bump()
-        self.__class__ = Tensor
+    materialize = UninitializedParameter.materialize  # (the same steps; it becomes cls_to_become, a plain Tensor)
 
     def __repr__(self):
         return "<UninitializedBuffer>"

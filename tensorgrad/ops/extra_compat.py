@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from ..legacy import scalar_type_name
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, tensor
 from ..backend import as_device
@@ -51,9 +52,8 @@ def positive(input):
 def _integer_pair(op, a, b):
     for x in (a, b):
         if isinstance(x, Tensor) and x.dtype.kind not in "iu":
-            raise RuntimeError(f"{op}: \"{op}_cpu\" not implemented for "
-                               f"'{_SCALAR_NAME.get(dtypes.name(x.dtype), dtypes.name(x.dtype))}' (integer tensors "
-                               f"only; got shape {tuple(x.shape)})")
+            raise RuntimeError(f"{op}: \"{op}_cpu\" not implemented for '{scalar_type_name(x.dtype)}' (integer "
+                               f"tensors only; got shape {tuple(x.shape)})")
     t = a if isinstance(a, Tensor) else b
     xa = a.array if isinstance(a, Tensor) else a
     xb = b.array if isinstance(b, Tensor) else b
@@ -277,16 +277,10 @@ def _inplace(name, compute):
     return method
 
 
-# torch's scalar-type names, which its dtype errors print
-_SCALAR_NAME = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double", "int8": "Char",
-                "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
-
-
 def _float_power_(self, exponent):
     if self.dtype != dtypes.float64:
-        name = _SCALAR_NAME.get(dtypes.name(self.dtype), dtypes.name(self.dtype))
-        raise RuntimeError(f"the base given to float_power_ has dtype {name} but the operation's result requires "
-                           "dtype Double")
+        raise RuntimeError(f"the base given to float_power_ has dtype {scalar_type_name(self.dtype)} but the "
+                           "operation's result requires dtype Double")
     return _apply_inplace(self, lambda s: float_power(s, exponent), "float_power_")
 
 

@@ -11,7 +11,7 @@ from ..autograd import engine
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import Device, as_device
-from ..tensor import Tensor, check_no_partial_overlap, check_no_internal_overlap, _dense
+from ..tensor import Tensor, check_no_partial_overlap, check_no_internal_overlap
 from . import composite as C
 from . import elementwise as E, elementwise_math as EM, reduce as R, scan as S, movement as M, indexing as IX, matmul as MM
 from . import nn as NN
@@ -49,7 +49,7 @@ class _OpMethods:
         if self.requires_grad:
             out = E.Add.apply(self, self.dtype.type(0))
         else:
-            out = Tensor._make(self.array.copy(order="K" if _dense(self.array) else "C"), None)
+            out = Tensor._make(self.array.copy(order="K" if MF.dense(self.array) else "C"), None)
         if fmt is not None and fmt is not MF.preserve_format and not MF.is_contiguous_as(out.array, fmt):
             out = out.contiguous(memory_format=fmt)
         return out

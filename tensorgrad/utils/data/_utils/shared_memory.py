@@ -24,7 +24,8 @@ _SHM_DIR = "/dev/shm"
 
 
 def _canonical(dtype):
-    # pickle rebuilds a dtype as a new object, and tensorgrad's C kernels recognize float32/float64 by identity
+    # pickle rebuilds a dtype as a new object; NumPy's own keeps the fast paths that compare dtypes by identity
+    # (elementwise._promote's same-dtype shortcut)
     return np.dtype(dtype.type)
 
 
