@@ -15,12 +15,8 @@ kernel, on a busier machine), fused-cpp-1t and fused-cpp-2t (csrc/cpu/ctc.cpp at
 count), numpy-reference-1t (the same NumPy recursion under TENSORGRAD_KERNELS=reference, run right after them).
 """
 import argparse
-import gc
-import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -32,7 +28,7 @@ import torch  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
 from tensorgrad.backend import kernels  # noqa: E402
-from tensorgrad.provenance import write_result  # noqa: E402
+from _common import alternate, save_run  # noqa: E402  (timing and result files shared by the benchmarks)
 from tensorgrad.train import set_num_threads  # noqa: E402
 
 
@@ -58,14 +54,6 @@ CASES = {
 }
 
 
-def time_once(fn, reps):
-    gc.collect()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t0) / reps * 1e3
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -83,29 +71,17 @@ def main():
     print(f"threads {args.threads}, tensorgrad's {impl}, ms per forward+backward, median of {rounds} rounds")
     print(f"{'case':<16}{'tensorgrad':>12}{'torch':>10}{'ratio':>8}")
     for name, make in CASES.items():
-        run_tg, run_torch = make()
-        run_tg(), run_torch()
-        ours, theirs = [], []
-        for r in range(rounds):
-            pair = [(ours, run_tg), (theirs, run_torch)]
-            for into, fn in (pair if r % 2 == 0 else pair[::-1]):
-                into.append(time_once(fn, args.reps))
-        a, b = statistics.median(ours), statistics.median(theirs)
-        rows.append(dict(case=name, tensorgrad_ms=a, torch_ms=b, ratio=a / b, tensorgrad_min_ms=min(ours),
-                         torch_min_ms=min(theirs)))
+        row = dict(case=name, **alternate(*make(), rounds, args.reps))
+        rows.append(row)
+        a, b = row["tensorgrad_ms"], row["torch_ms"]
         print(f"{name:<16}{a:>12.2f}{b:>10.2f}{a / b:>8.2f}")
-    runs = {}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            runs = json.load(f).get("runs", {})
-    runs[args.label] = dict(threads=args.threads, implementation=impl, rounds=rounds, reps=args.reps, rows=rows,
-                            load_average_at_end=os.getloadavg())
-    write_result(args.out, dict(
+    run = dict(threads=args.threads, implementation=impl, rounds=rounds, reps=args.reps, rows=rows)
+    save_run(args.out, args.label, run,
         benchmark="CTC loss, forward + backward, tensorgrad vs PyTorch CPU (float32)",
         method="ms per F.ctc_loss(...).backward() (reduction 'mean'): median over rounds of reps-call loops, the two "
                "frameworks alternating first; ratio = tensorgrad / torch",
         command=f"python benchmarks/bench_ctc_cpu.py --threads {args.threads} --label {args.label}",
-        torch_version=torch.__version__, numpy_version=np.__version__, runs=runs), device="cpu")
+        torch_version=torch.__version__, numpy_version=np.__version__)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ over repeats; ratio = tensorgrad / torch. Results go under runs[<label>] of resu
 commit stamped); other labels are kept.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -30,7 +29,7 @@ import torch  # noqa: E402
 import torch.utils.data as TD  # noqa: E402
 
 import tensorgrad.utils.data as D  # noqa: E402
-from tensorgrad.provenance import write_result  # noqa: E402
+from _common import save_run  # noqa: E402  (timing and result files shared by the benchmarks)
 
 BATCH = 32
 _SPIN = [0]  # loop iterations that take ~2 ms here (calibrated once, before forking: the workers inherit it)
@@ -116,18 +115,12 @@ def main():
                              tensorgrad_all_s=[round(t, 4) for t in times[(c, w, "tensorgrad")]],
                              torch_all_s=[round(t, 4) for t in times[(c, w, "torch")]]))
             print(f"{c:<6}{w:>8}{a:>14.3f}{b:>10.3f}{a / b:>8.2f}{base / a:>17.2f}")
-    runs = {}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            runs = json.load(f).get("runs", {})
-    runs[args.label] = dict(repeats=repeats, spin_iterations_for_2ms=spin, rows=rows,
-                            load_average_at_end=os.getloadavg())
-    write_result(args.out, dict(
+    save_run(args.out, args.label, dict(repeats=repeats, spin_iterations_for_2ms=spin, rows=rows),
         benchmark="DataLoader epoch wall time with num_workers 0/1/2, tensorgrad vs PyTorch CPU",
         method="seconds per epoch (iterator creation, worker start-up and every batch), median over repeats, the two "
                "libraries alternating first on the same dataset object; ratio = tensorgrad / torch",
         command="python benchmarks/bench_dataloader_workers.py --label " + args.label,
-        torch_version=torch.__version__, numpy_version=np.__version__, runs=runs), device="cpu")
+        torch_version=torch.__version__, numpy_version=np.__version__)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,8 @@ frameworks back to back, which goes first alternating):
 Results go under runs[<label>] of the JSON file (machine, device, commit stamped); other labels are kept.
 """
 import argparse
-import gc
-import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -29,7 +25,7 @@ sys.path.insert(0, os.environ.get("TG_ROOT", ROOT))
 import torch  # noqa: E402
 
 import tensorgrad as tg  # noqa: E402
-from tensorgrad.provenance import write_result  # noqa: E402
+from _common import alternate, save_run  # noqa: E402  (timing and result files shared by the benchmarks)
 from tensorgrad.train import set_num_threads  # noqa: E402
 
 
@@ -90,14 +86,6 @@ CASES = {
 }
 
 
-def time_once(fn, reps):
-    gc.collect()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t0) / reps * 1e3
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -114,29 +102,16 @@ def main():
     print(f"threads {args.threads}, ms per forward+backward, median of {rounds} rounds")
     print(f"{'case':<16}{'tensorgrad':>12}{'torch':>10}{'ratio':>8}")
     for name, make in CASES.items():
-        run_tg, run_torch = make()
-        run_tg(), run_torch()  # warm-up (allocations, MKL's first-call setup)
-        ours, theirs = [], []
-        for r in range(rounds):
-            pair = [(ours, run_tg), (theirs, run_torch)]
-            for into, fn in (pair if r % 2 == 0 else pair[::-1]):
-                into.append(time_once(fn, args.reps))
-        a, b = statistics.median(ours), statistics.median(theirs)
-        rows.append(dict(case=name, tensorgrad_ms=a, torch_ms=b, ratio=a / b, tensorgrad_min_ms=min(ours),
-                         torch_min_ms=min(theirs)))
+        row = dict(case=name, **alternate(*make(), rounds, args.reps))
+        rows.append(row)
+        a, b = row["tensorgrad_ms"], row["torch_ms"]
         print(f"{name:<16}{a:>12.2f}{b:>10.2f}{a / b:>8.2f}")
-    runs = {}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            runs = json.load(f).get("runs", {})
-    runs[args.label] = dict(threads=args.threads, rounds=rounds, reps=args.reps, rows=rows,
-                            load_average_at_end=os.getloadavg())
-    write_result(args.out, dict(
+    save_run(args.out, args.label, dict(threads=args.threads, rounds=rounds, reps=args.reps, rows=rows),
         benchmark="recurrent layers, forward + backward, tensorgrad vs PyTorch CPU (float32)",
         method="ms per forward+backward of out.sum(): median over rounds of reps-call loops, the two frameworks "
                "alternating first; ratio = tensorgrad / torch",
         command="python benchmarks/bench_rnn_cpu.py --label " + args.label,
-        torch_version=torch.__version__, numpy_version=np.__version__, runs=runs), device="cpu")
+        torch_version=torch.__version__, numpy_version=np.__version__)
 
 
 if __name__ == "__main__":
