@@ -11,6 +11,7 @@ from . import dtypes
 from .dtypes import (float16, half, bfloat16, float32, float64, double, int64, long, int32, int16, int8, uint8, bool_,
                      get_default_dtype, set_default_dtype, finfo, iinfo, can_cast)
 from .dtypes import bool  # noqa: F401  (tensorgrad.bool, like torch.bool)
+from .dtypes import complex64, complex128, cfloat, cdouble, complex32, chalf  # noqa: F401
 from .dtypes import float, int, int16 as short  # noqa: F401  (torch.float, torch.int, torch.short)
 from .backend import Device, Device as device, cuda_available
 # autograd before tensor: tensor.py imports autograd.grad_mode, whose package imports function/engine, which build
@@ -75,6 +76,9 @@ from .ops.extra_compat import (exp2, float_power, positive, gcd, lcm, kron, diag
                                hamming_window, blackman_window, bartlett_window, kaiser_window, is_signed, is_complex,
                                is_same_size, typename)
 from .ops.extra_compat import range_ as range  # noqa: E402,A001  (torch.range: deprecated, inclusive)
+# complex tensors (ops/complex.py: its functions replace the real-only sgn / vdot above; it attaches .real, .H, ...)
+from .ops.complex import (conj, conj_physical, resolve_conj, resolve_neg, is_conj, is_neg, real, imag,  # noqa: E402
+                          complex, polar, view_as_real, view_as_complex, angle, sgn, vdot, adjoint)
 from .settings import (set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads,  # noqa
                        use_deterministic_algorithms, are_deterministic_algorithms_enabled,
                        is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
@@ -87,7 +91,9 @@ globals().update(_LEGACY)  # torch.FloatTensor, torch.LongTensor, ... (tensorgra
 from . import linalg
 # torch's top-level spellings of the linalg ops and their Tensor methods (ops/linalg_methods.py; norm gains 'nuc')
 from .ops.linalg_methods import (inverse, det, logdet, slogdet, pinverse, cholesky, qr, svd, matrix_power,  # noqa: E402
-                                 matrix_exp, cross, triangular_solve, cholesky_solve, cholesky_inverse, norm)
+                                 matrix_exp, cross, triangular_solve, cholesky_solve, cholesky_inverse, norm,
+                                 lu, lu_solve, lu_unpack, geqrf, orgqr, ormqr, svd_lowrank, pca_lowrank, lstsq, solve,
+                                 symeig, eig, matrix_rank)
 from . import nn, optim, amp  # noqa: E402
 from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.* spells them too)
 # torch.* spellings of functionals whose torch.* signature is F's (the ATen ones with other signatures, such as
@@ -104,9 +110,11 @@ from .backends import set_float32_matmul_precision, get_float32_matmul_precision
 # of the same name stays importable: `from tensorgrad.checkpoint import checkpoint_sequential`.
 from .checkpoint import checkpoint, checkpoint_sequential  # noqa: E402
 from . import func  # noqa: E402  (torch.func: grad, grad_and_value, vjp, jacrev, hessian)
+from .func import vmap  # noqa: E402  (torch.vmap is torch.func.vmap)
 from . import distributions  # noqa: E402  (torch.distributions: Normal, Categorical, kl_divergence, ...)
 from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
 from . import sparse  # noqa: E402  (sparse COO tensors: tensorgrad/sparse/, torch.sparse)
+from . import fft  # noqa: E402  (torch.fft: tensorgrad/fft/)
 from .sparse.api import sparse_coo_tensor, spmm  # noqa: E402
 from .backend.sparse_coo import sparse_coo, strided  # noqa: E402  (torch's layouts: Tensor.layout)
 

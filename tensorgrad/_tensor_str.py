@@ -68,6 +68,19 @@ class _Formatter:
         return " " * (self.max_width - len(s)) + s
 
 
+class _ComplexFormatter:
+    """torch's complex elements: the real parts and the imaginary parts each formatted as a real tensor's, joined
+    as "re+imj" (the imaginary part's padding dropped)."""
+
+    def __init__(self, arr):
+        self.re, self.im = _Formatter(np.ascontiguousarray(arr.real)), _Formatter(np.ascontiguousarray(arr.imag))
+        self.max_width = self.re.max_width + self.im.max_width + 1
+
+    def format(self, v):
+        re, im = self.re.format(v.real), (self.im.format(v.imag) + "j").lstrip()
+        return re + im if im[0] in "+-" else re + "+" + im
+
+
 def _summarized(arr):
     if arr.ndim == 0:
         return arr
@@ -113,12 +126,14 @@ def tensor_repr(arr, dtype_name, default_dtype, device=None, grad_fn_name=None, 
             suffixes.append(f"dtype=tensorgrad.{dtype_name}")
         body = "[]"
     else:
-        if arr.dtype not in (default_dtype, np.dtype(np.int64), np.dtype(np.bool_)):
+        default_complex = np.dtype(np.complex128 if default_dtype == np.float64 else np.complex64)
+        if arr.dtype not in (default_dtype, np.dtype(np.int64), np.dtype(np.bool_), default_complex):
             suffixes.append(f"dtype=tensorgrad.{dtype_name}")
         if arr.dtype.kind != "f" and is_float(arr.dtype):  # bfloat16: printed from its exact float32 values
             arr = arr.astype(np.float32)
         summarize = arr.size > THRESHOLD
-        body = _body(arr, indent, summarize, _Formatter(_summarized(arr) if summarize else arr))
+        fmt = _ComplexFormatter if arr.dtype.kind == "c" else _Formatter
+        body = _body(arr, indent, summarize, fmt(_summarized(arr) if summarize else arr))
     if grad_fn_name is not None:
         suffixes.append(f"grad_fn=<{grad_fn_name}>")
     elif requires_grad:

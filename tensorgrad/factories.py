@@ -51,7 +51,8 @@ def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
-        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else None
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else \
+            dtypes.default_complex() if isinstance(fill_value, complex) else None
     return _finish(get_xp(device).full(_shape((size,) if isinstance(size, int) else (tuple(size),)), fill_value,
                                        dtype=_dt(dtype)), requires_grad)
 
@@ -97,8 +98,18 @@ def _gen(generator):
     return generator or default_generator
 
 
+def _complex_draw(draw, shape, d, device, scale):
+    """A complex tensor of ``shape`` whose real and imaginary parts are independent draws (the real parts first),
+    each times ``scale``."""
+    parts = draw(shape + (2,), dtypes.to_real(d), as_device(device)) * scale
+    return parts[..., 0] + 1j * parts[..., 1]
+
+
 def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
+    if d.kind == "c":  # torch's complex normal: unit variance overall, each part variance 1/2
+        out = _complex_draw(_gen(generator).normal, _shape(sizes, size), d, device, np.sqrt(0.5))
+        return _finish(out.astype(d, copy=False), requires_grad)
     if not dtypes.is_float(d):
         raise TypeError(f"randn: dtype must be floating point, got {d}")
     return _finish(_gen(generator).normal(_shape(sizes, size), d, as_device(device)), requires_grad)
@@ -106,6 +117,9 @@ def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, gener
 
 def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
+    if d.kind == "c":  # torch's: real and imaginary parts each uniform on [0, 1)
+        return _finish(_complex_draw(_gen(generator).random, _shape(sizes, size), d, device, 1).astype(d, copy=False),
+                       requires_grad)
     if not dtypes.is_float(d):
         raise TypeError(f"rand: dtype must be floating point, got {d}")
     return _finish(_gen(generator).random(_shape(sizes, size), d, as_device(device)), requires_grad)
@@ -182,9 +196,9 @@ def from_numpy(a):
     from_numpy). Like torch, only an ndarray of a numeric or bool dtype is accepted."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(a).__module__}.{type(a).__name__})")
-    if a.dtype.kind not in "biuf":
+    if a.dtype.kind not in "biufc" or a.dtype.itemsize > 16:
         raise TypeError(f"from_numpy: can't convert np.ndarray of type {a.dtype}; the supported types are the "
-                        "float, int, uint and bool dtypes (tensorgrad has no complex, string or object tensors)")
+                        "float, complex64/128, int, uint and bool dtypes (tensorgrad has no string or object tensors)")
     return Tensor._make(a, None)
 
 
@@ -195,7 +209,7 @@ def as_tensor(data, dtype=None, device=None):
     arrays needing a cast) is copied as tensorgrad.tensor copies it."""
     if isinstance(data, Tensor):
         return data.to(dtype=dtype, device=device)
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf" and \
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biufc" and data.dtype.itemsize <= 16 and \
             (dtype is None or dtypes.to_dtype(dtype) == data.dtype) and (device is None or as_device(device).type == "cpu"):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
@@ -255,7 +269,7 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
             arr = np.from_dlpack(ext_tensor, **kw)
         except (BufferError, RuntimeError) as e:  # NumPy's words alone ("Unsupported dtype") don't say which
             raise RuntimeError(f"from_dlpack: NumPy cannot take this tensor ({e}); tensorgrad's tensors are bool, "
-                               "int, uint and float16/32/64 (no bfloat16, no complex)") from e
+                               "int, uint, float16/32/64 and complex64/128 (no bfloat16)") from e
     else:
         raise RuntimeError(f"from_dlpack: DLPack device type {int(kind)} is not one tensorgrad has (CPU through NumPy, "
                            "CUDA through CuPy)")

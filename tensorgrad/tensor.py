@@ -196,7 +196,7 @@ class Tensor:
             arr = xp.asarray(data, dtype=dtypes.float32).astype(dtype)
         else:
             arr = xp.asarray(data, dtype=dtype)
-        if arr.dtype.kind not in "biufc" and arr.dtype != dtypes.bfloat16:  # strings, objects, dates: NumPy holds them, no op here handles them
+        if (arr.dtype.kind not in "biufc" or arr.dtype.itemsize > 16) and arr.dtype != dtypes.bfloat16:  # strings, objects, dates: NumPy holds them, no op here handles them
             raise TypeError(f"tensor: invalid data type {arr.dtype} (from {type(data).__name__} data of shape "
                             f"{tuple(arr.shape)}); tensors hold bool, integer or floating point numbers")
         if dtype is None and not hasattr(data, "dtype"):
@@ -269,7 +269,9 @@ class Tensor:
             if value.array.dtype != self.array.dtype:
                 raise RuntimeError(f"grad: attempting to assign a gradient with dtype {value.dtype} to a tensor with "
                                    f"dtype {self.dtype} (shape {tuple(self.shape)}); they must match")
-            if value.array.__class__ is not self.array.__class__ or value.device != self.device:
+            # (a sparse COO gradient of a dense tensor is torch's too: Embedding(sparse=True)'s weight)
+            if ((value.array.__class__ is not self.array.__class__ and value.array.__class__ is not SparseCOO)
+                    or value.device != self.device):
                 raise RuntimeError(f"grad: assigned grad has data located on {value.device}, a different device from "
                                    f"the tensor's ({self.device}, shape {tuple(self.shape)})")
         self._grad = value
@@ -280,8 +282,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        if flag and not is_float(self.array.dtype):
-            raise RuntimeError(f"requires_grad: only floating point tensors can require gradients; this tensor has "
+        if flag and not is_float(self.array.dtype) and self.array.dtype.kind != "c":
+            raise RuntimeError(f"requires_grad: only floating point and complex tensors can require gradients; this tensor has "
                                f"dtype {self.array.dtype} (shape {tuple(self.array.shape)}). Convert with .float() first.")
         if not flag and self.grad_fn is not None:
             raise RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; use detach()")
@@ -346,6 +348,9 @@ class Tensor:
 
     def is_floating_point(self):
         return dtypes.is_float(self.array.dtype)
+
+    def is_complex(self):
+        return self.array.dtype.kind == "c"
 
     def is_contiguous(self, memory_format=None):
         """Whether the elements lie in the memory format's order without gaps (row-major by default: torch's
@@ -563,6 +568,9 @@ def _infer(arr, data, xp):
             return arr.astype(default)
     elif arr.dtype == np.uint64:   # (Python ints past int64's range)
         return arr.astype(np.int64)
+    elif arr.dtype == np.complex128 and default != np.float64:  # Python complex numbers: the default complex dtype
+        if not any(isinstance(x, (np.complex128, np.float64)) for x in _flat_data(data)):
+            return arr.astype(dtypes.default_complex())
     return arr
 
 

@@ -72,6 +72,24 @@ def _call_backward(node, backward, g):
     return in_grads if isinstance(in_grads, (tuple, list)) else (in_grads,)
 
 
+def _post_hooks(node, in_grads, g, graph):
+    """A node's register_hook callables: fn(grad_inputs, grad_outputs) as torch calls them (Tensors, None where no
+    gradient flows to an input); a tuple returned replaces the gradients the walk passes on."""
+    def wrap(x):
+        return x if x is None or graph or isinstance(x, Tensor) else Tensor._make(x, None)
+    grads = tuple(None if n is None else wrap(x) for n, x in zip(node.next, in_grads))
+    for h in node.post_hooks:
+        r = h(grads, (g,))
+        if r is not None:
+            if len(r) != len(grads):
+                raise RuntimeError(f"{node.name()}: a hook registered with register_hook returned {len(r)} "
+                                   f"gradients, expected {len(grads)} (one per entry of next_functions)")
+            grads = tuple(r)
+    if graph:
+        return grads
+    return tuple(x.array if isinstance(x, Tensor) else x for x in grads)
+
+
 def _add(a, b, fresh):
     # A backward may hand the same array to several inputs (Add returns g twice), so a sum goes into `a` in place
     # only when nothing else can see it: a sum this walk made (its id in fresh while it waits in the walk's dicts),
@@ -116,7 +134,7 @@ del _held
 
 def _cast(g, dtype, shape, where):
     if g.dtype != dtype:
-        g = g.astype(dtype)
+        g = g.real.astype(dtype) if g.dtype.kind == "c" and dtype.kind != "c" else g.astype(dtype)
     if g.shape != shape:
         raise RuntimeError(f"{where}: backward produced a gradient of shape {tuple(g.shape)} for a tensor of "
                            f"shape {tuple(shape)} (this is a bug in that op's backward)")
@@ -212,12 +230,14 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
             if capture is not None and id(node) in capture:
                 for i in capture[id(node)]:
                     captured[i] = g
-            if node.slab is not None and not _node_hooks and not _grad_hooks:
+            if node.slab is not None and not _node_hooks and not _grad_hooks and not node.post_hooks:
                 _add_slab(node, g, node_grads, leaf_grads, fresh)
                 if not retain_graph:
                     node.release()
                 continue
             in_grads = _call_backward(node, node.backward, g)
+            if node.post_hooks:
+                in_grads = _post_hooks(node, in_grads, Tensor._make(g, None), False)
             if _grad_hooks:
                 for h in _grad_hooks:
                     h(node, g, in_grads)
@@ -305,6 +325,8 @@ def _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured
             if need is not None and node not in need:
                 continue
             in_grads = _call_backward(node, node.backward_graph, g)
+            if node.post_hooks:
+                in_grads = _post_hooks(node, in_grads, g, True)
             if len(in_grads) != len(node.next):
                 raise RuntimeError(f"{node.name()}: backward_graph returned {len(in_grads)} gradients for "
                                    f"{len(node.next)} inputs (this is a bug in that op)")
@@ -438,6 +460,9 @@ def _seed_array(opname, t, gradient):
         raise RuntimeError(f"{opname}: tensor of shape {tuple(t.shape)} does not require grad and has no grad_fn "
                            "(was it created under no_grad, or from tensors with requires_grad=False?)")
     if gradient is None:
+        if t.array.dtype.kind == "c":
+            raise RuntimeError(f"{opname}: grad can be implicitly created only for real scalar outputs; got a "
+                               f"{t.dtype} tensor of shape {tuple(t.shape)} (reduce it to a real loss, e.g. .abs())")
         if t.array.size != 1:
             raise RuntimeError(f"{opname}: grad can be implicitly created only for scalar outputs; got shape "
                                f"{tuple(t.shape)}. Pass gradient= a tensor of that shape.")

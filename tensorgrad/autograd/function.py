@@ -8,11 +8,12 @@ tensors, so activations not explicitly saved are freed as soon as Python drops t
 """
 import functools
 import inspect
+import weakref
 
 from .grad_mode import _state as _grad_state
 from .grad_mode import no_grad, is_grad_enabled
 from .version import record as _record_versions
-from ..tensor import Tensor, check_same_device, note_view
+from ..tensor import Tensor, check_same_device, note_view, _HookHandle
 from ..dtypes import bfloat16 as _bfloat16
 from ..backend.sparse_coo import SparseCOO as _SparseCOO, unsupported as _sparse_unsupported
 
@@ -30,8 +31,16 @@ _forward_hooks = []
 _torch_style = []
 
 
+# Function class -> what it means on complex inputs (filled by ops/complex.py): a callable taking apply's arguments,
+# usually the apply of a complex op's own Function. A class with neither takes_complex nor an entry here is refused
+# by name when given a complex tensor, so no real-only op computes a silently wrong complex result.
+complex_handlers = {}
+
+
 class Function:
     takes_sparse = False  # a Function of the sparse package, whose forward computes on SparseCOO arrays itself
+    takes_complex = False  # forward and backward hold for complex arrays as written (movement, add, sum): torch's
+    # convention needs a conjugate only where a backward multiplies by a derivative, and these multiply by none
     # Set per node by apply(): next (per positional arg: None, a leaf Tensor or a Function node),
     # needs_input_grad, the output's shape/dtype (to shape incoming grads), hooks, and saved arrays.
     # versions: (array, owner id, version) per saved array, checked before backward (autograd/version.py).
@@ -115,10 +124,42 @@ class Function:
 
     @classmethod
     def name(cls):
-        return cls.__name__ + "Backward"
+        """torch's node name: the op's class, then Backward and the 0 torch gives an op's first overload."""
+        return cls.__name__ + "Backward0"
 
     def __repr__(self):
-        return f"<{self.name()}>"
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    # -- torch's autograd graph Node: what scripts that walk or decorate the graph use ------------------------------
+    post_hooks = None  # register_hook's callables, run by the engine after this node's backward
+
+    @property
+    def next_functions(self):
+        """Per input of the op: (its node, 0), a leaf's AccumulateGrad or None where no gradient flows (torch's
+        pairs; the 0 is the input's output index, always 0 here: an op with several outputs has a node each)."""
+        return tuple((_node_of(n), 0) for n in self.next)
+
+    @property
+    def metadata(self):
+        """A dict kept on the node for the user (torch's Node.metadata); emptied when backward frees the node."""
+        return self.__dict__.setdefault("_metadata", {})
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) -> new grad_outputs or None, before this node's backward (torch's Node.register_prehook;
+        grad_outputs is a one-Tensor tuple: every node here has one output)."""
+        def hook(g):
+            r = fn((g,))
+            return None if r is None else r[0]
+        if self.hooks is None:
+            self.hooks = []
+        return _HookHandle(self.hooks, hook)
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) -> new grad_inputs or None, after this node's backward (torch's
+        Node.register_hook): grad_inputs has a Tensor or None per entry of next_functions."""
+        if self.post_hooks is None:
+            self.post_hooks = []
+        return _HookHandle(self.post_hooks, fn)
 
     # -- the tape ------------------------------------------------------------------------------------
     @classmethod
@@ -128,6 +169,7 @@ class Function:
         raw = list(args)
         first_cls = None
         needs = None
+        cplx = False
         # One pass: unwrap Tensors, check they share a device, and (only once an input requires grad while
         # recording) fill needs_input_grad and the node's inputs, which stay all-False/None for the args before it
         for i, a in enumerate(args):
@@ -141,6 +183,8 @@ class Function:
                     elif first_cls is not _SparseCOO:
                         check_same_device(cls.__name__, args)
                 raw[i] = arr
+                if arr.dtype.kind == "c":
+                    cplx = True
                 if a._requires_grad and record:
                     if needs is None:
                         needs = [False] * len(args)
@@ -149,6 +193,8 @@ class Function:
                     nxt[i] = a if a.grad_fn is None else a.grad_fn
         if first_cls is _SparseCOO and not cls.takes_sparse:
             return _sparse_apply(cls, args, kwargs)
+        if cplx and not cls.takes_complex:
+            return _complex_apply(cls, args, kwargs)
         any_grad = needs is not None
         if any_grad:
             ctx.next = nxt
@@ -164,7 +210,7 @@ class Function:
             shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
             raise RuntimeError(f"{cls.__name__.lower()}: tensors of shapes {shapes} cannot be broadcast together") from None
         # Only floating-point results join the graph (an integer/bool result, e.g. x.long(), has no gradient).
-        if any_grad and (out.dtype.kind == "f" or out.dtype == _bfloat16):
+        if any_grad and (out.dtype.kind == "f" or out.dtype == _bfloat16 or out.dtype.kind == "c"):
             ctx.out_dtype = out.dtype
             ctx.out_shape = out.shape
             t = _make(out, ctx)
@@ -191,6 +237,45 @@ def _sparse_apply(cls, args, kwargs):
                            for a in args if isinstance(a, Tensor))
         raise _sparse_unsupported(f"{cls.__name__.lower()} (inputs {shapes})")
     return handler(*args, **kwargs)
+
+
+def _complex_apply(cls, args, kwargs):
+    handler = complex_handlers.get(cls)
+    if handler is None:
+        what = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in args if isinstance(a, Tensor))
+        raise RuntimeError(f"{cls.__name__.lower()}: complex tensors are not supported by this op (inputs {what}); "
+                        "tensorgrad's complex ops are listed in tensorgrad/ops/complex.py")
+    return handler(*args, **kwargs)
+
+
+class AccumulateGrad:
+    """torch's node for a leaf in next_functions: ``variable`` is the leaf. One per leaf while it is referenced, so
+    two paths to the same leaf show the same object, as in torch."""
+    __slots__ = ("variable", "__weakref__")
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    @staticmethod
+    def name():
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+_accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad (which holds the leaf, so the id
+# cannot be reused while the entry lives)
+
+
+def _node_of(n):
+    if n is None or isinstance(n, Function):
+        return n
+    acc = _accumulators.get(id(n))
+    if acc is None:
+        acc = _accumulators[id(n)] = AccumulateGrad(n)
+    return acc
 
 
 _make = Tensor._make

@@ -5,21 +5,25 @@ from ..autograd.function import Function
 from ..backend import xp_of
 from .util import unbroadcast, shape_of, is_float, to_float
 from ..tensor import Tensor, tensor as make_tensor, check_device_as
-from ..dtypes import get_default_dtype, bfloat16
+from ..dtypes import get_default_dtype, bfloat16, to_complex, to_real, default_complex
 from ..backend import to_device, device_of, kernels
 from .graph import sum_to
 
 
 # --------------------------------------------------------------------------------------- promotion
 def _category(dt):
-    return 0 if dt == np.bool_ else 2 if is_float(dt) else 1
+    return 0 if dt == np.bool_ else 2 if is_float(dt) else 3 if dt.kind == "c" else 1
 
 
 def promote_types(x, y):
-    """torch.promote_types: the higher category (bool < int < float) wins as is (int64 + float32 -> float32);
-    within a category, the wider type (float32 + float64 -> float64, uint8 + int8 -> int16)."""
+    """torch.promote_types: the higher category (bool < int < float < complex) wins as is (int64 + float32 ->
+    float32), except that a float meeting a complex widens its parts (float64 + complex64 -> complex128); within a
+    category, the wider type (float32 + float64 -> float64, uint8 + int8 -> int16)."""
     cx, cy = _category(x), _category(y)
     if cx != cy:
+        if cx + cy == 5:  # float and complex
+            f, c = (x, y) if cx == 2 else (y, x)
+            return to_complex(np.result_type(f, to_real(c)), "promote_types")
         return x if cx > cy else y
     return np.result_type(x, y)
 
@@ -35,7 +39,10 @@ def result_type(*tensors):
             zero = t.dtype if zero is None else promote_types(zero, t.dtype)
     if dim is None or zero is None:
         return dim if zero is None else zero
-    return dim if _category(dim) >= _category(zero) else promote_types(dim, zero)
+    cd, cz = _category(dim), _category(zero)
+    if cd == 2 and cz == 3:  # (torch's combine_categories: the dimensioned float's complex type)
+        return to_complex(dim, "result_type")
+    return dim if cd >= cz else promote_types(dim, zero)
 
 
 def _promote(op, a, b):
@@ -53,7 +60,11 @@ def _promote(op, a, b):
             b = b.to(rt) if b.dtype != rt else b
         return a, b
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
-    if isinstance(s, (bool, int, float, np.number)):
+    if isinstance(s, (complex, np.complexfloating)):
+        if t.dtype.kind != "c":  # (torch: a float tensor's complex type; an int or bool one's the default complex)
+            t = t.to(to_complex(t.dtype, op) if is_float(t.dtype) else default_complex())
+        s = t.dtype.type(s)
+    elif isinstance(s, (bool, int, float, np.number)):
         if isinstance(s, (float, np.floating)) and not is_float(t.dtype):
             t = t.to(get_default_dtype())
         elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and t.dtype == np.bool_:
@@ -527,6 +538,8 @@ class Cast(Function):
         return _astype(a, dtype)
 
     def backward(self, g):
+        if g.dtype.kind == "c" and self.in_dtype.kind != "c":  # (a real input's gradient is the real part: torch)
+            g = g.real
         return _astype(g, self.in_dtype), None
 
     def backward_graph(self, g):

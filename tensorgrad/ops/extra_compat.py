@@ -249,7 +249,7 @@ def is_signed(input):
 
 
 def is_complex(input):
-    return False  # (tensorgrad has no complex dtypes)
+    return input.dtype.kind == "c"
 
 
 def is_same_size(input, other):

@@ -355,8 +355,8 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     a, = cast_float32(a)
     if dtype is not None:
         a = a.to(dtype)
-    if not is_float(a.dtype):
-        raise TypeError(f"mean: input dtype must be floating point, got {a.dtype} (shape {tuple(a.shape)}); "
+    if not is_float(a.dtype) and a.dtype.kind != "c":
+        raise TypeError(f"mean: input dtype must be floating point or complex, got {a.dtype} (shape {tuple(a.shape)}); "
                         "use .float() first or pass dtype=")
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(mean, a, dim, keepdim)

@@ -50,7 +50,7 @@ def rows(x):
 
 def to_float(a):
     """Integer and bool tensors become the default float dtype (as PyTorch) for ops whose result is a float."""
-    return a if is_float(a.dtype) else a.to(get_default_dtype())
+    return a if is_float(a.dtype) or a.dtype.kind == "c" else a.to(get_default_dtype())
 
 
 def shape_of(x):
