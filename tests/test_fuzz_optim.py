@@ -25,6 +25,8 @@ def _hyper(name):
     common = dict(lr=LR, weight_decay=WD, maximize=st.booleans())
     if name == "Rprop":  # torch's Rprop has no weight decay: only the gradients' signs count
         del common["weight_decay"]
+    if name == "Muon":  # torch's Muon has no maximize
+        del common["maximize"]
     extra = {
         "SGD": dict(momentum=st.sampled_from([0.0, 0.9]), dampening=st.sampled_from([0.0, 0.1]),
                     nesterov=st.booleans()),
@@ -43,6 +45,13 @@ def _hyper(name):
                       step_sizes=st.tuples(st.sampled_from([1e-6, 1e-2]), st.sampled_from([50.0, 0.05]))),
         "ASGD": dict(lambd=st.sampled_from([1e-4, 0.1]), alpha=st.sampled_from([0.75, 0.5]),
                      t0=st.sampled_from([1e6, 1.0, 2.0])),  # a small t0 starts the averaging within the steps
+        # eps1 None: the dtype's machine epsilon; a large eps1 / eps2 and d make the clamps and the clipping bite
+        "Adafactor": dict(beta2_decay=st.sampled_from([-0.8, -0.5, 0.0]),
+                          eps=st.tuples(st.sampled_from([None, 1e-3, 0.5]), st.sampled_from([1e-3, 1.0])),
+                          d=st.sampled_from([1.0, 1.5, 100.0]), lr=st.sampled_from([1e-3, 0.1, 2.0])),
+        "Muon": dict(momentum=st.sampled_from([0.0, 0.5, 0.95]), nesterov=st.booleans(),
+                     adjust_lr_fn=st.sampled_from([None, "original", "match_rms_adamw"]),
+                     ns_steps=st.sampled_from([0, 1, 5])),
     }[name]
     return st.fixed_dictionaries({**common, **extra})
 
@@ -50,7 +59,11 @@ def _hyper(name):
 @st.composite
 def cases(draw, name):
     hyper = draw(_hyper(name))
-    shapes = [tuple(draw(st.lists(st.integers(1, 3), max_size=2))) for _ in range(3)]
+    if name == "Muon":  # 2-D parameters only (torch refuses the others at construction)
+        shapes = [tuple(draw(st.lists(st.integers(1, 4), min_size=2, max_size=2))) for _ in range(3)]
+    else:
+        shapes = [tuple(draw(st.lists(st.integers(1, 3), max_size=3 if name == "Adafactor" else 2)))
+                  for _ in range(3)]
     group2 = {k: draw(v) for k, v in (("lr", LR), ("weight_decay", WD)) if draw(st.booleans())}
     steps = draw(st.integers(1, 4))
     none_at = draw(st.sets(st.integers(0, steps - 1), max_size=2))  # steps where parameter 2 has no gradient
@@ -79,7 +92,8 @@ def _run(lib, name, hyper, shapes, group2, steps, none_at):
     return "returns", history, state
 
 
-NAMES = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "Rprop", "ASGD"]
+NAMES = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "Rprop", "ASGD",
+         "Adafactor", "Muon"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -321,7 +321,7 @@ def test_optimizer_and_save_refuse_sparse():
     opt = tg.optim.Adam([s], lr=0.1)
     tg.sparse.mm(s, tg.ones(3, 1, dtype=tg.float64)).sum().backward()
     assert s.grad.is_sparse
-    with raises(RuntimeError, "Adam", "sparse COO"):
+    with raises(RuntimeError, "Adam does not support sparse gradients", "SparseAdam"):  # torch's refusal
         opt.step()
     with raises(RuntimeError, "save", "sparse COO"):
         tg.save({"adj": tg.tensor(np.eye(2)).to_sparse()}, "/tmp/never_written_sparse.pt")

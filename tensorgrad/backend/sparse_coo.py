@@ -8,7 +8,9 @@ step, ``numpy()``) meets the guards below: every NumPy protocol and unknown attr
 naming the tensorgrad function the user called, instead of a NumPy error or a silently wrong result.
 
 What the array supports itself is what the autograd engine needs of a gradient: shape / dtype / ndim, ``astype``,
-``copy`` and ``+`` of two sparse arrays of one shape (gradients accumulating into a sparse leaf).
+``copy``, ``+`` of two sparse arrays of one shape (gradients accumulating into a sparse leaf: an
+Embedding(sparse=True) weight's), and ``+`` / ``+=`` with a dense array of its shape, which gives a dense one (a
+sparse and a dense gradient of one leaf, as torch accumulates them).
 """
 import math
 import os
@@ -17,6 +19,7 @@ import sys
 import numpy as np
 
 from . import xp_of, device_of, to_device
+from .reference import scatter_add
 
 
 class Layout:
@@ -166,10 +169,28 @@ class SparseCOO:
             out[found] = s.values[pos[found]]
         return out
 
+    def add_to_dense(self, dense, out=None):
+        """dense + self as a dense array (into ``out``, dense itself, when given): how a sparse gradient meets a dense
+        one of the same tensor (torch accumulates those into a dense .grad)."""
+        if tuple(dense.shape) != self.shape:
+            raise RuntimeError(f"add: a dense array of shape {tuple(dense.shape)} and a sparse one of shape "
+                               f"{self.shape} cannot be added; they must match")
+        dt = np.result_type(dense.dtype, self.values.dtype)
+        if out is None:
+            out = dense.astype(dt, copy=True)
+        elif out is not dense:
+            out[...] = dense
+        if self.nnz:
+            scatter_add(out, tuple(self.indices), self.values.astype(out.dtype, copy=False))
+        return out
+
     def __add__(self, other):
         """Sparse + sparse of one shape (torch's add): the values added when the indices are the same; the merged,
-        coalesced union when both are coalesced; else the index lists concatenated (uncoalesced)."""
+        coalesced union when both are coalesced; else the index lists concatenated (uncoalesced). Sparse + dense
+        array: dense."""
         if other.__class__ is not SparseCOO:
+            if hasattr(other, "__array_interface__") or hasattr(other, "__cuda_array_interface__"):
+                return self.add_to_dense(other)
             raise unsupported()
         if other.shape != self.shape or other.sparse_dim != self.sparse_dim:
             raise RuntimeError(f"add: sparse tensors of shapes {self.shape} and {other.shape} (sparse dims "
@@ -188,6 +209,15 @@ class SparseCOO:
 
     # -- everything else refuses: NumPy protocols, indexing, operators, unknown attributes ---------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # dense + sparse and dense += sparse (a gradient accumulating into a dense one); nothing else
+        if ufunc is np.add and method == "__call__" and len(inputs) == 2 and set(kwargs) <= {"out"}:
+            a, b = inputs
+            if a.__class__ is SparseCOO:
+                a, b = b, a
+            out = kwargs.get("out")
+            out = out[0] if isinstance(out, tuple) else out
+            if b.__class__ is SparseCOO and a.__class__ is not SparseCOO and hasattr(a, "dtype") and np.ndim(a):
+                return b.add_to_dense(a, out)
         raise unsupported()
 
     def __array__(self, *args, **kwargs):
@@ -197,7 +227,8 @@ class SparseCOO:
         raise unsupported()
 
     __getitem__ = __setitem__ = __iter__ = __bool__ = __float__ = __int__ = __index__ = _refuse
-    __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __matmul__ = _refuse
+    __radd__ = __add__
+    __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __matmul__ = _refuse
     __rmatmul__ = __pow__ = __rpow__ = __lt__ = __le__ = __gt__ = __ge__ = __abs__ = __invert__ = _refuse
     __floordiv__ = __mod__ = __and__ = __or__ = __xor__ = __imul__ = _refuse  # (+= is __add__)
 

@@ -67,13 +67,14 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError(f"Embedding: max_norm, scale_grad_by_freq and sparse are not supported (got "
-                                      f"max_norm={max_norm}, scale_grad_by_freq={scale_grad_by_freq}, sparse={sparse})")
+        if max_norm is not None or scale_grad_by_freq:
+            raise NotImplementedError(f"Embedding: max_norm and scale_grad_by_freq are not supported (got "
+                                      f"max_norm={max_norm}, scale_grad_by_freq={scale_grad_by_freq})")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_index("Embedding", padding_idx, num_embeddings)
-        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, False
+        # sparse: the weight's gradient is a sparse COO tensor of the looked-up rows (for SGD, Adagrad, SparseAdam)
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, False, bool(sparse)
         if _weight is None:
             self.weight = Parameter(_empty((num_embeddings, embedding_dim), device, dtype), requires_grad=not _freeze)
             self.reset_parameters()
@@ -90,11 +91,12 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0
 
     def forward(self, idx):
-        return F.embedding(idx, self.weight, self.padding_idx)
+        return F.embedding(idx, self.weight, self.padding_idx, sparse=self.sparse)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        s = s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        return s + ", sparse=True" if self.sparse else s
 
 
 class LayerNorm(Module):

@@ -32,7 +32,7 @@ from . import reduce as R
 from . import indexing as I
 from . import matmul as MM
 from .util import unbroadcast
-from .graph import sum_to
+from .graph import sum_to, LinearMap
 
 
 def _conj(a):
@@ -50,7 +50,7 @@ def _complex_of(a):
 # --------------------------------------------------------------------------- ops that hold as written
 for _cls in (M.Reshape, M.Permute, M.Expand, M.Contiguous, M.GetItem, M.Cat, M.Tril, M.MaskedFill, M.Flip, M.Roll,
              E.Add, E.Sub, E.Neg, E.Where, E.ToDevice, R.Sum, R.Mean, I.Gather, I.Diagonal, I.DiagEmbed,
-             I.ConstantPad):
+             I.ConstantPad, LinearMap):
     _cls.takes_complex = True
 
 
@@ -230,7 +230,7 @@ def _implicit_caller():
     return f.f_code.co_name
 
 
-class Cast(Function):
+class ComplexCast(Function):
     """.to(dtype) of a complex tensor: to another complex dtype, or to a real one keeping the real part (torch
     warns there; tensorgrad does not). The gradient goes back in the input's dtype."""
     takes_complex = True
@@ -255,10 +255,10 @@ class Cast(Function):
         return g.to(self.in_dtype), None
 
 
-complex_handlers[E.Cast] = Cast.apply
+complex_handlers[E.Cast] = ComplexCast.apply
 
 
-class Abs(Function):
+class ComplexAbs(Function):
     """|z|, real; its gradient g * sgn(z) (0 at z = 0, as torch)."""
     takes_complex = True
 
@@ -274,7 +274,7 @@ class Abs(Function):
         return g * sgn(self.input(0, self.saved_tensors[0]))
 
 
-complex_handlers[E.Abs] = Abs.apply
+complex_handlers[E.Abs] = ComplexAbs.apply
 
 
 class Angle(Function):
@@ -407,7 +407,7 @@ def sgn(input):
     _check("sgn", input)
     if input.dtype.kind != "c":
         return input.sign()
-    m = Abs.apply(input)
+    m = ComplexAbs.apply(input)
     zero = (m == 0).detach()
     return E.where(zero, 0, input / E.where(zero, 1, m))
 

@@ -21,7 +21,7 @@ from .indexing import Gather, nonzero
 from .matmul import matmul
 from .movement import cat, expand, reshape, stack, unsqueeze
 from .reduce import amax, close_elements, sum as total, vector_norm
-from .util import is_float, normalize_dim, normalize_dims
+from .util import is_float, normalize_dim, normalize_dims, refuse_complex
 
 _TopK = namedtuple("topk", ["values", "indices"])
 _Sort = namedtuple("sort", ["values", "indices"])
@@ -31,6 +31,7 @@ def _order(t, dim, descending, k, op):
     """(int64 indices of the first k entries along dim in sorted order, the normalized dim); a 0-d t is treated as
     1-d (the caller shapes the results back). Stable: equal entries keep their input order; NaN counts as the
     largest value, as in torch."""
+    refuse_complex(op, t)
     data = t.array.reshape(1) if t.ndim == 0 else t.array
     d = normalize_dim(op, dim, t.ndim, t.shape)
     n = data.shape[d]
@@ -143,6 +144,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     _check_tensor("isclose", input)
     _check_tensor("isclose", other, "other")
     check_device_as("isclose", input, other)
+    refuse_complex("isclose", input, other)
     return Tensor._make(close_elements("isclose", input, other, rtol, atol, equal_nan), None)
 
 
@@ -365,6 +367,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 # ---------------------------------------------------------------------------------------- unique, bincount
 def _unique(op, input, sort, return_inverse, return_counts, dim):
     _check_tensor(op, input)
+    refuse_complex(op, input)
     xp, data = input._xp, input.array
     if dim is None:
         rows = data.reshape(-1, 1)
@@ -470,6 +473,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     sorter: int64 indices that sort an unsorted sequence. int64 indices (int32 with out_int32), no gradient."""
     op = "searchsorted"
     _check_tensor(op, sorted_sequence, "sorted_sequence")
+    refuse_complex(op, sorted_sequence, values)
     if not isinstance(values, Tensor):
         if not isinstance(values, (bool, int, float, np.number, np.bool_)):
             raise TypeError(f"{op}: values must be a Tensor or a number, got {type(values).__name__}")

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .util import unbroadcast, shape_of, is_float, to_float
+from .util import unbroadcast, shape_of, is_float, to_float, refuse_complex
 from ..tensor import Tensor, tensor as make_tensor, check_device_as
 from ..dtypes import get_default_dtype, bfloat16, to_complex, to_real, default_complex
 from ..backend import to_device, device_of, kernels
@@ -65,7 +65,7 @@ def _promote(op, a, b):
             t = t.to(to_complex(t.dtype, op) if is_float(t.dtype) else default_complex())
         s = t.dtype.type(s)
     elif isinstance(s, (bool, int, float, np.number)):
-        if isinstance(s, (float, np.floating)) and not is_float(t.dtype):
+        if isinstance(s, (float, np.floating)) and not is_float(t.dtype) and t.dtype.kind != "c":
             t = t.to(get_default_dtype())
         elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and t.dtype == np.bool_:
             t = t.to(np.int64)
@@ -604,7 +604,7 @@ def div(a, b):
     a, b = _promote("div", a, b)
     # True division of integers gives the default float dtype (float32 unless changed), as in PyTorch.
     for x in (a, b):
-        if isinstance(x, Tensor) and not is_float(x.dtype):
+        if isinstance(x, Tensor) and not is_float(x.dtype) and x.dtype.kind != "c":
             dt = get_default_dtype()
             a = a.to(dt) if isinstance(a, Tensor) else dt.type(a)
             b = b.to(dt) if isinstance(b, Tensor) else dt.type(b)
@@ -683,11 +683,13 @@ def where(cond, a, b):
     return Where.apply(cond, a, b)
 
 
-def _cmp(opname, fn):
+def _cmp(opname, fn, ordered=False):
     def f(a, b):
         if isinstance(a, Tensor) and isinstance(b, Tensor):
             check_device_as(opname, a, b)  # the arrays go to the kernel directly, past Function.apply's check
         a, b = _promote(opname, a, b)
+        if ordered and (a if isinstance(a, Tensor) else b).dtype.kind == "c":
+            refuse_complex(opname, a if isinstance(a, Tensor) else b)
         x = a.array if isinstance(a, Tensor) else a
         y = b.array if isinstance(b, Tensor) else b
         return Tensor._make(fn(x, y), None)
@@ -697,7 +699,7 @@ def _cmp(opname, fn):
 
 eq = _cmp("eq", lambda x, y: x == y)
 ne = _cmp("ne", lambda x, y: x != y)
-lt = _cmp("lt", lambda x, y: x < y)
-le = _cmp("le", lambda x, y: x <= y)
-gt = _cmp("gt", lambda x, y: x > y)
-ge = _cmp("ge", lambda x, y: x >= y)
+lt = _cmp("lt", lambda x, y: x < y, ordered=True)
+le = _cmp("le", lambda x, y: x <= y, ordered=True)
+gt = _cmp("gt", lambda x, y: x > y, ordered=True)
+ge = _cmp("ge", lambda x, y: x >= y, ordered=True)

@@ -9,7 +9,7 @@ from ..tensor import Tensor, check_device_as
 from .elementwise import (abs, neg, div, mul, sub, gt, ge, lt, le, ne, where, pow as power, promote_types as _promote2,
                           result_type as _tensor_result_type, _promote)
 from .elementwise_math import trunc, sign, floor_divide, sin
-from .util import is_float, to_float
+from .util import is_float, to_float, refuse_complex
 
 absolute = abs
 negative = neg
@@ -28,7 +28,16 @@ def divide(input, other, *, rounding_mode=None):
     if rounding_mode is None:
         return div(input, other)
     if rounding_mode == "floor":
-        return floor_divide(input, other)
+        ins = [t for t in (input, other) if isinstance(t, Tensor) and t.requires_grad]
+        if not ins:
+            return floor_divide(input, other)
+        # torch's gradient of a rounded quotient is zero (floor_divide itself has none, and refusing the backward
+        # broke div(..., rounding_mode='floor') on tensors that require grad): the detached quotient, linked to
+        # each such input by a -0.0 (which leaves every value, -0.0 included, as it is)
+        out = floor_divide(*(t.detach() if isinstance(t, Tensor) else t for t in (input, other)))
+        for t in ins:
+            out = out + where(Tensor._make(t._xp.zeros((), dtype=bool), None), t, -0.0)
+        return out
     if rounding_mode == "trunc":
         a, b = _promote("div", input, other)
         if not is_float((a if isinstance(a, Tensor) else b).dtype):
@@ -58,15 +67,21 @@ def subtract(input, other, *, alpha=1):
 def sinc(input):
     """sin(pi x) / (pi x), 1 at 0 (where the gradient is 0, as the true derivative); integers give floats."""
     x = to_float(input)
-    zero = x == 0
-    px = where(zero, 1.0, x) * np.pi
-    return where(zero, 1.0, sin(px) / px)
+    # Near 0 the series 1 - p^2/6 + p^4/120 (p = pi x; the next term is below the dtype's rounding there): the
+    # quotient's gradient divides by p^2, which underflows to 0 for denormal x and gave NaN where torch gives 0, and
+    # in float32 it cancels to 0 well before that
+    px = x * np.pi
+    small = abs(px) < (1e-3 if x.dtype == dtypes.float64 else 0.05)
+    safe = where(small, 1.0, px)
+    p2 = px * px
+    return where(small, 1.0 - p2 / 6.0 + p2 * p2 / 120.0, sin(safe) / safe)
 
 
 def heaviside(input, values):
     """0 where input < 0, values where input == 0, 1 where input > 0; no gradient (as torch)."""
     if not isinstance(values, Tensor):
         raise TypeError(f"heaviside: values must be a Tensor, got {type(values).__name__}")
+    refuse_complex("heaviside", input, values)
     if input.dtype != values.dtype:
         raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes ({input.dtype} and "
                            f"{values.dtype})")

@@ -14,6 +14,8 @@ from ..random import default_generator
 from ..backend.capture import capturing_on
 from .graph import linear_map, frozen_backward, vjp_by_recompute
 from ..backend.reference import elem_dropout_scale
+from ..backend.sparse_coo import SparseCOO
+from ..sparse import functions as SF
 
 
 def _dev(a):
@@ -327,25 +329,48 @@ def bias_dropout_add(x, h, bias=None, p=0.5, training=True, generator=None):
 
 
 class Embedding(Function):
-    """weight[idx]; rows at padding_idx get no gradient (torch's padding_idx)."""
+    """weight[idx]; rows at padding_idx get no gradient (torch's padding_idx). sparse: the weight's gradient is a
+    sparse COO tensor, torch's layout: uncoalesced, one entry per looked-up index in lookup order (repeats kept),
+    those at padding_idx left out, the values the output gradient's rows."""
 
-    def forward(self, weight, idx, padding_idx=None):
+    def forward(self, weight, idx, padding_idx=None, sparse=False):
         self.n = weight.shape[0]
         self.padding_idx = padding_idx
+        self.sparse = sparse
         self.save_for_backward(idx)
         return weight[idx]
 
+    def _sparse_pattern(self, idx):
+        """The looked-up rows that get a gradient (as a (1, nnz) index array) and where they sit in idx's flat order."""
+        flat = idx.reshape(-1)
+        keep = None if self.padding_idx is None else flat != self.padding_idx
+        rows_ = flat if keep is None else flat[keep]
+        return rows_.astype(np.int64).reshape(1, -1), keep
+
     def backward(self, g):
         idx, = self.saved_tensors
+        if self.sparse:
+            ind, keep = self._sparse_pattern(idx)
+            vals = rows(g)
+            vals = vals.copy() if keep is None else vals[keep]
+            # (torch's is_coalesced() is true for nnz <= 1: nothing to sum or sort)
+            return SparseCOO(ind, vals, (self.n,) + tuple(g.shape[-1:]), ind.shape[1] <= 1), None, None, None
         embedding_backward = kernels.get("embedding_backward", _dev(g))
         gw = embedding_backward(idx.reshape(-1), rows(g), self.n)
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
-        return gw, None, None
+        return gw, None, None, None
 
     def backward_graph(self, g):
         idx, = self.saved_tensors
         pad = getattr(self, "padding_idx", None)
+        if getattr(self, "sparse", False):
+            ind, keep = self._sparse_pattern(idx)
+            vals = g.reshape(-1, g.shape[-1])
+            if keep is not None:
+                vals = vals[Tensor._make(keep, None)]
+            out = SF.SparseCooTensor.apply(vals, ind, (self.n, g.shape[-1]), ind.shape[1] <= 1)
+            return (out,) + (None,) * (len(self.next) - 1)
 
         def rows_of(y):
             out = y[idx]
@@ -366,9 +391,9 @@ def _padding_index(op, padding_idx, n):
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError(f"embedding: max_norm, scale_grad_by_freq and sparse are not supported (got "
-                                  f"max_norm={max_norm}, scale_grad_by_freq={scale_grad_by_freq}, sparse={sparse})")
+    if max_norm is not None or scale_grad_by_freq:
+        raise NotImplementedError(f"embedding: max_norm and scale_grad_by_freq are not supported (got "
+                                  f"max_norm={max_norm}, scale_grad_by_freq={scale_grad_by_freq})")
     if not np.issubdtype(input.dtype, np.integer):
         raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype} (shape {tuple(input.shape)})")
     if weight.ndim != 2:
@@ -380,7 +405,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if input.array.size and not capturing_on(input.array) and (int(input.array.min()) < 0 or int(input.array.max()) >= n):
         raise IndexError(f"embedding: index out of range: indices span [{int(input.array.min())}, {int(input.array.max())}] "
                          f"but weight has {n} rows (shape {tuple(weight.shape)})")
-    return Embedding.apply(weight, input.array, _padding_index("embedding", padding_idx, n))
+    return Embedding.apply(weight, input.array, _padding_index("embedding", padding_idx, n), bool(sparse))
 
 
 def one_hot(t, num_classes=-1):

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of, kernels
-from .util import normalize_dim, normalize_dims, is_float, to_float, fsum
+from .util import normalize_dim, normalize_dims, is_float, to_float, fsum, refuse_complex
 from ..amp.autocast import cast_float32
 from .. import dtypes
 from ..dtypes import get_default_dtype, to_dtype
@@ -434,6 +434,7 @@ def min(a, dim=None, keepdim=False):
 
 def _arg_extreme(op, a, dim, keepdim, is_min):
     """Index of the max (min) as int64, over all elements (dim=None) or along dim; never differentiable."""
+    refuse_complex(op, a)
     find = a.array.argmin if is_min else a.array.argmax
     if dim is None:
         r = a._xp.asarray(find(), dtype=np.int64)

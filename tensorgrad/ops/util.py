@@ -53,6 +53,15 @@ def to_float(a):
     return a if is_float(a.dtype) or a.dtype.kind == "c" else a.to(get_default_dtype())
 
 
+def refuse_complex(op, *tensors):
+    """For ops that Function.apply's complex gate never sees (they compute on the arrays directly): a complex
+    tensor among ``tensors`` is refused, naming the op, as torch refuses these (no ordering of complex numbers)."""
+    for t in tensors:
+        if getattr(t, "dtype", None) is not None and t.dtype.kind == "c":
+            raise RuntimeError(f"{op}: complex tensors are not supported by this op (got {t.dtype}, shape "
+                               f"{tuple(t.shape)})")
+
+
 def shape_of(x):
     return x.shape if hasattr(x, "shape") else ()
 

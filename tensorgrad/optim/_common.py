@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend import xp_of
+from ..backend.sparse_coo import SparseCOO
 from ..tensor import Tensor
 
 
@@ -38,6 +39,17 @@ def check_unsupported(opt, capturable=False, differentiable=False):
                          f"autograd")
 
 
+def sparse_grad(p):
+    """Whether p's gradient is a sparse COO tensor (an Embedding(sparse=True) weight's)."""
+    return p.grad is not None and p.grad.array.__class__ is SparseCOO
+
+
+def refuse_sparse(opt, p, hint=""):
+    """torch's refusal of a sparse gradient by an optimizer that only has a dense update."""
+    if sparse_grad(p):
+        raise RuntimeError(f"{opt} does not support sparse gradients{hint} (parameter of shape {tuple(p.shape)})")
+
+
 def grad_of(p, group):
     """The gradient the update starts from: in the parameter's dtype, negated for maximize, with the L2 decay
     (g + wd * p) folded in unless the group asks for decoupled decay."""
@@ -62,6 +74,7 @@ def with_grads(opt, group, **initial):
     for p in group["params"]:
         if p.grad is None:
             continue
+        refuse_sparse(type(opt).__name__, p)
         g = grad_of(p, group)
         xp = xp_of(p.array)
         st = opt._state(p)

@@ -1,7 +1,7 @@
 """Adagrad (PyTorch's update rule)."""
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._common import check, check_unsupported, grad_of
+from ._common import check, check_unsupported, grad_of, sparse_grad
 from .optimizer import Optimizer
 
 
@@ -38,11 +38,33 @@ class Adagrad(Optimizer):
                 continue
             st = self.state.get(p) or self._init_state(p)
             st["step"] += 1
-            g = grad_of(p, group)
             clr = lr / (1 + (st["step"] - 1) * lr_decay)
+            if sparse_grad(p):
+                self._sparse_update(p, group, st, clr)
+                continue
+            g = grad_of(p, group)
             s = st["sum"].array
             s += g * g
             std = xp_of(s).sqrt(s)
             std += eps
             p.array += -clr * g / std
             p._bump()
+
+    @staticmethod
+    def _sparse_update(p, group, st, clr):
+        """torch's Adagrad on a sparse gradient: the gradient coalesced, then only its rows' sums and values change
+        (sum[rows] += v^2;  p[rows] -= clr * v / (sqrt(sum[rows]) + eps)); weight decay is refused, as torch does."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError(f"Adagrad: weight_decay option is not compatible with sparse gradients (parameter of "
+                               f"shape {tuple(p.shape)}, weight_decay={group['weight_decay']})")
+        g = p.grad.array.coalesce()
+        vals = g.values.astype(p.array.dtype, copy=False)
+        if group["maximize"]:
+            vals = -vals
+        rows = tuple(g.indices)
+        s = st["sum"].array
+        s[rows] += vals * vals
+        std = xp_of(s).sqrt(s[rows])
+        std += group["eps"]
+        p.array[rows] += -clr * (vals / std)
+        p._bump()

@@ -8,6 +8,7 @@ import numpy as np
 from ..backend import kernels, xp_of
 from ..backend.capture import is_capturing
 from ..tensor import Tensor
+from ._common import refuse_sparse
 from .optimizer import Optimizer
 
 
@@ -108,6 +109,7 @@ class Adam(Optimizer):
 
     def _grad(self, p, group):
         """The gradient the update uses: negated for maximize; Adam's L2 decay (not AdamW's) folded in."""
+        refuse_sparse(type(self).__name__, p, ", please consider SparseAdam instead")
         g = p.grad.array
         if group["maximize"]:
             g = -g

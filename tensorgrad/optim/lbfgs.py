@@ -15,6 +15,7 @@ holds torch's keys: func_evals, n_iter, d, t, old_dirs, old_stps, ro, H_diag, pr
 """
 from ..autograd.grad_mode import no_grad, enable_grad
 from ..tensor import Tensor
+from ._common import sparse_grad
 from .optimizer import Optimizer
 
 
@@ -125,7 +126,8 @@ class LBFGS(Optimizer):
     def _flat_grad(self):
         xp = self._params[0]._xp
         return xp.concatenate([xp.zeros(p.array.size, p.array.dtype) if p.grad is None else
-                               xp.asarray(p.grad.array, dtype=p.array.dtype).reshape(-1) for p in self._params])
+                               xp.asarray(p.grad.array.to_dense() if sparse_grad(p) else p.grad.array,
+                                          dtype=p.array.dtype).reshape(-1) for p in self._params])
 
     def _add(self, t, d):
         off = 0

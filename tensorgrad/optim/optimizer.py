@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad, enable_grad
 from ..backend import to_device
+from ..backend.sparse_coo import SparseCOO
 from ..tensor import Tensor
 from ..nn.grads import zero_grad_
 
@@ -143,6 +144,8 @@ class Optimizer:
             v = v.detach().cpu().numpy()
         if isinstance(v, Tensor):
             v = v.array
+        if v.__class__ is SparseCOO:  # SGD's momentum buffer on a sparse gradient
+            return Tensor._make(v.to_device(p.device).astype(p.dtype), None)
         if isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__"):
             if key == "step":
                 return int(round(float(v.reshape(()).item())))

@@ -1,5 +1,5 @@
 """Rprop (PyTorch's update rule, its single-tensor path operation by operation)."""
-from ._common import check, check_unsupported
+from ._common import check, check_unsupported, refuse_sparse
 from .optimizer import Optimizer
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -24,6 +24,7 @@ class Rprop(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            refuse_sparse("Rprop", p)
             g = p.grad.array
             g = g.astype(p.array.dtype) if g.dtype != p.array.dtype else g
             g = -g if group["maximize"] else g

@@ -1,6 +1,7 @@
 """SGD with momentum, dampening, Nesterov, weight decay and maximize (PyTorch's update rule)."""
-from ._common import check_unsupported
+from ._common import check_unsupported, sparse_grad
 from .optimizer import Optimizer, required
+from ..backend.sparse_coo import SparseCOO
 from ..tensor import Tensor
 
 
@@ -29,6 +30,9 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            if sparse_grad(p):
+                self._sparse_update(p, group)
+                continue
             g = p.grad.array
             if g.dtype != p.array.dtype:
                 g = g.astype(p.array.dtype)
@@ -47,3 +51,34 @@ class SGD(Optimizer):
                 g = g + momentum * buf.array if nesterov else buf.array
             p.array -= lr * g
             p._bump()
+
+    def _sparse_update(self, p, group):
+        """torch's SGD on a sparse gradient (an Embedding(sparse=True) weight's): the same rule with the gradient and a
+        momentum buffer born from it kept sparse, so only the rows they store change; weight decay would make the
+        gradient dense, and torch refuses it."""
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        g = p.grad.array.astype(p.array.dtype, copy=False)
+        if group["maximize"]:
+            g = -g
+        if group["weight_decay"] != 0:
+            raise RuntimeError(f"SGD: weight_decay={group['weight_decay']} is not supported with a sparse gradient "
+                               f"(parameter of shape {tuple(p.shape)}): add(sparse, dense) is not supported")
+        if momentum != 0:
+            st = self._state(p)
+            buf = st.get("momentum_buffer")
+            if buf is None:
+                buf = st["momentum_buffer"] = Tensor._make(g.copy(), None)
+            else:
+                b = buf.array
+                b = b.with_values(b.values * momentum) if isinstance(b, SparseCOO) else b * momentum
+                buf.array = b + g.with_values(g.values * (1 - dampening))
+            b = buf.array
+            if group["nesterov"]:
+                g = g + (b.with_values(b.values * momentum) if isinstance(b, SparseCOO) else b * momentum)
+            else:
+                g = b
+        if isinstance(g, SparseCOO):
+            g.with_values(g.values * -lr).add_to_dense(p.array, out=p.array)
+        else:
+            p.array -= lr * g
+        p._bump()
