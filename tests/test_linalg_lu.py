@@ -172,6 +172,22 @@ def test_geqrf_equals_torchs(shape):
                                        atol=1e-12 if dtype == np.float64 else 1e-5)
 
 
+def test_result_types_as_torch():
+    a = well(3, 3)
+    calls = [(lambda m, x: m.geqrf(x), ("a", "tau")), (lambda m, x: m.linalg.lu(x), ("P", "L", "U")),
+             (lambda m, x: m.linalg.lu_factor_ex(x), ("LU", "pivots", "info")),
+             (lambda m, x: m.lu_unpack(*m.linalg.lu_factor(x)), ("P", "L", "U")),
+             (lambda m, x: m.linalg.ldl_factor(x), ("LD", "pivots")),
+             (lambda m, x: m.lu(x, get_infos=True), ("LU", "pivots", "info")),
+             (lambda m, x: m.lu(x), None), (lambda m, x: x.lu(get_infos=True), None),
+             (lambda m, x: m.svd_lowrank(x, q=2), None)]
+    for fn, fields in calls:
+        ours, theirs = fn(tg, tg.tensor(a)), fn(torch, torch.tensor(a))
+        assert type(ours).__name__ == type(theirs).__name__
+        if fields:
+            assert ours._fields == fields and all(hasattr(theirs, f) for f in fields)
+
+
 def test_householder_empty_shapes_against_torch():
     for a, t in ((gen(0, 5, 3), taus(0, 3)), (gen(5, 0), taus(0)), (gen(4, 3), taus(0))):
         np.testing.assert_array_equal(tg.linalg.householder_product(tg.tensor(a), tg.tensor(t)).numpy(),

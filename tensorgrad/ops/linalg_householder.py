@@ -9,6 +9,8 @@ differentiable tensorgrad ops (``reflect``): the backward differentiates that re
 backward records it (ops/graph.vjp_by_recompute), so both are the exact derivatives of the polynomial map
 (A's strictly lower triangle in its first k columns, tau, C) -> result, which is torch's.
 """
+from collections import namedtuple
+
 import numpy as np
 import scipy.linalg.lapack
 
@@ -21,6 +23,8 @@ from .movement import tril
 from .graph import vjp_by_recompute
 from .linalg_util import batch_shape, flat, unflat, pack_batch, unpack
 from .linalg_lu import check_lapack_input
+
+_Geqrf = namedtuple("geqrf", ["a", "tau"])
 
 
 def reflect(A, tau, C, left, trans):
@@ -81,8 +85,7 @@ class Geqrf(Function):
 def geqrf(input):
     check_lapack_input("torch.geqrf", "geqrf_cpu", input)
     m, n = input.shape[-2:]
-    a, tau = unpack(Geqrf.apply(input), batch_shape(input), ((m, n), (min(m, n),)))
-    return a, tau
+    return _Geqrf(*unpack(Geqrf.apply(input), batch_shape(input), ((m, n), (min(m, n),))))
 
 
 # ---------------------------------------------------------------------------------------- orgqr / ormqr

@@ -263,6 +263,11 @@ def lu_legacy(A, pivot=True, get_infos=False):
     return _LuWithInfo(LU, piv, info) if get_infos else (LU, piv)
 
 
+def lu_method(self, pivot=True, get_infos=False):
+    """Tensor.lu: torch.lu, its three results a plain tuple (torch's method unpacks _lu_with_info)."""
+    return tuple(lu_legacy(self, pivot, get_infos))
+
+
 def lu_solve_legacy(b, LU_data, LU_pivots):
     """torch.lu_solve(b, LU_data, LU_pivots): linalg.lu_solve with its arguments reversed."""
     warnings.warn("torch.lu_solve is deprecated in favor of torch.linalg.lu_solve and will be removed in a future "
@@ -379,5 +384,5 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
     return LdlSolve.apply(LD2, B2, piv2)
 
 
-__all__ = ["lu_factor", "lu_factor_ex", "lu", "lu_unpack", "lu_solve", "lu_legacy", "lu_solve_legacy", "ldl_factor",
-           "ldl_factor_ex", "ldl_solve"]
+__all__ = ["lu_factor", "lu_factor_ex", "lu", "lu_unpack", "lu_solve", "lu_legacy", "lu_method", "lu_solve_legacy",
+           "ldl_factor", "ldl_factor_ex", "ldl_solve"]

@@ -12,7 +12,7 @@ from .linalg_basic import inv, slogdet as _slogdet, logdet, matrix_exp, matrix_p
 from .linalg_decomp import det, cholesky as _cholesky, qr_legacy as qr, svd_legacy as svd
 from .linalg_lstsq import pinverse
 from .linalg_norms import cross_legacy as cross, cholesky_solve, cholesky_inverse, matrix_norm
-from .linalg_lu import lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack
+from .linalg_lu import lu_legacy as lu, lu_method, lu_solve_legacy as lu_solve, lu_unpack
 from .linalg_householder import geqrf, orgqr, ormqr
 from .linalg_lowrank import svd_lowrank, pca_lowrank
 
@@ -85,7 +85,7 @@ matrix_rank = _removed("matrix_rank", _MATRIX_RANK)
 _METHODS = dict(inverse=inverse, det=det, logdet=logdet, slogdet=slogdet, pinverse=pinverse, cholesky=cholesky,
                 qr=qr, svd=svd, matrix_power=matrix_power, matrix_exp=matrix_exp, cross=cross,
                 triangular_solve=triangular_solve, cholesky_solve=cholesky_solve, cholesky_inverse=cholesky_inverse,
-                norm=norm, lu=lu, lu_solve=lu_solve, geqrf=geqrf, orgqr=orgqr, ormqr=ormqr, lstsq=lstsq,
+                norm=norm, lu=lu_method, lu_solve=lu_solve, geqrf=geqrf, orgqr=orgqr, ormqr=ormqr, lstsq=lstsq,
                 solve=solve, symeig=symeig, eig=eig)
 
 
