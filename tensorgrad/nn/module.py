@@ -317,6 +317,11 @@ class Module:
                 device = a
             elif isinstance(a, int) and not isinstance(a, bool):  # a CUDA device index, as torch
                 device = f"cuda:{a}"
+            elif isinstance(a, str) and a.split(":")[0] == "meta":
+                raise NotImplementedError(
+                    "Module.to('meta'): tensorgrad has no meta device (tensors without data). torch.func's ensembling "
+                    "recipe does not need one: use copy.deepcopy(models[0]) as the base module, since "
+                    "functional_call replaces all its parameters and buffers")
             else:
                 dtype = a
         dev = None if device is None else as_device(device)
