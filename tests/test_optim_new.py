@@ -161,6 +161,34 @@ def test_muon_large_matrix_close_to_torch():
             np.testing.assert_allclose(x, y, atol=0.02 * 0.05, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_muon_half_precision(dtype):
+    """Half-precision parameters: each op computed in float32 and rounded, as torch's opmath; within two ulps of
+    torch (nesterov=True: torch 2.13 rescales a bfloat16 buffer in place with nesterov=False, see optim/muon.py)."""
+    res = []
+    for lib in (tg, torch):
+        rng = np.random.default_rng(0)
+        mk = lambda s: lib.tensor(rng.standard_normal(s).astype(np.float32)).to(getattr(lib, dtype))  # noqa: E731
+        ps = [mk(s).requires_grad_() for s in [(4, 6), (6, 4)]]
+        opt = lib.optim.Muon(ps, lr=0.02)
+        for _ in range(4):
+            for p in ps:
+                p.grad = mk(tuple(p.shape))
+            opt.step()
+        res.append([_np(p.float()) for p in ps])
+    ulp = 2 ** -10 if dtype == "float16" else 2 ** -7
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=2 * ulp, atol=0)
+
+
+def test_muon_bfloat16_buffer_keeps_its_average():
+    p = tg.nn.Parameter(tg.randn(4, 6).to(tg.bfloat16))
+    opt = tg.optim.Muon([p], nesterov=False, momentum=0.5)
+    p.grad = tg.full((4, 6), 3.0).to(tg.bfloat16)
+    opt.step()
+    np.testing.assert_array_equal(_np(opt.state[p]["momentum_buffer"].float()), np.full((4, 6), 1.5))
+
+
 def test_muon_refuses_non_matrix_parameters():
     for shape in [(3,), (2, 3, 4), ()]:
         p = tg.zeros(shape, requires_grad=True)

@@ -4,7 +4,11 @@ parameters (hidden layers' weight matrices; biases and embeddings belong to anot
 torch runs the Newton-Schulz iteration in bfloat16 whatever the parameter's dtype: every op of it computes in
 float32 (its opmath) and rounds its result to bfloat16. The iteration here does the same on float32 arrays, rounding
 to the nearest bfloat16 after each of torch's ops, so its result equals torch's wherever the float32 matrix products
-agree (they can differ in the order of a long accumulation: then by a bfloat16 ulp in a few entries)."""
+agree (they can differ in the order of a long accumulation: then by a bfloat16 ulp in a few entries).
+
+One deliberate difference: for a bfloat16 parameter with nesterov=False, torch's grad.bfloat16() returns the momentum
+buffer itself and the iteration's in-place div_ then rescales the buffer to unit norm every step (torch 2.13); here
+the buffer keeps its momentum average, as for every other dtype."""
 import math
 
 import numpy as np
@@ -28,6 +32,16 @@ def _bf16(a):
     rounded = ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))
                & np.uint32(0xFFFF0000)).view(np.float32)
     return xp.where(xp.isnan(a), a, rounded)
+
+
+def _lerp(a, b, w):
+    """a <- lerp(a, b, w) in place; for the half types computed in float32 and rounded once, as torch's lerp_."""
+    if a.dtype in (np.float32, np.float64):
+        lerp_(a, b.astype(a.dtype, copy=False), w)
+    else:
+        a32 = a.astype(np.float32)
+        lerp_(a32, b.astype(np.float32), w)
+        a[...] = a32.astype(a.dtype)
 
 
 def zeropower_via_newtonschulz(grad, ns_coefficients, ns_steps, eps):
@@ -110,19 +124,20 @@ class Muon(Optimizer):
             if "momentum_buffer" not in st:
                 st["momentum_buffer"] = Tensor._make(xp_of(g).zeros_like(g), None)
             buf = st["momentum_buffer"].array
-            lerp_(buf, g.astype(buf.dtype, copy=False), 1 - momentum)
+            _lerp(buf, g, 1 - momentum)
             if nesterov:
                 update = g.astype(buf.dtype, copy=True)
-                lerp_(update, buf, momentum)
+                _lerp(update, buf, momentum)
             else:
                 update = buf
             ortho = zeropower_via_newtonschulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
             lr_adj = adjust_lr(lr, group["adjust_lr_fn"], p.shape)
-            # add_(bf16 update, alpha): in the parameter's dtype, float32 for the half types (torch's opmath)
-            acc = p.array.dtype if p.array.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-            w = p.array.astype(acc, copy=False)
-            w *= 1 - lr * wd
-            w += acc.type(-lr_adj) * ortho.astype(acc, copy=False)
-            if w is not p.array:
-                p.array[...] = w.astype(p.array.dtype)
+            # mul_ then add_(bf16 update, alpha): each in the parameter's dtype, computed in float32 and rounded
+            # for the half types (torch's opmath)
+            if p.array.dtype in (np.float32, np.float64):
+                p.array *= 1 - lr * wd
+                p.array += p.array.dtype.type(-lr_adj) * ortho.astype(p.array.dtype, copy=False)
+            else:
+                p.array[...] = (p.array.astype(np.float32) * np.float32(1 - lr * wd)).astype(p.array.dtype)
+                p.array[...] = (p.array.astype(np.float32) + np.float32(-lr_adj) * ortho).astype(p.array.dtype)
             p._bump()
