@@ -66,9 +66,9 @@ def _ulp(token):
 # Known differences in how values print, each a finding (issue 17) that tensorgrad has not closed yet, as (pattern,
 # replacement) pairs: the torch side is rewritten to tensorgrad's spelling before comparing, so that the numbers around
 # it are still checked. None is left that the corpus programs print (Tensor.shape is a Size that prints as torch.Size
-# under the alias). Still different, and kept out of the programs' printed output: dtypes print as NumPy's (float32,
-# torch: torch.float32) and grad_fn names lack torch's trailing 0 (MulBackward); test_known_print_differences_persist
-# fails (XPASS, strict) once tensorgrad prints those as torch does.
+# under the alias; grad_fn names carry torch's overload index, MulBackward0). Still different, and kept out of the
+# programs' printed output: dtypes print as NumPy's (float32, torch: torch.float32);
+# test_known_print_differences_persist fails (XPASS, strict) once tensorgrad prints those as torch does.
 KNOWN_PRINT_DIFFERENCES = []
 
 
@@ -163,8 +163,7 @@ def test_compare_outputs_tolerance():
     assert compare_outputs("s torch.Size([3, 64])\n", "s (3, 64)\n")        # a plain tuple is a mismatch
 
 
-@pytest.mark.xfail(strict=True, reason="known print differences: dtype repr without 'torch.', grad_fn names "
-                                       "without torch's trailing 0")
+@pytest.mark.xfail(strict=True, reason="known print difference: dtype repr without 'torch.'")
 def test_known_print_differences_persist(tmp_path):
     (rc_r, out_r, err_r), (rc_a, out_a, err_a) = run_both("print_reprs.py", [], tmp_path)
     assert rc_r == 0 and rc_a == 0, err_r + err_a

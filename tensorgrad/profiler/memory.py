@@ -19,7 +19,7 @@ counted. On CUDA, live bytes are CuPy's memory pool ``used_bytes()``, sampled at
 
 Each event appends a Row(index, op, phase, live_bytes, saved_bytes, module, time). Forward ops are phase
 "fwd" unless they run inside a node's backward (a checkpoint recomputing its segment): then "bwd", like the
-"<Op>Backward" rows of the nodes themselves. ``peak_bytes`` is the exact maximum of live bytes (updated on
+"<Op>Backward0" rows of the nodes themselves. ``peak_bytes`` is the exact maximum of live bytes (updated on
 every allocation, not only at rows); ``peak_saved_bytes`` likewise.
 """
 import time

@@ -20,7 +20,7 @@ Times are wall-clock (``time.perf_counter_ns``) in microseconds; self time is an
 events directly nested in it on the same thread.
 
 Differences from torch:
-- Event names are tensorgrad's Function names ("MatMul", "Add", "Sum"; backward nodes "MatMulBackward"), not torch's
+- Event names are tensorgrad's Function names ("MatMul", "Add", "Sum"; backward nodes "MatMulBackward0"), not torch's
   ``aten::`` operator names, and there is no separate ``autograd::engine::evaluate_function`` wrapper event.
 - Only CPU activity is recorded. ``ProfilerActivity.CUDA`` is accepted, but no device kernels are traced (tensorgrad
   has no CUDA event timeline here); the table has CPU columns only.
