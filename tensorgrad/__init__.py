@@ -93,7 +93,7 @@ from . import linalg
 from .ops.linalg_methods import (inverse, det, logdet, slogdet, pinverse, cholesky, qr, svd, matrix_power,  # noqa: E402
                                  matrix_exp, cross, triangular_solve, cholesky_solve, cholesky_inverse, norm,
                                  lu, lu_solve, lu_unpack, geqrf, orgqr, ormqr, svd_lowrank, pca_lowrank, lstsq, solve,
-                                 symeig, eig, matrix_rank)
+                                 symeig, eig, matrix_rank, lobpcg)
 from . import nn, optim, amp  # noqa: E402
 from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.* spells them too)
 # torch.* spellings of functionals whose torch.* signature is F's (the ATen ones with other signatures, such as
@@ -115,8 +115,33 @@ from . import distributions  # noqa: E402  (torch.distributions: Normal, Categor
 from .serialization import save, load  # noqa: E402  (torch.save / torch.load, without pickle)
 from . import sparse  # noqa: E402  (sparse COO tensors: tensorgrad/sparse/, torch.sparse)
 from . import fft  # noqa: E402  (torch.fft: tensorgrad/fft/)
+from .fft.stft import stft, istft  # noqa: E402
 from .sparse.api import sparse_coo_tensor, spmm  # noqa: E402
 from .backend.sparse_coo import sparse_coo, strided  # noqa: E402  (torch's layouts: Tensor.layout)
+
+# torch's top-level spellings of what the ops compute (ops/toplevel_compat.py installs torch.sin_ & co. and the
+# *_copy variants from Tensor's methods), ATen's signatures of the functionals (nn/torch_aliases.py: these replace
+# layer_norm and group_norm with their torch.* forms, which take cudnn_enable(d) positionally), autocast's state
+from .ops import toplevel_compat as _toplevel  # noqa: E402
+from .ops.toplevel_compat import (fill, rsub, detach, concatenate, isreal, is_nonzero, get_device,  # noqa: E402
+                                  is_inference, is_storage, index_reduce, segment_reduce, histogramdd, binomial, put,
+                                  is_anomaly_enabled, is_anomaly_check_nan_enabled, set_anomaly_enabled,
+                                  set_warn_always, is_warn_always_enabled)
+from .ops.strided import as_strided, as_strided_scatter, empty_strided, empty_permuted, frombuffer  # noqa: E402
+from .ops.special_more import i0, igamma, igammac, mvlgamma  # noqa: E402
+from .nn.torch_aliases import (embedding, batch_norm, instance_norm, layer_norm, group_norm, rms_norm,  # noqa
+                               binary_cross_entropy_with_logits, cosine_embedding_loss, hinge_embedding_loss,
+                               margin_ranking_loss, triplet_margin_loss, kl_div, poisson_nll_loss, ctc_loss,
+                               constant_pad_nd, convolution, max_pool1d_with_indices, adaptive_max_pool1d,
+                               grid_sampler, feature_dropout, dropout_, alpha_dropout_, feature_dropout_,
+                               feature_alpha_dropout_, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell)
+from .amp.state import (is_autocast_enabled, set_autocast_enabled, get_autocast_dtype,  # noqa: E402
+                        set_autocast_dtype, is_autocast_cpu_enabled, set_autocast_cpu_enabled,
+                        get_autocast_cpu_dtype, set_autocast_cpu_dtype, get_autocast_gpu_dtype,
+                        set_autocast_gpu_dtype, autocast_increment_nesting, autocast_decrement_nesting,
+                        clear_autocast_cache, is_autocast_cache_enabled, set_autocast_cache_enabled)
+from .amp.grad_scaler import GradScaler  # noqa: E402  (torch.GradScaler)
+_toplevel.install(globals())
 
 from . import out_arg as _out_arg  # noqa: E402
 _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.add(a, b, out=c))

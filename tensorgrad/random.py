@@ -1,4 +1,6 @@
 """Random number generation: Generator objects (PCG64 on the CPU; counter-based Philox on CUDA) and the default one."""
+import contextlib
+
 import numpy as np
 
 from .backend import as_device, get_xp
@@ -230,3 +232,18 @@ def get_rng_state():
 
 def set_rng_state(state):
     default_generator.set_state(state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
+    """torch.random.fork_rng: the default generator's state (its CPU stream and its CUDA counter alike, so every
+    device's) is restored on exit, whatever the block drew. devices and device_type are accepted for torch's
+    signature: one generator serves all devices here."""
+    if not enabled:
+        yield
+        return
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)

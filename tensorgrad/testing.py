@@ -1,4 +1,5 @@
-"""tensorgrad.testing: torch.testing.assert_close (the alias maps torch.testing here).
+"""tensorgrad.testing: torch.testing.assert_close, the deprecated assert_allclose, and make_tensor
+(testing_make.py); the alias maps torch.testing here.
 
 assert_close(actual, expected) passes when both have the same structure (tensors, Python numbers, and lists, tuples
 and dicts of them), each pair of tensors the same shape (and dtype and device, unless told not to check) and every
@@ -6,13 +7,15 @@ element satisfies |actual - expected| <= atol + rtol |expected|, with torch's de
 (NaN equals NaN only with equal_nan=True). Failures raise AssertionError with torch's wording.
 """
 import numbers
+import warnings
 
 import numpy as np
 
 from . import dtypes
-from .tensor import Tensor
+from .tensor import Tensor, tensor
+from .testing_make import make_tensor  # noqa: F401
 
-__all__ = ["assert_close"]
+__all__ = ["assert_close", "assert_allclose", "make_tensor"]
 
 # torch's defaults, per dtype: (rtol, atol)
 _TOL = {np.dtype(np.float16): (1e-3, 1e-5), np.dtype(dtypes.bfloat16): (1.6e-2, 1e-5),
@@ -95,3 +98,21 @@ def assert_close(actual, expected, *, allow_subclasses=True, rtol=None, atol=Non
                          f"{'rtol' if rtol is None else 'atol'}.")
     _walk(actual, expected, "", dict(rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=check_device,
                                      check_dtype=check_dtype, msg=msg))
+
+
+def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan=True, msg=""):
+    """Deprecated in torch (1.12) for assert_close: numbers become tensors (expected in actual's dtype), dtypes need
+    not match, and the default tolerances are the larger of the two dtypes'."""
+    warnings.warn("`torch.testing.assert_allclose()` is deprecated since 1.12 and will be removed in a future "
+                  "release. Please use `torch.testing.assert_close()` instead. You can find detailed upgrade "
+                  "instructions in https://github.com/pytorch/pytorch/issues/61844.", FutureWarning, stacklevel=2)
+    if not isinstance(actual, Tensor):
+        actual = tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        a = _TOL.get(np.dtype(actual.dtype), (0.0, 0.0))
+        b = _TOL.get(np.dtype(expected.dtype), (0.0, 0.0))
+        rtol, atol = max(a[0], b[0]), max(a[1], b[1])
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=True, check_dtype=False,
+                 check_stride=False, msg=msg or None)

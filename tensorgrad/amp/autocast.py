@@ -31,7 +31,18 @@ _state = threading.local()
 
 
 def _current():
+    # an entry: (enabled for the ops, dtype, device_type or None, enabled as asked), innermost last; the fourth is
+    # what torch.is_autocast_enabled(device) reports (amp/state.py: a CUDA autocast asked for without CUDA is
+    # reported on and leaves the CPU ops alone, as torch's)
     return getattr(_state, "stack", None) and _state.stack[-1]
+
+
+def default_dtypes():
+    """This thread's autocast dtype per device type when none is given (torch's get/set_autocast_dtype)."""
+    d = getattr(_state, "defaults", None)
+    if d is None:
+        d = _state.defaults = {"cpu": dtypes.bfloat16, "cuda": dtypes.float16}
+    return d
 
 
 def is_autocast_enabled():
@@ -56,8 +67,8 @@ class autocast:
                                                  .replace("tensorgrad.", "") in ("float16", "bfloat16", "half")):
             dtype, device_type = device_type, None
         self.device_type = None if device_type is None else str(device_type).split(":")[0]
-        if dtype is None:  # torch's defaults: bfloat16 for the CPU, float16 for CUDA
-            dtype = dtypes.bfloat16 if self.device_type == "cpu" else dtypes.float16
+        if dtype is None:  # torch's defaults: bfloat16 for the CPU, float16 for CUDA (set_autocast_dtype changes them)
+            dtype = default_dtypes().get(self.device_type or "cuda", dtypes.float16)
         self.dtype = dtypes.to_dtype(dtype)
         if not dtypes.is_half(self.dtype):
             raise TypeError(f"autocast: dtype must be float16 or bfloat16, got {self.dtype}")
@@ -74,11 +85,12 @@ class autocast:
     def __enter__(self):
         if not hasattr(_state, "stack") or _state.stack is None:
             _state.stack = []
-        _state.stack.append((self.enabled, self.dtype))
+        self._depth = len(_state.stack)  # (exit restores the state from before, set_autocast_* changes included)
+        _state.stack.append((self.enabled, self.dtype, self.device_type, self.enabled))
         return self
 
     def __exit__(self, *exc):
-        _state.stack.pop()
+        del _state.stack[self._depth:]
         return False
 
     def __call__(self, fn):
@@ -100,7 +112,7 @@ def _cupy_takes_bf16():
 def get_state():
     """(enabled, dtype) of the innermost autocast, for checkpoint recompute."""
     cur = _current()
-    return cur if cur else (False, None)
+    return cur[:2] if cur else (False, None)
 
 
 def _cast(t, dt):

@@ -1,0 +1,195 @@
+"""torch.* spellings of nn.functional computations whose signatures are ATen's, not F's: torch.embedding(weight,
+input), the losses with an integer reduction (0 none, 1 mean, 2 sum), batch_norm / instance_norm with their
+positional cudnn_enabled, convolution(transposed=...), grid_sampler's integer modes, the in-place dropouts with a
+positional ``train``, and the recurrent cells on explicit weights. Each takes torch's positional order and computes
+with tensorgrad.nn.functional."""
+from ..autograd.grad_mode import is_grad_enabled
+from ..ops.methods import _apply_inplace
+from ..ops.normalization import _channel_dropout, _check_p
+from ..ops.matmul import linear
+from ..ops.rnn_cell import lstm_cell as _lstm_gates, gru_cell as _gru_gates
+from ..ops.elementwise import relu as _relu, tanh as _tanh
+from ..tensor import Tensor
+from . import functional as F
+
+_REDUCTION = {0: "none", 1: "mean", 2: "sum"}
+
+
+def _reduction(op, r):
+    if isinstance(r, str) and r in ("none", "mean", "sum"):
+        return r
+    if r not in _REDUCTION:
+        raise ValueError(f"{op}: reduction must be 0 (none), 1 (mean) or 2 (sum), got {r!r}")
+    return _REDUCTION[r]
+
+
+def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+    """torch.embedding: weight first; padding_idx -1 means none."""
+    return F.embedding(indices, weight, padding_idx=None if padding_idx == -1 else padding_idx,
+                       scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled):
+    return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps, cudnn_enabled):
+    return F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    return F.group_norm(input, num_groups, weight, bias, eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    return F.rms_norm(input, normalized_shape, weight, eps)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):
+    return F.binary_cross_entropy_with_logits(input, target, weight, pos_weight=pos_weight,
+                                              reduction=_reduction("binary_cross_entropy_with_logits", reduction))
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
+    return F.cosine_embedding_loss(input1, input2, target, margin,
+                                   reduction=_reduction("cosine_embedding_loss", reduction))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction=1):
+    return F.hinge_embedding_loss(input, target, margin, reduction=_reduction("hinge_embedding_loss", reduction))
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
+    return F.margin_ranking_loss(input1, input2, target, margin,
+                                 reduction=_reduction("margin_ranking_loss", reduction))
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction=1):
+    return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+                                 reduction=_reduction("triplet_margin_loss", reduction))
+
+
+def kl_div(input, target, reduction=1, *, log_target=False):
+    return F.kl_div(input, target, reduction=_reduction("kl_div", reduction), log_target=log_target)
+
+
+def poisson_nll_loss(input, target, log_input, full, eps, reduction):
+    return F.poisson_nll_loss(input, target, log_input, full, eps=eps,
+                              reduction=_reduction("poisson_nll_loss", reduction))
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=1, zero_infinity=False):
+    return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank,
+                      _reduction("ctc_loss", reduction), zero_infinity)
+
+
+def constant_pad_nd(input, pad, value=0):
+    return F.pad(input, tuple(pad), mode="constant", value=value)
+
+
+_CONV = {1: (F.conv1d, F.conv_transpose1d), 2: (F.conv2d, F.conv_transpose2d), 3: (F.conv3d, F.conv_transpose3d)}
+
+
+def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """ATen's one convolution entry: the spatial rank from weight, transposed or not."""
+    k = weight.ndim - 2
+    if k not in _CONV:
+        raise RuntimeError(f"convolution: expected a 3-D, 4-D or 5-D weight (1 to 3 spatial dims), got shape "
+                           f"{tuple(weight.shape)}")
+    conv, conv_t = _CONV[k]
+    stride, padding, dilation = (tuple(v) if isinstance(v, (list, tuple)) else v for v in (stride, padding, dilation))
+    if transposed:
+        op = tuple(output_padding) if isinstance(output_padding, (list, tuple)) else output_padding
+        return conv_t(input, weight, bias, stride, padding, op, groups, dilation)
+    if any(output_padding) if isinstance(output_padding, (list, tuple)) else output_padding:
+        raise RuntimeError(f"convolution: output_padding {output_padding} is only meaningful for transposed "
+                           "convolution")
+    return conv(input, weight, bias, stride, padding, dilation, groups)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    stride = None if stride in ((), []) else stride
+    return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool1d(input, output_size):
+    """(values, indices), as torch's top-level one returns both."""
+    return F.adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+_INTERP = {0: "bilinear", 1: "nearest", 2: "bicubic"}
+_PADDING = {0: "zeros", 1: "border", 2: "reflection"}
+
+
+def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
+    if interpolation_mode not in _INTERP or padding_mode not in _PADDING:
+        raise ValueError(f"grid_sampler: interpolation_mode must be 0, 1 or 2 and padding_mode 0, 1 or 2, got "
+                         f"{interpolation_mode!r} and {padding_mode!r}")
+    return F.grid_sample(input, grid, _INTERP[interpolation_mode], _PADDING[padding_mode], align_corners)
+
+
+def feature_dropout(input, p, train):
+    """Whole channels (dim 1 of a >= 2-d input) zeroed with probability p, the rest scaled by 1 / (1 - p)."""
+    _check_p("feature_dropout", input, p)
+    if input.ndim < 2:
+        raise RuntimeError(f"feature_dropout: feature dropout requires at least 2 dimensions in the input, got shape "
+                           f"{tuple(input.shape)}")
+    return _channel_dropout("feature_dropout", input, p, train)
+
+
+def _inplace(name, fn):
+    def f(input, p, train):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        return _apply_inplace(input, lambda s: fn(s, p, train), name)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+dropout_ = _inplace("dropout_", lambda s, p, train: F.dropout(s, p, train))
+alpha_dropout_ = _inplace("alpha_dropout_", lambda s, p, train: F.alpha_dropout(s, p, train))
+feature_dropout_ = _inplace("feature_dropout_", feature_dropout)
+feature_alpha_dropout_ = _inplace("feature_alpha_dropout_", lambda s, p, train: F.feature_alpha_dropout(s, p, train))
+
+
+def _batched(op, input, states):
+    """A 1-d input and states as a batch of one, with a function undoing it."""
+    if input.ndim == 1:
+        return input.unsqueeze(0), [h.unsqueeze(0) for h in states], lambda t: t.squeeze(0)
+    if input.ndim != 2:
+        raise RuntimeError(f"{op}: expected input of 1 or 2 dims, got shape {tuple(input.shape)}")
+    return input, list(states), lambda t: t
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step on explicit weights: hx = (h, c); returns (h', c')."""
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise RuntimeError(f"lstm_cell: hx must be a sequence of two tensors (h, c), got {type(hx).__name__}")
+    x, (h, c), back = _batched("lstm_cell", input, hx)
+    h2, c2 = _lstm_gates(linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), c)
+    return back(h2), back(c2)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    x, (h,), back = _batched("gru_cell", input, [hx])
+    return back(_gru_gates(linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h))
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    return _tanh(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    return _relu(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
+
+
+NAMES = ("embedding", "batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
+         "binary_cross_entropy_with_logits", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
+         "triplet_margin_loss", "kl_div", "poisson_nll_loss", "ctc_loss", "constant_pad_nd", "convolution",
+         "max_pool1d_with_indices", "adaptive_max_pool1d", "grid_sampler", "feature_dropout", "dropout_",
+         "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_", "lstm_cell", "gru_cell", "rnn_tanh_cell",
+         "rnn_relu_cell")

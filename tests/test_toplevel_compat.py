@@ -1,0 +1,334 @@
+"""torch's top-level names added by ops/toplevel_compat.py, ops/strided.py, nn/torch_aliases.py, amp/state.py,
+testing_make.py, random.fork_rng and nn.utils.memory_format, each compared with torch: values, dtypes, gradients,
+errors, broadcasting and size-0 inputs; the Functions gradchecked in float64."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import tensorgrad as tg
+from tensorgrad.ops import toplevel_compat as TC
+from helpers import check_op, gradcheck_op, gradgradcheck_op, ints, unif, pos
+
+RNG = np.random.default_rng(0)
+
+# ------------------------------------------------------------------------------- in-place functions
+# the arguments after the tensor for the in-place functions that take some; the domain of the input
+_ARGS = {"addmv_": lambda L: (L.tensor(np.ones((3, 2))), L.tensor(np.ones(2))), "clamp_": lambda L: (-0.3, 0.4),
+         "clamp_max_": lambda L: (0.2,), "clamp_min_": lambda L: (0.2,), "clip_": lambda L: (-0.3, 0.4),
+         "fill_": lambda L: (2.5,), "gcd_": lambda L: (L.tensor([4, 6, 9]),), "lcm_": lambda L: (L.tensor([4, 6, 9]),),
+         "ldexp_": lambda L: (L.tensor([1.0, 2.0, -1.0]),), "xlogy_": lambda L: (L.tensor([0.5, 2.0, 3.0]),),
+         "index_put_": lambda L: ((L.tensor([0, 2]),), L.tensor(np.array([7.0, 8.0]))), "logit_": lambda L: (0.1,),
+         "resize_as_": lambda L: (L.ones(3),), "nan_to_num_": lambda L: (0.0, 5.0, -5.0)}
+_INTS = ("gcd_", "lcm_")
+_DOMAIN = {"acosh_": (1.5, 3.0), "arccosh_": (1.5, 3.0), "log_": (0.2, 3), "log2_": (0.2, 3), "log10_": (0.2, 3),
+           "sqrt_": (0.2, 3), "rsqrt_": (0.2, 3), "reciprocal_": (0.2, 3), "logit_": (0.2, 0.8), "xlogy_": (0.1, 2)}
+_SKIP_VALUES = {"detach_", "as_strided_"}  # (own tests below)
+INPLACE_NAMES = sorted(n for n in dir(torch) if n.endswith("_") and not n.startswith("_") and hasattr(tg.Tensor, n))
+
+
+def test_every_torch_inplace_function_that_is_a_method_is_top_level():
+    assert len(INPLACE_NAMES) > 50
+    assert [n for n in INPLACE_NAMES if not callable(getattr(tg, n, None))] == []
+
+
+@pytest.mark.parametrize("name", [n for n in INPLACE_NAMES if n not in _SKIP_VALUES])
+def test_inplace_function_matches_torch(name):
+    lo, hi = _DOMAIN.get(name, (-0.9, 0.9))
+    data = np.array([12, 18, 5]) if name in _INTS else RNG.uniform(lo, hi, 3)
+    x, tx = tg.tensor(data.copy()), torch.tensor(data.copy())
+    if name == "nan_to_num_":
+        x.array[0], tx[0] = np.nan, float("nan")
+    args = _ARGS.get(name, lambda L: ())
+    r, tr = getattr(tg, name)(x, *args(tg)), getattr(torch, name)(tx, *args(torch))
+    assert r is x and tr is tx  # the input, changed, is the result
+    np.testing.assert_allclose(np.asarray(x), tx.numpy(), rtol=1e-12, atol=1e-12)
+    assert x.dtype == tg.tensor(tx.numpy()).dtype
+    if name in TC.INPLACE:  # (generated from the method: a non-tensor is refused by name)
+        with pytest.raises(TypeError, match=name):
+            getattr(tg, name)([1.0, 2.0], *args(tg))
+
+
+def test_detach_functions():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    d = tg.detach(y)
+    assert not d.requires_grad and np.shares_memory(d.array, y.array)
+    assert tg.detach_(y) is y and not y.requires_grad and y.grad_fn is None
+    c = tg.detach_copy(x)
+    assert not c.requires_grad and not np.shares_memory(c.array, x.array)
+
+
+# ---------------------------------------------------------------------------------------- *_copy
+COPY_CASES = {
+    "alias_copy": ((2, 3), ()), "as_strided_copy": ((6,), ((2, 2), (1, 2), 1)),
+    "diagonal_copy": ((3, 4), (1, 0, 1)), "expand_copy": ((3, 1), ((3, 4),)), "permute_copy": ((2, 3, 4), ((2, 0, 1),)),
+    "select_copy": ((3, 4), (1, -1)), "slice_copy": ((5, 4), (0, 1, 5, 2)), "squeeze_copy": ((3, 1, 2), (1,)),
+    "t_copy": ((3, 4), ()), "transpose_copy": ((2, 3, 4), (0, 2)), "unfold_copy": ((7,), (0, 3, 2)),
+    "unsqueeze_copy": ((3,), (1,)), "view_copy": ((2, 6), ((3, 4),)), "split_copy": ((5, 2), (2,)),
+    "split_with_sizes_copy": ((5, 2), ([1, 4],)), "unbind_copy": ((3, 2), (1,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPY_CASES))
+def test_copy_variants_match_torch_and_own_their_memory(name):
+    shape, args = COPY_CASES[name]
+    f, tf = getattr(tg, name), getattr(torch, name)
+    check_op(lambda x: f(x, *args), lambda x: tf(x, *args), [shape])
+    x = tg.tensor(RNG.standard_normal(shape))
+    out = f(x, *args)
+    for o in (out if isinstance(out, (tuple, list)) else [out]):
+        assert not np.shares_memory(o.array, x.array)
+    want = tf(torch.zeros(shape), *args)
+    assert isinstance(out, tuple) == isinstance(want, tuple) and isinstance(out, list) == isinstance(want, list)
+
+
+def test_squeeze_copy_without_dim_and_size0():
+    check_op(lambda x: tg.squeeze_copy(x), lambda x: torch.squeeze_copy(x), [(3, 1, 1)])
+    check_op(lambda x: tg.permute_copy(x, (1, 0)), lambda x: torch.permute_copy(x, (1, 0)), [(0, 3)])
+
+
+# --------------------------------------------------------------------------------------- small functions
+def test_fill_rsub_concatenate_isreal_and_queries():
+    check_op(lambda x: tg.fill(x, 2.5), lambda x: torch.fill(x, 2.5), [(2, 3)])
+    check_op(lambda x, v: tg.fill(x, v), lambda x, v: torch.fill(x, v), [(2, 3), ()])
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="0-dimension value tensor"):
+            lib.fill(lib.ones(2), lib.ones(2))
+    check_op(lambda a, b: tg.rsub(a, b, alpha=2), lambda a, b: torch.rsub(a, b, alpha=2), [(3, 1), (1, 4)])
+    check_op(lambda a: tg.rsub(a, 3.0), lambda a: torch.rsub(a, 3.0), [(3,)])
+    for args in (([1, 2], 2.5), ([1, 2], 3)):
+        a, b = tg.rsub(tg.tensor(args[0]), args[1], alpha=2), torch.rsub(torch.tensor(args[0]), args[1], alpha=2)
+        assert a.tolist() == b.tolist() and str(a.dtype) == str(b.dtype).replace("torch.", "")
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):
+            lib.rsub(lib.tensor([True]), True)
+    check_op(lambda a, b: tg.concatenate([a, b], axis=1), lambda a, b: torch.concatenate([a, b], axis=1),
+             [(2, 3), (2, 0)])
+    for data in ([1.0, -2.0], [[1, 2]], [True], []):
+        assert tg.isreal(tg.tensor(data)).tolist() == torch.isreal(torch.tensor(data)).tolist()
+        assert tg.isreal(tg.tensor(data)).dtype == tg.bool
+    assert tg.is_nonzero(tg.tensor([1.5])) is True and tg.is_nonzero(tg.tensor(0)) is False
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="ambiguous"):
+            lib.is_nonzero(lib.tensor([1.0, 2.0]))
+    assert tg.get_device(tg.ones(2)) == torch.get_device(torch.ones(2)) == -1
+    assert tg.is_inference(tg.ones(1)) is torch.is_inference(torch.ones(1)) is False
+    assert tg.is_storage(tg.ones(1)) is torch.is_storage(torch.ones(1)) is False
+
+
+def test_put_and_index_put():
+    idx = np.array([5, 0, -1])
+    check_op(lambda x, s: tg.put(x, tg.tensor(idx), s), lambda x, s: torch.put(x, torch.tensor(idx), s),
+             [(2, 3), (3,)])
+    check_op(lambda x, s: tg.put(x, tg.tensor([1, 1]), s, accumulate=True),
+             lambda x, s: torch.put(x, torch.tensor([1, 1]), s, accumulate=True), [(2, 3), (2,)])
+    x, tx = tg.zeros(2, 3), torch.zeros(2, 3)
+    x.put_(tg.tensor([0, 4]), tg.tensor([1.0, 2.0]))
+    tx.put_(torch.tensor([0, 4]), torch.tensor([1.0, 2.0]))
+    assert x.tolist() == tx.tolist()
+    x, tx = tg.zeros(3), torch.zeros(3)
+    assert tg.index_put_(x, (tg.tensor([0, 0]),), tg.tensor([1.0, 2.0]), True) is x
+    torch.index_put_(tx, (torch.tensor([0, 0]),), torch.tensor([1.0, 2.0]), True)
+    assert x.tolist() == tx.tolist()
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce_matches_torch(reduce, include_self):
+    idx = np.array([0, 4, 2, 0, 4])
+    for dim, shape, src in ((0, (5, 3), (5, 3)), (1, (2, 5), (2, 5)), (-1, (2, 5), (2, 5))):
+        check_op(lambda x, s: tg.index_reduce(x, dim, tg.tensor(idx), s, reduce, include_self=include_self),
+                 lambda x, s: torch.index_reduce(x, dim, torch.tensor(idx), s, reduce, include_self=include_self),
+                 [unif(*shape, low=0.5, high=2), unif(*src, low=0.5, high=2)])
+    x, tx = tg.ones(5, 2, dtype=tg.float64), torch.ones(5, 2, dtype=torch.float64)
+    s = RNG.uniform(1, 2, (5, 2))
+    x.index_reduce_(0, tg.tensor(idx), tg.tensor(s), reduce, include_self=include_self)
+    tx.index_reduce_(0, torch.tensor(idx), torch.tensor(s), reduce, include_self=include_self)
+    np.testing.assert_allclose(np.asarray(x), tx.numpy(), rtol=1e-12)
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="Expected reduce to be one of prod, mean, amax or amin"):
+            lib.index_reduce(lib.ones(3), 0, lib.tensor([0]), lib.ones(1), "sum")
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "prod"])
+def test_segment_reduce_matches_torch(reduce):
+    lengths = np.array([2, 0, 3, 1])
+    for axis, shape in ((0, (6,)), (0, (6, 2)), (-2, (6, 3))):
+        check_op(lambda d: tg.segment_reduce(d, reduce, lengths=tg.tensor(lengths), axis=axis),
+                 lambda d: torch.segment_reduce(d, reduce, lengths=torch.tensor(lengths), axis=axis),
+                 [unif(*shape, low=0.5, high=2)])
+    offsets = np.array([0, 2, 2, 5, 6])
+    check_op(lambda d: tg.segment_reduce(d, reduce, offsets=tg.tensor(offsets), initial=1.5),
+             lambda d: torch.segment_reduce(d, reduce, offsets=torch.tensor(offsets), initial=1.5),
+             [unif(6, low=0.5, high=2)], grad=reduce not in ("max", "min"))
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="sum to"):
+            lib.segment_reduce(lib.ones(5), reduce, lengths=lib.tensor([2, 2]))
+        with pytest.raises(RuntimeError, match="Expected axis to be the last dimension of lengths"):
+            lib.segment_reduce(lib.ones(2, 5), reduce, lengths=lib.tensor([2, 3]), axis=1)
+
+
+def test_histogramdd_matches_torch():
+    pts = RNG.standard_normal((50, 2)).astype(np.float32)
+    w = RNG.uniform(0, 1, 50).astype(np.float32)
+    for kw in (dict(bins=[3, 4]), dict(bins=5, density=True), dict(bins=[2, 3], range=[-1.0, 1.0, -2.0, 2.0]),
+               dict(bins=[3, 3], weight=True)):
+        kw_t = dict(kw, weight=torch.tensor(w)) if "weight" in kw else kw
+        kw_g = dict(kw, weight=tg.tensor(w)) if "weight" in kw else kw
+        h, th = tg.histogramdd(tg.tensor(pts), **kw_g), torch.histogramdd(torch.tensor(pts), **kw_t)
+        np.testing.assert_allclose(np.asarray(h.hist), th.hist.numpy(), rtol=1e-5, atol=1e-6)
+        for e, te in zip(h.bin_edges, th.bin_edges):
+            np.testing.assert_allclose(np.asarray(e), te.numpy(), rtol=1e-6)
+        assert h.hist.dtype == tg.float32
+    edges = [torch.tensor([-3.0, 0.0, 3.0]), torch.tensor([-1.0, 1.0])]
+    h = tg.histogramdd(tg.tensor(pts), bins=[tg.tensor(e.numpy()) for e in edges])
+    assert np.asarray(h.hist).tolist() == torch.histogramdd(torch.tensor(pts), bins=edges).hist.tolist()
+    with pytest.raises(RuntimeError, match="range should have 4"):
+        tg.histogramdd(tg.tensor(pts), bins=3, range=[0.0, 1.0])
+
+
+def test_binomial_is_distributed_as_torchs():
+    n, p = np.array([5.0, 40.0, 0.0, 12.0]), np.array([0.3, 0.8, 0.5, 0.0])
+    tg.manual_seed(0)
+    torch.manual_seed(0)
+    ours = np.stack([np.asarray(tg.binomial(tg.tensor(n), tg.tensor(p))) for _ in range(4000)])
+    theirs = np.stack([torch.binomial(torch.tensor(n), torch.tensor(p)).numpy() for _ in range(4000)])
+    mean, var = n * p, n * p * (1 - p)
+    se = np.sqrt(var / 4000) + 1e-12
+    assert (np.abs(ours.mean(0) - mean) < 5 * se + 1e-12).all()
+    assert (np.abs(theirs.mean(0) - mean) < 5 * se + 1e-12).all()
+    np.testing.assert_allclose(ours.var(0), theirs.var(0), rtol=0.15, atol=1e-12)
+    assert ours.dtype == np.float64 and (ours[:, 2] == 0).all() and (ours[:, 3] == 0).all()
+    for lib in (tg, torch):
+        with pytest.raises(ValueError, match="binomial only supports floating-point dtypes for count"):
+            lib.binomial(lib.tensor([5, 10]), lib.tensor([0.5, 0.2]))
+
+
+# ---------------------------------------------------------------------------------------- as_strided
+GEOMS = [((2, 2), (1, 1), None), ((3,), (2,), 0), ((2, 2), (1, 1), 2), ((0, 3), (1, 1), None), ((), (), 3),
+         ((3, 2), (1, 2), 1), ((2, 3), (0, 1), None)]
+BASES = {"fresh": lambda L, x: x * 1, "sliced": lambda L, x: (x * 1)[1:], "transposed": lambda L, x: (x * 1).t(),
+         "expanded": lambda L, x: x[0].expand(3, 4)}
+
+
+@pytest.mark.parametrize("base", sorted(BASES))
+@pytest.mark.parametrize("geom", GEOMS)
+def test_as_strided_matches_torch(base, geom):
+    size, stride, off = geom
+    mk = BASES[base]
+    if base == "sliced" and off is None and size == (0, 3):
+        off = 0
+    check_op(lambda x: tg.as_strided(mk(tg, x), size, stride, off),
+             lambda x: torch.as_strided(mk(torch, x), size, stride, off), [(3, 4)])
+    check_op(lambda x: mk(tg, x).as_strided(size, stride, off), lambda x: mk(torch, x).as_strided(size, stride, off),
+             [(3, 4)])
+
+
+def test_as_strided_gradchecks_and_errors():
+    gradcheck_op(lambda x: tg.as_strided(x * 1, (3, 2), (1, 2), 1), [(2, 4)])
+    gradcheck_op(lambda x: tg.as_strided(x[0].expand(2, 4), (3,), (1,), 1), [(2, 4)])
+    x = tg.tensor(RNG.standard_normal((2, 4)), requires_grad=True)
+    gradgradcheck_op(lambda x: tg.as_strided(x * x, (3, 2), (1, 2), 1), [x])
+    gradgradcheck_op(lambda x: tg.as_strided((x * x)[0].expand(2, 4), (2, 2), (1, 1), 1), [x])
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="requiring a storage size of 28 are out of bounds for storage of "
+                                               "size 24"):
+            lib.as_strided(lib.arange(6.0), (3, 3), (1, 1), 2)
+        with pytest.raises(RuntimeError, match="Negative strides are not supported"):
+            lib.as_strided(lib.arange(6.0), (2,), (-1,), 3)
+
+
+def test_as_strided_is_a_view_and_writes_reach_the_base():
+    for lib in (tg, torch):
+        b = lib.arange(6.0)
+        v = b.as_strided((2, 2), (1, 2), 1)
+        v.mul_(10)
+        assert b.tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 5.0]
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            lib.zeros(3).as_strided((3,), (0,)).add_(1)
+    # a write recording a gradient into an as_strided view of a non-leaf: gradients as torch's
+    out = []
+    for lib in (tg, torch):
+        x = lib.tensor(np.arange(6.0), requires_grad=True)
+        y = x * 1
+        y.as_strided((2,), (2,), 1).mul_(lib.tensor([2.0, 3.0]))
+        (y * lib.tensor(np.arange(1.0, 7.0))).sum().backward()
+        out.append(np.asarray(x.grad.detach()) if lib is tg else x.grad.numpy())
+    np.testing.assert_allclose(out[0], out[1])
+
+
+def test_as_strided_inplace():
+    for lib in (tg, torch):
+        x = lib.arange(6.0)
+        assert lib.as_strided_(x, (2, 2), (2, 1), 1) is x
+        assert x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+        leaf = lib.ones(4, requires_grad=True)
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            leaf.as_strided_((2,), (1,))
+    check_op(lambda x: (x * 1).as_strided_((2, 2), (1, 2), 1), lambda x: (x * 1).as_strided_((2, 2), (1, 2), 1),
+             [(6,)])
+
+
+def test_as_strided_scatter():
+    for geom in (((2, 2), (1, 2), 1), ((3,), (2,), 0), ((2, 2), (1, 1), None), ((0,), (1,), 2)):
+        size, stride, off = geom
+        # the src gradient and the values are torch's; torch's input gradient is wrong (it keeps g where src was
+        # written and zeroes the rest; it fails torch's own gradcheck), so the input gradient is checked against
+        # torch's in-place form of the same computation, and by gradcheck
+        check_op(lambda x, s: tg.as_strided_scatter(x, s, size, stride, off),
+                 lambda x, s: torch.as_strided_scatter(x, s, size, stride, off), [(2, 4), size],
+                 requires_grad=[False, True])
+
+        def composed(x, s):
+            y = x.clone()
+            y.as_strided(size, stride, off).copy_(s)
+            return y
+        check_op(lambda x, s: tg.as_strided_scatter(x, s, size, stride, off), composed, [(2, 4), size],
+                 requires_grad=[True, False])
+        if 0 not in size and stride != (1, 1):  # (overlapping writes: the last one wins, no derivative to check)
+            gradcheck_op(lambda x, s: tg.as_strided_scatter(x, s, size, stride, off), [(2, 4), size])
+    x = tg.tensor(RNG.standard_normal((2, 4)), requires_grad=True)
+    s = tg.tensor(RNG.standard_normal((2, 2)), requires_grad=True)
+    gradgradcheck_op(lambda x, s: tg.as_strided_scatter(x * x, s * s, (2, 2), (1, 2), 1), [x, s])
+    # a view input: the offset counts from its storage's start, as torch's
+    for off in (None, 3):
+        a = tg.as_strided_scatter(tg.arange(6.0)[2:], tg.tensor([10.0, 20.0]), (2,), (1,), off)
+        b = torch.as_strided_scatter(torch.arange(6.0)[2:], torch.tensor([10.0, 20.0]), (2,), (1,), off)
+        assert a.tolist() == b.tolist()
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            lib.as_strided_scatter(lib.arange(6.0), lib.tensor([1.0, 2, 3]), (3,), (0,))
+
+
+def test_strided_factories_match_torch():
+    for size, stride in (((2, 3), (1, 2)), ((2, 3), (4, 1)), ((0, 2), (1, 1)), ((3,), (0,))):
+        a, b = tg.empty_strided(size, stride), torch.empty_strided(size, stride)
+        assert tuple(a.shape) == tuple(b.shape) and a.stride() == b.stride() and a.dtype == tg.float32
+    assert tg.empty_strided((2,), (1,), dtype=tg.int64, requires_grad=False).dtype == tg.int64
+    assert tg.empty_strided((2,), (1,), requires_grad=True).requires_grad
+    for size, perm in (((2, 3, 4, 5), (0, 2, 3, 1)), ((2, 3), (1, 0)), ((4,), (0,))):
+        a, b = tg.empty_permuted(size, perm), torch.empty_permuted(size, perm)
+        assert tuple(a.shape) == tuple(b.shape) and a.stride() == b.stride()
+    with pytest.raises(RuntimeError, match="not a permutation"):
+        tg.empty_permuted((2, 3), (0, 0))
+
+
+def test_frombuffer_matches_torch_and_shares_memory():
+    raw = bytearray(np.arange(6, dtype=np.float32).tobytes())
+    for kw in (dict(dtype=tg.float32), dict(dtype=tg.float32, count=2, offset=4), dict(dtype=tg.int16, offset=2)):
+        t = tg.frombuffer(raw, **kw)
+        tkw = dict(kw, dtype=getattr(torch, str(kw["dtype"])))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tt = torch.frombuffer(raw, **tkw)
+        assert t.tolist() == tt.tolist()
+    t = tg.frombuffer(raw, dtype=tg.float32)
+    t[0] = 42.0
+    assert np.frombuffer(raw, dtype=np.float32)[0] == 42.0
+    for lib in (tg, torch):
+        with pytest.raises(ValueError, match="must be a multiple of element size"):
+            lib.frombuffer(bytearray(5), dtype=lib.float32)
+        with pytest.raises(ValueError, match="must not be greater than actual buffer length"):
+            lib.frombuffer(bytearray(8), dtype=lib.float32, count=3)
