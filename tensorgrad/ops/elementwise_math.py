@@ -419,7 +419,9 @@ class FloorDivide(Function):
 
     def forward(self, a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return xp_of(a).floor_divide(a, b) if not is_float(a.dtype) else xp_of(a).floor(a / b)
+            # (for floats too: NumPy's floor_divide is torch's fmod-corrected quotient -- 1 // 0.1 is 9, inf // 2
+            # NaN, -1 // inf -1 -- where floor(a / b) gave 10, inf and -0)
+            return xp_of(a).floor_divide(a, b)
 
     def backward(self, g):
         raise RuntimeError("floor_divide (//): the derivative is not implemented (as in PyTorch); use "
@@ -430,7 +432,7 @@ class FloorDivide(Function):
 
 
 class Remainder(Function):
-    """a - floor(a / b) * b with the divisor's sign (Python's %, torch.remainder); d/da = 1, d/db = -floor(a / b)."""
+    """a - floor(a / b) * b with the divisor's sign (Python's %, torch.remainder); d/da = 1, d/db = -(a // b)."""
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -442,14 +444,14 @@ class Remainder(Function):
         a, b = self.saved_tensors
         na, nb = self.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            gb = unbroadcast(-g * xp_of(g).floor(a / b), self.shapes[1]) if nb else None
+            gb = unbroadcast(-g * xp_of(g).floor_divide(a, b), self.shapes[1]) if nb else None
         return (unbroadcast(g, self.shapes[0]) if na else None), gb
 
     def backward_graph(self, g):
         a, b = self.saved_tensors
         na, nb = self.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            q = Tensor._make(xp_of(a).floor(a / b).astype(g.dtype), None)
+            q = Tensor._make(xp_of(a).floor_divide(a, b).astype(g.dtype), None)
         return (sum_to(g, self.shapes[0]) if na else None), (sum_to(-g * q, self.shapes[1]) if nb else None)
 
 
