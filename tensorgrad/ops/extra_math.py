@@ -27,23 +27,24 @@ def divide(input, other, *, rounding_mode=None):
     """torch.div with rounding_mode: None (true division), 'trunc' or 'floor'."""
     if rounding_mode is None:
         return div(input, other)
-    if rounding_mode == "floor":
-        ins = [t for t in (input, other) if isinstance(t, Tensor) and t.requires_grad]
-        if not ins:
-            return floor_divide(input, other)
-        # torch's gradient of a rounded quotient is zero (floor_divide itself has none, and refusing the backward
-        # broke div(..., rounding_mode='floor') on tensors that require grad): the detached quotient, linked to
-        # each such input by a -0.0 (which leaves every value, -0.0 included, as it is)
-        out = floor_divide(*(t.detach() if isinstance(t, Tensor) else t for t in (input, other)))
+    if rounding_mode not in ("floor", "trunc"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    ins = [t for t in (input, other) if isinstance(t, Tensor) and t.requires_grad]
+    if ins:
+        # torch's gradient of a rounded quotient is zero, also where a / b is not finite (floor_divide has none, so
+        # 'floor' refused the backward, and trunc(a / b)'s was NaN at 0 / 0): the detached quotient, linked to each
+        # input that requires grad by a -0.0 (which leaves every value, -0.0 included, as it is)
+        out = divide(*(t.detach() if isinstance(t, Tensor) else t for t in (input, other)), rounding_mode=rounding_mode)
         for t in ins:
             out = out + where(Tensor._make(t._xp.zeros((), dtype=bool), None), t, -0.0)
         return out
-    if rounding_mode == "trunc":
-        a, b = _promote("div", input, other)
-        if not is_float((a if isinstance(a, Tensor) else b).dtype):
-            return _int_trunc_div(a, b)  # (exact in integers: no round trip through floats)
-        return trunc(div(a, b))
-    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    a, b = _promote("div", input, other)
+    if not is_float((a if isinstance(a, Tensor) else b).dtype):
+        return _int_trunc_div(a, b)  # (exact in integers: no round trip through floats)
+    return trunc(div(a, b))
 
 
 def _int_trunc_div(a, b):
@@ -111,8 +112,12 @@ def frexp(input):
     xp = input._xp
     _, e = xp.frexp(input.array)
     e = e.astype(np.int32)
-    scale = Tensor._make(xp.ldexp(xp.ones((), dtype=input.dtype), -e).astype(input.dtype), None)
-    mant = input * scale
+    # 2**-e in two factors: for a denormal input 2**-e itself overflows the dtype (the mantissa came out inf), while
+    # each half stays finite and multiplying by powers of two is exact; the gradient is still g * 2**-e
+    half = e // 2
+    one = xp.ones((), dtype=input.dtype)
+    mant = input * Tensor._make(xp.ldexp(one, -half).astype(input.dtype), None)
+    mant = mant * Tensor._make(xp.ldexp(one, half - e).astype(input.dtype), None)
     return _Frexp(mant, Tensor._make(e, None))
 
 
