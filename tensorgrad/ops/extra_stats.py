@@ -276,6 +276,11 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         if wt is not None and (wt.ndim > 1 or wt.numel() != n):
             raise RuntimeError(f"cov: expected {name} to be a 1-d tensor with {n} elements, got shape "
                                f"{tuple(wt.shape)}")
+        # (torch's checks: negative weights and a zero total have no normalization; returning inf/NaN hid them)
+        if wt is not None and bool((wt.array < 0).any()):
+            raise RuntimeError(f"cov(): {name} cannot be negative")
+    if w is not None and not bool((w.array != 0).any()):
+        raise RuntimeError("cov(): weights sum to zero, can't be normalized")
     if w is None:
         wsum = float(n)
         avg = mean(x, 1, keepdim=True) if n else total(x, 1, keepdim=True) * float("nan")
@@ -297,7 +302,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     else:
         norm = max(norm, 0)
     out = c / norm
-    return reshape(out, ()) if input.ndim < 2 else out
+    # (torch squeezes a single variable's 1x1 matrix to 0-d, also for a one-row 2-d input)
+    return reshape(out, ()) if input.ndim < 2 or input.shape[0] == 1 else out
 
 
 def corrcoef(input):
