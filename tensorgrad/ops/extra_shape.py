@@ -12,7 +12,7 @@ from ..backend import xp_of
 from ..tensor import Tensor
 from .assign import index_put
 from .composite import tensor_split
-from .elementwise import result_type
+from .elementwise import result_type, where
 from .graph import linear_map, frozen_backward, sum_to
 from .indexing import diagonal, pad, _check_index
 from .movement import cat, reshape, flip, transpose, movedim, narrow, select, getitem, contiguous, expand
@@ -177,6 +177,11 @@ def vander(x, N=None, increasing=False):
     if x.dtype.kind in "biu":
         x = x.to(np.int64)
     ones = Tensor._make(x._xp.ones((x.shape[0], min(n, 1)), dtype=x.dtype), None)
+    if x.requires_grad:
+        # (x**0 is part of the graph, as torch's: vander(x, 1) of an x that requires grad gave a constant that
+        # backward refused; its gradient is 0)
+        col = expand(reshape(x, (x.shape[0], 1)), tuple(ones.shape))
+        ones = where(Tensor._make(x._xp.zeros((), dtype=bool), None), col, ones)
     if n > 1:
         powers = cumprod(expand(reshape(x, (x.shape[0], 1)), (x.shape[0], n - 1)), 1)
         out = cat([ones, powers], 1)
