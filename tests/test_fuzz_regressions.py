@@ -446,3 +446,60 @@ def test_group_norm_of_one_value_per_group_raises_as_torch():
         with pytest.raises(ValueError):
             torch.nn.functional.group_norm(torch.zeros(*shape), g)
     F.group_norm(tg.zeros(1, 4, 1), 2)
+
+
+# Found by the recent-ops fuzz (tests/test_fuzz_recent.py).
+def test_floor_divide_of_floats_is_torchs_corrected_quotient():
+    # floor(a / b) rounds the true quotient: 1 // 0.1 gave 10 (torch, Python: 9), inf // 2 inf (NaN), -1 // inf -0 (-1)
+    a = np.array([1.0, 0.3, math.inf, -1.0, 1.0, 7.0, -7.0, 5.0, 0.0])
+    b = np.array([0.1, 0.1, 2.0, math.inf, -math.inf, -2.0, 2.0, 0.0, 0.0])
+    for dt in (np.float32, np.float64):
+        same(tg.floor_divide(tg.tensor(a.astype(dt)), tg.tensor(b.astype(dt))),
+             torch.floor_divide(torch.tensor(a.astype(dt)), torch.tensor(b.astype(dt))))
+        same(tg.div(tg.tensor(a.astype(dt)), tg.tensor(b.astype(dt)), rounding_mode="floor"),
+             torch.div(torch.tensor(a.astype(dt)), torch.tensor(b.astype(dt)), rounding_mode="floor"))
+    both(lambda m, x, y: x % y, a[:3], b[:3])     # (remainder's divisor gradient is -(a // b))
+
+
+@pytest.mark.parametrize("mode", ["floor", "trunc"])
+def test_rounded_division_has_torchs_zero_gradient(mode):
+    # 'floor' refused the backward (floor_divide's error) and 'trunc' gave NaN at 0 / 0; torch's gradient is 0
+    a, b = np.array([0.0, 1.0, -3.0, 2.5]), np.array([0.0, 0.0, 2.0, -0.5])
+    both(lambda m, x, y: m.div(x, y, rounding_mode=mode), a, b)
+
+
+def test_sinc_gradient_near_zero():
+    # d/dx sin(pi x)/(pi x) divided by (pi x)^2: NaN at a denormal x (torch: 0) and 0 in float32 for x ~ 1e-4
+    x = np.array([1e-40, 0.0, 1e-5, 2e-4, 0.015, 0.3, -0.2])
+    t = tg.tensor(x.astype(np.float32), requires_grad=True)
+    tg.sinc(t).sum().backward()
+    exact = torch.tensor(x, requires_grad=True)      # (torch in float64: its float32 gradient cancels too)
+    torch.sinc(exact).sum().backward()
+    np.testing.assert_allclose(np.asarray(t.grad), exact.grad.numpy(), rtol=1e-5, atol=1e-30)
+    both(lambda m, v: m.sinc(v), x)
+
+
+def test_frexp_of_denormals():
+    # the mantissa was x * 2**-e, and 2**-e overflows for a denormal x: mantissa inf where torch gives 0.544
+    for dt in (np.float32, np.float64):
+        x = np.array([1e-40, 3e38, -5.0, 0.0, 6e-8] + ([2.2e-313] if dt == np.float64 else []), dt)
+        m, e = tg.frexp(tg.tensor(x))
+        tm, te = torch.frexp(torch.tensor(x))
+        same(m, tm)
+        same(e, te)
+
+
+def test_cov_single_variable_and_bad_weights_as_torch():
+    # a one-row 2-d input gave a (1, 1) matrix (torch: 0-d), and weights that cannot normalize gave inf/NaN
+    for shape in [(1, 3), (1, 1), (1, 0), (3,)]:
+        x = np.arange(float(np.prod(shape))).reshape(shape)
+        assert tuple(tg.cov(tg.tensor(x)).shape) == tuple(torch.cov(torch.tensor(x)).shape) == ()
+        assert tuple(tg.corrcoef(tg.tensor(x)).shape) == ()
+    x = np.arange(6.0).reshape(2, 3)
+    for fw, aw, msg in [([1, -1, 1], None, "fweights cannot be negative"), (None, [1.0, -1, 1], "aweights cannot be "
+                        "negative"), ([0, 0, 0], None, "weights sum to zero"), ([1, 0, 0], [0.0, 1, 1], "sum to zero")]:
+        kw = lambda m: {"fweights": None if fw is None else m.tensor(fw), "aweights": None if aw is None else m.tensor(aw)}
+        with raises(RuntimeError, msg):
+            tg.cov(tg.tensor(x), **kw(tg))
+        with pytest.raises(RuntimeError, match=msg):
+            torch.cov(torch.tensor(x), **kw(torch))
