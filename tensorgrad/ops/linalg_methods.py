@@ -15,6 +15,7 @@ from .linalg_norms import cross_legacy as cross, cholesky_solve, cholesky_invers
 from .linalg_lu import lu_legacy as lu, lu_method, lu_solve_legacy as lu_solve, lu_unpack
 from .linalg_householder import geqrf, orgqr, ormqr
 from .linalg_lowrank import svd_lowrank, pca_lowrank
+from .linalg_lobpcg import lobpcg
 
 _SlogdetLegacy = namedtuple("slogdet", ["sign", "logabsdet"])
 
@@ -101,4 +102,5 @@ for _name, _fn in _METHODS.items():
 
 __all__ = ["inverse", "det", "logdet", "slogdet", "pinverse", "cholesky", "qr", "svd", "matrix_power", "matrix_exp",
            "cross", "triangular_solve", "cholesky_solve", "cholesky_inverse", "norm", "lu", "lu_solve", "lu_unpack",
-           "geqrf", "orgqr", "ormqr", "svd_lowrank", "pca_lowrank", "lstsq", "solve", "symeig", "eig", "matrix_rank"]
+           "geqrf", "orgqr", "ormqr", "svd_lowrank", "pca_lowrank", "lobpcg", "lstsq", "solve", "symeig", "eig",
+           "matrix_rank"]
