@@ -305,9 +305,12 @@ class FunctionCtx:
 
 class DelayedError(Function):
     """What once_differentiable puts between a backward and the gradients it returned under create_graph (torch's
-    DelayedError): the gradients join the graph, and differentiating them again raises, naming the Function."""
+    DelayedError): the gradients join the graph, and differentiating them again raises, naming the Function. The
+    tensors the gradients were computed from are its inputs too (``anchors``, as torch's node has them), so that
+    every backward toward them, or past them, meets it (with a fresh leaf alone it could be skipped as unreachable,
+    and a derivative taken as zero)."""
 
-    def forward(self, a, fn_name):
+    def forward(self, a, *anchors, fn_name):
         self.fn_name = fn_name
         return a
 
@@ -328,12 +331,11 @@ def once_differentiable(fn):
         if not is_grad_enabled() or not any(isinstance(a, Tensor) and a.requires_grad for a in args):
             return outputs
         name = ctx.name()
+        anchors = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
 
         def delayed(o):
             if not isinstance(o, Tensor) or not (o.array.dtype.kind == "f" or o.array.dtype == _bfloat16):
                 return o
-            leaf = _make(o.array, None)
-            leaf._requires_grad = True
-            return DelayedError.apply(leaf, fn_name=name)
+            return DelayedError.apply(_make(o.array, None), *anchors, fn_name=name)
         return tuple(delayed(o) for o in outputs) if isinstance(outputs, tuple) else delayed(outputs)
     return wrapper

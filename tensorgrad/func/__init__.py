@@ -3,13 +3,13 @@ the function and differentiates it with create_graph=True, so transforms nest: g
 batch, _vmap.py); jvp, linearize, jacfwd (forward-mode products as double backward, _forward.py); functional_call and
 stack_module_state for running stacked copies of a module. jacrev, jacfwd and hessian loop over output elements in
 Python."""
-from ..autograd.engine import grad as _grad
 from ..autograd.grad_mode import enable_grad
 from ..tensor import Tensor
 from ..nn.utils.stateless import _functional_call as _stateless_call
 from ..ops.movement import stack as _stack
 from ._vmap import vmap
-from ._forward import jvp, linearize, jacfwd, jacobian as _jacobian, _argnums, _differentiable
+from ._forward import jvp, linearize, jacfwd, jacobian as _jacobian, recorded_grad as _recorded_grad
+from ._forward import _argnums, _differentiable
 from . import _pytree as _P
 
 
@@ -60,7 +60,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                 raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got tensor with {out.dim()} "
                                    "dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
             xs = [x for xs, _ in picked for x in xs]
-            gs = _grad(out, xs, create_graph=True, allow_unused=True) if out.requires_grad else [None] * len(xs)
+            gs = _recorded_grad(out, xs, allow_unused=True) if out.requires_grad else [None] * len(xs)
         g = _grads_like(gs, picked, isinstance(argnums, int))
         return (g, (out, aux)) if has_aux else (g, out)
     return wrapper
@@ -107,8 +107,8 @@ def vjp(func, *primals, has_aux=False):
                                    "each cotangent has its output's shape")
         pairs = [(o, c) for o, c in zip(o_leaves, c_leaves) if o.requires_grad]
         with enable_grad():
-            gs = _grad([o for o, _ in pairs], xs, [c for _, c in pairs], create_graph=True, allow_unused=True,
-                       retain_graph=True) if pairs else [None] * len(xs)
+            gs = _recorded_grad([o for o, _ in pairs], xs, [c for _, c in pairs], allow_unused=True,
+                                retain_graph=True) if pairs else [None] * len(xs)
         return _grads_like(gs, picked, False)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 

@@ -8,8 +8,9 @@ backward per call.
 
 jacfwd returns the same Jacobian as jacrev and computes it the same way, by rows: one backward per output element.
 Columns by jvp would cost two backward passes per input element and would fail on ops that have a backward but no
-double backward, where the rows work; the values are the same either way."""
+double backward, where the rows work (recorded_grad); the values are the same either way."""
 from ..autograd.engine import grad as _grad
+from ..autograd.function import DelayedError
 from ..autograd.grad_mode import enable_grad
 from ..random import default_generator
 from ..tensor import Tensor
@@ -23,10 +24,11 @@ def _is_float(t):
 
 
 def _differentiable(p):
-    """A stand-in for primal p that the transform differentiates with respect to: an alias of p on p's graph when p
-    needs grad (so an outer transform or backward sees through), else a fresh leaf sharing p's memory. Never p
+    """A stand-in for primal p that the transform differentiates with respect to: a copy of p on p's graph when p
+    needs grad (so an outer transform or backward sees through; a copy, not a view, because the engine's gradient
+    with respect to a view also collects the uses of its base), else a fresh leaf sharing p's memory. Never p
     itself, so a use of p that func captures (not its argument) stays a constant, as in torch."""
-    return p.view(p.shape) if p.requires_grad else p.detach().requires_grad_(True)
+    return p.clone() if p.requires_grad else p.detach().requires_grad_(True)
 
 
 def _double_backward(api, *args, **kwargs):
@@ -38,6 +40,23 @@ def _double_backward(api, *args, **kwargs):
                                f"derivative of a vjp with respect to its cotangent), which needs every op's backward "
                                f"to be differentiable: {e}") from e
         raise
+
+
+def recorded_grad(outputs, inputs, grad_outputs=None, **kwargs):
+    """autograd.grad with create_graph, so that the gradients can be differentiated again (transforms nest). Where
+    an op on the path has no double backward, the gradients are computed unrecorded and each is put behind a
+    DelayedError node whose inputs are the outputs, so that everything they depend on is reached only through it:
+    differentiating the gradients again raises naming the op (torch's once_differentiable) instead of treating them
+    as constants."""
+    try:
+        return _grad(outputs, inputs, grad_outputs, create_graph=True, **kwargs)
+    except NotImplementedError as e:
+        if "double backward" not in str(e):
+            raise
+        gs = _grad(outputs, inputs, grad_outputs, create_graph=False, **kwargs)
+        outs = [o for o in ([outputs] if isinstance(outputs, Tensor) else outputs) if o.requires_grad]
+        with enable_grad():
+            return tuple(None if g is None else DelayedError.apply(g.detach(), *outs, fn_name=str(e)) for g in gs)
 
 
 def _split_aux(api, out, has_aux):
@@ -214,7 +233,7 @@ def _rows(o, xs):
         for k in range(n):
             seed = o.detach().new_zeros(n)
             seed[k] = 1
-            gs = _grad([o], xs, [seed.reshape(o.shape)], create_graph=True, retain_graph=True, allow_unused=True)
+            gs = recorded_grad([o], xs, [seed.reshape(o.shape)], retain_graph=True, allow_unused=True)
             for r, g, x in zip(rows, gs, xs):
                 r.append(x.detach().new_zeros(x.shape) if g is None else g)
     blocks = []
