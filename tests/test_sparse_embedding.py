@@ -242,3 +242,18 @@ def test_sgd_sparse_momentum_state_dict_round_trip():
         (tg.nn.functional.embedding(tg.tensor([2, 4]), p, sparse=True) ** 2).sum().backward()
         o.step()
     assert (_np(w) == _np(w2)).all()
+
+
+def test_sgd_sparse_momentum_buffer_stays_bounded():
+    """The sparse momentum buffer holds each row once (coalesced after each update), not every step's rows."""
+    w, tw = _pair((10, 3))
+    opt, topt = tg.optim.SGD([w], lr=0.01, momentum=0.9), torch.optim.SGD([tw], lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        idx = rng.integers(0, 10, 8)
+        for lib, p, o in ((tg, w, opt), (torch, tw, topt)):
+            o.zero_grad()
+            (lib.nn.functional.embedding(lib.tensor(idx), p, sparse=True) ** 2).sum().backward()
+            o.step()
+    assert opt.state[w]["momentum_buffer"]._nnz() <= 10
+    np.testing.assert_allclose(_np(w), _np(tw), rtol=1e-11, atol=1e-13)

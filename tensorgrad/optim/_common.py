@@ -20,6 +20,15 @@ def check(ok, opt, what, value):
         raise ValueError(f"{opt}: invalid {what} {value}")
 
 
+def lr_value(opt, lr):
+    """A float lr, or a 1-element Tensor's value (torch accepts both)."""
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError(f"{opt}: Tensor lr must be 1-element, got shape {tuple(lr.shape)}")
+        return float(lr.array.reshape(()))
+    return lr
+
+
 def check_betas(opt, betas):
     if len(betas) != 2:
         raise ValueError(f"{opt}: betas must be a pair (beta1, beta2), got {betas}")

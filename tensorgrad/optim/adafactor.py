@@ -8,17 +8,8 @@ import numpy as np
 
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._common import lerp_, refuse_sparse
+from ._common import lerp_, lr_value, refuse_sparse
 from .optimizer import Optimizer
-
-
-def _lr_value(opt, lr):
-    """A float lr, or a 1-element Tensor's value (torch accepts both)."""
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"{opt}: Tensor lr must be 1-element, got shape {tuple(lr.shape)}")
-        return float(lr.array.reshape(()))
-    return lr
 
 
 def _norm(xp, a):
@@ -36,7 +27,7 @@ class Adafactor(Optimizer):
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
                  foreach=None, maximize=False):
-        lr_v = _lr_value("Adafactor", lr)
+        lr_v = lr_value("Adafactor", lr)
         if not 0.0 <= lr_v:
             raise ValueError(f"Adafactor: learning rate should be >= 0 but is: {lr}")
         if not 0.0 >= beta2_decay:
@@ -54,7 +45,7 @@ class Adafactor(Optimizer):
                                       foreach=foreach, maximize=maximize))
 
     def _step_group(self, group):
-        lr = _lr_value("Adafactor", group["lr"])
+        lr = lr_value("Adafactor", group["lr"])
         beta2_decay, (eps1, eps2), d = group["beta2_decay"], group["eps"], group["d"]
         wd, maximize = group["weight_decay"], group["maximize"]
         for p in group["params"]:

@@ -15,8 +15,7 @@ import numpy as np
 
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._common import lerp_, refuse_sparse
-from .adafactor import _lr_value
+from ._common import lerp_, lr_value, refuse_sparse
 from .optimizer import Optimizer
 
 # Keller Jordan's constants, torch's defaults
@@ -89,7 +88,7 @@ class Muon(Optimizer):
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(DEFAULT_A, DEFAULT_B, DEFAULT_C), eps=EPS, ns_steps=DEFAULT_NS_STEPS,
                  adjust_lr_fn=None):
-        lr_v = _lr_value("Muon", lr)
+        lr_v = lr_value("Muon", lr)
         if not 0.0 <= lr_v:
             raise ValueError(f"Muon: learning rate should be >= 0 but is: {lr}")
         if not 0.0 <= momentum:
@@ -109,7 +108,7 @@ class Muon(Optimizer):
                                      f"{p.size()}")
 
     def _step_group(self, group):
-        lr = _lr_value("Muon", group["lr"])
+        lr = lr_value("Muon", group["lr"])
         wd, momentum, nesterov = group["weight_decay"], group["momentum"], group["nesterov"]
         for p in group["params"]:
             if p.grad is None:

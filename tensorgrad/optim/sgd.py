@@ -71,7 +71,9 @@ class SGD(Optimizer):
             else:
                 b = buf.array
                 b = b.with_values(b.values * momentum) if isinstance(b, SparseCOO) else b * momentum
-                buf.array = b + g.with_values(g.values * (1 - dampening))
+                b = b + g.with_values(g.values * (1 - dampening))
+                # coalesced, or the buffer would keep every row of every step's gradient (its sum is the same)
+                buf.array = b.coalesce() if isinstance(b, SparseCOO) else b
             b = buf.array
             if group["nesterov"]:
                 g = g + (b.with_values(b.values * momentum) if isinstance(b, SparseCOO) else b * momentum)

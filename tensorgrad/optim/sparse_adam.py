@@ -10,14 +10,13 @@ import math
 
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._common import sparse_grad
-from .adafactor import _lr_value
+from ._common import lr_value, sparse_grad
 from .optimizer import Optimizer
 
 
 class SparseAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
-        lr_v = _lr_value("SparseAdam", lr)
+        lr_v = lr_value("SparseAdam", lr)
         if not 0.0 < lr_v:
             raise ValueError(f"SparseAdam: invalid learning rate: {lr}")
         if not 0.0 < eps:
@@ -40,7 +39,7 @@ class SparseAdam(Optimizer):
                              f"parameters")
 
     def _step_group(self, group):
-        lr = _lr_value("SparseAdam", group["lr"])
+        lr = lr_value("SparseAdam", group["lr"])
         (beta1, beta2), eps, maximize = group["betas"], group["eps"], group.get("maximize", False)
         for p in group["params"]:
             if p.grad is None:
