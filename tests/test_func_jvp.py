@@ -184,3 +184,79 @@ def test_once_differentiable_custom_function():
             return g * 2
     with pytest.raises(RuntimeError, match="jvp.*once_differentiable"):
         tg.func.jvp(lambda a: Twice.apply(a).sin(), (tg.ones(3),), (tg.ones(3),))
+
+
+# --------------------------------------------------------------------------------------------------- forward_ad
+def _fw(L):
+    return L.autograd.forward_ad
+
+
+def test_forward_ad_matches_torch():
+    def make(L, x, y, t, s):
+        fw = _fw(L)
+        with fw.dual_level():
+            a, b = fw.make_dual(x, t), fw.make_dual(y, s)
+            out = L.softmax(a * b, dim=-1) @ b.transpose(0, 1)
+            p, tan = fw.unpack_dual(out)
+            p2, tan2 = fw.unpack_dual(L.tanh(a).sum())
+            assert fw.unpack_dual(a).tangent is t and fw.unpack_dual(x * 2).tangent is None
+        return p, tan, p2, tan2
+    # tangents (and their gradients with respect to the tangent inputs) as torch's; the primal comes back detached
+    data = [arr(2, 3), arr(2, 3), arr(2, 3), arr(2, 3)]
+    run_both(make, data, grad=False)
+
+    def make_tangent(L, x, y, t, s):
+        return make(L, x.detach(), y.detach(), t, s)[1]
+    run_both(make_tangent, data)
+
+
+def test_forward_ad_levels_and_errors():
+    for L in (tg, torch):
+        fw = _fw(L)
+        x = L.ones(3)
+        with pytest.raises(RuntimeError, match="no level exists, make sure to enter_dual_level"):
+            fw.make_dual(x, x)
+        with fw.dual_level():
+            d = fw.make_dual(x, x * 2)
+            y = d * 3
+            np.testing.assert_allclose(_np_(fw.unpack_dual(y).tangent), [6.0, 6.0, 6.0])
+            with pytest.raises(RuntimeError, match="Nested forward mode AD is not supported at the moment"):
+                fw.enter_dual_level()
+            with pytest.raises(RuntimeError, match="different size than that of the original Tensor"):
+                fw.make_dual(x, L.ones(4))
+            with pytest.raises(ValueError, match="Expected primal to be floating point or complex"):
+                fw.make_dual(L.arange(3), L.arange(3))
+            with pytest.raises(RuntimeError, match="already has a forward gradient at the same level 0"):
+                fw.make_dual(d, x)
+        assert fw.unpack_dual(y).tangent is None  # the level is gone
+    with tg.autograd.forward_ad.dual_level():
+        lp = tg.randn(5, 2, 4, dtype=tg.float64).log_softmax(2)
+        d = tg.autograd.forward_ad.make_dual(lp, tg.ones_like(lp))
+        loss = _ctc(tg, 1.0)(d)
+        with pytest.raises(RuntimeError, match="unpack_dual.*CTCLoss has no double backward"):
+            tg.autograd.forward_ad.unpack_dual(loss)
+
+
+def _np_(t):
+    return t.detach().numpy()
+
+
+def test_forward_ad_and_vmap_under_compat(tmp_path):
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "fwad.py"
+    script.write_text(
+        "import torch\n"
+        "import torch.autograd.forward_ad as fwAD\n"
+        "x, t = torch.randn(4), torch.randn(4)\n"
+        "with fwAD.dual_level():\n"
+        "    y = fwAD.make_dual(x, t).sin() * 2\n"
+        "    tangent = fwAD.unpack_dual(y).tangent\n"
+        "assert torch.allclose(tangent, 2 * x.cos() * t)\n"
+        "assert torch.allclose(torch.vmap(torch.dot)(x[None], t[None]), (x * t).sum()[None])\n"
+        "print('ok')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-m", "tensorgrad.compat", str(script)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

@@ -5,6 +5,7 @@ from .engine import backward, grad
 from .gradcheck import gradcheck, gradgradcheck
 from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 from . import functional
+from . import forward_ad  # noqa: F401  (torch.autograd.forward_ad)
 from .variable import Variable
 from .grad_mode import inference_mode
 
