@@ -332,3 +332,146 @@ def test_frombuffer_matches_torch_and_shares_memory():
             lib.frombuffer(bytearray(5), dtype=lib.float32)
         with pytest.raises(ValueError, match="must not be greater than actual buffer length"):
             lib.frombuffer(bytearray(8), dtype=lib.float32, count=3)
+
+
+# ------------------------------------------------------------------- functionals in ATen's signatures
+def _lib_pair(fn_tg, fn_th):
+    return fn_tg, fn_th
+
+
+def test_embedding_and_norms_in_aten_order():
+    idx = np.array([[0, 2], [3, 3]])
+    check_op(lambda w: tg.embedding(w, tg.tensor(idx)), lambda w: torch.embedding(w, torch.tensor(idx)), [(4, 3)])
+    check_op(lambda w: tg.embedding(w, tg.tensor(idx), 3), lambda w: torch.embedding(w, torch.tensor(idx), 3),
+             [(4, 3)])
+    for training in (True, False):
+        rm, rv = RNG.standard_normal(3), RNG.uniform(0.5, 2, 3)
+        check_op(lambda x, w, b: tg.batch_norm(x, w, b, tg.tensor(rm.copy()), tg.tensor(rv.copy()), training, 0.1,
+                                               1e-5, False),
+                 lambda x, w, b: torch.batch_norm(x, w, b, torch.tensor(rm.copy()), torch.tensor(rv.copy()),
+                                                  training, 0.1, 1e-5, False), [(4, 3, 2), (3,), (3,)])
+    check_op(lambda x, w, b: tg.instance_norm(x, w, b, None, None, True, 0.1, 1e-5, False),
+             lambda x, w, b: torch.instance_norm(x, w, b, None, None, True, 0.1, 1e-5, False), [(2, 3, 5), (3,), (3,)])
+    check_op(lambda x, w, b: tg.layer_norm(x, [4], w, b, 1e-5, True),
+             lambda x, w, b: torch.layer_norm(x, [4], w, b, 1e-5, True), [(2, 3, 4), (4,), (4,)])
+    check_op(lambda x, w, b: tg.group_norm(x, 2, w, b, 1e-5, True),
+             lambda x, w, b: torch.group_norm(x, 2, w, b, 1e-5, True), [(2, 4, 3), (4,), (4,)])
+    check_op(lambda x, w: tg.rms_norm(x, [4], w, 1e-6), lambda x, w: torch.rms_norm(x, [4], w, 1e-6),
+             [(2, 3, 4), (4,)])
+
+
+@pytest.mark.parametrize("reduction", [0, 1, 2])
+def test_losses_with_integer_reduction(reduction):
+    r = reduction
+    sign = np.where(RNG.random((4,)) < 0.5, -1.0, 1.0)
+    check_op(lambda x, t, w, pw: tg.binary_cross_entropy_with_logits(x, t, w, pw, r),
+             lambda x, t, w, pw: torch.binary_cross_entropy_with_logits(x, t, w, pw, r),
+             [(4, 3), unif(4, 3, low=0, high=1), pos(3), pos(3)], requires_grad=[True, True, False, False])
+    check_op(lambda a, b: tg.cosine_embedding_loss(a, b, tg.tensor(sign), 0.1, r),
+             lambda a, b: torch.cosine_embedding_loss(a, b, torch.tensor(sign), 0.1, r), [(4, 5), (4, 5)])
+    check_op(lambda x: tg.hinge_embedding_loss(x, tg.tensor(sign), 1.0, r),
+             lambda x: torch.hinge_embedding_loss(x, torch.tensor(sign), 1.0, r), [(4,)])
+    check_op(lambda a, b: tg.margin_ranking_loss(a, b, tg.tensor(sign), 0.2, r),
+             lambda a, b: torch.margin_ranking_loss(a, b, torch.tensor(sign), 0.2, r), [(4,), (4,)])
+    check_op(lambda a, p, n: tg.triplet_margin_loss(a, p, n, 1.0, 2.0, 1e-6, True, r),
+             lambda a, p, n: torch.triplet_margin_loss(a, p, n, 1.0, 2.0, 1e-6, True, r), [(4, 5), (4, 5), (4, 5)])
+    check_op(lambda x, t: tg.kl_div(x, t, r, log_target=True), lambda x, t: torch.kl_div(x, t, r, log_target=True),
+             [(4, 3), (4, 3)])
+    check_op(lambda x, t: tg.poisson_nll_loss(x, t, True, True, 1e-8, r),
+             lambda x, t: torch.poisson_nll_loss(x, t, True, True, 1e-8, r), [(4, 3), pos(4, 3)])
+    lp = RNG.standard_normal((6, 2, 4))
+    lp = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
+    tgt, il, tl = np.array([[1, 2], [3, 3]]), np.array([6, 5]), np.array([2, 1])
+    check_op(lambda x: tg.ctc_loss(x, tg.tensor(tgt), tg.tensor(il), tg.tensor(tl), 0, r),
+             lambda x: torch.ctc_loss(x, torch.tensor(tgt), torch.tensor(il), torch.tensor(tl), 0, r), [lp])
+    with pytest.raises(ValueError, match="reduction must be 0"):
+        tg.kl_div(tg.ones(2), tg.ones(2), 3)
+
+
+def test_pad_convolution_pools_and_grid_sampler():
+    check_op(lambda x: tg.constant_pad_nd(x, [1, 2, 0, 1], 3.0), lambda x: torch.constant_pad_nd(x, [1, 2, 0, 1], 3.0),
+             [(2, 3, 4)])
+    for k, shape, w in ((1, (2, 4, 7), (6, 2, 3)), (2, (1, 4, 5, 6), (4, 2, 2, 3)), (3, (1, 2, 4, 4, 4), (2, 2, 2, 2, 2))):
+        s, p, d = [2] * k, [1] * k, [1] * k
+        check_op(lambda x, w, b: tg.convolution(x, w, b, s, p, d, False, [0] * k, 2 if k < 3 else 1),
+                 lambda x, w, b: torch.convolution(x, w, b, s, p, d, False, [0] * k, 2 if k < 3 else 1),
+                 [shape, w, (w[0],)])
+    check_op(lambda x, w: tg.convolution(x, w, None, [2], [1], [1], True, [1], 1),
+             lambda x, w: torch.convolution(x, w, None, [2], [1], [1], True, [1], 1), [(2, 3, 5), (3, 4, 3)])
+    check_op(lambda x: tg.max_pool1d_with_indices(x, 3, 2, 1), lambda x: torch.max_pool1d_with_indices(x, 3, 2, 1),
+             [(2, 3, 9)])
+    check_op(lambda x: tg.max_pool1d_with_indices(x, 2), lambda x: torch.max_pool1d_with_indices(x, 2), [(2, 3, 8)])
+    check_op(lambda x: tg.adaptive_max_pool1d(x, 3), lambda x: torch.adaptive_max_pool1d(x, 3), [(2, 3, 8)])
+    for interp in (0, 1, 2):
+        for pad in (0, 1, 2):
+            check_op(lambda x, g: tg.grid_sampler(x, g, interp, pad, False),
+                     lambda x, g: torch.grid_sampler(x, g, interp, pad, False),
+                     [(1, 2, 4, 5), unif(1, 3, 3, 2, low=-1.1, high=1.1)], grad=interp != 1, atol=1e-8)
+
+
+def test_dropouts_in_aten_order():
+    for lib in (tg, torch):
+        lib.manual_seed(0)
+        x = lib.ones(4, 6, 5)
+        out = lib.feature_dropout(x, 0.5, True)
+        per_channel = out.detach().numpy() if lib is torch else np.asarray(out)
+        # whole channels are dropped or scaled by 2
+        assert set(np.unique(per_channel)) <= {0.0, 2.0}
+        assert (per_channel == per_channel[:, :, :1]).all()
+        assert lib.feature_dropout(x, 0.5, False) is x or (lib.feature_dropout(x, 0.5, False) == x).all()
+        for name in ("dropout_", "feature_dropout_", "alpha_dropout_", "feature_alpha_dropout_"):
+            y = lib.ones(4, 6, 5)
+            assert getattr(lib, name)(y, 0.5, True) is y
+            assert not (y == 1).all()
+            z = lib.ones(4, 6)
+            getattr(lib, name)(z, 0.5, False)
+            assert (z == 1).all()
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        tg.feature_dropout(tg.ones(3), 0.5, True)
+
+
+def test_recurrent_cells_on_explicit_weights():
+    check_op(lambda x, h, c, wi, wh, bi, bh: tg.lstm_cell(x, (h, c), wi, wh, bi, bh),
+             lambda x, h, c, wi, wh, bi, bh: torch.lstm_cell(x, (h, c), wi, wh, bi, bh),
+             [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)])
+    check_op(lambda x, h, wi, wh, bi, bh: tg.gru_cell(x, h, wi, wh, bi, bh),
+             lambda x, h, wi, wh, bi, bh: torch.gru_cell(x, h, wi, wh, bi, bh),
+             [(3, 4), (3, 5), (15, 4), (15, 5), (15,), (15,)])
+    check_op(lambda x, h, wi, wh: tg.gru_cell(x, h, wi, wh), lambda x, h, wi, wh: torch.gru_cell(x, h, wi, wh),
+             [(2, 4), (2, 5), (15, 4), (15, 5)])
+    for lib in (tg, torch):  # (the ATen cells take batches only; nn.GRUCell is the one that unbatches)
+        with pytest.raises(IndexError):
+            lib.gru_cell(lib.ones(4), lib.ones(5), lib.ones(15, 4), lib.ones(15, 5))
+    for name in ("rnn_tanh_cell", "rnn_relu_cell"):
+        check_op(lambda x, h, wi, wh, bi, bh: getattr(tg, name)(x, h, wi, wh, bi, bh),
+                 lambda x, h, wi, wh, bi, bh: getattr(torch, name)(x, h, wi, wh, bi, bh),
+                 [(3, 4), (3, 5), (5, 4), (5, 5), (5,), (5,)])
+
+
+def test_aten_grid_and_conv_tbc_spellings():
+    check_op(lambda x, g: tg.grid_sampler_2d(x, g, 0, 1, True), lambda x, g: torch.grid_sampler_2d(x, g, 0, 1, True),
+             [(1, 2, 4, 5), unif(1, 3, 3, 2, low=-1, high=1)])
+    check_op(lambda x, g: tg.grid_sampler_3d(x, g, 0, 0, False),
+             lambda x, g: torch.grid_sampler_3d(x, g, 0, 0, False), [(1, 2, 3, 4, 5), unif(1, 2, 2, 2, 3)])
+    check_op(lambda t: tg.affine_grid_generator(t, [2, 3, 4, 5], False),
+             lambda t: torch.affine_grid_generator(t, [2, 3, 4, 5], False), [(2, 2, 3)])
+    for pad in (0, 2):
+        check_op(lambda x, w, b: tg.conv_tbc(x, w, b, pad), lambda x, w, b: torch.conv_tbc(x, w, b, pad),
+                 [(6, 2, 3), (3, 3, 4), (4,)])
+    with pytest.raises(RuntimeError, match="conv_tbc"):
+        tg.conv_tbc(tg.ones(6, 2, 3), tg.ones(3, 2, 4), tg.zeros(4))
+
+
+def test_small_queries():
+    assert isinstance(tg.float32, tg.dtype) and isinstance(tg.bfloat16, tg.dtype)
+    assert not isinstance("float32", tg.dtype) and not isinstance(tg.ones(1), tg.dtype)
+    assert isinstance(tg.strided, tg.layout) and isinstance(tg.ones(2).layout, tg.layout)
+    assert tg.is_vulkan_available() is torch.is_vulkan_available() is False
+    assert tg.set_flush_denormal(False) is True and tg.set_flush_denormal(True) is False
+    t = tg.arange(4.0)
+    back = tg.from_dlpack(tg.to_dlpack(t))
+    assert np.shares_memory(back.array, t.array) and back.tolist() == t.tolist()
+    for data, size, fill in (([0, 1, 0, 2], 3, -1), ([[0, 1], [1, 1]], 2, -5), ([0, 0], 2, 9), ([1, 2], 0, -1)):
+        a = tg.nonzero_static(tg.tensor(data), size=size, fill_value=fill)
+        b = torch.nonzero_static(torch.tensor(data), size=size, fill_value=fill)
+        assert a.tolist() == b.tolist() and tuple(a.shape) == tuple(b.shape) and a.dtype == tg.int64

@@ -31,10 +31,35 @@ _state = threading.local()
 
 
 def _current():
-    # an entry: (enabled for the ops, dtype, device_type or None, enabled as asked), innermost last; the fourth is
-    # what torch.is_autocast_enabled(device) reports (amp/state.py: a CUDA autocast asked for without CUDA is
-    # reported on and leaves the CPU ops alone, as torch's)
-    return getattr(_state, "stack", None) and _state.stack[-1]
+    # an entry: (enabled for the ops, dtype, device_type or None, enabled as asked, inert), innermost last; the
+    # fourth is what torch.is_autocast_enabled(device) reports; an inert one (CUDA's, without CUDA) acts on nothing,
+    # as torch's CUDA autocast leaves CPU tensors alone, so the ops read the innermost entry that is not inert
+    st = getattr(_state, "stack", None)
+    if not st:
+        return st
+    for e in reversed(st):
+        if not e[4]:
+            return e
+    return None
+
+
+def entry(enabled, dtype, device_type, requested):
+    return (enabled, dtype, device_type, requested, device_type == "cuda" and not cuda_available())
+
+
+def device_entry(device_type):
+    """Index in this thread's stack of the innermost entry for device_type (an entry of no device counts for all)."""
+    st = getattr(_state, "stack", None) or ()
+    for i in range(len(st) - 1, -1, -1):
+        if st[i][2] is None or st[i][2] == device_type:
+            return i
+    return None
+
+
+def current_dtype(device_type):
+    """The autocast dtype of device_type now: its innermost entry's, else the thread's default for it."""
+    i = device_entry(device_type)
+    return _state.stack[i][1] if i is not None else default_dtypes().get(device_type, dtypes.float16)
 
 
 def default_dtypes():
@@ -68,7 +93,7 @@ class autocast:
             dtype, device_type = device_type, None
         self.device_type = None if device_type is None else str(device_type).split(":")[0]
         if dtype is None:  # torch's defaults: bfloat16 for the CPU, float16 for CUDA (set_autocast_dtype changes them)
-            dtype = default_dtypes().get(self.device_type or "cuda", dtypes.float16)
+            dtype = current_dtype(self.device_type or "cuda")
         self.dtype = dtypes.to_dtype(dtype)
         if not dtypes.is_half(self.dtype):
             raise TypeError(f"autocast: dtype must be float16 or bfloat16, got {self.dtype}")
@@ -86,7 +111,7 @@ class autocast:
         if not hasattr(_state, "stack") or _state.stack is None:
             _state.stack = []
         self._depth = len(_state.stack)  # (exit restores the state from before, set_autocast_* changes included)
-        _state.stack.append((self.enabled, self.dtype, self.device_type, self.enabled))
+        _state.stack.append(entry(self.enabled, self.dtype, self.device_type, self.enabled))
         return self
 
     def __exit__(self, *exc):

@@ -12,9 +12,9 @@ import threading
 import warnings
 
 from .. import dtypes
-from ..backend import cuda_available
 from ..tensor import Tensor
-from . import autocast as _ac
+from .autocast import (_state as _ac_state, default_dtypes, autocast as _autocast, entry as _entry_of, device_entry,
+                       current_dtype)
 
 # device types torch knows (its error lists them); autocast exists for cpu and cuda here
 _KNOWN = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "xla",
@@ -32,18 +32,9 @@ def _device(device_type, op):
 
 
 def _stack():
-    if getattr(_ac._state, "stack", None) is None:
-        _ac._state.stack = []
-    return _ac._state.stack
-
-
-def _find(dev):
-    """Index of the innermost entry that applies to device type dev (an entry of no device applies to all)."""
-    st = _stack()
-    for i in range(len(st) - 1, -1, -1):
-        if st[i][2] is None or st[i][2] == dev:
-            return i
-    return None
+    if getattr(_ac_state, "stack", None) is None:
+        _ac_state.stack = []
+    return _ac_state.stack
 
 
 def is_autocast_available(device_type):
@@ -52,19 +43,16 @@ def is_autocast_available(device_type):
 
 def is_autocast_enabled(device_type=None):
     """Whether autocast is on for device_type (no argument: CUDA, as torch's)."""
-    i = _find(_device("cuda" if device_type is None else device_type, "is_autocast_enabled"))
+    i = device_entry(_device("cuda" if device_type is None else device_type, "is_autocast_enabled"))
     return bool(i is not None and _stack()[i][3])
 
 
 def get_autocast_dtype(device_type):
-    dev = _device(device_type, "get_autocast_dtype")
-    i = _find(dev)
-    return _stack()[i][1] if i is not None else _ac.default_dtypes().get(dev, dtypes.float16)
+    return current_dtype(_device(device_type, "get_autocast_dtype"))
 
 
 def _entry(dev, requested, dtype):
-    # the ops follow an entry only where it can act: CUDA's needs CUDA
-    return (bool(requested) and (dev != "cuda" or cuda_available()), dtype, dev, bool(requested))
+    return _entry_of(bool(requested), dtype, dev, bool(requested))
 
 
 def set_autocast_enabled(*args):
@@ -75,7 +63,7 @@ def set_autocast_enabled(*args):
         dev, flag = _device(args[0], "set_autocast_enabled"), args[1]
     else:
         raise TypeError(f"set_autocast_enabled() takes (device_type, enabled) or (enabled), got {len(args)} arguments")
-    st, i = _stack(), _find(dev)
+    st, i = _stack(), device_entry(dev)
     if i is not None and st[i][2] == dev:
         st[i] = _entry(dev, flag, st[i][1])
     else:
@@ -85,11 +73,11 @@ def set_autocast_enabled(*args):
 def set_autocast_dtype(device_type, dtype):
     dev = _device(device_type, "set_autocast_dtype")
     dt = dtypes.to_dtype(dtype)
-    st, i = _stack(), _find(dev)
+    st, i = _stack(), device_entry(dev)
     if i is not None and st[i][2] == dev:
-        st[i] = (st[i][0], dt, dev, st[i][3])
+        st[i] = _entry_of(st[i][0], dt, dev, st[i][3])
     else:
-        _ac.default_dtypes()[dev] = dt
+        default_dtypes()[dev] = dt
 
 
 def _deprecated(old, new):
@@ -175,7 +163,7 @@ def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
         ctx._dtype = get_autocast_dtype(device_type)
         if cast_inputs is None or not ctx._fwd_used_autocast:
             return fwd(*args, **kwargs)
-        with _ac.autocast(device_type=device_type, dtype=ctx._dtype, enabled=False):
+        with _autocast(device_type=device_type, dtype=ctx._dtype, enabled=False):
             return fwd(*_cast_inputs(args, cast_inputs, device_type), **_cast_inputs(kwargs, cast_inputs, device_type))
     return decorate_fwd
 
@@ -193,9 +181,9 @@ def custom_bwd(bwd=None, *, device_type):
         used = getattr(ctx, "_fwd_used_autocast", False)
         dtype = getattr(ctx, "_dtype", None) or get_autocast_dtype(device_type)
         if not used:
-            with _ac.autocast(device_type=device_type, dtype=dtype, enabled=False):
+            with _autocast(device_type=device_type, dtype=dtype, enabled=False):
                 return bwd(*args, **kwargs)
-        with _ac.autocast(device_type=device_type, dtype=dtype, enabled=True):
+        with _autocast(device_type=device_type, dtype=dtype, enabled=True):
             return bwd(*args, **kwargs)
     return decorate_bwd
 

@@ -3,7 +3,6 @@ input), the losses with an integer reduction (0 none, 1 mean, 2 sum), batch_norm
 positional cudnn_enabled, convolution(transposed=...), grid_sampler's integer modes, the in-place dropouts with a
 positional ``train``, and the recurrent cells on explicit weights. Each takes torch's positional order and computes
 with tensorgrad.nn.functional."""
-from ..autograd.grad_mode import is_grad_enabled
 from ..ops.methods import _apply_inplace
 from ..ops.normalization import _channel_dropout, _check_p
 from ..ops.matmul import linear
@@ -132,6 +131,32 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
     return F.grid_sample(input, grid, _INTERP[interpolation_mode], _PADDING[padding_mode], align_corners)
 
 
+def grid_sampler_2d(input, grid, interpolation_mode, padding_mode, align_corners):
+    if input.ndim != 4:
+        raise RuntimeError(f"grid_sampler_2d: expected a 4-D input, got shape {tuple(input.shape)}")
+    return grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners)
+
+
+def grid_sampler_3d(input, grid, interpolation_mode, padding_mode, align_corners):
+    if input.ndim != 5:
+        raise RuntimeError(f"grid_sampler_3d: expected a 5-D input, got shape {tuple(input.shape)}")
+    return grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners)
+
+
+def affine_grid_generator(theta, size, align_corners):
+    return F.affine_grid(theta, list(size), align_corners=align_corners)
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-d convolution over (time, batch, channels) input with a (kernel, in, out) weight, zero-padded by pad on
+    both ends of time; the result is (time', batch, out)."""
+    if input.ndim != 3 or weight.ndim != 3 or input.shape[2] != weight.shape[1]:
+        raise RuntimeError(f"conv_tbc: expected input (time, batch, in) and weight (kernel, in, out) with the same "
+                           f"in, got {tuple(input.shape)} and {tuple(weight.shape)}")
+    out = F.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)
+
+
 def feature_dropout(input, p, train):
     """Whole channels (dim 1 of a >= 2-d input) zeroed with probability p, the rest scaled by 1 / (1 - p)."""
     _check_p("feature_dropout", input, p)
@@ -156,40 +181,42 @@ feature_dropout_ = _inplace("feature_dropout_", feature_dropout)
 feature_alpha_dropout_ = _inplace("feature_alpha_dropout_", lambda s, p, train: F.feature_alpha_dropout(s, p, train))
 
 
-def _batched(op, input, states):
-    """A 1-d input and states as a batch of one, with a function undoing it."""
-    if input.ndim == 1:
-        return input.unsqueeze(0), [h.unsqueeze(0) for h in states], lambda t: t.squeeze(0)
-    if input.ndim != 2:
-        raise RuntimeError(f"{op}: expected input of 1 or 2 dims, got shape {tuple(input.shape)}")
-    return input, list(states), lambda t: t
+def _check_batched(op, input, states):
+    """ATen's cells take (N, features) only (nn.LSTMCell & co. are the ones that accept an unbatched input)."""
+    for name, t in (("input", input),) + tuple(("hx", h) for h in states):
+        if not isinstance(t, Tensor) or t.ndim != 2:
+            raise IndexError(f"{op}: expected 2-D (batch, features) {name}, got "
+                             f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
 
 
 def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step on explicit weights: hx = (h, c); returns (h', c')."""
     if not isinstance(hx, (tuple, list)) or len(hx) != 2:
         raise RuntimeError(f"lstm_cell: hx must be a sequence of two tensors (h, c), got {type(hx).__name__}")
-    x, (h, c), back = _batched("lstm_cell", input, hx)
-    h2, c2 = _lstm_gates(linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), c)
-    return back(h2), back(c2)
+    h, c = hx
+    _check_batched("lstm_cell", input, (h, c))
+    return _lstm_gates(linear(input, w_ih, b_ih), linear(h, w_hh, b_hh), c)
 
 
 def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
-    x, (h,), back = _batched("gru_cell", input, [hx])
-    return back(_gru_gates(linear(x, w_ih, b_ih), linear(h, w_hh, b_hh), h))
+    _check_batched("gru_cell", input, (hx,))
+    return _gru_gates(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
 
 
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    _check_batched("rnn_tanh_cell", input, (hx,))
     return _tanh(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
 
 
 def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    _check_batched("rnn_relu_cell", input, (hx,))
     return _relu(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
 
 
 NAMES = ("embedding", "batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
          "binary_cross_entropy_with_logits", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
          "triplet_margin_loss", "kl_div", "poisson_nll_loss", "ctc_loss", "constant_pad_nd", "convolution",
-         "max_pool1d_with_indices", "adaptive_max_pool1d", "grid_sampler", "feature_dropout", "dropout_",
+         "max_pool1d_with_indices", "adaptive_max_pool1d", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+         "affine_grid_generator", "conv_tbc", "feature_dropout", "dropout_",
          "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_", "lstm_cell", "gru_cell", "rnn_tanh_cell",
          "rnn_relu_cell")

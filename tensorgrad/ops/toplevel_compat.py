@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd import anomaly as _anomaly
 from ..tensor import Tensor
+from ..backend.sparse_coo import Layout as _Layout
 from ..random import default_generator
 from .extra_index import put, scatter_reduce
 from .elementwise import where
@@ -333,3 +334,34 @@ def set_warn_always(b):
 
 def is_warn_always_enabled():
     return _warn_always[0]
+
+
+# ------------------------------------------------------------------------------- small queries and helpers
+dtype = np.dtype  # (torch.dtype: what tensorgrad's dtypes are instances of, for isinstance and annotations)
+layout = _Layout  # (torch.layout: the class of tensorgrad.strided and tensorgrad.sparse_coo)
+
+
+def is_vulkan_available():
+    return False
+
+
+def set_flush_denormal(mode):
+    """Whether the request was honoured: NumPy offers no switch to flush denormals to zero, so turning it on is
+    refused (False, torch's answer on a CPU without the feature) and turning it off, the state here, succeeds."""
+    return not mode
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule sharing tensor's memory (tensor.__dlpack__())."""
+    return tensor.__dlpack__()
+
+
+def nonzero_static(input, *, size, fill_value=-1):
+    """nonzero(input) cut or padded (with fill_value) to exactly ``size`` rows, so the shape does not depend on the
+    data."""
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {size}")
+    idx = np.argwhere(np.asarray(input.detach().cpu()))[:size]
+    out = np.full((size, input.ndim), fill_value, dtype=np.int64)
+    out[:idx.shape[0]] = idx
+    return Tensor._from(out, device=input.device)
