@@ -44,7 +44,7 @@ def run_both(make, arrays, grad=True, atol=1e-10):
                 else [None] * len(floats)
             res[L][2] = [np.zeros(x.shape) if g is None else _np(g) for g, x in zip(gs, floats)]
     (a, sa, ga), (b, sb, gb) = res[tg], res[torch]
-    assert len(a) == len(b)
+    assert len(a) == len(b) and sa == sb
     for x, y in zip(a, b):
         if isinstance(y, torch.Tensor):
             assert tuple(x.shape) == tuple(y.shape), (x.shape, y.shape)
@@ -102,7 +102,8 @@ def test_top_level_name_and_defaults():
 def test_size_one_and_zero_batches(batch):
     # torch runs f on the empty batch and returns empty outputs of the right shape; tensorgrad gets the shape from
     # one call on zeros
-    run_both(lambda L, x, y: L.vmap(lambda a, b: (a @ b).sum(0), in_dims=(0, None))(x, y), [arr(batch, 3, 2), arr(2, 4)])
+    run_both(lambda L, x, y: L.vmap(lambda a, b: (a @ b).sum(0), in_dims=(0, None))(x, y),
+             [arr(batch, 3, 2), arr(2, 4)])
     run_both(lambda L, x: L.vmap(lambda a: (a.sum(), a * 2), in_dims=1, out_dims=(0, -1))(x), [arr(3, batch)])
     run_both(lambda L, x: L.vmap(lambda a: (a, L.ones(2, dtype=L.float64)), out_dims=(1, None))(x), [arr(batch, 2)])
 

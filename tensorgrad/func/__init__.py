@@ -52,7 +52,8 @@ def grad_and_value(func, argnums=0, has_aux=False):
             aux = None
             if has_aux:
                 if not (isinstance(out, tuple) and len(out) == 2):
-                    raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if has_aux is True")
+                    raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if has_aux is "
+                                       "True")
                 out, aux = out
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got {type(out)}")
@@ -125,8 +126,8 @@ def hessian(func, argnums=0):
     return jacrev(jacrev(func, argnums), argnums)
 
 
-__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "hessian", "vmap", "jvp", "linearize", "jacfwd", "functional_call",
-           "stack_module_state"]
+__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "hessian", "vmap", "jvp", "linearize", "jacfwd",
+           "functional_call", "stack_module_state"]
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
