@@ -97,7 +97,7 @@ from .ops.linalg_methods import (inverse, det, logdet, slogdet, pinverse, choles
 from . import nn, optim, amp  # noqa: E402
 from .nn.functional import cosine_similarity, pairwise_distance  # noqa: E402  (torch.* spells them too)
 # torch.* spellings of functionals whose torch.* signature is F's (the ATen ones with other signatures, such as
-# torch.embedding(weight, input) or the losses' integer reduction, are left out rather than given F's meaning)
+# torch.embedding(weight, input) or the losses' integer reduction, come from nn/torch_aliases.py below)
 from .nn.functional import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,  # noqa
                             pixel_shuffle, pixel_unshuffle, prelu, selu, celu, rrelu, threshold, hardshrink,
                             max_pool1d, max_pool2d, max_pool3d, avg_pool1d, adaptive_avg_pool1d, bilinear,

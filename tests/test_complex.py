@@ -211,3 +211,22 @@ def test_real_only_ops_refuse_complex(name):
     with pytest.raises((RuntimeError, TypeError)) as info:
         REFUSED[name](z)
     assert "complex" in str(info.value), str(info.value)
+
+
+def test_ops_torch_computes_on_complex():
+    """eq/ne, isnan/isinf/isfinite, isclose/allclose (either part NaN, |a - b| with the complex modulus), nan_to_num
+    (each part), nonzero and count_nonzero agree with torch on complex input."""
+    a = np.array([1 + 1j, 2 + 0j, np.nan * 1j, complex(np.inf, 1), 0j])
+    b = np.array([1 + 1.0000001j, 2 + 1e-3j, np.nan * 1j, complex(np.inf, 1), 1e-9j])
+    fns = [lambda m, x, y: x == y, lambda m, x, y: x != y, lambda m, x, y: x.isnan(), lambda m, x, y: x.isinf(),
+           lambda m, x, y: x.isfinite(), lambda m, x, y: m.isclose(x, y), lambda m, x, y: m.isclose(x, y, equal_nan=True),
+           lambda m, x, y: m.nan_to_num(x, nan=1.0, posinf=5.0), lambda m, x, y: x.nonzero(),
+           lambda m, x, y: m.count_nonzero(x)]
+    for f in fns:
+        got, want = f(tg, tg.tensor(a), tg.tensor(b)), f(torch, torch.tensor(a), torch.tensor(b))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    assert tg.allclose(tg.tensor(a[:2]), tg.tensor(a[:2] + 1e-9j)) and not tg.allclose(tg.tensor(a[:2]), tg.tensor(b[:2]))
+    x = tg.tensor(a[:2], requires_grad=True)
+    tg.nan_to_num(x).abs().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), a[:2] / np.abs(a[:2]))

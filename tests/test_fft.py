@@ -134,3 +134,59 @@ def test_torch_fft_under_compat(tmp_path):
     assert out.returncode == 0, out.stderr
     k, mod, n = out.stdout.split()
     assert k == "5" and mod.startswith("tensorgrad") and n == "64"
+
+
+STFT_CASES = [dict(L=32, n_fft=8), dict(L=33, n_fft=8, hop=3, win=True),
+              dict(L=40, n_fft=16, hop=4, win_length=10, win=True, normalized=True),
+              dict(L=40, n_fft=16, hop=5, win=True, center=False, batch=True),
+              dict(L=30, n_fft=8, hop=2, win=True, pad_mode="constant", onesided=False),
+              dict(L=30, n_fft=8, hop=2, win=True, length=25), dict(L=30, n_fft=8, hop=2, win=True, length=35, batch=True),
+              dict(L=31, n_fft=7, hop=2, win=True, pad_mode="replicate")]
+
+
+def _stft_loss(m, x, w, c, L, n_fft, hop=None, win_length=None, win=False, center=True, pad_mode="reflect",
+               normalized=False, onesided=None, batch=False, length=None):
+    kw = dict(hop_length=hop, win_length=win_length, window=w, center=center, normalized=normalized)
+    s = m.stft(x, n_fft, pad_mode=pad_mode, onesided=onesided, return_complex=True, **kw)
+    loss = (m.view_as_real(s).sum(-1) * m.tensor(c)).sum()
+    y = None
+    if onesided is not False:
+        y = s.istft(n_fft, length=length, **kw) if m is tg else m.istft(s, n_fft, length=length, **kw)
+        loss = loss + (y ** 2).sum()
+    return s, y, loss
+
+
+@pytest.mark.parametrize("case", STFT_CASES, ids=[str(i) for i in range(len(STFT_CASES))])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_stft_istft_vs_torch(case):
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((2, case["L"]) if case.get("batch") else (case["L"],))
+    w0 = np.hanning(case.get("win_length") or case["n_fft"]) + 0.1
+    got = []
+    c = None
+    for m in (tg, torch):
+        x = m.tensor(x0, requires_grad=True)
+        w = m.tensor(w0, requires_grad=True) if case.get("win") else None
+        if c is None:
+            c = rng.standard_normal(tuple(m.stft(x, case["n_fft"], hop_length=case.get("hop"), window=w,
+                                                 win_length=case.get("win_length"), center=case.get("center", True),
+                                                 onesided=case.get("onesided"), return_complex=True).shape))
+        s, y, loss = _stft_loss(m, x, w, c, **case)
+        loss.backward()
+        got.append([t.detach().resolve_conj().numpy() for t in (s, y, x.grad, None if w is None else w.grad)
+                    if t is not None])
+    for a, b in zip(*got):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, atol=1e-9, rtol=1e-9)
+
+
+def test_stft_gradcheck_and_errors():
+    fn = lambda x, w: R(tg.stft(x, 8, hop_length=3, window=w, return_complex=True))  # noqa: E731
+    gradcheck_op(fn, [(2, 20), (8,)])
+    x, w = tg.randn(20, dtype=tg.float64), tg.ones(8, dtype=tg.float64)
+    with raises(RuntimeError, "return_complex"):
+        tg.stft(x, 8)
+    with raises(RuntimeError, "NOLA"):
+        tg.istft(tg.stft(x, 8, hop_length=4, window=w, return_complex=True), 8, hop_length=4,
+                 window=tg.zeros(8, dtype=tg.float64))
+    assert x.stft(8, return_complex=True).dtype == tg.complex128

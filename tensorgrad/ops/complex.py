@@ -15,7 +15,15 @@ Differs from torch:
 - complex32 (chalf) does not exist (NumPy has no complex of two float16): refused by name, also where torch's
   promotion would give it (a float16 tensor with a Python complex number).
 - Casting complex to a real dtype discards the imaginary part without torch's warning.
-- Ops on complex inputs that torch computes but tensorgrad does not (sin, tanh, linalg, ...) raise instead.
+- Ops on complex inputs that torch computes but tensorgrad does not raise instead, naming the op: sin, cos, tanh,
+  sigmoid, log2/log10/log1p/expm1, cumsum/cumprod/prod, var/std, vector_norm, the linalg functions, linear,
+  scatter_add/index_add. Ops that compute on the arrays past Function.apply (comparisons lt/le/gt/ge, argmax,
+  sort, topk, unique, searchsorted, heaviside) refuse complex with util.refuse_complex, as torch refuses them;
+  eq/ne, isnan/isinf/isfinite, isclose/allclose, nan_to_num, nonzero, count_nonzero take complex as torch does.
+- A composite function written from ops that all take complex computes on complex even where torch's kernel
+  refuses (F.mse_loss gives mean((a - b)^2), torch raises).
+- The refusal of an implicit complex -> real cast (an op calling .to(float) on its input) reads the call stack, so
+  it costs nothing on real tensors; an explicit .to / .float from user code is allowed, as torch's.
 """
 import sys
 

@@ -119,7 +119,7 @@ def _broadcast(op, a, b):
 def _classify(op, input, non_float):
     _check_tensor(op, input)
     xp = input._xp
-    if is_float(input.dtype):
+    if is_float(input.dtype) or input.dtype.kind == "c":  # (complex: either part, as torch)
         return Tensor._make(getattr(xp, op)(input.array), None)
     # integer and bool tensors hold no NaN or infinity (and numpy's isnan refuses some of them)
     return Tensor._make(xp.full(input.shape, non_float, dtype=np.bool_), None)
@@ -144,7 +144,6 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     _check_tensor("isclose", input)
     _check_tensor("isclose", other, "other")
     check_device_as("isclose", input, other)
-    refuse_complex("isclose", input, other)
     return Tensor._make(close_elements("isclose", input, other, rtol, atol, equal_nan), None)
 
 
@@ -210,6 +209,9 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     integer or bool input comes back as a copy, as torch. The gradient passes where the value was kept, 0 where it
     was replaced (torch's nan_to_num_backward)."""
     _check_tensor("nan_to_num", input)
+    if input.dtype.kind == "c":  # each part on its own, as torch
+        parts = [nan_to_num(p, nan, posinf, neginf) for p in (input.real, input.imag)]
+        return parts[0] + parts[1] * 1j
     if not is_float(input.dtype):
         return input.clone()
     info = finfo(input.dtype)

@@ -60,16 +60,16 @@ def _promote(op, a, b):
             b = b.to(rt) if b.dtype != rt else b
         return a, b
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
-    if isinstance(s, (complex, np.complexfloating)):
-        if t.dtype.kind != "c":  # (torch: a float tensor's complex type; an int or bool one's the default complex)
-            t = t.to(to_complex(t.dtype, op) if is_float(t.dtype) else default_complex())
-        s = t.dtype.type(s)
-    elif isinstance(s, (bool, int, float, np.number)):
+    if isinstance(s, (bool, int, float, np.integer, np.floating)):
         if isinstance(s, (float, np.floating)) and not is_float(t.dtype) and t.dtype.kind != "c":
             t = t.to(get_default_dtype())
         elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and t.dtype == np.bool_:
             t = t.to(np.int64)
         s = t.dtype.type(s) if not isinstance(s, bool) or t.dtype == np.bool_ else s
+    elif isinstance(s, (complex, np.complexfloating)):
+        if t.dtype.kind != "c":  # (torch: a float tensor's complex type; an int or bool one's the default complex)
+            t = t.to(to_complex(t.dtype, op) if is_float(t.dtype) else default_complex())
+        s = t.dtype.type(s)
     else:
         s = make_tensor(s, device=t.device)
         return _promote(op, *((t, s) if isinstance(a, Tensor) else (s, t)))

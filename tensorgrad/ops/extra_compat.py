@@ -429,7 +429,6 @@ def install():
         setattr(Tensor, k, v)
     Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
     Tensor.itemsize = property(lambda self: int(self.array.itemsize))
-    Tensor.mH = property(lambda self: self.mT)  # (real tensors: the conjugate transpose is the transpose)
     Tensor.retains_grad = property(_retains_grad)
     for name in _FALSE_DEVICES:
         setattr(Tensor, name, property(lambda self: False))

@@ -20,7 +20,7 @@ less = lt
 less_equal = le
 not_equal = ne
 fix = trunc
-sgn = sign  # (real tensors: torch's sgn is sign there; complex numbers are not supported)
+sgn = sign  # (real tensors: torch's sgn is sign there; tensorgrad.sgn is ops/complex.py's, z / |z| for complex)
 
 
 def divide(input, other, *, rounding_mode=None):

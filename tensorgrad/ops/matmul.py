@@ -185,7 +185,7 @@ def dot(a, b):
     return _product("dot", a, b, 1)
 
 
-vdot = dot  # the same for real tensors (no complex dtypes here)
+vdot = dot  # the same for real tensors; tensorgrad.vdot is ops/complex.py's, which conjugates a complex first operand
 
 
 def mv(a, v):

@@ -551,10 +551,10 @@ def close_elements(op, input, other, rtol, atol, equal_nan):
                            "together") from None
     x, y, xp = input.array, other.array, input._xp
     close = x == y
-    if equal_nan and is_float(x.dtype):
+    if equal_nan and (is_float(x.dtype) or x.dtype.kind == "c"):
         close = close | (xp.isnan(x) & xp.isnan(y))
     if rtol or atol:
-        if not is_float(x.dtype):
+        if not is_float(x.dtype) and x.dtype.kind != "c":
             x, y = x.astype(get_default_dtype()), y.astype(get_default_dtype())
         with np.errstate(invalid="ignore", over="ignore"):
             err = xp.abs(x - y)
