@@ -85,6 +85,15 @@ def test_jacrev_grad_vjp_take_structures():
     run_both(make, [arr(3), arr(3), arr(3)])
 
 
+def test_hessian_of_structures():
+    run_both(lambda L, x, y: L.func.hessian(lambda a, b: (a * b).sin().sum(), argnums=(0, 1))(x, y), [arr(3), arr(3)])
+    run_both(lambda L, x: L.func.hessian(lambda d: (d["a"] ** 3).sum() * d["b"].sum())({"a": x, "b": x[:2] * 1}),
+             [arr(3)])
+    for L in (tg, torch):
+        with pytest.raises(ValueError, match="jacrev: `chunk_size` should be greater than 0."):
+            L.func.jacrev(L.sin, chunk_size=0)
+
+
 def test_nested_forward_and_reverse():
     # jvp of jvp: a second directional derivative; forward-over-reverse Hessian-vector product
     run_both(lambda L, x, t, u: L.func.jvp(lambda a: L.func.jvp(lambda b: L.sin(b) * b, (a,), (t,))[1], (x,), (u,)),

@@ -117,6 +117,9 @@ def vjp(func, *primals, has_aux=False):
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
     """torch.func.jacrev: one recorded backward per output element (chunk_size is accepted: rows are one at a
     time); arguments and outputs may be nested tuples / lists / dicts of tensors, as torch's."""
+    if chunk_size is not None and chunk_size <= 0:
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+
     def wrapper(*args):
         return _jacobian("jacrev", func, args, argnums, has_aux)
     return wrapper

@@ -6,7 +6,7 @@ dimension as a batch (no reduction, reshape or matmul that mixes it in), which c
 function, so there is no such path. The loop is right for every op: select and stack are ordinary recorded ops, so
 gradients flow from the stacked outputs to the batched inputs and vmap nests with itself and with grad / jacrev /
 jvp (per-sample gradients are vmap(grad(loss), in_dims=(None, 0, 0))). Its price is Python: func's own per-call
-cost once per sample, plus about 20 microseconds per sample of vmap's own (see vmap's docstring).
+cost once per sample, plus 20-30 microseconds per sample of vmap's own (see vmap's docstring).
 
 What the loop lets through that torch refuses: per-sample Python (``.item()``, ``if x.sum() > 0``, data-dependent
 shapes as long as every sample gives the same shape) runs, where torch's batched tensors raise."""
@@ -46,11 +46,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     in-place draw into an unbatched tensor under 'different' is not refused as torch refuses it. chunk_size is
     accepted for torch's signature: the loop already holds one sample's work at a time.
 
-    Cost: one Python call of func per sample, then one stack per output. Measured on the CPU (2 shared cores,
-    float32, batch 16-64): tensorgrad.sin on one (64,) sample takes 5 us; vmap(tensorgrad.sin) takes about 25 us
-    per sample, so vmap's select + stack + bookkeeping is about 20 us per sample and output. For per-sample
-    gradients of a 16-32-4 MLP, vmap(grad(loss)) costs 3-5 ms per sample, nearly all of it grad's recorded
-    backward on one sample. torch's batching rules run the whole batch in one call instead.
+    Cost: one Python call of func per sample, then one stack per output. Measured on the CPU (2 shared, loaded
+    cores, float32, batch 16-64): tensorgrad.sin on one (64,) sample takes 5 us; vmap(tensorgrad.sin) takes 25-33
+    us per sample, so vmap's select + stack + bookkeeping is 20-30 us per sample and output. For per-sample
+    gradients of a 16-32-4 MLP, vmap(grad(loss)) costs about 10% more per sample than grad(loss) on one sample
+    (1.66 against 1.49 ms): grad's recorded backward dominates. torch's batching rules run the whole batch in one
+    call instead.
 
     A size-0 batch runs func once on a zero-filled sample to learn the output shapes (torch runs it on the empty
     batch), so a func that cannot run on zeros fails there. out_dims=None checks that a tensor output has the same
