@@ -238,6 +238,22 @@ def test_randomness_same_and_different():
     assert all(np.array_equal(same[0], r) for r in same[1:]) and (same[0] == 0).any() and (same[0] == 2).any()
 
 
+def test_nested_randomness_as_torch():
+    # any level in 'error' mode refuses a draw; 'same' inside 'different' (and the reverse) share draws along the
+    # 'same' level only
+    x = np.zeros((2, 3, 4))
+    for L in (tg, torch):
+        def f(a):
+            return a + L.randn(4, dtype=L.float64)
+        for outer, inner in (("error", "same"), ("error", "different"), ("same", "error")):
+            with pytest.raises(RuntimeError, match="randomness error mode"):
+                L.vmap(L.vmap(f, randomness=inner), randomness=outer)(L.tensor(x))
+        r = _np(L.vmap(L.vmap(f, randomness="same"), randomness="different")(L.tensor(x)))
+        assert np.array_equal(r[0, 0], r[0, 1]) and not np.array_equal(r[0, 0], r[1, 0])
+        r = _np(L.vmap(L.vmap(f, randomness="different"), randomness="same")(L.tensor(x)))
+        assert not np.array_equal(r[0, 0], r[0, 1]) and np.array_equal(r[0, 0], r[1, 0])
+
+
 # --------------------------------------------------------------------------------------------------- ensembling
 def _ensemble(L, n, seed):
     models = []
