@@ -517,6 +517,11 @@ def _apply_inplace(self, compute, op):
             raise RuntimeError(f"{op}: result type {dtypes.name(r.dtype)} can't be cast to the desired output type "
                                f"{dtypes.name(self.dtype)} (tensor of shape {tuple(self.shape)})")
         r = r.to(self.dtype)
+    if recording and self.requires_grad and not r.requires_grad:
+        # a result without a gradient (a comparison, heaviside, nextafter) written into a tensor that requires grad:
+        # torch records it with a zero gradient toward the old value (x.gt_(0) on a non-leaf, or through a view);
+        # this raised 'in-place operation on a tensor that requires grad'. The -0.0 leaves every value as it is
+        r = E.add(r, E.where(Tensor._make(self._xp.zeros((), dtype=bool), None), src, -0.0))
     if not (recording and r.requires_grad):
         return self._inplace_assign(r.array, op)
     if tuple(r.shape) != tuple(self.shape):
