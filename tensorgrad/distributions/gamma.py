@@ -19,6 +19,7 @@ from ..ops.elementwise import log, where
 from ..ops.elementwise_math import log1p
 from ..ops.movement import stack
 from ..ops.special import digamma, lgamma, xlogy
+from ..ops.special_more import gammainc
 from ..random import default_generator
 from ..tensor import Tensor
 from . import constraints
@@ -88,6 +89,13 @@ class Gamma(ExponentialFamily):
             self._validate_sample(value)
         return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value) - self.rate * value
                 - lgamma(self.concentration))
+
+    def cdf(self, value):
+        # (torch's: the regularized lower incomplete gamma function; Chi2.cdf inherits it. Missing, both raised
+        # NotImplementedError where torch returns)
+        if self._validate_args:
+            self._validate_sample(value)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         c = self.concentration
