@@ -266,6 +266,135 @@ op("masked_scatter", gen(2, (F32, F64)), bi(lambda m, a, b: a.masked_scatter(
 op("fill_diagonal_", gen(1, (F32, F64, I64), min_dims=2, max_dims=3, extra=_kw(wrap=st.booleans())),
    un(lambda m, x, wrap: x.clone().fill_diagonal_(-3, wrap=wrap)))
 
+# ---------------------------------------------------------------------------------- in-place methods on views
+# name -> the method's arguments given the view (the view holds 2 elements per row of its last dim, at least)
+_INPLACE = {
+    "absolute_": lambda m, v: (), "negative_": lambda m, v: (), "fix_": lambda m, v: (), "sgn_": lambda m, v: (),
+    "sinc_": lambda m, v: (), "exp2_": lambda m, v: (), "cumsum_": lambda m, v: (-1,), "cumprod_": lambda m, v: (0,),
+    "clip_": lambda m, v: (-1.0, 2.0), "divide_": lambda m, v: (v.flip(-1) + 3.0,),
+    "true_divide_": lambda m, v: (2.0,), "multiply_": lambda m, v: (v.flip(-1),), "subtract_": lambda m, v: (v * v,),
+    "greater_": lambda m, v: (0.5,), "less_equal_": lambda m, v: (v.flip(-1),), "not_equal_": lambda m, v: (1.0,),
+    "eq_": lambda m, v: (0.0,), "gt_": lambda m, v: (v.flip(-1),), "heaviside_": lambda m, v: (v.flip(-1),),
+    "nextafter_": lambda m, v: (v.flip(-1),), "ldexp_": lambda m, v: (m.ones(v.shape[-1:], dtype=m.int64),),
+    "tril_": lambda m, v: (0,), "triu_": lambda m, v: (1,), "float_power_": lambda m, v: (2,),
+    "renorm_": lambda m, v: (2, 0, 1.0), "floor_divide_": lambda m, v: (0.75,),
+    "index_fill_": lambda m, v: (-1, m.tensor([0]), -7.0), "put_": lambda m, v: (m.tensor([0, -1]), m.tensor(
+        [5.0, 6.0], dtype=v.dtype)), "masked_scatter_": lambda m, v: (v > 0, m.arange(v.numel(), dtype=v.dtype)),
+    "addmm_": lambda m, v: (v.mT[:v.shape[-2]] if False else m.ones(v.shape[-2], 2, dtype=v.dtype),
+                           m.ones(2, v.shape[-1], dtype=v.dtype)),
+    "t_": lambda m, v: (), "transpose_": lambda m, v: (0, -1), "squeeze_": lambda m, v: (),
+    "unsqueeze_": lambda m, v: (1,), "swapdims_": lambda m, v: (-1, 0),
+}
+_VIEWS = ["mT", "step", "narrow", "unsqueeze", "expand-clone"]
+
+
+def _view(m, base, kind):
+    if kind == "mT":
+        return base.mT
+    if kind == "step":
+        return base[..., ::2]
+    if kind == "narrow":
+        return base.narrow(-1, 1, base.shape[-1] - 1)
+    if kind == "unsqueeze":
+        return base.unsqueeze(0)[0]
+    return base
+
+
+def inplace_view_call(m, x, layout, name, view, ff):
+    # (a non-leaf, so the writes are recorded; C-ordered: a write recording a gradient through a view of an F-ordered
+    # root -- x.t() * 1 keeps NumPy's F order -- is refused by tensorgrad's view_history, which torch accepts;
+    # test_write_through_a_view_of_an_f_ordered_root)
+    base = lay(m, x, layout).contiguous() * 1.0
+    if ff == "f64":
+        base = base.double()
+    v = _view(m, base, view)
+    if name in ("t_", "addmm_", "tril_", "triu_") and v.ndim != 2:
+        v = v.reshape(-1, v.shape[-1]) if v.ndim else v.reshape(1, 1)
+    r = getattr(v, name)(*_INPLACE[name](m, v))
+    return (base, v, r) if name not in ("t_", "transpose_", "squeeze_", "unsqueeze_", "swapdims_") else (v, r)
+
+
+# (heaviside_ and nextafter_ values only: torch has no derivative for them -- its backward raises, or for nextafter_
+# passes the gradient through -- where tensorgrad's is 0, as for the comparisons)
+op("inplace-on-view", gen(1, (F32, F64), min_dims=1, min_side=1, max_side=4, special=False, extra=_kw(
+    name=st.sampled_from(sorted(set(_INPLACE) - {"heaviside_", "nextafter_"})), view=st.sampled_from(_VIEWS), ff=st.sampled_from(["same", "f64"]))),
+   inplace_view_call)
+op("inplace-on-view-special", gen(1, (F32, F64), min_dims=1, min_side=1, max_side=4, extra=_kw(
+    name=st.sampled_from(sorted(set(_INPLACE) - {"renorm_", "addmm_"})), view=st.sampled_from(_VIEWS),
+    ff=st.just("same"))), inplace_view_call, grad=False)
+
+
+# ---------------------------------------------------------------------------------------------- distributions
+def _pos(t):
+    return t.abs() + 0.25
+
+
+def _unit(t):
+    return t.sigmoid() * 0.9 + 0.05
+
+
+# name -> (number of parameter arrays, constructor from transformed parameters, parameter transforms)
+_DISTS = {
+    "Normal": (2, lambda D, a, b: D.Normal(a, _pos(b))), "Laplace": (2, lambda D, a, b: D.Laplace(a, _pos(b))),
+    "Cauchy": (2, lambda D, a, b: D.Cauchy(a, _pos(b))),
+    "Uniform": (2, lambda D, a, b: D.Uniform(a - _pos(b), a + _pos(b))),
+    "Exponential": (1, lambda D, a: D.Exponential(_pos(a))), "Gamma": (2, lambda D, a, b: D.Gamma(_pos(a), _pos(b))),
+    "Chi2": (1, lambda D, a: D.Chi2(_pos(a))), "Beta": (2, lambda D, a, b: D.Beta(_pos(a), _pos(b))),
+    "StudentT": (2, lambda D, a, b: D.StudentT(_pos(a) + 2.0, b, _pos(b))),
+    "LogNormal": (2, lambda D, a, b: D.LogNormal(a, _pos(b))),
+    "Poisson": (1, lambda D, a: D.Poisson(_pos(a))), "Geometric": (1, lambda D, a: D.Geometric(_unit(a))),
+    "Binomial": (1, lambda D, a: D.Binomial(5, _unit(a))), "Bernoulli": (1, lambda D, a: D.Bernoulli(_unit(a))),
+    "Bernoulli-logits": (1, lambda D, a: D.Bernoulli(logits=a)),
+    "Categorical": (1, lambda D, a: D.Categorical(logits=a)), "Dirichlet": (1, lambda D, a: D.Dirichlet(_pos(a))),
+    "OneHotCategorical": (1, lambda D, a: D.OneHotCategorical(probs=_pos(a))),
+}
+_METHODS = ["log_prob", "cdf", "icdf", "entropy", "mean", "variance", "stddev", "mode", "log_prob-raw"]
+
+
+@st.composite
+def dist_case(draw):
+    dt = draw(st.sampled_from([F32, F64]))
+    name = draw(st.sampled_from(sorted(_DISTS)))
+    s = draw(shapes(0, 2, 1, 3))
+    if name in ("Categorical", "Dirichlet", "OneHotCategorical") and not s:
+        s = (2,)
+    params = [draw(arr(dt, s, special=False)) for _ in range(_DISTS[name][0])]
+    meth = draw(st.sampled_from(_METHODS))
+    vs = s[:-1] if name == "Categorical" else s
+    vs = vs[len(vs) - draw(st.integers(0, len(vs))):]     # (broadcast against the batch shape)
+    if meth == "icdf":
+        v = draw(arr(dt, vs, special=False, lo=0, hi=1))
+    elif name in ("Poisson", "Geometric", "Binomial", "Bernoulli", "Bernoulli-logits", "Categorical",
+                  "OneHotCategorical"):
+        v = draw(arr(dt, vs, special=False, lo=-1, hi=6)).round()
+    else:
+        v = draw(arr(dt, vs, special=True))
+    return params + [v], {"layout": "c", "name": name, "meth": meth, "n": len(params)}
+
+
+def dist_call(m, *ts, layout, name, meth, n):
+    params, v = ts[:n], ts[n]
+    D = m.distributions
+    d = _DISTS[name][1](D, *params)
+    if meth in ("mean", "variance", "stddev", "mode"):
+        return getattr(d, meth)
+    if meth == "entropy":
+        return d.entropy()
+    if meth == "log_prob-raw":
+        return d.log_prob(v)       # (outside the support: both raise ValueError)
+    if name == "Dirichlet" or name == "OneHotCategorical":
+        v = (v.abs() + 0.1) / (v.abs() + 0.1).sum(-1, keepdim=True) if name == "Dirichlet" else \
+            m.nn.functional.one_hot(v.abs().long() % params[0].shape[-1], params[0].shape[-1]).to(v.dtype)
+    elif name == "Categorical":
+        v = v.abs() % params[0].shape[-1]
+    elif meth != "icdf" and name not in ("Normal", "Laplace", "Cauchy", "StudentT"):
+        v = d.support.check(v).to(v.dtype) * v.nan_to_num() if False else v
+    return getattr(d, meth)(v)
+
+
+op("distributions", dist_case(), dist_call, tol="loose")
+
+
 SPECS = {s.name: s for s in OPS}
 assert len(SPECS) == len(OPS), "op names in the table must be unique"
 

@@ -503,3 +503,32 @@ def test_cov_single_variable_and_bad_weights_as_torch():
             tg.cov(tg.tensor(x), **kw(tg))
         with pytest.raises(RuntimeError, match=msg):
             torch.cov(torch.tensor(x), **kw(torch))
+
+
+@pytest.mark.parametrize("name, arg", [("gt_", 0.5), ("eq_", 0.0), ("heaviside_", None), ("nextafter_", None)])
+def test_inplace_result_without_gradient_into_a_tensor_that_requires_grad(name, arg):
+    # torch records a comparison (or another op without a derivative) written in place into a non-leaf that
+    # requires grad, directly or through a view; tensorgrad raised 'in-place operation on a tensor that requires grad'
+    outs = []
+    for m in (tg, torch):
+        x = m.tensor([0.0, 1.0, 2.0, -1.0], requires_grad=True)
+        base = x * 1
+        v = base[::2]
+        getattr(v, name)(arg if arg is not None else m.tensor([1.0, 0.0]))
+        getattr(base, name)(arg if arg is not None else m.tensor(0.0))
+        outs.append(base)
+        if name in ("gt_", "eq_"):  # (torch has no derivative for heaviside / nextafter)
+            (base * x).sum().backward()
+            outs.append(x.grad)
+    same(outs[0], outs[len(outs) // 2])
+    if len(outs) == 4:
+        same(outs[1], outs[3])
+
+
+def test_gamma_and_chi2_cdf():
+    # Gamma.cdf (and Chi2's) raised NotImplementedError; torch's is the regularized incomplete gamma function
+    c, v = np.array([0.5, 2.0, 3.0]), np.array([0.3, 2.0, 0.0])
+    both(lambda m, vv: m.distributions.Chi2(m.tensor(c)).cdf(vv), v)
+    both(lambda m, vv: m.distributions.Gamma(m.tensor(c), 2.5).cdf(vv), v)
+    with pytest.raises(ValueError):
+        tg.distributions.Gamma(tg.tensor(c), 2.5).cdf(tg.tensor([-1.0, 0.0, 0.0]))

@@ -658,7 +658,7 @@ def _run(m, arrays, kw, spec, cot_seed, cot_round=None):
         # nothing can read; tensorgrad refuses the call)
         vals = [np.array(o.detach().numpy() if m is torch else np.asarray(o.detach())) for o in outs]
     except Exception as e:  # noqa: BLE001 - the kind of outcome is what is compared
-        return "raises", type(e).__name__ + ": " + str(e).splitlines()[0][:150], None
+        return "raises", type(e).__name__ + ": " + (str(e).splitlines() or [""])[0][:150], None
     grads = None
     diff = [(o, v) for o, v in zip(outs, vals) if o.requires_grad]
     if spec.grad and diff and any(t.requires_grad for t in ts):
