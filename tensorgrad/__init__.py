@@ -127,7 +127,7 @@ from .ops.toplevel_compat import (fill, rsub, detach, concatenate, isreal, is_no
                                   is_inference, is_storage, index_reduce, segment_reduce, histogramdd, binomial, put,
                                   is_anomaly_enabled, is_anomaly_check_nan_enabled, set_anomaly_enabled,
                                   set_warn_always, is_warn_always_enabled, dtype, layout, is_vulkan_available,
-                                  set_flush_denormal, to_dlpack, nonzero_static)
+                                  set_flush_denormal, to_dlpack, nonzero_static, set_default_tensor_type)
 from .ops.strided import as_strided, as_strided_scatter, empty_strided, empty_permuted, frombuffer  # noqa: E402
 from .ops.special_more import i0, igamma, igammac, mvlgamma  # noqa: E402
 from .nn.torch_aliases import (embedding, batch_norm, instance_norm, layer_norm, group_norm, rms_norm,  # noqa
@@ -135,6 +135,7 @@ from .nn.torch_aliases import (embedding, batch_norm, instance_norm, layer_norm,
                                margin_ranking_loss, triplet_margin_loss, kl_div, poisson_nll_loss, ctc_loss,
                                constant_pad_nd, convolution, max_pool1d_with_indices, adaptive_max_pool1d,
                                grid_sampler, grid_sampler_2d, grid_sampler_3d, affine_grid_generator, conv_tbc,
+                               native_dropout, native_layer_norm, native_batch_norm, embedding_renorm_,
                                feature_dropout, dropout_, alpha_dropout_, feature_dropout_,
                                feature_alpha_dropout_, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell)
 from .amp.state import (is_autocast_enabled, set_autocast_enabled, get_autocast_dtype,  # noqa: E402

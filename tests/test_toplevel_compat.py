@@ -475,3 +475,53 @@ def test_small_queries():
         a = tg.nonzero_static(tg.tensor(data), size=size, fill_value=fill)
         b = torch.nonzero_static(torch.tensor(data), size=size, fill_value=fill)
         assert a.tolist() == b.tolist() and tuple(a.shape) == tuple(b.shape) and a.dtype == tg.int64
+
+
+def test_set_default_tensor_type():
+    try:
+        for lib in (tg, torch):
+            with pytest.warns(UserWarning, match="set_default_tensor_type\\(\\) is deprecated"):
+                lib.set_default_tensor_type(lib.DoubleTensor)
+            assert lib.get_default_dtype() == lib.float64 and lib.ones(1).dtype == lib.float64
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                lib.set_default_tensor_type("torch.FloatTensor")
+                assert lib.get_default_dtype() == lib.float32
+                with pytest.raises(TypeError, match="only floating-point types are supported as the default type"):
+                    lib.set_default_tensor_type(lib.LongTensor)
+                with pytest.raises(TypeError, match="only floating-point types are supported as the default type"):
+                    lib.set_default_tensor_type(lib.float64)
+                if not tg.cuda_available():
+                    with pytest.raises(TypeError, match="not available"):
+                        lib.set_default_tensor_type("torch.cuda.FloatTensor")
+    finally:
+        tg.set_default_dtype(tg.float32)
+        torch.set_default_dtype(torch.float32)
+
+
+def test_native_norms_dropout_and_embedding_renorm():
+    for shape, ns in (((2, 3, 4), [4]), ((2, 3, 4), [3, 4]), ((0, 4), [4])):
+        check_op(lambda x, w, b: tg.native_layer_norm(x, ns, w, b, 1e-5),
+                 lambda x, w, b: torch.native_layer_norm(x, ns, w, b, 1e-5), [shape, tuple(ns), tuple(ns)])
+    for training in (True, False):
+        rm, rv = RNG.standard_normal(3), RNG.uniform(0.5, 2, 3)
+        check_op(lambda x, w, b: tg.native_batch_norm(x, w, b, tg.tensor(rm.copy()), tg.tensor(rv.copy()), training,
+                                                      0.1, 1e-5),
+                 lambda x, w, b: torch.native_batch_norm(x, w, b, torch.tensor(rm.copy()), torch.tensor(rv.copy()),
+                                                         training, 0.1, 1e-5), [(4, 3, 2), (3,), (3,)])
+    check_op(lambda x: tg.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5),
+             lambda x: torch.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5), [(4, 3)])
+    x = tg.ones(50, 40, requires_grad=True)
+    out, mask = tg.native_dropout(x, 0.3, True)
+    assert mask.dtype == tg.bool and out.requires_grad
+    np.testing.assert_allclose(np.asarray(out.detach()), np.where(np.asarray(mask), 1 / 0.7, 0.0), rtol=1e-6)
+    assert 0.6 < float(np.asarray(mask).mean()) < 0.8
+    out.sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad), np.asarray(out.detach()), rtol=1e-6)
+    out, mask = tg.native_dropout(x, 0.3, False)
+    assert out is x and bool(np.asarray(mask).all())
+    w = RNG.standard_normal((5, 3)) * 2
+    a, b = tg.tensor(w.copy()), torch.tensor(w.copy())
+    assert tg.embedding_renorm_(a, tg.tensor([0, 2, 2]), 1.0, 2.0) is a
+    torch.embedding_renorm_(b, torch.tensor([0, 2, 2]), 1.0, 2.0)
+    np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-12)

@@ -4,7 +4,11 @@ positional cudnn_enabled, convolution(transposed=...), grid_sampler's integer mo
 positional ``train``, and the recurrent cells on explicit weights. Each takes torch's positional order and computes
 with tensorgrad.nn.functional."""
 from ..ops.methods import _apply_inplace
+from .. import dtypes
+from ..autograd.grad_mode import no_grad
 from ..ops.normalization import _channel_dropout, _check_p
+from ..ops.nn import Dropout
+from ..random import default_generator
 from ..ops.matmul import linear
 from ..ops.rnn_cell import lstm_cell as _lstm_gates, gru_cell as _gru_gates
 from ..ops.elementwise import relu as _relu, tanh as _tanh
@@ -157,6 +161,54 @@ def conv_tbc(input, weight, bias, pad=0):
     return out.permute(2, 0, 1)
 
 
+def native_dropout(input, p, train):
+    """(dropout(input), the bool mask of kept elements); not training: (input, all True)."""
+    _check_p("native_dropout", input, p)
+    if not train:
+        return input, Tensor._make(input._xp.ones(input.shape, dtype=bool), None)
+    keep = default_generator.random(input.shape, device=input.device) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return Dropout.apply(input, (keep * input.dtype.type(scale)).astype(input.dtype)), Tensor._make(keep, None)
+
+
+def native_layer_norm(input, normalized_shape, weight, bias, eps):
+    """(layer_norm(...), mean, 1 / std) with mean and rstd of shape input.shape[:-k] + (1,) * k; those two carry no
+    gradient, as torch's."""
+    k = len(normalized_shape)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    with no_grad():
+        x = input.detach().to(dtypes.float64) if input.dtype == dtypes.float64 else input.detach().float()
+        mean = x.mean(dims, keepdim=True)
+        rstd = (x.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
+    return F.layer_norm(input, normalized_shape, weight, bias, eps), mean.to(input.dtype), rstd.to(input.dtype)
+
+
+def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
+    """(batch_norm(...), the batch's mean and 1 / std per channel) in training (or without running stats); in eval
+    with running stats the two are empty, as torch's."""
+    dims = (0,) + tuple(range(2, input.ndim))
+    use_batch = training or running_mean is None
+    if use_batch:
+        with no_grad():
+            mean = input.detach().mean(dims)
+            invstd = (input.detach().var(dims, unbiased=False) + eps).rsqrt()
+    else:
+        mean = invstd = Tensor._make(input._xp.zeros((0,), dtype=input.dtype), None)
+    out = F.batch_norm(input, running_mean, running_var, weight, bias, use_batch, momentum, eps)
+    return out, mean, invstd
+
+
+def embedding_renorm_(weight, indices, max_norm, norm_type):
+    """The rows of weight that indices name, rescaled in place to norm max_norm where theirs exceeds it (torch's
+    scale max_norm / (norm + 1e-7)); returns weight."""
+    with no_grad():
+        rows = Tensor._make(weight._xp.unique(indices.array.reshape(-1)), None)
+        norms = weight[rows].norm(norm_type, dim=1, keepdim=True)
+        scale = (max_norm / (norms + 1e-7)).clamp(max=1.0)
+        weight[rows] = weight[rows] * scale.where(norms > max_norm, 1.0)
+    return weight
+
+
 def feature_dropout(input, p, train):
     """Whole channels (dim 1 of a >= 2-d input) zeroed with probability p, the rest scaled by 1 / (1 - p)."""
     _check_p("feature_dropout", input, p)
@@ -217,6 +269,7 @@ NAMES = ("embedding", "batch_norm", "instance_norm", "layer_norm", "group_norm",
          "binary_cross_entropy_with_logits", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
          "triplet_margin_loss", "kl_div", "poisson_nll_loss", "ctc_loss", "constant_pad_nd", "convolution",
          "max_pool1d_with_indices", "adaptive_max_pool1d", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
-         "affine_grid_generator", "conv_tbc", "feature_dropout", "dropout_",
+         "affine_grid_generator", "conv_tbc", "native_dropout", "native_layer_norm", "native_batch_norm",
+         "embedding_renorm_", "feature_dropout", "dropout_",
          "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_", "lstm_cell", "gru_cell", "rnn_tanh_cell",
          "rnn_relu_cell")

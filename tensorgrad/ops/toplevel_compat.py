@@ -3,13 +3,16 @@ x.abs_()), generated from Tensor's methods; the *_copy variants (the view op, th
 the namespace: fill, rsub, detach, concatenate, isreal, is_nonzero, put, index_reduce, segment_reduce, histogramdd,
 binomial, and the queries (is_inference, is_storage, get_device)."""
 import collections
+import warnings
 
 import numpy as np
 
 from .. import dtypes
 from ..autograd import anomaly as _anomaly
 from ..tensor import Tensor
+from ..backend import cuda_available, set_default_device
 from ..backend.sparse_coo import Layout as _Layout
+from ..legacy import LEGACY
 from ..random import default_generator
 from .extra_index import put, scatter_reduce
 from .elementwise import where
@@ -365,3 +368,27 @@ def nonzero_static(input, *, size, fill_value=-1):
     out = np.full((size, input.ndim), fill_value, dtype=np.int64)
     out[:idx.shape[0]] = idx
     return Tensor._from(out, device=input.device)
+
+
+def set_default_tensor_type(t):
+    """Deprecated in torch (2.1) for set_default_dtype / set_default_device: a floating legacy type (torch.DoubleTensor
+    or its name; 'torch.cuda.FloatTensor' also makes CUDA the default device) sets the default dtype."""
+    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.", UserWarning,
+                  stacklevel=2)
+    name = t if isinstance(t, str) else f"torch.{getattr(t, '__name__', t)}"
+    parts = str(name).split(".")
+    cls = LEGACY.get(parts[-1]) if parts[0] == "torch" and len(parts) in (2, 3) and (
+        len(parts) == 2 or parts[1] == "cuda") else None
+    if cls is None:
+        if isinstance(t, np.dtype) or not isinstance(t, (str, type)):
+            raise TypeError(f"invalid type object: only floating-point types are supported as the default type "
+                            f"(got {t!r})")
+        raise TypeError(f"invalid type: {name!r}")
+    if not dtypes.is_float(cls.dtype):
+        raise TypeError("only floating-point types are supported as the default type")
+    if len(parts) == 3 and not cuda_available():
+        raise TypeError(f"type {name} not available. Torch not compiled with CUDA enabled.")
+    dtypes.set_default_dtype(cls.dtype)
+    if len(parts) == 3:
+        set_default_device("cuda")
