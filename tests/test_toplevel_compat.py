@@ -525,3 +525,15 @@ def test_native_norms_dropout_and_embedding_renorm():
     assert tg.embedding_renorm_(a, tg.tensor([0, 2, 2]), 1.0, 2.0) is a
     torch.embedding_renorm_(b, torch.tensor([0, 2, 2]), 1.0, 2.0)
     np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,args", [("sin_", ()), ("clamp_", (-0.2, 0.3)), ("xlogy_", (2.0,)), ("sigmoid_", ()),
+                                       ("nan_to_num_", ()), ("fill_", (1.5,)), ("zero_", ())])
+def test_inplace_functions_record_gradients_as_torch(name, args):
+    """On a non-leaf, torch.<name>(y) writes y and records the op: the gradient reaching the leaf is torch's; on a
+    leaf that requires grad both refuse."""
+    check_op(lambda x: getattr(tg, name)(x * 1, *args), lambda x: getattr(torch, name)(x * 1, *args),
+             [unif(2, 3, low=0.1, high=0.9)])
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="leaf (Variable|tensor) that requires grad"):
+            getattr(lib, name)(lib.ones(2, requires_grad=True), *args)
