@@ -137,7 +137,8 @@ from .nn.torch_aliases import (embedding, batch_norm, instance_norm, layer_norm,
                                grid_sampler, grid_sampler_2d, grid_sampler_3d, affine_grid_generator, conv_tbc,
                                native_dropout, native_layer_norm, native_batch_norm, embedding_renorm_,
                                feature_dropout, dropout_, alpha_dropout_, feature_dropout_,
-                               feature_alpha_dropout_, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell)
+                               feature_alpha_dropout_, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell, lstm, gru,
+                               rnn_tanh, rnn_relu)
 from .amp.state import (is_autocast_enabled, set_autocast_enabled, get_autocast_dtype,  # noqa: E402
                         set_autocast_dtype, is_autocast_cpu_enabled, set_autocast_cpu_enabled,
                         get_autocast_cpu_dtype, set_autocast_cpu_dtype, get_autocast_gpu_dtype,

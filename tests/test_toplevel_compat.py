@@ -537,3 +537,40 @@ def test_inplace_functions_record_gradients_as_torch(name, args):
     for lib in (tg, torch):
         with pytest.raises(RuntimeError, match="leaf (Variable|tensor) that requires grad"):
             getattr(lib, name)(lib.ones(2, requires_grad=True), *args)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("bidirectional,batch_first,has_biases", [(False, False, True), (True, True, False),
+                                                                  (True, False, True)])
+def test_functional_recurrent_layers(mode, bidirectional, batch_first, has_biases):
+    """torch.lstm / gru / rnn_tanh / rnn_relu on a flat parameter list: outputs, final states and every gradient."""
+    L, N, T, I, H = 2, 3, 4, 5, 6
+    D = 2 if bidirectional else 1
+    G = {"lstm": 4, "gru": 3}.get(mode, 1)
+    shapes = []
+    for layer in range(L):
+        for _ in range(D):
+            shapes += [(G * H, I if layer == 0 else D * H), (G * H, H)] + ([(G * H,), (G * H,)] if has_biases else [])
+    n = len(shapes)
+    xs = (N, T, I) if batch_first else (T, N, I)
+    states = [(L * D, N, H)] * (2 if mode == "lstm" else 1)
+
+    def run(lib):
+        def f(x, *rest):
+            hx = tuple(rest[:2]) if mode == "lstm" else rest[0]
+            params = list(rest[len(states):])
+            return getattr(lib, mode)(x, hx, params, has_biases, L, 0.0, False, bidirectional, batch_first)
+        return f
+    check_op(run(tg), run(torch), [xs] + states + shapes)
+    assert n == len(shapes)
+    with pytest.raises(RuntimeError, match="parameters"):
+        run(tg)(tg.ones(*xs), *[tg.ones(*s) for s in states], *[tg.ones(*s) for s in shapes[:-1]])
+
+
+def test_functional_lstm_with_projection():
+    L, N, T, I, H, P = 1, 2, 3, 4, 5, 2
+    shapes = [(4 * H, I), (4 * H, P), (4 * H,), (4 * H,), (P, H)]
+
+    def run(lib):
+        return lambda x, h, c, *ps: lib.lstm(x, (h, c), list(ps), True, L, 0.0, False, False, False)
+    check_op(run(tg), run(torch), [(T, N, I), (L, N, P), (L, N, H)] + shapes)

@@ -10,6 +10,7 @@ from ..ops.normalization import _channel_dropout, _check_p
 from ..ops.nn import Dropout
 from ..random import default_generator
 from ..ops.matmul import linear
+from ..ops.movement import stack as _stack, cat as _cat
 from ..ops.rnn_cell import lstm_cell as _lstm_gates, gru_cell as _gru_gates
 from ..ops.elementwise import relu as _relu, tanh as _tanh
 from ..tensor import Tensor
@@ -265,6 +266,69 @@ def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     return _relu(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
 
 
+def _recurrent(mode, input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    """ATen's whole-sequence RNN on a flat parameter list (per layer and direction: w_ih, w_hh, then b_ih, b_hh with
+    biases, then w_hr for a projected LSTM), stepping the cells above; dropout between layers when training."""
+    if isinstance(hx, Tensor) and not dtypes.is_float(hx.dtype):
+        raise NotImplementedError(f"{mode}: the packed-sequence form (data, batch_sizes, ...) is not provided; run "
+                                  "nn.LSTM / nn.GRU / nn.RNN on the PackedSequence instead")
+    lstm = mode == "lstm"
+    states = list(hx) if lstm else [hx]
+    if input.ndim != 3 or any(h.ndim != 3 for h in states):
+        raise RuntimeError(f"{mode}: expected a 3-D input and 3-D hidden states (the batched form), got input "
+                           f"{tuple(input.shape)} and states {[tuple(h.shape) for h in states]}")
+    dirs = 2 if bidirectional else 1
+    proj = lstm and states[0].shape[-1] != states[1].shape[-1]
+    per = 2 + 2 * bool(has_biases) + proj
+    if len(params) != num_layers * dirs * per:
+        raise RuntimeError(f"{mode}: expected {num_layers * dirs * per} parameters ({num_layers} layers, {dirs} "
+                           f"directions, {per} each), got {len(params)}")
+    x = input.transpose(0, 1) if batch_first else input
+    cell = {"lstm": None, "gru": gru_cell, "rnn_tanh": rnn_tanh_cell, "rnn_relu": rnn_relu_cell}[mode]
+    last_h, last_c = [], []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            k = layer * dirs + d
+            w = params[k * per:(k + 1) * per]
+            b_ih, b_hh = (w[2], w[3]) if has_biases else (None, None)
+            h, c = states[0][k], (states[1][k] if lstm else None)
+            ys = [None] * x.shape[0]
+            for t in (range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])):
+                if lstm:
+                    h, c = lstm_cell(x[t], (h, c), w[0], w[1], b_ih, b_hh)
+                    h = linear(h, w[-1]) if proj else h
+                else:
+                    h = cell(x[t], h, w[0], w[1], b_ih, b_hh)
+                ys[t] = h
+            outs.append(_stack(ys) if ys else x.new_zeros((0,) + tuple(h.shape)))
+            last_h.append(h)
+            last_c.append(c)
+        x = outs[0] if dirs == 1 else _cat(outs, -1)
+        if dropout and train and layer < num_layers - 1:
+            x = F.dropout(x, dropout, True)
+    out = x.transpose(0, 1) if batch_first else x
+    return (out, _stack(last_h), _stack(last_c)) if lstm else (out, _stack(last_h))
+
+
+def lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    return _recurrent("lstm", input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+
+
+def gru(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    return _recurrent("gru", input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+
+
+def rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    return _recurrent("rnn_tanh", input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+                      batch_first)
+
+
+def rnn_relu(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    return _recurrent("rnn_relu", input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+                      batch_first)
+
+
 NAMES = ("embedding", "batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
          "binary_cross_entropy_with_logits", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
          "triplet_margin_loss", "kl_div", "poisson_nll_loss", "ctc_loss", "constant_pad_nd", "convolution",
@@ -272,4 +336,4 @@ NAMES = ("embedding", "batch_norm", "instance_norm", "layer_norm", "group_norm",
          "affine_grid_generator", "conv_tbc", "native_dropout", "native_layer_norm", "native_batch_norm",
          "embedding_renorm_", "feature_dropout", "dropout_",
          "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_", "lstm_cell", "gru_cell", "rnn_tanh_cell",
-         "rnn_relu_cell")
+         "rnn_relu_cell", "lstm", "gru", "rnn_tanh", "rnn_relu")
