@@ -236,3 +236,24 @@ def test_convert_conv_weight_memory_format(k):
         assert all((a == b).all() for a, b in zip(values, m.parameters()))
         assert m[0].weight.is_contiguous(memory_format=getattr(lib, mf))
     assert shapes[0] == shapes[1]
+
+
+def test_nn_utils_submodule_spellings():
+    """torch.nn.utils.clip_grad / convert_parameters as modules, importable as in torch, computing as torch."""
+    import importlib
+    got = []
+    for root in ("tensorgrad", "torch"):
+        lib = importlib.import_module(root)
+        cg = importlib.import_module(root + ".nn.utils.clip_grad")
+        cp = importlib.import_module(root + ".nn.utils.convert_parameters")
+        lib.manual_seed(0)
+        m = lib.nn.Linear(3, 2)
+        with lib.no_grad():
+            m.weight.copy_(lib.tensor(np.arange(6.0).reshape(2, 3)))
+            m.bias.copy_(lib.tensor([1.0, -1.0]))
+        m(lib.ones(4, 3)).sum().backward()
+        total = float(cg.clip_grad_norm_(m.parameters(), 1.0))
+        vec = cp.parameters_to_vector(m.parameters())
+        cp.vector_to_parameters(vec * 2, m.parameters())
+        got.append((round(total, 5), [round(v, 5) for v in vec.tolist()], m.bias.tolist()))
+    assert got[0] == got[1]
