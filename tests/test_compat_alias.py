@@ -75,7 +75,7 @@ def test_namespaces_resolve_to_tensorgrad(tmp_path):
 def test_missing_torch_features_are_named(tmp_path):
     out = _alias_stdout("""
         import torch
-        for stmt in ["import torch.fx", "torch.fft", "torch.export", "from torch.nn import NoSuchLayer",
+        for stmt in ["import torch.fx", "torch.nested", "torch.export", "from torch.nn import NoSuchLayer",
                      "from torch.nn.functional import no_such_fn", "import torch.nn.utils.no_such_module",
                      "torch.nn.NoSuch"]:
             try:
@@ -86,7 +86,7 @@ def test_missing_torch_features_are_named(tmp_path):
     """, tmp_path)
     lines = out.strip().splitlines()
     assert len(lines) == 7, out
-    for line, what in zip(lines, ["torch.fx", "torch.fft", "torch.export", "torch.nn.NoSuchLayer",
+    for line, what in zip(lines, ["torch.fx", "torch.nested", "torch.export", "torch.nn.NoSuchLayer",
                                   "torch.nn.functional.no_such_fn", "torch.nn.utils.no_such_module",
                                   "torch.nn.NoSuch"]):
         kind, msg = line.split(" | ")

@@ -168,6 +168,7 @@ def test_repr_matches_torch(dtype):
 
 def test_conj_family_and_views():
     z = tg.tensor([1 + 2j, -3j])
+    assert complex(z[1]) == -3j and z[0].item() == 1 + 2j and z.tolist() == [1 + 2j, -3j]
     assert not z.is_conj() and not z.is_neg() and z.resolve_conj() is z and z.resolve_neg() is z
     assert z.conj_physical().tolist() == [1 - 2j, 3j]
     x = tg.tensor([1.0, 2.0])

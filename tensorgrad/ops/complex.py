@@ -440,9 +440,9 @@ def adjoint(input):
 
 
 def _H(self):
-    if self.ndim > 2:
+    if self.ndim not in (0, 2):
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors), got a {self.ndim}-D tensor")
-    return conj(self.transpose(0, 1)) if self.ndim == 2 else self
+    return conj(self.transpose(0, 1)) if self.ndim == 2 else conj(self)
 
 
 FUNCTIONS = {"conj": conj, "conj_physical": conj_physical, "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
@@ -461,6 +461,7 @@ def install():
     Tensor.H = property(_H)
     Tensor.mH = property(adjoint)
     Tensor.vdot = vdot
+    Tensor.__complex__ = lambda self: complex(self.item())
 
 
 install()
