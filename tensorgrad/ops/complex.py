@@ -25,6 +25,7 @@ Differs from torch:
 - The refusal of an implicit complex -> real cast (an op calling .to(float) on its input) reads the call stack, so
   it costs nothing on real tensors; an explicit .to / .float from user code is allowed, as torch's.
 """
+import builtins
 import sys
 
 import numpy as np
@@ -461,7 +462,7 @@ def install():
     Tensor.H = property(_H)
     Tensor.mH = property(adjoint)
     Tensor.vdot = vdot
-    Tensor.__complex__ = lambda self: complex(self.item())
+    Tensor.__complex__ = lambda self: builtins.complex(self.item())
 
 
 install()
