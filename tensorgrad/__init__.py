@@ -136,6 +136,8 @@ from .nn.torch_aliases import (embedding, batch_norm, instance_norm, layer_norm,
                                constant_pad_nd, convolution, max_pool1d_with_indices, adaptive_max_pool1d,
                                grid_sampler, grid_sampler_2d, grid_sampler_3d, affine_grid_generator, conv_tbc,
                                native_dropout, native_layer_norm, native_batch_norm, embedding_renorm_,
+                               native_group_norm, native_channel_shuffle, norm_except_dim, frobenius_norm,
+                               nuclear_norm,
                                feature_dropout, dropout_, alpha_dropout_, feature_dropout_,
                                feature_alpha_dropout_, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell, lstm, gru,
                                rnn_tanh, rnn_relu)

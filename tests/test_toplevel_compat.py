@@ -574,3 +574,20 @@ def test_functional_lstm_with_projection():
     def run(lib):
         return lambda x, h, c, *ps: lib.lstm(x, (h, c), list(ps), True, L, 0.0, False, False, False)
     check_op(run(tg), run(torch), [(T, N, I), (L, N, P), (L, N, H)] + shapes)
+
+
+def test_native_group_norm_shuffle_and_deprecated_norms():
+    check_op(lambda x, w, b: tg.native_group_norm(x, w, b, 2, 4, 3, 2, 1e-5),
+             lambda x, w, b: torch.native_group_norm(x, w, b, 2, 4, 3, 2, 1e-5), [(2, 4, 3), (4,), (4,)])
+    # (torch's native_channel_shuffle has no derivative; tensorgrad's is channel_shuffle's, checked against it)
+    check_op(lambda x: tg.native_channel_shuffle(x, 2), lambda x: torch.native_channel_shuffle(x, 2), [(2, 4, 3, 1)],
+             grad=False)
+    check_op(lambda x: tg.native_channel_shuffle(x, 2), lambda x: torch.channel_shuffle(x, 2), [(2, 4, 3, 1)])
+    for shape, p, d in (((2, 4, 3), 2, 1), ((2, 4, 3), 3, 2), ((2, 4, 3), 2, -1), ((2, 4, 3), 2, 0), ((5,), 2, 0)):
+        check_op(lambda v: tg.norm_except_dim(v, p, d), lambda v: torch.norm_except_dim(v, p, d), [shape])
+    check_op(lambda x: tg.frobenius_norm(x, [1, 2], False), lambda x: torch.frobenius_norm(x, [1, 2], False),
+             [(2, 4, 3)])
+    check_op(lambda x: tg.frobenius_norm(x, [0], True), lambda x: torch.frobenius_norm(x, [0], True), [(2, 4, 3)])
+    check_op(lambda x: tg.nuclear_norm(x), lambda x: torch.nuclear_norm(x), [(4, 3)])
+    check_op(lambda x: tg.nuclear_norm(x, True), lambda x: torch.nuclear_norm(x, True), [(4, 3)])
+    check_op(lambda x: tg.nuclear_norm(x, [1, 2]), lambda x: torch.nuclear_norm(x, [1, 2]), [(2, 4, 3)])

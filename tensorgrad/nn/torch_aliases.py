@@ -10,6 +10,7 @@ from ..ops.normalization import _channel_dropout, _check_p
 from ..ops.nn import Dropout
 from ..random import default_generator
 from ..ops.matmul import linear
+from ..ops.linalg_methods import norm as _norm
 from ..ops.movement import stack as _stack, cat as _cat
 from ..ops.rnn_cell import lstm_cell as _lstm_gates, gru_cell as _gru_gates
 from ..ops.elementwise import relu as _relu, tanh as _tanh
@@ -199,6 +200,50 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
     return out, mean, invstd
 
 
+def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
+    """(group_norm(...), mean, 1 / std) per (sample, group), shape (N, group); the two are differentiable, as
+    torch's."""
+    if tuple(input.shape[:2]) != (N, C) or input.numel() != N * C * HxW:
+        raise RuntimeError(f"native_group_norm: input of shape {tuple(input.shape)} does not match N={N}, C={C}, "
+                           f"HxW={HxW}")
+    g = input.reshape(N, group, -1)
+    mean = g.mean(-1)
+    rstd = (g.var(-1, unbiased=False) + eps).rsqrt()
+    return F.group_norm(input, group, weight, bias, eps), mean, rstd
+
+
+def native_channel_shuffle(input, groups):
+    """channel_shuffle; differentiable (torch's native_ form raises at backward)."""
+    return F.channel_shuffle(input, groups)
+
+
+def norm_except_dim(v, pow=2, dim=0):
+    """The pow-norm of v over every dim but ``dim``, kept as size-1 dims (dim=-1: over all, a 0-d result); weight
+    norm's g."""
+    if dim == -1:
+        return v.norm(pow)
+    d = dim + v.ndim if dim < 0 else dim
+    others = tuple(i for i in range(v.ndim) if i != d)
+    return v.norm(pow, dim=others, keepdim=True) if others else v.abs()  # (a 1-d v: each element's own norm)
+
+
+def frobenius_norm(input, dim=(), keepdim=False):
+    """Deprecated torch.frobenius_norm: the 2-norm over dim (all dims when empty)."""
+    dims = tuple(dim) if isinstance(dim, (list, tuple)) else (dim,)
+    return input.norm(2, dim=dims or None, keepdim=keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False):
+    """Deprecated torch.nuclear_norm: nuclear_norm(input, keepdim=False) of a matrix, or (input, dim, keepdim) over
+    two dims."""
+    if isinstance(dim, bool):
+        dim, keepdim = None, dim
+    if dim is None:
+        out = _norm(input, "nuc")
+        return out.reshape(1, 1) if keepdim else out
+    return _norm(input, "nuc", dim=tuple(dim), keepdim=keepdim)
+
+
 def embedding_renorm_(weight, indices, max_norm, norm_type):
     """The rows of weight that indices name, rescaled in place to norm max_norm where theirs exceeds it (torch's
     scale max_norm / (norm + 1e-7)); returns weight."""
@@ -334,6 +379,7 @@ NAMES = ("embedding", "batch_norm", "instance_norm", "layer_norm", "group_norm",
          "triplet_margin_loss", "kl_div", "poisson_nll_loss", "ctc_loss", "constant_pad_nd", "convolution",
          "max_pool1d_with_indices", "adaptive_max_pool1d", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
          "affine_grid_generator", "conv_tbc", "native_dropout", "native_layer_norm", "native_batch_norm",
-         "embedding_renorm_", "feature_dropout", "dropout_",
+         "embedding_renorm_", "native_group_norm", "native_channel_shuffle", "norm_except_dim", "frobenius_norm",
+         "nuclear_norm", "feature_dropout", "dropout_",
          "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_", "lstm_cell", "gru_cell", "rnn_tanh_cell",
          "rnn_relu_cell", "lstm", "gru", "rnn_tanh", "rnn_relu")
