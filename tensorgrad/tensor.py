@@ -121,6 +121,12 @@ def check_no_internal_overlap(op, a):
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor (shape "
                            f"{tuple(a.shape)}, an expanded view) refers to a single memory location. Please clone() "
                            "the tensor before performing the operation.")
+    if a.__class__ is np.ndarray and not a.flags.writeable and a.size > 1:
+        # (ops/strided.py's as_strided marks views whose elements partly share memory read-only: torch updates such
+        # elements one after another, in its kernel's order, NumPy as if from a copy)
+        raise RuntimeError(f"{op}: the written-to tensor (shape {tuple(a.shape)}, strides {a.strides}) is read-only "
+                           "memory: a view whose elements overlap (as_strided), or memory shared read-only "
+                           "(from_dlpack, a bytes buffer); clone() the tensor before writing")
 
 
 def check_no_partial_overlap(op, out, inp):

@@ -97,7 +97,12 @@ class AsStridedView(Function):
         self.in_geom = (tuple(x.shape), strides, off, _overlaps(xp, (tuple(x.shape), strides, off, False)))
         self.out_geom = (tuple(size), tuple(stride), offset, _overlaps(xp, (tuple(size), tuple(stride), offset, False)))
         base = flat[offset:] if offset < flat.size else flat[flat.size:]
-        return xp.lib.stride_tricks.as_strided(base, shape=tuple(size), strides=tuple(s * x.itemsize for s in stride))
+        out = xp.lib.stride_tricks.as_strided(base, shape=tuple(size), strides=tuple(s * x.itemsize for s in stride))
+        if self.out_geom[3] and xp is np:
+            # elements sharing memory: torch's in-place kernels update them one after another (the result depends
+            # on the order), NumPy's as if from a copy; rather than differ silently, such a view refuses writes
+            out.flags.writeable = False
+        return out
 
     def _grad(self, g):
         return _to_input(self.in_geom, self.n)(_scatter(self.out_geom, (self.n,))(g))
