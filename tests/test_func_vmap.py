@@ -390,16 +390,6 @@ def _run_compat(tmp_path, runner):
     return subprocess.run([sys.executable, *runner, str(script)], capture_output=True, text=True, env=env, timeout=120)
 
 
-def test_per_sample_gradients_under_the_alias(tmp_path):
-    # tensorgrad.compat with torch.func mapped to tensorgrad.func (see the next test for the plain command)
-    r = _run_compat(tmp_path, ["-c", "import sys, tensorgrad.compat as c; c._NAMESPACES += ('func',); "
-                                     "sys.argv = ['compat', sys.argv[1]]; c.main()"])
-    assert r.returncode == 0, r.stderr
-    assert "ok ['0.bias', '0.weight', '2.bias', '2.weight']" in r.stdout
-
-
-@pytest.mark.xfail(strict=True, reason="tensorgrad.compat's _NAMESPACES does not list 'func', so torch.func is "
-                                      "reported as a feature tensorgrad does not provide; listing it fixes this")
 def test_per_sample_gradients_under_compat(tmp_path):
     r = _run_compat(tmp_path, ["-m", "tensorgrad.compat"])
     assert r.returncode == 0, r.stderr
