@@ -152,7 +152,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         if len(lens) > n:
             raise RuntimeError(f"{op}: {len(lens)} lengths for a batch of {n} sequences (input shape "
                                f"{tuple(input.shape)}, batch_first={batch_first})")
-    if n == 0 or steps == 0 or len(lens) == 0:
+    if input.numel() == 0 or len(lens) == 0:     # (torch's test: a zero-size feature dim is refused too)
         raise RuntimeError(f"{op}: Cannot pack empty tensors (input shape {tuple(input.shape)}, lengths "
                            f"{lens.tolist()})")
     if enforce_sorted and len(lens) != n:
