@@ -50,10 +50,10 @@ def check_rank(fmt, ndim, op):
 
 def is_contiguous_as(array, fmt):
     """Whether the array's strides are those of ``fmt`` (size-1 dims do not count, as in torch)."""
-    if fmt is None or fmt is contiguous_format:
+    # (preserve_format asks what contiguous_format does, as torch's is_contiguous answers it; only contiguous()
+    # refuses it, in methods.py)
+    if fmt is None or fmt is contiguous_format or fmt is preserve_format:
         return bool(array.flags.c_contiguous)
-    if fmt is preserve_format:
-        raise RuntimeError("is_contiguous: preserve memory format is unsupported by the contiguous operator")
     if array.ndim != _RANK[fmt]:
         return False
     expected, item = 1, array.itemsize

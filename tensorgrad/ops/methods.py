@@ -50,8 +50,13 @@ class _OpMethods:
             out = E.Add.apply(self, self.dtype.type(0))
         else:
             out = Tensor._make(self.array.copy(order="K" if MF.dense(self.array) else "C"), None)
-        if fmt is not None and fmt is not MF.preserve_format and not MF.is_contiguous_as(out.array, fmt):
-            out = out.contiguous(memory_format=fmt)
+        if fmt is MF.contiguous_format and not out.array.flags.c_contiguous:
+            out = out.contiguous()
+        elif fmt is not None and fmt is not MF.contiguous_format and fmt is not MF.preserve_format:
+            # (the format's own strides, size-1 dims included, as torch's empty_like(memory_format=...): a
+            # (1, 1, 1, 2) clone in channels_last had C strides (2, 2, 2, 1), torch's being (2, 1, 2, 1))
+            MF.check_rank(fmt, out.ndim, "clone")
+            out = out._relaid(fmt, force=True)
         return out
 
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
@@ -555,6 +560,12 @@ def _adopt(t, r):
     a = r.array
     if a is t.array or a.base is t.array:  # (a result that is a view of t: give t memory of its own)
         a = a.copy()
+    elif a.strides != t.array.strides and a.shape == t.array.shape and hasattr(a, "copy"):
+        # an in-place op keeps t's strides in torch (a channels_last z after z.add_(x) with x in C order); the
+        # result NumPy laid out otherwise is copied into t's layout
+        a = t.array.copy(order="K") if MF.dense(t.array) else a
+        if a is not r.array:
+            a[...] = r.array
     t.array, t.grad_fn, t._requires_grad = a, r.grad_fn, r.requires_grad
 
 
