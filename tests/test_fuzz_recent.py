@@ -387,12 +387,22 @@ def dist_call(m, *ts, layout, name, meth, n):
             m.nn.functional.one_hot(v.abs().long() % params[0].shape[-1], params[0].shape[-1]).to(v.dtype)
     elif name == "Categorical":
         v = v.abs() % params[0].shape[-1]
-    elif meth != "icdf" and name not in ("Normal", "Laplace", "Cauchy", "StudentT"):
-        v = d.support.check(v).to(v.dtype) * v.nan_to_num() if False else v
     return getattr(d, meth)(v)
 
 
 op("distributions", dist_case(), dist_call, tol="loose")
+
+# parameters as drawn (negative scales, probabilities outside [0, 1], NaN): torch's validation raises ValueError
+_RAW = {"Normal": lambda D, a, b: D.Normal(a, b), "Gamma": lambda D, a, b: D.Gamma(a, b),
+        "Beta": lambda D, a, b: D.Beta(a, b), "Uniform": lambda D, a, b: D.Uniform(a, b),
+        "Laplace": lambda D, a, b: D.Laplace(a, b), "StudentT": lambda D, a, b: D.StudentT(a, b, b),
+        "Exponential": lambda D, a, b: D.Exponential(a), "Poisson": lambda D, a, b: D.Poisson(a),
+        "Geometric": lambda D, a, b: D.Geometric(a), "Bernoulli": lambda D, a, b: D.Bernoulli(a),
+        "Binomial": lambda D, a, b: D.Binomial(3, a), "Categorical": lambda D, a, b: D.Categorical(probs=a),
+        "Dirichlet": lambda D, a, b: D.Dirichlet(a), "Chi2": lambda D, a, b: D.Chi2(a)}
+op("distributions-validation", gen(2, (F32, F64), min_dims=1, max_side=3, lo=-1, hi=2, extra=_kw(
+    name=st.sampled_from(sorted(_RAW)))), lambda m, a, b, layout, name: _RAW[name](
+        m.distributions, lay(m, a, layout), b).mean, tol="loose")
 
 
 SPECS = {s.name: s for s in OPS}

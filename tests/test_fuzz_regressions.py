@@ -532,3 +532,28 @@ def test_gamma_and_chi2_cdf():
     both(lambda m, vv: m.distributions.Gamma(m.tensor(c), 2.5).cdf(vv), v)
     with pytest.raises(ValueError):
         tg.distributions.Gamma(tg.tensor(c), 2.5).cdf(tg.tensor([-1.0, 0.0, 0.0]))
+
+
+def test_memory_format_queries_and_layouts_as_torch():
+    # is_contiguous(memory_format=preserve_format) raised (torch answers as for contiguous_format); a clone in
+    # channels_last of a tensor with size-1 dims kept C strides; a recorded in-place op (z.add_(x) with x requiring
+    # grad) gave z the C layout of NumPy's result where torch keeps z's own
+    for m in (tg, torch):
+        assert m.ones(1, 1, 1).is_contiguous(memory_format=m.preserve_format)
+        assert not m.ones(2, 3).t().is_contiguous(memory_format=m.preserve_format)
+    assert tg.zeros(1, 1, 1, 2).clone(memory_format=tg.channels_last).stride() == \
+        torch.zeros(1, 1, 1, 2).clone(memory_format=torch.channels_last).stride()
+    for m in (tg, torch):
+        x = m.ones(2, 3, 4, 5, requires_grad=True)
+        z = m.zeros_like(x, memory_format=m.channels_last)
+        z.add_(x)
+        assert z.stride() == (60, 1, 15, 3)
+
+
+def test_pack_padded_sequence_refuses_a_zero_size_feature_dim():
+    # torch: 'Cannot pack empty tensors.' for any empty input; tensorgrad checked only the time and batch dims
+    for m in (tg, torch):
+        with pytest.raises(RuntimeError, match="Cannot pack empty tensors"):
+            m.nn.utils.rnn.pack_padded_sequence(m.ones(2, 1, 0), m.tensor([2]))
+        with pytest.raises(RuntimeError, match="Cannot pack empty tensors"):
+            m.nn.utils.rnn.pack_sequence([m.ones(1, 0)])
