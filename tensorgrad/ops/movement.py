@@ -198,15 +198,15 @@ def reshape(a, *shape):
             break
     else:
         if math.prod(shape) == a.array.size:
-            return a if shape == a.array.shape else Reshape.apply(a, shape)
+            return Reshape.apply(a, shape)  # (a new view even for the same shape, as torch: see below)
     shape = _shape_arg(shape)
     n = a.array.size
     neg = shape.count(-1)
     known = math.prod(shape) * (-1 if neg % 2 else 1)  # (the product of the other sizes when one is -1)
     if neg > 1 or (neg and (known == 0 or n % known)) or (not neg and known != n) or (shape and min(shape) < -1):
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of shape {tuple(a.shape)} ({n} elements)")
-    if shape == a.array.shape:
-        return a
+    # The same shape still gives a new tensor viewing a's memory, as torch's: returning a itself made a gradient
+    # asked for that view collect every use of a as well (grad((v * x).sum(), v) with v = x.view(x.shape) gave 2x)
     return Reshape.apply(a, shape)
 
 
@@ -254,19 +254,25 @@ def view(a, *shape):
     return out
 
 
+def _alias(a):
+    """A new tensor viewing all of a, as torch's view ops return even when they change nothing: returning a itself
+    would make a gradient asked for the result collect every other use of a too."""
+    return Reshape.apply(a, a.array.shape)
+
+
 def permute(a, *dims):
     dims = _shape_arg(dims, "permute")
     if len(dims) != a.ndim or sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
         raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {a.ndim} dims of shape {tuple(a.shape)}")
     dims = tuple(d % a.ndim for d in dims)
     if dims == tuple(range(a.ndim)):
-        return a
+        return _alias(a)
     return Permute.apply(a, dims)
 
 
 def transpose(a, dim0, dim1):
     if a.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
-        return a
+        return _alias(a)
     d0, d1 = normalize_dim("transpose", dim0, a.ndim, a.shape), normalize_dim("transpose", dim1, a.ndim, a.shape)
     dims = list(range(a.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -276,7 +282,7 @@ def transpose(a, dim0, dim1):
 def t(a):
     if a.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dims, got shape {tuple(a.shape)}; use transpose or mT")
-    return transpose(a, 0, 1) if a.ndim == 2 else a
+    return transpose(a, 0, 1) if a.ndim == 2 else _alias(a)
 
 
 def expand(a, *shape):
@@ -299,7 +305,7 @@ def expand(a, *shape):
         elif s != 1 and s != shape[lead + i]:
             raise RuntimeError(f"expand: cannot expand shape {tuple(a.shape)} to {tuple(shape)} (dim {i} has size {s})")
     shape = tuple(shape)
-    return a if shape == a.shape else Expand.apply(a, shape)
+    return _alias(a) if shape == a.shape else Expand.apply(a, shape)  # (a writable view when nothing expands)
 
 
 def squeeze(a, dim=None):
@@ -432,7 +438,7 @@ def movedim(a, source, destination):
         raise RuntimeError(f"movedim: repeated dim in source {list(src)} or destination {list(dst)} "
                            f"(shape {tuple(a.shape)})")
     if a.ndim == 0:
-        return a
+        return _alias(a)
     order = [None] * a.ndim
     for s, d in zip(src, dst):
         order[d] = s
