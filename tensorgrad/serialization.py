@@ -9,13 +9,18 @@ atomically and validated on reading by tensorgrad.io (a truncated or hostile fil
 Where it differs from torch, and why:
 - Pickle files (torch.save's zip archives, raw pickles) are refused with an error explaining the conversion:
   unpickling can execute arbitrary code.
-- Only plain data is stored; an object of another class (a namedtuple, a dataclass, a module) is refused at save time
-  with its place in the structure, because loading it back would mean importing and calling its class.
+- Only plain data is stored, plus whole nn.Modules (torch.save(model)): a module is stored as its class's name and its
+  attributes (the same plain data, submodules, and module-level functions such as an activation), never as code. As
+  torch's weights_only load (its default), loading one needs every class and function it names allowlisted with
+  serialization.add_safe_globals / the safe_globals context manager; weights_only=False instead takes them from the
+  modules the program has already imported (nothing is imported by the load). Either way the object is made with
+  cls.__new__ and its attributes set, as unpickling does, without calling __init__. An object of any other class (a
+  namedtuple, a dataclass) is refused at save time with its place in the structure.
 - Storage sharing: the same Tensor object saved twice is stored once and comes back as one object (as pickle's memo
   does), but distinct tensors that share storage (views, tied weights in a state_dict) are stored once each and come
   back independent.
-- weights_only, mmap and pickle load arguments are accepted for compatibility and change nothing: there is no code to
-  allow or refuse and the file is read whole.
+- weights_only matters only for saved modules (above); mmap and pickle load arguments are accepted for compatibility
+  and change nothing: the file is read whole.
 - A plain safetensors file without tensorgrad's structure (e.g. from safetensors.torch.save_file) loads as a dict of
   name -> Tensor.
 - torch tensors may be passed to save (converted through NumPy), so a PyTorch checkpoint loaded with torch can be
@@ -26,15 +31,18 @@ import collections
 import json
 import math
 import os
+import sys
+import types
 
 import numpy as np
 
 from .backend import Device, cuda_available, to_device
 from .io import CheckpointError, atomic_write_bytes, parse_safetensors, read_file, safetensors_bytes
-from .nn.module import Parameter
+from .nn.module import Module, Parameter
 from .tensor import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "add_safe_globals", "get_safe_globals",
+           "clear_safe_globals", "safe_globals"]
 
 FORMAT = "tensorgrad-save-1"
 _CHECKPOINT_FORMAT = "tensorgrad-checkpoint-1"  # tensorgrad.io.save_checkpoint's files
@@ -45,6 +53,55 @@ _CONVERT = ("To convert a PyTorch checkpoint that you trust: load it in PyTorch 
             "weights_only=True), then either save a flat dict of tensors with safetensors.torch.save_file(sd, "
             "'model.safetensors') (tensorgrad.load reads plain safetensors files) or pass the loaded object to "
             "tensorgrad.save, which accepts torch tensors.")
+
+
+# ------------------------------------------------------------------------------ allowlisted classes and functions
+_SAFE_GLOBALS = {}  # "module.qualname" -> the object, as torch.serialization keeps them
+
+
+def _global_name(obj):
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _allow(items, where):
+    out = {}
+    for item in items:
+        # torch also takes (obj, "module.qualname") for an object saved under another name
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+            out[item[1]] = item[0]
+        elif isinstance(item, (type, types.FunctionType, types.BuiltinFunctionType)):
+            out[_global_name(item)] = item
+        else:
+            raise TypeError(f"{where}: expected classes, functions or (object, name) tuples, got {item!r}")
+    return out
+
+
+def add_safe_globals(safe_globals):
+    """Allowlist classes and functions that a weights_only load may rebuild saved modules from (torch's API)."""
+    _SAFE_GLOBALS.update(_allow(safe_globals, "add_safe_globals"))
+
+
+def get_safe_globals():
+    return [obj if name == _global_name(obj) else (obj, name) for name, obj in _SAFE_GLOBALS.items()]
+
+
+def clear_safe_globals():
+    _SAFE_GLOBALS.clear()
+
+
+class safe_globals:
+    """``with safe_globals([Net, nn.Linear]): tensorgrad.load(f)``: allowlists them inside the block only."""
+
+    def __init__(self, safe_globals):
+        self._items = _allow(safe_globals, "safe_globals")
+
+    def __enter__(self):
+        self._saved = dict(_SAFE_GLOBALS)
+        _SAFE_GLOBALS.update(self._items)
+
+    def __exit__(self, *exc):
+        _SAFE_GLOBALS.clear()
+        _SAFE_GLOBALS.update(self._saved)
 
 
 # ------------------------------------------------------------------------------------------------ save
@@ -61,7 +118,7 @@ class _Encoder:
     an id is never reused while encoding."""
 
     def __init__(self):
-        self.arrays, self._memo, self._alive = {}, {}, []
+        self.arrays, self._memo, self._alive, self._objects = {}, {}, [], {}
 
     def _store(self, x, arr, path):
         arr = np.asarray(arr)
@@ -113,10 +170,33 @@ class _Encoder:
             return {"$": "dict" if type(x) is dict else "odict",
                     "items": [[self.encode(k, f"{path} key {k!r}"), self.encode(v, f"{path}[{k!r}]")]
                               for k, v in x.items()]}
+        if isinstance(x, Module):
+            return self._module(x, path)
+        if isinstance(x, (type, types.FunctionType, types.BuiltinFunctionType)):
+            return self._global(x, path)
         raise TypeError(f"tensorgrad.save: {_where(path)} is a {type(x).__module__}.{type(x).__qualname__}, which "
                         f"cannot be stored without pickle; save plain data instead (Tensors, NumPy arrays, numbers, "
                         f"strings, bools, None, and dicts, lists, tuples of these: e.g. a namedtuple's ._asdict(), a "
                         f"module's .state_dict())")
+
+    def _global(self, x, path):
+        """A class or function by name; only one reachable as module.qualname can be found again by a load."""
+        found = sys.modules.get(x.__module__)
+        for part in x.__qualname__.split("."):
+            found = getattr(found, part, None)
+        if found is not x:
+            raise TypeError(f"tensorgrad.save: {_where(path)} is {x!r}, which cannot be stored without pickle: "
+                            f"classes and functions are stored by name, and {_global_name(x)} (a lambda or a local "
+                            f"definition) cannot be found by its name")
+        return {"$": "global", "module": x.__module__, "qualname": x.__qualname__}
+
+    def _module(self, x, path):
+        if id(x) in self._objects:  # a submodule reached twice (shared, tied) comes back as one object
+            return {"$": "ref", "id": self._objects[id(x)]}
+        self._objects[id(x)] = len(self._objects)
+        self._alive.append(x)
+        return {"$": "module", "id": self._objects[id(x)], "class": self._global(type(x), path),
+                "state": self.encode(dict(vars(x)), f"{path}.__dict__")}
 
 
 def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
@@ -184,8 +264,9 @@ def _target(location, map_location, cpu_tensor):
 
 
 class _Decoder:
-    def __init__(self, arrays, name, map_location):
+    def __init__(self, arrays, name, map_location, weights_only=None):
         self.arrays, self.name, self.map_location, self._memo = arrays, name, map_location, {}
+        self.weights_only, self._objects = weights_only is not False, {}  # torch's default: weights_only=True
 
     def _bad(self, path, what):
         return CheckpointError(f"{self.name}: corrupt structure at {_where(path)}: {what}")
@@ -240,6 +321,14 @@ class _Decoder:
             return self._memo[key]
         if kind == "npscalar":
             return self._array(node, path)[()]
+        if kind == "global":
+            return self._global(node, path)
+        if kind == "module":
+            return self._module(node, path)
+        if kind == "ref":
+            if node.get("id") not in self._objects:
+                raise self._bad(path, f"refers to module {node.get('id')!r}, which the file does not hold")
+            return self._objects[node["id"]]
         if kind in ("tuple", "set", "frozenset", "dict", "odict"):
             items = node.get("items")
             if type(items) is not list:
@@ -262,6 +351,46 @@ class _Decoder:
             return base64.b64decode(v.encode("ascii"), validate=True)
         raise self._bad(path, f"unknown node {json.dumps(node)[:200]}")
 
+    def _global(self, node, path):
+        module, qualname = node.get("module"), node.get("qualname")
+        if not (isinstance(module, str) and isinstance(qualname, str)):
+            raise self._bad(path, "a class or function without a module and qualname")
+        name = f"{module}.{qualname}"
+        if name in _SAFE_GLOBALS:
+            return _SAFE_GLOBALS[name]
+        if self.weights_only:
+            raise CheckpointError(
+                f"{self.name}: weights only load refused {_where(path)}: it needs {name}, which is not an allowed "
+                f"global. If you trust this class or function, allowlist it with "
+                f"torch.serialization.add_safe_globals([{qualname.split('.')[-1]}]) or the "
+                f"torch.serialization.safe_globals([...]) context manager (tensorgrad.serialization under "
+                f"tensorgrad's name), or pass weights_only=False to take it from the modules already imported")
+        found = sys.modules.get(module)  # never imported by the load: importing would run the module's code
+        if found is None:
+            raise CheckpointError(f"{self.name}: {_where(path)} needs {name}, but module {module!r} is not imported; "
+                                  f"import it before loading")
+        for part in qualname.split("."):
+            found = getattr(found, part, None)
+        if not isinstance(found, (type, types.FunctionType, types.BuiltinFunctionType)):
+            raise CheckpointError(f"{self.name}: {_where(path)} needs {name}, which module {module!r} does not "
+                                  f"define as a class or function")
+        return found
+
+    def _module(self, node, path):
+        cls, state = self._global(node.get("class") or {}, path), node.get("state")
+        if not (isinstance(cls, type) and issubclass(cls, Module)):
+            raise self._bad(path, f"a module of class {cls!r}, which is not an nn.Module")
+        obj = cls.__new__(cls)  # as unpickling: attributes set, __init__ not called
+        self._objects[node.get("id")] = obj
+        state = self.decode(state, f"{path}.__dict__")
+        if type(state) is not dict or not all(type(k) is str for k in state):
+            raise self._bad(path, "a module whose attributes are not a dict of names")
+        if getattr(cls, "__setstate__", None) is not None:  # (on the class: the half-made module has no attributes)
+            obj.__setstate__(state)
+        else:
+            obj.__dict__.update(state)
+        return obj
+
     def _key(self, k, path):
         key = self.decode(k, f"{path} key")
         try:
@@ -275,7 +404,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     """Load what tensorgrad.save wrote to ``f`` (a path or a binary file object). Tensors go back to the device they
     were saved from unless ``map_location`` says otherwise: 'cpu', 'cuda', 'cuda:1', a tensorgrad.device, a dict
     {saved location: target}, or a callable fn(tensor_on_cpu, saved_location) returning a Tensor or None (None keeps
-    the saved location). weights_only, mmap and pickle_load_args change nothing (nothing is executed either way)."""
+    the saved location). weights_only (torch's default True) governs only saved modules: see the module docstring;
+    mmap and pickle_load_args change nothing."""
     if pickle_module is not None:
         raise TypeError("tensorgrad.load: pickle_module is not supported: tensorgrad files hold safetensors + JSON "
                         "and are never unpickled")
@@ -297,6 +427,6 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raise CheckpointError(f"{name}: a safetensors file with tensorgrad metadata of an unknown format {fmt!r} "
                               f"(expected {FORMAT!r})")
     try:
-        return _Decoder(arrays, name, map_location).decode(meta["obj"])
+        return _Decoder(arrays, name, map_location, weights_only).decode(meta["obj"])
     except RecursionError:
         raise CheckpointError(f"{name}: corrupt structure metadata: nested too deeply") from None

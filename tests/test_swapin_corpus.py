@@ -44,6 +44,8 @@ CORPUS = [
     # torchvision under the alias (tensorgrad.vision) against the same computation in plain torch (real torchvision
     # cannot be imported beside this torch: the program falls back to plain torch code there)
     ("vision_transforms.py", ["--steps", "6"]),
+    # torch.save(model) / torch.load(weights_only=False) of whole modules, as word_language_model and super_resolution
+    ("whole_model_checkpoint.py", ["{tmp}", "--epochs", "3"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")

@@ -1,0 +1,4 @@
+"""torch.nn.modules.adaptive: tensorgrad.nn's classes that torch defines in that file."""
+from .. import AdaptiveLogSoftmaxWithLoss
+
+__all__ = ['AdaptiveLogSoftmaxWithLoss']

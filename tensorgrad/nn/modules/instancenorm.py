@@ -1,0 +1,6 @@
+"""torch.nn.modules.instancenorm: tensorgrad.nn's classes that torch defines in that file."""
+from .. import (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
+    LazyInstanceNorm3d)
+
+__all__ = ['InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d', 'LazyInstanceNorm1d', 'LazyInstanceNorm2d',
+           'LazyInstanceNorm3d']
