@@ -378,3 +378,51 @@ def test_orthogonal_errors():
             lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2), orthogonal_map="qr")
         with pytest.raises(ValueError, match="Expected a matrix"):
             lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2), "bias")
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_orthogonal_householder_without_trivialization_matches_torch(shape):
+    """use_trivialization=False: the weight is stored as geqrf's reflectors (no random completion), so weights,
+    outputs and gradients agree with torch's for every shape."""
+    tm = torch.nn.Linear(shape[1], shape[0], bias=False).double()
+    gm = tg.nn.Linear(shape[1], shape[0], bias=False).double()
+    gm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    for lib, m in ((torch, tm), (tg, gm)):
+        lib.nn.utils.parametrizations.orthogonal(m, orthogonal_map="householder", use_trivialization=False)
+    np.testing.assert_allclose(_np(gm.parametrizations.weight.original),
+                               _np(tm.parametrizations.weight.original), atol=1e-12)
+    _compare(tm, gm, (3, shape[1]), where=f"orthogonal householder no trivialization {shape}")
+    q = RNG.standard_normal(shape)
+    with torch.no_grad():
+        tm.weight = torch.tensor(q)
+    with tg.no_grad():
+        gm.weight = tg.tensor(q)
+    np.testing.assert_allclose(_np(gm.weight), _np(tm.weight), atol=1e-12)
+
+
+def test_orthogonal_on_a_batch_of_matrices_matches_torch():
+    class Batched:
+        def __init__(self, lib, w):
+            self.m = lib.nn.Module()
+            self.m.weight = lib.nn.Parameter(lib.tensor(w))
+
+    w = RNG.standard_normal((2, 4, 4))
+    for orth_map in ("matrix_exp", "cayley", "householder"):
+        outs = []
+        for lib in (torch, tg):
+            m = Batched(lib, w).m
+            lib.nn.utils.parametrizations.orthogonal(m, orthogonal_map=orth_map)
+            y = m.weight
+            (y * lib.tensor(w)).sum().backward()
+            outs.append((_np(y), _np(m.parametrizations.weight.original.grad)))
+        np.testing.assert_allclose(outs[1][0], outs[0][0], atol=1e-10, err_msg=orth_map)
+        np.testing.assert_allclose(outs[1][1], outs[0][1], atol=1e-9, err_msg=orth_map)
+
+
+def test_orthogonal_maps_without_an_inverse_refuse_assignment_as_torch():
+    for lib in (torch, tg):
+        m = lib.nn.Linear(3, 3).double()
+        lib.nn.utils.parametrizations.orthogonal(m, orthogonal_map="cayley", use_trivialization=False)
+        with pytest.raises(NotImplementedError, match="not possible to assign to the matrix exponential or the Cayley"):
+            with lib.no_grad():
+                m.weight = lib.eye(3, dtype=lib.float64)

@@ -10,7 +10,8 @@ import numpy as np
 
 from ...autograd.grad_mode import no_grad
 from ...factories import eye, zeros, randn
-from ...linalg import vector_norm, matrix_exp, solve, qr
+from ...linalg import vector_norm, matrix_exp, solve, qr, householder_product
+from ...ops.linalg_householder import geqrf
 from ...ops.matmul import mv, vdot
 from ...ops.movement import cat
 from ...ops.elementwise import abs as _abs
@@ -129,17 +130,6 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 _MAPS = ("matrix_exp", "cayley", "householder")
 
 
-def _householder_product(a, tau):
-    """torch.linalg.householder_product for one (n, k) matrix: the first k columns of H_0 H_1 ... H_{k-1},
-    H_i = I - tau_i v_i v_i^T, v_i = (0.., 1, a[i+1:, i]). Built from differentiable ops (k is small: a weight)."""
-    n, k = a.shape[-2], a.shape[-1]
-    q = eye(n, dtype=a.dtype, device=a.device)
-    for i in reversed(range(k)):
-        v = cat([zeros(i, dtype=a.dtype, device=a.device), eye(1, dtype=a.dtype, device=a.device)[0], a[i + 1:, i]])
-        q = q - tau[i] * (v.unsqueeze(1) @ (v.unsqueeze(0) @ q))
-    return q[:, :k]
-
-
 def _make_orthogonal(a):
     """The Q of a's QR with R's diagonal made positive (torch's geqrf + householder_product + sign fix)."""
     q, r = qr(a)
@@ -157,57 +147,65 @@ class _Orthogonal(Module):
             self.register_buffer("base", None)
 
     def forward(self, x):
-        if x.ndim != 2:
-            raise NotImplementedError(f"orthogonal: batches of matrices are not supported here (weight shape "
-                                      f"{tuple(x.shape)}); a 2-D weight is")
-        n, k = x.shape
+        n, k = x.shape[-2], x.shape[-1]
         transposed = n < k
         if transposed:
-            x = x.t()
+            x = x.mT
             n, k = k, n
         if self.orthogonal_map in ("matrix_exp", "cayley"):
             x = x.tril()
             if n != k:
-                x = cat([x, zeros(n, n - k, dtype=x.dtype, device=x.device)], dim=-1)
-            a = x - x.t()
+                x = cat([x, zeros(n, n - k, dtype=x.dtype, device=x.device).expand(*x.shape[:-2], -1, -1)], dim=-1)
+            a = x - x.mT
             if self.orthogonal_map == "matrix_exp":
                 q = matrix_exp(a)
             else:
                 i = eye(n, dtype=a.dtype, device=a.device)
                 q = solve(i - 0.5 * a, i + 0.5 * a)
             if n != k:
-                q = q[:, :k]
+                q = q[..., :k]
         else:
             a = x.tril(diagonal=-1)
             tau = 2.0 / (1.0 + (a * a).sum(dim=-2))
-            q = _householder_product(a, tau)
-            q = q * x.diagonal().detach().trunc().unsqueeze(-2)  # torch multiplies by diagonal().int()
+            q = householder_product(a, tau)
+            # torch multiplies by diagonal().int(): the signs, not differentiated
+            q = q * x.diagonal(dim1=-2, dim2=-1).detach().trunc().unsqueeze(-2)
         if "base" in self._buffers:
             q = self.base @ q
-        return q.t() if transposed else q
+        return q.mT if transposed else q
 
     def right_inverse(self, q):
         if q.shape != self.shape:
             raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape "
                              f"{q.shape}.")
-        if "base" not in self._buffers:
-            raise NotImplementedError("orthogonal: assigning to the weight with use_trivialization=False is not "
-                                      "supported here (it needs geqrf's Householder form)")
         with no_grad():
             q_init = q
-            n, k = q.shape
-            if n < k:
-                q = q.t()
+            n, k = q.shape[-2], q.shape[-1]
+            transposed = n < k
+            if transposed:
+                q = q.mT
                 n, k = k, n
+            if "base" not in self._buffers:
+                # Without the trivialization only the Householder map has an inverse: geqrf's reflectors, with the
+                # diagonal holding the signs that make R's diagonal positive (tau == 0: LAPACK skipped the reflection)
+                if self.orthogonal_map in ("matrix_exp", "cayley"):
+                    raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
+                                              "parametrizations when use_trivialization=False.")
+                a, tau = geqrf(q)
+                d = a.diagonal(dim1=-2, dim2=-1)
+                d.copy_(d.sign() * (1.0 - 2.0 * (tau == 0.0).to(a.dtype)))
+                return a.mT if transposed else a
             if n == k:
                 eye_k = eye(k, dtype=q.dtype, device=q.device)
                 tol = 10.0 * n * float(np.finfo(np.dtype(q.dtype)).eps)
-                ok = bool((((q.t() @ q) - eye_k).abs() <= tol + 1e-5 * eye_k).all())  # torch.allclose(rtol=1e-5)
+                ok = bool((((q.mT @ q) - eye_k).abs() <= tol + 1e-5 * eye_k).all())  # torch.allclose(rtol=1e-5)
                 q = q.clone() if ok else _make_orthogonal(q)
             else:
-                q = _make_orthogonal(cat([q, randn(n, n - k, dtype=q.dtype, device=q.device)], dim=-1))
+                q = _make_orthogonal(cat([q, randn(*q.shape[:-2], n, n - k, dtype=q.dtype, device=q.device)], dim=-1))
             self.base = q
-            return -eye(*q_init.shape, dtype=q_init.dtype, device=q_init.device)
+            neg_id = zeros(*q_init.shape, dtype=q_init.dtype, device=q_init.device)
+            neg_id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)
+            return neg_id
 
 
 def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
