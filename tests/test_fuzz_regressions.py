@@ -557,3 +557,12 @@ def test_pack_padded_sequence_refuses_a_zero_size_feature_dim():
             m.nn.utils.rnn.pack_padded_sequence(m.ones(2, 1, 0), m.tensor([2]))
         with pytest.raises(RuntimeError, match="Cannot pack empty tensors"):
             m.nn.utils.rnn.pack_sequence([m.ones(1, 0)])
+
+
+
+def test_relu_gradient_is_zero_where_the_input_is_not_positive_whatever_flows_back():
+    # relu's backward multiplied by its mask, so an inf or NaN gradient arriving where x <= 0 stayed NaN: relu(x).sqrt()
+    # at 0, and F.lp_pool of an all-zero window (after a ReLU) gave NaN gradients where torch gives 0
+    both(lambda m, x: m.relu(x).pow(0.5), np.array([0.0, 4.0, -1.0]))
+    both(lambda m, x: m.nn.functional.lp_pool2d(x, 2.0, 2), np.zeros((1, 1, 2, 4)))
+    both(lambda m, x: m.nn.functional.lp_pool3d(m.relu(x), 3.0, 1), np.array([-1.0, 0.0, 2.0]).reshape(1, 1, 3, 1, 1))

@@ -410,11 +410,12 @@ class Relu(Function):
         return out
 
     def backward(self, g):
-        # torch's threshold_backward zeroes where out <= 0, so a NaN input passes its gradient on
-        return g * ~(self.saved_tensors[0] <= 0)
+        # torch's threshold_backward selects 0 where out <= 0 -- also when g is inf or NaN there (relu(x).sqrt() at
+        # x = 0, lp_pool of a zero window), which a product turned into NaN -- so a NaN input passes its gradient on
+        return xp_of(g).where(self.saved_tensors[0] <= 0, g.dtype.type(0), g)
 
     def backward_graph(self, g):
-        return g * Tensor._make((~(self.saved_tensors[0] <= 0)).astype(g.dtype), None)
+        return where(Tensor._make(self.saved_tensors[0] <= 0, None), 0.0, g)
 
 
 class Clamp(Function):

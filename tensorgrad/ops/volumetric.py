@@ -94,8 +94,8 @@ def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):
 # ------------------------------------------------------------------------------------------------ lp pools
 def _lp_pool(op, nd, input, norm_type, kernel_size, stride, ceil_mode):
     """(sum over the window of x^p)^(1/p), no padding. The sum is avg_pool times the kernel volume, passed through
-    sign(s) * relu(|s|) so that the gradient where a window sums to exactly 0 is torch's (0 times pow's infinite
-    slope, a NaN) rather than a silent finite number."""
+    sign(s) * relu(|s|) as in torch, so that the gradient where a window sums to exactly 0 is torch's: relu's
+    backward selects 0 there in place of pow's infinite slope."""
     _check_input(op, input, nd, ints=False)
     k = _ntuple(op, "kernel_size", kernel_size, nd)
     if norm_type == float("inf"):
