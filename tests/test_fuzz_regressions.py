@@ -566,3 +566,12 @@ def test_relu_gradient_is_zero_where_the_input_is_not_positive_whatever_flows_ba
     both(lambda m, x: m.relu(x).pow(0.5), np.array([0.0, 4.0, -1.0]))
     both(lambda m, x: m.nn.functional.lp_pool2d(x, 2.0, 2), np.zeros((1, 1, 2, 4)))
     both(lambda m, x: m.nn.functional.lp_pool3d(m.relu(x), 3.0, 1), np.array([-1.0, 0.0, 2.0]).reshape(1, 1, 3, 1, 1))
+
+
+def test_integer_trunc_division_of_an_empty_tensor_by_zero():
+    # nothing is divided: torch returns the empty result; tensorgrad raised ZeroDivisionError
+    for m in (tg, torch):
+        assert tuple(m.div(m.ones(2, 0, dtype=m.int64), m.zeros(1, dtype=m.int64), rounding_mode="trunc").shape) \
+            == (2, 0)
+    with raises(RuntimeError, "ZeroDivisionError"):
+        tg.div(tg.tensor([1]), tg.tensor(0), rounding_mode="trunc")
