@@ -21,7 +21,7 @@ F16 = np.float16
 OPS = []
 # Examples per op in the default run (the two recent-op tables stay near a minute on 2 cores); the deep variant,
 # marked slow and run with TENSORGRAD_FUZZ_DEEP=1, draws DEEP; TENSORGRAD_FUZZ_EXAMPLES sets both.
-EXAMPLES = int(os.environ.get("TENSORGRAD_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("TENSORGRAD_FUZZ_EXAMPLES", "20"))
 DEEP = int(os.environ.get("TENSORGRAD_FUZZ_EXAMPLES", "300"))
 deep = pytest.mark.skipif(not os.environ.get("TENSORGRAD_FUZZ_DEEP"), reason="set TENSORGRAD_FUZZ_DEEP=1")
 
