@@ -3,7 +3,6 @@ PackedSequence helpers through the recurrent layers, CTC loss, AdaptiveLogSoftma
 sparse COO tensors and memory formats. Same harness as test_fuzz_torch (outcome kind, shapes, dtypes, values, every
 floating input's gradient for a random cotangent, parameter gradients returned as outputs);
 ``run_case(name, arrays, kw)`` here reproduces a failure."""
-import numpy as np
 import pytest
 import torch
 from hypothesis import strategies as st
@@ -181,7 +180,8 @@ def vol3_case(draw):
 _VOL = {
     # (padding below the kernel: where it eats the whole output torch's float32 kernel returns an empty batch and its
     # float64 one raises 'Output size is too small', as tensorgrad does for both -- test_conv_transpose_empty_output)
-    "ConvTranspose3d": lambda m, c, k, s, p: m.nn.ConvTranspose3d(c, 2, k, s, min(p, (k + s - 2) // 2), output_padding=s - 1),
+    "ConvTranspose3d": lambda m, c, k, s, p: m.nn.ConvTranspose3d(c, 2, k, s, min(p, (k + s - 2) // 2),
+                                                                  output_padding=s - 1),
     "ConvTranspose3d-groups": lambda m, c, k, s, p: m.nn.ConvTranspose3d(c, c, k, s, 0, groups=c, dilation=2),
     "Conv3d-pad": lambda m, c, k, s, p: m.nn.Conv3d(c, 2, k + 1, 1, padding="same", padding_mode="reflect"
                                                     if k == 1 else "circular"),

@@ -498,7 +498,8 @@ def test_cov_single_variable_and_bad_weights_as_torch():
     x = np.arange(6.0).reshape(2, 3)
     for fw, aw, msg in [([1, -1, 1], None, "fweights cannot be negative"), (None, [1.0, -1, 1], "aweights cannot be "
                         "negative"), ([0, 0, 0], None, "weights sum to zero"), ([1, 0, 0], [0.0, 1, 1], "sum to zero")]:
-        kw = lambda m: {"fweights": None if fw is None else m.tensor(fw), "aweights": None if aw is None else m.tensor(aw)}
+        kw = lambda m: {"fweights": None if fw is None else m.tensor(fw),
+                        "aweights": None if aw is None else m.tensor(aw)}
         with raises(RuntimeError, msg):
             tg.cov(tg.tensor(x), **kw(tg))
         with pytest.raises(RuntimeError, match=msg):
