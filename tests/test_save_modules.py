@@ -240,9 +240,6 @@ print(type(net2).__name__, torch.equal(net2(x), net(x)))
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="tensorgrad.compat's _NAMESPACES lacks 'serialization', so torch.serialization "
-                   "(super_resolve.py's and word_language_model's safe_globals) is refused under the alias; adding "
-                   "it there makes this pass: then drop this marker")
 def test_safe_globals_load_runs_under_the_alias(tmp_path):
     """super_resolution's super_resolve.py / word_language_model's pattern, run as the program would be."""
     import os
