@@ -75,7 +75,7 @@ def sinc(input):
     px = x * np.pi
     small = abs(px) < (1e-3 if x.dtype == dtypes.float64 else 0.05)
     safe = where(small, 1.0, px)
-    p2 = px * px
+    p2 = where(small, px, 0.0) ** 2      # (0 off the series' range: inf there made its unused gradient NaN)
     return where(small, 1.0 - p2 / 6.0 + p2 * p2 / 120.0, sin(safe) / safe)
 
 
