@@ -134,7 +134,8 @@ op("div-mode-int", gen(2, (I64,), special=False, lo=-7, hi=7,
    bi(lambda m, a, b, mode: m.div(a, b + (b == 0).to(b.dtype), rounding_mode=mode)), grad=False)
 op("subtract-alpha", gen(2, (F32, F64, I64), extra=_kw(alpha=st.sampled_from([1, 2, -1]))),
    bi(lambda m, a, b, alpha: m.subtract(a, b, alpha=alpha)))
-op("sinc", gen(1, (F32, F64, I64, BOOL)), un(lambda m, x: m.sinc(x)))
+# (loose: near 0 torch's float64 gradient cancels to 0 where tensorgrad's series keeps -pi^2 x / 3, ~1e-10)
+op("sinc", gen(1, (F32, F64, I64, BOOL)), un(lambda m, x: m.sinc(x)), tol="loose")
 op("heaviside", gen(2, (F32, F64, I64)), bi(lambda m, a, b: m.heaviside(a, b)), grad=False)
 op("nextafter", gen(2, (F32, F64)), bi(lambda m, a, b: m.nextafter(a, b)), grad=False)
 # (float64 values only: torch's mantissa gradient is grad / exp2(exponent) with exp2 in float32, inf below 2**-126 --
@@ -294,7 +295,7 @@ _INPLACE = {
     "absolute_": lambda m, v: (), "negative_": lambda m, v: (), "fix_": lambda m, v: (), "sgn_": lambda m, v: (),
     "sinc_": lambda m, v: (), "exp2_": lambda m, v: (), "cumsum_": lambda m, v: (-1,), "cumprod_": lambda m, v: (0,),
     "clip_": lambda m, v: (-1.0, 2.0), "divide_": lambda m, v: (v.flip(-1) + 3.0,),
-    "true_divide_": lambda m, v: (2.0,), "multiply_": lambda m, v: (v.flip(-1),), "subtract_": lambda m, v: (v * v,),
+    "true_divide_": lambda m, v: (2.0,), "multiply_": lambda m, v: (v.flip(-1),), "subtract_": lambda m, v: (v + 1.0,),
     "greater_": lambda m, v: (0.5,), "less_equal_": lambda m, v: (v.flip(-1),), "not_equal_": lambda m, v: (1.0,),
     "eq_": lambda m, v: (0.0,), "gt_": lambda m, v: (v.flip(-1),), "heaviside_": lambda m, v: (v.flip(-1),),
     "nextafter_": lambda m, v: (v.flip(-1),), "ldexp_": lambda m, v: (m.ones(v.shape[-1:], dtype=m.int64),),
