@@ -71,6 +71,19 @@ def make_dual(tensor, tangent, *, level=None):
     return dual
 
 
+def double_backward(api, *args, **kwargs):
+    """autograd.grad for forward-mode derivatives (here the derivative of a vjp with respect to its cotangent): an op
+    without a differentiable backward is named with what api needed it for."""
+    try:
+        return _grad(*args, **kwargs)
+    except (NotImplementedError, RuntimeError) as e:
+        if "double backward" in str(e) or "once_differentiable" in str(e):
+            raise RuntimeError(f"{api}: forward-mode derivatives are computed here as a double backward (the "
+                               f"derivative of a vjp with respect to its cotangent), which needs every op's backward "
+                               f"to be differentiable: {e}") from e
+        raise
+
+
 def unpack_dual(tensor, *, level=None):
     """(primal, tangent): the tangent is None where tensor does not depend on a dual of the open level."""
     if not isinstance(tensor, Tensor) or not _levels:
@@ -82,22 +95,16 @@ def unpack_dual(tensor, *, level=None):
             return UnpackedDualTensor(primal, t)
     if not (tensor.requires_grad and _float(tensor)) or not duals:
         return UnpackedDualTensor(primal, None)
-    try:
-        with enable_grad():
-            u = tensor.detach().new_zeros(tensor.shape).requires_grad_(True)
-            gs = _grad([tensor], [d for d, _ in duals], [u], create_graph=True, allow_unused=True)
-            pairs = [(g, t) for g, (_, t) in zip(gs, duals) if g is not None]
-            if not pairs:
-                return UnpackedDualTensor(primal, None)
-            live = [(g, t.to(g.dtype)) for g, t in pairs if g.requires_grad]
-            jv = _grad([g for g, _ in live], [u], [t for _, t in live], create_graph=True,
-                       allow_unused=True)[0] if live else None
-    except (NotImplementedError, RuntimeError) as e:
-        if "double backward" in str(e) or "once_differentiable" in str(e):
-            raise RuntimeError(f"forward_ad.unpack_dual: tangents are computed here as a double backward (the "
-                               f"derivative of a vjp with respect to its cotangent), which needs every op's backward "
-                               f"to be differentiable: {e}") from e
-        raise
+    with enable_grad():
+        u = tensor.detach().new_zeros(tensor.shape).requires_grad_(True)
+        gs = double_backward("forward_ad.unpack_dual", [tensor], [d for d, _ in duals], [u], create_graph=True,
+                             allow_unused=True)
+        pairs = [(g, t) for g, (_, t) in zip(gs, duals) if g is not None]
+        if not pairs:
+            return UnpackedDualTensor(primal, None)
+        live = [(g, t.to(g.dtype)) for g, t in pairs if g.requires_grad]
+        jv = double_backward("forward_ad.unpack_dual", [g for g, _ in live], [u], [t for _, t in live],
+                             create_graph=True, allow_unused=True)[0] if live else None
     return UnpackedDualTensor(primal, u.detach() if jv is None else jv)
 
 

@@ -10,6 +10,7 @@ jacfwd returns the same Jacobian as jacrev and computes it the same way, by rows
 Columns by jvp would cost two backward passes per input element and would fail on ops that have a backward but no
 double backward, where the rows work (recorded_grad); the values are the same either way."""
 from ..autograd.engine import grad as _grad
+from ..autograd.forward_ad import double_backward
 from ..autograd.function import DelayedError
 from ..autograd.grad_mode import enable_grad
 from ..random import default_generator
@@ -25,21 +26,9 @@ def _is_float(t):
 
 def _differentiable(p):
     """A stand-in for primal p that the transform differentiates with respect to: a copy of p on p's graph when p
-    needs grad (so an outer transform or backward sees through; a copy, not a view, because the engine's gradient
-    with respect to a view also collects the uses of its base), else a fresh leaf sharing p's memory. Never p
+    needs grad (so an outer transform or backward sees through), else a fresh leaf sharing p's memory. Never p
     itself, so a use of p that func captures (not its argument) stays a constant, as in torch."""
     return p.clone() if p.requires_grad else p.detach().requires_grad_(True)
-
-
-def _double_backward(api, *args, **kwargs):
-    try:
-        return _grad(*args, **kwargs)
-    except (NotImplementedError, RuntimeError) as e:
-        if "double backward" in str(e) or "once_differentiable" in str(e):
-            raise RuntimeError(f"{api}: forward-mode derivatives are computed here as a double backward (the "
-                               f"derivative of a vjp with respect to its cotangent), which needs every op's backward "
-                               f"to be differentiable: {e}") from e
-        raise
 
 
 def recorded_grad(outputs, inputs, grad_outputs=None, **kwargs):
@@ -99,7 +88,7 @@ class _Linearized:
             self.us = [o.detach().new_zeros(o.shape).requires_grad_(True) if o.requires_grad and _is_float(o)
                        else None for o in self.o_leaves]
             if live:
-                gs = _double_backward(api, live, self.xs, [u for u in self.us if u is not None], create_graph=True,
+                gs = double_backward(api, live, self.xs, [u for u in self.us if u is not None], create_graph=True,
                                       allow_unused=True)
             else:
                 gs = [None] * len(self.xs)
@@ -112,7 +101,7 @@ class _Linearized:
         jv = iter([None] * len(us))
         if pairs and us:
             with enable_grad():
-                jv = iter(_double_backward(self.api, [g for g, _ in pairs], us, [t for _, t in pairs],
+                jv = iter(double_backward(self.api, [g for g, _ in pairs], us, [t for _, t in pairs],
                                            create_graph=True, retain_graph=True, allow_unused=True))
         res = []
         for o, u in zip(self.o_leaves, self.us):
