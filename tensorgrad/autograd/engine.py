@@ -473,11 +473,40 @@ def _seed_array(opname, t, gradient):
     return g.astype(t.array.dtype, copy=False)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """torch.autograd.backward: accumulate into the .grad of every leaf the tensors depend on, or with inputs only
+    into those tensors' .grad (leaves or not; the others keep theirs)."""
     if retain_graph is None:
         retain_graph = create_graph
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
     gs = [_seed_grad("backward", t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
-    run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph)
+    if inputs is None:
+        run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list({id(x): x for x in inputs}.values())
+    if not inputs:
+        raise RuntimeError("backward: the 'inputs' argument cannot be empty (leave it out to accumulate into every "
+                           "leaf)")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"backward: input {i} ({_describe(x)}) does not require grad; every tensor in "
+                               "'inputs' must")
+    res = run_backward(tensors, gs, retain_graph=retain_graph, inputs=inputs, allow_unused=True,
+                       create_graph=create_graph)
+    for x, g in zip(inputs, res):
+        if g is None:
+            continue
+        if create_graph:
+            x.grad = g if x.grad is None else x.grad + g
+        elif x.grad is None:
+            x.grad = Tensor._make(g.astype(x.array.dtype, copy=True), None)  # (g may be the seed or shared)
+        else:
+            x.grad.array += g
+        for h in (getattr(x, "_post_hooks", None) or ()) if x.grad_fn is None else ():
+            h(x)
+
+
+def _describe(x):
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__

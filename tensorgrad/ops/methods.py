@@ -174,8 +174,8 @@ class _OpMethods:
 
         return factories.full(size, fill_value, **self._new_kw(dtype, device), requires_grad=requires_grad)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def _inplace(self, fn, other, op):
         if other.__class__ is Tensor:
