@@ -15,9 +15,8 @@ Differs from torch:
 - complex32 (chalf) does not exist (NumPy has no complex of two float16): refused by name, also where torch's
   promotion would give it (a float16 tensor with a Python complex number).
 - Casting complex to a real dtype discards the imaginary part without torch's warning.
-- Ops on complex inputs that torch computes but tensorgrad does not raise instead, naming the op: sin, cos, tanh,
-  sigmoid, log2/log10/log1p/expm1, cumsum/cumprod/prod, var/std, vector_norm, the linalg functions, linear,
-  scatter_add/index_add. Ops that compute on the arrays past Function.apply (comparisons lt/le/gt/ge, argmax,
+- Ops on complex inputs that torch computes but tensorgrad does not raise instead, naming the op: the inverse
+  trigonometric functions, cumprod/prod, var/std, vector_norm, the linalg functions, linear, scatter_add/index_add. Ops that compute on the arrays past Function.apply (comparisons lt/le/gt/ge, argmax,
   sort, topk, unique, searchsorted, heaviside) refuse complex with util.refuse_complex, as torch refuses them;
   eq/ne, isnan/isinf/isfinite, isclose/allclose, nan_to_num, nonzero, count_nonzero take complex as torch does.
 - A composite function written from ops that all take complex computes on complex even where torch's kernel
@@ -40,6 +39,8 @@ from . import movement as M
 from . import reduce as R
 from . import indexing as I
 from . import matmul as MM
+from . import scan as S
+from . import special as SP
 from .util import unbroadcast
 from .graph import sum_to, LinearMap
 
@@ -91,6 +92,32 @@ ComplexExp = _holomorphic(E.Exp)
 ComplexLog = _holomorphic(E.Log)
 ComplexSqrt = _holomorphic(E.Sqrt)
 ComplexReciprocal = _holomorphic(EM.Reciprocal)
+ComplexSin = _holomorphic(EM.Sin)
+ComplexCos = _holomorphic(EM.Cos)
+ComplexTan = _holomorphic(SP.Tan)
+ComplexSinh = _holomorphic(SP.Sinh)
+ComplexCosh = _holomorphic(SP.Cosh)
+ComplexTanh = _holomorphic(E.Tanh)
+ComplexLog1p = _holomorphic(EM.Log1p)
+ComplexExpm1 = _holomorphic(EM.Expm1)
+ComplexLog2 = _holomorphic(EM.Log2)
+ComplexLog10 = _holomorphic(EM.Log10)
+ComplexRsqrt = _holomorphic(E.Rsqrt)
+
+
+class ComplexSigmoid(_holomorphic(E.Sigmoid)):
+    """sigmoid(z) = 1 / (1 + exp(-z)): the real op's sign split (no overflow of exp) needs an order complex numbers
+    lack; its backward g * y * (1 - y) is analytic, so the twin's conjugated backward holds."""
+
+    def forward(self, a):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            out = 1 / (1 + xp_of(a).exp(-a))
+        self.save_for_backward(out)
+        return out
+
+
+complex_handlers[E.Sigmoid] = ComplexSigmoid.apply
+S.CumSum.takes_complex = True  # (linear: its backward multiplies by no derivative)
 
 
 class ComplexMatMul(MM.MatMul):
