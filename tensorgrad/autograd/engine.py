@@ -57,19 +57,40 @@ def _toposort(roots):
     return order
 
 
-def _call_backward(node, backward, g):
+def _call_backward(node, backward, g, need=None, capture=None):
     """One node's backward (the array one or its differentiable form) between the checks and hooks both walks run:
-    refused after the node was freed or when an array it saved was modified in place since; a tuple of gradients."""
+    refused after the node was freed or when an array it saved was modified in place since; a tuple of gradients.
+    With grad(inputs=...) (need: the nodes that reach an input), the node is asked only for the gradients that flow
+    on to an input, as torch's engine asks: an input whose derivative the op lacks is no obstacle unless needed."""
     if node.freed:
         node.saved_tensors  # raises the clear "backward twice" error
     if node.versions:
         _check_versions(node, node.versions)
     for h in _node_hooks:
         h("pre", node)
-    in_grads = backward(g)
+    needs = node.needs_input_grad
+    limited = None
+    if need is not None:
+        limited = tuple(bool(nd) and nxt is not None
+                        and (id(nxt) in capture or (isinstance(nxt, Function) and nxt in need))
+                        for nd, nxt in zip(needs, node.next))
+        if limited == tuple(bool(nd) for nd in needs):
+            limited = None
+    if limited is None:
+        in_grads = backward(g)
+    else:
+        node.needs_input_grad = limited
+        try:
+            in_grads = backward(g)
+        finally:
+            node.needs_input_grad = needs
     for h in _node_hooks:
         h("post", node)
-    return in_grads if isinstance(in_grads, (tuple, list)) else (in_grads,)
+    in_grads = in_grads if isinstance(in_grads, (tuple, list)) else (in_grads,)
+    if limited is not None and len(in_grads) == len(limited):  # (an op may compute every gradient regardless:
+        # the unneeded go no further)
+        in_grads = tuple(x if keep else None for x, keep in zip(in_grads, limited))
+    return in_grads
 
 
 def _post_hooks(node, in_grads, g, graph):
@@ -209,6 +230,7 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
         fresh.discard(id(entry[1]))
         _finish_leaf(key, entry, capture, captured)
 
+    need = None if capture is None else _needed(order, capture)
     with no_grad():
         for n, node in enumerate(order):
             for key in complete_after.get(n - 1, ()):
@@ -230,12 +252,14 @@ def _walk(order, node_grads, leaf_grads, complete_after, capture, captured, reta
             if capture is not None and id(node) in capture:
                 for i in capture[id(node)]:
                     captured[i] = g
+            if need is not None and node not in need:
+                continue
             if node.slab is not None and not _node_hooks and not _grad_hooks and not node.post_hooks:
                 _add_slab(node, g, node_grads, leaf_grads, fresh)
                 if not retain_graph:
                     node.release()
                 continue
-            in_grads = _call_backward(node, node.backward, g)
+            in_grads = _call_backward(node, node.backward, g, need, capture)
             if node.post_hooks:
                 in_grads = _post_hooks(node, in_grads, Tensor._make(g, None), False)
             if _grad_hooks:
@@ -324,7 +348,7 @@ def _walk_graph(order, node_grads, leaf_grads, complete_after, capture, captured
                     captured[i] = g
             if need is not None and node not in need:
                 continue
-            in_grads = _call_backward(node, node.backward_graph, g)
+            in_grads = _call_backward(node, node.backward_graph, g, need, capture)
             if node.post_hooks:
                 in_grads = _post_hooks(node, in_grads, g, True)
             if len(in_grads) != len(node.next):
