@@ -76,8 +76,24 @@ def transposed_chain(x, w):
     return y
 
 
+def f_ordered_root(x, w):
+    y = x.t() * 1                    # an op's result in F order (NumPy keeps its input's layout, torch its strides)
+    col = y[:, 2]
+    y.t()[1].mul_(w)                 # a write through a view of that root
+    y[0, 1:].abs_()
+    return y, col
+
+
+def permuted_dense_root(x, w):
+    z = x.reshape(2, 2, 3).permute(2, 0, 1) * 1   # dense, in neither C nor F order
+    z[1].add_(w[0])
+    z[:, 0].mul_(w[1:])
+    return z, z.sum(0)
+
+
 PROGRAMS = [write_into_a_row, sibling_view_taken_before, write_into_the_root_with_views, view_of_a_view,
-            setitem_through_a_slice, plain_zeros_take_a_history, inplace_relu_on_a_view, transposed_chain]
+            setitem_through_a_slice, plain_zeros_take_a_history, inplace_relu_on_a_view, transposed_chain,
+            f_ordered_root, permuted_dense_root]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda f: f.__name__)

@@ -9,14 +9,17 @@ the histories of every tensor that sees it:
 
 tensor.note_view records the views (Function.apply and getitem's no-grad path); Tensor methods' in-place machinery
 (methods._apply_inplace, ops/util.write_back) calls rebase. Where a view's place in the root cannot be described
-by (shape, strides, offset) over the root's C-order elements (a root that is not C-contiguous, or a view that has
-left the root's memory), the caller keeps its refusal. Geometry is kept as those three numbers and turned into
+by (shape, strides, offset) over the root's memory (a root whose elements are not laid out densely, such as an
+expanded or step-sliced array, or a view that has left the root's memory), the caller keeps its refusal. A dense
+root in another order than C's (x.t() * 1 keeps NumPy's F order, as torch keeps the strides) is handled by
+ordering gradients by memory position and back. Geometry is kept as those three numbers and turned into
 element positions only in backward, so a node costs no memory of the view's size.
 """
 import math
 
 import numpy as np
 
+from .._memory_format import dense
 from ..autograd.function import Function
 from ..autograd.version import root
 from ..backend import xp_of
@@ -25,8 +28,10 @@ from .graph import linear_map, frozen_backward
 
 
 def _geometry(base, v):
-    """(shape, strides, offset, overlaps) of v's elements among base's C-order elements, or None when v does not
-    (or no longer does) view base's memory in a way these describe."""
+    """(shape, strides, offset, overlaps, root strides) of v's elements among base's memory positions, or None when
+    v does not (or no longer does) view base's memory in a way these describe. The root's strides (in elements) are
+    None when it is C-contiguous (memory order is its element order) and are kept otherwise, to map gradients of
+    the root's shape to memory order and back."""
     a, b = base.array, v.array
     if b.dtype != a.dtype or b.__class__ is not a.__class__ or root(b) is not root(a):
         return None
@@ -40,23 +45,38 @@ def _geometry(base, v):
         hi = off + sum((n - 1) * s for n, s in zip(b.shape, strides) if s > 0)
         if lo < 0 or hi >= a.size:
             return None
-    return tuple(b.shape), strides, off, internal_overlap(b)
+    rstrides = None if a.flags.c_contiguous else tuple(s // item for s in a.strides)
+    return tuple(b.shape), strides, off, internal_overlap(b), rstrides
 
 
 def _positions(xp, geom):
     """The index into the root's flattened elements of every element of the view, in the view's shape."""
-    shape, strides, off, _ = geom
+    shape, strides, off = geom[:3]
     p = xp.asarray(off, dtype=np.int64)
     for d, (n, s) in enumerate(zip(shape, strides)):
         p = p + (xp.arange(n, dtype=np.int64) * s).reshape((1,) * d + (n,) + (1,) * (len(shape) - d - 1))
     return xp.broadcast_to(p, shape)
 
 
+def _to_memory(xp, x, rstrides, copy=False):
+    """x, of the root's shape, as a flat array in the order of the root's memory positions."""
+    if rstrides is None:
+        return xp.array(x, order="C").reshape(-1) if copy else xp.ascontiguousarray(x).reshape(-1)
+    flat = xp.empty(x.size, dtype=x.dtype)
+    flat[_positions(xp, (x.shape, rstrides, 0))] = x
+    return flat
+
+
+def _from_memory(xp, flat, shape, rstrides):
+    """A flat array in the root's memory order, back in the root's shape."""
+    return flat.reshape(shape) if rstrides is None else flat[_positions(xp, (shape, rstrides, 0))]
+
+
 def _gather(geom):
     """x (the root's shape) -> the view's elements of x, as a new array."""
     def fn(x):
         xp = xp_of(x)
-        return xp.ascontiguousarray(x).reshape(-1)[_positions(xp, geom)]
+        return _to_memory(xp, x, geom[4])[_positions(xp, geom)]
     return fn
 
 
@@ -72,7 +92,7 @@ def _scatter(geom, base_shape):
         else:
             out = xp.zeros(size, dtype=g.dtype)
             out[p] = g
-        return out.reshape(base_shape)
+        return _from_memory(xp, out, base_shape, geom[4])
     return fn
 
 
@@ -106,9 +126,9 @@ class CopySlices(Function):
         xp = xp_of(g)
         gb = gv = None
         if self.needs_input_grad[0]:
-            gb = xp.array(g, order="C").reshape(-1)
+            gb = _to_memory(xp, g, self.geom[4], copy=True)
             gb[_positions(xp, self.geom)] = 0
-            gb = gb.reshape(self.base_shape)
+            gb = _from_memory(xp, gb, self.base_shape, self.geom[4])
         if self.needs_input_grad[1]:
             gv = _gather(self.geom)(g)
         return gb, gv, None
@@ -130,7 +150,7 @@ def family(t):
     if base is None and not any(w() is not None for w in t._views or ()):
         return None
     a = r.array
-    if not a.flags.c_contiguous or (base is not None and _geometry(r, t) is None):
+    if not (a.flags.c_contiguous or dense(a)) or (base is not None and _geometry(r, t) is None):
         return None
     return r
 
