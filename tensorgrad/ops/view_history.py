@@ -58,6 +58,12 @@ def _positions(xp, geom):
     return xp.broadcast_to(p, shape)
 
 
+def _root_strides(geom):
+    """The root's strides of a geometry, None for a C-ordered root (as_strided's geometries, ops/strided.py, are
+    4-tuples over a flat storage, which is C-ordered)."""
+    return geom[4] if len(geom) > 4 else None
+
+
 def _to_memory(xp, x, rstrides, copy=False):
     """x, of the root's shape, as a flat array in the order of the root's memory positions."""
     if rstrides is None:
@@ -76,7 +82,7 @@ def _gather(geom):
     """x (the root's shape) -> the view's elements of x, as a new array."""
     def fn(x):
         xp = xp_of(x)
-        return _to_memory(xp, x, geom[4])[_positions(xp, geom)]
+        return _to_memory(xp, x, _root_strides(geom))[_positions(xp, geom)]
     return fn
 
 
@@ -92,7 +98,7 @@ def _scatter(geom, base_shape):
         else:
             out = xp.zeros(size, dtype=g.dtype)
             out[p] = g
-        return _from_memory(xp, out, base_shape, geom[4])
+        return _from_memory(xp, out, base_shape, _root_strides(geom))
     return fn
 
 
@@ -126,9 +132,9 @@ class CopySlices(Function):
         xp = xp_of(g)
         gb = gv = None
         if self.needs_input_grad[0]:
-            gb = _to_memory(xp, g, self.geom[4], copy=True)
+            gb = _to_memory(xp, g, _root_strides(self.geom), copy=True)
             gb[_positions(xp, self.geom)] = 0
-            gb = _from_memory(xp, gb, self.base_shape, self.geom[4])
+            gb = _from_memory(xp, gb, self.base_shape, _root_strides(self.geom))
         if self.needs_input_grad[1]:
             gv = _gather(self.geom)(g)
         return gb, gv, None
