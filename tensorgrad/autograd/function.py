@@ -243,7 +243,7 @@ def _complex_apply(cls, args, kwargs):
     if handler is None:
         what = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in args if isinstance(a, Tensor))
         raise RuntimeError(f"{cls.__name__.lower()}: complex tensors are not supported by this op (inputs {what}); "
-                        "tensorgrad's complex ops are listed in tensorgrad/ops/complex.py")
+                           "tensorgrad's complex ops are listed in tensorgrad/ops/complex.py")
     return handler(*args, **kwargs)
 
 
