@@ -17,7 +17,7 @@ from ..backend import xp_of
 from ..factories import empty
 from ..tensor import Tensor, _ptr
 from .graph import linear_map, frozen_backward
-from .view_history import _positions, _scatter, _gather
+from .view_history import _positions, _scatter, _gather, geometry
 
 
 def _ints(op, name, v):
@@ -94,8 +94,9 @@ class AsStridedView(Function):
         _check_geometry("as_strided", size, stride, offset, flat.size, x.itemsize)
         xp = xp_of(x)
         self.n = flat.size
-        self.in_geom = (tuple(x.shape), strides, off, _overlaps(xp, (tuple(x.shape), strides, off, False)))
-        self.out_geom = (tuple(size), tuple(stride), offset, _overlaps(xp, (tuple(size), tuple(stride), offset, False)))
+        self.in_geom = geometry(tuple(x.shape), strides, off, _overlaps(xp, (tuple(x.shape), strides, off)))
+        self.out_geom = geometry(tuple(size), tuple(stride), offset,
+                                 _overlaps(xp, (tuple(size), tuple(stride), offset)))
         base = flat[offset:] if offset < flat.size else flat[flat.size:]
         out = xp.lib.stride_tricks.as_strided(base, shape=tuple(size), strides=tuple(s * x.itemsize for s in stride))
         if self.out_geom[3] and xp is np:
@@ -142,7 +143,7 @@ class AsStridedScatter(Function):
 
     def forward(self, x, src, size, stride, offset):
         xp = xp_of(x)
-        geom = (tuple(size), tuple(stride), offset, False)
+        geom = geometry(tuple(size), tuple(stride), offset, False)
         if any(s == 0 and n > 1 for n, s in zip(size, stride)):
             raise RuntimeError("as_strided_scatter: unsupported operation: more than one element of the written-to "
                                f"tensor (size {list(size)}, stride {list(stride)}) refers to a single memory location. "

@@ -46,7 +46,14 @@ def _geometry(base, v):
         if lo < 0 or hi >= a.size:
             return None
     rstrides = None if a.flags.c_contiguous else tuple(s // item for s in a.strides)
-    return tuple(b.shape), strides, off, internal_overlap(b), rstrides
+    return geometry(tuple(b.shape), strides, off, internal_overlap(b), rstrides)
+
+
+def geometry(shape, strides, offset, overlaps, root_strides=None):
+    """The one form of a view's place in its root's memory that _positions, _gather, _scatter and the nodes read:
+    sizes, strides and offset in elements, whether elements repeat, and the root's strides (None: a C-ordered root,
+    or as_strided's flat storage, ops/strided.py)."""
+    return shape, strides, offset, overlaps, root_strides
 
 
 def _positions(xp, geom):
@@ -56,12 +63,6 @@ def _positions(xp, geom):
     for d, (n, s) in enumerate(zip(shape, strides)):
         p = p + (xp.arange(n, dtype=np.int64) * s).reshape((1,) * d + (n,) + (1,) * (len(shape) - d - 1))
     return xp.broadcast_to(p, shape)
-
-
-def _root_strides(geom):
-    """The root's strides of a geometry, None for a C-ordered root (as_strided's geometries, ops/strided.py, are
-    4-tuples over a flat storage, which is C-ordered)."""
-    return geom[4] if len(geom) > 4 else None
 
 
 def _to_memory(xp, x, rstrides, copy=False):
@@ -82,7 +83,7 @@ def _gather(geom):
     """x (the root's shape) -> the view's elements of x, as a new array."""
     def fn(x):
         xp = xp_of(x)
-        return _to_memory(xp, x, _root_strides(geom))[_positions(xp, geom)]
+        return _to_memory(xp, x, geom[4])[_positions(xp, geom)]
     return fn
 
 
@@ -98,7 +99,7 @@ def _scatter(geom, base_shape):
         else:
             out = xp.zeros(size, dtype=g.dtype)
             out[p] = g
-        return _from_memory(xp, out, base_shape, _root_strides(geom))
+        return _from_memory(xp, out, base_shape, geom[4])
     return fn
 
 
@@ -132,9 +133,9 @@ class CopySlices(Function):
         xp = xp_of(g)
         gb = gv = None
         if self.needs_input_grad[0]:
-            gb = _to_memory(xp, g, _root_strides(self.geom), copy=True)
+            gb = _to_memory(xp, g, self.geom[4], copy=True)
             gb[_positions(xp, self.geom)] = 0
-            gb = _from_memory(xp, gb, self.base_shape, _root_strides(self.geom))
+            gb = _from_memory(xp, gb, self.base_shape, self.geom[4])
         if self.needs_input_grad[1]:
             gv = _gather(self.geom)(g)
         return gb, gv, None
