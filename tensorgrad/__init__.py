@@ -79,6 +79,7 @@ from .ops.extra_compat import range_ as range  # noqa: E402,A001  (torch.range: 
 # complex tensors (ops/complex.py: its functions replace the real-only sgn / vdot above; it attaches .real, .H, ...)
 from .ops.complex import (conj, conj_physical, resolve_conj, resolve_neg, is_conj, is_neg, real, imag,  # noqa: E402
                           complex, polar, view_as_real, view_as_complex, angle, sgn, vdot, adjoint)
+from .ops import complex_more as _complex_more  # noqa: E402,F401  (registers the complex forms of more ops)
 from .settings import (set_num_threads, get_num_threads, set_num_interop_threads, get_num_interop_threads,  # noqa
                        use_deterministic_algorithms, are_deterministic_algorithms_enabled,
                        is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,

@@ -98,17 +98,10 @@ def _gen(generator):
     return generator or default_generator
 
 
-def _complex_draw(draw, shape, d, device, scale):
-    """A complex tensor of ``shape`` whose real and imaginary parts are independent draws (the real parts first),
-    each times ``scale``."""
-    parts = draw(shape + (2,), dtypes.to_real(d), as_device(device)) * scale
-    return parts[..., 0] + 1j * parts[..., 1]
-
-
 def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
     if d.kind == "c":  # torch's complex normal: unit variance overall, each part variance 1/2
-        out = _complex_draw(_gen(generator).normal, _shape(sizes, size), d, device, np.sqrt(0.5))
+        out = _gen(generator).normal(_shape(sizes, size), d, as_device(device)) * np.sqrt(0.5)
         return _finish(out.astype(d, copy=False), requires_grad)
     if not dtypes.is_float(d):
         raise TypeError(f"randn: dtype must be floating point, got {d}")
@@ -117,10 +110,7 @@ def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, gener
 
 def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     d = _dt(dtype)
-    if d.kind == "c":  # torch's: real and imaginary parts each uniform on [0, 1)
-        return _finish(_complex_draw(_gen(generator).random, _shape(sizes, size), d, device, 1).astype(d, copy=False),
-                       requires_grad)
-    if not dtypes.is_float(d):
+    if not dtypes.is_float(d) and d.kind != "c":  # (complex: real and imaginary parts each uniform on [0, 1))
         raise TypeError(f"rand: dtype must be floating point, got {d}")
     return _finish(_gen(generator).random(_shape(sizes, size), d, as_device(device)), requires_grad)
 

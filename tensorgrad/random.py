@@ -105,8 +105,13 @@ class Generator:
 
     # raw draws (xp arrays) used by factories and dropout
     def _float_draw(self, cpu_draw, cuda_kind, shape, dtype, device):
-        """float32/float64 are drawn directly; other float dtypes are drawn in float32 and cast."""
+        """float32/float64 are drawn directly; other float dtypes are drawn in float32 and cast; a complex dtype's
+        real and imaginary parts are independent draws of its part dtype (the real parts first), as torch's."""
         dt = np.dtype(dtype)
+        if dt.kind == "c":
+            parts = self._float_draw(cpu_draw, cuda_kind, tuple(shape) + (2,), np.float32 if dt == np.complex64
+                                     else np.float64, device)
+            return (parts[..., 0] + 1j * parts[..., 1]).astype(dt, copy=False)
         wd = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
         if as_device(device).type == "cpu":
             out = cpu_draw(shape, dtype=wd)

@@ -540,10 +540,12 @@ class Tensor:
         return self._inplace_assign(new, "copy_")
     def normal_(self, mean=0.0, std=1.0, generator=None):
         g = (generator or default_generator).normal(self.shape, self.dtype, self.device)
+        if self.dtype.kind == "c":  # torch's: each part N(mean, std^2 / 2)
+            return self._inplace_assign(g * (std * 0.5 ** 0.5) + mean * (1 + 1j), "normal_")
         return self._inplace_assign(g * std + mean, "normal_")
     def uniform_(self, a=0.0, b=1.0, generator=None):
         g = (generator or default_generator).random(self.shape, self.dtype, self.device)
-        return self._inplace_assign(g * (b - a) + a, "uniform_")
+        return self._inplace_assign(g * (b - a) + a * (1 + 1j if self.dtype.kind == "c" else 1), "uniform_")
 
     # (& | ^ << >>: ops/special.py's bitwise ops, attached by ops/methods.py)
     def __invert__(self):

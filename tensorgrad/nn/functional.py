@@ -223,10 +223,12 @@ def glu(input, dim=-1):
 
 # ------------------------------------------------------------------------------------------ normalization
 def normalize(input, p=2.0, dim=1, eps=1e-12):
-    """input / max(||input||_p, eps) along dim."""
-    _need_float("normalize", input)
+    """input / max(||input||_p, eps) along dim (a complex input's norm is that of |input|, as torch's)."""
+    cplx = isinstance(input, Tensor) and input.dtype.kind == "c"
+    if not cplx:
+        _need_float("normalize", input)
     d = normalize_dim("normalize", dim, input.ndim, input.shape)
-    return input / clamp(_vector_norm("normalize", input, p, d, True), min=eps)
+    return input / clamp(_vector_norm("normalize", input.abs() if cplx else input, p, d, True), min=eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):

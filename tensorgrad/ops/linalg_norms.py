@@ -52,6 +52,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         A = A.to(dtype)
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim, _op=op)
+    if A.dtype.kind == "c" and ord not in ("nuc", 2, -2):  # sums of |A|: real from here on
+        A = A.abs()
     check_float(op, A)
     if ord in ("nuc", 2, -2):
         s = svdvals(movedim(A, (d0, d1), (-2, -1)))

@@ -90,8 +90,9 @@ def _spread_forward(ctx, a, dims, correction, keepdim, full):
     mean = wide.mean(axis=dims, keepdims=True)
     ctx.at_mean = wide == mean if ctx.scale is None else None
     xc = wide - mean
+    sq = xc * xc if xc.dtype.kind != "c" else xc.real * xc.real + xc.imag * xc.imag  # (|x - mean|^2: real)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        var = (xc * xc).sum(axis=dims, keepdims=keepdim) / wide.dtype.type(ctx.denom)
+        var = sq.sum(axis=dims, keepdims=keepdim) / sq.dtype.type(ctx.denom)
     return xc.astype(a.dtype, copy=False), var
 
 
@@ -139,7 +140,7 @@ class Std(Function):
         xc0, out = self.saved_tensors
         z = self.input(0, xc0)  # see Var.backward_graph
         xc = z - z.mean(dim=self.dims, keepdim=True)
-        var = (xc * xc).sum(dim=self.dims, keepdim=True) / float(self.denom)
+        var = (xc * xc.conj()).real.sum(dim=self.dims, keepdim=True) / float(self.denom)  # (conj, real: complex)
         zero = Tensor._make(var.array == 0, None)
         gk = expand_back(g, self.in_shape, self.dims, self.keepdim)
         # (the sqrt of the masked var: sqrt's derivative at 0 is inf, and 0 * inf would leak NaN through the where)
@@ -475,6 +476,14 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, _op="linalg.ve
     x, = cast_float32(x)
     if isinstance(ord, (str, bool)) or not isinstance(ord, (int, float, np.integer, np.floating)):
         raise TypeError(f"{_op}: ord must be a number, got {ord!r}")
+    if x.dtype.kind == "c":  # torch's norms of a complex tensor are those of |z| (real; z / |z| in the gradient)
+        if dtype is not None:
+            dt = to_dtype(dtype)
+            if dt.kind != "c" or promote_types(x.dtype, dt) != dt:
+                raise RuntimeError(f"{_op}: dtype={dt} for the complex input {x.dtype} (shape {tuple(x.shape)}): it "
+                                   "should be a complex dtype the input converts to without narrowing")
+            x = x.to(dt)
+        x, dtype = x.abs(), None
     if not is_float(x.dtype):
         raise RuntimeError(f"{_op}: expected a floating point tensor as input, got {x.dtype} (shape {tuple(x.shape)})")
     if dtype is not None:

@@ -1,0 +1,74 @@
+"""Complex forms of ops past the elementwise ones of ops/complex.py: the inverse trigonometric and hyperbolic
+functions, prod / cumprod, var / std (real results), linear, and the scatters; norms take complex input in
+reduce.vector_norm (the norm of |z|). The conventions are ops/complex.py's: for a real loss, z.grad = dL/dRe + i dL/dIm.
+
+- asin ... atanh, prod, cumprod: holomorphic, so their twins conjugate the real backward (complex._holomorphic), whose
+  formulas are torch's (acosh's taken apart at the cut, see ComplexAcosh).
+- var / std: |z - mean|^2 summed; the real op's backward g * 2 (z - mean) / (n - correction) is already torch's
+  complex gradient, so only the forward (a real result) differs.
+- linear: x @ W^T + b through the complex matmul (the fused real kernel takes no complex).
+- scatter / scatter_add / index_add: linear maps, whose real backward holds as written.
+"""
+from .. import dtypes
+from ..autograd.function import complex_handlers
+from ..backend import xp_of
+from . import reduce as R
+from . import scan as S
+from . import special as SP
+from . import indexing as I
+from . import matmul as MM
+from .complex import _holomorphic, ComplexMatMul
+
+for _cls in (I.Scatter, I.ScatterAdd, I.IndexAdd):
+    _cls.takes_complex = True
+
+ComplexAsin = _holomorphic(SP.Asin)
+ComplexAcos = _holomorphic(SP.Acos)
+ComplexAtan = _holomorphic(SP.Atan)
+ComplexAsinh = _holomorphic(SP.Asinh)
+ComplexAtanh = _holomorphic(SP.Atanh)
+
+
+class ComplexAcosh(_holomorphic(SP.Acosh)):
+    """acosh's derivative as (z - 1)^(-1/2) (z + 1)^(-1/2), torch's: the real op's (z^2 - 1)^(-1/2) is its negative
+    where Re z < 0 (the principal root of z^2 - 1 has its own cut along the imaginary axis)."""
+    d = staticmethod(lambda xp, a, y: 1 / (xp.sqrt(a - 1) * xp.sqrt(a + 1)))
+    dg = staticmethod(lambda a, y: (a - 1).rsqrt() * (a + 1).rsqrt())
+
+
+complex_handlers[SP.Acosh] = ComplexAcosh.apply
+ComplexProd = _holomorphic(S.Prod)
+ComplexCumProd = _holomorphic(S.CumProd)
+
+
+class ComplexVar(R.Var):
+    """var of complex input: mean |z - mean|^2 with torch's correction, real."""
+    takes_complex = True
+
+    def forward(self, a, dims, correction, keepdim, full):
+        xc, var = R._spread_forward(self, a, dims, correction, keepdim, full)
+        self.save_for_backward(xc)
+        return var.astype(dtypes.to_real(a.dtype), copy=False)
+
+
+class ComplexStd(R.Std):
+    """std of complex input: sqrt of ComplexVar's variance, real; 0 gradient where it is 0, as torch."""
+    takes_complex = True
+
+    def forward(self, a, dims, correction, keepdim, full):
+        xc, var = R._spread_forward(self, a, dims, correction, keepdim, full)
+        out = xp_of(var).sqrt(var).astype(dtypes.to_real(a.dtype), copy=False)
+        self.save_for_backward(xc, out)
+        return out
+
+
+complex_handlers[R.Var] = ComplexVar.apply
+complex_handlers[R.Std] = ComplexStd.apply
+
+
+def _complex_linear(x, w, b):
+    y = ComplexMatMul.apply(x, w.transpose(0, 1))
+    return y if b is None else y + b
+
+
+complex_handlers[MM.Linear] = _complex_linear
