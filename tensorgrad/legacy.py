@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
+from ._size import Size
 from .tensor import Tensor
 from .factories import zeros, tensor as _tensor
 
@@ -21,6 +22,8 @@ class _LegacyType(type):
             return zeros(0, dtype=cls.dtype, device=device)
         if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
             return zeros(*args, dtype=cls.dtype, device=device)  # sizes
+        if len(args) == 1 and isinstance(args[0], Size):  # FloatTensor(x.shape): sizes too, as torch reads a Size
+            return zeros(args[0], dtype=cls.dtype, device=device)
         if len(args) == 1:
             data = args[0]
             if isinstance(data, Tensor):

@@ -27,6 +27,18 @@ def test_constructors_and_isinstance_as_torch(name):
     assert not isinstance(ours(2), other)
 
 
+@pytest.mark.parametrize("name", ["FloatTensor", "LongTensor", "BoolTensor"])
+def test_constructor_from_a_size_gives_that_shape(name):
+    # FloatTensor(x.shape), as einops' YOLO example and older detection code build an output buffer: a Size is sizes,
+    # while a tuple or list is data
+    for sizes in ([5, 3, 1, 4], [2], [0, 3], []):
+        a, b = getattr(tg, name)(tg.Size(sizes)), getattr(torch, name)(torch.Size(sizes))
+        assert tuple(a.shape) == tuple(b.shape) == tuple(sizes) and _dt(a) == _dt(b), sizes
+    a, b = tg.FloatTensor(tg.ones(5, 3).shape), torch.FloatTensor(torch.ones(5, 3).shape)
+    assert tuple(a.shape) == tuple(b.shape) == (5, 3)
+    assert tuple(tg.FloatTensor((5, 3)).shape) == tuple(torch.FloatTensor((5, 3)).shape) == (2,)
+
+
 def test_type_converts_by_class_and_name():
     for m in (tg, torch):
         x = m.tensor([1.5, -2.0])

@@ -37,11 +37,12 @@ _IMPORT_ONLY = ("onnx",)
 # torch.X (and everything below it) that maps to tensorgrad.X
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator", "special", "testing", "distributions", "sparse",
-               "jit", "multiprocessing", "fft", "func", "serialization")
+               "jit", "multiprocessing", "fft", "func", "serialization", "compiler")
 # torch modules that tensorgrad provides under another name (tensorgrad.profiler is its memory profiler; torch's
-# profiler API is a module of it)
+# profiler API is a module of it; torch._dynamo, private but probed by libraries, is torch.compiler's stand-in)
 _REMAP = {"torch.profiler": "tensorgrad.profiler.torch_api",
-          "torch.autograd.profiler": "tensorgrad.profiler.torch_api"}
+          "torch.autograd.profiler": "tensorgrad.profiler.torch_api",
+          "torch._dynamo": "tensorgrad.compiler", "torch._dynamo.config": "tensorgrad.compiler.config"}
 # each aliased library: the tensorgrad package it stands for; torch maps only _NAMESPACES, torchvision all of it
 _ROOTS = {"torch": "tensorgrad", "torchvision": "tensorgrad.vision"}
 _HOW = {"torch": "this 'torch' is tensorgrad, aliased by tensorgrad.compat",
