@@ -67,6 +67,7 @@ from .ops.extra_math import (absolute, negative, divide, true_divide, multiply, 
                              less_equal, not_equal, fix, sgn, sinc, heaviside, nextafter, frexp, ldexp, isin, logspace,
                              is_floating_point, promote_types, result_type)
 from .ops.extra_math import divide as div  # noqa: E402,F811  (torch.div takes rounding_mode, as divide)
+from .ops.extra_math import add, subtract as sub  # noqa: E402,F811  (torch.add / torch.sub take alpha)
 from .ops.extra_index import index_fill, index_copy, index_put, masked_scatter, scatter_reduce
 from .ops.extra_random import normal, bernoulli, poisson, randint_like
 from .ops import extra_methods as _extra_methods  # noqa: F401
@@ -152,6 +153,8 @@ _toplevel.install(globals())
 
 from . import out_arg as _out_arg  # noqa: E402
 _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.add(a, b, out=c))
+from . import kwarg_aliases as _kwarg_aliases  # noqa: E402
+_kwarg_aliases.install(globals(), Tensor)  # torch's axis= / keepdims= / x.flip(dims=...) spellings (kwarg_aliases.py)
 
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",

@@ -5,6 +5,7 @@ per node, saved arrays freed right after a node's backward unless retain_graph, 
 for gradients without touching .grad.
 """
 import sys
+import warnings
 
 import numpy as np
 
@@ -452,9 +453,23 @@ def _accumulate(t, g, refs, graph):
             h(t)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
-    """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused).
-    create_graph: the gradients are recorded (differentiable again); retain_graph defaults to create_graph."""
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` w.r.t. ``inputs`` as a tuple of Tensors (None for unused with allow_unused, zeros
+    with materialize_grads). create_graph: the gradients are recorded (differentiable again); retain_graph defaults
+    to create_graph. torch's signature, parameter for parameter: only_inputs is deprecated there and ignored (GAN
+    gradient penalties still pass it), is_grads_batched (vmap over grad_outputs) is not provided."""
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
+                      "gradient for other parts of the graph, please use torch.autograd.backward.", FutureWarning,
+                      stacklevel=2)
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True (a vmap over grad_outputs) is not provided by "
+                                  "tensorgrad; loop over the batch of grad_outputs, or use tensorgrad.func.vmap")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
+                         "allow_unused=False.")
+    allow_unused = bool(allow_unused or materialize_grads)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -470,6 +485,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     gs = [_seed_grad("grad", o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
     res = run_backward(outputs, gs, retain_graph=bool(retain_graph), inputs=inputs, allow_unused=allow_unused,
                        create_graph=create_graph)
+    if materialize_grads:  # (an unused input's gradient: zeros of its shape, as torch)
+        res = [g if g is not None else Tensor._make(x._xp.zeros_like(x.array), None) if create_graph
+               else x._xp.zeros_like(x.array) for x, g in zip(inputs, res)]
     if create_graph:
         return tuple(res)
     return tuple(None if g is None else Tensor._make(g, None) for g in res)

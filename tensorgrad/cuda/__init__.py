@@ -13,11 +13,15 @@ from ..backend import Device, cupy as _get_cupy
 from ..random import default_generator
 from . import amp
 from .graphs import CUDAGraph, GraphedStep, graph, is_capturing, keep_alive
+from .legacy_types import TYPES as _LEGACY_TYPES, OutOfMemoryError
+
+globals().update(_LEGACY_TYPES)  # torch.cuda.FloatTensor, torch.cuda.LongTensor, ... (cuda/legacy_types.py)
 
 __all__ = ["CUDAGraph", "GraphedStep", "graph", "is_capturing", "keep_alive", "amp", "is_available", "device_count",
            "current_device", "set_device", "synchronize", "manual_seed", "manual_seed_all", "is_bf16_supported",
            "get_device_name", "get_device_capability", "memory_allocated", "max_memory_allocated", "memory_reserved",
-           "reset_peak_memory_stats", "empty_cache", "is_initialized", "init"]
+           "reset_peak_memory_stats", "empty_cache", "is_initialized", "init", "OutOfMemoryError",
+           *_LEGACY_TYPES]
 
 
 def is_available():

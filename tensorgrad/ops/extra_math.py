@@ -8,6 +8,7 @@ from ..dtypes import get_default_dtype
 from ..tensor import Tensor, check_device_as
 from .elementwise import (abs, neg, div, mul, sub, gt, ge, lt, le, ne, where, pow as power, promote_types as _promote2,
                           result_type as _tensor_result_type, _promote)
+from .elementwise import add as _add
 from .elementwise_math import trunc, sign, floor_divide, sin
 from .util import is_float, to_float, refuse_complex
 
@@ -62,8 +63,35 @@ def _int_trunc_div(a, b):
 true_divide = div
 
 
+def _scaled(op, name, input, other, alpha):
+    """input (op) alpha * other, torch.add / torch.sub's alpha: refused where it cannot be the result's type, as
+    torch (a float alpha with an integral result, a bool alpha with a non-bool one, a complex alpha with a real one)."""
+    if alpha.__class__ is int and alpha == 1:
+        return op(input, other)  # (the common call, checked like torch's: int 1 fits every result type)
+    a, b = _promote(name, input, other)
+    kind = (a if isinstance(a, Tensor) else b).array.dtype.kind
+    if isinstance(alpha, bool) and kind != "b":
+        raise RuntimeError(f"{name}: Boolean alpha only supported for Boolean results (alpha={alpha!r}, result dtype "
+                           f"{(a if isinstance(a, Tensor) else b).dtype})")
+    if isinstance(alpha, float) and kind in "biu":
+        raise RuntimeError(f"{name}: For integral input tensors, argument alpha must not be a floating point number "
+                           f"(alpha={alpha!r}, result dtype {(a if isinstance(a, Tensor) else b).dtype})")
+    if isinstance(alpha, complex) and kind != "c":
+        raise RuntimeError(f"{name}: For non-complex input tensors, argument alpha must not be a complex number "
+                           f"(alpha={alpha!r})")
+    if kind == "b":  # (torch: any nonzero alpha leaves a bool sum as it is)
+        return op(a, b) if alpha else op(a, b & False)
+    return op(a, mul(b, alpha) if isinstance(b, Tensor) else b * alpha)
+
+
+def add(input, other, *, alpha=1):
+    """torch.add: input + alpha * other."""
+    return _scaled(_add, "add", input, other, alpha)
+
+
 def subtract(input, other, *, alpha=1):
-    return sub(input, other if alpha == 1 else mul(other, alpha) if isinstance(other, Tensor) else other * alpha)
+    """torch.sub / torch.subtract: input - alpha * other."""
+    return _scaled(sub, "sub", input, other, alpha)
 
 
 def sinc(input):

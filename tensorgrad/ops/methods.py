@@ -284,8 +284,8 @@ class _OpMethods:
             A.setitem(self, index, value)
 
     # ------------------------------------------------------------------------------- methods
-    add = E.add
-    sub = E.sub
+    def add(self, other, *, alpha=1): return XM.add(self, other, alpha=alpha)
+    def sub(self, other, *, alpha=1): return XM.subtract(self, other, alpha=alpha)
     mul = E.mul
     def div(self, other, *, rounding_mode=None):
         return E.div(self, other) if rounding_mode is None else XM.divide(self, other, rounding_mode=rounding_mode)
