@@ -46,6 +46,9 @@ CORPUS = [
     ("vision_transforms.py", ["--steps", "6"]),
     # torch.save(model) / torch.load(weights_only=False) of whole modules, as word_language_model and super_resolution
     ("whole_model_checkpoint.py", ["{tmp}", "--epochs", "3"]),
+    # llama2.c's train.py shape: uint16 memmap shards, RMSNorm, rotary, grouped-query heads, tied weights, exports
+    ("llama_pretok.py", ["{tmp}", "--iters", "12"]),
+    ("llama_pretok.py", ["{tmp}", "--iters", "5", "--accum", "1", "--kv-heads", "4", "--flash", "0"]),
 ]
 
 _NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w])[-+]?(?:nan|inf)(?![\w])")
