@@ -8,6 +8,10 @@ reduce.vector_norm (the norm of |z|). The conventions are ops/complex.py's: for 
   complex gradient, so only the forward (a real result) differs.
 - linear: x @ W^T + b through the complex matmul (the fused real kernel takes no complex).
 - scatter / scatter_add / index_add: linear maps, whose real backward holds as written.
+- inv, solve, det, matrix_exp: holomorphic, twins as above (their real backwards are J^T g, so the conjugated one is
+  torch's J^H g: inv's -Y^H g Y^H, det's g conj(cof A), matrix_exp's Frechet derivative at A^H).
+- slogdet: a complex sign and a real log|det|; cholesky (A = L L^H, A Hermitian): its backward is written with
+  conjugate transposes (linalg_decomp.cholesky_vjp), so the real op takes complex input as it is.
 """
 from .. import dtypes
 from ..autograd.function import complex_handlers
@@ -17,7 +21,10 @@ from . import scan as S
 from . import special as SP
 from . import indexing as I
 from . import matmul as MM
-from .complex import _holomorphic, ComplexMatMul
+from . import linalg_basic as LB
+from . import linalg_decomp as LD
+from .linalg_util import mT
+from .complex import _holomorphic, ComplexMatMul, Conj, Real, Imag
 
 for _cls in (I.Scatter, I.ScatterAdd, I.IndexAdd):
     _cls.takes_complex = True
@@ -72,3 +79,39 @@ def _complex_linear(x, w, b):
 
 
 complex_handlers[MM.Linear] = _complex_linear
+
+
+ComplexInv = _holomorphic(LB.Inv)
+ComplexSolve = _holomorphic(LB.Solve)
+ComplexDet = _holomorphic(LD.Det)
+ComplexMatrixExp = _holomorphic(LB.MatrixExp)
+ComplexSolveTriangular = _holomorphic(LB.SolveTriangular)
+LD.Cholesky.takes_complex = True
+LD.Qr.takes_complex = True
+LD.Eigh.takes_complex = True
+LD.Svd.takes_complex = True  # (svd_vjp: conjugate transposes and the phase term for complex factors)
+
+
+class ComplexSlogdet(LB.Slogdet):
+    """(sign, log|det|) of a complex A, packed complex (the wrapper takes log|det|'s real part). With log det A = l + i
+    theta and sign = e^{i theta}, a real loss's differential is Re(c tr(A^-1 dA)) for c = g_l + i Im(conj(g_sign) sign):
+    gA = conj(c) A^-H, torch's slogdet_backward."""
+    takes_complex = True
+
+    def forward(self, a):
+        self.packed = super().forward(a)
+        return self.packed
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        c = g[..., 1].real - 1j * (g[..., 0].conj() * self.packed[..., 0]).imag
+        return c[..., None, None] * mT(LB._inv_array(a, check=False)[0]).conj()
+
+    def backward_graph(self, g):
+        a, = self.saved_tensors
+        sign = self.output(self.packed)[..., 0]
+        c = Real.apply(g[..., 1]) - 1j * Imag.apply(Conj.apply(g[..., 0]) * sign)
+        return c.unsqueeze(-1).unsqueeze(-1) * LB.Inv.apply(self.input(0, a), False, "linalg.slogdet", None).mH
+
+
+complex_handlers[LB.Slogdet] = ComplexSlogdet.apply

@@ -81,12 +81,12 @@ class Inv(Function):
 
 
 def inv(A, *, _op="linalg.inv"):
-    check_matrix(_op, A)
+    check_matrix(_op, A, complex_ok=True)
     return Inv.apply(A, True, _op, None)
 
 
 def inv_ex(A, *, check_errors=False):
-    check_matrix("linalg.inv_ex", A)
+    check_matrix("linalg.inv_ex", A, complex_ok=True)
     info = []
     y = Inv.apply(A, check_errors, "linalg.inv_ex", info)
     return _InvEx(y, info_tensor(info[0]))
@@ -134,7 +134,7 @@ def _is_vector_rhs(A, B):
 
 
 def _solve(op, A, B, left, check, info=None):
-    check_matrix(op, A)
+    check_matrix(op, A, complex_ok=True)
     if not isinstance(B, Tensor):
         raise TypeError(f"{op}: B must be a Tensor, got {type(B).__name__}")
     vector = _is_vector_rhs(A, B)
@@ -190,8 +190,8 @@ class SolveTriangular(Function):
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, _op="linalg.solve_triangular"):
-    check_matrix(_op, A)
-    check_matrix(_op, B, square=False, name="B")
+    check_matrix(_op, A, complex_ok=True)
+    check_matrix(_op, B, square=False, name="B", complex_ok=True)
     check_same_dtype(_op, A, B)
     if not left:  # X A = B  <=>  A^T X^T = B^T, A^T triangular the other way
         return solve_triangular(A.mT, B.mT, upper=not upper, left=True, unitriangular=unitriangular, _op=_op).mT
@@ -233,14 +233,18 @@ class Slogdet(Function):
 
 
 def slogdet(A, *, _op="linalg.slogdet"):
-    check_matrix(_op, A)
+    check_matrix(_op, A, complex_ok=True)
     p = Slogdet.apply(A)
-    return _Slogdet(p[..., 0], p[..., 1])
+    lad = p[..., 1]  # (packed with a complex sign, complex-typed: its real part is the value)
+    return _Slogdet(p[..., 0], lad.real if lad.dtype.kind == "c" else lad)
 
 
 def logdet(A):
-    """torch.logdet: log det A; NaN where det < 0 (its gradient 0 there), -inf where det = 0."""
+    """torch.logdet: log det A; NaN where det < 0 (its gradient 0 there), -inf where det = 0; complex for a complex
+    A: log|det| + i arg det."""
     sign, lad = slogdet(A, _op="logdet")
+    if sign.dtype.kind == "c":
+        return lad + sign.log()
     return where(sign == -1, float("nan"), lad)
 
 
@@ -266,7 +270,7 @@ class MatrixExp(Function):
 
 
 def matrix_exp(A):
-    check_matrix("linalg.matrix_exp", A)
+    check_matrix("linalg.matrix_exp", A, complex_ok=True)
     return MatrixExp.apply(A)
 
 
@@ -276,7 +280,7 @@ def matrix_power(A, n):
     op = "linalg.matrix_power"
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"{op}: n must be an int, got {n!r}")
-    check_matrix(op, A, float_only=n < 0)
+    check_matrix(op, A, float_only=n < 0, complex_ok=True)
     if n < 0:
         A, n = inv(A, _op=op), -n
     if n == 0:

@@ -3,7 +3,8 @@ the SVD), with torch's gradients; eigvalsh and svdvals are eigh and svd whose ot
 
 Gradients (real case; each written once, ``*_vjp`` below, on NumPy arrays for backward and on tensorgrad Tensors for
 backward_graph, so that second derivatives come from the same lines):
-  cholesky A = L L^T:  gA = sym(L^-T Phi(L^T gL) L^-1), Phi = the lower triangle with the diagonal halved
+  cholesky A = L L^T:  gA = sym(L^-T Phi(L^T gL) L^-1), Phi = the lower triangle with the diagonal halved (and
+                       for a complex A = L L^H, torch's L^-H P L^-1, see cholesky_vjp)
   qr A = Q R (m >= n): gA = (gQ + Q copyltu(R gR^T - gQ^T Q)) R^-T; for m < n, A = [X | Y]: gY = Q gR_Y and X's
                        square rule with gQ + Y gR_Y^T
   eigh A = V diag(L) V^T: gA = sym(V (diag(gL) + F o V^T gV) V^T), F_ij = 1 / (L_j - L_i) off the diagonal
@@ -40,12 +41,26 @@ def _t(x):
     return x.mT if isinstance(x, Tensor) else mT(x)
 
 
+def _h(x):
+    """The conjugate transpose (the transpose of a real x): complex factors' gradients take it where real ones take
+    the transpose."""
+    return x.mH if isinstance(x, Tensor) else mT(x).conj() if x.dtype.kind == "c" else mT(x)
+
+
 def _diag(v):
     return diag_embed(v) if isinstance(v, Tensor) else v[..., None] * np.eye(v.shape[-1], dtype=v.dtype)
 
 
 def _tril(x, k=0):
     return tril(x, k) if isinstance(x, Tensor) else np.tril(x, k)
+
+
+def _real_cotangent(g):
+    """The gradient of real values packed among complex ones (svd's S, eigh's eigenvalues): its real part, still
+    complex-typed; the imaginary part a complex-typed slot may receive is no direction a real value moves in."""
+    if g is None or g.dtype.kind != "c":
+        return g
+    return g.real.to(g.dtype) if isinstance(g, Tensor) else g.real.astype(g.dtype)
 
 
 def _eye_mask(n, like):
@@ -63,10 +78,10 @@ def _offdiag_recip(e):
 
 
 def _solve_upper_right(R, B):
-    """B R^-T for upper-triangular R (solve R X^T = B^T)."""
+    """B R^-H for upper-triangular R (solve R X^H = B^H; R^-T for a real R)."""
     if isinstance(R, Tensor):
-        return solve_triangular(R, B.mT, upper=True).mT
-    return mT(trsm(R, mT(B), lower=False, trans=False, unit=False))
+        return solve_triangular(R, B.mH, upper=True).mH
+    return _h(trsm(R, _h(B), lower=False, trans=False, unit=False))
 
 
 def _cat_last(a, b):
@@ -74,23 +89,27 @@ def _cat_last(a, b):
 
 
 def cholesky_vjp(L, gL):
-    phi = _t(L) @ gL
-    phi = _tril(phi) - 0.5 * _diag(diagonal(phi, 0, -2, -1) if isinstance(phi, Tensor) else
-                                    np.diagonal(phi, 0, -2, -1))
+    """L^-H P L^-1 with P = (tril(M) + tril(M, -1)^H) / 2, M = L^H gL: torch's form, which is sym(L^-T Phi L^-1) for
+    a real A. For a complex A (= L L^H) P keeps diag(M)'s imaginary part, as torch's; conjugate transposes
+    throughout (trsm's trans 2 is 'C', the same as 'T' on real matrices)."""
+    M = _h(L) @ gL
+    P = 0.5 * (_tril(M) + _h(_tril(M, -1)))
     if isinstance(L, Tensor):
-        t = solve_triangular(L.mT, phi, upper=True)
-        ga = solve_triangular(L.mT, t.mT, upper=True).mT
-    else:
-        t = trsm(L, phi, lower=True, trans=True, unit=False)
-        ga = mT(trsm(L, mT(t), lower=True, trans=True, unit=False))
-    return 0.5 * (ga + _t(ga))
+        t = solve_triangular(L.mH, P, upper=True)
+        return solve_triangular(L.mH, t.mH, upper=True).mH
+    t = trsm(L, P, lower=True, trans=2, unit=False)
+    return _h(trsm(L, _h(t), lower=True, trans=2, unit=False))
 
 
 def _qr_square_vjp(Q, R, gQ, gR):
-    M = (R @ _t(gR) if gR is not None else 0) - (_t(gQ) @ Q if gQ is not None else 0)
+    M = (R @ _h(gR) if gR is not None else 0) - (_h(gQ) @ Q if gQ is not None else 0)
     if not isinstance(M, (Tensor, np.ndarray)):  # no gradient at all
         return Q @ R * 0
-    b = Q @ (_tril(M) + _t(_tril(M, -1)))
+    # copyltu(M): its lower triangle mirrored, with the real part of its diagonal (R's diagonal is real for a complex
+    # A too: LAPACK's Householder reflections make it so, and torch's gradient keeps to that)
+    low = _tril(M, -1)
+    d = diagonal(M, 0, -2, -1) if isinstance(M, Tensor) else np.diagonal(M, 0, -2, -1)
+    b = Q @ (low + _h(low) + _diag(d.real))
     if gQ is not None:
         b = b + gQ
     return _solve_upper_right(R, b)
@@ -106,7 +125,7 @@ def qr_vjp(A, Q, R, gQ, gR):
     gV = None if gR is None else gR[..., m:]
     if gV is None:
         return _cat_last(_qr_square_vjp(Q, U, gQ, gU), Q @ R[..., m:] * 0)
-    gQ2 = Y @ _t(gV) if gQ is None else gQ + Y @ _t(gV)
+    gQ2 = Y @ _h(gV) if gQ is None else gQ + Y @ _h(gV)
     return _cat_last(_qr_square_vjp(Q, U, gQ2, gU), Q @ gV)
 
 
@@ -114,33 +133,38 @@ def eigh_vjp(L, V, gL, gV):
     inner = _diag(gL) if gL is not None else None
     if gV is not None:
         F = _offdiag_recip(L[..., None, :] - L[..., :, None])
-        term = F * (_t(V) @ gV)
+        term = F * (_h(V) @ gV)
         inner = term if inner is None else inner + term
     if inner is None:
-        return V @ _t(V) * 0
-    ga = V @ inner @ _t(V)
-    return 0.5 * (ga + _t(ga))
+        return V @ _h(V) * 0
+    ga = V @ inner @ _h(V)
+    return 0.5 * (ga + _h(ga))
 
 
 def svd_vjp(U, S, Vh, gU, gS, gVh):
+    """(Complex A: conjugate transposes, and the term i Im(diag(U^H gU)) / S on the diagonal, torch's, for the phase
+    each pair u_i, v_i shares freely; S is complex-typed there, with a zero imaginary part.)"""
     m, n, k = U.shape[-2], Vh.shape[-1], S.shape[-1]
     inner = _diag(gS) if gS is not None else None
     if gU is not None or gVh is not None:
         s2 = S * S
         F = _offdiag_recip(s2[..., None, :] - s2[..., :, None])
         if gU is not None:
-            X = _t(U) @ gU
-            term = (F * (X - _t(X))) * S[..., None, :]
+            X = _h(U) @ gU
+            term = (F * (X - _h(X))) * S[..., None, :]
+            if X.dtype.kind == "c":
+                d = diagonal(X, 0, -2, -1) if isinstance(X, Tensor) else np.diagonal(X, 0, -2, -1)
+                term = term + _diag((d - d.conj()) * 0.5 / S)
             inner = term if inner is None else inner + term
         if gVh is not None:
-            X = Vh @ _t(gVh)
-            term = S[..., :, None] * (F * (X - _t(X)))
+            X = Vh @ _h(gVh)
+            term = S[..., :, None] * (F * (X - _h(X)))
             inner = term if inner is None else inner + term
     ga = U @ inner @ Vh if inner is not None else U @ Vh * 0
     if gU is not None and m > k:
-        ga = ga + ((gU - U @ (_t(U) @ gU)) / S[..., None, :]) @ Vh
+        ga = ga + ((gU - U @ (_h(U) @ gU)) / S[..., None, :]) @ Vh
     if gVh is not None and n > k:
-        ga = ga + U @ ((gVh - (gVh @ _t(Vh)) @ Vh) / S[..., :, None])
+        ga = ga + U @ ((gVh - (gVh @ _h(Vh)) @ Vh) / S[..., :, None])
     return ga
 
 
@@ -181,20 +205,25 @@ class Cholesky(Function):
 
     def backward(self, g):
         L, = self.saved_tensors
-        return cholesky_vjp(L, mT(g) if self.upper else g), None, None, None, None
+        if not self.upper:
+            return cholesky_vjp(L, g), None, None, None, None
+        # (L factors A^T: A's gradient is the transpose of A^T's, the same matrix for a real symmetric one)
+        return mT(cholesky_vjp(L, mT(g))), None, None, None, None
 
     def backward_graph(self, g):
         out = self.output(mT(self.saved_tensors[0]) if self.upper else self.saved_tensors[0])
-        return cholesky_vjp(out.mT if self.upper else out, g.mT if self.upper else g), None, None, None, None
+        if not self.upper:
+            return cholesky_vjp(out, g), None, None, None, None
+        return cholesky_vjp(out.mT, g.mT).mT, None, None, None, None
 
 
 def cholesky(A, *, upper=False, _op="linalg.cholesky"):
-    check_matrix(_op, A)
+    check_matrix(_op, A, complex_ok=True)
     return Cholesky.apply(A, bool(upper), True, _op, None)
 
 
 def cholesky_ex(A, *, upper=False, check_errors=False):
-    check_matrix("linalg.cholesky_ex", A)
+    check_matrix("linalg.cholesky_ex", A, complex_ok=True)
     info = []
     L = Cholesky.apply(A, bool(upper), check_errors, "linalg.cholesky_ex", info)
     return _CholeskyEx(L, info_tensor(info[0]))
@@ -246,7 +275,7 @@ class Qr(Function):
 
 def qr(A, mode="reduced"):
     op = "linalg.qr"
-    check_matrix(op, A, square=False)
+    check_matrix(op, A, square=False, complex_ok=True)
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"{op}: qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
                            "'r', or 'complete'")
@@ -288,6 +317,7 @@ class Eigh(Function):
         batch = p.shape[:-1]
         w, v = unpack_arrays(p, batch, self.shapes)
         gw, gv = packed_grad(g, batch, self.shapes)
+        gw = _real_cotangent(gw)
         with np.errstate(invalid="ignore", divide="ignore"):  # (inf / NaN on a repeated spectrum, as torch)
             return eigh_vjp(w, v, gw, gv), None
 
@@ -296,7 +326,7 @@ class Eigh(Function):
         batch = p.shape[:-1]
         w, v = unpack(self.output(p), batch, self.shapes)
         gw, gv = unpack_grad(g, batch, self.shapes)
-        return eigh_vjp(w, v, gw, gv), None
+        return eigh_vjp(w, v, _real_cotangent(gw), gv), None
 
 
 def _uplo(op, UPLO):
@@ -306,15 +336,16 @@ def _uplo(op, UPLO):
 
 
 def eigh(A, UPLO="L"):
-    check_matrix("linalg.eigh", A)
+    check_matrix("linalg.eigh", A, complex_ok=True)
     n = A.shape[-1]
-    return _Eigh(*unpack(Eigh.apply(A, _uplo("linalg.eigh", UPLO)), batch_shape(A), ((n,), (n, n))))
+    w, V = unpack(Eigh.apply(A, _uplo("linalg.eigh", UPLO)), batch_shape(A), ((n,), (n, n)))
+    return _Eigh(_real_part(w), V)
 
 
 def eigvalsh(A, UPLO="L"):
-    check_matrix("linalg.eigvalsh", A)
+    check_matrix("linalg.eigvalsh", A, complex_ok=True)
     n = A.shape[-1]
-    return unpack(Eigh.apply(A, _uplo("linalg.eigvalsh", UPLO)), batch_shape(A), ((n,), (n, n)))[0]
+    return _real_part(unpack(Eigh.apply(A, _uplo("linalg.eigvalsh", UPLO)), batch_shape(A), ((n,), (n, n)))[0])
 
 
 # ------------------------------------------------------------------------------------------------------ svd
@@ -343,6 +374,7 @@ class Svd(Function):
         batch = p.shape[:-1]
         u, s, vh = unpack_fn(p, batch, self.shapes)
         gu, gs, gvh = grads(g, batch, self.shapes)
+        gs = _real_cotangent(gs)
         k = s.shape[-1]
         if u.shape[-1] != k:
             u, gu = u[..., :k], (None if gu is None else gu[..., :k])
@@ -367,31 +399,38 @@ def _svd_driver(op, driver):
 
 def svd(A, full_matrices=True, *, driver=None):
     op = "linalg.svd"
-    check_matrix(op, A, square=False)
+    check_matrix(op, A, square=False, complex_ok=True)
     _svd_driver(op, driver)
     m, n = A.shape[-2:]
-    return _Svd(*unpack(Svd.apply(A, bool(full_matrices)), batch_shape(A), _svd_shapes(m, n, bool(full_matrices))))
+    U, S, Vh = unpack(Svd.apply(A, bool(full_matrices)), batch_shape(A), _svd_shapes(m, n, bool(full_matrices)))
+    return _Svd(U, _real_part(S), Vh)
+
+
+def _real_part(S):
+    """The singular values (or eigh's eigenvalues) of a complex A, packed beside the complex factors as complex
+    numbers: their real part."""
+    return S.real if S.dtype.kind == "c" else S
 
 
 def svdvals(A, *, driver=None):
     op = "linalg.svdvals"
-    check_matrix(op, A, square=False)
+    check_matrix(op, A, square=False, complex_ok=True)
     _svd_driver(op, driver)
     m, n = A.shape[-2:]
-    return unpack(Svd.apply(A, False), batch_shape(A), _svd_shapes(m, n, False))[1]
+    return _real_part(unpack(Svd.apply(A, False), batch_shape(A), _svd_shapes(m, n, False))[1])
 
 
 def svd_legacy(input, some=True, compute_uv=True):
     """torch.svd: (U, S, V) -- V, not Vh -- reduced when some; compute_uv=False gives zero-filled U (m, m) and
     V (n, n)."""
-    check_matrix("svd", input, square=False)
+    check_matrix("svd", input, square=False, complex_ok=True)
     m, n = input.shape[-2:]
     batch = batch_shape(input)
     if not compute_uv:
         z = lambda k: Tensor._make(np.zeros(batch + (k, k), input.array.dtype), None)  # noqa: E731
         return _SvdLegacy(z(m), svdvals(input), z(n))
     U, S, Vh = svd(input, full_matrices=not some)
-    return _SvdLegacy(U, S, Vh.mT)
+    return _SvdLegacy(U, S, Vh.mH)  # (V = Vh^H)
 
 
 # ------------------------------------------------------------------------------------------------------ det
@@ -413,7 +452,9 @@ def _cofactor(a, d):
         out[ok] = df[ok, None, None] * mT(np.linalg.inv(af[ok]))
     if (~ok).any():
         u, s, vh = np.linalg.svd(af[~ok])
-        out[~ok] = (np.linalg.det(u) * np.linalg.det(vh))[:, None, None] * (u * _prod_others(s)[:, None, :]) @ vh
+        # (A^-T = conj(U) S^-1 conj(Vh): the conjugates are no-ops on a real A)
+        out[~ok] = ((np.linalg.det(u) * np.linalg.det(vh))[:, None, None] * (u.conj() * _prod_others(s)[:, None, :])
+                    @ vh.conj())
     return unflat(out, batch_shape(a))
 
 
@@ -424,7 +465,7 @@ def _cofactor_graph(A, d):
     n = S.shape[-1]
     others = where(_eye_mask(n, S), 1.0, S.unsqueeze(-2).expand(tuple(S.shape[:-1]) + (n, n))).prod(-1)
     sign = det(U.detach()) * det(Vh.detach())  # (+-1: no gradient)
-    return sign.unsqueeze(-1).unsqueeze(-1) * (U * others.unsqueeze(-2)) @ Vh
+    return sign.unsqueeze(-1).unsqueeze(-1) * (U.conj() * others.unsqueeze(-2)) @ Vh.conj()
 
 
 class Det(Function):
@@ -443,5 +484,5 @@ class Det(Function):
 
 
 def det(A, *, _op="linalg.det"):
-    check_matrix(_op, A)
+    check_matrix(_op, A, complex_ok=True)
     return Det.apply(A)

@@ -54,7 +54,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         return vector_norm(A, 2, (d0, d1), keepdim, _op=op)
     if A.dtype.kind == "c" and ord not in ("nuc", 2, -2):  # sums of |A|: real from here on
         A = A.abs()
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     if ord in ("nuc", 2, -2):
         s = svdvals(movedim(A, (d0, d1), (-2, -1)))
         r = s.sum(-1) if ord == "nuc" else amax(s, -1) if ord == 2 else amin(s, -1)
@@ -96,11 +96,11 @@ def cond(A, p=None):
     norm(A, p) norm(A^-1, p) -- inf for a singular matrix, as torch."""
     op = "linalg.cond"
     if p is None or (p in (2, -2) and not isinstance(p, (str, bool))):
-        check_matrix(op, A, square=False)
+        check_matrix(op, A, square=False, complex_ok=True)
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
         return big / small if p != -2 else small / big
-    check_matrix(f"linalg.cond(ord={p})", A)
+    check_matrix(f"linalg.cond(ord={p})", A, complex_ok=True)
     Ainv, info = inv_ex(A)
     r = matrix_norm(A, p) * matrix_norm(Ainv, p)
     return where(Tensor._make(info.array > 0, None), math.inf, r) if bool((info.array > 0).any()) else r

@@ -17,16 +17,17 @@ class LinAlgError(RuntimeError):
     torch's)."""
 
 
-def check_matrix(op, A, square=True, name="A", float_only=True):
-    """torch's checks: a Tensor of at least 2 dims, float32/float64 (integers and half precision refused), square
-    where the op needs it; and on the CPU (these ops run NumPy/SciPy's LAPACK)."""
+def check_matrix(op, A, square=True, name="A", float_only=True, complex_ok=False):
+    """torch's checks: a Tensor of at least 2 dims, float32/float64 (integers and half precision refused; complex64/
+    complex128 too, unless the op has a complex form: complex_ok), square where the op needs it; and on the CPU (these
+    ops run NumPy/SciPy's LAPACK)."""
     if not isinstance(A, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(A).__name__}")
     if A.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions (got shape "
                            f"{tuple(A.shape)})")
     if float_only:
-        check_float(op, A)
+        check_float(op, A, complex_ok)
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {A.shape[-2]} by "
                            f"{A.shape[-1]} matrices")
@@ -35,7 +36,9 @@ def check_matrix(op, A, square=True, name="A", float_only=True):
                                   f"a {A.device} tensor of shape {tuple(A.shape)}: move it with .cpu()")
 
 
-def check_float(op, A):
+def check_float(op, A, complex_ok=False):
+    if complex_ok and A.dtype in (dtypes.complex64, dtypes.complex128):
+        return
     if not is_float(A.dtype):
         raise RuntimeError(f"{op}: Expected a floating point tensor as input. Got {dtypes.name(A.dtype)} "
                            f"(shape {tuple(A.shape)})")
