@@ -5,6 +5,9 @@ switches (stored only: tensorgrad's attention chooses its kernel by shape and dt
 CUBLAS_COMPUTE_32F_FAST_TF32, Ampere and newer) via backend.cuda.configure_matmul; False keeps full float32,
 torch's default. On the CPU NumPy's BLAS has no TF32, so there the flag changes nothing.
 """
+import contextlib
+import warnings
+
 from .. import backend as _backend
 from ..backend import cuda as _cuda_backend
 
@@ -102,3 +105,20 @@ def math_sdp_enabled():
 
 def cudnn_sdp_enabled():
     return _state["cudnn_sdp"]
+
+
+@contextlib.contextmanager
+def sdp_kernel(enable_flash=True, enable_math=True, enable_mem_efficient=True, enable_cudnn=True):
+    """torch's deprecated spelling of torch.nn.attention.sdpa_kernel (public ViT code still writes it, on the CPU
+    as well): the four attention switches set for the block, the previous ones restored on exit."""
+    warnings.warn("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this context manager will be "
+                  "removed. Please see `torch.nn.attention.sdpa_kernel()` for the new context manager, with updated "
+                  "signature.", FutureWarning, stacklevel=3)
+    names = ("flash", "math", "mem_efficient", "cudnn_sdp")
+    previous = {k: _state[k] for k in names}
+    try:
+        for k, on in zip(names, (enable_flash, enable_math, enable_mem_efficient, enable_cudnn)):
+            _state[k] = bool(on)
+        yield {}
+    finally:
+        _state.update(previous)

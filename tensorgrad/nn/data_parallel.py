@@ -18,7 +18,7 @@ from ..cuda import device_count
 from .module import Module
 from .norm import _BatchNorm
 
-__all__ = ["DataParallel", "SyncBatchNorm"]
+__all__ = ["DataParallel", "data_parallel", "SyncBatchNorm"]
 
 
 def _to(x, device):
@@ -65,6 +65,16 @@ class DataParallel(Module):
         out = self.module(*_to(inputs, dev), **_to(kwargs, dev))
         return _to(out, as_device(f"cuda:{self.output_device}") if isinstance(self.output_device, int)
                    else as_device(self.output_device))
+
+
+def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, module_kwargs=None):
+    """torch.nn.parallel.data_parallel: DataParallel's forward as a function (DCGAN's multi-GPU branch calls it),
+    with one device at most. Unlike the DataParallel module it needs a device, as torch's."""
+    if device_count() == 0:
+        raise RuntimeError("data_parallel: device type could not be determined (no CUDA device is available; call "
+                           "the module directly on the CPU)")
+    inputs = inputs if isinstance(inputs, tuple) else (() if inputs is None else (inputs,))
+    return DataParallel(module, device_ids, output_device, dim)(*inputs, **(module_kwargs or {}))
 
 
 class SyncBatchNorm(_BatchNorm):

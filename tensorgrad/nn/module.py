@@ -350,6 +350,17 @@ class Module:
                     t.grad.array = conv(t.grad.array)
         return self
 
+    _COMPILE_OPTIONS = ("fullgraph", "dynamic", "backend", "mode", "options", "disable")
+
+    def compile(self, **kwargs):
+        """torch's in-place Module.compile(**torch.compile's options), which returns None. tensorgrad runs eagerly
+        (tensorgrad.compile returns what it is given), so the module stays as it is; the options are checked by
+        name, as torch.compile's keyword-only signature does."""
+        unknown = [k for k in kwargs if k not in self._COMPILE_OPTIONS]
+        if unknown:
+            raise TypeError(f"compile() got an unexpected keyword argument '{unknown[0]}' (torch.compile takes "
+                            f"{', '.join(self._COMPILE_OPTIONS)})")
+
     def share_memory(self):
         """torch's: every parameter and buffer (and a gradient already there) moved into shared memory in place
         (Tensor.share_memory_), so that processes given this module (forked after this, or sent through

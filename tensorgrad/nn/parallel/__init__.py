@@ -5,6 +5,6 @@ gradients averaged over MPI / NCCL while backward runs. DataParallel (nn/data_pa
 at most one device: a pass-through on the CPU; several devices in one process are refused with a pointer here.
 """
 from .distributed import DistributedDataParallel
-from ..data_parallel import DataParallel
+from ..data_parallel import DataParallel, data_parallel
 
-__all__ = ["DistributedDataParallel", "DataParallel"]
+__all__ = ["DistributedDataParallel", "DataParallel", "data_parallel"]
