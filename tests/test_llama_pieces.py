@@ -387,3 +387,39 @@ def test_tiny_llama_trains_as_torch_does():
     got, want = g.greedy(tg.tensor(start), 12), t.greedy(torch.tensor(start), 12)
     assert got.numpy().tolist() == want.numpy().tolist()
     assert not got.requires_grad and got.dtype == tg.int64
+
+
+def test_top_k_sampling_step_idioms():
+    """One sampling step as decoders write it: scale by temperature, keep the top k by masking the rest to -inf in
+    place through a comparison against v[:, [-1]], softmax, multinomial; and Size + tuple keeps being a shape."""
+    rng = np.random.default_rng(9)
+    logits = rng.standard_normal((4, 50)).astype(np.float32)
+    probs = {}
+    for L in BOTH:
+        lg = L.tensor(logits) / 0.8
+        v, _ = L.topk(lg, min(7, lg.size(-1)))
+        lg[lg < v[:, [-1]]] = -float("Inf")
+        probs[L] = F(lg).softmax(lg, dim=-1)
+    close(probs[tg], probs[torch], rtol=1e-5, atol=1e-7)
+    assert ((probs[tg].numpy() > 0).sum(-1) == 7).all()
+    nxt = tg.multinomial(probs[tg], num_samples=1)
+    assert tuple(nxt.shape) == (4, 1) and nxt.dtype == tg.int64
+    assert (probs[tg].numpy()[np.arange(4), nxt.numpy()[:, 0]] > 0).all()
+    x = tg.zeros(2, 3, 8)
+    assert x.shape[:-1] + (-1, 2) == (2, 3, -1, 2) and isinstance(x.shape[:-1] + (-1, 2), tg.Size)
+    assert tuple(x.reshape(x.shape[:-1] + (-1, 2)).shape) == (2, 3, 4, 2)
+
+
+def test_head_permutation_for_interleaved_rotary_round_trips_as_torch():
+    """Converting a q/k projection between interleaved-pair and half-split rotary layouts (view, reshape,
+    transpose(1, 2), reshape) and back."""
+    heads, dim = 4, 16
+    a = np.random.default_rng(10).standard_normal((dim, dim)).astype(np.float32)
+    out = {}
+    for L in BOTH:
+        w = L.tensor(a)
+        fwd = w.view(dim, dim).reshape(heads, dim // heads // 2, 2, dim).transpose(1, 2).reshape(dim, dim)
+        back = fwd.view(heads, 2, dim // heads // 2, dim).transpose(1, 2).reshape(dim, dim)
+        out[L] = (fwd, back)
+    close(out[tg][0], out[torch][0], rtol=0, atol=0)
+    close(out[tg][1], torch.tensor(a), rtol=0, atol=0)
