@@ -153,6 +153,8 @@ _toplevel.install(globals())
 
 from . import out_arg as _out_arg  # noqa: E402
 _out_arg.install(globals())  # torch's out= on the functions above (tensorgrad.add(a, b, out=c))
+from .ops.foreach import FUNCTIONS as _FOREACH  # noqa: E402
+globals().update(_FOREACH)  # torch._foreach_add_ & co. (ops/foreach.py: multi-tensor optimizer steps)
 from . import kwarg_aliases as _kwarg_aliases  # noqa: E402
 _kwarg_aliases.install(globals(), Tensor)  # torch's axis= / keepdims= / x.flip(dims=...) spellings (kwarg_aliases.py)
 
