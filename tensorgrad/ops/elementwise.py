@@ -669,7 +669,7 @@ def clamp(a, min=None, max=None):
                                "together") from None
         return ClampTensor.apply(a.to(dt), lo, hi)
     if not is_float(a.dtype) and any(isinstance(v, (float, np.floating)) for v in (min, max)):
-        a = a.to(get_default_dtype())  # int tensor, float bound -> float result (as PyTorch)
+        a = to_float(a)  # int tensor, float bound -> float result (as PyTorch); a complex one stays, refused below
     t = a.dtype.type
     return Clamp.apply(a, None if min is None else t(min), None if max is None else t(max))
 

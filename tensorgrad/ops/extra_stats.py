@@ -11,6 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..dtypes import get_default_dtype
+from ..dtypes import to_real
 from ..tensor import Tensor
 from .composite import sort, isnan
 from .elementwise import where, sqrt, clamp
@@ -18,7 +19,7 @@ from .indexing import Gather
 from .movement import reshape, cat, movedim, getitem, unsqueeze
 from .reduce import sum as total, mean, var, std, amax, amin, vector_norm, median
 from .scan import cumsum
-from .util import normalize_dim, is_float
+from .util import normalize_dim, is_float, to_float
 
 _MinMax = namedtuple("aminmax", ["min", "max"])
 _Mode = namedtuple("mode", ["values", "indices"])
@@ -259,19 +260,18 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if input.ndim > 2:
         raise RuntimeError(f"cov: expected input to have two or fewer dimensions but got an input with "
                            f"{input.ndim} dimensions (shape {tuple(input.shape)})")
-    x = reshape(input, (1, -1)) if input.ndim < 2 else input
-    if not is_float(x.dtype):
-        x = x.to(get_default_dtype())
+    x = to_float(reshape(input, (1, -1)) if input.ndim < 2 else input)
+    wdt = to_real(x.dtype)  # (the weights, their sum and the normalization stay real for a complex input)
     n = x.shape[1]
     w = None
     if fweights is not None:
         if fweights.dtype.kind not in "iu":
             raise RuntimeError(f"cov: expected fweights to have integral dtype, got {fweights.dtype}")
-        w = fweights.to(x.dtype)
+        w = fweights.to(wdt)
     if aweights is not None:
         if not is_float(aweights.dtype):
             raise RuntimeError(f"cov: expected aweights to have floating point dtype, got {aweights.dtype}")
-        w = aweights.to(x.dtype) if w is None else w * aweights.to(x.dtype)
+        w = aweights.to(wdt) if w is None else w * aweights.to(wdt)
     for wt, name in ((fweights, "fweights"), (aweights, "aweights")):
         if wt is not None and (wt.ndim > 1 or wt.numel() != n):
             raise RuntimeError(f"cov: expected {name} to be a 1-d tensor with {n} elements, got shape "
@@ -293,7 +293,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         elif aweights is None:
             norm = wsum - correction
         else:
-            norm = wsum - correction * total(w * aweights.to(x.dtype)) / wsum
+            norm = wsum - correction * total(w * aweights.to(wdt)) / wsum
     xc = x - avg
     xw = xc if w is None else xc * w
     c = xw @ xc.conj().t() if hasattr(xc, "conj") else xw @ xc.t()
@@ -381,8 +381,7 @@ def _pairs(y, d):
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     d = normalize_dim("trapezoid", dim, y.ndim, y.shape)
-    if not is_float(y.dtype):
-        y = y.to(get_default_dtype())
+    y = to_float(y)
     if y.shape[d] == 0:  # (torch: zeros, outside the graph)
         return Tensor._make(y._xp.zeros(y.shape[:d] + y.shape[d + 1:], dtype=y.dtype), None)
     dxs, c = _spacing_along(y, x, dx, d)
@@ -398,8 +397,7 @@ def trapz(y, x=None, *, dx=None, dim=-1):
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     d = normalize_dim("cumulative_trapezoid", dim, y.ndim, y.shape)
-    if not is_float(y.dtype):
-        y = y.to(get_default_dtype())
+    y = to_float(y)
     dxs, c = _spacing_along(y, x, dx, d)
     hi, lo = _pairs(y, d)
     parts = (hi + lo) * (c / 2) if dxs is None else (hi + lo) * dxs / 2
@@ -420,7 +418,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
         sp = list(spacing)
     else:
         sp = [spacing] * len(dims)
-    x = input if is_float(input.dtype) else input.to(get_default_dtype())
+    x = to_float(input)
     outs = []
     for d, h in zip(dims, sp):
         n = x.shape[d]
