@@ -27,6 +27,9 @@ class _LegacyType(type):
         if len(args) == 1:
             data = args[0]
             if isinstance(data, Tensor):
+                if data.dtype.kind == "c":  # (torch refuses any other dtype; a complex one would lose its imaginary part)
+                    raise TypeError(f"{cls.__name__}(): expected a real tensor, got {data.dtype} (shape "
+                                    f"{tuple(data.shape)})")
                 return data.to(cls.dtype)
             return _tensor(np.asarray(data), dtype=cls.dtype, device=device)
         raise TypeError(f"{cls.__name__}(): expects sizes (ints) or one sequence / array of data, got "

@@ -83,6 +83,14 @@ CASES = {
     "index_add": (lambda a, b, c, d: R(Z(a, b).index_add(0, T(a, [1, 0, 1]), Z(c, d), alpha=2)),
                   [(2, 3), (2, 3), (3, 3), (3, 3)]),
     "gather": (lambda a, b, c, d: R(Z(a, b).gather(1, T(a, IDX))), [(2, 4), (2, 4), (1,), (1,)]),
+    # ops that once cast an integer input to a float, and now keep a complex one complex (util.to_float)
+    "ldexp": (lambda a, b, c, d: R(lib(a).ldexp(Z(a, b), T(a, [1, 0, 3]))), [(2, 3), (2, 3), (1,), (1,)]),
+    "gradient": (lambda a, b, c, d: [R(x) for x in lib(a).gradient(Z(a, b), spacing=2.0)], [(3, 4), (3, 4), (1,), (1,)]),
+    "trapezoid": (lambda a, b, c, d: R(lib(a).trapezoid(Z(a, b), c, dim=0) + lib(a).cumulative_trapezoid(Z(a, b), dim=0)
+                                       .sum(0)), [(3, 4), (3, 4), (3,), (1,)]),
+    "cov": (lambda a, b, c, d: R(lib(a).cov(Z(a, b), aweights=c.abs() + 0.5)), [(3, 5), (3, 5), (5,), (1,)]),
+    "float_power": (lambda a, b, c, d: R(lib(a).float_power(Z(a, b), 2) + lib(a).float_power(c, Z(a, b))),
+                    [(4,), (4,), unif(4, low=0.5, high=2), (1,)]),
 }
 
 
@@ -160,6 +168,19 @@ def test_nn_linear_complex_module():
         opt.step()
     np.testing.assert_allclose(m.weight.detach().numpy(), tm.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(m.bias.detach().numpy(), tm.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_casts_to_real_are_the_users():
+    """An explicit cast of a complex tensor to a real dtype keeps the real part, as torch's (which warns), also through
+    the methods byte / short / float; an op that takes no complex refuses it by name rather than cast it."""
+    z0 = np.array([[1.7 - 2j, -3.2 + 1j]])
+    for name in ("byte", "short", "int", "float", "double", "half"):
+        got, want = getattr(tg.tensor(z0), name)(), getattr(torch.tensor(z0), name)()
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for f in (lambda z: z.clamp(0.5, 1.0), lambda z: tg.relu(z), lambda z: tg.nn.functional.layer_norm(z, (2,)),
+              lambda z: tg.stft(z[0], 2, return_complex=True), lambda z: tg.FloatTensor(z)):
+        with pytest.raises((RuntimeError, TypeError), match="complex"):
+            f(tg.tensor(z0))
 
 
 def test_complex_norm_dtype_and_errors():

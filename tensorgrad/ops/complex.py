@@ -15,17 +15,17 @@ Differs from torch:
 - complex32 (chalf) does not exist (NumPy has no complex of two float16): refused by name, also where torch's
   promotion would give it (a float16 tensor with a Python complex number).
 - Casting complex to a real dtype discards the imaginary part without torch's warning.
-- Ops on complex inputs that torch computes but tensorgrad does not raise instead, naming the op: the inverse
-  trigonometric functions, cumprod/prod, var/std, vector_norm, the linalg functions, linear, scatter_add/index_add. Ops that compute on the arrays past Function.apply (comparisons lt/le/gt/ge, argmax,
-  sort, topk, unique, searchsorted, heaviside) refuse complex with util.refuse_complex, as torch refuses them;
+- Ops on complex inputs that torch computes but tensorgrad does not raise instead, naming the op (among them
+  linalg.eig / eigvals, which tensorgrad lacks for any dtype, lstsq / pinv / lu / ldl / matrix_rank, stft, the
+  reductions through a sort such as median); ops/complex_more.py holds the complex forms of the norms, var/std,
+  prod/cumprod, the inverse trigonometric functions, linear, the scatters and linalg's inv ... eigh. Ops that
+  compute on the arrays past Function.apply (comparisons lt/le/gt/ge, argmax, sort, topk, unique, searchsorted,
+  heaviside) refuse complex with util.refuse_complex, as torch refuses them;
   eq/ne, isnan/isinf/isfinite, isclose/allclose, nan_to_num, nonzero, count_nonzero take complex as torch does.
 - A composite function written from ops that all take complex computes on complex even where torch's kernel
   refuses (F.mse_loss gives mean((a - b)^2), torch raises).
-- The refusal of an implicit complex -> real cast (an op calling .to(float) on its input) reads the call stack, so
-  it costs nothing on real tensors; an explicit .to / .float from user code is allowed, as torch's.
 """
 import builtins
-import sys
 
 import numpy as np
 
@@ -247,38 +247,12 @@ class ViewAsComplex(Function):
         return ViewAsReal.apply(g)
 
 
-# Modules whose frames a cast passes through on its way from the caller (Tensor.to / .float in methods.py, apply)
-_CAST_PATH = ("tensorgrad.ops.methods", "tensorgrad.autograd.function", __name__, "tensorgrad.out_arg")
-
-
-def _implicit_caller():
-    """The tensorgrad function that asked for a complex -> real cast, or None when the user's code asked (or a
-    backward, where a real input's gradient is the real part). Such casts are rare, so the stack is read only here:
-    an op that turns its input into a float with .to() (softmax, var, isclose, ...) would otherwise drop the
-    imaginary part silently; it is refused instead, naming the op."""
-    f = sys._getframe(2)
-    while f is not None and f.f_globals.get("__name__", "") in _CAST_PATH:
-        f = f.f_back
-    if f is None or not f.f_globals.get("__name__", "").startswith("tensorgrad."):
-        return None
-    if f.f_code.co_name in ("backward", "backward_graph") or "autograd" in f.f_globals["__name__"]:
-        return None
-    return f.f_code.co_name
-
-
 class ComplexCast(Function):
     """.to(dtype) of a complex tensor: to another complex dtype, or to a real one keeping the real part (torch
-    warns there; tensorgrad does not). The gradient goes back in the input's dtype."""
+    warns there; tensorgrad does not). The gradient goes back in the input's dtype. Ops never cast their input to a
+    real dtype this way: an integer input becomes a float through util.to_float, which keeps a complex one complex
+    (for the op to compute on, or for Function.apply to refuse by name)."""
     takes_complex = True
-
-    @classmethod
-    def apply(cls, a, dtype):
-        if dtype.kind != "c" and a.dtype.kind == "c":
-            op = _implicit_caller()
-            if op is not None:
-                raise RuntimeError(f"{op}: complex tensors are not supported by this op (input {tuple(a.shape)} "
-                                   f"{a.dtype}; it would cast to {dtype} and drop the imaginary part)")
-        return super().apply(a, dtype)
 
     def forward(self, a, dtype):
         self.in_dtype = a.dtype

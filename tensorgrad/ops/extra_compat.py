@@ -35,9 +35,12 @@ def exp2(input):
 
 
 def float_power(input, exponent):
-    """input ** exponent in float64, whatever the inputs' dtypes (torch's float_power)."""
-    a = input.to(dtypes.float64) if isinstance(input, Tensor) else float(input)
-    b = exponent.to(dtypes.float64) if isinstance(exponent, Tensor) else float(exponent)
+    """input ** exponent in float64 (complex128 when either is complex), whatever the inputs' dtypes (torch's
+    float_power)."""
+    cplx = any(isinstance(v, complex) or isinstance(v, Tensor) and v.dtype.kind == "c" for v in (input, exponent))
+    dt = dtypes.complex128 if cplx else dtypes.float64
+    a = input.to(dt) if isinstance(input, Tensor) else (complex if cplx else float)(input)
+    b = exponent.to(dt) if isinstance(exponent, Tensor) else (complex if cplx else float)(exponent)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("float_power: expected at least one Tensor argument")
     return E.pow(a, b)

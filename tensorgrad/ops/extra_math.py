@@ -162,7 +162,7 @@ class _Frexp(tuple):
 
 def ldexp(input, other):
     """input * 2**other, a float result (input's float dtype, or the default one)."""
-    base = input if is_float(input.dtype) else input.to(get_default_dtype())
+    base = to_float(input)
     if isinstance(other, Tensor):
         two = power(2.0, other if is_float(other.dtype) else other.to(base.dtype))
     else:
