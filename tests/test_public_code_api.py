@@ -203,3 +203,36 @@ def test_cpu_rng_replay_through_set_device_states_pattern():
     set_device_states(devices, states)
     b = tg.nn.functional.dropout(x, 0.5)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# ------------------------------------------------------------------------------------------- torch.version
+def test_version_module_as_torch_without_cuda():
+    import tensorgrad.version as v
+    import torch.version as tv
+    for name in ("cuda", "hip", "debug"):
+        if name == "cuda" and (tg.cuda.is_available() or torch.cuda.is_available()):
+            continue
+        assert getattr(v, name) == getattr(tv, name), name
+    assert v.__version__ == tg.__version__ and isinstance(v.git_version, str)
+
+
+@pytest.mark.skipif(not tg.cuda.is_available(), reason="needs CUDA")
+def test_version_cuda_is_the_runtime():
+    import tensorgrad.version as v
+    major, minor = v.cuda.split(".")
+    assert int(major) >= 11 and minor.isdigit()
+
+
+def test_alias_finds_attributes_whose_value_is_none():
+    # the alias took a None value for a missing attribute: torch.version.cuda (None on a CPU build) raised
+    code = ("import tensorgrad.compat; tensorgrad.compat.install()\n"
+            "import torch\n"
+            "import tensorgrad.version\n"
+            "from torch.version import cuda as c\n"
+            "print(torch.version.cuda is tensorgrad.version.cuda, c is tensorgrad.version.cuda, torch.version.hip)\n"
+            "try:\n    torch.version.not_there\nexcept AttributeError as e:\n    print('refused:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "True True None"
+    assert lines[1].startswith("refused: torch.version.not_there: a torch feature tensorgrad does not provide")

@@ -38,7 +38,7 @@ _IMPORT_ONLY = ("onnx",)
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator", "special", "testing", "distributions", "sparse",
                "jit", "multiprocessing", "fft", "func", "serialization", "compiler", "hub",
-               "_utils")
+               "_utils", "version")
 # torch modules that tensorgrad provides under another name (tensorgrad.profiler is its memory profiler; torch's
 # profiler API is a module of it; torch._dynamo, private but probed by libraries, is torch.compiler's stand-in)
 _REMAP = {"torch.profiler": "tensorgrad.profiler.torch_api",
@@ -76,6 +76,9 @@ def _unsupported(what):
     return f"{what}: a {_root(what)} feature tensorgrad does not provide ({_HOW[_root(what)]})"
 
 
+_MISSING = object()
+
+
 class _Alias(types.ModuleType):
     """torch's name for a tensorgrad module: attribute reads and writes go to that module."""
 
@@ -97,14 +100,14 @@ class _Alias(types.ModuleType):
         try:
             value = getattr(target, name)
         except AttributeError:
-            value = None
+            value = _MISSING  # (not None: an attribute whose value is None, torch.version.cuda, is found)
             if name.startswith("__"):
                 raise
         sub = f"{self.__name__}.{name}"
-        if isinstance(value, types.ModuleType) or value is None:
+        if isinstance(value, types.ModuleType) or value is _MISSING:
             # a submodule: torch's name for it if tensorgrad's module is the one torch has under that name
             mapped = _target(sub)
-            if mapped is not None and (value is None or value.__name__ == mapped):
+            if mapped is not None and (value is _MISSING or value.__name__ == mapped):
                 return importlib.import_module(sub)
             raise AttributeError(_unsupported(sub), name=name, obj=self)
         return value
