@@ -1,6 +1,6 @@
 """torch.linalg on complex input against torch: inv, solve, det, slogdet / logdet, matrix_exp, matrix_power, cholesky
-(Hermitian, and a raw input whose gradient torch does not make Hermitian), svd / svdvals and the norms and cond built
-on them, qr, eigh / eigvalsh. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z =
+(Hermitian, and a raw input whose gradient torch does not make Hermitian), cholesky_solve / cholesky_inverse, svd /
+svdvals and the norms, cond and matrix_rank built on them, qr, eigh / eigvalsh, vecdot. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z =
 complex(a, b) of real inputs, real outputs), gradcheck and gradgradcheck in float64."""
 import numpy as np
 import pytest
@@ -61,6 +61,11 @@ CASES = {
     "qr_wide_complete": (lambda a, b, c, d: [R(x) for x in L(a).qr(Z(a, b), "complete")], [(2, 4), (2, 4), (1,), (1,)]),
     "eigvalsh": (lambda a, b, c, d: L(a).eigvalsh(H(a, b)) + L(a).eigvalsh(H(a, b), UPLO="U"), SQ),
     "eigh": (lambda a, b, c, d: (lambda w, V: [w, V.abs(), R(V[..., :1] @ V[..., :1].mH)])(*L(a).eigh(H(a, b))), SQ),
+    "cholesky_solve": (lambda a, b, c, d: R(lib(a).cholesky_solve(Z(c, d), L(a).cholesky(herm(a, b, 3)))
+                                            + lib(a).cholesky_solve(Z(c, d), L(a).cholesky(herm(a, b, 3), upper=True),
+                                                                    upper=True)), [(2, 3, 3), (2, 3, 3), (3, 2), (3, 2)]),
+    "cholesky_inverse": (lambda a, b, c, d: R(lib(a).cholesky_inverse(L(a).cholesky(herm(a, b, 3)))), SQ),
+    "vecdot": (lambda a, b, c, d: R(L(a).vecdot(Z(a, b), Z(c, d), dim=0)), [(3, 2), (3, 2), (3, 1), (3, 1)]),
     "inv_empty": (lambda a, b, c, d: L(a).inv(Z(a, b)).abs(), [(0, 3, 3), (0, 3, 3), (1,), (1,)]),
     "det_empty": (lambda a, b, c, d: L(a).det(Z(a, b)).abs(), [(2, 0, 0), (2, 0, 0), (1,), (1,)]),
     "solve_triangular": (lambda a, b, c, d: R(L(a).solve_triangular(lib(a).triu(Z(a, b)) + 3 * lib(a).eye(3),
@@ -108,6 +113,16 @@ def test_complex_leaf_grads_match_torch():
             grads.append(np.asarray(z.grad.numpy()))
         assert grads[0].dtype == np.complex128
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-11)
+
+
+def test_matrix_rank_complex():
+    rng = np.random.default_rng(2)
+    u = rng.standard_normal((2, 4, 2)) + 1j * rng.standard_normal((2, 4, 2))
+    a = u @ u.conj().swapaxes(-1, -2)  # rank 2, Hermitian
+    for kw in ({}, {"hermitian": True}, {"atol": 1e-8}, {"rtol": 0.5}):
+        got, want = tg.linalg.matrix_rank(tg.tensor(a), **kw), torch.linalg.matrix_rank(torch.tensor(a), **kw)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert got.dtype == tg.int64
 
 
 def test_complex_linalg_results_and_errors():

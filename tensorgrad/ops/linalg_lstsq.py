@@ -103,7 +103,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The number of singular values (|eigenvalues| when hermitian) above max(atol, rtol * s_max), int64
     (tol: torch's older name of atol, with rtol 0)."""
     op = "linalg.matrix_rank"
-    check_matrix(op, A, square=bool(hermitian))
+    check_matrix(op, A, square=bool(hermitian), complex_ok=True)
     if tol is not None:
         atol, rtol = tol, 0.0 if rtol is None else rtol
     m, n = A.shape[-2:]

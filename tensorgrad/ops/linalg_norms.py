@@ -107,7 +107,8 @@ def cond(A, p=None):
 
 
 def vecdot(x, y, *, dim=-1):
-    return (x * y).sum(dim)
+    """sum(conj(x) * y) over dim, as torch's (conj is a no-op on a real x)."""
+    return (x.conj() * y).sum(dim)
 
 
 def cross(input, other, *, dim=-1, _op="linalg.cross"):
@@ -191,27 +192,28 @@ def _chain(ts):
 
 # ------------------------------------------------------------------------------------------- Cholesky solves
 def _gram(L, upper):
-    """L L^T (upper: L^T L) of a Cholesky factor: LAPACK reads only its triangle, so that is the value; torch
-    differentiates the op as a function of the whole matrix, so the gradient is that of the full product."""
-    G = L.mT @ L if upper else L @ L.mT
+    """L L^H (upper: L^H L; ^T for a real L) of a Cholesky factor: LAPACK reads only its triangle, so that is the
+    value; torch differentiates the op as a function of the whole matrix, so the gradient is that of the full
+    product."""
+    G = L.mH @ L if upper else L @ L.mH
     if not (L.tril(-1) if upper else L.triu(1)).array.any():
         return G
     T = (L.triu() if upper else L.tril()).detach()
-    return G - (G.detach() - (T.mT @ T if upper else T @ T.mT))
+    return G - (G.detach() - (T.mH @ T if upper else T @ T.mH))
 
 
 def cholesky_solve(B, L, upper=False):
-    """X with (L L^T) X = B (upper: (U^T U) X = B), for a Cholesky factor L."""
+    """X with (L L^H) X = B (upper: (U^H U) X = B), for a Cholesky factor L."""
     op = "cholesky_solve"
-    check_matrix(op, L)
-    check_matrix(op, B, square=False, name="B")
+    check_matrix(op, L, complex_ok=True)
+    check_matrix(op, B, square=False, name="B", complex_ok=True)
     check_same_dtype(op, L, B)
     return solve(_gram(L, upper), B)
 
 
 def cholesky_inverse(L, upper=False):
-    """(L L^T)^-1 (upper: (U^T U)^-1) for a Cholesky factor L."""
-    check_matrix("cholesky_inverse", L)
+    """(L L^H)^-1 (upper: (U^H U)^-1) for a Cholesky factor L."""
+    check_matrix("cholesky_inverse", L, complex_ok=True)
     return inv(_gram(L, upper), _op="cholesky_inverse")
 
 
