@@ -97,3 +97,15 @@ def test_compiler_and_dynamo_under_the_alias(tmp_path):
     proc = _run_alias([str(script)], tmp_path)
     assert proc.stdout == "2 False 64 3\n", proc.stderr[-3000:]
     assert "torch._dynamo.no_such_function" in proc.stderr and "AttributeError" in proc.stderr
+
+
+def test_torch_version_under_the_alias_is_the_oracles(tmp_path):
+    # libraries gate on torch.__version__ (einx refuses < 2.2, einops / x-transformers pick paths by it): under the
+    # alias it is the torch API tensorgrad follows, the oracle's, with tensorgrad's version as the local label
+    from tensorgrad.compat import TORCH_VERSION
+    assert TORCH_VERSION.split("+")[0] == torch.__version__.split("+")[0]
+    script = tmp_path / "version.py"
+    script.write_text("import torch, tensorgrad\nprint(torch.__version__, tensorgrad.__version__)\n")
+    proc = _run_alias([str(script)], tmp_path)
+    assert proc.stdout.split() == [TORCH_VERSION, tg.__version__], proc.stderr[-3000:]
+    assert TORCH_VERSION.endswith("+tensorgrad" + tg.__version__)

@@ -46,6 +46,10 @@ _REMAP = {"torch.profiler": "tensorgrad.profiler.torch_api",
           "torch._dynamo": "tensorgrad.compiler", "torch._dynamo.config": "tensorgrad.compiler.config"}
 # each aliased library: the tensorgrad package it stands for; torch maps only _NAMESPACES, torchvision all of it
 _ROOTS = {"torch": "tensorgrad", "torchvision": "tensorgrad.vision"}
+# torch.__version__ under the alias: the torch API tensorgrad follows (its oracle, pinned in pyproject's test extra),
+# with tensorgrad's own version as the local label. Libraries gate on it (einx refuses torch < 2.2; x-transformers and
+# einops pick code paths by it): tensorgrad's "0.1.0" read as a torch version sent them to refusals or pre-2.0 paths
+TORCH_VERSION = f"2.13.0+tensorgrad{tensorgrad.__version__}"
 _HOW = {"torch": "this 'torch' is tensorgrad, aliased by tensorgrad.compat",
         "torchvision": "this 'torchvision' is tensorgrad.vision, aliased by tensorgrad.compat"}
 
@@ -85,6 +89,8 @@ class _Alias(types.ModuleType):
     def __init__(self, name, target):
         super().__init__(name, target.__doc__)
         object.__setattr__(self, "_tensorgrad_module", target)
+        if name == "torch":
+            object.__setattr__(self, "__version__", TORCH_VERSION)
         self.__path__ = []  # a package, so that `from torch.X import missing` comes to the finder and its message
         # Scripts also read a module's __dict__ (pytorch/examples' imagenet lists its architectures as the callables in
         # models.__dict__): the target's public functions and classes are mirrored here, as they never change after
