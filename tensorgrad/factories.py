@@ -163,6 +163,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign (start {start}, end "
+                           f"{end}, step {step})")
     if dtype is None:
         dtype = dtypes.int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else dtypes.get_default_dtype()
     return _finish(get_xp(device).arange(start, end, step, dtype=_dt(dtype)), requires_grad)
@@ -171,7 +174,26 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise RuntimeError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
-    return _finish(get_xp(device).linspace(start, end, steps, dtype=_dt(dtype)), requires_grad)
+    dt, xp = _dt(dtype), get_xp(device)
+    if dt.kind == "c" or isinstance(start, complex) or isinstance(end, complex):
+        return _finish(xp.linspace(start, end, steps, dtype=dt), requires_grad)
+    # torch's kernel: the ends cast to the dtype first, the step in it (in float64 for an integer dtype), the first
+    # half counted up from start and the second down from end, so both ends are exact and the halves mirror; each
+    # float32 start + step * i is one fused multiply-add there (float64 arithmetic rounded once reproduces it, and
+    # long double nearly does for float64); float16 and bfloat16 round after each operation
+    step_t = np.dtype(np.float64) if dt.kind in "biu" else dt
+    if dt.kind in "iu" and not all(np.iinfo(dt).min <= float(v) <= np.iinfo(dt).max for v in (start, end)):
+        raise RuntimeError(f"linspace: value cannot be converted to type {dt} without overflow (start {start}, end "
+                           f"{end})")
+    s, e = (step_t.type(np.asarray(float(v)).astype(dt)) for v in (start, end))
+    step = step_t.type((e - s) / step_t.type(max(steps - 1, 1)))
+    wide = step_t.type if step_t.itemsize < 4 else np.float64 if step_t.itemsize == 4 else np.longdouble \
+        if xp is np else np.float64
+    i = xp.arange(steps).astype(wide)
+    s, e, step = wide(s), wide(e), wide(step)
+    up, down = s + (step * i).astype(wide), e - (step * (wide(steps - 1) - i)).astype(wide)
+    out = xp.where(i < steps // 2, up, down) if steps > 1 else xp.full(steps, s)
+    return _finish(out.astype(np.float64).astype(dt) if wide == np.longdouble else out.astype(dt), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

@@ -394,13 +394,24 @@ def test_inplace_variants_match_torch(i):
     np.testing.assert_allclose(np.asarray(a), b.numpy(), rtol=1e-12)
 
 
-def test_inplace_variants_refuse_grad():
+def test_inplace_variants_record_grad():
     x = tg.randn(3, 4, requires_grad=True)
     idx = tg.tensor([[0], [1], [2]])
     with pytest.raises(RuntimeError, match="scatter_"):
-        x.scatter_(1, idx, 0.0)
-    with pytest.raises(RuntimeError, match=r"scatter_add_: src \(shape \(3, 1\)\) requires grad"):
-        tg.zeros(3, 4).scatter_add_(1, idx, tg.ones(3, 1, requires_grad=True))
+        x.scatter_(1, idx, 0.0)  # a leaf that requires grad, refused as torch refuses it
+    # a src that requires grad, or a non-leaf self, is recorded as torch records it (ScatterAddBackward etc.)
+    grads = []
+    for m in (tg, torch):
+        base = m.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4), requires_grad=True)
+        src = m.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+        y = base * 1
+        y.scatter_add_(1, m.tensor([[0], [1], [2]]), src)
+        y.index_add_(0, m.tensor([2, 2]), src.expand(3, 4)[:2] * 2)
+        y.scatter_(1, m.tensor([[3], [3], [3]]), src * -1)
+        (y * y).sum().backward()
+        grads.append((np.asarray(y.detach()), np.asarray(base.grad), np.asarray(src.grad)))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b)
     y = tg.zeros(3, 4)
     v = y._version
     y.scatter_(1, idx, 1.0)
@@ -443,8 +454,8 @@ ERRORS = [
     ("scatter-range", lambda: tg.scatter(t(3, 4), 0, tg.tensor([[3]]), 1.0), IndexError,
      [r"scatter", r"index 3", r"dim 0 of size 3"]),
     ("scatter-no-src", lambda: tg.scatter(t(3, 4), 0, tg.tensor([[0]])), TypeError, [r"scatter", r"src", r"value"]),
-    ("scatter-reduce", lambda: tg.scatter(t(3), 0, L(0), t(1), reduce="multiply"), NotImplementedError,
-     [r"scatter", r"multiply"]),
+    ("scatter-reduce", lambda: tg.scatter(t(3), 0, L(0), t(1), reduce="max"), RuntimeError,
+     [r"scatter", r"add or multiply"]),
     ("scatter-add-number", lambda: tg.scatter_add(t(3), 0, L(0), 1.0), TypeError, [r"scatter_add", r"Tensor", r"float"]),
     ("scatter-add-bool-index", lambda: tg.scatter_add(t(3), 0, L(True), t(1)), TypeError, [r"scatter_add", r"bool"]),
     ("index-select-2d", lambda: tg.index_select(t(3, 4), 0, tg.zeros(1, 2, dtype=tg.int64)), IndexError,

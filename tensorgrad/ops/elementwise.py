@@ -65,7 +65,9 @@ def _promote(op, a, b):
             t = t.to(get_default_dtype())
         elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and t.dtype == np.bool_:
             t = t.to(np.int64)
-        s = t.dtype.type(s) if not isinstance(s, bool) or t.dtype == np.bool_ else s
+        if not isinstance(s, bool) or t.dtype == np.bool_:
+            # (an int into a narrower integer type wraps as torch's cast does: uint8 + -2 adds 254)
+            s = np.asarray(s).astype(t.dtype)[()] if t.dtype.kind in "iu" else t.dtype.type(s)
     elif isinstance(s, (complex, np.complexfloating)):
         if t.dtype.kind != "c":  # (torch: a float tensor's complex type; an int or bool one's the default complex)
             t = t.to(to_complex(t.dtype, op) if is_float(t.dtype) else default_complex())
@@ -591,7 +593,7 @@ def sub(a, b):
         dt = a.array.dtype
         if dt is b.array.dtype and dt.kind == "f":
             return _sub_apply(a, b)  # (the common case, past both checks below)
-    if isinstance(a, Tensor) and a.array.dtype == np.bool_ or isinstance(b, Tensor) and b.array.dtype == np.bool_:
+    if any(x.array.dtype == np.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_)) for x in (a, b)):
         raise RuntimeError(f"sub: subtraction, the `-` operator, with a bool tensor is not supported (shapes "
                            f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]}); use ~ or logical_not() to "
                            "invert a mask")
@@ -601,20 +603,28 @@ maximum = _bin(Maximum, "maximum")
 minimum = _bin(Minimum, "minimum")
 
 
+def _integral(x):
+    return x.dtype.kind in "biu" if isinstance(x, Tensor) else isinstance(x, (bool, int, np.integer, np.bool_))
+
+
 def div(a, b):
+    # True division of integers gives the default float dtype (float32 unless changed), as in PyTorch, each operand
+    # cast to it directly: uint8 [3] / int8 0-d -3 is -1, where promoting to uint8 first would divide 3 by 253.
+    if _integral(a) and _integral(b):
+        dt = get_default_dtype()
+        a = a.to(dt) if isinstance(a, Tensor) else float(a)
+        b = b.to(dt) if isinstance(b, Tensor) else float(b)
     a, b = _promote("div", a, b)
-    # True division of integers gives the default float dtype (float32 unless changed), as in PyTorch.
-    for x in (a, b):
-        if isinstance(x, Tensor) and not is_float(x.dtype) and x.dtype.kind != "c":
-            dt = get_default_dtype()
-            a = a.to(dt) if isinstance(a, Tensor) else dt.type(a)
-            b = b.to(dt) if isinstance(b, Tensor) else dt.type(b)
-            break
     return Div.apply(a, b)
 
 
 def pow(a, b):
     a, b = _promote("pow", a, b)
+    t = a if isinstance(a, Tensor) else b
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):  # (a bool scalar stays bool in _promote)
+        if t.dtype == np.bool_ and a is t:  # torch's bool ** bool scalar is bool: 1 ** b or 0 ** b
+            return pow(a.to(np.int64), int(b)).to(np.bool_)
+        a, b = (a, t.dtype.type(b)) if a is t else (t.dtype.type(a), b)
     if all(not isinstance(x, Tensor) or x.dtype == np.bool_ for x in (a, b)):
         raise RuntimeError(f"pow: not implemented for bool tensors (shapes "
                            f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]})")
@@ -660,6 +670,8 @@ def clamp(a, min=None, max=None):
         ts = [t for t in (a, lo, hi) if t is not None]
         check_device_as("clamp", a, lo, hi)
         dt = result_type(*ts)
+        if lo is not None and hi is not None:  # (one tensor bound is torch's clamp_min/max: bool tensors allowed)
+            _no_bool_clamp(dt, a)
         lo, hi = (None if t is None else t.to(dt) for t in (lo, hi))
         try:
             np.broadcast_shapes(*(t.shape for t in ts))
@@ -670,8 +682,18 @@ def clamp(a, min=None, max=None):
         return ClampTensor.apply(a.to(dt), lo, hi)
     if not is_float(a.dtype) and any(isinstance(v, (float, np.floating)) for v in (min, max)):
         a = to_float(a)  # int tensor, float bound -> float result (as PyTorch); a complex one stays, refused below
-    t = a.dtype.type
-    return Clamp.apply(a, None if min is None else t(min), None if max is None else t(max))
+    elif a.dtype == np.bool_ and any(_integral(v) and not isinstance(v, (bool, np.bool_)) for v in (min, max)):
+        a = a.to(np.int64)  # (an int bound promotes a bool tensor, as in any binary op)
+    _no_bool_clamp(a.dtype, a)
+    _, lo = _promote("clamp", a, min) if min is not None else (a, None)
+    _, hi = _promote("clamp", a, max) if max is not None else (a, None)
+    return Clamp.apply(a, lo, hi)
+
+
+def _no_bool_clamp(dt, a):
+    if dt == np.bool_:
+        raise NotImplementedError(f"\"clamp\" not implemented for 'Bool' (input of shape {tuple(a.shape)}); compare "
+                                  "with the bounds or cast to an integer type first")
 
 
 def where(cond, a, b):
@@ -681,6 +703,12 @@ def where(cond, a, b):
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype} (shape {tuple(cond.shape)})")
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         a, b = _promote("where", a, b)
+    else:  # two Python scalars: torch's scalar type (the default float for a float, int64 for an int), not NumPy's
+        kinds = {type(v) for v in (a, b)}
+        dt = (default_complex() if any(issubclass(k, (complex, np.complexfloating)) for k in kinds) else
+              get_default_dtype() if any(issubclass(k, (float, np.floating)) for k in kinds) else
+              np.dtype(np.bool_) if kinds <= {bool, np.bool_} else np.dtype(np.int64))
+        a, b = make_tensor(a, dtype=dt, device=cond.device), make_tensor(b, dtype=dt, device=cond.device)
     return Where.apply(cond, a, b)
 
 

@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..dtypes import get_default_dtype
+from ..dtypes import get_default_dtype, to_dtype
 from ..dtypes import to_real
 from ..tensor import Tensor
 from .composite import sort, isnan
@@ -47,6 +47,9 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     _float_only("nanmean", input)
+    if dtype is not None and not is_float(to_dtype(dtype)):
+        raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be either a floating point "
+                           f"or complex dtype. Got: {to_dtype(dtype)} (input shape {tuple(input.shape)})")
     keep = ~isnan(input)
     count = total(keep, dim, keepdim).to(input.dtype if dtype is None else dtype)
     return nansum(input, dim, keepdim, dtype=dtype) / count

@@ -13,7 +13,6 @@ from .movement import _scatter_add, getitem, expand, reshape, unsqueeze
 from .util import normalize_dim
 from ..tensor import Tensor, check_device_as
 from ..backend.capture import capturing_on
-from ..autograd.grad_mode import is_grad_enabled
 from .graph import linear_map, frozen_backward
 
 
@@ -116,6 +115,26 @@ class Scatter(Function):
 class ScatterAdd(Scatter):
     """out = a, then out[index[i, j], j] += src[i, j] for dim 0 (duplicates accumulate). a's gradient is g."""
     add = True
+
+
+class ScatterMultiply(Function):
+    """out = a, then out[index[i, j], j] *= src[i, j] for dim 0 (scatter's reduce='multiply'; duplicates multiply).
+    torch has no derivative for it, and neither does this."""
+
+    def forward(self, a, index, src, dim):
+        xp = xp_of(a)
+        if not hasattr(xp.multiply, "at"):
+            raise NotImplementedError("scatter: reduce='multiply' has no CUDA kernel here; use scatter_reduce(..., "
+                                      "'prod')")
+        mesh = _mesh(xp, index, dim)
+        out = a.copy()
+        xp.multiply.at(out, mesh, src[_corner(index.shape)] if hasattr(src, "shape") and src.shape != index.shape
+                       else src)
+        return out
+
+    def backward(self, g):
+        raise RuntimeError("scatter: the derivative for reduce='multiply' is not implemented (as in torch); use "
+                           "scatter_reduce(..., 'prod'), which has one")
 
 
 class IndexAdd(Function):
@@ -354,8 +373,10 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if src is None:
         raise TypeError("scatter: expected src (a Tensor) or value (a number)")
     if reduce is not None:
-        if reduce != "add":
-            raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (only 'add', which is scatter_add)")
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError(f"scatter: reduce argument must be either add or multiply, got {reduce!r}")
+        if reduce == "multiply":
+            return _scatter("scatter", ScatterMultiply, input, dim, index, src)
         if not isinstance(src, Tensor):
             src = Tensor._make(input._xp.full(index.shape, src, dtype=input.dtype), None)
         return scatter_add(input, dim, index, src)
@@ -490,29 +511,6 @@ def pad(input, pad, mode="constant", value=None):
                                f"(input shape {tuple(input.shape)})")
         pads[d] = (lo, hi)
     return ConstantPad.apply(input, tuple(pads), 0 if value is None else value)
-
-
-# ------------------------------------------------------------------------------------ in-place variants
-def _inplace_src_check(op, self, src):
-    if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():
-        # Written into self's memory outside the graph, src's gradient would be silently lost.
-        raise RuntimeError(f"{op}: src (shape {tuple(src.shape)}) requires grad, but an in-place write drops its "
-                           f"gradient; use the out-of-place {op.rstrip('_')} instead, or pass src.detach()")
-
-
-def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-    _inplace_src_check("scatter_", self, src)
-    return self._inplace_assign(scatter(self.detach(), dim, index, src, value=value, reduce=reduce).array, "scatter_")
-
-
-def scatter_add_(self, dim, index, src):
-    _inplace_src_check("scatter_add_", self, src)
-    return self._inplace_assign(scatter_add(self.detach(), dim, index, src).array, "scatter_add_")
-
-
-def index_add_(self, dim, index, source, *, alpha=1):
-    _inplace_src_check("index_add_", self, source)
-    return self._inplace_assign(index_add(self.detach(), dim, index, source, alpha=alpha).array, "index_add_")
 
 
 def repeat_interleave(a, repeats=None, dim=None, *, output_size=None):

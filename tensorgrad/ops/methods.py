@@ -3,6 +3,7 @@
 tensor.py defines the class and imports no op; this module sits above every op module and copies the methods of
 ``_OpMethods`` onto Tensor, so ``a + b`` calls ops.elementwise.add directly with no import on the hot path.
 """
+import numbers
 import sys
 
 from .. import dtypes, factories, legacy
@@ -251,7 +252,9 @@ class _OpMethods:
     __mul__ = E.mul
     def __rmul__(self, o): return E.mul(o, self)
     __truediv__ = E.div
-    def __rtruediv__(self, o): return E.div(o, self)
+    def __rtruediv__(self, o):
+        # (torch's scalar / tensor is tensor.reciprocal() * scalar, rounded twice: 7 / bfloat16 3 is 2.34375)
+        return EM.reciprocal(self) * o if isinstance(o, numbers.Real) else E.div(o, self)
     def __pow__(self, o): return E.pow(self, o)
     def __rpow__(self, o): return E.pow(o, self)
     def __floordiv__(self, o): return EM.floor_divide(self, o)
@@ -369,12 +372,20 @@ class _OpMethods:
     gather = IX.gather
     take_along_dim = IX.take_along_dim
     scatter = IX.scatter
-    scatter_ = IX.scatter_
     scatter_add = IX.scatter_add
-    scatter_add_ = IX.scatter_add_
     index_select = IX.index_select
     index_add = IX.index_add
-    index_add_ = IX.index_add_
+
+    # (through _apply_inplace: on a tensor that requires grad, or with a src that does, self takes the out-of-place
+    # result's history, as torch's ScatterBackward / IndexAddBackward)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _apply_inplace(self, lambda s: IX.scatter(s, dim, index, src, value=value, reduce=reduce), "scatter_")
+
+    def scatter_add_(self, dim, index, src):
+        return _apply_inplace(self, lambda s: IX.scatter_add(s, dim, index, src), "scatter_add_")
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return _apply_inplace(self, lambda s: IX.index_add(s, dim, index, source, alpha=alpha), "index_add_")
     masked_select = IX.masked_select
     nonzero = IX.nonzero
     argwhere = IX.argwhere
@@ -420,6 +431,8 @@ class _OpMethods:
     def __rand__(self, o): return SP.bitwise_and(o, self)
     def __ror__(self, o): return SP.bitwise_or(o, self)
     def __rxor__(self, o): return SP.bitwise_xor(o, self)
+    def __rlshift__(self, o): return SP.bitwise_left_shift(o, self)
+    def __rrshift__(self, o): return SP.bitwise_right_shift(o, self)
     bitwise_not = SP.bitwise_not
     signbit = SP.signbit
     isposinf = SP.isposinf

@@ -10,7 +10,7 @@ from ..backend import kernels, xp_of
 from .util import unbroadcast, normalize_dim
 from ..tensor import Tensor, check_same_device, check_device_as, note_view
 from ..autograd.grad_mode import _state as _grad_state
-from .elementwise import result_type
+from .elementwise import result_type, where
 from .graph import sum_to, linear_map, frozen_backward
 
 
@@ -366,6 +366,10 @@ def _convert_index(a, index, op="getitem"):
             advanced = True
         elif isinstance(ix, bool):
             advanced = True
+        elif isinstance(ix, slice) and ix.step is not None and ix.step < 0:
+            # (NumPy would reverse; torch has no negative strides and refuses: flip() is the way)
+            raise ValueError(f"{op}: step must be greater than zero (slice {ix} indexing a tensor of shape "
+                             f"{tuple(a.shape)}); use flip() to reverse")
         elif not (ix is None or ix is Ellipsis or isinstance(ix, (int, np.integer, slice))):
             raise IndexError(f"getitem: unsupported index {ix!r} of type {type(ix).__name__} for a tensor of shape {tuple(a.shape)}")
         out.append(ix)
@@ -523,12 +527,18 @@ def masked_fill(a, mask, value):
     if not isinstance(mask, Tensor) or mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
     check_device_as("masked_fill", a, mask)  # the mask goes to the kernel as an array, past Function.apply's check
-    if isinstance(value, Tensor):
-        value = value.item()
     try:
         np.broadcast_shapes(mask.shape, a.shape)
     except ValueError:
         raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast to input shape {tuple(a.shape)}") from None
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill: only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s) (input shape {tuple(a.shape)})")
+        if value.requires_grad and _grad_state.__dict__.get("enabled", True):
+            # the value's gradient is the sum of the filled positions' (torch's); .item() below would drop it
+            return where(mask, value.to(a.dtype), a)
+        value = value.item()
     return MaskedFill.apply(a, mask.array, value)
 
 

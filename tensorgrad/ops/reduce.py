@@ -12,6 +12,7 @@ from ..amp.autocast import cast_float32
 from .. import dtypes
 from ..dtypes import get_default_dtype, to_dtype
 from ..tensor import Tensor, check_same_device
+from ..autograd.grad_mode import is_grad_enabled
 from .elementwise import maximum, minimum, promote_types, eq
 from .indexing import Gather, diagonal
 from .elementwise import where
@@ -341,15 +342,30 @@ def _bf16_in_float32(fn, a, *args, **kwargs):
     return fn(a.float(), *args, **kwargs).to(dtypes.bfloat16)
 
 
-def sum(a, dim=None, keepdim=False, dtype=None):
+def accumulate_as(op, a, dtype):
+    """The input and result dtype of a sum-like op (sum, prod, cumsum, cumprod): dtype= casts the input first, and
+    bools and integers accumulate in int64 -- without dtype= the result stays int64, with it the result is cast back
+    (int8 [100, 100] summed with dtype=int8 is -56, as torch's int8 accumulator: two's complement sums and products
+    agree modulo the width, so only the final cast wraps)."""
     a, = cast_float32(a)
     if dtype is not None:
+        dtype = to_dtype(dtype)
+        if a.requires_grad and is_grad_enabled() and not is_float(dtype) and dtype.kind != "c":
+            raise RuntimeError(f"{op}: Autograd not support dtype: {dtype} (the input of shape {tuple(a.shape)} "
+                               "requires grad; only a float or complex dtype= can carry a gradient)")
         a = a.to(dtype)
+    out = a.dtype if dtype is not None else None
+    if a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.integer) and a.dtype != np.int64):
+        a = a.to(np.int64)
+    return a, out if out is not None and out != a.dtype else None
+
+
+def sum(a, dim=None, keepdim=False, dtype=None):
+    a, out = accumulate_as("sum", a, dtype)
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(sum, a, dim, keepdim)
-    elif a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.integer) and a.dtype != np.int64):
-        a = a.to(np.int64)  # PyTorch sums bools and small ints into int64
-    return Sum.apply(a, normalize_dims("sum", dim, a.ndim, a.shape), keepdim)
+    r = Sum.apply(a, normalize_dims("sum", dim, a.ndim, a.shape), keepdim)
+    return r if out is None else r.to(out)
 
 
 def mean(a, dim=None, keepdim=False, dtype=None):
@@ -369,7 +385,9 @@ def _spread(cls, fn, op, a, dim, unbiased, keepdim, correction):
     a, = cast_float32(a)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    a = to_float(a)
+    if not is_float(a.dtype) and a.dtype.kind != "c":
+        raise RuntimeError(f"{op}: std and var only support floating point and complex dtypes, got {a.dtype} "
+                           f"(shape {tuple(a.shape)})")
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(fn, a, dim, keepdim=keepdim, correction=correction)
     return cls.apply(a, normalize_dims(op, dim, a.ndim, a.shape), correction, keepdim, dim is None or a.ndim == 0)
@@ -436,6 +454,9 @@ def min(a, dim=None, keepdim=False):
 def _arg_extreme(op, a, dim, keepdim, is_min):
     """Index of the max (min) as int64, over all elements (dim=None) or along dim; never differentiable."""
     refuse_complex(op, a)
+    if a.dtype == np.bool_:
+        raise RuntimeError(f"{op}(): does not support bool input tensors (shape {tuple(a.shape)}); cast to an integer "
+                           "type first")
     find = a.array.argmin if is_min else a.array.argmax
     if dim is None:
         r = a._xp.asarray(find(), dtype=np.int64)

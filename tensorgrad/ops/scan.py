@@ -11,7 +11,8 @@ from ..tensor import Tensor
 from .elementwise import where
 from .movement import cat, stack
 from .graph import expand_back, linear_map
-from .reduce import _count, _expand_back, _bf16_in_float32
+from .reduce import _count, _expand_back, _bf16_in_float32, accumulate_as
+from ..dtypes import to_dtype
 
 
 def _rev_cumsum(xp, g, dim):
@@ -214,16 +215,6 @@ class Prod(Function):
         return gk * others, None, None, None
 
 
-def _int_accumulate(a, dtype):
-    """Inputs of sum-like ops (cumsum, cumprod, prod): dtype= casts first; bools and small ints accumulate in int64."""
-    a, = cast_float32(a)
-    if dtype is not None:
-        return a.to(dtype)
-    if a.dtype == np.bool_ or (np.issubdtype(a.dtype, np.integer) and a.dtype != np.int64):
-        return a.to(np.int64)
-    return a
-
-
 def _scan(cls, op, a, dim):
     d = normalize_dim(op, dim, a.ndim, a.shape)
     if a.ndim == 0:
@@ -231,14 +222,23 @@ def _scan(cls, op, a, dim):
     return cls.apply(a, d)
 
 
+def _cumulative(cls, op, a, dim, dtype):
+    if dtype is not None and to_dtype(dtype) == np.bool_ and a.numel():  # (torch's kernel raises where it runs)
+        raise NotImplementedError(f'"{op}_out_cpu" not implemented for \'Bool\' (dtype=bool, shape '
+                                  f'{tuple(a.shape)})')
+    a, out = accumulate_as(op, a, dtype)
+    if a.dtype == dtypes.bfloat16:
+        return _bf16_in_float32(lambda x: _cumulative(cls, op, x, dim, None), a)
+    r = _scan(cls, op, a, dim)
+    return r if out is None else r.to(out)
+
+
 def cumsum(a, dim, dtype=None):
-    if a.dtype == dtypes.bfloat16 and dtype is None:
-        return _bf16_in_float32(cumsum, a, dim)
-    return _scan(CumSum, "cumsum", _int_accumulate(a, dtype), dim)
+    return _cumulative(CumSum, "cumsum", a, dim, dtype)
 
 
 def cumprod(a, dim, dtype=None):
-    return _scan(CumProd, "cumprod", _int_accumulate(a, dtype), dim)
+    return _cumulative(CumProd, "cumprod", a, dim, dtype)
 
 
 def logcumsumexp(a, dim):
@@ -250,7 +250,8 @@ def logcumsumexp(a, dim):
 
 def prod(a, dim=None, keepdim=False, dtype=None):
     a, = cast_float32_all(a)  # PyTorch's autocast runs prod in float32 on the CPU too
-    a = _int_accumulate(a, dtype)
+    a, out = accumulate_as("prod", a, dtype)
     if a.dtype == dtypes.bfloat16:
         return _bf16_in_float32(prod, a, dim, keepdim)
-    return Prod.apply(a, normalize_dims("prod", dim, a.ndim, a.shape), keepdim, dim is None)
+    r = Prod.apply(a, normalize_dims("prod", dim, a.ndim, a.shape), keepdim, dim is None)
+    return r if out is None else r.to(out)

@@ -315,7 +315,7 @@ def _int_result(name, fn, a, b):
 
 
 def _int_fmod(xp, a, b):
-    if bool((xp.asarray(b) == 0).any()):
+    if xp.asarray(a).size and bool((xp.asarray(b) == 0).any()):  # (an empty result divides nothing: torch returns)
         raise RuntimeError("fmod: ZeroDivisionError (an integer divisor is 0)")
     return xp.fmod(a, b)
 
@@ -341,6 +341,9 @@ def _bitwise(name, np_name):
                                    f"{[str(t.dtype) for t in (a, b) if isinstance(t, Tensor)]}); it takes integer "
                                    "and bool tensors")
         t = a if isinstance(a, Tensor) else b
+        if np_name.endswith("_shift") and t.dtype == np.bool_:
+            raise NotImplementedError(f'"{name}" not implemented for \'Bool\' (shapes '
+                                      f"{[tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]})")
         check_device_as(name, *(x for x in (a, b) if isinstance(x, Tensor)))
         xa = a.array if isinstance(a, Tensor) else a
         xb = b.array if isinstance(b, Tensor) else b
