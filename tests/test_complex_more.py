@@ -170,6 +170,38 @@ def test_nn_linear_complex_module():
     np.testing.assert_allclose(m.bias.detach().numpy(), tm.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_gradcheck_takes_complex_inputs_and_outputs():
+    """tensorgrad.autograd.gradcheck / gradgradcheck on complex128 inputs and complex outputs, as torch's: the ops of
+    this file pass (torch's gradcheck agrees), and a backward missing its conjugate is caught."""
+    rng = np.random.default_rng(0)
+    z0 = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    x0 = rng.standard_normal(3)
+    fns = [lambda m, z, x: z.asin() * x, lambda m, z, x: m.linalg.inv(z), lambda m, z, x: z.var(0) * x,
+           lambda m, z, x: m.linalg.vector_norm(z, 3, 1), lambda m, z, x: m.linalg.slogdet(z),
+           lambda m, z, x: z.prod(1), lambda m, z, x: m.nn.functional.linear(z, z, x.to(z.dtype))]
+    for f in fns:
+        for m in (tg, torch):
+            z, x = m.tensor(z0, requires_grad=True), m.tensor(x0, requires_grad=True)
+            assert m.autograd.gradcheck(lambda z, x: f(m, z, x), (z, x))
+            assert m.autograd.gradgradcheck(lambda z, x: f(m, z, x), (z, x))
+
+    class SquareNoConj(tg.autograd.Function):  # z^2 with backward 2 z g: right for real z, missing conj(2 z) here
+        takes_complex = True
+
+        def forward(self, a):
+            self.save_for_backward(a)
+            return a * a
+
+        def backward(self, g):
+            return 2 * self.saved_tensors[0] * g
+
+    z = tg.tensor(z0, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda z: z * z, (z,))
+    assert not tg.autograd.gradcheck(SquareNoConj.apply, (z,), raise_exception=False)
+    with pytest.raises(TypeError, match="complex128"):
+        tg.autograd.gradcheck(lambda z: z * z, (tg.tensor(z0.astype(np.complex64), requires_grad=True),))
+
+
 def test_casts_to_real_are_the_users():
     """An explicit cast of a complex tensor to a real dtype keeps the real part, as torch's (which warns), also through
     the methods byte / short / float; an op that takes no complex refuses it by name rather than cast it."""

@@ -2,6 +2,10 @@
 
 Checks d<c, f(x)>/dx for a fixed random cotangent c against one backward(): exact for every input
 element, with 2 forwards per element instead of one per element of the Jacobian.
+
+Complex128 inputs and complex outputs as torch.autograd.gradcheck takes them: with a complex cotangent c of a complex
+output y the function checked is Re(sum(conj(c) y)) (what backward(c) differentiates, in torch's convention), and a
+complex input z's gradient dL/dRe z + i dL/dIm z is compared part by part with the differences along Re z and Im z.
 """
 import numpy as np
 from ..tensor import Tensor
@@ -14,8 +18,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     for x in diff:
-        if x.dtype != np.float64:
-            raise TypeError(f"gradcheck: inputs must be float64 for a meaningful finite difference; got {x.dtype}")
+        if x.dtype != np.float64 and x.dtype != np.complex128:
+            raise TypeError(f"gradcheck: inputs must be float64 (or complex128) for a meaningful finite difference; "
+                            f"got {x.dtype}")
 
     def outputs():
         out = fn(*inputs)
@@ -23,27 +28,29 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
 
     outs = outputs()
     rng = np.random.default_rng(seed)
-    cots = [rng.standard_normal(o.shape) for o in outs]
+    cots = [_random(rng, o.shape, o.dtype.kind == "c") for o in outs]
 
     def project(os_):
-        return sum(float((o.detach().numpy().astype(np.float64) * c).sum()) for o, c in zip(os_, cots))
+        return sum(float((np.asarray(o.detach().numpy()).astype(c.dtype) * c.conj()).real.sum())
+                   for o, c in zip(os_, cots))
 
     pairs = [(o, Tensor._from(c)) for o, c in zip(outs, cots) if o.requires_grad]
     analytic = autograd_grad([p[0] for p in pairs], diff, grad_outputs=[p[1] for p in pairs], allow_unused=True)
     for i, (x, ga) in enumerate(zip(diff, analytic)):
-        ga = np.zeros(x.shape) if ga is None else ga.detach().numpy()
-        num = np.zeros(x.shape)
+        ga = np.zeros(x.shape, x.dtype) if ga is None else ga.detach().numpy()
+        num = np.zeros(x.shape, x.dtype)
         flat = x.array.reshape(-1)  # a view: we perturb in place
         nflat = num.reshape(-1)
         with no_grad():
             for j in range(flat.size):
                 orig = flat[j]
-                flat[j] = orig + eps
-                fp = project(outputs())
-                flat[j] = orig - eps
-                fm = project(outputs())
-                flat[j] = orig
-                nflat[j] = (fp - fm) / (2 * eps)
+                for step in ((1, 1j) if x.dtype.kind == "c" else (1,)):  # (along Re z, then Im z)
+                    flat[j] = orig + step * eps
+                    fp = project(outputs())
+                    flat[j] = orig - step * eps
+                    fm = project(outputs())
+                    flat[j] = orig
+                    nflat[j] += step * (fp - fm) / (2 * eps)
         if not np.allclose(ga, num, atol=atol, rtol=rtol):
             err = np.abs(ga - num).max()
             msg = (f"gradcheck: input {i} (shape {tuple(x.shape)}): analytic and numerical gradients differ "
@@ -52,6 +59,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                 raise AssertionError(msg)
             return False
     return True
+
+
+def _random(rng, shape, complex_):
+    r = rng.standard_normal(shape)
+    return r + 1j * rng.standard_normal(shape) if complex_ else r
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
@@ -64,7 +76,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
     outs = [o for o in (outs if isinstance(outs, (tuple, list)) else [outs]) if o.requires_grad]
     rng = np.random.default_rng(seed + 1)
     if grad_outputs is None:
-        grad_outputs = [Tensor._from(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+        grad_outputs = [Tensor._from(_random(rng, o.shape, o.dtype.kind == "c"), requires_grad=True) for o in outs]
     else:
         grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
     n = len(inputs)
