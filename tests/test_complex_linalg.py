@@ -1,6 +1,7 @@
 """torch.linalg on complex input against torch: inv, solve, det, slogdet / logdet, matrix_exp, matrix_power, cholesky
 (Hermitian, and a raw input whose gradient torch does not make Hermitian), cholesky_solve / cholesky_inverse, svd /
-svdvals and the norms, cond and matrix_rank built on them, qr, eigh / eigvalsh, vecdot. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z =
+svdvals and the norms, cond and matrix_rank built on them, qr, eigh / eigvalsh, eig / eigvals (also of real input),
+vecdot. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z =
 complex(a, b) of real inputs, real outputs), gradcheck and gradgradcheck in float64."""
 import numpy as np
 import pytest
@@ -66,6 +67,10 @@ CASES = {
                                                                     upper=True)), [(2, 3, 3), (2, 3, 3), (3, 2), (3, 2)]),
     "cholesky_inverse": (lambda a, b, c, d: R(lib(a).cholesky_inverse(L(a).cholesky(herm(a, b, 3)))), SQ),
     "vecdot": (lambda a, b, c, d: R(L(a).vecdot(Z(a, b), Z(c, d), dim=0)), [(3, 2), (3, 2), (3, 1), (3, 1)]),
+    "eigvals": (lambda a, b, c, d: R(L(a).eigvals(Z(a, b))), SQ),
+    "eig": (lambda a, b, c, d: (lambda w, V: [R(w), V.abs(), R(V[..., :1] @ V[..., :1].mH)])(*L(a).eig(Z(a, b))), SQ),
+    "eig_real_input": (lambda a, b, c, d: (lambda w, V: [R(w), V.abs(), R(V[..., 1:] @ V[..., 1:].mH)])(*L(a).eig(a)),
+                       [(2, 4, 4), (1,), (1,), (1,)]),
     "inv_empty": (lambda a, b, c, d: L(a).inv(Z(a, b)).abs(), [(0, 3, 3), (0, 3, 3), (1,), (1,)]),
     "det_empty": (lambda a, b, c, d: L(a).det(Z(a, b)).abs(), [(2, 0, 0), (2, 0, 0), (1,), (1,)]),
     "solve_triangular": (lambda a, b, c, d: R(L(a).solve_triangular(lib(a).triu(Z(a, b)) + 3 * lib(a).eye(3),
@@ -130,6 +135,10 @@ def test_complex_linalg_results_and_errors():
     assert tg.linalg.slogdet(z).logabsdet.dtype == tg.float32 and tg.linalg.slogdet(z).sign.dtype == tg.complex64
     assert tg.linalg.svdvals(z).dtype == tg.float32 and tg.linalg.eigvalsh(z).dtype == tg.float32
     assert tg.linalg.svd(z).S.dtype == tg.float32 and tg.linalg.cond(z).dtype == tg.float32
+    assert tg.linalg.eigvals(tg.eye(2)).dtype == tg.complex64 and tg.linalg.eig(z.real).eigenvectors.dtype == tg.complex64
+    assert tuple(tg.linalg.eigvals(tg.zeros(2, 0, 0)).shape) == (2, 0)
+    with raises(RuntimeError, "linalg.eig", "square"):
+        tg.linalg.eig(tg.ones(2, 3))
     with raises(RuntimeError, "linalg.solve", "dtype"):
         tg.linalg.solve(z, tg.ones(2, 1))
     with raises(tg.linalg.LinAlgError, "linalg.inv", "singular"):
