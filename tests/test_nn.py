@@ -459,3 +459,34 @@ def test_parameters_to_vector_roundtrip():
 def test_functional_importable():
     import tensorgrad.nn.functional as F2
     assert F2 is F and F.linear is tg.nn.functional.linear
+
+
+def test_parameter_list_registers_items_as_torch():
+    # torch's ParameterList registers each item by index: a Parameter as a parameter, a Tensor made one, a Module
+    # (a nested ParameterList, as lucidrains' normalized_vit keeps its per-layer pairs of scales) as a submodule,
+    # and any other object as an attribute; the state_dict keys and parameter order follow
+    def build(lib):
+        pl = lib.nn.ParameterList([lib.ones(2)])
+        pl.append(lib.nn.ParameterList([lib.nn.Parameter(lib.zeros(3)), lib.nn.Parameter(lib.ones(1))]))
+        pl.append(lib.nn.Linear(2, 2))
+        pl.append("tag")
+        pl += [lib.nn.Parameter(lib.ones(4))]
+        return pl
+
+    ours, theirs = build(tg), build(torch)
+    assert len(ours) == len(theirs) == 5
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+    assert [type(x).__name__ for x in ours] == [type(x).__name__ for x in theirs]
+    assert isinstance(ours[0], nn.Parameter) and ours[3] == "tag" and len(ours[1]) == 2
+    assert [tuple(p.shape) for p in ours[3:][1:]] == [(4,)] and len(ours[-2:]) == 2
+    ours[0] = tg.zeros(5)  # a Tensor set by index becomes a Parameter
+    assert isinstance(ours[0], nn.Parameter) and ours[0].shape == (5,)
+    theirs.load_state_dict({k: v.clone() for k, v in theirs.state_dict().items()})
+    ours.load_state_dict({k: tg.tensor(v.detach().numpy()) if k != "0" else tg.zeros(5)
+                          for k, v in theirs.state_dict().items()})
+    with pytest.raises(IndexError):
+        ours[5]
+    with pytest.raises(TypeError, match="ParameterList.extend should be called with an iterable"):
+        ours.extend(3)

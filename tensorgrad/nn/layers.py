@@ -7,6 +7,7 @@ from .. import factories
 from . import functional as F
 from . import init
 from .module import Module, Parameter, _addindent
+from ..tensor import Tensor
 from ..ops.util import normalize_dim
 from ..autograd.grad_mode import no_grad
 
@@ -393,20 +394,48 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
+    """A list whose items are registered by index, as torch's: a Parameter as a parameter, a Tensor made a
+    Parameter, a Module (a nested ParameterList, as normalized_vit's per-layer pairs of scales) as a submodule, and
+    anything else as a plain attribute. (Every item used to be made a Parameter: a nested list of Parameters became
+    one stacked Parameter, with other state_dict keys than torch's.)"""
+
     def __init__(self, values=None):
         super().__init__()
-        for v in values or ():
-            self.append(v)
-
-    def append(self, value):
-        self.register_parameter(str(len(self)), value if isinstance(value, Parameter) else Parameter(value))
-        return self
+        self._size = 0
+        if values is not None:
+            self.extend(values)
 
     def __getitem__(self, idx):
-        return self._parameters[str(_index("ParameterList", idx, len(self)))]
+        if isinstance(idx, slice):
+            out = ParameterList()
+            for i in range(*idx.indices(len(self))):
+                out.append(self[i])
+            return out
+        return getattr(self, str(_index("ParameterList", idx, len(self))))
+
+    def __setitem__(self, idx, value):
+        idx = _index("ParameterList", idx, len(self))
+        if isinstance(value, Tensor) and not isinstance(value, Parameter):
+            value = Parameter(value)
+        setattr(self, str(idx), value)
 
     def __len__(self):
-        return len(self._parameters)
+        return self._size
 
     def __iter__(self):
-        return iter(self._parameters.values())
+        return (self[i] for i in range(len(self)))
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def append(self, value):
+        self._size += 1
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values):
+        if isinstance(values, Tensor) or not hasattr(values, "__iter__"):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
+        for v in values:
+            self.append(v)
+        return self
