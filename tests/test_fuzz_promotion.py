@@ -221,3 +221,24 @@ def test_torch_atan2_gradient_negates_in_uint8():
         x = m.tensor(0.0, requires_grad=True)
         m.atan2(m.tensor([1], dtype=m.uint8), x).sum().backward()
         assert x.grad.item() == (-1.0 if m is tg else 255.0)
+
+
+# ------------------------------------------------------------------------------------- output layout of binary ops
+@pytest.mark.parametrize("opname", ["add", "sub", "mul", "div"])
+def test_binary_output_takes_the_first_operands_layout(opname):
+    """torch's TensorIterator lays a binary op's output out as its first operand where the operands' orders differ
+    (channels_last + C-order is channels_last, C-order + channels_last is C); NumPy alone gives C order for both."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    mat = rng.standard_normal((5, 4)).astype(np.float32)
+    for m in (tg, torch):
+        x = m.tensor(base)
+        cl = x.contiguous(memory_format=m.channels_last)
+        t = m.tensor(mat).t()
+        f = getattr(m, opname)
+        pairs = [(x, cl), (cl, x), (cl, cl), (cl, m.tensor(base[0, :, :1, :1])), (t, m.tensor(mat.T.copy())),
+                 (m.tensor(mat.T.copy()), t), (t, m.tensor(mat[:1].T.copy())), (x.permute(0, 2, 3, 1), 2.0)]
+        got = [tuple(f(a, b).stride()) for a, b in pairs]
+        if m is tg:
+            ours = got
+    assert ours == got

@@ -86,6 +86,19 @@ def _big(a, b):
     return (a.__class__ is _ND and a.size >= _BIG) or (b.__class__ is _ND and b.size >= _BIG)
 
 
+def _as_first(out, a):
+    """out laid out as the first operand a when a is dense in another order than C (channels_last, a transpose) and
+    NumPy chose C order because the operands disagree: torch's TensorIterator lets the first operand decide
+    (cl + x is channels_last, x + cl is C). Only in that case is anything copied."""
+    if out.__class__ is _ND and a.__class__ is _ND and out.flags.c_contiguous and not a.flags.c_contiguous \
+            and a.shape == out.shape and a.ndim > 1 and a.size > 1:
+        o = np.empty_like(a, dtype=out.dtype)
+        if o.strides == a.strides:  # (a dense: empty_like kept its order)
+            o[...] = out
+            return o
+    return out
+
+
 def _times(a, b):
     """a * b in a backward, on the kernel's threads for large NumPy operands as forward's."""
     return kernels.get("binary")("mul", a, b) if _big(a, b) else a * b
@@ -94,7 +107,7 @@ def _times(a, b):
 class Add(Function):
     def forward(self, a, b):
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
-        return kernels.get("binary")("add", a, b) if _big(a, b) else a + b
+        return _as_first(kernels.get("binary")("add", a, b) if _big(a, b) else a + b, a)
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -108,7 +121,7 @@ class Add(Function):
 class Sub(Function):
     def forward(self, a, b):
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
-        return kernels.get("binary")("sub", a, b) if _big(a, b) else a - b
+        return _as_first(kernels.get("binary")("sub", a, b) if _big(a, b) else a - b, a)
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -124,7 +137,7 @@ class Mul(Function):
         na, nb = self.needs_input_grad
         self.save_for_backward(a if nb else None, b if na else None)
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
-        return kernels.get("binary")("mul", a, b) if _big(a, b) else a * b
+        return _as_first(kernels.get("binary")("mul", a, b) if _big(a, b) else a * b, a)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -141,7 +154,7 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        out = kernels.get("binary")("div", a, b) if _big(a, b) else a / b
+        out = _as_first(kernels.get("binary")("div", a, b) if _big(a, b) else a / b, a)
         self.save_for_backward(b, out if self.needs_input_grad[1] else None)
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
         return out

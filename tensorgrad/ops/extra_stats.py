@@ -295,9 +295,15 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             norm = wsum
         elif aweights is None:
             norm = wsum - correction
+        elif fweights is None and n == 1 and correction == 1:
+            norm = 0.0  # (torch's: exactly 0, where aw - aw * aw / aw may round to a tiny positive)
         else:
             norm = wsum - correction * total(w * aweights.to(wdt)) / wsum
     xc = x - avg
+    if n == 1 and (fweights is None) != (aweights is None):
+        # one observation and one kind of weight: torch zeroes the centred input outright (its avg is the input),
+        # so the gradient is 0 however the 0/0 above comes out; where() passes none of a NaN cotangent through
+        xc = where(Tensor._make(xc._xp.zeros(xc.shape, dtype=bool), None), xc, 0.0)
     xw = xc if w is None else xc * w
     c = xw @ xc.conj().t() if hasattr(xc, "conj") else xw @ xc.t()
     if isinstance(norm, Tensor):
