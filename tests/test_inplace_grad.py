@@ -106,12 +106,46 @@ def test_refusals():
     view = h[:2]
     h += w                    # a view shares the memory: written, and the view's history rewritten (test_view_inplace)
     np.testing.assert_allclose(view.detach().numpy(), 3 * A[:2])
-    y = w.exp()               # Exp saved its output: the write would change what its backward reads
-    with pytest.raises(RuntimeError, match="whose memory is also seen elsewhere"):
-        y += w
+    y = w.exp()               # Exp saved its output: written (as torch), and the backward that reads it refuses
+    y += w
+    with pytest.raises(RuntimeError, match="ExpBackward0: one of the arrays saved for the gradient .* was modified in place"):
+        y.sum().backward()
+    y = w.exp()
     with tg.no_grad():        # nothing recorded: written into the memory, aliases see it
         y += 1
     np.testing.assert_allclose(y.detach().numpy(), np.exp(A) + 1)
+
+
+def _loose_aliases(lib):
+    """In-place writes recording a gradient into memory shared outside autograd's views (detach(), from_numpy):
+    torch writes the memory and gives only the written tensor the op's history (guided-diffusion's fp16 master
+    weights: param.detach().copy_(flat_master_view))."""
+    out = []
+    p = lib.nn.Parameter(lib.tensor(np.arange(6.0)))
+    master = lib.tensor(np.linspace(-1, 1, 10), requires_grad=True)
+    d = p.detach()
+    d.copy_(master[2:8] * 3)
+    out += [p.detach().numpy().copy(), d.requires_grad, p.grad_fn is None]
+    (d * d).sum().backward()
+    out.append(master.grad.numpy().copy())
+    w = lib.tensor(np.arange(1.0, 7.0), requires_grad=True)
+    q = lib.tensor(np.arange(6.0) + 1)
+    e = q.detach()
+    e.mul_(w)                 # the gradient toward w reads q's values from before the write
+    e.sum().backward()
+    out += [w.grad.numpy().copy(), q.numpy().copy()]
+    arr = np.ones(3)
+    t = lib.from_numpy(arr)
+    v = lib.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    t.add_(v * 2)
+    t.sum().backward()
+    out += [arr.copy(), v.grad.numpy().copy()]
+    return out
+
+
+def test_inplace_on_a_detached_alias_records_as_torch():
+    for a, b in zip(_loose_aliases(torch), _loose_aliases(tg)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a))
 
 
 def test_without_grad_the_write_goes_into_the_memory():

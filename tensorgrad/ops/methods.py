@@ -523,10 +523,15 @@ def _apply_inplace(self, compute, op):
         self._check_inplace(op)  # raises: a leaf that requires grad
     shared = not _unshared(self)  # (before the op: its own node may keep the old array, as torch's original_self)
     root = VH.family(self) if shared and recording else None
+    # memory shared only outside autograd's views (detach(), .data, from_numpy, an array a node saved): torch writes
+    # it and rebases this tensor's history alone; a saved array so overwritten fails at backward by its version
+    loose = shared and recording and root is None and self._base is None \
+        and not any(w() is not None for w in self._views or ())
     src = self
-    if root is not None:
+    if root is not None or loose:
         # The result is computed from a copy, torch's original_self: its nodes must not save the memory written
-        VH.check_rebase(self, root, op)
+        if root is not None:
+            VH.check_rebase(self, root, op)
         src = Tensor._make(self.array.copy(), self.grad_fn)
         src._requires_grad = self._requires_grad
     r = compute(src)
@@ -547,6 +552,12 @@ def _apply_inplace(self, compute, op):
                            f"{tuple(self.shape)}")
     if root is not None:
         VH.rebase(self, r, root)
+        return self
+    if loose:
+        check_no_internal_overlap(op, self.array)
+        self.array[...] = r.array
+        self._bump()
+        self.grad_fn, self._requires_grad = r.grad_fn, True
         return self
     if shared:
         raise RuntimeError(
