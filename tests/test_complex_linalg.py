@@ -1,5 +1,5 @@
 """torch.linalg on complex input against torch: inv, solve, det, slogdet / logdet, matrix_exp, matrix_power, cholesky
-(Hermitian, and a raw input whose gradient torch does not make Hermitian), cholesky_solve / cholesky_inverse, svd /
+(Hermitian, and a raw input whose gradient torch does not make Hermitian), cholesky_solve / cholesky_inverse, pinv, svd /
 svdvals and the norms, cond and matrix_rank built on them, qr, eigh / eigvalsh, eig / eigvals (also of real input),
 vecdot. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z =
 complex(a, b) of real inputs, real outputs), gradcheck and gradgradcheck in float64."""
@@ -71,6 +71,10 @@ CASES = {
     "eig": (lambda a, b, c, d: (lambda w, V: [R(w), V.abs(), R(V[..., :1] @ V[..., :1].mH)])(*L(a).eig(Z(a, b))), SQ),
     "eig_real_input": (lambda a, b, c, d: (lambda w, V: [R(w), V.abs(), R(V[..., 1:] @ V[..., 1:].mH)])(*L(a).eig(a)),
                        [(2, 4, 4), (1,), (1,), (1,)]),
+    "pinv": (lambda a, b, c, d: R(L(a).pinv(Z(a, b))), [(2, 3, 5), (2, 3, 5), (1,), (1,)]),
+    "pinv_tall_hermitian": (lambda a, b, c, d: R(L(a).pinv(Z(a, b)) + lib(a).pinverse(Z(a, b))
+                                                 + L(a).pinv(herm(c, d, 4), hermitian=True)[:3, :4]),
+                            [(4, 3), (4, 3), (4, 4), (4, 4)]),
     "inv_empty": (lambda a, b, c, d: L(a).inv(Z(a, b)).abs(), [(0, 3, 3), (0, 3, 3), (1,), (1,)]),
     "det_empty": (lambda a, b, c, d: L(a).det(Z(a, b)).abs(), [(2, 0, 0), (2, 0, 0), (1,), (1,)]),
     "solve_triangular": (lambda a, b, c, d: R(L(a).solve_triangular(lib(a).triu(Z(a, b)) + 3 * lib(a).eye(3),

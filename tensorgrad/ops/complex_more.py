@@ -10,8 +10,9 @@ reduce.vector_norm (the norm of |z|). The conventions are ops/complex.py's: for 
 - scatter / scatter_add / index_add: linear maps, whose real backward holds as written.
 - inv, solve, det, matrix_exp: holomorphic, twins as above (their real backwards are J^T g, so the conjugated one is
   torch's J^H g: inv's -Y^H g Y^H, det's g conj(cof A), matrix_exp's Frechet derivative at A^H).
-- slogdet: a complex sign and a real log|det|; cholesky (A = L L^H, A Hermitian): its backward is written with
-  conjugate transposes (linalg_decomp.cholesky_vjp), so the real op takes complex input as it is.
+- slogdet: a complex sign and a real log|det|. cholesky (A = L L^H, A Hermitian), qr, eigh, svd and pinv: their
+  backwards are written with conjugate transposes (linalg_decomp's *_vjp, linalg_lstsq.pinv_vjp; svd adds torch's
+  phase term), so the real ops take complex input as they are; eig / eigvals: ops/linalg_eig.py.
 """
 from .. import dtypes
 from ..autograd.function import complex_handlers
@@ -23,6 +24,7 @@ from . import indexing as I
 from . import matmul as MM
 from . import linalg_basic as LB
 from . import linalg_decomp as LD
+from . import linalg_lstsq as LS
 from .linalg_util import mT
 from .complex import _holomorphic, ComplexMatMul, Conj, Real, Imag
 
@@ -90,6 +92,7 @@ LD.Cholesky.takes_complex = True
 LD.Qr.takes_complex = True
 LD.Eigh.takes_complex = True
 LD.Svd.takes_complex = True  # (svd_vjp: conjugate transposes and the phase term for complex factors)
+LS.Pinv.takes_complex = True  # (its forward and pinv_vjp use conjugate transposes)
 
 
 class ComplexSlogdet(LB.Slogdet):

@@ -19,13 +19,9 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from .graph import vjp_by_recompute
 from .linalg_util import LinAlgError, check_matrix, check_same_dtype, broadcast_batch, mT, batch_shape, flat, unflat
-from .linalg_decomp import svdvals, eigvalsh
+from .linalg_decomp import svdvals, eigvalsh, _h
 
 _Lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
-
-
-def _t(x):
-    return x.mT if isinstance(x, Tensor) else mT(x)
 
 
 def _eye(n, like):
@@ -34,12 +30,13 @@ def _eye(n, like):
 
 
 def pinv_vjp(A, P, g):
-    """The gradient of pinv at A (P = pinv(A)) for the cotangent g: on arrays, or on Tensors (recorded)."""
+    """The gradient of pinv at A (P = pinv(A)) for the cotangent g: on arrays, or on Tensors (recorded). (For a
+    complex A the transposes are conjugate transposes, _h.)"""
     m, n = A.shape[-2], A.shape[-1]
-    gt = _t(g)
-    out = -(_t(P) @ g @ _t(P))
-    out = out + (_eye(m, A) - A @ P) @ gt @ (P @ _t(P))
-    return out + (_t(P) @ P) @ gt @ (_eye(n, A) - P @ A)
+    gt = _h(g)
+    out = -(_h(P) @ g @ _h(P))
+    out = out + (_eye(m, A) - A @ P) @ gt @ (P @ _h(P))
+    return out + (_h(P) @ P) @ gt @ (_eye(n, A) - P @ A)
 
 
 def _tolerance(s_max, m, n, atol, rtol, dtype, batch):
@@ -60,18 +57,18 @@ class Pinv(Function):
         if hermitian:
             w, q = np.linalg.eigh(a)
             aw = np.abs(w)
-            tol = _tolerance(aw.max(-1, initial=0), m, n, atol, rtol, a.dtype, batch)
+            tol = _tolerance(aw.max(-1, initial=0), m, n, atol, rtol, aw.dtype, batch)
             with np.errstate(divide="ignore"):
                 inv_w = np.where(aw > tol[..., None], 1 / np.where(w == 0, 1, w), 0).astype(a.dtype)
-            p = (q * inv_w[..., None, :]) @ mT(q)
+            p = (q * inv_w[..., None, :]) @ _h(q)
         elif a.size == 0:
             p = np.zeros(batch + (n, m), a.dtype)
         else:
             u, s, vh = np.linalg.svd(a, full_matrices=False)
-            tol = _tolerance(s[..., 0], m, n, atol, rtol, a.dtype, batch)
+            tol = _tolerance(s[..., 0], m, n, atol, rtol, s.dtype, batch)
             with np.errstate(divide="ignore"):
                 inv_s = np.where(s > tol[..., None], 1 / np.where(s == 0, 1, s), 0).astype(a.dtype)
-            p = (mT(vh) * inv_s[..., None, :]) @ mT(u)
+            p = (_h(vh) * inv_s[..., None, :]) @ _h(u)
         self.save_for_backward(a, p)
         return p
 
@@ -87,7 +84,7 @@ class Pinv(Function):
 def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     """torch.linalg.pinv (rcond: torch's older name of rtol)."""
     op = "linalg.pinv"
-    check_matrix(op, A, square=bool(hermitian))
+    check_matrix(op, A, square=bool(hermitian), complex_ok=True)
     if rcond is not None:
         if rtol is not None:
             raise RuntimeError(f"{op}: pass rtol or rcond (its older name), not both")
