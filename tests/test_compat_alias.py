@@ -72,6 +72,16 @@ def test_namespaces_resolve_to_tensorgrad(tmp_path):
     assert out.split() == ["True", "True", "True", "module", "tensorgrad.cuda"]
 
 
+def test_torch_version_module_matches_torch_version(tmp_path):
+    # torch.version.__version__ is torch.__version__ (environment reports print one, version gates read the other);
+    # torch.version.cuda is None without a GPU, as torch's CPU build says
+    out = _alias_stdout("""
+        import torch, torch.version
+        print(torch.version.__version__ == torch.__version__, torch.version.cuda)
+    """, tmp_path)
+    assert out.split() == ["True", "None"]
+
+
 def test_missing_torch_features_are_named(tmp_path):
     out = _alias_stdout("""
         import torch

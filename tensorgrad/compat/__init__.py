@@ -89,7 +89,7 @@ class _Alias(types.ModuleType):
     def __init__(self, name, target):
         super().__init__(name, target.__doc__)
         object.__setattr__(self, "_tensorgrad_module", target)
-        if name == "torch":
+        if name in ("torch", "torch.version"):  # (torch.version.__version__ is torch.__version__)
             object.__setattr__(self, "__version__", TORCH_VERSION)
         self.__path__ = []  # a package, so that `from torch.X import missing` comes to the finder and its message
         # Scripts also read a module's __dict__ (pytorch/examples' imagenet lists its architectures as the callables in
