@@ -1,8 +1,8 @@
 """torch.linalg on complex input against torch: inv, solve, det, slogdet / logdet, matrix_exp, matrix_power, cholesky
-(Hermitian, and a raw input whose gradient torch does not make Hermitian), cholesky_solve / cholesky_inverse, pinv, svd /
-svdvals and the norms, cond and matrix_rank built on them, qr, eigh / eigvalsh, eig / eigvals (also of real input),
-vecdot. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z =
-complex(a, b) of real inputs, real outputs), gradcheck and gradgradcheck in float64."""
+(Hermitian, and a raw input whose gradient torch does not make Hermitian), cholesky_solve / cholesky_inverse, pinv,
+lstsq, svd / svdvals and the norms, cond and matrix_rank built on them, qr, eigh / eigvalsh, eig / eigvals (also of
+real input), vecdot. Forward and every gradient in complex64 and complex128 (test_complex.py's way: z = complex(a, b)
+of real inputs, real outputs), gradcheck and gradgradcheck in float64."""
 import numpy as np
 import pytest
 import torch
@@ -28,7 +28,7 @@ def H(a, b):
 
 
 def usv(out):
-    """A gauge-invariant function of svd's factors (the phase of each singular pair is free): |U|, S, |Vh| and U S Vh."""
+    """A gauge-invariant function of svd's factors (the phase of each singular pair is free): |U|, S, |Vh|, U S Vh."""
     U, S, Vh = out
     return [U.abs(), S, Vh.abs(), R((U * S.unsqueeze(-2).to(U.dtype)) @ Vh)]
 
@@ -75,6 +75,9 @@ CASES = {
     "pinv_tall_hermitian": (lambda a, b, c, d: R(L(a).pinv(Z(a, b)) + lib(a).pinverse(Z(a, b))
                                                  + L(a).pinv(herm(c, d, 4), hermitian=True)[:3, :4]),
                             [(4, 3), (4, 3), (4, 4), (4, 4)]),
+    "lstsq": (lambda a, b, c, d: (lambda o: [R(o.solution), o.residuals])(L(a).lstsq(Z(a, b), Z(c, d), driver="gelsd")),
+              [(2, 5, 3), (2, 5, 3), (2, 5, 2), (2, 5, 2)]),
+    "lstsq_vector": (lambda a, b, c, d: R(L(a).lstsq(Z(a, b), Z(c, d)).solution), [(3, 3), (3, 3), (3,), (3,)]),
     "inv_empty": (lambda a, b, c, d: L(a).inv(Z(a, b)).abs(), [(0, 3, 3), (0, 3, 3), (1,), (1,)]),
     "det_empty": (lambda a, b, c, d: L(a).det(Z(a, b)).abs(), [(2, 0, 0), (2, 0, 0), (1,), (1,)]),
     "solve_triangular": (lambda a, b, c, d: R(L(a).solve_triangular(lib(a).triu(Z(a, b)) + 3 * lib(a).eye(3),
@@ -139,7 +142,8 @@ def test_complex_linalg_results_and_errors():
     assert tg.linalg.slogdet(z).logabsdet.dtype == tg.float32 and tg.linalg.slogdet(z).sign.dtype == tg.complex64
     assert tg.linalg.svdvals(z).dtype == tg.float32 and tg.linalg.eigvalsh(z).dtype == tg.float32
     assert tg.linalg.svd(z).S.dtype == tg.float32 and tg.linalg.cond(z).dtype == tg.float32
-    assert tg.linalg.eigvals(tg.eye(2)).dtype == tg.complex64 and tg.linalg.eig(z.real).eigenvectors.dtype == tg.complex64
+    assert tg.linalg.eigvals(tg.eye(2)).dtype == tg.complex64
+    assert tg.linalg.eig(z.real).eigenvectors.dtype == tg.complex64
     assert tuple(tg.linalg.eigvals(tg.zeros(2, 0, 0)).shape) == (2, 0)
     with raises(RuntimeError, "linalg.eig", "square"):
         tg.linalg.eig(tg.ones(2, 3))

@@ -16,7 +16,7 @@ Differs from torch:
   promotion would give it (a float16 tensor with a Python complex number).
 - Casting complex to a real dtype discards the imaginary part without torch's warning.
 - Ops on complex inputs that torch computes but tensorgrad does not raise instead, naming the op (among them
-  linalg's lstsq / lu / ldl / householder_product, triangular_solve, stft); ops/complex_more.py holds the
+  linalg's lu / ldl / householder_product, triangular_solve, stft); ops/complex_more.py holds the
   complex forms of the norms, var/std, prod/cumprod, the inverse trigonometric functions, linear, the scatters and
   linalg's inv ... eigh (eig / eigvals: ops/linalg_eig.py). Ops that
   compute on the arrays past Function.apply (comparisons lt/le/gt/ge, argmax, sort, topk, unique, searchsorted,

@@ -10,7 +10,7 @@ reduce.vector_norm (the norm of |z|). The conventions are ops/complex.py's: for 
 - scatter / scatter_add / index_add: linear maps, whose real backward holds as written.
 - inv, solve, det, matrix_exp: holomorphic, twins as above (their real backwards are J^T g, so the conjugated one is
   torch's J^H g: inv's -Y^H g Y^H, det's g conj(cof A), matrix_exp's Frechet derivative at A^H).
-- slogdet: a complex sign and a real log|det|. cholesky (A = L L^H, A Hermitian), qr, eigh, svd and pinv: their
+- slogdet: a complex sign and a real log|det|. cholesky (A = L L^H, A Hermitian), qr, eigh, svd, pinv and lstsq: their
   backwards are written with conjugate transposes (linalg_decomp's *_vjp, linalg_lstsq.pinv_vjp; svd adds torch's
   phase term), so the real ops take complex input as they are; eig / eigvals: ops/linalg_eig.py.
 """
@@ -93,6 +93,7 @@ LD.Qr.takes_complex = True
 LD.Eigh.takes_complex = True
 LD.Svd.takes_complex = True  # (svd_vjp: conjugate transposes and the phase term for complex factors)
 LS.Pinv.takes_complex = True  # (its forward and pinv_vjp use conjugate transposes)
+LS.Lstsq.takes_complex = True  # (the gradient of pinv(A) @ B, with conjugate transposes)
 
 
 class ComplexSlogdet(LB.Slogdet):

@@ -62,6 +62,7 @@ def linear_map(g, apply_fn, adjoint_fn):
 class _Identity(Function):
     """A node of its own over an input of a recomputation, so that grad() captures each input's partial
     derivative separately even when one tensor is passed for several (attention(x, x, x))."""
+    takes_complex = True  # (the identity: complex inputs hold as written)
 
     def forward(self, a):
         return a

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
 
+from .. import dtypes
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .graph import vjp_by_recompute
@@ -139,7 +140,7 @@ class Lstsq(Function):
         m, n = a.shape[-2:]
         xs = np.zeros((af.shape[0], n, b.shape[-1]), a.dtype)
         ranks = np.zeros(af.shape[0], np.int64)
-        svs = np.zeros((af.shape[0], min(m, n)), a.dtype)
+        svs = np.zeros((af.shape[0], min(m, n)), dtypes.to_real(a.dtype))
         if a.size and b.size:
             for i in range(af.shape[0]):
                 x, ranks[i], s = _lstsq_one(af[i], bf[i], rcond, driver)
@@ -157,8 +158,8 @@ class Lstsq(Function):
     def backward(self, g):
         a, b = self.saved_tensors
         p = np.linalg.pinv(a) if a.size else np.zeros(a.shape[:-2] + a.shape[-1:] + a.shape[-2:-1], a.dtype)
-        gb = mT(p) @ g
-        ga = pinv_vjp(a, p, g @ mT(b)) if self.needs_input_grad[0] else None
+        gb = _h(p) @ g
+        ga = pinv_vjp(a, p, g @ _h(b)) if self.needs_input_grad[0] else None
         return ga, gb, None, None, None
 
     def backward_graph(self, g):
@@ -170,9 +171,9 @@ class Lstsq(Function):
 
 def lstsq(A, B, rcond=None, *, driver=None):
     op = "linalg.lstsq"
-    check_matrix(op, A, square=False)
+    check_matrix(op, A, square=False, complex_ok=True)
     if B.ndim != A.ndim - 1:
-        check_matrix(op, B, square=False, name="B")
+        check_matrix(op, B, square=False, name="B", complex_ok=True)
     check_same_dtype(op, A, B)
     driver = "gelsy" if driver is None else driver
     if driver not in _DRIVERS:
@@ -192,9 +193,11 @@ def lstsq(A, B, rcond=None, *, driver=None):
     rank, sv = extra
     full_rank = driver == "gels" or bool((rank == n).all())
     if m > n and driver != "gelsy" and full_rank:
-        residuals = ((A2 @ X - B2) ** 2).sum(-2)
+        r = A2 @ X - B2
+        residuals = (r.abs() ** 2 if r.dtype.kind == "c" else r ** 2).sum(-2)  # (|r|^2: real for a complex A)
     else:
         residuals = X.reshape(-1)[:0]
+        residuals = residuals.real if residuals.dtype.kind == "c" else residuals
     rank_t = Tensor._make(rank if driver != "gels" else np.zeros((0,), np.int64), None)
-    sv_t = Tensor._make(sv if driver in ("gelsd", "gelss") else np.zeros((0,), A.array.dtype), None)
+    sv_t = Tensor._make(sv if driver in ("gelsd", "gelss") else np.zeros((0,), dtypes.to_real(A.array.dtype)), None)
     return _Lstsq(X.squeeze(-1) if vector else X, residuals, rank_t, sv_t)
