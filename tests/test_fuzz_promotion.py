@@ -140,6 +140,25 @@ for _n in ["add_", "sub_", "mul_", "div_", "floor_divide_", "remainder_", "fmod_
         return call
     op(f"inplace-{_n}", operands(2), _inplace(_n), grad=False)
 
+# the augmented assignments with a Python scalar: in place (a view taken before sees the write; a missing
+# __ifloordiv__ made x //= 2 rebind x to a new tensor), refused where the result type cannot be cast back
+_IOPS = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+         "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "&=": operator.iand,
+         "|=": operator.ior, "^=": operator.ixor, "<<=": operator.ilshift, ">>=": operator.irshift}
+
+
+def _augmented(m, a, dt, layout, s, o):
+    x = cast(m, [a], dt)[0] * 1 if dt[0] != "bool" else cast(m, [a], dt)[0].clone()
+    view = x[...]
+    y = _IOPS[o](x, abs(s) if "<" in o or ">" in o else s)
+    if y is not x:
+        raise AssertionError(f"{o} returned a new tensor")
+    return out(m, x, view)
+
+
+op("augmented-assign", operands(1, scalars=SCALARS).flatmap(lambda c: st.sampled_from(sorted(_IOPS)).map(
+    lambda o: (c[0], {**c[1], "o": o}))), _augmented)
+
 # integer division: by zero torch raises ZeroDivisionError on CPU; floor/trunc rounding of negatives
 for _mode in [None, "trunc", "floor"]:
     op(f"div-int-{_mode}", operands(2, names=INTS + ["float32"], lo=-7, hi=7),

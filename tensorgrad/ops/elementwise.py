@@ -632,6 +632,9 @@ def div(a, b):
 
 
 def pow(a, b):
+    if isinstance(a, Tensor) and a.dtype.kind in "biu" and isinstance(b, (int, np.integer)) and b < 0:
+        raise RuntimeError(f"pow: Integers to negative integer powers are not allowed ({a.dtype} tensor of shape "
+                           f"{tuple(a.shape)} ** {int(b)}); use a float tensor")
     a, b = _promote("pow", a, b)
     t = a if isinstance(a, Tensor) else b
     if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):  # (a bool scalar stays bool in _promote)
