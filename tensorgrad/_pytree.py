@@ -1,4 +1,5 @@
-"""torch.utils._pytree: flatten nested containers to a list of leaves and a TreeSpec, and back.
+"""torch.utils._pytree (tensorgrad.utils._pytree re-exports it; torch.func's transforms walk their arguments with
+it, hence its place low in the package): flatten nested containers to a list of leaves and a TreeSpec, and back.
 
 Private in torch, yet public model code imports it (x-transformers and vit-pytorch flatten a module's outputs to
 handle the first one and rebuild the rest; denoising-diffusion maps over (args, kwargs)). The containers that are

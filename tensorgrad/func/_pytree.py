@@ -1,67 +1,19 @@
-"""The nested Python containers torch.func walks (torch.utils._pytree's default nodes): tuples, lists, dicts
-(OrderedDict alike) and namedtuples are nodes; everything else, None included, is a leaf.
-
-A spec is None for a leaf, else (kind, context, child specs): kind is tuple, list, dict or the namedtuple class;
-context is the dict's keys (in order) or None. Specs print as torch's TreeSpec does, so messages match torch's."""
-
-
-def _kind(x):
-    t = type(x)
-    if t is tuple or t is list:
-        return t
-    if isinstance(x, dict):
-        return dict
-    if isinstance(x, tuple) and hasattr(t, "_fields"):
-        return t
-    return None
-
-
-def flatten(tree):
-    """(leaves, spec) in depth-first order (dicts in their key order)."""
-    leaves = []
-
-    def walk(x):
-        kind = _kind(x)
-        if kind is None:
-            leaves.append(x)
-            return None
-        if kind is dict:
-            keys = list(x.keys())
-            return dict, keys, [walk(x[k]) for k in keys]
-        return kind, None, [walk(c) for c in x]
-    spec = walk(tree)
-    return leaves, spec
+"""What torch.func's transforms need of the nested containers they walk, on tensorgrad/_pytree.py (torch.utils.
+_pytree): leaves and TreeSpecs, whose printed form matches torch's messages, and the broadcast of an in_dims/out_dims
+prefix over a tree."""
+from .._pytree import SUPPORTED_NODES, _node_type, tree_flatten as flatten
 
 
 def unflatten(leaves, spec):
-    it = iter(leaves)
-
-    def build(s):
-        if s is None:
-            return next(it)
-        kind, keys, children = s
-        vals = [build(c) for c in children]
-        if kind is dict:
-            return dict(zip(keys, vals))
-        if kind is tuple or kind is list:
-            return kind(vals)
-        return kind(*vals)  # a namedtuple
-    return build(spec)
+    return spec.unflatten(leaves)
 
 
 def num_leaves(spec):
-    return 1 if spec is None else sum(num_leaves(c) for c in spec[2])
+    return spec.num_leaves
 
 
-def spec_repr(spec, indent=0):
-    """torch's TreeSpec repr: ``TreeSpec(tuple, None, [*, *])``, a leaf as ``*``."""
-    if spec is None:
-        return "*"
-    kind, keys, children = spec
-    name = kind.__name__ if kind in (tuple, list, dict) else "namedtuple"
-    ctx = keys if kind is dict else (None if kind in (tuple, list) else kind)
-    inner = (",\n" + " " * (indent + 2)).join(spec_repr(c, indent + 2) for c in children)
-    return f"TreeSpec({name}, {ctx}, [{inner}])"
+def spec_repr(spec):
+    return repr(spec)
 
 
 def broadcast_prefix(prefix, spec):
@@ -71,17 +23,18 @@ def broadcast_prefix(prefix, spec):
     out = []
 
     def walk(p, s):
-        kind = _kind(p)
+        kind = _node_type(p)
         if kind is None:
-            out.extend([p] * num_leaves(s))
+            out.extend([p] * s.num_leaves)
             return True
-        if s is None or kind is not s[0] or len(p) != len(s[2]):
+        children, context = SUPPORTED_NODES[kind][0](p)
+        if kind is not s.type or len(children) != s.num_children:
             return False
-        if kind is dict:
-            if set(p.keys()) != set(s[1]):
+        if isinstance(p, dict):
+            if set(context) != set(s.context):
                 return False
-            return all(walk(p[k], c) for k, c in zip(s[1], s[2]))
-        return all(walk(pc, c) for pc, c in zip(p, s[2]))
+            children = [p[k] for k in s.context]
+        return all(walk(pc, c) for pc, c in zip(children, s.children_specs))
     return out if walk(prefix, spec) else None
 
 

@@ -154,7 +154,7 @@ def _check_out_dims(name, out_dims):
 
 
 def _out_dims_per_leaf(name, out_dims, spec):
-    if spec is None:  # one output: torch also takes a 1-tuple
+    if spec.is_leaf():  # one output: torch also takes a 1-tuple
         if out_dims is None or isinstance(out_dims, int):
             return [out_dims]
         if isinstance(out_dims, tuple) and len(out_dims) == 1:

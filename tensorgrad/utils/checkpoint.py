@@ -1,7 +1,7 @@
 """torch.utils.checkpoint's names for tensorgrad's checkpointing (tensorgrad/checkpoint.py), so ported scripts'
 `from ....utils.checkpoint import checkpoint` keeps working."""
 from ..checkpoint import checkpoint, checkpoint_sequential
-from ..func._pytree import flatten
+from .._pytree import tree_flatten as flatten
 from ..random import default_generator
 from ..tensor import Tensor
 
