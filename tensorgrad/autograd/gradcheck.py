@@ -11,10 +11,22 @@ import numpy as np
 from ..tensor import Tensor
 from .engine import grad as autograd_grad
 from .grad_mode import no_grad, enable_grad
+from . import forward_ad as fwAD
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
-
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True, *, nondet_tol=0.0,
+              check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
+              check_batched_forward_grad=False, check_forward_ad=False, check_backward_ad=True, fast_mode=False,
+              masked=None):
+    """torch.autograd.gradcheck's keywords: fast_mode picks nothing here (the one check is already a random
+    projection of the outputs, exact per input element); nondet_tol and check_undefined_grad relax or add nothing
+    (one backward is run, on defined cotangents); check_forward_ad compares the forward-mode product J v for a
+    random v with a central difference along v; the vmap checks (check_batched_*) are refused."""
+    if check_batched_grad or check_batched_forward_grad:
+        raise NotImplementedError("gradcheck: check_batched_grad / check_batched_forward_grad (vmap over the "
+                                  "backward) are not supported")
+    if masked:
+        raise NotImplementedError("gradcheck: masked=True (sparse masked semantics) is not supported")
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     for x in diff:
@@ -26,8 +38,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
         out = fn(*inputs)
         return list(out) if isinstance(out, (tuple, list)) else [out]
 
-    outs = outputs()
+    def fail(msg):
+        if raise_exception:
+            raise AssertionError(msg)
+        return False
+
     rng = np.random.default_rng(seed)
+    if check_forward_ad and not _forward_ok(fn, inputs, diff, outputs, rng, eps, atol, rtol, fail):
+        return False
+    if not check_backward_ad:
+        return True
+    outs = outputs()
     cots = [_random(rng, o.shape, o.dtype.kind == "c") for o in outs]
 
     def project(os_):
@@ -37,6 +58,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     pairs = [(o, Tensor._from(c)) for o, c in zip(outs, cots) if o.requires_grad]
     analytic = autograd_grad([p[0] for p in pairs], diff, grad_outputs=[p[1] for p in pairs], allow_unused=True)
     for i, (x, ga) in enumerate(zip(diff, analytic)):
+        if check_grad_dtypes and ga is not None and ga.dtype != x.dtype:
+            return fail(f"gradcheck: input {i} is {x.dtype} but its gradient is {ga.dtype}")
         ga = np.zeros(x.shape, x.dtype) if ga is None else ga.detach().numpy()
         num = np.zeros(x.shape, x.dtype)
         flat = x.array.reshape(-1)  # a view: we perturb in place
@@ -53,11 +76,37 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                     nflat[j] += step * (fp - fm) / (2 * eps)
         if not np.allclose(ga, num, atol=atol, rtol=rtol):
             err = np.abs(ga - num).max()
-            msg = (f"gradcheck: input {i} (shape {tuple(x.shape)}): analytic and numerical gradients differ "
-                   f"(max abs err {err:.3e})\nanalytic:\n{ga}\nnumerical:\n{num}")
-            if raise_exception:
-                raise AssertionError(msg)
-            return False
+            return fail(f"gradcheck: input {i} (shape {tuple(x.shape)}): analytic and numerical gradients differ "
+                        f"(max abs err {err:.3e})\nanalytic:\n{ga}\nnumerical:\n{num}")
+    return True
+
+
+def _forward_ok(fn, inputs, diff, outputs, rng, eps, atol, rtol, fail):
+    """J v by forward-mode AD (dual tensors) against (f(x + eps v) - f(x - eps v)) / 2 eps, for one random real v
+    per differentiable input."""
+    tangents = [_random(rng, x.shape, False).astype(x.dtype) for x in diff]
+    with fwAD.dual_level():
+        duals = iter([fwAD.make_dual(x, Tensor._from(t)) for x, t in zip(diff, tangents)])
+        out = fn(*[next(duals) if isinstance(x, Tensor) and x.requires_grad else x for x in inputs])
+        out = list(out) if isinstance(out, (tuple, list)) else [out]
+        jv = [fwAD.unpack_dual(o).tangent for o in out]
+    jv = [np.zeros(o.shape, o.dtype) if t is None else t.detach().numpy() for o, t in zip(out, jv)]
+    flats = [x.array for x in diff]  # perturbed in place along v, then restored
+    origs = [f.copy() for f in flats]
+    with no_grad():
+        for f, o, t in zip(flats, origs, tangents):
+            f[...] = o + eps * t
+        fp = [np.array(y.detach().numpy()) for y in outputs()]
+        for f, o, t in zip(flats, origs, tangents):
+            f[...] = o - eps * t
+        fm = [np.array(y.detach().numpy()) for y in outputs()]
+        for f, o in zip(flats, origs):
+            f[...] = o
+    for k, (a, p, m) in enumerate(zip(jv, fp, fm)):
+        num = (p - m) / (2 * eps)
+        if not np.allclose(a, num, atol=atol, rtol=rtol):
+            return fail(f"gradcheck: output {k}: forward-mode J v and the numerical directional derivative differ "
+                        f"(max abs err {np.abs(a - num).max():.3e})\nforward AD:\n{a}\nnumerical:\n{num}")
     return True
 
 
@@ -66,7 +115,10 @@ def _random(rng, shape, complex_):
     return r + 1j * rng.standard_normal(shape) if complex_ else r
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True, *,
+                  gen_non_contig_grad_outputs=False, nondet_tol=0.0, check_undefined_grad=True,
+                  check_grad_dtypes=False, check_batched_grad=False, check_fwd_over_rev=False,
+                  check_rev_over_rev=True, fast_mode=False, masked=False):
     """torch.autograd.gradgradcheck: gradcheck of the first derivative. The function checked is
     (inputs, grad_outputs) -> autograd.grad(func(inputs), inputs, grad_outputs, create_graph=True): its gradient
     w.r.t. the inputs (the double backward of every op) and w.r.t. grad_outputs, against central differences in
@@ -90,5 +142,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
             gs = autograd_grad(os_, [xs[i] for i in diff], list(gos), create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
+    if check_fwd_over_rev:
+        raise NotImplementedError("gradgradcheck: check_fwd_over_rev is not supported")
+    if not check_rev_over_rev:
+        return True
     return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
-                     raise_exception=raise_exception)
+                     raise_exception=raise_exception, check_grad_dtypes=check_grad_dtypes,
+                     check_batched_grad=check_batched_grad, masked=masked)
