@@ -90,6 +90,7 @@ inf, nan, pi, e, newaxis = _math.inf, _math.nan, _math.pi, _math.e, None
 from ._tensor_str import set_printoptions
 from .legacy import LEGACY as _LEGACY
 globals().update(_LEGACY)  # torch.FloatTensor, torch.LongTensor, ... (tensorgrad/legacy.py)
+from .storage import UntypedStorage  # noqa: E402  (storage.py: what libraries read of a tensor's memory)
 from . import linalg
 # torch's top-level spellings of the linalg ops and their Tensor methods (ops/linalg_methods.py; norm gains 'nuc')
 from .ops.linalg_methods import (inverse, det, logdet, slogdet, pinverse, cholesky, qr, svd, matrix_power,  # noqa: E402

@@ -38,10 +38,10 @@ class Device:
         if not isinstance(spec, str):
             raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {spec!r}")
         kind, _, idx = spec.partition(":")
-        if kind not in ("cpu", "cuda"):
+        if kind not in ("cpu", "cuda", "meta"):
             raise ValueError(f"device: unknown device type {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")
-        if kind == "cpu" and idx:
-            raise ValueError(f"device: 'cpu' takes no index, got {spec!r}")
+        if kind in ("cpu", "meta") and idx:
+            raise ValueError(f"device: {kind!r} takes no index, got {spec!r}")
         if idx and not idx.isdigit():  # 'cuda:x', 'cuda:-1': int() would raise a bare "invalid literal"
             raise ValueError(f"device: bad device index in {spec!r}; expected 'cuda:N' with N >= 0")
         self.type = kind
@@ -56,7 +56,7 @@ class Device:
         return hash((self.type, self.index))
 
     def __str__(self):
-        return self.type if self.type == "cpu" else f"cuda:{self.index}"
+        return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self):
         return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
@@ -95,6 +95,11 @@ def get_xp(device):
     device = as_device(device)
     if device.type == "cpu":
         return np
+    if device.type == "meta":
+        # torch's shape-only tensors (lazy initialization of big models); the name exists so that code comparing
+        # devices with torch.device("meta") runs, but tensorgrad has no tensor without memory
+        raise RuntimeError("device meta: tensors on the meta device (shapes without memory) are not supported by "
+                           "tensorgrad; create the tensor on 'cpu' or 'cuda'")
     cp = cupy()
     if cp is None:
         raise RuntimeError(f"device {device}: CUDA is not available (CuPy missing or no GPU); install tensorgrad[cuda] on a GPU machine")

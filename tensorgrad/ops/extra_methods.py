@@ -2,9 +2,12 @@
 machinery, _apply_inplace, the in-place forms here go through): the functional ops as methods, their in-place
 forms, the in-place view methods (t_, transpose_, squeeze_, unsqueeze_: the tensor takes the view's array and,
 under autograd, its node), the in-place random fills, and the small queries (stride, data_ptr, get_device...)."""
+import numpy as np
+
 from .. import dtypes
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.version import root
+from ..storage import untyped_storage
 from ..tensor import Tensor, _ptr
 from . import extra_index as XI, extra_math as XM, extra_random as XR, extra_shape as XS, extra_stats as XT
 from . import movement as M
@@ -145,9 +148,35 @@ def install():
         "ndimension": lambda self: self.ndim, "stride": _stride, "data_ptr": lambda self: int(_ptr(self.array)),
         "get_device": _get_device, "is_nonzero": _is_nonzero,
         "storage_offset": lambda self: int((_ptr(self.array) - _ptr(root(self.array))) // self.array.itemsize),
+        "untyped_storage": untyped_storage, "view": _view,
     }
     for k, v in extra.items():
         setattr(Tensor, k, v)
+
+
+def _view(self, *shape, dtype=None):
+    """x.view(*shape), or x.view(dtype): the same memory read as another dtype (safetensors builds its tensors from
+    a byte buffer so; bit tricks on floats). Not differentiable, as torch's; with another element size the last dim
+    scales, which needs it contiguous, as torch."""
+    if dtype is None and len(shape) == 1 and (isinstance(shape[0], (np.dtype, str)) or type(shape[0]).__name__ ==
+                                              "dtype" or (isinstance(shape[0], type) and issubclass(shape[0], np.generic))):
+        dtype, shape = shape[0], ()
+    if dtype is None:
+        return M.view(self, *shape)
+    if shape:
+        raise TypeError(f"view() takes a shape or a dtype, not both (shape {shape}, dtype {dtype})")
+    dt = dtypes.to_dtype(dtype)
+    a, src = self.array, dtypes.name(self.dtype)
+    if dt.itemsize != a.itemsize:
+        what = f"to view {src} as {dtypes.name(dt)} (different element sizes)"
+        if a.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        if a.shape[-1] != 1 and a.strides[-1] != a.itemsize:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {a.strides[-1] // a.itemsize}")
+        if dt.itemsize > a.itemsize and (a.shape[-1] * a.itemsize) % dt.itemsize:
+            raise RuntimeError(f"self.size(-1) must be divisible by {dt.itemsize // a.itemsize} {what}, but got "
+                               f"{a.shape[-1]}")
+    return Tensor._make(a.view(dt), None)
 
 
 install()
