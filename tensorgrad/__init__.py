@@ -162,7 +162,7 @@ _kwarg_aliases.install(globals(), Tensor)  # torch's axis= / keepdims= / x.flip(
 # Imported on first use, so `import tensorgrad` stays light (these pull in matplotlib, graphviz, the GPT).
 _LAZY_SUBMODULES = ("models", "data", "io", "train", "profiler", "planner", "viz", "diagnostics", "provenance",
                     "cuda", "utils", "distributed", "compat", "accelerator", "special", "testing", "jit", "hub",
-                    "version")
+                    "version", "compiler")
 
 
 def __getattr__(name):
