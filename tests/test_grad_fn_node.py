@@ -134,3 +134,22 @@ def test_slab_getitem_nodes_run_their_post_hooks():
     y.sum().backward()
     assert seen == [(6,)]
     np.testing.assert_allclose(x.grad.numpy(), [0, 1, 1, 1, 0, 0])
+
+
+@pytest.mark.parametrize("expr", [lambda b: 2 * b + 1, lambda b: 1 + b * 2.5, lambda b: 3 * (0.5 + b)])
+def test_reflected_scalar_ops_keep_the_tensor_first(expr):
+    # `2 * b` runs as b.mul(2) in torch: the tensor's node is next_functions[0], the constant (None) second
+    def run(lib):
+        a = lib.tensor([0.1, 0.7, 1.3], dtype=lib.float64, requires_grad=True)
+        d = expr(lib.sin(a))
+        d.sum().backward()
+        return d, a.grad
+    d, g = run(tg)
+    td, tgr = run(torch)
+    assert _walk(d.grad_fn) == _walk(td.grad_fn)
+    node, tnode = d.grad_fn, td.grad_fn
+    while node.next_functions:
+        assert [e[0] is None for e in node.next_functions] == [e[0] is None for e in tnode.next_functions]
+        node, tnode = node.next_functions[0][0], tnode.next_functions[0][0]
+    np.testing.assert_allclose(d.detach().numpy(), td.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(g.numpy(), tgr.numpy(), rtol=1e-15)

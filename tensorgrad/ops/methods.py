@@ -255,11 +255,12 @@ class _OpMethods:
 
     # ------------------------------------------------------------------------------- operators
     __add__ = E.add  # (the op itself, no extra frame: a + b calls add(a, b))
-    def __radd__(self, o): return E.add(o, self)
+    # torch's reflected add/mul run as add(self, o): the tensor is grad_fn.next_functions[0], as printed graphs show
+    def __radd__(self, o): return E.add(self, o)
     __sub__ = E.sub
     def __rsub__(self, o): return E.sub(o, self)
     __mul__ = E.mul
-    def __rmul__(self, o): return E.mul(o, self)
+    def __rmul__(self, o): return E.mul(self, o)
     __truediv__ = E.div
     def __rtruediv__(self, o):
         # (torch's scalar / tensor is tensor.reciprocal() * scalar, rounded twice: 7 / bfloat16 3 is 2.34375)
