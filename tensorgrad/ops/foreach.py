@@ -69,22 +69,22 @@ def _minimum(t, o):
 
 
 def _binary(method, op, takes_alpha=False):
-    def out_of_place(self, other, **kw):
-        name = f"_foreach_{method}"
-        ts = _list(name, self)
+    def parse(name, kw):
         alpha = kw.pop("alpha", _NOT_GIVEN) if takes_alpha else _NOT_GIVEN
         if kw:
             raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kw))}'")
-        extra = {} if alpha is _NOT_GIVEN else {"alpha": alpha}
+        return alpha, ({} if alpha is _NOT_GIVEN else {"alpha": alpha})
+
+    def out_of_place(self, other, **kw):
+        name = f"_foreach_{method}"
+        ts = _list(name, self)
+        alpha, extra = parse(name, kw)
         return tuple(op(t, o, **extra) for t, o in zip(ts, _spread(name, len(ts), other, alpha)))
 
     def in_place(self, other, **kw):
         name = f"_foreach_{method}_"
         ts = _list(name, self)
-        alpha = kw.pop("alpha", _NOT_GIVEN) if takes_alpha else _NOT_GIVEN
-        if kw:
-            raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kw))}'")
-        extra = {} if alpha is _NOT_GIVEN else {"alpha": alpha}
+        alpha, extra = parse(name, kw)
         for t, o in zip(ts, _spread(name, len(ts), other, alpha)):
             _apply_inplace(t, op, method, o, **extra)
         return self
