@@ -219,3 +219,21 @@ def test_module_dict_lists_functions_and_classes(tmp_path):
         print(torch.backends.cudnn.benchmark)
     """, tmp_path)
     assert out.split() == ["True", "True", "True", "0.0", "True", "True"], out
+
+
+def test_torch_functional_module(tmp_path):
+    # `import torch.functional as F` (introyt's modelsyt_tutorial): torch's module of that name, the same functions
+    import torch.functional as TF
+    out = _alias_stdout("""
+        import tensorgrad
+        import torch, torch.functional as F
+        print(sorted(F.__all__))
+        print(all(getattr(F, n) is getattr(tensorgrad, n) for n in F.__all__))
+        a, b = F.meshgrid(torch.arange(2), torch.arange(3), indexing="ij")
+        print(F.einsum("ij,ij->", a.float(), b.float()).item(), [t.shape[0] for t in F.split(torch.arange(5), 2)])
+        """, tmp_path)
+    lines = out.splitlines()
+    assert lines[0] == str(sorted(TF.__all__))
+    assert lines[1] == "True"
+    a, b = TF.meshgrid(torch.arange(2), torch.arange(3), indexing="ij")
+    assert lines[2] == f"{TF.einsum('ij,ij->', a.float(), b.float()).item()} {[t.shape[0] for t in TF.split(torch.arange(5), 2)]}"

@@ -38,7 +38,7 @@ _IMPORT_ONLY = ("onnx",)
 _NAMESPACES = ("nn", "optim", "utils", "cuda", "backends", "distributed", "autograd", "amp", "linalg", "random",
                "accelerator", "special", "testing", "distributions", "sparse",
                "jit", "multiprocessing", "fft", "func", "serialization", "compiler", "hub",
-               "_utils", "version")
+               "_utils", "version", "functional")
 # torch modules that tensorgrad provides under another name (tensorgrad.profiler is its memory profiler; torch's
 # profiler API is a module of it; torch._dynamo, private but probed by libraries, is torch.compiler's stand-in)
 _REMAP = {"torch.profiler": "tensorgrad.profiler.torch_api",
