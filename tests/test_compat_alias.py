@@ -187,7 +187,7 @@ def test_torchvision_resolves_to_tensorgrad_vision(tmp_path):
 def test_missing_torchvision_features_are_named(tmp_path):
     out = _alias_stdout("""
         import torchvision
-        for stmt in ["import torchvision.io", "from torchvision.transforms import v2", "torchvision.ops.nms",
+        for stmt in ["import torchvision.tv_tensors", "from torchvision.transforms import v2", "torchvision.ops.nms",
                      "from torchvision.datasets import ImageNet", "import torchvision.models.detection"]:
             try:
                 exec(stmt)
@@ -197,7 +197,7 @@ def test_missing_torchvision_features_are_named(tmp_path):
     """, tmp_path)
     lines = out.strip().splitlines()
     assert len(lines) == 5, out
-    for line, what in zip(lines, ["torchvision.io", "torchvision.transforms.v2", "torchvision.ops.nms",
+    for line, what in zip(lines, ["torchvision.tv_tensors", "torchvision.transforms.v2", "torchvision.ops.nms",
                                   "torchvision.datasets.ImageNet", "torchvision.models.detection"]):
         kind, msg = line.split(" | ")
         assert kind in ("ModuleNotFoundError", "AttributeError", "ImportError"), line
