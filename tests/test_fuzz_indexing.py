@@ -123,6 +123,11 @@ def _set(m, x, *rest, toks, layout, nv):
 
 op("getitem-mixed", getitem_gen(), _get)
 op("setitem-mixed", getitem_gen(write=True), _set)
+# (a value of another dtype: a basic index copies it in with a cast, an advanced one is torch's index_put_, which
+# refuses it -- except a lone bool mask with a 0-d value, its masked_fill_)
+op("setitem-other-dtype", getitem_gen(write=True), lambda m, x, *rest, toks, layout, nv: _set(
+    m, x, *rest[:-1], rest[-1].to(m.float64 if rest[-1].dtype == m.float32 else m.float32), toks=toks,
+    layout=layout, nv=nv))
 
 
 # ------------------------------------------------------------------------------------ index_put_ and friends

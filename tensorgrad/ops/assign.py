@@ -2,6 +2,7 @@
 gradient (torch's index_put_ / CopySlices), which Tensor.__setitem__ uses when a gradient is recorded."""
 import numpy as np
 
+from .. import dtypes
 from ..autograd.function import Function
 from .util import unbroadcast
 from ..tensor import Tensor, check_same_device, same_memory, check_no_partial_overlap, check_no_internal_overlap
@@ -58,9 +59,25 @@ class IndexPut(Function):
         return ga, gv, None, None
 
 
+def _check_put_dtype(a, idx, advanced, value):
+    """torch's index_put_ (any advanced index) takes a value tensor of the tensor's own dtype only; one bool mask as
+    the only advanced index, with a 0-d value, is its masked_fill_, and a basic index its copy_, which both cast."""
+    if not (advanced and isinstance(value, Tensor) and value.dtype != a.dtype):
+        return
+    # (a 0-d integer tensor in the index is a select for torch, not an advanced index)
+    arrays = [ix for ix in idx if hasattr(ix, "dtype") and not (ix.ndim == 0 and ix.dtype.kind in "iu")]
+    if not arrays or (value.ndim == 0 and len(arrays) == 1 and arrays[0].dtype == np.bool_):
+        return
+    raise RuntimeError(f"setitem: Index put requires the source and destination dtypes match, got "
+                       f"{dtypes.name(a.dtype)} for the destination and {dtypes.name(value.dtype)} for the source "
+                       f"(tensor of shape {tuple(a.shape)}, value of shape {tuple(value.shape)}); cast the value "
+                       "with .to(x.dtype)")
+
+
 def index_put(a, index, value):
     """a with a[index] = value, out of place and recorded: both a's and value's gradients flow."""
-    idx, _ = _convert_index(a, index, "setitem")
+    idx, advanced = _convert_index(a, index, "setitem")
+    _check_put_dtype(a, idx, advanced, value)
     if not isinstance(value, Tensor):
         value = Tensor._make(a._xp.asarray(value, dtype=a.dtype), None)
     elif value.device != a.device:
@@ -78,6 +95,7 @@ def setitem(a, index, value):
     """a[index] = value written into a's memory, with no gradient recorded (Tensor.__setitem__ sends the cases that
     record one to index_put, through the in-place machinery)."""
     idx, advanced = _convert_index(a, index, "setitem")
+    _check_put_dtype(a, idx, advanced, value)
     if not advanced:  # (torch checks the region written, so x.expand(2, 3)[0] = v is fine; index_put_ is unchecked)
         region = _index(a.array, idx, False)
         if isinstance(value, Tensor) and value.array.__class__ is region.__class__:
