@@ -89,9 +89,10 @@ def _big(a, b):
 def _as_first(out, a):
     """out laid out as the first operand a when a is dense in another order than C (channels_last, a transpose) and
     NumPy chose C order because the operands disagree: torch's TensorIterator lets the first operand decide
-    (cl + x is channels_last, x + cl is C). Only in that case is anything copied."""
+    (cl + x is channels_last, x + cl is C). Only in that case is anything copied. (The callers test a.ndim > 1
+    first, inline: this is every small add's path, and a call costs more than the test.)"""
     if out.__class__ is _ND and a.__class__ is _ND and out.flags.c_contiguous and not a.flags.c_contiguous \
-            and a.shape == out.shape and a.ndim > 1 and a.size > 1:
+            and a.shape == out.shape and a.size > 1:
         o = np.empty_like(a, dtype=out.dtype)
         if o.strides == a.strides:  # (a dense: empty_like kept its order)
             o[...] = out
@@ -107,7 +108,8 @@ def _times(a, b):
 class Add(Function):
     def forward(self, a, b):
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
-        return _as_first(kernels.get("binary")("add", a, b) if _big(a, b) else a + b, a)
+        out = kernels.get("binary")("add", a, b) if _big(a, b) else a + b
+        return _as_first(out, a) if a.__class__ is _ND and a.ndim > 1 else out
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -121,7 +123,8 @@ class Add(Function):
 class Sub(Function):
     def forward(self, a, b):
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
-        return _as_first(kernels.get("binary")("sub", a, b) if _big(a, b) else a - b, a)
+        out = kernels.get("binary")("sub", a, b) if _big(a, b) else a - b
+        return _as_first(out, a) if a.__class__ is _ND and a.ndim > 1 else out
 
     def backward(self, g):
         na, nb = self.needs_input_grad
@@ -137,7 +140,8 @@ class Mul(Function):
         na, nb = self.needs_input_grad
         self.save_for_backward(a if nb else None, b if na else None)
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
-        return _as_first(kernels.get("binary")("mul", a, b) if _big(a, b) else a * b, a)
+        out = kernels.get("binary")("mul", a, b) if _big(a, b) else a * b
+        return _as_first(out, a) if a.__class__ is _ND and a.ndim > 1 else out
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -154,7 +158,9 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        out = _as_first(kernels.get("binary")("div", a, b) if _big(a, b) else a / b, a)
+        out = kernels.get("binary")("div", a, b) if _big(a, b) else a / b
+        if a.__class__ is _ND and a.ndim > 1:
+            out = _as_first(out, a)
         self.save_for_backward(b, out if self.needs_input_grad[1] else None)
         self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))  # shape_of, without a Python call
         return out
