@@ -131,8 +131,11 @@ def test_muon_groups_and_schedule():
 @pytest.mark.parametrize("shape", [(2, 3), (7, 5), (16, 16), (8, 24), (40, 12), (64, 96)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_newton_schulz_matches_torch(shape, dtype):
-    """Equal to torch's bfloat16 iteration; on larger matrices a float32 product summed in another order may round
-    to the neighbouring bfloat16 in a few entries (one ulp, 2^-8 relative)."""
+    """Equal to torch's bfloat16 iteration on small matrices. On larger ones a float32 product summed in another
+    order rounds to a neighbouring bfloat16 and the five iterations carry it on: on Intel Xeons in under 2% of the
+    entries, on an AMD EPYC (torch's bf16 GEMM without bf16 instructions) in 40%, by up to 2 ulps of the largest
+    entries. So the large shapes are held to that (a wrong coefficient or step moves entries by far more) and to
+    the same singular values, which is what the iteration is for."""
     rng = np.random.default_rng(shape[0] * 100 + shape[1])
     g = rng.standard_normal(shape).astype(dtype)
     ours = zeropower_via_newtonschulz(g, (3.4445, -4.7750, 2.0315), 5, 1e-7)
@@ -142,8 +145,9 @@ def test_newton_schulz_matches_torch(shape, dtype):
     if max(shape) <= 16:
         assert not diff.any(), f"{shape}: {diff.sum()} entries differ"
     else:
-        assert diff.mean() < 0.02, f"{shape}: {diff.mean():.3f} of the entries differ"
-        np.testing.assert_allclose(ours, theirs, rtol=2 ** -6, atol=2 ** -9)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=2 ** -6 * np.abs(theirs).max())
+        sv = [np.linalg.svd(m.astype(np.float64), compute_uv=False) for m in (ours, theirs)]
+        np.testing.assert_allclose(sv[0], sv[1], rtol=0.02)
 
 
 def test_muon_large_matrix_close_to_torch():
