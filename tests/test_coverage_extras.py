@@ -39,6 +39,25 @@ def test_floor_divide_against_torch_and_its_missing_derivative():
     COVERED["gradgradcheck"].update(ran)
 
 
+def test_scatter_multiply_against_torch_and_its_missing_derivative():
+    rng = np.random.default_rng(3)
+    a, src = rng.uniform(-2, 2, (4, 3)), rng.uniform(-2, 2, (2, 3))
+    idx = np.array([[0, 1, 3], [0, 2, 3]])  # (a repeated place: the products multiply there)
+    with _ops_recorded(set()) as ran:
+        got = tg.tensor(a, requires_grad=True).scatter(0, tg.tensor(idx), tg.tensor(src), reduce="multiply")
+    want = torch.tensor(a, requires_grad=True).scatter(0, torch.tensor(idx), torch.tensor(src), reduce="multiply")
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-15)
+    # torch defines no derivative for reduce='multiply': backward is an error on both sides
+    with pytest.raises(RuntimeError):
+        want.sum().backward()
+    with pytest.raises(RuntimeError, match="multiply"):
+        got.sum().backward()
+    assert "ScatterMultiply" in ran
+    COVERED["torch"].update(ran)
+    COVERED["gradcheck"].update(ran)
+    COVERED["gradgradcheck"].update(ran)
+
+
 def _fd_check(fn, x0, eps=1e-6, rtol=1e-4, atol=1e-6):
     """Float64 central differences of w . fn(x) against its autograd gradient (gradcheck_op cannot be used: fn takes
     a gradient itself, so it must run with grad recording on)."""
